@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The image on disk:
+ *
+ *   DIR/manifest                    TLV: version, generation, time, host,
+ *                                   processes (pid, ppid, pgid, sid, host),
+ *                                   every file with its size and XXH3-64
+ *   DIR/<host>/proc-<pid>.core      one ELF core per process (gdb opens it)
+ *   DIR/<host>/shared/...           contents of deleted files, pipes, ...
+ *
+ * Written in DIR.tmp-XXXXXX next to DIR, fsynced, then renamed over DIR;
+ * directories 0700, files 0600.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/model.h"
+
+/*
+ * Where the writer gets the dumped pages from: read len bytes of process
+ * pid's memory at addr into buf (page aligned, len a multiple of the page
+ * size).  Returns 0 or -errno.  Called from the writer's reader thread.
+ */
+struct mem_reader {
+	int (*read)(void *ctx, pid_t real_pid, uint64_t addr, void *buf, size_t len);
+	void *ctx;
+};
+
+struct image_stats {
+	uint64_t bytes_written;		/* all files */
+	uint64_t pages_dumped;
+	uint64_t write_ns;		/* time spent in image_write */
+};
+
+int image_write(const struct computation *c, const char *dir,
+		const struct mem_reader *mr, struct image_stats *st);
+
+/*
+ * Read DIR/manifest and every core file into a computation.  Every file's
+ * size and checksum is verified; on a mismatch the error names the file.
+ * Page contents are not read: runs carry their file offsets, and
+ * process_record.core_path names the core file.
+ */
+int image_read(const char *dir, struct computation **out, char *err, size_t errlen);
+
+/* Checksum of a whole file, as stored in the manifest. */
+int image_file_checksum(int fd, uint64_t *sum, uint64_t *size);

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The in-memory model of a checkpointed computation.  The tracer's collectors
+ * fill it, the image writer turns it into files, the image reader turns files
+ * back into it, and the restorer consumes it.  Pure data: no ptrace, no /proc.
+ *
+ * Pointers are owned by the record that holds them and freed by
+ * computation_free().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#define TC_FORMAT_VERSION 1
+#define TC_NSIG 64
+#define TC_NR_RLIMITS 16
+#define TC_SIGINFO_SIZE 128
+
+enum vma_kind {
+	VMA_ANON_PRIVATE = 1,	/* heap, stack, MAP_PRIVATE|MAP_ANONYMOUS */
+	VMA_ANON_SHARED,	/* MAP_SHARED|MAP_ANONYMOUS ("/dev/zero (deleted)") */
+	VMA_FILE_PRIVATE,	/* contents: the file, plus the pages the program changed */
+	VMA_FILE_SHARED,	/* contents: left to the file */
+	VMA_VDSO,		/* only addresses are kept for the special mappings */
+	VMA_VVAR,
+	VMA_VVAR_VCLOCK,
+};
+
+#define VMA_F_GROWSDOWN (1u << 0)	/* the [stack] */
+#define VMA_F_HEAP (1u << 1)		/* [heap] */
+#define VMA_F_STACK (1u << 2)		/* [stack] */
+#define VMA_F_DELETED (1u << 3)		/* the mapped file is unlinked */
+
+struct vma_record {
+	uint64_t start, end;	/* [start, end), page aligned */
+	uint64_t pgoff;		/* offset in the file, in bytes */
+	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	uint32_t flags;		/* VMA_F_* */
+	uint32_t kind;		/* enum vma_kind */
+	uint64_t dev, ino;	/* of the mapped file, to check it is the same on restore */
+	char *path;		/* mapped file, without " (deleted)"; NULL when anonymous */
+	char *name;		/* "[heap]", "[anon:name]"...; NULL when none */
+};
+
+/*
+ * A run of dumped pages: contiguous in memory and in the core file, one
+ * PT_LOAD segment.  Pages of a VMA that are in no run were never touched
+ * (anonymous) or are the file's own (file-backed) and are not stored.
+ */
+struct page_run {
+	uint64_t vaddr, len;	/* page aligned */
+	uint64_t file_off;	/* offset in the core file: set by writer and reader */
+};
+
+struct thread_record {
+	pid_t tid;			/* in the computation's pid namespace */
+	struct user_regs_struct regs;	/* as read at the stop; fs_base/gs_base included */
+	uint8_t *xstate;		/* NT_X86_XSTATE, xsave layout */
+	uint32_t xstate_len;
+	uint64_t sigmask;		/* blocked signals, bit (sig - 1) */
+	uint32_t nr_pending;		/* signals pending on this thread */
+	uint8_t (*pending)[TC_SIGINFO_SIZE];	/* raw siginfo_t each */
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;
+	uint64_t clear_child_tid;	/* set_tid_address */
+	uint64_t robust_list, robust_len;
+	uint64_t rseq_addr, rseq_len;
+	uint32_t rseq_sig;
+};
+
+struct sigaction_record {
+	uint64_t handler;	/* SIG_DFL = 0, SIG_IGN = 1, else an address */
+	uint64_t flags;		/* SA_* */
+	uint64_t restorer;
+	uint64_t mask;		/* bit (sig - 1) */
+};
+
+struct itimer_record {
+	uint64_t interval_us, value_us;	/* value 0: disarmed */
+};
+
+struct rlimit_record {
+	uint64_t cur, max;	/* RLIM_INFINITY as in the kernel */
+};
+
+/* The fields prctl(PR_SET_MM_MAP) takes, read from /proc/PID/stat and brk(0). */
+struct mm_record {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint8_t *auxv;		/* raw Elf64_auxv_t array up to and including AT_NULL */
+	uint32_t auxv_len;
+	char *exe;		/* /proc/PID/exe */
+	uint64_t exe_dev, exe_ino;
+};
+
+enum fd_kind {
+	FD_REGULAR = 1,	/* a file (or directory) opened by path */
+	FD_STDIO,	/* the supervisor's own stdin/stdout/stderr: rebound to the restorer's */
+	FD_DEVICE,	/* a character device opened by path (/dev/null, /dev/zero, /dev/urandom...) */
+};
+
+struct fd_record {
+	int32_t fd;
+	uint32_t kind;		/* enum fd_kind */
+	uint32_t flags;		/* open flags from fdinfo (O_ACCMODE, O_APPEND, O_NONBLOCK...) */
+	uint32_t cloexec;	/* FD_CLOEXEC */
+	uint64_t pos;		/* file offset */
+	uint32_t stdio_index;	/* FD_STDIO: which of the restorer's fds 0..2 to bind */
+	uint32_t mode;		/* st_mode of the file */
+	uint64_t dev, ino, size;
+	char *path;		/* without " (deleted)" */
+	bool deleted;		/* unlinked while open: contents are in the image */
+	/* Deleted files: where the contents are in the image (relative to the
+	 * image's host directory), set by the writer and reader. */
+	char *content;
+	/* Collector only, never encoded: a handle the writer copies contents from. */
+	int content_fd;
+};
+
+struct process_record {
+	pid_t pid, ppid, pgid, sid;	/* in the computation's pid namespace */
+	pid_t real_pid;			/* collector only: pid in the supervisor's namespace */
+	char comm[16];
+	char *cwd;
+	uint32_t umask;
+	uint64_t personality;
+	struct rlimit_record rlimits[TC_NR_RLIMITS];
+	struct sigaction_record sigactions[TC_NSIG];	/* index sig - 1 */
+	struct itimer_record itimers[3];		/* ITIMER_REAL, _VIRTUAL, _PROF */
+	uint32_t nr_shared_pending;			/* process-wide pending signals */
+	uint8_t (*shared_pending)[TC_SIGINFO_SIZE];
+	struct mm_record mm;
+
+	size_t nr_threads;
+	struct thread_record *threads;	/* threads[0] is the thread group leader */
+	size_t nr_vmas;
+	struct vma_record *vmas;	/* sorted by address */
+	size_t nr_runs;
+	struct page_run *runs;		/* sorted by address */
+	size_t nr_fds;
+	struct fd_record *fds;		/* sorted by fd */
+
+	char *core_path;		/* reader only: the core file of this process */
+};
+
+struct computation {
+	uint32_t version;	/* TC_FORMAT_VERSION */
+	uint64_t generation;	/* 1 for the first checkpoint of a computation, then +1 */
+	uint64_t time_ns;	/* CLOCK_REALTIME at the freeze */
+	char *host;		/* host name of the supervisor that dumped it */
+	char *cmdline;		/* what `run` started, for list/show */
+	size_t nr_procs;
+	struct process_record *procs;	/* procs[0] is the root of the tree */
+};
+
+void computation_free(struct computation *c);
+void process_record_free(struct process_record *p);

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The restore plan: what the restorer (with libc) hands to the freestanding
+ * stub, as one flat blob in a memfd.  Fixed-size little structs, offsets from
+ * the start of the blob instead of pointers, so the stub reads it without any
+ * parsing and can copy it next to itself when it moves into the hole.
+ *
+ * Included by the stub (no libc): only <stdint.h> types here.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#define STUB_PLAN_MAGIC 0x314e414c50435400ull	/* "\0TCPLAN1" */
+
+/* Flags of stub_vma.flags */
+#define STUB_VMA_SHARED (1u << 0)	/* MAP_SHARED, else MAP_PRIVATE */
+#define STUB_VMA_ANON (1u << 1)		/* no file: fd is -1 */
+#define STUB_VMA_GROWSDOWN (1u << 2)
+
+struct stub_vma {
+	uint64_t start, end;
+	uint64_t pgoff;		/* bytes */
+	uint32_t prot;
+	uint32_t flags;		/* STUB_VMA_* */
+	int32_t fd;		/* opened by the restorer for file mappings, else -1 */
+	uint32_t pad;
+};
+
+/* Pages to read from the core file (image_fd) into memory. */
+struct stub_run {
+	uint64_t vaddr, len, file_off;
+};
+
+struct stub_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct stub_itimer {
+	uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+struct stub_rlimit {
+	uint64_t cur, max;
+};
+
+struct stub_siginfo {
+	uint32_t shared;	/* 1: process-wide (rt_sigqueueinfo), 0: this thread */
+	uint32_t signo;
+	uint8_t info[128];	/* raw siginfo_t */
+};
+
+/* Mirrors struct prctl_mm_map (linux/prctl.h); auxv is inside the plan. */
+struct stub_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv_off;	/* plan offset of the auxv array */
+	uint32_t auxv_size;	/* bytes */
+	int32_t exe_fd;
+};
+
+struct stub_thread {
+	int32_t tid;
+	uint32_t xstate_len;
+	uint64_t xstate_off;	/* plan offset; 64-byte aligned; 0: none */
+	/* struct user_regs_struct, as 27 u64 in its order */
+	uint64_t regs[27];
+	uint64_t sigmask;
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;
+	uint32_t pad;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_len;
+	uint64_t rseq_addr, rseq_len;
+	uint32_t rseq_sig;
+	uint32_t pad2;
+};
+
+/* A special mapping of the running kernel, relative to AT_SYSINFO_EHDR. */
+struct stub_special {
+	int64_t cur_off;	/* where it is in the stub, from the vdso start */
+	uint64_t len;		/* 0: this kernel has no such mapping */
+	uint64_t target;	/* where it must go; 0: keep no such mapping */
+};
+
+enum { STUB_SPECIAL_VVAR, STUB_SPECIAL_VVAR_VCLOCK, STUB_SPECIAL_VDSO, STUB_NR_SPECIAL };
+
+struct stub_plan {
+	uint64_t magic;
+	uint64_t size;			/* bytes of the whole blob */
+	int32_t image_fd;		/* the core file */
+	int32_t status_fd;		/* the stub writes struct stub_status here */
+	int32_t plan_fd;
+	uint32_t nr_close;		/* fds to close before reporting ready */
+	uint64_t close_off;		/* int32_t[nr_close] */
+	uint32_t nr_cloexec;		/* fds to set FD_CLOEXEC on */
+	uint32_t pad0;
+	uint64_t cloexec_off;		/* int32_t[nr_cloexec] */
+
+	uint32_t nr_vmas;
+	uint32_t nr_runs;
+	uint64_t vmas_off;		/* struct stub_vma[nr_vmas], sorted */
+	uint64_t runs_off;		/* struct stub_run[nr_runs] */
+
+	struct stub_special special[STUB_NR_SPECIAL];
+	struct stub_mm mm;
+	struct stub_sigaction sigactions[64];	/* index sig - 1 */
+	struct stub_itimer itimers[3];
+	struct stub_rlimit rlimits[16];
+	uint32_t nr_rlimits;
+	uint32_t umask;
+	char comm[16];
+
+	uint32_t nr_siginfo;
+	uint32_t nr_threads;
+	uint64_t siginfo_off;		/* struct stub_siginfo[nr_siginfo] */
+	uint64_t threads_off;		/* struct stub_thread[nr_threads]; [0] is this process */
+};
+
+/* What the stub reports on status_fd: one message, then it parks. */
+enum stub_stage {
+	STUB_READY = 0,		/* frames built, waiting to be released */
+	STUB_ERR_PLAN,
+	STUB_ERR_HOLE,
+	STUB_ERR_SPECIAL,
+	STUB_ERR_MMAP,
+	STUB_ERR_READ,
+	STUB_ERR_MPROTECT,
+	STUB_ERR_MM,
+	STUB_ERR_SIGACTION,
+	STUB_ERR_ITIMER,
+	STUB_ERR_RLIMIT,
+	STUB_ERR_SIGNAL,
+	STUB_ERR_FD,
+	STUB_ERR_THREAD,
+};
+
+struct stub_status {
+	uint32_t stage;		/* enum stub_stage */
+	int32_t err;		/* -errno */
+	uint64_t addr;		/* the mapping or object that failed */
+	/* STUB_READY: per thread, where its rt_sigframe's uc starts (the rsp
+	 * for rt_sigreturn) and a `syscall` instruction the supervisor can use. */
+	uint64_t frame_sp;
+	uint64_t syscall_insn;
+	uint64_t unmap_start, unmap_len;	/* the stub's own area, to munmap */
+};

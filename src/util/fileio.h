@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read a whole (small, e.g. /proc) file into a NUL-terminated malloc'd buffer. */
+int read_file_at(int dirfd, const char *path, char **out, size_t *len);
+int read_full(int fd, void *buf, size_t len);
+int write_full(int fd, const void *buf, size_t len);
+int pread_full(int fd, void *buf, size_t len, off_t off);
+int pwrite_full(int fd, const void *buf, size_t len, off_t off);
+/* mkdir -p with the given mode for every created component. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf; used on temporary image directories only. */
+int rm_rf(const char *path);
