@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tlv_buf;
+
+int cmd_run(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* A live supervisor as the control socket tells it. */
+struct supervisor_info {
+	pid_t pid;
+	char path[108];		/* its control socket */
+	char *cmdline, *dir;
+	pid_t *pids;		/* every process it traces */
+	size_t nr_pids;
+	uint64_t generation;
+};
+
+/* Every live supervisor of this user; stale sockets are removed. */
+int client_list(struct supervisor_info **out, size_t *nr);
+void client_list_free(struct supervisor_info *v, size_t nr);
+/* Send a request and receive the reply (malloc'd, *len bytes). */
+int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply, size_t *len,
+		   int timeout_ms);
+
+/* Usage text of a subcommand, shared by --help and errors. */
+void usage_of(const char *cmd, bool to_stderr);

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "proto/ctlmsg.h"
+#include "proto/tlv.h"
+#include "tracer/control.h"
+#include "util/macro.h"
+
+static void supervisor_info_clear(struct supervisor_info *si);
+
+int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply, size_t *len,
+		   int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct pollfd pfd;
+	ssize_t n;
+	int r;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return neg_errno();
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return neg_errno();
+	if (send(fd, req->data, req->len, MSG_NOSIGNAL) < 0)
+		return neg_errno();
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	r = poll(&pfd, 1, timeout_ms);
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (r < 0)
+		return neg_errno();
+	buf = malloc(CTL_MSG_MAX);
+	if (!buf)
+		return -ENOMEM;
+	n = recv(fd, buf, CTL_MSG_MAX, 0);
+	if (n < 0)
+		return neg_errno();
+	if (n == 0)
+		return -ECONNRESET;
+	*len = n;
+	*reply = TAKE_PTR(buf);
+	return 0;
+}
+
+static int ask_info(struct supervisor_info *si)
+{
+	struct tlv_buf req = { 0 };
+	_cleanup_free_ uint8_t *reply = NULL;
+	const struct tlv_attr *a;
+	size_t len, rem;
+	int r;
+
+	tlv_put_u32(&req, CTL_A_CMD, CTL_CMD_INFO);
+	if (req.err)
+		return req.err;
+	r = client_request(si->path, &req, &reply, &len, 5000);
+	tlv_buf_free(&req);
+	if (r < 0)
+		return r;
+	tlv_for_each(a, reply, len, rem) {
+		uint32_t v32;
+
+		switch (a->type) {
+		case CTL_A_CMDLINE:
+			tlv_get_strdup(a, &si->cmdline);
+			break;
+		case CTL_A_DIR:
+			tlv_get_strdup(a, &si->dir);
+			break;
+		case CTL_A_GENERATION:
+			tlv_get_u64(a, &si->generation);
+			break;
+		case CTL_A_PID:
+			if (tlv_get_u32(a, &v32) == 0) {
+				pid_t *n = realloc(si->pids, (si->nr_pids + 1) * sizeof(*n));
+
+				if (!n)
+					return -ENOMEM;
+				si->pids = n;
+				si->pids[si->nr_pids++] = (pid_t)v32;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+int client_list(struct supervisor_info **out, size_t *nr)
+{
+	char dir[108];
+	struct supervisor_info *v = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int r;
+
+	*out = NULL;
+	*nr = 0;
+	r = control_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : neg_errno();
+	while ((de = readdir(d))) {
+		struct supervisor_info si = { 0 };
+		struct supervisor_info *g;
+		char *end;
+
+		si.pid = strtol(de->d_name, &end, 10);
+		if (si.pid <= 0 || strcmp(end, ".sock"))
+			continue;
+		snprintf(si.path, sizeof(si.path), "%s/%s", dir, de->d_name);
+		r = ask_info(&si);
+		if (r == -ECONNREFUSED || r == -ENOENT) {
+			/* Its supervisor was killed: the socket is stale. */
+			unlink(si.path);
+			continue;
+		}
+		if (r < 0) {
+			supervisor_info_clear(&si);
+			continue;
+		}
+		g = realloc(v, (n + 1) * sizeof(*v));
+		if (!g) {
+			supervisor_info_clear(&si);
+			break;
+		}
+		v = g;
+		v[n++] = si;
+	}
+	closedir(d);
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+static void supervisor_info_clear(struct supervisor_info *si)
+{
+	free(si->cmdline);
+	free(si->dir);
+	free(si->pids);
+}
+
+void client_list_free(struct supervisor_info *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		supervisor_info_clear(&v[i]);
+	free(v);
+}

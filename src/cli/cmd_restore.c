@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "restorer/restore.h"
+#include "tracer/control.h"
+#include "tracer/session.h"
+#include "util/log.h"
+
+int cmd_restore(int argc, char **argv)
+{
+	char dir[PATH_MAX], err[2048];
+	struct timespec t0, t1;
+	struct session s;
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		usage_of("restore", true);
+		return 2;
+	}
+	if (!realpath(argv[1], dir)) {
+		fprintf(stderr, "trace-ckpt restore: %s: %m\n", argv[1]);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = session_init(&s, dir, "");
+	if (r < 0) {
+		log_err("cannot start the supervisor: %s", strerror(-r));
+		return 1;
+	}
+	r = restore_computation(&s, dir, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "trace-ckpt restore: %s\n", err);
+		session_done(&s);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "restore: ready in %.1f ms\n",
+		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	r = control_listen(&s);
+	if (r < 0)
+		log_warn("no control socket, dumps are not possible: %s", strerror(-r));
+	r = session_loop(&s);
+	if (r < 0)
+		log_err("supervisor: %s", strerror(-r));
+	r = session_exit_code(&s);
+	session_done(&s);
+	return r;
+}

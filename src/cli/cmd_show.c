@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "proto/image.h"
+
+static const char *vma_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[VMA_ANON_PRIVATE] = "anon", [VMA_ANON_SHARED] = "anon-shared",
+		[VMA_FILE_PRIVATE] = "file", [VMA_FILE_SHARED] = "file-shared",
+		[VMA_VDSO] = "vdso", [VMA_VVAR] = "vvar", [VMA_VVAR_VCLOCK] = "vvar_vclock",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
+}
+
+static const char *fd_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case FD_REGULAR:
+		return "file";
+	case FD_STDIO:
+		return "stdio";
+	case FD_DEVICE:
+		return "device";
+	default:
+		return "?";
+	}
+}
+
+static uint64_t dumped_bytes(const struct process_record *p)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < p->nr_runs; i++)
+		n += p->runs[i].len;
+	return n;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void show_json(const struct computation *c)
+{
+	printf("{\"version\":%u,\"generation\":%llu,\"time_ns\":%llu,\"host\":", c->version,
+	       (unsigned long long)c->generation, (unsigned long long)c->time_ns);
+	json_str(c->host);
+	printf(",\"cmdline\":");
+	json_str(c->cmdline);
+	printf(",\"processes\":[");
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		printf("%s{\"pid\":%d,\"ppid\":%d,\"pgid\":%d,\"sid\":%d,\"comm\":", i ? "," : "",
+		       p->pid, p->ppid, p->pgid, p->sid);
+		json_str(p->comm);
+		printf(",\"exe\":");
+		json_str(p->mm.exe);
+		printf(",\"threads\":[");
+		for (size_t t = 0; t < p->nr_threads; t++)
+			printf("%s%d", t ? "," : "", p->threads[t].tid);
+		printf("],\"mappings\":[");
+		for (size_t v = 0; v < p->nr_vmas; v++) {
+			printf("%s{\"start\":%llu,\"end\":%llu,\"prot\":%u,\"kind\":\"%s\",\"path\":",
+			       v ? "," : "", (unsigned long long)p->vmas[v].start,
+			       (unsigned long long)p->vmas[v].end, p->vmas[v].prot,
+			       vma_kind_name(p->vmas[v].kind));
+			json_str(p->vmas[v].path ? p->vmas[v].path : p->vmas[v].name);
+			putchar('}');
+		}
+		printf("],\"fds\":[");
+		for (size_t f = 0; f < p->nr_fds; f++) {
+			printf("%s{\"fd\":%d,\"kind\":\"%s\",\"pos\":%llu,\"path\":", f ? "," : "",
+			       p->fds[f].fd, fd_kind_name(p->fds[f].kind),
+			       (unsigned long long)p->fds[f].pos);
+			json_str(p->fds[f].path);
+			putchar('}');
+		}
+		printf("],\"dumped_bytes\":%llu}", (unsigned long long)dumped_bytes(p));
+	}
+	printf("]}\n");
+}
+
+static void show_text(const char *dir, const struct computation *c)
+{
+	printf("image %s: generation %llu, host %s, format %u\ncommand: %s\n", dir,
+	       (unsigned long long)c->generation, c->host ? c->host : "?", c->version,
+	       c->cmdline ? c->cmdline : "");
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		printf("\nprocess %d (%s) ppid %d pgid %d sid %d, %zu thread(s), %.1f MiB of pages\n",
+		       p->pid, p->comm, p->ppid, p->pgid, p->sid, p->nr_threads,
+		       dumped_bytes(p) / 1048576.0);
+		printf("  exe %s\n  cwd %s\n", p->mm.exe ? p->mm.exe : "?", p->cwd ? p->cwd : "?");
+		for (size_t v = 0; v < p->nr_vmas; v++) {
+			const struct vma_record *m = &p->vmas[v];
+
+			printf("  %012llx-%012llx %c%c%c %-11s %s\n", (unsigned long long)m->start,
+			       (unsigned long long)m->end, m->prot & 1 ? 'r' : '-',
+			       m->prot & 2 ? 'w' : '-', m->prot & 4 ? 'x' : '-',
+			       vma_kind_name(m->kind), m->path ? m->path : m->name ? m->name : "");
+		}
+		for (size_t f = 0; f < p->nr_fds; f++)
+			printf("  fd %d: %s %s pos %llu%s\n", p->fds[f].fd,
+			       fd_kind_name(p->fds[f].kind), p->fds[f].path ? p->fds[f].path : "",
+			       (unsigned long long)p->fds[f].pos,
+			       p->fds[f].deleted ? " (deleted)" : "");
+	}
+}
+
+int cmd_show(int argc, char **argv)
+{
+	struct computation *c = NULL;
+	const char *dir = NULL;
+	bool json = false;
+	char err[1024] = "";
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!dir && argv[i][0] != '-')
+			dir = argv[i];
+		else {
+			usage_of("show", true);
+			return 2;
+		}
+	}
+	if (!dir) {
+		usage_of("show", true);
+		return 2;
+	}
+	r = image_read(dir, &c, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "trace-ckpt show: %s\n", err[0] ? err : strerror(-r));
+		return 1;
+	}
+	if (json)
+		show_json(c);
+	else
+		show_text(dir, c);
+	computation_free(c);
+	return 0;
+}

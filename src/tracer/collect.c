@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "tracer/procfs.h"
+#include "tracer/remote.h"
+#include "tracer/session.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_debug("pid %d: %s: %s", cx->pid, what, strerror(-err));
+	if (cx->err && !cx->err[0]) {
+		if (err == -EOPNOTSUPP)
+			snprintf(cx->err, cx->errlen, "pid %d %s: not supported", cx->pid, what);
+		else
+			snprintf(cx->err, cx->errlen, "pid %d %s: %s", cx->pid, what,
+				 strerror(-err));
+	}
+	return err;
+}
+
+int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,
+		   long a3, long *ret)
+{
+	long args[6] = { a0, a1, a2, a3, 0, 0 };
+
+	return remote_syscall(tid, cx->syscall_insn, nr, args, ret);
+}
+
+int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64_t *addr)
+{
+	(void)cx;
+	return remote_scratch(tid, len, addr);
+}
+
+int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	ssize_t n = process_vm_readv(cx->pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return neg_errno();
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static int collect_rlimits(struct collect_ctx *cx, struct process_record *p)
+{
+	for (int i = 0; i < TC_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
+		struct rlimit rl;
+
+		if (prlimit(cx->pid, i, NULL, &rl) < 0)
+			return collect_fail(cx, neg_errno(), "rlimit %d", i);
+		p->rlimits[i].cur = rl.rlim_cur;
+		p->rlimits[i].max = rl.rlim_max;
+	}
+	return 0;
+}
+
+static int read_proc(struct collect_ctx *cx, const char *what, char **out)
+{
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", cx->pid, what);
+	r = read_file_at(AT_FDCWD, path, out, NULL);
+	if (r < 0)
+		return collect_fail(cx, r, "%s", path);
+	return 0;
+}
+
+static int readlink_proc(struct collect_ctx *cx, const char *what, char **out)
+{
+	char path[64], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", cx->pid, what);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return collect_fail(cx, neg_errno(), "readlink %s", path);
+	buf[n] = '\0';
+	*out = strdup(buf);
+	return *out ? 0 : -ENOMEM;
+}
+
+int collect_process(struct collect_ctx *cx, struct process_record *p)
+{
+	_cleanup_free_ char *stat = NULL, *status = NULL, *comm = NULL, *pers = NULL;
+	struct proc_stat st;
+	uint64_t v;
+	int r;
+
+	p->real_pid = cx->pid;
+	r = read_proc(cx, "stat", &stat);
+	if (r < 0)
+		return r;
+	r = read_proc(cx, "status", &status);
+	if (r < 0)
+		return r;
+	if (parse_stat(stat, &st) < 0)
+		return collect_fail(cx, -EINVAL, "/proc/%d/stat: unparsable", cx->pid);
+	/* Pids as the program sees them: the innermost pid namespace. */
+	p->pid = parse_status_last_u64(status, "NSpid", &v) == 0 ? (pid_t)v : st.pid;
+	p->ppid = parse_status_last_u64(status, "PPid", &v) == 0 ? (pid_t)v : st.ppid;
+	p->pgid = parse_status_last_u64(status, "NSpgid", &v) == 0 ? (pid_t)v : st.pgrp;
+	p->sid = parse_status_last_u64(status, "NSsid", &v) == 0 ? (pid_t)v : st.session;
+	if (parse_status_u64(status, "Umask", 8, &v) == 0)
+		p->umask = v;
+	r = read_proc(cx, "comm", &comm);
+	if (r < 0)
+		return r;
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	if (read_proc(cx, "personality", &pers) == 0)
+		p->personality = strtoull(pers, NULL, 16);
+	r = readlink_proc(cx, "cwd", &p->cwd);
+	if (r < 0)
+		return r;
+	r = collect_rlimits(cx, p);
+	if (r < 0)
+		return r;
+	r = collect_threads(cx, p);
+	if (r < 0)
+		return r;
+	r = collect_mm(cx, p);
+	if (r < 0)
+		return r;
+	r = collect_sigactions(cx, p, status);
+	if (r < 0)
+		return r;
+	r = collect_itimers(cx, p);
+	if (r < 0)
+		return r;
+	r = collect_vmas(cx, p);
+	if (r < 0)
+		return r;
+	return collect_fds(cx, p);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Collectors: each reads one kind of state of a frozen process into its
+ * record.  They run while every thread is in a ptrace-stop.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/model.h"
+
+struct session;
+
+struct collect_ctx {
+	struct session *s;
+	pid_t pid;		/* the process, in the supervisor's pid namespace */
+	uint64_t syscall_insn;	/* a `syscall` instruction mapped in it */
+	char *err;		/* the first failure, for the user */
+	size_t errlen;
+};
+
+/* Record the first failure as "pid P: <what>: <strerror>" and return err. */
+int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A remote system call in the process's leader (or tid) thread. */
+int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,
+		   long a3, long *ret);
+/* Read len bytes of scratch memory below tid's red zone after a remote call. */
+int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64_t *addr);
+int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len);
+
+int collect_process(struct collect_ctx *cx, struct process_record *p);
+int collect_threads(struct collect_ctx *cx, struct process_record *p);
+int collect_vmas(struct collect_ctx *cx, struct process_record *p);
+int collect_mm(struct collect_ctx *cx, struct process_record *p);
+int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
+int collect_itimers(struct collect_ctx *cx, struct process_record *p);
+int collect_fds(struct collect_ctx *cx, struct process_record *p);

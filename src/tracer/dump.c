@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/ctlmsg.h"
+#include "proto/image.h"
+#include "tracer/collect.h"
+#include "tracer/dump.h"
+#include "tracer/memread.h"
+#include "tracer/remote.h"
+#include "tracer/session.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define FREEZE_TIMEOUT_MS 10000
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The image directory as an absolute path: the parent must exist. */
+static int absolute_dir(const char *dir, char *out, size_t len)
+{
+	char parent[PATH_MAX], real[PATH_MAX];
+	const char *base;
+	char *slash;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return -ENAMETOOLONG;
+	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+		parent[strlen(parent) - 1] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash) {
+		base = parent;
+		if (!getcwd(real, sizeof(real)))
+			return neg_errno();
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		if (!realpath(slash == parent ? "/" : parent, real))
+			return neg_errno();
+	}
+	if (snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", base) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void close_content_fds(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
+			closep(&c->procs[i].fds[k].content_fd);
+}
+
+static int collect_all(struct session *s, struct computation *c, char *err, size_t errlen)
+{
+	size_t nprocs = 0;
+
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		nprocs += s->tracees[i].tid == s->tracees[i].tgid;
+	c->procs = calloc(nprocs ? nprocs : 1, sizeof(*c->procs));
+	if (!c->procs)
+		return -ENOMEM;
+	/* The root first: the restorer rebuilds the tree from it. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < s->nr_tracees; i++) {
+			const struct tracee *t = &s->tracees[i];
+			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen };
+			struct process_record *p;
+			int r;
+
+			if (t->tid != t->tgid || (pass == 0) != (t->tid == s->root))
+				continue;
+			r = remote_find_syscall_insn(t->tid, &cx.syscall_insn);
+			if (r < 0)
+				return collect_fail(&cx, r, "no syscall instruction in [vdso]");
+			p = &c->procs[c->nr_procs++];
+			r = collect_process(&cx, p);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
+{
+	struct computation c = { .version = TC_FORMAT_VERSION };
+	struct memread_ctx mctx;
+	struct mem_reader mr;
+	struct image_stats st = { 0 };
+	char host[256] = "localhost";
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed;
+	const char *dir = rq->dir ? rq->dir : s->default_dir;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!dir) {
+		snprintf(res->msg, sizeof(res->msg), "no image directory given");
+		return -EINVAL;
+	}
+	r = absolute_dir(dir, res->dir, sizeof(res->dir));
+	if (r < 0) {
+		snprintf(res->msg, sizeof(res->msg), "image directory %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (s->root_gone || s->nr_tracees == 0) {
+		snprintf(res->msg, sizeof(res->msg), "the computation has exited");
+		return -ESRCH;
+	}
+
+	r = session_freeze(s, FREEZE_TIMEOUT_MS);
+	t_frozen = now_ns(CLOCK_MONOTONIC);
+	if (r < 0) {
+		session_thaw(s);
+		snprintf(res->msg, sizeof(res->msg), "freezing the computation: %s", strerror(-r));
+		return r;
+	}
+	if (s->root_gone || !session_find(s, s->root)) {
+		session_thaw(s);
+		snprintf(res->msg, sizeof(res->msg), "pid %d exited during the dump", s->root);
+		return -ESRCH;
+	}
+
+	gethostname(host, sizeof(host) - 1);
+	c.host = strdup(host);
+	c.cmdline = strdup(s->cmdline);
+	c.generation = s->generation + 1;
+	c.time_ns = now_ns(CLOCK_REALTIME);
+	if (!c.host || !c.cmdline) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = collect_all(s, &c, res->msg, sizeof(res->msg));
+	if (r < 0)
+		goto out;
+
+	memread_init(&mctx, &mr);
+	r = image_write(&c, res->dir, &mr, &st);
+	memread_done(&mctx);
+	if (r < 0 && !res->msg[0])
+		snprintf(res->msg, sizeof(res->msg), "writing the image to %s: %s", res->dir,
+			 strerror(-r));
+out:
+	close_content_fds(&c);
+	if (r == 0 && rq->mode == CTL_DUMP_KILL) {
+		/* SIGKILL ends ptrace-stopped tasks too; the loop reaps them. */
+		for (size_t i = 0; i < s->nr_tracees; i++)
+			if (s->tracees[i].tid == s->tracees[i].tgid)
+				kill(s->tracees[i].tid, SIGKILL);
+	}
+	session_thaw(s);
+	t_thawed = now_ns(CLOCK_MONOTONIC);
+	if (r == 0) {
+		s->generation = c.generation;
+		res->generation = c.generation;
+		res->bytes = st.bytes_written;
+		res->frozen_ns = t_thawed - t_frozen + (t_frozen - t0);
+		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
+		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB, frozen %.1f ms, total %.1f ms)",
+			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,
+			 res->frozen_ns / 1e6, res->total_ns / 1e6);
+	} else if (!res->msg[0]) {
+		snprintf(res->msg, sizeof(res->msg), "dump failed: %s", strerror(-r));
+	}
+	computation_free(&c);
+	return r;
+}

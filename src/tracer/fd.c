@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "tracer/procfs.h"
+#include "tracer/session.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+/* Devices that are the same on every host and carry no state of the program. */
+static const char *const stateless_devices[] = {
+	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+};
+
+static int stdio_index(const struct session *s, const struct stat *st, int fd)
+{
+	int found = -1;
+
+	for (int i = 0; i < 3; i++) {
+		if (!s->stdio[i].valid || s->stdio[i].dev != st->st_dev ||
+		    s->stdio[i].ino != st->st_ino)
+			continue;
+		if (i == fd)
+			return i;
+		if (found < 0)
+			found = i;
+	}
+	return found;
+}
+
+static const char *kind_name(mode_t mode, const char *link)
+{
+	if (!strncmp(link, "anon_inode:", 11))
+		return link;
+	if (S_ISFIFO(mode))
+		return "pipe";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	return "file";
+}
+
+static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_record *f)
+{
+	char name[32], link[PATH_MAX], info[64];
+	_cleanup_free_ char *fdinfo = NULL;
+	struct stat st;
+	ssize_t n;
+	int idx, r;
+
+	f->fd = fd;
+	f->content_fd = -1;
+	snprintf(name, sizeof(name), "%d", fd);
+	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
+	if (n < 0)
+		return collect_fail(cx, neg_errno(), "fd %d", fd);
+	link[n] = '\0';
+	if (fstatat(dirfd, name, &st, 0) < 0)
+		return collect_fail(cx, neg_errno(), "fd %d: %s", fd, link);
+	snprintf(info, sizeof(info), "/proc/%d/fdinfo/%d", cx->pid, fd);
+	r = read_file_at(AT_FDCWD, info, &fdinfo, NULL);
+	if (r < 0 || parse_fdinfo(fdinfo, &f->pos, &f->flags) < 0)
+		return collect_fail(cx, r < 0 ? r : -EINVAL, "fd %d: %s", fd, info);
+	f->cloexec = !!(f->flags & O_CLOEXEC);
+	f->flags &= ~O_CLOEXEC;
+	f->mode = st.st_mode;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+
+	idx = stdio_index(cx->s, &st, fd);
+	if (idx >= 0) {
+		f->kind = FD_STDIO;
+		f->stdio_index = idx;
+		f->path = strdup(link);
+		return f->path ? 0 : -ENOMEM;
+	}
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		if (link[0] != '/')
+			return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, link);
+		f->kind = FD_REGULAR;
+		if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
+			link[n - 10] = '\0';
+			f->deleted = true;
+			if (!S_ISREG(st.st_mode))
+				return collect_fail(cx, -EOPNOTSUPP, "fd %d: deleted directory %s",
+						    fd, link);
+			/* The writer copies the contents from our own handle. */
+			f->content_fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+			if (f->content_fd < 0)
+				return collect_fail(cx, neg_errno(), "fd %d: %s (deleted)", fd,
+						    link);
+		}
+		f->path = strdup(link);
+		return f->path ? 0 : -ENOMEM;
+	}
+	if (S_ISCHR(st.st_mode)) {
+		for (size_t i = 0; i < ARRAY_SIZE(stateless_devices); i++) {
+			if (strcmp(link, stateless_devices[i]))
+				continue;
+			f->kind = FD_DEVICE;
+			f->path = strdup(link);
+			return f->path ? 0 : -ENOMEM;
+		}
+		return collect_fail(cx, -EOPNOTSUPP, "fd %d: character device %s", fd, link);
+	}
+	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, kind_name(st.st_mode, link));
+}
+
+static int cmp_fd(const void *a, const void *b)
+{
+	return ((const struct fd_record *)a)->fd - ((const struct fd_record *)b)->fd;
+}
+
+int collect_fds(struct collect_ctx *cx, struct process_record *p)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", cx->pid);
+	d = opendir(path);
+	if (!d)
+		return collect_fail(cx, neg_errno(), "%s", path);
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (end == de->d_name || *end)
+			continue;
+		if (p->nr_fds == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct fd_record *nf = realloc(p->fds, ncap * sizeof(*nf));
+
+			if (!nf) {
+				r = -ENOMEM;
+				break;
+			}
+			p->fds = nf;
+			cap = ncap;
+		}
+		memset(&p->fds[p->nr_fds], 0, sizeof(p->fds[0]));
+		r = collect_fd(cx, dirfd(d), (int)fd, &p->fds[p->nr_fds]);
+		p->nr_fds++;
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	qsort(p->fds, p->nr_fds, sizeof(*p->fds), cmp_fd);
+	return 0;
+}

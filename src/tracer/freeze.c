@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/session.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static void interrupt(struct tracee *t)
+{
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno != ESRCH)
+		log_debug("tid %d: PTRACE_INTERRUPT: %m", t->tid);
+}
+
+static size_t count_running(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		n += s->tracees[i].state != TRACEE_STOPPED;
+	return n;
+}
+
+/* One wait status while freezing: who is stopped now, who must go on first. */
+static int freeze_handle(struct session *s, pid_t tid, int status)
+{
+	struct tracee *t = session_find(s, tid);
+	int event = status >> 16;
+	int sig = WSTOPSIG(status);
+
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return session_handle_wait(s, tid, status);
+	if (!WIFSTOPPED(status))
+		return 0;
+	if (!t) {
+		t = session_add(s, tid, tid);
+		if (!t)
+			return -ENOMEM;
+	}
+	if (event == PTRACE_EVENT_STOP) {
+		/* Interrupt trap, group-stop, or an auto-attached child's first stop. */
+		t->group_stop = !t->new_child && sig != SIGTRAP;
+		t->new_child = false;
+		t->state = TRACEE_STOPPED;
+		return 0;
+	}
+	if (sig == SIGTRAP && event) {
+		unsigned long msg;
+
+		if ((event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
+		     event == PTRACE_EVENT_CLONE) &&
+		    ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
+			struct tracee *c = session_add(s, (pid_t)msg,
+						       event == PTRACE_EVENT_CLONE ? t->tgid
+										   : (pid_t)msg);
+			if (!c)
+				return -ENOMEM;
+			t = session_find(s, tid);
+		}
+		/* Let the event finish; the interrupt then stops it for good. */
+		ptrace(PTRACE_CONT, tid, 0, 0);
+		interrupt(t);
+		return 0;
+	}
+	/*
+	 * A signal on its way in: deliver it, so the dump sees the handler's
+	 * frame (or the process ends, as it would have without us).
+	 */
+	ptrace(PTRACE_CONT, tid, 0, sig == (SIGTRAP | 0x80) ? 0 : sig);
+	interrupt(t);
+	return 0;
+}
+
+int session_freeze(struct session *s, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		s->tracees[i].group_stop = s->tracees[i].state == TRACEE_GROUP_STOPPED;
+		interrupt(&s->tracees[i]);
+		if (s->tracees[i].state == TRACEE_GROUP_STOPPED)
+			s->tracees[i].state = TRACEE_RUNNING;
+	}
+	while (count_running(s) > 0) {
+		int status, r;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (tid < 0 && errno != EINTR)
+			return neg_errno();
+		if (tid > 0) {
+			r = freeze_handle(s, tid, status);
+			if (r < 0)
+				return r;
+			/* New threads appear with the events above: interrupt them too. */
+			for (size_t i = 0; i < s->nr_tracees; i++)
+				if (s->tracees[i].state == TRACEE_RUNNING && s->tracees[i].new_child)
+					interrupt(&s->tracees[i]);
+			continue;
+		}
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		{
+			struct pollfd pfd = { .fd = s->signal_fd, .events = POLLIN };
+			struct signalfd_siginfo si;
+
+			poll(&pfd, 1, 10);
+			while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si))
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
+					kill(s->root, si.ssi_signo);
+		}
+	}
+	return 0;
+}
+
+void session_thaw(struct session *s)
+{
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		struct tracee *t = &s->tracees[i];
+
+		if (t->state != TRACEE_STOPPED)
+			continue;
+		if (t->group_stop) {
+			t->state = TRACEE_GROUP_STOPPED;
+			if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) == 0)
+				continue;
+		}
+		t->state = TRACEE_RUNNING;
+		if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0 && errno != ESRCH)
+			log_warn("tid %d: resume after freeze: %m", t->tid);
+	}
+}

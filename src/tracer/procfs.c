@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "tracer/procfs.h"
+
+int parse_maps_line(const char *line, struct maps_entry *e)
+{
+	char perms[5];
+	int n = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 "%n",
+		   &e->start, &e->end, perms, &e->pgoff, &e->dev_major, &e->dev_minor,
+		   &e->ino, &n) != 7)
+		return -EINVAL;
+	if (strlen(perms) != 4 || e->end <= e->start)
+		return -EINVAL;
+	e->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+		  (perms[2] == 'x' ? PROT_EXEC : 0);
+	e->shared = perms[3] == 's';
+	line += n;
+	while (*line == ' ')
+		line++;
+	e->path = line;
+	e->path_len = strcspn(line, "\n");
+	return 0;
+}
+
+int parse_stat(const char *buf, struct proc_stat *st)
+{
+	const char *p = strrchr(buf, ')');
+	unsigned long long f[52];
+	char *end;
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	if (!p || p[1] != ' ')
+		return -EINVAL;
+	st->pid = strtol(buf, NULL, 10);
+	st->state = p[2];
+	p += 3;
+	/* f[k] is field k + 1 in proc(5) numbering, from field 4 on. */
+	for (i = 3; i < 52; i++) {
+		f[i] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+	}
+	if (i < 51)
+		return -EINVAL;
+	st->ppid = f[3];
+	st->pgrp = f[4];
+	st->session = f[5];
+	st->start_code = f[25];
+	st->end_code = f[26];
+	st->start_stack = f[27];
+	st->start_data = f[44];
+	st->end_data = f[45];
+	st->start_brk = f[46];
+	st->arg_start = f[47];
+	st->arg_end = f[48];
+	st->env_start = f[49];
+	st->env_end = f[50];
+	return 0;
+}
+
+static const char *find_key(const char *buf, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return p + klen + 1;
+	return NULL;
+}
+
+int parse_status_u64(const char *buf, const char *key, int base, uint64_t *v)
+{
+	const char *p = find_key(buf, key);
+	char *end;
+
+	if (!p)
+		return -ENOENT;
+	*v = strtoull(p, &end, base);
+	return end == p ? -EINVAL : 0;
+}
+
+int parse_status_last_u64(const char *buf, const char *key, uint64_t *v)
+{
+	const char *p = find_key(buf, key);
+	int found = -EINVAL;
+
+	if (!p)
+		return -ENOENT;
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long long x = strtoull(p, &end, 10);
+
+		if (end == p) {
+			p++;
+			continue;
+		}
+		*v = x;
+		found = 0;
+		p = end;
+	}
+	return found;
+}
+
+int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags)
+{
+	uint64_t f;
+	int r;
+
+	r = parse_status_u64(buf, "pos", 10, pos);
+	if (r < 0)
+		return r;
+	r = parse_status_u64(buf, "flags", 8, &f);
+	if (r < 0)
+		return r;
+	*flags = (uint32_t)f;
+	return 0;
+}

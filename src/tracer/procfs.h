@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Parsers of /proc text: pure functions on buffers, unit tested. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct maps_entry {
+	uint64_t start, end, pgoff;
+	uint32_t prot;		/* PROT_* */
+	bool shared;
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	const char *path;	/* points into the parsed line; "" when none */
+	size_t path_len;
+};
+
+/* One line of /proc/PID/maps (no trailing newline needed). */
+int parse_maps_line(const char *line, struct maps_entry *e);
+
+struct proc_stat {
+	pid_t pid, ppid, pgrp, session;
+	char state;
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+
+/* /proc/PID/stat: the comm may hold spaces and parentheses. */
+int parse_stat(const char *buf, struct proc_stat *st);
+
+/* "Key:\tvalue" of /proc/PID/status, value parsed in the given base. */
+int parse_status_u64(const char *buf, const char *key, int base, uint64_t *v);
+/* Last number of a "NSpid:" like line: the pid in the innermost namespace. */
+int parse_status_last_u64(const char *buf, const char *key, uint64_t *v);
+
+/* /proc/PID/fdinfo/N: pos and flags (octal). */
+int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags);

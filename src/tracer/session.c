@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tracer/control.h"
+#include "tracer/session.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+int session_init(struct session *s, const char *default_dir, const char *cmdline)
+{
+	sigset_t mask;
+
+	memset(s, 0, sizeof(*s));
+	s->signal_fd = -1;
+	s->control_fd = -1;
+	s->default_dir = default_dir ? strdup(default_dir) : NULL;
+	s->cmdline = strdup(cmdline ? cmdline : "");
+	if ((default_dir && !s->default_dir) || !s->cmdline)
+		return -ENOMEM;
+
+	/*
+	 * SIGINT/SIGQUIT from the terminal reach the program through its
+	 * process group; the supervisor must outlive them to report its exit.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return neg_errno();
+	s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->signal_fd < 0)
+		return neg_errno();
+	session_note_stdio(s);
+	return 0;
+}
+
+void session_done(struct session *s)
+{
+	control_close(s);
+	closep(&s->signal_fd);
+	free(s->tracees);
+	free(s->default_dir);
+	free(s->cmdline);
+	memset(s, 0, sizeof(*s));
+	s->signal_fd = s->control_fd = -1;
+}
+
+void session_note_stdio(struct session *s)
+{
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+
+		s->stdio[i].valid = fstat(i, &st) == 0;
+		if (s->stdio[i].valid) {
+			s->stdio[i].dev = st.st_dev;
+			s->stdio[i].ino = st.st_ino;
+		}
+	}
+}
+
+struct tracee *session_find(struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		if (s->tracees[i].tid == tid)
+			return &s->tracees[i];
+	return NULL;
+}
+
+struct tracee *session_add(struct session *s, pid_t tid, pid_t tgid)
+{
+	struct tracee *t = session_find(s, tid);
+
+	if (t)
+		return t;
+	if (s->nr_tracees == s->cap_tracees) {
+		size_t cap = s->cap_tracees ? s->cap_tracees * 2 : 16;
+		struct tracee *n = realloc(s->tracees, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->tracees = n;
+		s->cap_tracees = cap;
+	}
+	t = &s->tracees[s->nr_tracees++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->tgid = tgid;
+	t->state = TRACEE_RUNNING;
+	t->new_child = true;
+	return t;
+}
+
+void session_remove(struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		if (s->tracees[i].tid != tid)
+			continue;
+		s->tracees[i] = s->tracees[--s->nr_tracees];
+		return;
+	}
+}
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[4096];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return tid;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : tid;
+}
+
+static void resume(pid_t tid, int sig)
+{
+	if (ptrace(PTRACE_CONT, tid, 0, sig) < 0 && errno != ESRCH)
+		log_debug("tid %d: PTRACE_CONT: %m", tid);
+}
+
+int session_handle_wait(struct session *s, pid_t tid, int status)
+{
+	struct tracee *t = session_find(s, tid);
+	int event = status >> 16;
+	int sig;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (tid == s->root) {
+			s->root_status = status;
+			s->root_gone = true;
+		}
+		session_remove(s, tid);
+		return 0;
+	}
+	if (!WIFSTOPPED(status))
+		return 0;
+	if (!t) {
+		/* A child auto-attached before its parent's fork event arrived. */
+		t = session_add(s, tid, tgid_of(tid));
+		if (!t)
+			return -ENOMEM;
+	}
+	sig = WSTOPSIG(status);
+
+	if (sig == SIGTRAP && event) {
+		unsigned long msg = 0;
+
+		switch (event) {
+		case PTRACE_EVENT_FORK:
+		case PTRACE_EVENT_VFORK:
+		case PTRACE_EVENT_CLONE:
+			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
+				pid_t child = (pid_t)msg;
+
+				if (!session_add(s, child,
+						 event == PTRACE_EVENT_CLONE ? t->tgid : child))
+					return -ENOMEM;
+			}
+			break;
+		case PTRACE_EVENT_EXEC:
+			/* A non-leader thread that execs takes the leader's tid. */
+			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
+			    (pid_t)msg != tid)
+				session_remove(s, (pid_t)msg);
+			break;
+		default:
+			break;
+		}
+		resume(tid, 0);
+		return 0;
+	}
+	if (event == PTRACE_EVENT_STOP && t->new_child) {
+		/* The first stop of an auto-attached child. */
+		t->new_child = false;
+		resume(tid, 0);
+		return 0;
+	}
+	if (event == PTRACE_EVENT_STOP) {
+		/* Group-stop: keep the job-control stop, but stay notified. */
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			t->state = TRACEE_GROUP_STOPPED;
+			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0 && errno != ESRCH)
+				log_debug("tid %d: PTRACE_LISTEN: %m", tid);
+			return 0;
+		}
+		t->state = TRACEE_RUNNING;
+		resume(tid, 0);
+		return 0;
+	}
+	if (sig == (SIGTRAP | 0x80)) {
+		resume(tid, 0);
+		return 0;
+	}
+	/* Signal-delivery-stop: the signal was meant for the program. */
+	t->state = TRACEE_RUNNING;
+	resume(tid, sig);
+	return 0;
+}
+
+static int drain_waits(struct session *s)
+{
+	for (;;) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (tid == 0)
+			return 0;
+		if (tid < 0)
+			return errno == ECHILD ? 0 : neg_errno();
+		if (session_handle_wait(s, tid, status) < 0)
+			return -ENOMEM;
+	}
+}
+
+static void forward_signal(struct session *s, int sig)
+{
+	if (s->root > 0 && !s->root_gone)
+		kill(s->root, sig);
+}
+
+int session_loop(struct session *s)
+{
+	while (!s->root_gone && !s->quit) {
+		struct pollfd pfd[2] = {
+			{ .fd = s->signal_fd, .events = POLLIN },
+			{ .fd = s->control_fd, .events = POLLIN },
+		};
+		int r = poll(pfd, s->control_fd >= 0 ? 2 : 1, -1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return neg_errno();
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
+					forward_signal(s, si.ssi_signo);
+			}
+		}
+		r = drain_waits(s);
+		if (r < 0)
+			return r;
+		if (s->control_fd >= 0 && (pfd[1].revents & POLLIN))
+			control_serve_one(s);
+	}
+	return 0;
+}
+
+int session_exit_code(const struct session *s)
+{
+	if (WIFEXITED(s->root_status))
+		return WEXITSTATUS(s->root_status);
+	if (WIFSIGNALED(s->root_status))
+		return 128 + WTERMSIG(s->root_status);
+	return 1;
+}

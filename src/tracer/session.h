@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The supervisor's session: every thread it traces, its control socket and
+ * what it needs to answer dump requests.  The only mutable state of the
+ * supervisor lives here.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SESSION_PTRACE_OPTIONS                                                 \
+	(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |      \
+	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD)
+
+enum tracee_state {
+	TRACEE_RUNNING,
+	TRACEE_STOPPED,		/* in a ptrace-stop we caused (freeze) or saw */
+	TRACEE_GROUP_STOPPED,	/* job-control stop, kept with PTRACE_LISTEN */
+};
+
+struct tracee {
+	pid_t tid;		/* in the supervisor's pid namespace */
+	pid_t tgid;
+	enum tracee_state state;
+	bool new_child;		/* auto-attached, its first stop not seen yet */
+	bool group_stop;	/* was in a job-control stop when frozen */
+};
+
+struct stdio_id {
+	bool valid;
+	uint64_t dev, ino;
+};
+
+struct session {
+	pid_t root;		/* the process `run` started or `restore` rebuilt */
+	int root_status;	/* wait status once it is gone */
+	bool root_gone;
+
+	struct tracee *tracees;
+	size_t nr_tracees, cap_tracees;
+
+	struct stdio_id stdio[3];	/* the supervisor's own fds 0-2 */
+
+	int signal_fd;
+	int control_fd;
+	char *control_path;
+	char *default_dir;	/* where dump writes unless told otherwise */
+	char *cmdline;		/* for list and the manifest */
+	uint64_t generation;	/* of the last image written */
+	bool quit;
+};
+
+int session_init(struct session *s, const char *default_dir, const char *cmdline);
+void session_done(struct session *s);
+
+struct tracee *session_find(struct session *s, pid_t tid);
+struct tracee *session_add(struct session *s, pid_t tid, pid_t tgid);
+void session_remove(struct session *s, pid_t tid);
+
+/* Record the supervisor's own stdio so dumps can tell which fds are it. */
+void session_note_stdio(struct session *s);
+
+/*
+ * Handle one wait status of a traced thread outside a freeze: resume it,
+ * pass signals through, follow new children.  Returns 0 or -errno.
+ */
+int session_handle_wait(struct session *s, pid_t tid, int status);
+
+/*
+ * Stop every traced thread (PTRACE_INTERRUPT) and wait until each is in a
+ * ptrace-stop, following children born meanwhile; then put them back.
+ */
+int session_freeze(struct session *s, int timeout_ms);
+void session_thaw(struct session *s);
+
+/* The event loop; returns when the root process is gone. */
+int session_loop(struct session *s);
+
+/* Exit status for the supervisor's own exit: the root's, 128+sig when killed. */
+int session_exit_code(const struct session *s);

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ptrace.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "tracer/session.h"
+#include "util/macro.h"
+
+#define XSTATE_MAX 8192
+#define PEEK_BATCH 32
+
+struct rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+/* Every queued signal of one queue (thread's own, or the process-wide one). */
+static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
+			uint8_t (**out)[TC_SIGINFO_SIZE], uint32_t *nr)
+{
+	uint8_t (*all)[TC_SIGINFO_SIZE] = NULL;
+	uint32_t n = 0;
+
+	for (;;) {
+		struct ptrace_peeksiginfo_args args = {
+			.off = n, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			.nr = PEEK_BATCH,
+		};
+		uint8_t (*grown)[TC_SIGINFO_SIZE];
+		long got;
+
+		grown = realloc(all, (n + PEEK_BATCH) * TC_SIGINFO_SIZE);
+		if (!grown) {
+			free(all);
+			return -ENOMEM;
+		}
+		all = grown;
+		got = ptrace(PTRACE_PEEKSIGINFO, tid, &args, all + n);
+		if (got < 0) {
+			int r = neg_errno();
+
+			free(all);
+			return collect_fail(cx, r, "tid %d: pending signals", tid);
+		}
+		n += got;
+		if (got < PEEK_BATCH)
+			break;
+	}
+	*out = all;
+	*nr = n;
+	return 0;
+}
+
+static int collect_thread(struct collect_ctx *cx, struct process_record *p,
+			  struct thread_record *t, bool leader)
+{
+	struct iovec iov = { &t->regs, sizeof(t->regs) };
+	struct rseq_config rseq;
+	uint64_t scratch, word;
+	long ret;
+	size_t rlen;
+	int r;
+
+	if (ptrace(PTRACE_GETREGSET, t->tid, NT_PRSTATUS, &iov) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: registers", t->tid);
+	t->xstate = aligned_alloc(64, XSTATE_MAX);
+	if (!t->xstate)
+		return -ENOMEM;
+	iov = (struct iovec){ t->xstate, XSTATE_MAX };
+	if (ptrace(PTRACE_GETREGSET, t->tid, NT_X86_XSTATE, &iov) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: xstate", t->tid);
+	t->xstate_len = iov.iov_len;
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: signal mask", t->tid);
+	r = peek_pending(cx, t->tid, false, &t->pending, &t->nr_pending);
+	if (r < 0)
+		return r;
+	if (leader) {
+		r = peek_pending(cx, t->tid, true, &p->shared_pending, &p->nr_shared_pending);
+		if (r < 0)
+			return r;
+	}
+	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &rlen) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: robust list", t->tid);
+	t->robust_len = rlen;
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->tid, sizeof(rseq), &rseq) > 0) {
+		t->rseq_addr = rseq.rseq_abi_pointer;
+		t->rseq_len = rseq.rseq_abi_size;
+		t->rseq_sig = rseq.signature;
+	}
+
+	/* What only the thread itself can ask: altstack and the tid address. */
+	r = collect_remote_scratch(cx, t->tid, sizeof(stack_t), &scratch);
+	if (r < 0)
+		return collect_fail(cx, r, "tid %d: scratch memory", t->tid);
+	r = collect_remote(cx, t->tid, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
+	if (r < 0 || ret < 0)
+		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: sigaltstack", t->tid);
+	{
+		stack_t ss;
+
+		r = collect_read_mem(cx, scratch, &ss, sizeof(ss));
+		if (r < 0)
+			return collect_fail(cx, r, "tid %d: sigaltstack", t->tid);
+		t->altstack_sp = (uint64_t)ss.ss_sp;
+		t->altstack_size = ss.ss_size;
+		t->altstack_flags = ss.ss_flags;
+	}
+	r = collect_remote(cx, t->tid, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
+	if (r < 0 || ret < 0)
+		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: tid address", t->tid);
+	r = collect_read_mem(cx, scratch, &word, sizeof(word));
+	if (r < 0)
+		return collect_fail(cx, r, "tid %d: tid address", t->tid);
+	t->clear_child_tid = word;
+	return 0;
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+int collect_threads(struct collect_ctx *cx, struct process_record *p)
+{
+	char path[64];
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", cx->pid);
+	d = opendir(path);
+	if (!d)
+		return collect_fail(cx, neg_errno(), "%s", path);
+	while ((de = readdir(d))) {
+		pid_t tid = strtol(de->d_name, NULL, 10);
+		struct tracee *t;
+
+		if (tid <= 0)
+			continue;
+		t = session_find(cx->s, tid);
+		if (!t || t->state != TRACEE_STOPPED) {
+			r = collect_fail(cx, -ESRCH, "thread %d: not frozen", tid);
+			break;
+		}
+		if (n == cap) {
+			pid_t *g = realloc(tids, (cap = cap ? cap * 2 : 8) * sizeof(*g));
+
+			if (!g) {
+				r = -ENOMEM;
+				break;
+			}
+			tids = g;
+		}
+		tids[n++] = tid;
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	/* The leader first: it carries the process-wide state. */
+	qsort(tids, n, sizeof(*tids), cmp_tid);
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] == cx->pid) {
+			tids[i] = tids[0];
+			tids[0] = cx->pid;
+		}
+	p->threads = calloc(n, sizeof(*p->threads));
+	if (!p->threads)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		p->threads[i].tid = tids[i];
+		p->nr_threads++;
+		r = collect_thread(cx, p, &p->threads[i], i == 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

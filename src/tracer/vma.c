@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "tracer/procfs.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define PAGE_SIZE 4096ull
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61)	/* file page or shared anon: not the process's own copy */
+#define PAGEMAP_BATCH 65536
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && !memcmp(s + len - n, suffix, n);
+}
+
+static int classify(struct vma_record *v, const struct maps_entry *e)
+{
+	const char *path = e->path;
+	size_t len = e->path_len;
+
+	if (len && path[0] == '[') {
+		if (!strncmp(path, "[vdso]", len))
+			v->kind = VMA_VDSO;
+		else if (!strncmp(path, "[vvar]", len))
+			v->kind = VMA_VVAR;
+		else if (!strncmp(path, "[vvar_vclock]", len))
+			v->kind = VMA_VVAR_VCLOCK;
+		else if (!strncmp(path, "[vsyscall]", len))
+			return 1;	/* the kernel's, same everywhere */
+		else if (!strncmp(path, "[anon_shmem:", 12))
+			v->kind = VMA_ANON_SHARED;
+		else
+			v->kind = e->shared ? VMA_ANON_SHARED : VMA_ANON_PRIVATE;
+		if (!strncmp(path, "[heap]", len))
+			v->flags |= VMA_F_HEAP;
+		if (!strncmp(path, "[stack]", len))
+			v->flags |= VMA_F_STACK | VMA_F_GROWSDOWN;
+		v->name = strndup(path, len);
+		return v->name ? 0 : -ENOMEM;
+	}
+	if (!len) {
+		v->kind = e->shared ? VMA_ANON_SHARED : VMA_ANON_PRIVATE;
+		return 0;
+	}
+	if (ends_with(path, len, " (deleted)")) {
+		v->flags |= VMA_F_DELETED;
+		len -= strlen(" (deleted)");
+	}
+	v->path = strndup(path, len);
+	if (!v->path)
+		return -ENOMEM;
+	if (e->shared && (v->flags & VMA_F_DELETED) && !strcmp(v->path, "/dev/zero"))
+		v->kind = VMA_ANON_SHARED;
+	else if (e->shared)
+		v->kind = VMA_FILE_SHARED;
+	else
+		v->kind = VMA_FILE_PRIVATE;
+	return 0;
+}
+
+/* Which pages of this VMA the image must hold, by their pagemap entry. */
+static bool page_wanted(const struct vma_record *v, uint64_t pm)
+{
+	switch (v->kind) {
+	case VMA_ANON_PRIVATE:
+	case VMA_ANON_SHARED:
+		return pm & (PM_PRESENT | PM_SWAPPED);
+	case VMA_FILE_PRIVATE:
+		/* A deleted file cannot give its pages back: keep them all. */
+		if (v->flags & VMA_F_DELETED)
+			return true;
+		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
+	default:
+		return false;
+	}
+}
+
+static int add_run(struct process_record *p, size_t *cap, uint64_t start, uint64_t end)
+{
+	if (p->nr_runs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct page_run *n = realloc(p->runs, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->runs = n;
+		*cap = ncap;
+	}
+	p->runs[p->nr_runs++] = (struct page_run){ .vaddr = start, .len = end - start };
+	return 0;
+}
+
+static int collect_pages(struct collect_ctx *cx, struct process_record *p, int pagemap,
+			 uint64_t *buf, size_t *cap)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		const struct vma_record *v = &p->vmas[i];
+		uint64_t run_start = 0;
+		bool in_run = false;
+
+		if (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_ANON_SHARED &&
+		    v->kind != VMA_FILE_PRIVATE)
+			continue;
+		for (uint64_t a = v->start; a < v->end;) {
+			size_t n = MIN((v->end - a) / PAGE_SIZE, (uint64_t)PAGEMAP_BATCH);
+			int r = pread_full(pagemap, buf, n * 8, a / PAGE_SIZE * 8);
+
+			if (r < 0)
+				return collect_fail(cx, r, "pagemap at 0x%llx",
+						    (unsigned long long)a);
+			for (size_t k = 0; k < n; k++, a += PAGE_SIZE) {
+				bool want = page_wanted(v, buf[k]);
+
+				if (want && !in_run) {
+					run_start = a;
+					in_run = true;
+				} else if (!want && in_run) {
+					/* Runs never cross VMAs: one PT_LOAD, one protection. */
+					r = add_run(p, cap, run_start, a);
+					if (r < 0)
+						return r;
+					in_run = false;
+				}
+			}
+		}
+		if (in_run) {
+			int r = add_run(p, cap, run_start, v->end);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int collect_vmas(struct collect_ctx *cx, struct process_record *p)
+{
+	_cleanup_free_ char *maps = NULL;
+	_cleanup_free_ uint64_t *buf = NULL;
+	_cleanup_close_ int pagemap = -1;
+	char path[64];
+	size_t cap = 0, run_cap = 0;
+	char *line, *save = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", cx->pid);
+	r = read_file_at(AT_FDCWD, path, &maps, NULL);
+	if (r < 0)
+		return collect_fail(cx, r, "%s", path);
+	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct maps_entry e;
+		struct vma_record *v;
+
+		if (parse_maps_line(line, &e) < 0)
+			return collect_fail(cx, -EINVAL, "%s: unparsable line '%s'", path, line);
+		if (p->nr_vmas == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct vma_record *n = realloc(p->vmas, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			p->vmas = n;
+			cap = ncap;
+		}
+		v = &p->vmas[p->nr_vmas];
+		memset(v, 0, sizeof(*v));
+		v->start = e.start;
+		v->end = e.end;
+		v->pgoff = e.pgoff;
+		v->prot = e.prot;
+		v->dev = makedev(e.dev_major, e.dev_minor);
+		v->ino = e.ino;
+		r = classify(v, &e);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			p->nr_vmas++;
+	}
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", cx->pid);
+	pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	if (pagemap < 0)
+		return collect_fail(cx, neg_errno(), "%s", path);
+	buf = malloc(PAGEMAP_BATCH * sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	return collect_pages(cx, p, pagemap, buf, &run_cap);
+}
