@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "tracer/procfs.h"
+
+START_TEST(maps_file_line)
+{
+	struct maps_entry e;
+
+	ck_assert_int_eq(parse_maps_line("7f5f9049c000-7f5f9049d000 r--p 00001000 fe:00 320476"
+					 "                     /usr/lib/locale/C.utf8/LC_IDENTIFICATION",
+					 &e), 0);
+	ck_assert_uint_eq(e.start, 0x7f5f9049c000ull);
+	ck_assert_uint_eq(e.end, 0x7f5f9049d000ull);
+	ck_assert_uint_eq(e.pgoff, 0x1000);
+	ck_assert_uint_eq(e.prot, PROT_READ);
+	ck_assert(!e.shared);
+	ck_assert_uint_eq(e.dev_major, 0xfe);
+	ck_assert_uint_eq(e.ino, 320476);
+	ck_assert_uint_eq(e.path_len, strlen("/usr/lib/locale/C.utf8/LC_IDENTIFICATION"));
+	ck_assert(!strncmp(e.path, "/usr/lib/locale/C.utf8/LC_IDENTIFICATION", e.path_len));
+}
+END_TEST
+
+START_TEST(maps_anon_and_special)
+{
+	struct maps_entry e;
+
+	ck_assert_int_eq(parse_maps_line("7f5f9049d000-7f5f9049f000 rw-s 00000000 00:00 0 ", &e), 0);
+	ck_assert_uint_eq(e.prot, PROT_READ | PROT_WRITE);
+	ck_assert(e.shared);
+	ck_assert_uint_eq(e.path_len, 0);
+	ck_assert_int_eq(parse_maps_line("7ffdb353e000-7ffdb355f000 rw-p 00000000 00:00 0"
+					 "                          [stack]\n", &e), 0);
+	ck_assert_uint_eq(e.path_len, strlen("[stack]"));
+	ck_assert_int_eq(parse_maps_line("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]", &e), 0);
+	ck_assert_uint_eq(e.prot, PROT_EXEC);
+	ck_assert_int_eq(parse_maps_line("garbage", &e), -EINVAL);
+	ck_assert_int_eq(parse_maps_line("2000-1000 rw-p 00000000 00:00 0", &e), -EINVAL);
+}
+END_TEST
+
+START_TEST(maps_path_with_spaces)
+{
+	struct maps_entry e;
+
+	ck_assert_int_eq(parse_maps_line("1000-2000 rw-s 00000000 00:05 12 /tmp/a b (deleted)", &e), 0);
+	ck_assert_uint_eq(e.path_len, strlen("/tmp/a b (deleted)"));
+}
+END_TEST
+
+START_TEST(stat_with_odd_comm)
+{
+	/* A comm with spaces and a ')' must not shift the fields. */
+	const char *line =
+		"4242 (a) b (c)) S 1 4242 4242 34816 4242 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+		"12345 1000000 200 18446744073709551615 94000000000000 94000000100000 "
+		"140720000000000 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94000000200000 94000000300000 "
+		"94000000400000 140720000001000 140720000002000 140720000002000 140720000003000 0\n";
+	struct proc_stat st;
+
+	ck_assert_int_eq(parse_stat(line, &st), 0);
+	ck_assert_int_eq(st.pid, 4242);
+	ck_assert_int_eq(st.state, 'S');
+	ck_assert_int_eq(st.ppid, 1);
+	ck_assert_int_eq(st.pgrp, 4242);
+	ck_assert_int_eq(st.session, 4242);
+	ck_assert_uint_eq(st.start_code, 94000000000000ull);
+	ck_assert_uint_eq(st.end_code, 94000000100000ull);
+	ck_assert_uint_eq(st.start_stack, 140720000000000ull);
+	ck_assert_uint_eq(st.start_data, 94000000200000ull);
+	ck_assert_uint_eq(st.end_data, 94000000300000ull);
+	ck_assert_uint_eq(st.start_brk, 94000000400000ull);
+	ck_assert_uint_eq(st.arg_start, 140720000001000ull);
+	ck_assert_uint_eq(st.arg_end, 140720000002000ull);
+	ck_assert_uint_eq(st.env_start, 140720000002000ull);
+	ck_assert_uint_eq(st.env_end, 140720000003000ull);
+	ck_assert_int_eq(parse_stat("12 (x) S 1 2 3", &st), -EINVAL);
+	ck_assert_int_eq(parse_stat("no parens", &st), -EINVAL);
+}
+END_TEST
+
+START_TEST(stat_of_self)
+{
+	char buf[4096];
+	int fd = open("/proc/self/stat", O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	struct proc_stat st;
+
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_int_eq(parse_stat(buf, &st), 0);
+	ck_assert_int_eq(st.pid, getpid());
+	ck_assert_int_eq(st.ppid, getppid());
+	ck_assert_uint_ne(st.arg_start, 0);
+	ck_assert_uint_gt(st.arg_end, st.arg_start);
+}
+END_TEST
+
+START_TEST(status_fields)
+{
+	const char *status = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\nTgid:\t7\n"
+			     "NSpid:\t4711\t3\nSigIgn:\t0000000000001000\n"
+			     "SigCgt:\t0000000180000002\n";
+	uint64_t v;
+
+	ck_assert_int_eq(parse_status_u64(status, "Umask", 8, &v), 0);
+	ck_assert_uint_eq(v, 022);
+	ck_assert_int_eq(parse_status_u64(status, "Tgid", 10, &v), 0);
+	ck_assert_uint_eq(v, 7);
+	ck_assert_int_eq(parse_status_u64(status, "SigCgt", 16, &v), 0);
+	ck_assert_uint_eq(v, 0x180000002ull);
+	ck_assert_int_eq(parse_status_last_u64(status, "NSpid", &v), 0);
+	ck_assert_uint_eq(v, 3);
+	ck_assert_int_eq(parse_status_u64(status, "Nope", 10, &v), -ENOENT);
+	/* "Sig" must not match "SigIgn". */
+	ck_assert_int_eq(parse_status_u64(status, "Sig", 10, &v), -ENOENT);
+}
+END_TEST
+
+START_TEST(fdinfo)
+{
+	uint64_t pos;
+	uint32_t flags;
+
+	ck_assert_int_eq(parse_fdinfo("pos:\t4096\nflags:\t02100002\nmnt_id:\t29\nino:\t12\n",
+				      &pos, &flags), 0);
+	ck_assert_uint_eq(pos, 4096);
+	ck_assert_uint_eq(flags, 02100002);
+	ck_assert_int_lt(parse_fdinfo("mnt_id:\t29\n", &pos, &flags), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("procfs");
+	TCase *tc = tcase_create("parsers");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, maps_file_line);
+	tcase_add_test(tc, maps_anon_and_special);
+	tcase_add_test(tc, maps_path_with_spaces);
+	tcase_add_test(tc, stat_with_odd_comm);
+	tcase_add_test(tc, stat_of_self);
+	tcase_add_test(tc, status_fields);
+	tcase_add_test(tc, fdinfo);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
