@@ -14,6 +14,8 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
 
 /* A live supervisor as the control socket tells it. */
 struct supervisor_info {
@@ -31,6 +33,10 @@ void client_list_free(struct supervisor_info *v, size_t nr);
 /* Send a request and receive the reply (malloc'd, *len bytes). */
 int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply, size_t *len,
 		   int timeout_ms);
+
+/* The supervisor of pid (any of its processes), or the only one when pid is 0. */
+const struct supervisor_info *client_pick(const struct supervisor_info *v, size_t n, pid_t pid);
+void client_pick_explain(const char *cmd, const struct supervisor_info *v, size_t n, pid_t pid);
 
 /* Usage text of a subcommand, shared by --help and errors. */
 void usage_of(const char *cmd, bool to_stderr);

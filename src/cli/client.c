@@ -161,3 +161,28 @@ void client_list_free(struct supervisor_info *v, size_t nr)
 		supervisor_info_clear(&v[i]);
 	free(v);
 }
+
+const struct supervisor_info *client_pick(const struct supervisor_info *v, size_t n, pid_t pid)
+{
+	if (!pid)
+		return n == 1 ? &v[0] : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].pid == pid)
+			return &v[i];
+		for (size_t k = 0; k < v[i].nr_pids; k++)
+			if (v[i].pids[k] == pid)
+				return &v[i];
+	}
+	return NULL;
+}
+
+void client_pick_explain(const char *cmd, const struct supervisor_info *v, size_t n, pid_t pid)
+{
+	(void)v;
+	if (pid)
+		fprintf(stderr, "trace-ckpt %s: pid %d is not in a supervised computation\n", cmd, pid);
+	else if (n == 0)
+		fprintf(stderr, "trace-ckpt %s: no supervised computation\n", cmd);
+	else
+		fprintf(stderr, "trace-ckpt %s: %zu computations: say which (trace-ckpt list)\n", cmd, n);
+}

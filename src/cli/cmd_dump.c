@@ -11,20 +11,6 @@
 #include "proto/tlv.h"
 #include "util/macro.h"
 
-static const struct supervisor_info *pick(const struct supervisor_info *v, size_t n, pid_t pid)
-{
-	if (!pid)
-		return n == 1 ? &v[0] : NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].pid == pid)
-			return &v[i];
-		for (size_t k = 0; k < v[i].nr_pids; k++)
-			if (v[i].pids[k] == pid)
-				return &v[i];
-	}
-	return NULL;
-}
-
 int cmd_dump(int argc, char **argv)
 {
 	const struct supervisor_info *si;
@@ -71,14 +57,9 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt dump: %s\n", strerror(-r));
 		return 1;
 	}
-	si = pick(v, n, pid);
+	si = client_pick(v, n, pid);
 	if (!si) {
-		if (pid)
-			fprintf(stderr, "trace-ckpt dump: pid %d is not in a supervised computation\n", pid);
-		else if (n == 0)
-			fprintf(stderr, "trace-ckpt dump: no supervised computation\n");
-		else
-			fprintf(stderr, "trace-ckpt dump: %zu computations: say which (trace-ckpt list)\n", n);
+		client_pick_explain("dump", v, n, pid);
 		client_list_free(v, n);
 		return 1;
 	}

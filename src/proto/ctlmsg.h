@@ -5,6 +5,7 @@
 enum ctl_cmd {
 	CTL_CMD_INFO = 1,	/* who are you: pids, command line, image dir */
 	CTL_CMD_DUMP = 2,
+	CTL_CMD_DETACH = 3,	/* let the computation go, untraced; the supervisor exits */
 };
 
 enum ctl_dump_mode {

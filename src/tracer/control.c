@@ -12,6 +12,7 @@
 
 #include "proto/ctlmsg.h"
 #include "proto/tlv.h"
+#include "tracer/attach.h"
 #include "tracer/control.h"
 #include "tracer/dump.h"
 #include "tracer/session.h"
@@ -159,6 +160,13 @@ void control_serve_one(struct session *s)
 		break;
 	case CTL_CMD_DUMP:
 		r = reply_dump(s, tb, &reply);
+		break;
+	case CTL_CMD_DETACH:
+		r = session_detach(s);
+		tlv_put_u32(&reply, CTL_A_ERR, r < 0 ? -r : 0);
+		tlv_put_str(&reply, CTL_A_MSG, r < 0 ? "some threads could not be detached"
+						     : "detached");
+		r = reply.err;
 		break;
 	default:
 		r = tlv_put_u32(&reply, CTL_A_ERR, EOPNOTSUPP);

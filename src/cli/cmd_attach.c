@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "tracer/attach.h"
+#include "tracer/control.h"
+#include "tracer/session.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static char *cmdline_of(pid_t pid)
+{
+	char path[64];
+	char *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (read_file_at(AT_FDCWD, path, &buf, &len) < 0)
+		return strdup("?");
+	for (size_t i = 0; i + 1 < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	return buf;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	char defdir[PATH_MAX], cwd[PATH_MAX];
+	_cleanup_free_ char *cmdline = NULL;
+	const char *dir = NULL;
+	struct session s;
+	pid_t pid = 0;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (argv[i][0] != '-' && !pid)
+			pid = atoi(argv[i]);
+		else {
+			usage_of("attach", true);
+			return 2;
+		}
+	}
+	if (pid <= 0) {
+		usage_of("attach", true);
+		return 2;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return 1;
+	if (!dir)
+		snprintf(defdir, sizeof(defdir), "%s/trace-ckpt.%d", cwd, pid);
+	else if (dir[0] != '/')
+		snprintf(defdir, sizeof(defdir), "%s/%s", cwd, dir);
+	else
+		snprintf(defdir, sizeof(defdir), "%s", dir);
+	cmdline = cmdline_of(pid);
+	r = session_init(&s, defdir, cmdline);
+	if (r < 0) {
+		log_err("cannot start the supervisor: %s", strerror(-r));
+		return 1;
+	}
+	r = session_attach(&s, pid);
+	if (r < 0) {
+		fprintf(stderr, "trace-ckpt attach: pid %d: %s\n", pid, strerror(-r));
+		session_done(&s);
+		return 1;
+	}
+	r = control_listen(&s);
+	if (r < 0)
+		log_warn("no control socket, dumps are not possible: %s", strerror(-r));
+	fprintf(stderr, "attach: supervising pid %d (%zu threads)\n", pid, s.nr_tracees);
+	r = session_loop(&s);
+	if (r < 0)
+		log_err("supervisor: %s", strerror(-r));
+	r = s.quit ? 0 : session_exit_code(&s);
+	session_done(&s);
+	return r;
+}
