@@ -23,6 +23,7 @@
 #include "restorer/release.h"
 #include "restorer/restore.h"
 #include "restorer/stub/plan.h"
+#include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -278,8 +279,44 @@ static void kill_and_reap(pid_t pid)
 	waitpid(pid, NULL, __WALL);
 }
 
-static int restore_process(struct session *s, const struct process_record *p, const char *stub,
-			   char *err, size_t errlen)
+struct build_args {
+	const struct process_record *p;
+	const char *stub;
+	int status_fd;
+};
+
+static void build_in_pidns(void *opaque)
+{
+	const struct build_args *a = opaque;
+
+	child_build(a->p, a->stub, a->status_fd);
+}
+
+/* The process as the first one of a new pid namespace, under our init. */
+static pid_t fork_in_pidns(struct session *s, const struct process_record *p, const char *stub,
+			   int status_fd)
+{
+	struct build_args args = { .p = p, .stub = stub, .status_fd = status_fd };
+	int keep[] = { status_fd, -1 };
+	pid_t pid;
+	int r;
+
+	r = pidns_start(p->pid, build_in_pidns, &args, keep, &s->init_pid);
+	if (r < 0)
+		return r;
+	r = pidns_first_child(s->init_pid, &pid, 5000);
+	if (r < 0) {
+		kill(s->init_pid, SIGKILL);
+		waitpid(s->init_pid, NULL, 0);
+		s->init_pid = 0;
+		return r;
+	}
+	return pid;
+}
+
+static int restore_process(struct session *s, const struct computation *c,
+			   const struct process_record *p, const char *stub, char *err,
+			   size_t errlen)
 {
 	struct stub_status st;
 	int pipefd[2], r;
@@ -287,7 +324,17 @@ static int restore_process(struct session *s, const struct process_record *p, co
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return neg_errno();
-	pid = fork_with_pid(p->pid);
+	if (c->flags & TC_COMP_F_PIDNS) {
+		pid = fork_in_pidns(s, p, stub, pipefd[1]);
+		if (pid < 0) {
+			close(pipefd[0]);
+			close(pipefd[1]);
+			snprintf(err, errlen, "pid %d: new pid namespace: %s", p->pid, strerror(-pid));
+			return pid;
+		}
+	} else {
+		pid = fork_with_pid(p->pid);
+	}
 	if (pid < 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -361,7 +408,7 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 		goto out;
 	}
 	for (size_t i = 0; i < c->nr_procs; i++) {
-		r = restore_process(s, &c->procs[i], stub, err, errlen);
+		r = restore_process(s, c, &c->procs[i], stub, err, errlen);
 		if (r < 0)
 			break;
 	}
@@ -373,6 +420,11 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 			waitpid(s->tracees[i].tid, NULL, __WALL);
 		s->nr_tracees = 0;
 		s->root = 0;
+		if (s->init_pid) {
+			kill(s->init_pid, SIGKILL);
+			waitpid(s->init_pid, NULL, 0);
+			s->init_pid = 0;
+		}
 		goto out;
 	}
 	s->generation = c->generation;
@@ -381,6 +433,6 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
 out:
-	computation_free(c);
+	computation_destroy(c);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/pidns.h"
 #include "tracer/procfs.h"
 #include "tracer/remote.h"
 #include "tracer/session.h"
@@ -116,7 +117,10 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 		return collect_fail(cx, -EINVAL, "/proc/%d/stat: unparsable", cx->pid);
 	/* Pids as the program sees them: the innermost pid namespace. */
 	p->pid = parse_status_last_u64(status, "NSpid", &v) == 0 ? (pid_t)v : st.pid;
-	p->ppid = parse_status_last_u64(status, "PPid", &v) == 0 ? (pid_t)v : st.ppid;
+	p->ppid = st.ppid;
+	/* The parent as the program sees it: pid 1 is our init in the namespace. */
+	if (cx->s->init_pid && st.ppid > 0 && pidns_inner_pid(st.ppid, &p->ppid) < 0)
+		p->ppid = 0;
 	p->pgid = parse_status_last_u64(status, "NSpgid", &v) == 0 ? (pid_t)v : st.pgrp;
 	p->sid = parse_status_last_u64(status, "NSsid", &v) == 0 ? (pid_t)v : st.session;
 	if (parse_status_u64(status, "Umask", 8, &v) == 0)

@@ -137,6 +137,8 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	c.host = strdup(host);
 	c.cmdline = strdup(s->cmdline);
 	c.generation = s->generation + 1;
+	if (s->init_pid)
+		c.flags |= TC_COMP_F_PIDNS;
 	c.time_ns = now_ns(CLOCK_REALTIME);
 	if (!c.host || !c.cmdline) {
 		r = -ENOMEM;

@@ -35,6 +35,7 @@ struct stdio_id {
 
 struct session {
 	pid_t root;		/* the process `run` started or `restore` rebuilt */
+	pid_t init_pid;		/* pid 1 of the computation's pid namespace, or 0 */
 	int root_status;	/* wait status once it is gone */
 	bool root_gone;
 

@@ -7,14 +7,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "tracer/spawn.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 
-static void __attribute__((noreturn)) child(int go_fd, int err_fd, char *const argv[])
+struct spawn_args {
+	int go_fd, err_fd;
+	char *const *argv;
+};
+
+static void child(void *opaque)
 {
+	const struct spawn_args *a = opaque;
 	sigset_t none;
 	char c;
 	int e;
@@ -22,18 +29,19 @@ static void __attribute__((noreturn)) child(int go_fd, int err_fd, char *const a
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Wait until the supervisor has seized us: nothing may run untraced. */
-	if (read(go_fd, &c, 1) != 1)
+	if (read(a->go_fd, &c, 1) != 1)
 		_exit(127);
-	close(go_fd);
-	execvp(argv[0], argv);
+	close(a->go_fd);
+	execvp(a->argv[0], a->argv);
 	e = errno;
-	(void)!write(err_fd, &e, sizeof(e));
+	(void)!write(a->err_fd, &e, sizeof(e));
 	_exit(127);
 }
 
 int session_spawn(struct session *s, char *const argv[])
 {
-	int go[2], err[2], e = 0;
+	int go[2], err[2], e = 0, r;
+	struct spawn_args args;
 	pid_t pid;
 	ssize_t n;
 
@@ -44,15 +52,24 @@ int session_spawn(struct session *s, char *const argv[])
 		close(go[1]);
 		return neg_errno();
 	}
-	pid = fork();
-	if (pid < 0) {
-		e = errno;
+	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .argv = argv };
+	{
+		int keep[] = { go[0], err[1], -1 };
+
+		r = pidns_start(0, child, &args, keep, &s->init_pid);
+	}
+	if (r < 0) {
+		e = -r;
 		goto out;
 	}
-	if (pid == 0) {
-		close(go[1]);
-		close(err[0]);
-		child(go[0], err[1], argv);
+	r = pidns_first_child(s->init_pid, &pid, 5000);
+	if (r < 0) {
+		e = -r;
+		log_err("pid namespace %d: the first process did not start: %s", s->init_pid,
+			strerror(e));
+		kill(s->init_pid, SIGKILL);
+		waitpid(s->init_pid, NULL, 0);
+		goto out;
 	}
 	close(go[0]);
 	close(err[1]);
@@ -60,26 +77,23 @@ int session_spawn(struct session *s, char *const argv[])
 	if (ptrace(PTRACE_SEIZE, pid, 0, SESSION_PTRACE_OPTIONS) < 0) {
 		e = errno;
 		log_err("cannot trace pid %d: %m", pid);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		kill(s->init_pid, SIGKILL);
+		waitpid(s->init_pid, NULL, 0);
 		goto out;
 	}
 	s->root = pid;
 	if (!session_add(s, pid, pid)) {
 		e = ENOMEM;
-		kill(pid, SIGKILL);
+		kill(s->init_pid, SIGKILL);
 		goto out;
 	}
 	session_find(s, pid)->new_child = false;
 	(void)!write(go[1], "g", 1);
+	/* EOF: the exec happened.  Else the child exits 127, the program's status. */
 	n = read(err[0], &e, sizeof(e));
-	if (n == sizeof(e)) {
+	if (n == sizeof(e))
 		log_err("cannot run %s: %s", argv[0], strerror(e));
-		/* The child exits 127; let the loop reap it as the program's status. */
-		e = 0;
-	} else {
-		e = 0;
-	}
+	e = 0;
 out:
 	for (int i = 0; i < 2; i++) {
 		if (go[i] >= 0)

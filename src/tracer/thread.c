@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "util/macro.h"
 
@@ -70,7 +71,7 @@ static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
 }
 
 static int collect_thread(struct collect_ctx *cx, struct process_record *p,
-			  struct thread_record *t, bool leader)
+			  struct thread_record *t, pid_t tid, bool leader)
 {
 	struct iovec iov = { &t->regs, sizeof(t->regs) };
 	struct rseq_config rseq;
@@ -79,58 +80,62 @@ static int collect_thread(struct collect_ctx *cx, struct process_record *p,
 	size_t rlen;
 	int r;
 
-	if (ptrace(PTRACE_GETREGSET, t->tid, NT_PRSTATUS, &iov) < 0)
-		return collect_fail(cx, neg_errno(), "tid %d: registers", t->tid);
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: registers", tid);
 	t->xstate = aligned_alloc(64, XSTATE_MAX);
 	if (!t->xstate)
 		return -ENOMEM;
 	iov = (struct iovec){ t->xstate, XSTATE_MAX };
-	if (ptrace(PTRACE_GETREGSET, t->tid, NT_X86_XSTATE, &iov) < 0)
-		return collect_fail(cx, neg_errno(), "tid %d: xstate", t->tid);
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: xstate", tid);
 	t->xstate_len = iov.iov_len;
-	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask) < 0)
-		return collect_fail(cx, neg_errno(), "tid %d: signal mask", t->tid);
-	r = peek_pending(cx, t->tid, false, &t->pending, &t->nr_pending);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(t->sigmask), &t->sigmask) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: signal mask", tid);
+	r = peek_pending(cx, tid, false, &t->pending, &t->nr_pending);
 	if (r < 0)
 		return r;
 	if (leader) {
-		r = peek_pending(cx, t->tid, true, &p->shared_pending, &p->nr_shared_pending);
+		r = peek_pending(cx, tid, true, &p->shared_pending, &p->nr_shared_pending);
 		if (r < 0)
 			return r;
 	}
-	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &rlen) < 0)
-		return collect_fail(cx, neg_errno(), "tid %d: robust list", t->tid);
+	if (syscall(SYS_get_robust_list, tid, &t->robust_list, &rlen) < 0)
+		return collect_fail(cx, neg_errno(), "tid %d: robust list", tid);
 	t->robust_len = rlen;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->tid, sizeof(rseq), &rseq) > 0) {
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rseq), &rseq) > 0) {
 		t->rseq_addr = rseq.rseq_abi_pointer;
 		t->rseq_len = rseq.rseq_abi_size;
 		t->rseq_sig = rseq.signature;
 	}
 
 	/* What only the thread itself can ask: altstack and the tid address. */
-	r = collect_remote_scratch(cx, t->tid, sizeof(stack_t), &scratch);
+	r = collect_remote_scratch(cx, tid, sizeof(stack_t), &scratch);
 	if (r < 0)
-		return collect_fail(cx, r, "tid %d: scratch memory", t->tid);
-	r = collect_remote(cx, t->tid, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
+		return collect_fail(cx, r, "tid %d: scratch memory", tid);
+	r = collect_remote(cx, tid, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
 	if (r < 0 || ret < 0)
-		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: sigaltstack", t->tid);
+		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: sigaltstack", tid);
 	{
 		stack_t ss;
 
 		r = collect_read_mem(cx, scratch, &ss, sizeof(ss));
 		if (r < 0)
-			return collect_fail(cx, r, "tid %d: sigaltstack", t->tid);
+			return collect_fail(cx, r, "tid %d: sigaltstack", tid);
 		t->altstack_sp = (uint64_t)ss.ss_sp;
 		t->altstack_size = ss.ss_size;
 		t->altstack_flags = ss.ss_flags;
 	}
-	r = collect_remote(cx, t->tid, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
+	r = collect_remote(cx, tid, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
 	if (r < 0 || ret < 0)
-		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: tid address", t->tid);
+		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: tid address", tid);
 	r = collect_read_mem(cx, scratch, &word, sizeof(word));
 	if (r < 0)
-		return collect_fail(cx, r, "tid %d: tid address", t->tid);
+		return collect_fail(cx, r, "tid %d: tid address", tid);
 	t->clear_child_tid = word;
+	/* The tid as the program knows it, in its own pid namespace. */
+	t->tid = tid;
+	if (cx->s->init_pid)
+		return pidns_inner_pid(tid, &t->tid) < 0 ? collect_fail(cx, -ESRCH, "tid %d: NSpid", tid) : 0;
 	return 0;
 }
 
@@ -188,9 +193,8 @@ int collect_threads(struct collect_ctx *cx, struct process_record *p)
 	if (!p->threads)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		p->threads[i].tid = tids[i];
 		p->nr_threads++;
-		r = collect_thread(cx, p, &p->threads[i], i == 0);
+		r = collect_thread(cx, p, &p->threads[i], tids[i], i == 0);
 		if (r < 0)
 			return r;
 	}

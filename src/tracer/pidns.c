@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/pidns.h"
+#include "tracer/procfs.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static bool kept(const int *keep, int fd)
+{
+	for (; keep && *keep >= 0; keep++)
+		if (*keep == fd)
+			return true;
+	return false;
+}
+
+static void close_others(const int *keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !kept(keep, fd))
+			close(fd);
+	}
+	closedir(d);
+}
+
+static long clone3_simple(uint64_t flags, pid_t *set_tid)
+{
+	struct clone_args args = {
+		.flags = flags,
+		.exit_signal = SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)set_tid,
+		.set_tid_size = set_tid ? 1 : 0,
+	};
+
+	return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* pid 1: reap everything; leave with the first child's status. */
+static void __attribute__((noreturn))
+init_main(pid_t first_pid, void (*first_child)(void *), void *arg)
+{
+	sigset_t all;
+	pid_t child;
+	int status;
+
+	prctl(PR_SET_NAME, "trace-ckpt-init");
+	/* Our own /proc, so the program's pids and /proc agree. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		log_warn("pid namespace: mounting /proc: %m");
+	child = clone3_simple(0, first_pid > 0 ? &first_pid : NULL);
+	if (child < 0) {
+		log_err("pid namespace: first process (pid %d): %m", first_pid);
+		_exit(127);
+	}
+	if (child == 0) {
+		first_child(arg);
+		_exit(127);
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			_exit(0);
+		if (pid != child)
+			continue;
+		/* pid 1 cannot die of a signal from inside; say which it was. */
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+int pidns_start(pid_t first_pid, void (*first_child)(void *arg), void *arg,
+		const int *keep_fds, pid_t *init_pid)
+{
+	long pid = clone3_simple(CLONE_NEWPID | CLONE_NEWNS, NULL);
+
+	if (pid < 0)
+		return log_ret(neg_errno(), "new pid namespace: clone3: %m");
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_others(keep_fds);
+		init_main(first_pid, first_child, arg);
+	}
+	*init_pid = pid;
+	return 0;
+}
+
+int pidns_first_child(pid_t init_pid, pid_t *child, int timeout_ms)
+{
+	char path[96];
+	struct timespec ts = { 0, 1000000 };
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init_pid, init_pid);
+	for (int waited = 0; waited <= timeout_ms; waited++) {
+		_cleanup_free_ char *buf = NULL;
+		int r = read_file_at(AT_FDCWD, path, &buf, NULL);
+
+		if (r < 0)
+			return r;
+		if (buf[0]) {
+			*child = strtol(buf, NULL, 10);
+			return 0;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+int pidns_inner_pid(pid_t pid, pid_t *inner)
+{
+	_cleanup_free_ char *status = NULL;
+	char path[64];
+	uint64_t v;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	r = read_file_at(AT_FDCWD, path, &status, NULL);
+	if (r < 0)
+		return r;
+	r = parse_status_last_u64(status, "NSpid", &v);
+	if (r < 0)
+		return r;
+	*inner = (pid_t)v;
+	return 0;
+}
