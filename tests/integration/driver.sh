@@ -1,0 +1,684 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# driver.sh: put one self-verifying program through trace-ckpt and check that
+# it resumes from the state it had.
+#
+#   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
+#             [--keep] -- PROGRAM ARGS...
+#
+# The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
+# up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
+#
+# Modes:
+#   basic     run -> K ticks -> dump -D IMG --kill -> run exits 137 ->
+#             restore IMG -> PASS, restore exits 0
+#   chain     the same with G generations (default 3): every restored
+#             computation is dumped --kill again and restored from the new image
+#   leave     run --dir D -> dump (no -D, default --leave-running): the original
+#             goes on to PASS, and so does a restore of the image, concurrently
+#   cli       --help of every command, check, list, show [--json], image
+#             permissions, gdb on the core, run's exit status
+#   faildump  dump into a directory that cannot be created (and of a PID that
+#             does not exist) fails with a message; the program runs on to PASS
+#   damage    restore of an image with a flipped byte / truncated core file /
+#             truncated manifest fails, names the file, leaves nothing running
+#             and does not touch the image; then the intact image restores
+#   killsup   SIGKILL to the run supervisor: the program runs on, detached
+#
+# Always: no BAD line anywhere; each output's ticks are consecutive; the first
+# tick after a restore is the last tick before the dump + 1.
+#
+# Environment: TRACE_CKPT (the command, if no --tc), TRACE_CKPT_STUB (the
+# restorer stub, used to look for leftovers), TC_TEST_TMPDIR (where work
+# directories go, default /tmp), TC_KEEP=1 (keep the work directory),
+# TC_TIMEOUT_SCALE (multiply every deadline).
+# Exit: 0 pass, 1 fail, 77 skip (not root, ptrace not allowed).
+
+set -u
+shopt -s nullglob
+
+TC=${TRACE_CKPT:-}
+MODE=basic
+NAME=
+TICKS=5
+GENS=3
+KEEP=${TC_KEEP:-0}
+SCALE=${TC_TIMEOUT_SCALE:-1}
+
+usage() {
+	sed -n '4,8p' "$0" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--tc) TC=$2; shift 2 ;;
+	--mode) MODE=$2; shift 2 ;;
+	--name) NAME=$2; shift 2 ;;
+	--ticks) TICKS=$2; shift 2 ;;
+	--gens) GENS=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	--) shift; break ;;
+	-h|--help) usage ;;
+	*) echo "driver.sh: unknown option $1" >&2; usage ;;
+	esac
+done
+[ $# -ge 1 ] || usage
+PROG=$1
+shift
+PROG_ARGS=("$@")
+[ -n "$NAME" ] || NAME="$(basename "$PROG")-$MODE"
+
+# deadlines, in seconds
+T_READY=$((60 * SCALE))
+T_TICKS=$((60 * SCALE))
+T_DUMP=$((300 * SCALE))
+T_EXIT=$((30 * SCALE))
+T_PASS=$((600 * SCALE))
+T_RESTORE_FAIL=$((60 * SCALE))
+
+log() { printf '[%s] %s: %s\n' "$(date +%T.%3N)" "$NAME" "$*"; }
+
+WORK=
+STARTED=()	# supervisors we started (run, restore), killed on exit
+PROGS=()	# program processes we found, killed on exit
+RESULT=fail
+
+# ---------------------------------------------------------------- processes
+
+now_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo $((10#$t / 1000))
+}
+
+# alive PID: exists and is not a zombie
+alive() {
+	local st
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# all processes: "pid ppid" lines
+proc_table() {
+	local f s rest pid
+	for f in /proc/[0-9]*/stat; do
+		{ read -r s <"$f"; } 2>/dev/null || continue
+		pid=${f#/proc/}
+		pid=${pid%/stat}
+		rest=${s##*) }
+		# shellcheck disable=SC2086
+		set -- $rest
+		echo "$pid $2"
+	done
+}
+
+# descendants ROOT: every process below ROOT, parents first
+descendants() {
+	proc_table | awk -v root="$1" '
+		{ parent[$1] = $2; order[NR] = $1 }
+		END {
+			want[root] = 1
+			do {
+				changed = 0
+				for (i = 1; i <= NR; i++) {
+					p = order[i]
+					if (!(p in want) && (parent[p] in want)) { want[p] = 1; changed = 1 }
+				}
+			} while (changed)
+			for (i = 1; i <= NR; i++) if (order[i] in want && order[i] != root) print order[i]
+		}'
+}
+
+# find_prog SUPERVISOR: the program's pid below the supervisor, by its
+# /proc/PID/exe, else by argv[0]; empty if not found
+find_prog() {
+	local p exe arg0
+	for p in $(descendants "$1"); do
+		exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+		if [ "$exe" = "$PROG_REAL" ]; then echo "$p"; return; fi
+	done
+	for p in $(descendants "$1"); do
+		arg0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n1)
+		if [ "$arg0" = "$PROG" ] || [ "$arg0" = "$PROG_REAL" ]; then echo "$p"; return; fi
+	done
+}
+
+# start OUT ERR CMD...: start CMD in the background; its pid in $LAST_PID
+start() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" </dev/null &
+	LAST_PID=$!
+	STARTED+=("$LAST_PID")
+	log "started pid $LAST_PID: $*"
+}
+
+# wait_exit PID SECONDS: wait for our child PID to end; status in $EXIT_RC
+wait_exit() {
+	local pid=$1 deadline=$(( $(now_ms) + $2 * 1000 ))
+	while alive "$pid"; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null
+	EXIT_RC=$?
+	return 0
+}
+
+# wait_gone PID SECONDS: for processes that are not our children
+wait_gone() {
+	local deadline=$(( $(now_ms) + $2 * 1000 ))
+	while alive "$1"; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# shellcheck disable=SC2317  # called from the EXIT trap
+cleanup() {
+	local p d
+	for p in "${STARTED[@]}"; do
+		alive "$p" || continue
+		for d in $(descendants "$p"); do kill -KILL "$d" 2>/dev/null; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in "${PROGS[@]}"; do
+		alive "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+		if [ "$RESULT" = pass ] && [ "$KEEP" != 1 ]; then
+			rm -rf "$WORK"
+		else
+			log "work directory kept: $WORK"
+		fi
+	fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 1' INT TERM
+
+# ---------------------------------------------------------------- output
+
+diagnostics() {
+	local f
+	[ -n "$WORK" ] || return
+	for f in "$WORK"/*.out "$WORK"/*.err; do
+		echo "----- $(basename "$f") (last 15 lines of $(wc -l <"$f"))"
+		tail -n 15 "$f"
+	done
+	echo "----- processes"
+	for f in "${STARTED[@]}" "${PROGS[@]}"; do
+		alive "$f" && ps -o pid=,ppid=,stat=,args= -p "$f"
+	done
+	echo "-----"
+}
+
+fail() {
+	log "FAIL: $*"
+	diagnostics
+	exit 1
+}
+
+skip() {
+	log "SKIP: $*"
+	RESULT=pass
+	exit 77
+}
+
+last_tick() { grep -E '^tick [0-9]+$' "$1" | tail -n1 | cut -d' ' -f2; }
+first_tick() { grep -m1 -E '^tick [0-9]+$' "$1" | cut -d' ' -f2; }
+
+# wait_line FILE REGEX SECONDS PID: until a line matches; fails early when
+# PID has ended (after one last look)
+wait_line() {
+	local f=$1 re=$2 deadline=$(( $(now_ms) + $3 * 1000 )) pid=${4:-}
+	while :; do
+		grep -qE "$re" "$f" 2>/dev/null && return 0
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			grep -qE "$re" "$f" 2>/dev/null && return 0
+			fail "pid $pid ended before '$re' appeared in $(basename "$f")"
+		fi
+		grep -q '^BAD' "$f" 2>/dev/null && fail "$(basename "$f"): $(grep -m1 '^BAD' "$f")"
+		[ "$(now_ms)" -lt "$deadline" ] || fail "no '$re' in $(basename "$f") after $3 s"
+		sleep 0.05
+	done
+}
+
+# wait_tick FILE N SECONDS PID: until a tick >= N was printed
+wait_tick() {
+	local f=$1 n=$2 deadline=$(( $(now_ms) + $3 * 1000 )) pid=${4:-} t
+	while :; do
+		t=$(last_tick "$f")
+		[ -n "$t" ] && [ "$t" -ge "$n" ] && return 0
+		grep -q '^BAD' "$f" 2>/dev/null && fail "$(basename "$f"): $(grep -m1 '^BAD' "$f")"
+		grep -q '^PASS' "$f" 2>/dev/null &&
+			fail "$(basename "$f"): PASS before tick $n: give the program a larger -n"
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			t=$(last_tick "$f")
+			[ -n "$t" ] && [ "$t" -ge "$n" ] && return 0
+			fail "pid $pid ended before tick $n in $(basename "$f") (last tick: ${t:-none})"
+		fi
+		[ "$(now_ms)" -lt "$deadline" ] || fail "no tick $n in $(basename "$f") after $3 s (last: ${t:-none})"
+		sleep 0.05
+	done
+}
+
+# check_output FILE: no BAD, ticks consecutive
+check_output() {
+	local f=$1 msg
+	if grep -q '^BAD' "$f"; then
+		fail "$(basename "$f"): $(grep -m1 '^BAD' "$f")"
+	fi
+	msg=$(awk '/^tick [0-9]+$/ {
+			n = $2 + 0
+			if (seen && n != prev + 1) { printf "tick %d follows tick %d (line %d)", n, prev, NR; exit 1 }
+			prev = n; seen = 1
+		}' "$f") || fail "$(basename "$f"): $msg"
+}
+
+# check_continuity BEFORE AFTER: first tick of AFTER = last tick of BEFORE + 1
+check_continuity() {
+	local l f
+	l=$(last_tick "$1")
+	f=$(first_tick "$2")
+	[ -n "$l" ] || fail "$(basename "$1") has no tick"
+	[ -n "$f" ] || fail "$(basename "$2") has no tick"
+	[ "$f" -eq $((l + 1)) ] ||
+		fail "continuity: last tick before the dump $l ($(basename "$1")), first after the restore $f ($(basename "$2")), expected $((l + 1))"
+	log "continuity: tick $l before the dump, tick $f after the restore"
+}
+
+# ---------------------------------------------------------------- trace-ckpt
+
+# start_run OUT ERR: run PROGRAM under trace-ckpt; sets RUN_PID
+start_run() {
+	start "$1" "$2" "$TC" run --dir "$WORK/images" -- "$PROG" "${PROG_ARGS[@]}"
+	RUN_PID=$LAST_PID
+}
+
+# start_restore IMG OUT ERR: sets RESTORE_PID
+start_restore() {
+	start "$2" "$3" "$TC" restore "$1"
+	RESTORE_PID=$LAST_PID
+}
+
+# prog_of SUPERVISOR: the program's pid, remembered for clean-up; if it cannot
+# be found, empty (dump then addresses the user's only computation)
+prog_of() {
+	local p
+	p=$(find_prog "$1")
+	if [ -n "$p" ]; then
+		PROGS+=("$p")
+		log "program is pid $p (supervisor $1)"
+	else
+		log "warning: program not found below supervisor $1; dumping without PID"
+	fi
+	PROG_PID=$p
+}
+
+# dump TAG ARGS...: trace-ckpt dump ARGS; output in TAG.out/TAG.err, status in
+# DUMP_RC, the "checkpoint: ..." line in DUMP_LINE
+dump() {
+	local tag=$1
+	shift
+	log "trace-ckpt dump $*"
+	timeout -k 5 "$T_DUMP" "$TC" dump "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
+	DUMP_RC=$?
+	[ "$DUMP_RC" -ne 124 ] || fail "trace-ckpt dump $* did not finish in $T_DUMP s"
+	DUMP_LINE=$(grep -m1 '^checkpoint: ' "$WORK/$tag.out")
+	[ -z "$DUMP_LINE" ] || log "$DUMP_LINE"
+}
+
+# dump_ok TAG ARGS...: a dump that must succeed
+dump_ok() {
+	dump "$@"
+	[ "$DUMP_RC" -eq 0 ] || fail "trace-ckpt dump exited $DUMP_RC: $(tail -n3 "$WORK/$1.err")"
+	[ -n "$DUMP_LINE" ] || fail "trace-ckpt dump printed no 'checkpoint: DIR (...)' line"
+}
+
+# one generation: dump the computation of SUPERVISOR (output OUT) with --kill
+# into IMG, check the supervisor ends with 137 and the program is gone
+dump_kill() {
+	local sup=$1 out=$2 img=$3 tag=$4
+	prog_of "$sup"
+	dump_ok "$tag" ${PROG_PID:+"$PROG_PID"} -D "$img" --kill
+	wait_exit "$sup" "$T_EXIT" || fail "supervisor $sup still running $T_EXIT s after dump --kill"
+	[ "$EXIT_RC" -eq 137 ] || fail "supervisor $sup exited $EXIT_RC after dump --kill, expected 137"
+	if [ -n "$PROG_PID" ]; then
+		wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID still running after dump --kill"
+	fi
+	[ -d "$img" ] || fail "dump succeeded but $img is not a directory"
+	grep -q '^PASS' "$out" && fail "$(basename "$out"): the program finished before the dump"
+	check_output "$out"
+	log "generation dumped to $img; last tick $(last_tick "$out")"
+}
+
+# ---------------------------------------------------------------- preflight
+
+preflight() {
+	local capeff out rc
+	[ -n "$TC" ] || { echo "driver.sh: no trace-ckpt (--tc or TRACE_CKPT)" >&2; exit 2; }
+	[ -x "$TC" ] || fail "trace-ckpt not found at $TC"
+	[ -x "$PROG" ] || fail "program not found at $PROG"
+	# meson passes paths relative to the build directory; we cd away
+	TC=$(readlink -f "$TC")
+	PROG=$(readlink -f "$PROG")
+	PROG_REAL=$PROG
+	[ "$(id -u)" -eq 0 ] || skip "needs root (restore uses clone3 set_tid and PID namespaces)"
+	if [ -r /proc/sys/kernel/yama/ptrace_scope ] &&
+	   [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" -ge 3 ]; then
+		skip "ptrace is disabled (kernel.yama.ptrace_scope = 3)"
+	fi
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	# CAP_SYS_PTRACE = 19, CAP_SYS_ADMIN = 21
+	if [ -n "$capeff" ] && (( (0x$capeff >> 19 & 1) == 0 || (0x$capeff >> 21 & 1) == 0 )); then
+		skip "no CAP_SYS_PTRACE or CAP_SYS_ADMIN (CapEff $capeff)"
+	fi
+	out=$(timeout -k 5 60 "$TC" check 2>&1)
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		printf '%s\n' "$out"
+		fail "trace-ckpt check exited $rc: this kernel lacks something the tool needs"
+	fi
+	STUB_REAL=
+	[ -z "${TRACE_CKPT_STUB:-}" ] || STUB_REAL=$(readlink -f "$TRACE_CKPT_STUB")
+	TC_REAL=$(readlink -f "$TC")
+	WORK=$(mktemp -d "${TC_TEST_TMPDIR:-/tmp}/tc-it-$NAME.XXXXXX") || fail "mktemp"
+	cd "$WORK" || fail "cd $WORK"
+	log "work directory $WORK; program $PROG ${PROG_ARGS[*]}"
+}
+
+# leftovers TAG: fail if anything restored from a bad image is still running
+leftovers() {
+	local f p exe
+	for f in /proc/[0-9]*/exe; do
+		exe=$(readlink "$f" 2>/dev/null) || continue
+		p=${f#/proc/}
+		p=${p%/exe}
+		alive "$p" || continue
+		exe=${exe% (deleted)}
+		if { [ "$exe" = "$PROG_REAL" ] && [ "$(readlink "/proc/$p/cwd")" = "$WORK" ]; } ||
+		   { [ -n "$STUB_REAL" ] && [ "$exe" = "$STUB_REAL" ]; }; then
+			ps -o pid=,ppid=,stat=,args= -p "$p"
+			kill -KILL "$p" 2>/dev/null
+			fail "$1: pid $p ($exe) is still running after the failed restore"
+		fi
+		if [ "$exe" = "$TC_REAL" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF "restore $WORK/img-"; then
+			ps -o pid=,ppid=,stat=,args= -p "$p"
+			kill -KILL "$p" 2>/dev/null
+			fail "$1: a trace-ckpt restore (pid $p) is still running after the failed restore"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- modes
+
+# chain of N generations (basic: N = 1)
+mode_chain() {
+	local n=$1 g out=run.out sup img next
+	start_run run.out run.err
+	sup=$RUN_PID
+	wait_line "$out" '^READY$' "$T_READY" "$sup"
+	wait_tick "$out" "$TICKS" "$T_TICKS" "$sup"
+	for g in $(seq 1 "$n"); do
+		img=$WORK/img.$g
+		dump_kill "$sup" "$out" "$img" "dump.$g"
+		next=restore.$g.out
+		start_restore "$img" "$next" "restore.$g.err"
+		sup=$RESTORE_PID
+		wait_tick "$next" 1 "$T_TICKS" "$sup"
+		check_continuity "$out" "$next"
+		out=$next
+		if [ "$g" -lt "$n" ]; then
+			wait_tick "$out" $(( $(first_tick "$out") + TICKS )) "$T_TICKS" "$sup"
+		fi
+	done
+	wait_line "$out" '^PASS$' "$T_PASS" "$sup"
+	wait_exit "$sup" "$T_EXIT" || fail "restore still running $T_EXIT s after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC after PASS, expected 0"
+	for out in run.out restore.*.out; do check_output "$WORK/$out"; done
+	! grep -qh '^tick' restore.*.err run.err 2>/dev/null ||
+		fail "tick lines on a supervisor's stderr: stdio was not bound as expected"
+}
+
+mode_leave() {
+	local before after first img
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	before=$(last_tick run.out)
+	dump_ok dump ${PROG_PID:+"$PROG_PID"}
+	after=$(last_tick run.out)
+	img=$(sed -n 's/^checkpoint: \(.*\) (generation.*/\1/p' <<<"$DUMP_LINE")
+	[ -n "$img" ] || img=$(sed -n 's/^checkpoint: \([^ ]*\).*/\1/p' <<<"$DUMP_LINE")
+	[ -d "$img" ] || fail "dump said the image is '$img', which is not a directory"
+	case $(readlink -f "$img") in
+	"$(readlink -f "$WORK/images")"*) ;;
+	*) fail "image $img is not under run --dir $WORK/images" ;;
+	esac
+	alive "$RUN_PID" || fail "run ended after a --leave-running dump"
+	wait_tick run.out $((after + 3)) "$T_TICKS" "$RUN_PID"
+	log "the original runs on (tick $(last_tick run.out))"
+
+	start_restore "$img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	first=$(first_tick restore.out)
+	if [ "$first" -le "$before" ] || [ "$first" -gt $((after + 1)) ]; then
+		fail "first tick after the restore is $first; the dump happened between tick $before and tick $after"
+	fi
+	log "restored copy starts at tick $first (dump between ticks $before and $after)"
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_line run.out '^PASS$' "$T_PASS" "$RUN_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC, expected 0"
+	check_output run.out
+	check_output restore.out
+}
+
+mode_faildump() {
+	local t
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	: >"$WORK/not-a-directory"
+	dump dump-bad-dir ${PROG_PID:+"$PROG_PID"} -D "$WORK/not-a-directory/img" --kill
+	[ "$DUMP_RC" -ne 0 ] || fail "dump into a path under a regular file succeeded"
+	[ -s "$WORK/dump-bad-dir.err" ] || fail "failed dump printed no message on stderr"
+	log "failed as expected ($DUMP_RC): $(head -n1 "$WORK/dump-bad-dir.err")"
+	alive "$RUN_PID" || fail "run ended after a failed dump"
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + TICKS)) "$T_TICKS" "$RUN_PID"
+	log "the program runs on (tick $(last_tick run.out))"
+
+	dump dump-no-pid 2147483646 -D "$WORK/img-no-pid"
+	[ "$DUMP_RC" -ne 0 ] || fail "dump of a PID that does not exist succeeded"
+	[ -s "$WORK/dump-no-pid.err" ] || fail "dump of a PID that does not exist printed no message"
+	log "failed as expected ($DUMP_RC): $(head -n1 "$WORK/dump-no-pid.err")"
+
+	wait_line run.out '^PASS$' "$T_PASS" "$RUN_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC after PASS, expected 0"
+	check_output run.out
+	local left=("$WORK"/not-a-directory?* "$WORK"/img-no-pid*)
+	[ ${#left[@]} -eq 0 ] || fail "failed dumps left files behind: ${left[*]}"
+}
+
+flip_byte() {
+	local f=$1 off=$2 b
+	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+	# shellcheck disable=SC2059  # the format is the escaped byte
+	printf "\\$(printf '%03o' $(( (b ^ 0xff) & 0xff )))" |
+		dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+mode_damage() {
+	local core rel size sums_before sums_after d bad rc
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	dump_kill "$RUN_PID" run.out "$WORK/img" dump
+	core=$(find "$WORK/img" -name '*.core' -type f | head -n1)
+	[ -n "$core" ] || fail "no *.core file in the image"
+	rel=${core#"$WORK/img/"}
+	size=$(stat -c %s "$core")
+	sums_before=$(cd "$WORK/img" && find . -type f -exec sha256sum {} + | sort)
+
+	cp -a "$WORK/img" "$WORK/img-flipped"
+	flip_byte "$WORK/img-flipped/$rel" $((size / 2))
+	cp -a "$WORK/img" "$WORK/img-truncated"
+	truncate -s $((size / 2)) "$WORK/img-truncated/$rel"
+	cp -a "$WORK/img" "$WORK/img-header"
+	flip_byte "$WORK/img-header/$rel" 20
+	local cases=(flipped truncated header)
+	if [ -f "$WORK/img/manifest" ]; then
+		cp -a "$WORK/img" "$WORK/img-manifest"
+		truncate -s $(( $(stat -c %s "$WORK/img/manifest") / 2 )) "$WORK/img-manifest/manifest"
+		cases+=(manifest)
+	fi
+
+	for d in "${cases[@]}"; do
+		if [ "$d" = manifest ]; then bad=manifest; else bad=$(basename "$rel"); fi
+		log "restore of the image with a $d file ($bad)"
+		timeout -k 5 "$T_RESTORE_FAIL" "$TC" restore "$WORK/img-$d" \
+			>"$WORK/restore-$d.out" 2>"$WORK/restore-$d.err" </dev/null
+		rc=$?
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			fail "restore of the $d image did not end in $T_RESTORE_FAIL s"
+		fi
+		[ "$rc" -ne 0 ] || fail "restore of the $d image exited 0"
+		grep -qF "$bad" "$WORK/restore-$d.err" ||
+			fail "restore of the $d image does not name $bad: $(head -n3 "$WORK/restore-$d.err")"
+		grep -qE '^tick' "$WORK/restore-$d.out" && fail "the program ran from the $d image"
+		log "failed as expected ($rc): $(grep -m1 -F "$bad" "$WORK/restore-$d.err")"
+		sleep 0.2	# let a half-built process tree, if any, show up
+		leftovers "restore of the $d image"
+	done
+
+	sums_after=$(cd "$WORK/img" && find . -type f -exec sha256sum {} + | sort)
+	[ "$sums_before" = "$sums_after" ] || fail "failed restores changed the original image"
+
+	start_restore "$WORK/img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity run.out restore.out
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	check_output restore.out
+}
+
+mode_killsup() {
+	local t tracer state
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+	kill -KILL "$RUN_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run survived SIGKILL"
+	log "run killed"
+	alive "$PROG_PID" || fail "the program died with its supervisor"
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + TICKS)) "$T_TICKS" "$PROG_PID"
+	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PROG_PID/status")
+	[ "$tracer" = 0 ] || fail "the program is still traced by pid $tracer"
+	state=$(awk '/^State:/ { print $2 }' "/proc/$PROG_PID/status")
+	case $state in
+	T|t) fail "the program is stopped (state $state)" ;;
+	esac
+	log "the program runs on detached (tick $(last_tick run.out))"
+	check_output run.out
+	kill -KILL "$PROG_PID"
+	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
+}
+
+mode_cli() {
+	local sub rc line core img=$WORK/img out
+	"$TC" --help >help.out 2>&1 || fail "trace-ckpt --help exited $?"
+	[ -s help.out ] || fail "trace-ckpt --help printed nothing"
+	for sub in run dump restore check list show; do
+		"$TC" "$sub" --help >"help-$sub.out" 2>&1 || fail "trace-ckpt $sub --help exited $?"
+		[ -s "help-$sub.out" ] || fail "trace-ckpt $sub --help printed nothing"
+		grep -q -- "$sub" "help-$sub.out" || fail "trace-ckpt $sub --help does not mention $sub"
+	done
+	"$TC" no-such-command >/dev/null 2>&1 && fail "an unknown command exited 0"
+
+	timeout -k 5 60 "$TC" run -- /bin/sh -c 'exit 3' >/dev/null 2>run-exit.err </dev/null
+	rc=$?
+	[ "$rc" -eq 3 ] || fail "run of a command exiting 3 exited $rc"
+	timeout -k 5 60 "$TC" run -- /bin/sh -c 'kill -TERM $$' >/dev/null 2>run-sig.err </dev/null
+	rc=$?
+	[ "$rc" -eq 143 ] || fail "run of a command killed by SIGTERM exited $rc, expected 143"
+	out=$(timeout -k 5 60 "$TC" run -- /bin/echo hello 2>run-echo.err </dev/null)
+	[ "$out" = hello ] || fail "run -- echo hello printed '$out'"
+
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+
+	timeout -k 5 60 "$TC" list >list.out 2>list.err || fail "trace-ckpt list exited $?"
+	line=$(grep -F "$(basename "$PROG")" list.out | head -n1)
+	[ -n "$line" ] || fail "trace-ckpt list does not show $(basename "$PROG"): $(cat list.out)"
+	case " $line " in
+	" $PROG_PID "*|" $RUN_PID "*) ;;
+	*) fail "trace-ckpt list line does not start with the PID ($PROG_PID or $RUN_PID): $line" ;;
+	esac
+	log "list: $line"
+
+	dump_ok dump "$PROG_PID" -D "$img"
+	grep -qE '^checkpoint: .* \(generation [0-9]+, .*frozen [0-9.]+ [mu]?s' dump.out ||
+		fail "dump output does not read 'checkpoint: DIR (generation N, SIZE, frozen X ms, ...)': $DUMP_LINE"
+	alive "$PROG_PID" || fail "program ended after a --leave-running dump"
+	local tmps=("$img".tmp* "$WORK"/*.tmp-*)
+	[ ${#tmps[@]} -eq 0 ] || fail "temporary image directories left behind: ${tmps[*]}"
+	[ -f "$img/manifest" ] || fail "no manifest in the image"
+	core=$(find "$img" -name 'proc-*.core' -type f | head -n1)
+	[ -n "$core" ] || fail "no proc-PID.core in the image"
+	[ -z "$(find "$img" -type d ! -perm 700)" ] || fail "image directories not 0700: $(find "$img" -type d ! -perm 700)"
+	[ -z "$(find "$img" -type f ! -perm 600)" ] || fail "image files not 0600: $(find "$img" -type f ! -perm 600)"
+
+	timeout -k 5 60 "$TC" show "$img" >show.out 2>show.err || fail "trace-ckpt show exited $?"
+	# the image holds the pid the program sees (its innermost NSpid)
+	local nspid
+	nspid=$(awk '/^NSpid:/ { print $NF }' "/proc/$PROG_PID/status")
+	grep -qw -e "$PROG_PID" -e "${nspid:-$PROG_PID}" show.out ||
+		fail "trace-ckpt show mentions neither pid $PROG_PID nor its namespace pid $nspid"
+	timeout -k 5 60 "$TC" show "$img" --json >show.json 2>show-json.err || fail "trace-ckpt show --json exited $?"
+	if command -v python3 >/dev/null; then
+		python3 -m json.tool show.json >/dev/null 2>show-json-parse.err ||
+			fail "show --json is not JSON: $(tail -n1 show-json-parse.err)"
+	fi
+	if command -v gdb >/dev/null; then
+		timeout -k 5 60 gdb -nx -batch -ex bt "$PROG" "$core" >gdb.out 2>&1
+		grep -qE '^#[0-9]+ .* main \(' gdb.out || fail "gdb -ex bt on $core shows no main(): $(tail -n5 gdb.out)"
+		log "gdb: $(grep -cE '^#[0-9]' gdb.out) frames, main() among them"
+	fi
+
+	kill -KILL "$PROG_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after its program was killed"
+	[ "$EXIT_RC" -eq 137 ] || fail "run exited $EXIT_RC when its program was killed by SIGKILL, expected 137"
+	check_output run.out
+}
+
+# ---------------------------------------------------------------- main
+
+preflight
+case $MODE in
+basic) mode_chain 1 ;;
+chain) mode_chain "$GENS" ;;
+leave) mode_leave ;;
+faildump) mode_faildump ;;
+damage) mode_damage ;;
+killsup) mode_killsup ;;
+cli) mode_cli ;;
+*) fail "unknown mode $MODE" ;;
+esac
+RESULT=pass
+log "PASS"
+exit 0
