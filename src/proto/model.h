@@ -158,5 +158,8 @@ struct computation {
 	struct process_record *procs;	/* procs[0] is the root of the tree */
 };
 
+/* Free what c and p own, not c or p themselves (they may be on the stack). */
 void computation_free(struct computation *c);
 void process_record_free(struct process_record *p);
+/* computation_free() and free(c): for a computation from image_read(). */
+void computation_destroy(struct computation *c);

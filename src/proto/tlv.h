@@ -33,6 +33,8 @@ int tlv_put(struct tlv_buf *b, uint32_t type, const void *data, size_t len);
 int tlv_put_u32(struct tlv_buf *b, uint32_t type, uint32_t v);
 int tlv_put_u64(struct tlv_buf *b, uint32_t type, uint64_t v);
 int tlv_put_str(struct tlv_buf *b, uint32_t type, const char *s);	/* with the NUL */
+/* Append bytes with no header or padding (file headers, ELF notes). */
+int tlv_put_raw(struct tlv_buf *b, const void *data, size_t len);
 /* Returns the offset of the nest to hand to tlv_nest_end, or -errno. */
 long tlv_nest_start(struct tlv_buf *b, uint32_t type);
 int tlv_nest_end(struct tlv_buf *b, long start);

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Attribute types of the records stored in an image.  These numbers are the
+ * image format: never renumber or reuse one, only append (readers skip
+ * types they do not know, so appending keeps old readers working).
+ * Integers are little-endian, u32 or u64; strings carry their NUL.
+ */
+#pragma once
+
+/* Our notes in the core file: name TC_NOTE_NAME, these types. */
+#define TC_NOTE_NAME "TRACECKPT"
+enum tc_note_type {
+	TC_NT_PROCESS = 1,	/* desc: the process record, proc_attr TLVs */
+};
+
+enum proc_attr {
+	PROC_A_UNSPEC,
+	PROC_A_PID,		/* u32 */
+	PROC_A_PPID,		/* u32 */
+	PROC_A_PGID,		/* u32 */
+	PROC_A_SID,		/* u32 */
+	PROC_A_COMM,		/* 16 bytes */
+	PROC_A_CWD,		/* str */
+	PROC_A_UMASK,		/* u32 */
+	PROC_A_PERSONALITY,	/* u64 */
+	PROC_A_RLIMIT,		/* nest rlimit_attr, repeated */
+	PROC_A_SIGACTION,	/* nest sigaction_attr, repeated; absent: all zero (SIG_DFL) */
+	PROC_A_ITIMER,		/* nest itimer_attr, repeated */
+	PROC_A_SHARED_PENDING,	/* TC_SIGINFO_SIZE bytes, repeated, in queue order */
+	PROC_A_MM,		/* nest mm_attr */
+	PROC_A_THREAD,		/* nest thread_attr, repeated, leader first */
+	PROC_A_VMA,		/* nest vma_attr, repeated, by address */
+	PROC_A_FD,		/* nest fd_attr, repeated, by fd */
+	PROC_A_MAX = PROC_A_FD,
+};
+
+enum rlimit_attr {
+	RLIM_A_UNSPEC,
+	RLIM_A_RESOURCE,	/* u32, < TC_NR_RLIMITS */
+	RLIM_A_CUR,		/* u64 */
+	RLIM_A_MAX,		/* u64 */
+	RLIM_A_MAXTYPE = RLIM_A_MAX,
+};
+
+enum sigaction_attr {
+	SIGACT_A_UNSPEC,
+	SIGACT_A_SIGNO,		/* u32, 1..TC_NSIG */
+	SIGACT_A_HANDLER,	/* u64 */
+	SIGACT_A_FLAGS,		/* u64 */
+	SIGACT_A_RESTORER,	/* u64 */
+	SIGACT_A_MASK,		/* u64 */
+	SIGACT_A_MAX = SIGACT_A_MASK,
+};
+
+enum itimer_attr {
+	ITIMER_A_UNSPEC,
+	ITIMER_A_WHICH,		/* u32: ITIMER_REAL, _VIRTUAL, _PROF */
+	ITIMER_A_INTERVAL_US,	/* u64 */
+	ITIMER_A_VALUE_US,	/* u64 */
+	ITIMER_A_MAX = ITIMER_A_VALUE_US,
+};
+
+enum mm_attr {
+	MM_A_UNSPEC,
+	MM_A_START_CODE,	/* u64, like all up to MM_A_ENV_END */
+	MM_A_END_CODE,
+	MM_A_START_DATA,
+	MM_A_END_DATA,
+	MM_A_START_BRK,
+	MM_A_BRK,
+	MM_A_START_STACK,
+	MM_A_ARG_START,
+	MM_A_ARG_END,
+	MM_A_ENV_START,
+	MM_A_ENV_END,
+	MM_A_AUXV,		/* bytes: Elf64_auxv_t array */
+	MM_A_EXE,		/* str */
+	MM_A_EXE_DEV,		/* u64 */
+	MM_A_EXE_INO,		/* u64 */
+	MM_A_MAX = MM_A_EXE_INO,
+};
+
+enum thread_attr {
+	THREAD_A_UNSPEC,
+	THREAD_A_TID,		/* u32 */
+	THREAD_A_REGS,		/* struct user_regs_struct */
+	THREAD_A_XSTATE,	/* bytes: xsave area */
+	THREAD_A_SIGMASK,	/* u64 */
+	THREAD_A_PENDING,	/* TC_SIGINFO_SIZE bytes, repeated, in queue order */
+	THREAD_A_ALTSTACK_SP,	/* u64 */
+	THREAD_A_ALTSTACK_SIZE,	/* u64 */
+	THREAD_A_ALTSTACK_FLAGS, /* u32 */
+	THREAD_A_CLEAR_CHILD_TID, /* u64 */
+	THREAD_A_ROBUST_LIST,	/* u64 */
+	THREAD_A_ROBUST_LEN,	/* u64 */
+	THREAD_A_RSEQ_ADDR,	/* u64 */
+	THREAD_A_RSEQ_LEN,	/* u64 */
+	THREAD_A_RSEQ_SIG,	/* u32 */
+	THREAD_A_MAX = THREAD_A_RSEQ_SIG,
+};
+
+enum vma_attr {
+	VMA_A_UNSPEC,
+	VMA_A_START,		/* u64 */
+	VMA_A_END,		/* u64 */
+	VMA_A_PGOFF,		/* u64, bytes */
+	VMA_A_PROT,		/* u32 */
+	VMA_A_FLAGS,		/* u32 VMA_F_* */
+	VMA_A_KIND,		/* u32 enum vma_kind */
+	VMA_A_DEV,		/* u64 */
+	VMA_A_INO,		/* u64 */
+	VMA_A_PATH,		/* str */
+	VMA_A_NAME,		/* str */
+	VMA_A_MAX = VMA_A_NAME,
+};
+
+enum fd_attr {
+	FD_A_UNSPEC,
+	FD_A_FD,		/* u32 (s32) */
+	FD_A_KIND,		/* u32 enum fd_kind */
+	FD_A_FLAGS,		/* u32 */
+	FD_A_CLOEXEC,		/* u32 */
+	FD_A_POS,		/* u64 */
+	FD_A_STDIO_INDEX,	/* u32 */
+	FD_A_MODE,		/* u32 */
+	FD_A_DEV,		/* u64 */
+	FD_A_INO,		/* u64 */
+	FD_A_SIZE,		/* u64 */
+	FD_A_PATH,		/* str */
+	FD_A_DELETED,		/* u32 0/1 */
+	FD_A_CONTENT,		/* str: relative to the host directory */
+	FD_A_MAX = FD_A_CONTENT,
+};
+
+/*
+ * DIR/manifest: "TCKPMAN1", u32 header version, u32 zero, then man_attr
+ * TLVs, the last one MAN_A_CHECKSUM: XXH3-64 of every byte before it.
+ */
+#define MANIFEST_MAGIC "TCKPMAN1"
+#define MANIFEST_HDR_VERSION 1
+
+enum man_attr {
+	MAN_A_UNSPEC,
+	MAN_A_VERSION,		/* u32 TC_FORMAT_VERSION */
+	MAN_A_GENERATION,	/* u64 */
+	MAN_A_TIME_NS,		/* u64 */
+	MAN_A_HOST,		/* str */
+	MAN_A_CMDLINE,		/* str */
+	MAN_A_PROC,		/* nest man_proc_attr, repeated, root first */
+	MAN_A_FILE,		/* nest man_file_attr, repeated */
+	MAN_A_CHECKSUM,		/* u64, last */
+	MAN_A_MAX = MAN_A_CHECKSUM,
+};
+
+enum man_proc_attr {
+	MANP_A_UNSPEC,
+	MANP_A_PID,		/* u32 */
+	MANP_A_PPID,		/* u32 */
+	MANP_A_PGID,		/* u32 */
+	MANP_A_SID,		/* u32 */
+	MANP_A_HOST,		/* str */
+	MANP_A_CORE,		/* str: path of the core file relative to DIR */
+	MANP_A_MAX = MANP_A_CORE,
+};
+
+enum man_file_attr {
+	MANF_A_UNSPEC,
+	MANF_A_PATH,		/* str: relative to DIR */
+	MANF_A_SIZE,		/* u64 */
+	MANF_A_XXH3,		/* u64: XXH3-64 of the whole file */
+	MANF_A_MAX = MANF_A_XXH3,
+};

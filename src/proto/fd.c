@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "proto/attrs.h"
+#include "proto/field.h"
+#include "proto/record.h"
+#include "util/macro.h"
+
+/* content_fd is the collector's handle: it has no meaning in an image. */
+static const struct field fd_fields[] = {
+	F_U32(FD_A_FD, struct fd_record, fd),
+	F_U32(FD_A_KIND, struct fd_record, kind),
+	F_U32(FD_A_FLAGS, struct fd_record, flags),
+	F_U32(FD_A_CLOEXEC, struct fd_record, cloexec),
+	F_U64(FD_A_POS, struct fd_record, pos),
+	F_U32(FD_A_STDIO_INDEX, struct fd_record, stdio_index),
+	F_U32(FD_A_MODE, struct fd_record, mode),
+	F_U64(FD_A_DEV, struct fd_record, dev),
+	F_U64(FD_A_INO, struct fd_record, ino),
+	F_U64(FD_A_SIZE, struct fd_record, size),
+	F_STR(FD_A_PATH, struct fd_record, path),
+	F_BOOL(FD_A_DELETED, struct fd_record, deleted),
+	F_STR(FD_A_CONTENT, struct fd_record, content),
+};
+
+int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
+{
+	return fields_encode_nest(b, type, fd_fields, ARRAY_SIZE(fd_fields), f);
+}
+
+int fd_record_decode(const struct tlv_attr *nest, struct fd_record *f)
+{
+	const struct tlv_attr *tb[FD_A_MAX + 1];
+	int r;
+
+	f->content_fd = -1;
+	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, FD_A_MAX);
+	if (r < 0)
+		return r;
+	return fields_decode(tb, fd_fields, ARRAY_SIZE(fd_fields), f);
+}
+
+void fd_record_free(struct fd_record *f)
+{
+	free(f->path);
+	free(f->content);
+	f->path = f->content = NULL;
+}

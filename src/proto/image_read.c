@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "proto/attrs.h"
+#include "proto/core.h"
+#include "proto/image.h"
+#include "proto/manifest.h"
+#include "proto/record.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+/* Hashing through a window keeps the address space small for huge cores. */
+#define HASH_WINDOW (256ull << 20)
+
+int image_file_checksum(int fd, uint64_t *sum, uint64_t *size)
+{
+	XXH3_state_t *st;
+	struct stat sb;
+	uint64_t off = 0;
+	int r = 0;
+
+	if (fstat(fd, &sb) < 0)
+		return neg_errno();
+	if (!S_ISREG(sb.st_mode))
+		return -EINVAL;
+	st = XXH3_createState();
+	if (!st)
+		return -ENOMEM;
+	XXH3_64bits_reset(st);
+	while (off < (uint64_t)sb.st_size) {
+		size_t n = MIN((uint64_t)sb.st_size - off, HASH_WINDOW);
+		void *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+
+		if (m == MAP_FAILED) {
+			r = neg_errno();
+			break;
+		}
+		XXH3_64bits_update(st, m, n);
+		munmap(m, n);
+		off += n;
+	}
+	if (r == 0) {
+		*sum = XXH3_64bits_digest(st);
+		*size = (uint64_t)sb.st_size;
+	}
+	XXH3_freeState(st);
+	return r;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int verify_file(int dirfd, const struct manifest_file *f, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = openat(dirfd, f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint64_t sum, size;
+	int r;
+
+	if (fd < 0) {
+		r = neg_errno();
+		set_err(err, errlen, "%s: %s", f->path, r == -ENOENT ? "missing" : strerror(-r));
+		return r;
+	}
+	r = image_file_checksum(fd, &sum, &size);
+	if (r < 0) {
+		set_err(err, errlen, "%s: %s", f->path, strerror(-r));
+		return r;
+	}
+	if (size != f->size) {
+		set_err(err, errlen, "%s: %s: %llu bytes, expected %llu", f->path,
+			size < f->size ? "truncated" : "too long", (unsigned long long)size,
+			(unsigned long long)f->size);
+		return -EBADMSG;
+	}
+	if (sum != f->xxh3) {
+		set_err(err, errlen, "%s: checksum mismatch (damaged)", f->path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The TRACECKPT process note, copied out so decoding needs no alignment. */
+static int find_record(Elf *e, const GElf_Phdr *ph, void **rec, size_t *len)
+{
+	Elf_Data *d = elf_getdata_rawchunk(e, ph->p_offset, ph->p_filesz, ELF_T_NHDR);
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	if (!d)
+		return -EBADMSG;
+	while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		const char *name = (const char *)d->d_buf + name_off;
+
+		if (nh.n_type != TC_NT_PROCESS || nh.n_namesz != sizeof(TC_NOTE_NAME) ||
+		    memcmp(name, TC_NOTE_NAME, sizeof(TC_NOTE_NAME)))
+			continue;
+		free(*rec);
+		*rec = malloc(nh.n_descsz ? nh.n_descsz : 1);
+		if (!*rec)
+			return -ENOMEM;
+		memcpy(*rec, (const char *)d->d_buf + desc_off, nh.n_descsz);
+		*len = nh.n_descsz;
+	}
+	return 0;
+}
+
+static int add_run(struct process_record *p, size_t *cap, const GElf_Phdr *ph)
+{
+	if (p->nr_runs == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct page_run *nr = realloc(p->runs, nc * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		p->runs = nr;
+		*cap = nc;
+	}
+	p->runs[p->nr_runs++] = (struct page_run){ ph->p_vaddr, ph->p_filesz, ph->p_offset };
+	return 0;
+}
+
+static bool load_ok(const GElf_Phdr *ph, uint64_t file_size)
+{
+	return !((ph->p_vaddr | ph->p_offset | ph->p_filesz) % CORE_PAGE) && ph->p_filesz &&
+	       ph->p_filesz == ph->p_memsz && ph->p_offset <= file_size &&
+	       ph->p_filesz <= file_size - ph->p_offset && ph->p_vaddr + ph->p_filesz > ph->p_vaddr;
+}
+
+static int read_core_elf(Elf *e, uint64_t file_size, struct process_record *p, const char *rel,
+			 char *err, size_t errlen)
+{
+	_cleanup_free_ void *rec = NULL;
+	size_t nph, rec_len = 0, cap = 0;
+	GElf_Ehdr eh;
+	int r;
+
+	if (elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh) ||
+	    gelf_getclass(e) != ELFCLASS64 || eh.e_type != ET_CORE ||
+	    eh.e_machine != EM_X86_64 || elf_getphdrnum(e, &nph) < 0) {
+		set_err(err, errlen, "%s: not an x86-64 ELF core file", rel);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph)) {
+			set_err(err, errlen, "%s: bad program header %zu", rel, i);
+			return -EBADMSG;
+		}
+		if (ph.p_type == PT_NOTE) {
+			r = find_record(e, &ph, &rec, &rec_len);
+			if (r < 0) {
+				set_err(err, errlen, "%s: bad note segment", rel);
+				return r;
+			}
+		}
+	}
+	if (!rec) {
+		set_err(err, errlen, "%s: no trace-ckpt process record", rel);
+		return -EBADMSG;
+	}
+	r = process_record_decode(rec, rec_len, p);
+	if (r < 0) {
+		set_err(err, errlen, "%s: malformed process record", rel);
+		return r;
+	}
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (!load_ok(&ph, file_size)) {
+			set_err(err, errlen, "%s: bad PT_LOAD segment %zu", rel, i);
+			return -EBADMSG;
+		}
+		r = add_run(p, &cap, &ph);
+		if (r < 0)
+			return r;
+		if (p->nr_runs > 1 && ph.p_vaddr < p->runs[p->nr_runs - 2].vaddr +
+						     p->runs[p->nr_runs - 2].len) {
+			set_err(err, errlen, "%s: PT_LOAD segments overlap or are unsorted", rel);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+static int read_core(int dirfd, const char *rel, struct process_record *p, char *err,
+		     size_t errlen)
+{
+	_cleanup_close_ int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	Elf *e;
+	int r;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		r = neg_errno();
+		set_err(err, errlen, "%s: %s", rel, strerror(-r));
+		return r;
+	}
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e) {
+		set_err(err, errlen, "%s: %s", rel, elf_errmsg(-1));
+		return -EBADMSG;
+	}
+	r = read_core_elf(e, (uint64_t)sb.st_size, p, rel, err, errlen);
+	elf_end(e);
+	if (r < 0)
+		process_record_free(p);
+	return r;
+}
+
+static bool file_listed(const struct manifest *m, const char *path)
+{
+	for (size_t i = 0; i < m->nr_files; i++)
+		if (!strcmp(m->files[i].path, path))
+			return true;
+	return false;
+}
+
+static int absolutize(const char *absdir, const char *host, char **content)
+{
+	char *abs;
+
+	if (!image_path_is_safe(*content))
+		return -EBADMSG;
+	if (asprintf(&abs, "%s/%s/%s", absdir, host, *content) < 0)
+		return -ENOMEM;
+	free(*content);
+	*content = abs;
+	return 0;
+}
+
+static int load_proc(int dirfd, const char *absdir, const struct manifest *m, size_t i,
+		     const char *image_host, struct process_record *p, char *err, size_t errlen)
+{
+	const struct manifest_proc *mp = &m->procs[i];
+	const char *host = mp->host ? mp->host : image_host;
+	int r;
+
+	if (!file_listed(m, mp->core)) {
+		set_err(err, errlen, "manifest: %s has no checksum", mp->core);
+		return -EBADMSG;
+	}
+	r = read_core(dirfd, mp->core, p, err, errlen);
+	if (r < 0)
+		return r;
+	if (p->pid != mp->pid) {
+		set_err(err, errlen, "%s: holds pid %d, manifest says %d", mp->core, p->pid,
+			mp->pid);
+		return -EBADMSG;
+	}
+	if (asprintf(&p->core_path, "%s/%s", absdir, mp->core) < 0) {
+		p->core_path = NULL;
+		return -ENOMEM;
+	}
+	if (!image_path_is_safe(host) || strchr(host, '/')) {
+		set_err(err, errlen, "manifest: bad host name for pid %d", mp->pid);
+		return -EBADMSG;
+	}
+	for (size_t j = 0; j < p->nr_fds; j++) {
+		struct fd_record *f = &p->fds[j];
+
+		if (!f->content)
+			continue;
+		r = absolutize(absdir, host, &f->content);
+		if (r < 0) {
+			set_err(err, errlen, "%s: fd %d: bad content path", mp->core, f->fd);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int read_manifest(int dirfd, struct manifest *m, char *err, size_t errlen)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_file_at(dirfd, "manifest", &buf, &len);
+	if (r < 0) {
+		set_err(err, errlen, "manifest: %s", r == -ENOENT ? "missing" : strerror(-r));
+		return r;
+	}
+	return manifest_parse(buf, len, m, err, errlen);
+}
+
+int image_read(const char *dir, struct computation **out, char *err, size_t errlen)
+{
+	struct manifest m = { 0 };
+	struct computation *c = NULL;
+	_cleanup_close_ int dirfd = -1;
+	char absdir[PATH_MAX];
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	*out = NULL;
+	if (!realpath(dir, absdir)) {
+		r = neg_errno();
+		set_err(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	dirfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		r = neg_errno();
+		set_err(err, errlen, "%s: %s", absdir, strerror(-r));
+		return r;
+	}
+	r = read_manifest(dirfd, &m, err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < m.nr_files; i++) {
+		r = verify_file(dirfd, &m.files[i], err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		r = -ENOMEM;
+		goto out;
+	}
+	c->version = m.version;
+	c->generation = m.generation;
+	c->time_ns = m.time_ns;
+	c->host = TAKE_PTR(m.host);
+	c->cmdline = TAKE_PTR(m.cmdline);
+	if (m.nr_procs) {
+		c->procs = calloc(m.nr_procs, sizeof(*c->procs));
+		if (!c->procs) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < m.nr_procs; i++) {
+		c->nr_procs = i + 1;
+		r = load_proc(dirfd, absdir, &m, i, c->host, &c->procs[i], err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	*out = TAKE_PTR(c);
+out:
+	if (r == -ENOMEM && err && errlen && !err[0])
+		set_err(err, errlen, "out of memory");
+	if (r < 0)
+		log_debug("image %s: %s", absdir, err ? err : "");
+	computation_destroy(c);
+	manifest_free(&m);
+	return r;
+}

@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The image writer.  Page contents dominate the cost, so they stream from the
+ * process to the disk through a few reused, prefaulted, page-aligned buffers:
+ * a reader thread fills them with mr->read and checksums them in file order
+ * while the calling thread writes them with O_DIRECT (no page-cache copy,
+ * and the image does not evict the rest of the machine's cache).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "proto/core.h"
+#include "proto/image.h"
+#include "proto/manifest.h"
+#include "proto/record.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define NR_BUFS 4
+#define BUF_SIZE (8u << 20)
+
+struct writer {
+	const struct computation *c;
+	const struct mem_reader *mr;
+	char tmp[PATH_MAX];		/* DIR.tmp-XXXXXX */
+	int host_fd;			/* tmp/<host> */
+	uint8_t *bufs[NR_BUFS];		/* BUF_SIZE each, one mapping */
+	struct manifest man;
+	size_t files_cap;
+	struct image_stats st;
+};
+
+/* One core file's page stream, shared between the two threads. */
+struct stream {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t filled[NR_BUFS];
+	uint64_t produced, consumed;	/* buffers, monotonically */
+	bool done, stop;
+	int err;			/* reader side */
+	/* The reader thread's inputs. */
+	const struct mem_reader *mr;
+	pid_t pid;
+	const struct core_plan *plan;
+	uint8_t *const *bufs;
+	XXH3_state_t *xxh;
+};
+
+/* snprintf that reports truncation instead of silently naming another file. */
+static int __attribute__((format(printf, 3, 4)))
+path_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int publish(struct stream *s, unsigned int slot, size_t len)
+{
+	bool stop;
+
+	XXH3_64bits_update(s->xxh, s->bufs[slot], len);
+	pthread_mutex_lock(&s->lock);
+	s->filled[slot] = len;
+	s->produced++;
+	pthread_cond_broadcast(&s->cond);
+	/* Wait for a free buffer before the next fill. */
+	while (s->produced - s->consumed == NR_BUFS && !s->stop)
+		pthread_cond_wait(&s->cond, &s->lock);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop ? -ECANCELED : 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct stream *s = arg;
+	const struct core_plan *plan = s->plan;
+	size_t fill = 0;
+	unsigned int slot = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < plan->nr_pieces && r == 0; i++) {
+		const struct core_piece *pc = &plan->pieces[i];
+		uint64_t done = 0;
+
+		while (done < pc->len) {
+			size_t n = MIN(pc->len - done, (uint64_t)(BUF_SIZE - fill));
+			uint8_t *dst = s->bufs[slot] + fill;
+
+			if (pc->zero)
+				memset(dst, 0, n);
+			else
+				r = s->mr->read(s->mr->ctx, s->pid, pc->vaddr + done, dst, n);
+			if (r < 0) {
+				log_err("pid %d: reading memory at 0x%llx (%zu bytes): %s", s->pid,
+					(unsigned long long)(pc->vaddr + done), n, strerror(-r));
+				break;
+			}
+			done += n;
+			fill += n;
+			if (fill == BUF_SIZE) {
+				r = publish(s, slot, fill);
+				if (r < 0)
+					break;
+				slot = (slot + 1) % NR_BUFS;
+				fill = 0;
+			}
+		}
+	}
+	if (r == 0 && fill)
+		r = publish(s, slot, fill);
+	pthread_mutex_lock(&s->lock);
+	s->err = r;
+	s->done = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/*
+ * O_DIRECT is refused (EINVAL) by some filesystems at open and by some only
+ * at the first write; either way fall back to the page cache.
+ */
+static int pwrite_direct(int fd, const void *buf, size_t len, off_t off)
+{
+	int r = pwrite_full(fd, buf, len, off);
+
+	if (r == -EINVAL && (fcntl(fd, F_GETFL) & O_DIRECT)) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) < 0)
+			return neg_errno();
+		r = pwrite_full(fd, buf, len, off);
+	}
+	return r;
+}
+
+static int stream_pages(struct writer *w, struct stream *s, int fd, off_t off)
+{
+	pthread_t th;
+	int r = 0, e;
+
+	e = pthread_create(&th, NULL, reader_main, s);
+	if (e)
+		return -e;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		unsigned int slot;
+		size_t len;
+
+		while (s->consumed == s->produced && !s->done)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->consumed == s->produced)
+			break;
+		slot = s->consumed % NR_BUFS;
+		len = s->filled[slot];
+		pthread_mutex_unlock(&s->lock);
+		/* A short last buffer: the plan's lengths are whole pages, so still aligned. */
+		r = pwrite_direct(fd, w->bufs[slot], len, off);
+		pthread_mutex_lock(&s->lock);
+		if (r < 0) {
+			s->stop = true;
+			pthread_cond_broadcast(&s->cond);
+			break;
+		}
+		off += len;
+		s->consumed++;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(th, NULL);
+	return r < 0 ? r : s->err;
+}
+
+/* ELF header and program headers, laid out by libelf in a memfd and copied out. */
+static int elf_headers(const struct core_plan *plan, uint64_t note_off, uint64_t note_len,
+		       uint64_t data_off, uint8_t *out, size_t out_len)
+{
+	_cleanup_close_ int fd = memfd_create("tc-core-hdr", MFD_CLOEXEC);
+	GElf_Ehdr eh;
+	GElf_Phdr ph;
+	Elf *e = NULL;
+	int r = -EIO;
+
+	if (fd < 0)
+		return neg_errno();
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	e = elf_begin(fd, ELF_C_WRITE, NULL);
+	if (!e)
+		goto out;
+	elf_flagelf(e, ELF_C_SET, ELF_F_LAYOUT);
+	if (!gelf_newehdr(e, ELFCLASS64) || !gelf_getehdr(e, &eh))
+		goto out;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_OSABI] = ELFOSABI_NONE;
+	eh.e_type = ET_CORE;
+	eh.e_machine = EM_X86_64;
+	eh.e_version = EV_CURRENT;
+	eh.e_phoff = gelf_fsize(e, ELF_T_EHDR, 1, EV_CURRENT);
+	eh.e_shoff = 0;
+	eh.e_shnum = 0;
+	eh.e_shstrndx = SHN_UNDEF;
+	if (!gelf_update_ehdr(e, &eh) || !gelf_newphdr(e, plan->nr_segs + 1))
+		goto out;
+	ph = (GElf_Phdr){ .p_type = PT_NOTE, .p_offset = note_off, .p_filesz = note_len,
+			  .p_align = 4 };
+	if (!gelf_update_phdr(e, 0, &ph))
+		goto out;
+	for (size_t i = 0; i < plan->nr_segs; i++) {
+		const struct core_seg *s = &plan->segs[i];
+
+		ph = (GElf_Phdr){
+			.p_type = PT_LOAD,
+			.p_flags = s->pflags,
+			.p_offset = data_off + s->off,
+			.p_vaddr = s->vaddr,
+			.p_filesz = s->len,
+			.p_memsz = s->len,
+			.p_align = CORE_PAGE,
+		};
+		if (!gelf_update_phdr(e, i + 1, &ph))
+			goto out;
+	}
+	if (elf_update(e, ELF_C_WRITE) < 0)
+		goto out;
+	r = pread_full(fd, out, out_len, 0);
+out:
+	if (r == -EIO)
+		log_err("building the ELF headers: %s", elf_errmsg(-1));
+	elf_end(e);
+	return r;
+}
+
+/* argv as `ps` shows it, for NT_PRPSINFO; best effort, comm otherwise. */
+static void read_psargs(const struct writer *w, const struct process_record *p, char *out,
+			size_t len)
+{
+	uint64_t start = p->mm.arg_start, end = MIN(p->mm.arg_end, start + len - 1);
+	uint64_t page = ALIGN_DOWN(start, (uint64_t)CORE_PAGE);
+	uint8_t *buf = w->bufs[0];
+
+	out[0] = '\0';
+	if (!start || end <= start || !p->real_pid)
+		return;
+	if (w->mr->read(w->mr->ctx, p->real_pid, page, buf,
+			ALIGN_UP(end, (uint64_t)CORE_PAGE) - page) < 0)
+		return;
+	memcpy(out, buf + (start - page), end - start);
+	out[end - start] = '\0';
+	for (size_t i = 0; i + 1 < end - start; i++)
+		if (!out[i])
+			out[i] = ' ';
+}
+
+static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t sum)
+{
+	struct manifest *m = &w->man;
+	char *dup;
+
+	if (m->nr_files == w->files_cap) {
+		size_t nc = w->files_cap ? w->files_cap * 2 : 16;
+		struct manifest_file *nf = realloc(m->files, nc * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		m->files = nf;
+		w->files_cap = nc;
+	}
+	dup = strdup(path);
+	if (!dup)
+		return -ENOMEM;
+	m->files[m->nr_files++] = (struct manifest_file){ dup, size, sum };
+	w->st.bytes_written += size;
+	return 0;
+}
+
+static int encode_record(const struct process_record *p, char (*content)[64], struct tlv_buf *b)
+{
+	_cleanup_free_ struct fd_record *fds = NULL;
+	struct process_record copy = *p;
+
+	/* The writer decides where deleted files' contents go: a shallow copy says so. */
+	if (p->nr_fds) {
+		fds = malloc(p->nr_fds * sizeof(*fds));
+		if (!fds)
+			return -ENOMEM;
+		memcpy(fds, p->fds, p->nr_fds * sizeof(*fds));
+		for (size_t i = 0; i < p->nr_fds; i++)
+			if (fds[i].deleted)
+				fds[i].content = content[i];
+		copy.fds = fds;
+	}
+	return process_record_encode(b, &copy);
+}
+
+static int open_new(struct writer *w, const char *name, int extra)
+{
+	int fd = openat(w->host_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | extra, 0600);
+
+	if (fd < 0 && errno == EINVAL && (extra & O_DIRECT))
+		fd = openat(w->host_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_ret(neg_errno(), "%s/%s/%s: %m", w->tmp, w->c->host, name);
+	return fd;
+}
+
+static int copy_range(int in, int out, uint64_t size, uint8_t *buf, uint64_t *copied)
+{
+	loff_t off_in = 0, off_out = 0;
+	bool fallback = false;
+
+	*copied = 0;
+	while (*copied < size) {
+		size_t n = MIN(size - *copied, (uint64_t)BUF_SIZE);
+		ssize_t k = -1;
+
+		if (!fallback) {
+			k = copy_file_range(in, &off_in, out, &off_out, n, 0);
+			if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP || errno == EBADF)) {
+				fallback = true;
+				continue;
+			}
+		} else {
+			k = pread(in, buf, n, (off_t)*copied);
+			if (k > 0 && pwrite_full(out, buf, k, (off_t)*copied) < 0)
+				return neg_errno();
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return neg_errno();
+		if (k == 0)
+			break;
+		*copied += k;
+		off_in = off_out = (loff_t)*copied;
+	}
+	return 0;
+}
+
+/* Deleted files exist only in the process: their contents go in the image. */
+static int write_deleted(struct writer *w, const struct process_record *p, size_t i,
+			 char *rel, size_t rel_len)
+{
+	const struct fd_record *f = &p->fds[i];
+	char name[64], path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint64_t copied, sum, size;
+	int r;
+
+	snprintf(name, sizeof(name), "shared/file-%d-%d", p->pid, f->fd);
+	snprintf(rel, rel_len, "%s", name);
+	if (f->content_fd < 0)
+		return log_ret(-EBADF, "pid %d fd %d: deleted file %s: no handle on its contents",
+			       p->pid, f->fd, f->path ? f->path : "?");
+	fd = open_new(w, name, 0);
+	if (fd < 0)
+		return fd;
+	r = copy_range(f->content_fd, fd, f->size, w->bufs[0], &copied);
+	if (r < 0)
+		return log_ret(r, "pid %d fd %d: copying deleted file %s: %s", p->pid, f->fd,
+			       f->path ? f->path : "?", strerror(-r));
+	if (copied < f->size)
+		log_warn("pid %d fd %d: deleted file %s: %llu of %llu bytes", p->pid, f->fd,
+			 f->path ? f->path : "?", (unsigned long long)copied,
+			 (unsigned long long)f->size);
+	if (fsync(fd) < 0)
+		return log_ret(neg_errno(), "%s/%s/%s: fsync: %m", w->tmp, w->c->host, name);
+	r = image_file_checksum(fd, &sum, &size);
+	if (r < 0)
+		return log_ret(r, "%s/%s/%s: checksum: %s", w->tmp, w->c->host, name, strerror(-r));
+	path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
+	return add_file(w, path, size, sum);
+}
+
+static int write_core(struct writer *w, const struct process_record *p)
+{
+	_cleanup_free_ char (*content)[64] = NULL;
+	struct tlv_buf rec = { 0 }, notes = { 0 };
+	struct core_plan plan;
+	struct stream s;
+	char name[64], path[PATH_MAX], psargs[81];
+	_cleanup_close_ int fd = -1;
+	uint64_t note_off, data_off, hdr_len;
+	uint8_t *head = MAP_FAILED;
+	size_t head_len = 0;
+	int r;
+
+	snprintf(name, sizeof(name), "proc-%d.core", p->pid);
+	r = core_plan_build(p, CORE_MAX_LOADS, &plan);
+	if (r < 0)
+		return log_ret(r, "pid %d: %s", p->pid, r == -E2BIG ?
+			       "too many page runs to merge under the PT_LOAD limit" :
+			       "page runs unsorted or unaligned");
+	if (p->nr_fds) {
+		content = calloc(p->nr_fds, sizeof(*content));
+		if (!content) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		if (!p->fds[i].deleted)
+			continue;
+		r = write_deleted(w, p, i, content[i], sizeof(content[i]));
+		if (r < 0)
+			goto out;
+	}
+	r = encode_record(p, content, &rec);
+	read_psargs(w, p, psargs, sizeof(psargs));
+	if (r == 0)
+		r = core_notes_build(&notes, p, psargs[0] ? psargs : NULL, rec.data, rec.len);
+	if (r < 0) {
+		log_err("pid %d: encoding the process record: %s", p->pid, strerror(-r));
+		goto out;
+	}
+
+	hdr_len = 64 + 56 * (plan.nr_segs + 1);
+	note_off = ALIGN_UP(hdr_len, 8);
+	data_off = ALIGN_UP(note_off + notes.len, (uint64_t)CORE_PAGE);
+	head_len = data_off;
+	head = mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (head == MAP_FAILED) {
+		r = neg_errno();
+		goto out;
+	}
+	r = elf_headers(&plan, note_off, notes.len, data_off, head, hdr_len);
+	if (r < 0)
+		goto out;
+	memcpy(head + note_off, notes.data, notes.len);
+
+	fd = open_new(w, name, O_DIRECT);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	/* Reserving the blocks up front spares ext4 extending every direct write. */
+	if (fallocate(fd, 0, 0, data_off + plan.data_bytes) < 0 && errno != EOPNOTSUPP)
+		log_debug("%s: fallocate: %m", name);
+	s = (struct stream){
+		.mr = w->mr, .pid = p->real_pid, .plan = &plan, .bufs = w->bufs,
+		.xxh = XXH3_createState(),
+	};
+	if (!s.xxh) {
+		r = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	XXH3_64bits_reset(s.xxh);
+	XXH3_64bits_update(s.xxh, head, head_len);
+	r = pwrite_direct(fd, head, head_len, 0);
+	if (r == 0)
+		r = stream_pages(w, &s, fd, (off_t)data_off);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	if (r == 0 && fsync(fd) < 0)
+		r = neg_errno();
+	if (r == 0) {
+		path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
+		r = add_file(w, path, data_off + plan.data_bytes, XXH3_64bits_digest(s.xxh));
+		w->st.pages_dumped += plan.data_bytes / CORE_PAGE;
+	} else {
+		log_err("%s/%s/%s: writing the core file: %s", w->tmp, w->c->host, name,
+			strerror(-r));
+	}
+	XXH3_freeState(s.xxh);
+out:
+	if (head != MAP_FAILED)
+		munmap(head, head_len);
+	tlv_buf_free(&rec);
+	tlv_buf_free(&notes);
+	core_plan_free(&plan);
+	return r;
+}
+
+static int fsync_dir(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return log_ret(neg_errno(), "%s: fsync: %m", path);
+	return 0;
+}
+
+static int write_manifest(struct writer *w)
+{
+	const struct computation *c = w->c;
+	struct manifest *m = &w->man;
+	struct tlv_buf b = { 0 };
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	m->version = c->version;
+	m->generation = c->generation;
+	m->time_ns = c->time_ns;
+	m->host = c->host;
+	m->cmdline = c->cmdline;
+	r = manifest_encode(&b, m);
+	m->host = m->cmdline = NULL;
+	if (r < 0)
+		goto out;
+	path_fmt(path, sizeof(path), "%s/manifest", w->tmp);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write_full(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		r = log_ret(neg_errno(), "%s: %m", path);
+		goto out;
+	}
+	w->st.bytes_written += b.len;
+out:
+	tlv_buf_free(&b);
+	return r;
+}
+
+static int init_procs(struct writer *w)
+{
+	const struct computation *c = w->c;
+	struct manifest *m = &w->man;
+
+	m->procs = calloc(c->nr_procs ? c->nr_procs : 1, sizeof(*m->procs));
+	if (!m->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+		struct manifest_proc *mp = &m->procs[m->nr_procs++];
+
+		*mp = (struct manifest_proc){ p->pid, p->ppid, p->pgid, p->sid };
+		mp->host = strdup(c->host);
+		if (!mp->host || asprintf(&mp->core, "%s/proc-%d.core", c->host, p->pid) < 0) {
+			mp->core = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Swap the new image in.  RENAME_EXCHANGE keeps a complete image at DIR at
+ * every instant; where it is not supported the old image is first renamed
+ * to DIR.old-XXXXXX, so a crash in between still leaves one complete image.
+ */
+static int install(const char *tmp, const char *dir)
+{
+	char old[PATH_MAX], parent[PATH_MAX];
+	const char *victim = tmp;
+	char *slash;
+
+	path_fmt(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		path_fmt(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
+		return fsync_dir(parent);
+	if (errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL)
+		return log_ret(neg_errno(), "rename %s to %s: %m", tmp, dir);
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0) {
+		if (errno != EINVAL && errno != ENOSYS)
+			return log_ret(neg_errno(), "exchange %s and %s: %m", tmp, dir);
+		path_fmt(old, sizeof(old), "%s.old-XXXXXX", dir);
+		if (!mkdtemp(old))
+			return log_ret(neg_errno(), "%s: %m", old);
+		/* A directory renames over an empty one. */
+		if (rename(dir, old) < 0) {
+			int r = neg_errno();
+
+			rmdir(old);
+			if (r != -ENOENT)
+				return log_ret(r, "rename %s to %s: %s", dir, old, strerror(-r));
+			old[0] = '\0';
+		}
+		if (rename(tmp, dir) < 0) {
+			int r = log_ret(neg_errno(), "rename %s to %s: %m", tmp, dir);
+
+			if (old[0] && rename(old, dir) < 0)
+				log_err("previous image left in %s: %m", old);
+			return r;
+		}
+		if (!old[0])
+			return fsync_dir(parent);
+		victim = old;
+	}
+	fsync_dir(parent);
+	if (rm_rf(victim) < 0)
+		log_warn("%s: could not remove the previous image: %m", victim);
+	return fsync_dir(parent);
+}
+
+static int write_all(struct writer *w, const char *dir)
+{
+	const struct computation *c = w->c;
+	char path[PATH_MAX];
+	int r;
+
+	path_fmt(path, sizeof(path), "%s/%s", w->tmp, c->host);
+	if (mkdir(path, 0700) < 0)
+		return log_ret(neg_errno(), "%s: %m", path);
+	path_fmt(path, sizeof(path), "%s/%s/shared", w->tmp, c->host);
+	if (mkdir(path, 0700) < 0)
+		return log_ret(neg_errno(), "%s: %m", path);
+	path_fmt(path, sizeof(path), "%s/%s", w->tmp, c->host);
+	w->host_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->host_fd < 0)
+		return log_ret(neg_errno(), "%s: %m", path);
+	r = init_procs(w);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		r = write_core(w, &c->procs[i]);
+		if (r < 0)
+			return r;
+	}
+	r = write_manifest(w);
+	if (r < 0)
+		return r;
+	path_fmt(path, sizeof(path), "%s/%s/shared", w->tmp, c->host);
+	if ((r = fsync_dir(path)) < 0)
+		return r;
+	path_fmt(path, sizeof(path), "%s/%s", w->tmp, c->host);
+	if ((r = fsync_dir(path)) < 0 || (r = fsync_dir(w->tmp)) < 0)
+		return r;
+	return install(w->tmp, dir);
+}
+
+static bool host_name_ok(const char *host)
+{
+	return host && *host && strlen(host) <= NAME_MAX && !strchr(host, '/') &&
+	       strcmp(host, ".") && strcmp(host, "..");
+}
+
+int image_write(const struct computation *c, const char *dir, const struct mem_reader *mr,
+		struct image_stats *st)
+{
+	struct writer w = { .c = c, .mr = mr, .host_fd = -1 };
+	char clean[PATH_MAX];
+	uint8_t *mem;
+	uint64_t t0 = now_ns();
+	size_t n;
+	int r;
+
+	if (!c || !dir || !mr || !mr->read || !host_name_ok(c->host))
+		return log_ret(-EINVAL, "image_write: bad arguments (host name \"%s\")",
+			       c && c->host ? c->host : "(null)");
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	/* Room for every name built below, so none of them can be truncated. */
+	if (n == 0 || n + strlen(c->host) + 64 >= sizeof(clean))
+		return log_ret(-ENAMETOOLONG, "image directory \"%s\": name too long", dir);
+	memcpy(clean, dir, n);
+	clean[n] = '\0';
+	path_fmt(w.tmp, sizeof(w.tmp), "%s.tmp-XXXXXX", clean);
+	if (!mkdtemp(w.tmp))
+		return log_ret(neg_errno(), "%s: %m", w.tmp);
+
+	/* Faulted in once here rather than page by page in the reader thread. */
+	mem = mmap(NULL, (size_t)NR_BUFS * BUF_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED) {
+		r = log_ret(neg_errno(), "image buffers: %m");
+		goto out;
+	}
+	for (unsigned int i = 0; i < NR_BUFS; i++)
+		w.bufs[i] = mem + (size_t)i * BUF_SIZE;
+	r = write_all(&w, clean);
+	munmap(mem, (size_t)NR_BUFS * BUF_SIZE);
+out:
+	if (w.host_fd >= 0)
+		close(w.host_fd);
+	manifest_free(&w.man);
+	if (r < 0)
+		rm_rf(w.tmp);
+	w.st.write_ns = now_ns() - t0;
+	if (st)
+		*st = w.st;
+	return r;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * DIR/manifest: what the image holds and the checksum of every file in it.
+ * Layout in attrs.h (MANIFEST_MAGIC, enum man_attr).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/tlv.h"
+
+struct manifest_proc {
+	pid_t pid, ppid, pgid, sid;
+	char *host;
+	char *core;		/* core file, relative to DIR */
+};
+
+struct manifest_file {
+	char *path;		/* relative to DIR */
+	uint64_t size;
+	uint64_t xxh3;
+};
+
+struct manifest {
+	uint32_t version;	/* TC_FORMAT_VERSION of the writer */
+	uint64_t generation;
+	uint64_t time_ns;
+	char *host;
+	char *cmdline;
+	size_t nr_procs;
+	struct manifest_proc *procs;
+	size_t nr_files;
+	struct manifest_file *files;
+};
+
+void manifest_free(struct manifest *m);
+
+/* The whole file: header, attributes, checksum.  Appends to an empty b. */
+int manifest_encode(struct tlv_buf *b, const struct manifest *m);
+
+/*
+ * Parse and verify a whole manifest file held in buf.  On error m is freed
+ * and err says what is wrong with it.  Paths are checked to be relative and
+ * free of ".." so a damaged manifest cannot point outside DIR.
+ */
+int manifest_parse(const void *buf, size_t len, struct manifest *m, char *err, size_t errlen);
+
+/* A relative path that stays below its directory: no "..", no leading '/'. */
+bool image_path_is_safe(const char *path);

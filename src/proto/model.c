@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/model.h"
+#include "proto/record.h"
+
+void process_record_free(struct process_record *p)
+{
+	if (!p)
+		return;
+	free(p->cwd);
+	free(p->shared_pending);
+	mm_record_free(&p->mm);
+	for (size_t i = 0; i < p->nr_threads; i++)
+		thread_record_free(&p->threads[i]);
+	free(p->threads);
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		vma_record_free(&p->vmas[i]);
+	free(p->vmas);
+	free(p->runs);
+	/* content_fd belongs to the collector, which closes it. */
+	for (size_t i = 0; i < p->nr_fds; i++)
+		fd_record_free(&p->fds[i]);
+	free(p->fds);
+	free(p->core_path);
+	/* Zeroed so a second free, or a free after a failed decode, is harmless. */
+	memset(p, 0, sizeof(*p));
+}
+
+void computation_free(struct computation *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->cmdline);
+	for (size_t i = 0; i < c->nr_procs; i++)
+		process_record_free(&c->procs[i]);
+	free(c->procs);
+	memset(c, 0, sizeof(*c));
+}
+
+void computation_destroy(struct computation *c)
+{
+	computation_free(c);
+	free(c);
+}

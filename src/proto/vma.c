@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "proto/attrs.h"
+#include "proto/field.h"
+#include "proto/record.h"
+#include "util/macro.h"
+
+static const struct field vma_fields[] = {
+	F_U64(VMA_A_START, struct vma_record, start),
+	F_U64(VMA_A_END, struct vma_record, end),
+	F_U64(VMA_A_PGOFF, struct vma_record, pgoff),
+	F_U32(VMA_A_PROT, struct vma_record, prot),
+	F_U32(VMA_A_FLAGS, struct vma_record, flags),
+	F_U32(VMA_A_KIND, struct vma_record, kind),
+	F_U64(VMA_A_DEV, struct vma_record, dev),
+	F_U64(VMA_A_INO, struct vma_record, ino),
+	F_STR(VMA_A_PATH, struct vma_record, path),
+	F_STR(VMA_A_NAME, struct vma_record, name),
+};
+
+int vma_record_encode(struct tlv_buf *b, uint32_t type, const struct vma_record *v)
+{
+	return fields_encode_nest(b, type, vma_fields, ARRAY_SIZE(vma_fields), v);
+}
+
+int vma_record_decode(const struct tlv_attr *nest, struct vma_record *v)
+{
+	const struct tlv_attr *tb[VMA_A_MAX + 1];
+	int r;
+
+	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, VMA_A_MAX);
+	if (r < 0)
+		return r;
+	return fields_decode(tb, vma_fields, ARRAY_SIZE(vma_fields), v);
+}
+
+void vma_record_free(struct vma_record *v)
+{
+	free(v->path);
+	free(v->name);
+	v->path = v->name = NULL;
+}
