@@ -623,12 +623,10 @@ mode_cli() {
 	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
 
 	timeout -k 5 60 "$TC" list >list.out 2>list.err || fail "trace-ckpt list exited $?"
-	line=$(grep -F "$(basename "$PROG")" list.out | head -n1)
-	[ -n "$line" ] || fail "trace-ckpt list does not show $(basename "$PROG"): $(cat list.out)"
-	case " $line " in
-	" $PROG_PID "*|" $RUN_PID "*) ;;
-	*) fail "trace-ckpt list line does not start with the PID ($PROG_PID or $RUN_PID): $line" ;;
-	esac
+	line=$(awk -v a="$PROG_PID" -v b="$RUN_PID" '$1 == a || $1 == b' list.out | head -n1)
+	[ -n "$line" ] || fail "trace-ckpt list has no line for pid $PROG_PID or $RUN_PID: $(cat list.out)"
+	grep -qF "$(basename "$PROG")" <<<"$line" || fail "trace-ckpt list line does not show the command: $line"
+	grep -qF "$WORK/images" <<<"$line" || fail "trace-ckpt list line does not show the --dir $WORK/images: $line"
 	log "list: $line"
 
 	dump_ok dump "$PROG_PID" -D "$img"
@@ -656,7 +654,7 @@ mode_cli() {
 	fi
 	if command -v gdb >/dev/null; then
 		timeout -k 5 60 gdb -nx -batch -ex bt "$PROG" "$core" >gdb.out 2>&1
-		grep -qE '^#[0-9]+ .* main \(' gdb.out || fail "gdb -ex bt on $core shows no main(): $(tail -n5 gdb.out)"
+		grep -qE '^#[0-9]+ .*\bmain \(' gdb.out || fail "gdb -ex bt on $core shows no main(): $(tail -n5 gdb.out)"
 		log "gdb: $(grep -cE '^#[0-9]' gdb.out) frames, main() among them"
 	fi
 
