@@ -60,12 +60,28 @@ struct stub_mm {
 	int32_t exe_fd;
 };
 
+/* Index of each register of struct user_regs_struct in stub_thread.regs. */
+enum {
+	STUB_R15, STUB_R14, STUB_R13, STUB_R12, STUB_RBP, STUB_RBX, STUB_R11,
+	STUB_R10, STUB_R9, STUB_R8, STUB_RAX, STUB_RCX, STUB_RDX, STUB_RSI,
+	STUB_RDI, STUB_ORIG_RAX, STUB_RIP, STUB_CS, STUB_EFLAGS, STUB_RSP,
+	STUB_SS, STUB_FS_BASE, STUB_GS_BASE, STUB_DS, STUB_ES, STUB_FS, STUB_GS,
+	STUB_NR_REGS
+};
+
 struct stub_thread {
 	int32_t tid;
+	/*
+	 * Bytes of the xsave image (standard format) at xstate_off.  The
+	 * restorer has already filled in its fpx_sw_bytes and put
+	 * FP_XSTATE_MAGIC2 in the 4 bytes after it, so the stub copies
+	 * xstate_len + 4 bytes as they are.  512: fxsave only (no magic).
+	 */
 	uint32_t xstate_len;
 	uint64_t xstate_off;	/* plan offset; 64-byte aligned; 0: none */
-	/* struct user_regs_struct, as 27 u64 in its order */
-	uint64_t regs[27];
+	/* struct user_regs_struct, as 27 u64 in its order; the restorer has
+	 * already applied the system call restart fix-up */
+	uint64_t regs[STUB_NR_REGS];
 	uint64_t sigmask;
 	uint64_t altstack_sp, altstack_size;
 	uint32_t altstack_flags;
@@ -83,6 +99,9 @@ struct stub_special {
 	uint64_t len;		/* 0: this kernel has no such mapping */
 	uint64_t target;	/* where it must go; 0: keep no such mapping */
 };
+
+/* The stack the stub runs on once it has moved into its hole. */
+#define STUB_STACK_SIZE (256u << 10)
 
 enum { STUB_SPECIAL_VVAR, STUB_SPECIAL_VVAR_VCLOCK, STUB_SPECIAL_VDSO, STUB_NR_SPECIAL };
 
@@ -134,6 +153,7 @@ enum stub_stage {
 	STUB_ERR_SIGNAL,
 	STUB_ERR_FD,
 	STUB_ERR_THREAD,
+	STUB_ERR_PROC,		/* comm, umask */
 };
 
 struct stub_status {

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "restorer/plan.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define PAGE 4096ull
+#define TASK_TOP 0x7ffffffff000ull
+
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+/* The signal frame's FPU state header (uapi asm/sigcontext.h, _fpx_sw_bytes). */
+#define XSTATE_MAGIC1 0x46505853u	/* FP_XSTATE_MAGIC1 */
+#define XSTATE_MAGIC2 0x46505845u	/* FP_XSTATE_MAGIC2 */
+#define FXSAVE_SIZE 512u
+#define XSAVE_HDR_SIZE 64u
+#define SW_BYTES_OFF 464u
+
+struct fpx_sw_bytes {
+	uint32_t magic1;
+	uint32_t extended_size;
+	uint64_t xfeatures;
+	uint32_t xstate_size;
+	uint32_t padding[7];
+};
+
+_Static_assert(sizeof(struct fpx_sw_bytes) == FXSAVE_SIZE - SW_BYTES_OFF, "fpx_sw_bytes");
+_Static_assert(sizeof(struct user_regs_struct) == STUB_NR_REGS * 8, "user_regs_struct");
+
+static const char *const special_names[STUB_NR_SPECIAL] = {
+	[STUB_SPECIAL_VVAR] = "[vvar]",
+	[STUB_SPECIAL_VVAR_VCLOCK] = "[vvar_vclock]",
+	[STUB_SPECIAL_VDSO] = "[vdso]",
+};
+
+bool plan_fix_syscall_restart(struct user_regs_struct *regs)
+{
+	long ax = (long)regs->rax;
+
+	if ((long)regs->orig_rax < 0)
+		return false;
+	if (ax != -ERESTARTSYS && ax != -ERESTARTNOINTR && ax != -ERESTARTNOHAND &&
+	    ax != -ERESTART_RESTARTBLOCK)
+		return false;
+	regs->rax = regs->orig_rax;
+	regs->rip -= 2;
+	return true;
+}
+
+int plan_read_specials(struct stub_special sp[STUB_NR_SPECIAL])
+{
+	_cleanup_free_ char *buf = NULL;
+	uint64_t start[STUB_NR_SPECIAL] = { 0 };
+	char *line, *save = NULL;
+	int r;
+
+	memset(sp, 0, STUB_NR_SPECIAL * sizeof(*sp));
+	r = read_file_at(AT_FDCWD, "/proc/self/maps", &buf, NULL);
+	if (r < 0)
+		return log_ret(r, "/proc/self/maps: %s", strerror(-r));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+		size_t n = strlen(line);
+
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		for (int i = 0; i < STUB_NR_SPECIAL; i++) {
+			size_t k = strlen(special_names[i]);
+
+			if (n >= k && !strcmp(line + n - k, special_names[i])) {
+				start[i] = s;
+				sp[i].len = e - s;
+			}
+		}
+	}
+	if (!sp[STUB_SPECIAL_VDSO].len) {
+		memset(sp, 0, STUB_NR_SPECIAL * sizeof(*sp));
+		return log_ret(-ENOENT, "this process has no [vdso]");
+	}
+	for (int i = 0; i < STUB_NR_SPECIAL; i++) {
+		if (sp[i].len)
+			sp[i].cur_off = (int64_t)(start[i] - start[STUB_SPECIAL_VDSO]);
+	}
+	return 0;
+}
+
+static int special_index(uint32_t kind)
+{
+	switch (kind) {
+	case VMA_VVAR:
+		return STUB_SPECIAL_VVAR;
+	case VMA_VVAR_VCLOCK:
+		return STUB_SPECIAL_VVAR_VCLOCK;
+	case VMA_VDSO:
+		return STUB_SPECIAL_VDSO;
+	}
+	return -1;
+}
+
+int plan_match_specials(const struct process_record *p, struct stub_special sp[STUB_NR_SPECIAL])
+{
+	uint64_t start[STUB_NR_SPECIAL] = { 0 }, len[STUB_NR_SPECIAL] = { 0 };
+	bool any = false;
+
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		int k = special_index(p->vmas[i].kind);
+
+		if (k < 0)
+			continue;
+		if (len[k])
+			return log_ret(-EINVAL, "pid %d: two %s mappings", p->pid, special_names[k]);
+		start[k] = p->vmas[i].start;
+		len[k] = p->vmas[i].end - p->vmas[i].start;
+		any = true;
+	}
+	for (int k = 0; k < STUB_NR_SPECIAL; k++)
+		sp[k].target = 0;
+	if (!any)
+		return 0;	/* the stub unmaps its own */
+	/* The vdso finds its data pages at fixed offsets from itself. */
+	for (int k = 0; k < STUB_NR_SPECIAL; k++) {
+		if (len[k] != sp[k].len)
+			return log_ret(-EOPNOTSUPP, "pid %d: %s of %" PRIu64 " bytes in the image, %"
+				       PRIu64 " on this kernel: the kernel differs", p->pid,
+				       special_names[k], len[k], sp[k].len);
+		if (len[k] && start[k] - start[STUB_SPECIAL_VDSO] != (uint64_t)sp[k].cur_off)
+			return log_ret(-EOPNOTSUPP, "pid %d: %s at %+" PRId64 " from [vdso] in the"
+				       " image, %+" PRId64 " on this kernel", p->pid,
+				       special_names[k],
+				       (int64_t)(start[k] - start[STUB_SPECIAL_VDSO]),
+				       sp[k].cur_off);
+	}
+	for (int k = 0; k < STUB_NR_SPECIAL; k++)
+		sp[k].target = start[k];
+	return 0;
+}
+
+/* Offsets into the blob, handed out in order. */
+struct layout {
+	uint64_t size;
+};
+
+static uint64_t reserve(struct layout *l, uint64_t len, uint64_t align)
+{
+	uint64_t off = ALIGN_UP(l->size, align);
+
+	l->size = off + len;
+	return off;
+}
+
+static int check_vmas(const struct process_record *p, const struct plan_fds *fds)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		const struct vma_record *v = &p->vmas[i];
+
+		if (v->start % PAGE || v->end % PAGE || v->start >= v->end ||
+		    (i && v->start < p->vmas[i - 1].end))
+			return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 "-0x%" PRIx64
+				       ": unaligned, empty or out of order", p->pid, v->start,
+				       v->end);
+		if (v->kind == VMA_FILE_SHARED && (!fds->vma_fds || fds->vma_fds[i] < 0))
+			return log_ret(-EBADF, "pid %d: shared mapping 0x%" PRIx64 " of %s: no fd",
+				       p->pid, v->start, v->path ? v->path : "?");
+		if (v->kind < VMA_ANON_PRIVATE || v->kind > VMA_VVAR_VCLOCK)
+			return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 ": unknown kind %u",
+				       p->pid, v->start, v->kind);
+	}
+	return 0;
+}
+
+/* Is the mapping rebuilt by the stub (not a special one, not above the
+ * user address space like [vsyscall])? */
+static bool plan_vma(const struct vma_record *v)
+{
+	return special_index(v->kind) < 0 && v->end <= TASK_TOP;
+}
+
+static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
+		     struct stub_vma *out, uint32_t *nr)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		const struct vma_record *v = &p->vmas[i];
+		struct stub_vma *s = &out[n];
+		int fd = fds->vma_fds ? fds->vma_fds[i] : -1;
+
+		if (!plan_vma(v))
+			continue;
+		s->start = v->start;
+		s->end = v->end;
+		s->prot = v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+		s->fd = -1;
+		if (v->flags & VMA_F_GROWSDOWN)
+			s->flags |= STUB_VMA_GROWSDOWN;
+		switch (v->kind) {
+		case VMA_ANON_SHARED:
+			s->flags |= STUB_VMA_SHARED | STUB_VMA_ANON;
+			break;
+		case VMA_FILE_SHARED:
+			s->flags |= STUB_VMA_SHARED;
+			s->fd = fd;
+			s->pgoff = v->pgoff;
+			break;
+		case VMA_FILE_PRIVATE:
+			if (fd >= 0) {
+				s->fd = fd;
+				s->pgoff = v->pgoff;
+			} else {
+				s->flags |= STUB_VMA_ANON;
+			}
+			break;
+		default:
+			s->flags |= STUB_VMA_ANON;
+			break;
+		}
+		n++;
+	}
+	*nr = n;
+	return 0;
+}
+
+static int fill_runs(const struct process_record *p, const struct stub_vma *vmas, uint32_t nr_vmas,
+		     struct stub_run *out)
+{
+	uint32_t j = 0;
+
+	for (size_t i = 0; i < p->nr_runs; i++) {
+		const struct page_run *r = &p->runs[i];
+
+		if (r->vaddr % PAGE || r->len % PAGE || !r->len ||
+		    (i && r->vaddr < p->runs[i - 1].vaddr + p->runs[i - 1].len))
+			return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 ": unaligned or out of"
+				       " order", p->pid, r->vaddr);
+		while (j < nr_vmas && vmas[j].end <= r->vaddr)
+			j++;
+		if (j == nr_vmas || r->vaddr < vmas[j].start || r->vaddr + r->len > vmas[j].end)
+			return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 "-0x%" PRIx64
+				       " are in no mapping", p->pid, r->vaddr, r->vaddr + r->len);
+		out[i].vaddr = r->vaddr;
+		out[i].len = r->len;
+		out[i].file_off = r->file_off;
+	}
+	return 0;
+}
+
+static uint64_t xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/*
+ * Copy a thread's xsave image and give it the software header the kernel
+ * checks in a signal frame, and FP_XSTATE_MAGIC2 after it.
+ */
+static int fill_xstate(pid_t pid, const struct thread_record *t, uint8_t *out)
+{
+	unsigned int a, b, c, d;
+	struct fpx_sw_bytes sw;
+	uint64_t xstate_bv, xcomp_bv, xcr0;
+	uint32_t magic2 = XSTATE_MAGIC2;
+
+	memcpy(out, t->xstate, t->xstate_len);
+	memset(&sw, 0, sizeof(sw));
+	if (t->xstate_len == FXSAVE_SIZE) {
+		/* fxsave only: no magic1 makes the kernel take it as such */
+		memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
+		return 0;
+	}
+	memcpy(&xstate_bv, t->xstate + FXSAVE_SIZE, 8);
+	memcpy(&xcomp_bv, t->xstate + FXSAVE_SIZE + 8, 8);
+	if (xcomp_bv & (1ull << 63))
+		return log_ret(-EINVAL, "pid %d tid %d: xstate in compacted format", pid, t->tid);
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return log_ret(-EOPNOTSUPP, "pid %d tid %d: xstate saved, no xsave here", pid,
+			       t->tid);
+	xcr0 = xgetbv0();
+	if (xstate_bv & ~xcr0)
+		return log_ret(-EOPNOTSUPP, "pid %d tid %d: FPU state components 0x%" PRIx64
+			       " are not enabled on this CPU", pid, t->tid, xstate_bv & ~xcr0);
+	__cpuid_count(0xd, 0, a, b, c, d);
+	if (t->xstate_len > b)
+		return log_ret(-EOPNOTSUPP, "pid %d tid %d: xstate of %u bytes, %u on this CPU",
+			       pid, t->tid, t->xstate_len, b);
+	sw.magic1 = XSTATE_MAGIC1;
+	sw.extended_size = t->xstate_len + sizeof(magic2);
+	sw.xfeatures = xstate_bv | 3;	/* x87 and SSE are always there */
+	sw.xstate_size = t->xstate_len;
+	memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
+	memcpy(out + t->xstate_len, &magic2, sizeof(magic2));
+	return 0;
+}
+
+static int signo_of(const uint8_t *info)
+{
+	int32_t signo;
+
+	memcpy(&signo, info, sizeof(signo));
+	return signo;
+}
+
+/* Pending signals worth queueing again; SIGKILL/SIGSTOP cannot be. */
+static bool queueable(pid_t pid, const uint8_t *info)
+{
+	int signo = signo_of(info);
+
+	if (signo < 1 || signo > TC_NSIG)
+		return log_ret(false, "pid %d: pending signal %d: invalid", pid, signo);
+	if (signo == SIGKILL || signo == SIGSTOP) {
+		log_warn("pid %d: pending signal %d is not restored", pid, signo);
+		return false;
+	}
+	return true;
+}
+
+static uint32_t fill_siginfo(struct stub_siginfo *out, pid_t pid, uint32_t n,
+			     const uint8_t (*infos)[TC_SIGINFO_SIZE], bool shared)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (!queueable(pid, infos[i]))
+			continue;
+		out[k].shared = shared;
+		out[k].signo = (uint32_t)signo_of(infos[i]);
+		memcpy(out[k].info, infos[i], TC_SIGINFO_SIZE);
+		k++;
+	}
+	return k;
+}
+
+static void fill_thread(const struct thread_record *t, struct stub_thread *s)
+{
+	struct user_regs_struct regs = t->regs;
+
+	plan_fix_syscall_restart(&regs);
+	s->tid = t->tid;
+	memcpy(s->regs, &regs, sizeof(regs));
+	s->sigmask = t->sigmask;
+	s->altstack_sp = t->altstack_sp;
+	s->altstack_size = t->altstack_size;
+	s->altstack_flags = t->altstack_flags;
+	s->clear_child_tid = t->clear_child_tid;
+	s->robust_list = t->robust_list;
+	s->robust_len = t->robust_len;
+	s->rseq_addr = t->rseq_addr;
+	s->rseq_len = t->rseq_len;
+	s->rseq_sig = t->rseq_sig;
+}
+
+/* A hard limit we cannot raise (no CAP_SYS_RESOURCE) is kept as it is here. */
+static void fill_rlimits(const struct process_record *p, struct stub_plan *plan)
+{
+	for (int i = 0; i < TC_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
+		struct rlimit now;
+
+		plan->rlimits[i].cur = p->rlimits[i].cur;
+		plan->rlimits[i].max = p->rlimits[i].max;
+		if (getrlimit(i, &now) == 0 && p->rlimits[i].max > now.rlim_max) {
+			log_warn("pid %d: rlimit %d: hard limit %" PRIu64 " lowered to %llu:"
+				 " cannot raise it", p->pid, i, p->rlimits[i].max,
+				 (unsigned long long)now.rlim_max);
+			plan->rlimits[i].max = now.rlim_max;
+			plan->rlimits[i].cur = MIN(plan->rlimits[i].cur, (uint64_t)now.rlim_max);
+		}
+		plan->nr_rlimits = i + 1;
+	}
+}
+
+static void add_fd(int32_t *list, uint32_t *n, int fd)
+{
+	if (fd < 0)
+		return;
+	for (uint32_t i = 0; i < *n; i++) {
+		if (list[i] == fd)
+			return;
+	}
+	list[(*n)++] = fd;
+}
+
+/* The stub must not close an fd of the program's own. */
+static int check_close_list(const struct process_record *p, const int32_t *list, uint32_t n,
+			    int status_fd)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (list[i] == status_fd)
+			return log_ret(-EINVAL, "pid %d: fd %d is the status fd", p->pid, list[i]);
+		for (size_t k = 0; k < p->nr_fds; k++) {
+			if (p->fds[k].fd == list[i])
+				return log_ret(-EINVAL, "pid %d: fd %d is both the program's and"
+					       " the stub's", p->pid, list[i]);
+		}
+	}
+	return 0;
+}
+
+int plan_build(const struct process_record *p, const struct plan_fds *fds, int *memfd_out)
+{
+	_cleanup_close_ int memfd = -1;
+	_cleanup_free_ uint8_t *blob = NULL;
+	const struct thread_record *t;
+	struct stub_plan *plan;
+	struct stub_thread *st;
+	struct layout l = { 0 };
+	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off;
+	uint64_t threads_off, xstate_off = 0;
+	uint32_t nr_close_max, nr_cloexec_max, nr_siginfo, nr_vmas;
+	int32_t *close_list, *cloexec_list;
+	int r;
+
+	if (p->nr_threads != 1)
+		return log_ret(-EOPNOTSUPP, "pid %d: %zu threads: only single-threaded processes"
+			       " can be restored yet", p->pid, p->nr_threads);
+	t = &p->threads[0];
+	if (t->xstate_len && (!t->xstate || (t->xstate_len != FXSAVE_SIZE &&
+					     t->xstate_len < FXSAVE_SIZE + XSAVE_HDR_SIZE)))
+		return log_ret(-EINVAL, "pid %d tid %d: xstate of %u bytes", p->pid, t->tid,
+			       t->xstate_len);
+	if (p->mm.auxv_len % 16)
+		return log_ret(-EINVAL, "pid %d: auxv of %u bytes", p->pid, p->mm.auxv_len);
+	r = check_vmas(p, fds);
+	if (r < 0)
+		return r;
+
+	memfd = memfd_create("trace-ckpt-plan", 0);
+	if (memfd < 0)
+		return log_ret(neg_errno(), "pid %d: memfd_create: %m", p->pid);
+
+	nr_close_max = 3 + p->nr_vmas + fds->nr_close;
+	nr_cloexec_max = fds->cloexec_fds ? fds->nr_cloexec : p->nr_fds;
+	nr_siginfo = p->nr_shared_pending + t->nr_pending;
+	reserve(&l, sizeof(struct stub_plan), 64);
+	close_off = reserve(&l, nr_close_max * sizeof(int32_t), 8);
+	cloexec_off = reserve(&l, nr_cloexec_max * sizeof(int32_t), 8);
+	vmas_off = reserve(&l, p->nr_vmas * sizeof(struct stub_vma), 8);
+	runs_off = reserve(&l, p->nr_runs * sizeof(struct stub_run), 8);
+	auxv_off = reserve(&l, p->mm.auxv_len, 16);
+	siginfo_off = reserve(&l, nr_siginfo * sizeof(struct stub_siginfo), 8);
+	threads_off = reserve(&l, sizeof(struct stub_thread), 64);
+	if (t->xstate_len)
+		xstate_off = reserve(&l, t->xstate_len + sizeof(uint32_t), 64);
+	blob = calloc(1, l.size);
+	if (!blob)
+		return -ENOMEM;
+
+	plan = (struct stub_plan *)blob;
+	plan->magic = STUB_PLAN_MAGIC;
+	plan->size = l.size;
+	plan->image_fd = fds->image_fd;
+	plan->status_fd = fds->status_fd;
+	plan->plan_fd = memfd;
+
+	close_list = (int32_t *)(blob + close_off);
+	add_fd(close_list, &plan->nr_close, fds->image_fd);
+	add_fd(close_list, &plan->nr_close, memfd);
+	add_fd(close_list, &plan->nr_close, fds->exe_fd);
+	for (size_t i = 0; fds->vma_fds && i < p->nr_vmas; i++)
+		add_fd(close_list, &plan->nr_close, fds->vma_fds[i]);
+	for (size_t i = 0; i < fds->nr_close; i++)
+		add_fd(close_list, &plan->nr_close, fds->close_fds[i]);
+	plan->close_off = close_off;
+	r = check_close_list(p, close_list, plan->nr_close, fds->status_fd);
+	if (r < 0)
+		return r;
+
+	cloexec_list = (int32_t *)(blob + cloexec_off);
+	if (fds->cloexec_fds) {
+		for (size_t i = 0; i < fds->nr_cloexec; i++)
+			add_fd(cloexec_list, &plan->nr_cloexec, fds->cloexec_fds[i]);
+	} else {
+		for (size_t i = 0; i < p->nr_fds; i++) {
+			if (p->fds[i].cloexec)
+				add_fd(cloexec_list, &plan->nr_cloexec, p->fds[i].fd);
+		}
+	}
+	plan->cloexec_off = cloexec_off;
+
+	r = fill_vmas(p, fds, (struct stub_vma *)(blob + vmas_off), &nr_vmas);
+	if (r < 0)
+		return r;
+	plan->nr_vmas = nr_vmas;
+	plan->vmas_off = vmas_off;
+	r = fill_runs(p, (struct stub_vma *)(blob + vmas_off), nr_vmas,
+		      (struct stub_run *)(blob + runs_off));
+	if (r < 0)
+		return r;
+	plan->nr_runs = p->nr_runs;
+	plan->runs_off = runs_off;
+
+	r = plan_read_specials(plan->special);
+	if (r < 0)
+		return r;
+	r = plan_match_specials(p, plan->special);
+	if (r < 0)
+		return r;
+	for (int k = 0; k < STUB_NR_SPECIAL; k++) {
+		for (uint32_t i = 0; plan->special[k].target && i < nr_vmas; i++) {
+			const struct stub_vma *v = (struct stub_vma *)(blob + vmas_off) + i;
+
+			if (plan->special[k].target < v->end &&
+			    v->start < plan->special[k].target + plan->special[k].len)
+				return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 " overlaps %s",
+					       p->pid, v->start, special_names[k]);
+		}
+	}
+
+	plan->mm.start_code = p->mm.start_code;
+	plan->mm.end_code = p->mm.end_code;
+	plan->mm.start_data = p->mm.start_data;
+	plan->mm.end_data = p->mm.end_data;
+	plan->mm.start_brk = p->mm.start_brk;
+	plan->mm.brk = p->mm.brk;
+	plan->mm.start_stack = p->mm.start_stack;
+	plan->mm.arg_start = p->mm.arg_start;
+	plan->mm.arg_end = p->mm.arg_end;
+	plan->mm.env_start = p->mm.env_start;
+	plan->mm.env_end = p->mm.env_end;
+	plan->mm.auxv_off = auxv_off;
+	plan->mm.auxv_size = p->mm.auxv_len;
+	if (p->mm.auxv_len)
+		memcpy(blob + auxv_off, p->mm.auxv, p->mm.auxv_len);
+	plan->mm.exe_fd = fds->exe_fd;
+
+	for (int i = 0; i < TC_NSIG; i++) {
+		plan->sigactions[i].handler = p->sigactions[i].handler;
+		plan->sigactions[i].flags = p->sigactions[i].flags;
+		plan->sigactions[i].restorer = p->sigactions[i].restorer;
+		plan->sigactions[i].mask = p->sigactions[i].mask;
+	}
+	for (int i = 0; i < 3; i++) {
+		plan->itimers[i].interval_sec = p->itimers[i].interval_us / 1000000;
+		plan->itimers[i].interval_usec = p->itimers[i].interval_us % 1000000;
+		plan->itimers[i].value_sec = p->itimers[i].value_us / 1000000;
+		plan->itimers[i].value_usec = p->itimers[i].value_us % 1000000;
+	}
+	fill_rlimits(p, plan);
+	plan->umask = p->umask;
+	memcpy(plan->comm, p->comm, sizeof(plan->comm));
+	plan->comm[sizeof(plan->comm) - 1] = '\0';
+
+	plan->nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + siginfo_off), p->pid,
+					p->nr_shared_pending, p->shared_pending, true);
+	plan->nr_siginfo += fill_siginfo((struct stub_siginfo *)(blob + siginfo_off) +
+					 plan->nr_siginfo, p->pid, t->nr_pending, t->pending,
+					 false);
+	plan->siginfo_off = siginfo_off;
+
+	st = (struct stub_thread *)(blob + threads_off);
+	fill_thread(t, st);
+	if (t->xstate_len) {
+		r = fill_xstate(p->pid, t, blob + xstate_off);
+		if (r < 0)
+			return r;
+		st->xstate_off = xstate_off;
+		st->xstate_len = t->xstate_len;
+	}
+	plan->nr_threads = 1;
+	plan->threads_off = threads_off;
+
+	r = write_full(memfd, blob, l.size);
+	if (r < 0)
+		return log_ret(r, "pid %d: writing the plan: %s", p->pid, strerror(-r));
+	*memfd_out = TAKE_FD(memfd);
+	return 0;
+}

@@ -1,0 +1,856 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * trace-ckpt-stub PLAN_FD: turns the process it runs in into the saved one.
+ *
+ * The restore driver has set up the fds, cwd and credentials and opened every
+ * file the plan names; this program, freestanding and position independent,
+ * then
+ *   1. moves itself (image, a copy of the plan, a stack) into a hole of the
+ *      saved address space,
+ *   2. unmaps everything else of its own and moves [vvar], [vvar_vclock] and
+ *      [vdso] to their saved addresses,
+ *   3. recreates the saved mappings and reads the dumped pages into them,
+ *   4. sets the mm fields and /proc/PID/exe, signal handlers, timers,
+ *      limits, the per-thread kernel state, queues the pending signals,
+ *   5. builds an rt_sigframe holding the saved registers on the thread's stack,
+ *   6. reports where that frame is on the status fd and parks in pause().
+ * The supervisor then unmaps the stub's area and makes the thread run
+ * rt_sigreturn (src/restorer/release.c), so no byte of the stub remains.
+ *
+ * Rules of this file: no libc, no writable globals, no relocations (the
+ * image is copied to an address the linker never saw), no TLS (fs_base is
+ * the program's as soon as it is set).
+ */
+#pragma GCC visibility push(hidden)
+
+#include <elf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+#include "sys.h"
+#include "vdso_scan.h"
+
+#define HOLE_LOW	0x10000ul		/* leave low memory alone */
+#define TASK_TOP	0x7ffffffff000ul	/* 47-bit user address space */
+#define GROWSDOWN_GAP	(1ul << 20)		/* keep clear below a stack */
+#define HOLE_TRIES	100000
+
+#define ALIGN_UP(x, a)	(((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+#define PAGE_UP(x)	ALIGN_UP((uint64_t)(x), PAGE_SIZE)
+#define SIGKILL		9
+#define SIGSTOP		19
+#define SS_AUTODISARM	(1u << 31)
+#define AT_SYSINFO_EHDR	33
+
+#define UC_FP_XSTATE		0x1
+#define UC_SIGCONTEXT_SS	0x2
+#define UC_STRICT_RESTORE_SS	0x4
+
+extern const Elf64_Ehdr __ehdr_start;
+
+/* The x86_64 signal frame, as arch/x86 lays it out (uapi asm/sigcontext.h). */
+struct k_sigcontext {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2;
+	uint64_t fpstate;
+	uint64_t reserved1[8];
+};
+
+struct k_stack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+struct k_ucontext {
+	uint64_t flags;
+	uint64_t link;
+	struct k_stack stack;
+	struct k_sigcontext mcontext;
+	uint64_t sigmask;
+};
+
+struct k_rt_sigframe {
+	uint64_t pretcode;
+	struct k_ucontext uc;
+	uint8_t info[128];
+};
+
+_Static_assert(sizeof(struct k_sigcontext) == 256, "sigcontext layout");
+_Static_assert(sizeof(struct k_ucontext) == 304, "ucontext layout");
+_Static_assert(sizeof(struct k_rt_sigframe) == 440, "rt_sigframe layout");
+
+struct k_prctl_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+_Static_assert(sizeof(struct k_prctl_mm_map) == 104, "prctl_mm_map layout");
+
+/* Everything stage two needs; it lives on the new stack. */
+struct ctx {
+	const struct stub_plan *plan;	/* the copy inside the area */
+	uint64_t area, area_len;
+	uint64_t park;			/* parking room for the special mappings */
+	uint64_t vdso;			/* where the kernel put our [vdso] */
+	int status_fd;
+};
+
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	while (n >= 8) {
+		*(uint64_t *)(void *)d = *(const uint64_t *)(const void *)s;
+		d += 8;
+		s += 8;
+		n -= 8;
+	}
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	uint8_t *d = dst;
+
+	while (n--)
+		*d++ = (uint8_t)c;
+	return dst;
+}
+
+static __attribute__((noreturn)) void report_fail(int status_fd, uint32_t stage, long err,
+						  uint64_t addr)
+{
+	struct stub_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.stage = stage;
+	st.err = (int32_t)err;
+	st.addr = addr;
+	if (status_fd >= 0)
+		sys3(__NR_write, status_fd, &st, sizeof(st));
+	sys_exit_group(127);
+}
+
+static const void *plan_at(const struct stub_plan *p, uint64_t off)
+{
+	return (const uint8_t *)p + off;
+}
+
+#define PLAN_ARRAY(p, off, type) ((const type *)plan_at(p, off))
+
+static int array_ok(const struct stub_plan *p, uint64_t off, uint64_t n, uint64_t size)
+{
+	if (n == 0)
+		return 1;
+	if (off % 8 || off > p->size || n > (p->size - off) / size)
+		return 0;
+	return 1;
+}
+
+static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/*
+ * The restorer checked all of this already; the stub checks again what would
+ * otherwise make it destroy itself or touch memory outside the plan.
+ * Returns 0, or -EINVAL and the offending address (or plan offset) in *bad.
+ */
+static long check_plan(const struct stub_plan *p, uint64_t *bad)
+{
+	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
+	const struct stub_run *r = PLAN_ARRAY(p, p->runs_off, struct stub_run);
+	const struct stub_thread *t;
+	uint32_t i, j, nr_targets = 0, nr_specials = 0;
+
+	*bad = 0;
+	if (!array_ok(p, p->close_off, p->nr_close, sizeof(int32_t)) ||
+	    !array_ok(p, p->cloexec_off, p->nr_cloexec, sizeof(int32_t)) ||
+	    !array_ok(p, p->vmas_off, p->nr_vmas, sizeof(struct stub_vma)) ||
+	    !array_ok(p, p->runs_off, p->nr_runs, sizeof(struct stub_run)) ||
+	    !array_ok(p, p->siginfo_off, p->nr_siginfo, sizeof(struct stub_siginfo)) ||
+	    !array_ok(p, p->threads_off, p->nr_threads, sizeof(struct stub_thread)) ||
+	    !array_ok(p, p->mm.auxv_off, p->mm.auxv_size, 1) || p->nr_rlimits > 16)
+		return -EINVAL;
+
+	for (i = 0; i < p->nr_vmas; i++) {
+		*bad = v[i].start;
+		if (v[i].start % PAGE_SIZE || v[i].end % PAGE_SIZE || v[i].start >= v[i].end ||
+		    v[i].start < PAGE_SIZE || v[i].end > TASK_TOP)
+			return -EINVAL;
+		if (i && v[i].start < v[i - 1].end)
+			return -EINVAL;
+		if (!(v[i].flags & STUB_VMA_ANON) && v[i].fd < 0)
+			return -EINVAL;
+	}
+	/* Runs are sorted and each lies inside one mapping. */
+	for (i = 0, j = 0; i < p->nr_runs; i++) {
+		*bad = r[i].vaddr;
+		if (r[i].len == 0 || r[i].vaddr + r[i].len < r[i].vaddr)
+			return -EINVAL;
+		if (i && r[i].vaddr < r[i - 1].vaddr + r[i - 1].len)
+			return -EINVAL;
+		while (j < p->nr_vmas && v[j].end <= r[i].vaddr)
+			j++;
+		if (j == p->nr_vmas || r[i].vaddr < v[j].start || r[i].vaddr + r[i].len > v[j].end)
+			return -EINVAL;
+	}
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		const struct stub_special *s = &p->special[i];
+
+		*bad = s->target;
+		if (!s->len)
+			continue;
+		nr_specials++;
+		if (s->len % PAGE_SIZE || s->cur_off % (int64_t)PAGE_SIZE)
+			return -EINVAL;
+		if (!s->target)
+			continue;
+		nr_targets++;
+		if (s->target % PAGE_SIZE || s->target < PAGE_SIZE || s->target > TASK_TOP - s->len)
+			return -EINVAL;
+		for (j = 0; j < p->nr_vmas; j++) {
+			if (ranges_overlap(s->target, s->len, v[j].start, v[j].end - v[j].start))
+				return -EINVAL;
+		}
+	}
+	/* All special mappings move, or none is kept. */
+	*bad = 0;
+	if (nr_targets && nr_targets != nr_specials)
+		return -EINVAL;
+	if (p->nr_threads != 1) {
+		*bad = p->nr_threads;
+		return p->nr_threads ? -EOPNOTSUPP : -EINVAL;
+	}
+	t = PLAN_ARRAY(p, p->threads_off, struct stub_thread);
+	*bad = p->threads_off;
+	if (t->xstate_off && (t->xstate_off % 64 || t->xstate_len < 512 ||
+			      !array_ok(p, t->xstate_off, t->xstate_len + 4ull, 1)))
+		return -EINVAL;
+	return 0;
+}
+
+static void special_span(const struct stub_plan *p, int64_t *lo, uint64_t *len)
+{
+	int64_t min = 0, max = 0;
+	int i, any = 0;
+
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		const struct stub_special *s = &p->special[i];
+
+		if (!s->len)
+			continue;
+		if (!any || s->cur_off < min)
+			min = s->cur_off;
+		if (!any || s->cur_off + (int64_t)s->len > max)
+			max = s->cur_off + (int64_t)s->len;
+		any = 1;
+	}
+	*lo = min;
+	*len = (uint64_t)(max - min);
+}
+
+/* End of the special target that [a, a + len) runs into, or 0. */
+static uint64_t special_clash(const struct stub_plan *p, uint64_t a, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		const struct stub_special *s = &p->special[i];
+
+		if (s->len && s->target && ranges_overlap(a, len, s->target, s->len))
+			return s->target + s->len;
+	}
+	return 0;
+}
+
+/*
+ * Map len bytes, read-write-execute, in a gap of the saved address space.
+ * Our own mappings may sit in such a gap (MAP_FIXED_NOREPLACE says EEXIST):
+ * slide on by the length, they are few and small.
+ */
+static long map_hole(const struct stub_plan *p, uint64_t len, uint64_t *out)
+{
+	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
+	uint64_t lo = HOLE_LOW, hi, c, clash;
+	uint32_t i;
+	int tries = 0;
+	long ret;
+
+	for (i = 0; i <= p->nr_vmas; i++) {
+		hi = i < p->nr_vmas ? v[i].start : TASK_TOP;
+		if (i < p->nr_vmas && (v[i].flags & STUB_VMA_GROWSDOWN))
+			hi = hi > GROWSDOWN_GAP ? hi - GROWSDOWN_GAP : 0;
+		c = lo;
+		while (hi > c && hi - c >= len && tries < HOLE_TRIES) {
+			clash = special_clash(p, c, len);
+			if (clash) {
+				c = clash;
+				continue;
+			}
+			ret = sys_mmap(c, len, PROT_READ | PROT_WRITE | PROT_EXEC,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			if (!is_err(ret) && (uint64_t)ret == c) {
+				*out = c;
+				return 0;
+			}
+			if (!is_err(ret)) {
+				/* A kernel without MAP_FIXED_NOREPLACE put it elsewhere. */
+				sys2(__NR_munmap, ret, len);
+				return -EOPNOTSUPP;
+			}
+			if (ret != -EEXIST)
+				return ret;
+			tries++;
+			c += len;
+		}
+		if (i < p->nr_vmas && v[i].end > lo)
+			lo = v[i].end;
+	}
+	return -ENOSPC;
+}
+
+/* The extent of our own image, from its program headers; the first PT_LOAD
+ * holds the ELF header at offset 0. */
+static uint64_t image_len(void)
+{
+	const Elf64_Ehdr *eh = &__ehdr_start;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)((const uint8_t *)eh + eh->e_phoff);
+	uint64_t end = 0;
+	int i;
+
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr + ph[i].p_memsz > end)
+			end = ph[i].p_vaddr + ph[i].p_memsz;
+	}
+	return PAGE_UP(end);
+}
+
+static void copy_image(uint64_t to)
+{
+	const Elf64_Ehdr *eh = &__ehdr_start;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)((const uint8_t *)eh + eh->e_phoff);
+	const uint8_t *base = (const uint8_t *)eh;
+	int i;
+
+	/* Segment by segment: there may be unmapped pages between them. */
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD)
+			memcpy((void *)(to + ph[i].p_vaddr), base + ph[i].p_vaddr, ph[i].p_memsz);
+	}
+}
+
+/* Unmap everything but keep[0..n): our area and the special mappings. */
+static long unmap_others(uint64_t keep[][2], int n)
+{
+	uint64_t at = 0, tmp0, tmp1;
+	int i, j;
+	long ret;
+
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && keep[j][0] < keep[j - 1][0]; j--) {
+			tmp0 = keep[j][0];
+			tmp1 = keep[j][1];
+			keep[j][0] = keep[j - 1][0];
+			keep[j][1] = keep[j - 1][1];
+			keep[j - 1][0] = tmp0;
+			keep[j - 1][1] = tmp1;
+		}
+	}
+	for (i = 0; i <= n; i++) {
+		uint64_t end = i < n ? keep[i][0] : TASK_TOP;
+
+		if (end > at) {
+			ret = sys2(__NR_munmap, at, end - at);
+			if (is_err(ret))
+				return ret;
+		}
+		if (i < n && keep[i][1] > at)
+			at = keep[i][1];
+	}
+	return 0;
+}
+
+static void move_specials(struct ctx *c, uint64_t *syscall_insn)
+{
+	const struct stub_plan *p = c->plan;
+	int64_t lo;
+	uint64_t span;
+	long ret, off;
+	int i;
+
+	*syscall_insn = 0;
+	special_span(p, &lo, &span);
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		const struct stub_special *s = &p->special[i];
+		uint64_t cur = c->vdso + (uint64_t)s->cur_off;
+
+		if (!s->len)
+			continue;
+		if (!s->target)
+			ret = sys2(__NR_munmap, cur, s->len);
+		else
+			ret = sys6(__NR_mremap, (long)cur, (long)s->len, (long)s->len,
+				   MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (long)(c->park + (uint64_t)(s->cur_off - lo)), 0);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_SPECIAL, ret, cur);
+	}
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		const struct stub_special *s = &p->special[i];
+
+		if (!s->len || !s->target)
+			continue;
+		ret = sys6(__NR_mremap, (long)(c->park + (uint64_t)(s->cur_off - lo)),
+			   (long)s->len, (long)s->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   (long)s->target, 0);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_SPECIAL, ret, s->target);
+	}
+
+	if (p->special[STUB_SPECIAL_VDSO].len && p->special[STUB_SPECIAL_VDSO].target) {
+		const struct stub_special *s = &p->special[STUB_SPECIAL_VDSO];
+
+		off = vdso_find_syscall((const uint8_t *)s->target, s->len);
+		if (off >= 0)
+			*syscall_insn = s->target + (uint64_t)off;
+	}
+}
+
+static long read_full_at(int fd, uint64_t addr, uint64_t len, uint64_t off)
+{
+	long n;
+
+	while (len) {
+		n = sys4(__NR_pread64, fd, addr, len > (1ul << 30) ? (1ul << 30) : len, off);
+		if (n == -4 /* EINTR */)
+			continue;
+		if (is_err(n))
+			return n;
+		if (n == 0)
+			return -EIO;
+		addr += (uint64_t)n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static void build_memory(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
+	const struct stub_run *r = PLAN_ARRAY(p, p->runs_off, struct stub_run);
+	uint32_t i, j = 0, k;
+	long ret;
+
+	for (i = 0; i < p->nr_vmas; i++) {
+		int flags = MAP_FIXED_NOREPLACE, fd = -1;
+		uint64_t off = 0, len = v[i].end - v[i].start;
+		int prot = (int)v[i].prot, has_runs;
+
+		has_runs = j < p->nr_runs && r[j].vaddr < v[i].end;
+		flags |= (v[i].flags & STUB_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+		if (v[i].flags & STUB_VMA_GROWSDOWN)
+			flags |= MAP_GROWSDOWN;
+		if (v[i].flags & STUB_VMA_ANON) {
+			flags |= MAP_ANONYMOUS;
+		} else {
+			fd = v[i].fd;
+			off = v[i].pgoff;
+		}
+		/* Writable while the pages are read in. */
+		if (has_runs)
+			prot |= PROT_READ | PROT_WRITE;
+		ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_MMAP, ret, v[i].start);
+		if ((uint64_t)ret != v[i].start)
+			report_fail(c->status_fd, STUB_ERR_MMAP, -EEXIST, v[i].start);
+
+		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++) {
+			ret = read_full_at(p->image_fd, r[k].vaddr, r[k].len, r[k].file_off);
+			if (ret)
+				report_fail(c->status_fd, STUB_ERR_READ, ret, r[k].vaddr);
+		}
+		j = k;
+		if (prot != (int)v[i].prot) {
+			ret = sys3(__NR_mprotect, v[i].start, len, v[i].prot);
+			if (is_err(ret))
+				report_fail(c->status_fd, STUB_ERR_MPROTECT, ret, v[i].start);
+		}
+	}
+}
+
+static void set_mm(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_mm *m = &p->mm;
+	struct k_prctl_mm_map map;
+	long ret;
+
+	if (!m->start_code && m->exe_fd < 0)
+		return;
+	map.start_code = m->start_code;
+	map.end_code = m->end_code;
+	map.start_data = m->start_data;
+	map.end_data = m->end_data;
+	map.start_brk = m->start_brk;
+	map.brk = m->brk;
+	map.start_stack = m->start_stack;
+	map.arg_start = m->arg_start;
+	map.arg_end = m->arg_end;
+	map.env_start = m->env_start;
+	map.env_end = m->env_end;
+	map.auxv = m->auxv_size ? (uint64_t)plan_at(p, m->auxv_off) : 0;
+	map.auxv_size = m->auxv_size;
+	map.exe_fd = (uint32_t)m->exe_fd;	/* -1: keep */
+	ret = sys5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &map, sizeof(map), 0);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_MM, ret, 0);
+}
+
+static void set_process_state(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	char comm[16];
+	uint32_t i;
+	long ret;
+
+	for (i = 1; i <= 64; i++) {
+		if (i == SIGKILL || i == SIGSTOP)
+			continue;
+		ret = sys4(__NR_rt_sigaction, i, &p->sigactions[i - 1], 0, 8);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_SIGACTION, ret, i);
+	}
+	for (i = 0; i < 3; i++) {
+		ret = sys3(__NR_setitimer, i, &p->itimers[i], 0);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_ITIMER, ret, i);
+	}
+	for (i = 0; i < p->nr_rlimits; i++) {
+		ret = sys4(__NR_prlimit64, 0, i, &p->rlimits[i], 0);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_RLIMIT, ret, i);
+	}
+	memcpy(comm, p->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = 0;
+	ret = sys2(__NR_prctl, PR_SET_NAME, comm);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_PROC, ret, 0);
+	sys1(__NR_umask, p->umask);
+}
+
+static void set_thread_state(struct ctx *c, const struct stub_thread *t)
+{
+	struct k_stack ss;
+	long ret;
+
+	memset(&ss, 0, sizeof(ss));
+	if (t->altstack_flags & SS_DISABLE) {
+		ss.flags = SS_DISABLE;
+	} else {
+		ss.sp = t->altstack_sp;
+		ss.size = t->altstack_size;
+		ss.flags = (int32_t)(t->altstack_flags & SS_AUTODISARM);
+	}
+	ret = sys2(__NR_sigaltstack, &ss, 0);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->altstack_sp);
+	if (t->robust_len) {
+		ret = sys2(__NR_set_robust_list, t->robust_list, t->robust_len);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->robust_list);
+	}
+	sys1(__NR_set_tid_address, t->clear_child_tid);
+	if (t->rseq_addr) {
+		ret = sys4(__NR_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->rseq_addr);
+	}
+	/* rt_sigreturn leaves the segment bases alone. */
+	ret = sys2(__NR_arch_prctl, ARCH_SET_FS, t->regs[STUB_FS_BASE]);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->regs[STUB_FS_BASE]);
+	ret = sys2(__NR_arch_prctl, ARCH_SET_GS, t->regs[STUB_GS_BASE]);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->regs[STUB_GS_BASE]);
+}
+
+static void set_fds_and_signals(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const int32_t *cloexec = PLAN_ARRAY(p, p->cloexec_off, int32_t);
+	const struct stub_siginfo *si = PLAN_ARRAY(p, p->siginfo_off, struct stub_siginfo);
+	long pid = sys0(__NR_getpid), tid = sys0(__NR_gettid), ret;
+	uint32_t i;
+
+	for (i = 0; i < p->nr_cloexec; i++) {
+		ret = sys3(__NR_fcntl, cloexec[i], F_SETFD, FD_CLOEXEC);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_FD, ret, (uint64_t)cloexec[i]);
+	}
+	/* Everything is blocked: they stay queued until rt_sigreturn sets the
+	 * saved mask.  Sent to ourselves, any si_code is accepted. */
+	for (i = 0; i < p->nr_siginfo; i++) {
+		if (si[i].shared)
+			ret = sys3(__NR_rt_sigqueueinfo, pid, si[i].signo, si[i].info);
+		else
+			ret = sys4(__NR_rt_tgsigqueueinfo, pid, tid, si[i].signo, si[i].info);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_SIGNAL, ret, si[i].signo);
+	}
+}
+
+/* Is [a, b) inside one writable mapping of the plan (or just below a stack
+ * that grows down onto it)? */
+static int stack_room(const struct stub_plan *p, uint64_t a, uint64_t b)
+{
+	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
+	uint32_t i;
+
+	for (i = 0; i < p->nr_vmas; i++) {
+		if (!(v[i].prot & PROT_WRITE) || b > v[i].end)
+			continue;
+		if (a >= v[i].start)
+			return 1;
+		if ((v[i].flags & STUB_VMA_GROWSDOWN) && v[i].start - a < GROWSDOWN_GAP &&
+		    (!i || v[i - 1].end <= a))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Put an rt_sigframe below the thread's red zone the way the kernel places
+ * one when it delivers a signal: xstate 64-byte aligned on top, the frame
+ * under it with (frame + 8) 16-byte aligned.  Returns the rsp rt_sigreturn
+ * wants: the address of the frame's ucontext.
+ */
+static uint64_t build_frame(struct ctx *c, const struct stub_thread *t)
+{
+	const uint64_t *regs = t->regs;
+	struct k_rt_sigframe *f;
+	struct k_sigcontext *mc;
+	uint64_t sp = regs[STUB_RSP] - 128, fp = 0, fp_len = 0;
+
+	if (t->xstate_off) {
+		fp_len = t->xstate_len + (t->xstate_len > 512 ? 4 : 0);
+		sp = (sp - fp_len) & ~63ul;
+		fp = sp;
+	}
+	sp -= sizeof(*f);
+	sp = (sp & ~15ul) - 8;
+	if (!stack_room(c->plan, sp, regs[STUB_RSP]))
+		report_fail(c->status_fd, STUB_ERR_THREAD, -EFAULT, sp);
+	if (fp)
+		memcpy((void *)fp, plan_at(c->plan, t->xstate_off), fp_len);
+
+	f = (struct k_rt_sigframe *)sp;
+	memset(f, 0, sizeof(*f));
+	f->uc.flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	/* rt_sigreturn sets the alternate stack from uc_stack as well. */
+	if (t->altstack_flags & SS_DISABLE) {
+		f->uc.stack.flags = SS_DISABLE;
+	} else {
+		f->uc.stack.sp = t->altstack_sp;
+		f->uc.stack.size = t->altstack_size;
+		f->uc.stack.flags = (int32_t)(t->altstack_flags & SS_AUTODISARM);
+	}
+	mc = &f->uc.mcontext;
+	mc->r8 = regs[STUB_R8];
+	mc->r9 = regs[STUB_R9];
+	mc->r10 = regs[STUB_R10];
+	mc->r11 = regs[STUB_R11];
+	mc->r12 = regs[STUB_R12];
+	mc->r13 = regs[STUB_R13];
+	mc->r14 = regs[STUB_R14];
+	mc->r15 = regs[STUB_R15];
+	mc->rdi = regs[STUB_RDI];
+	mc->rsi = regs[STUB_RSI];
+	mc->rbp = regs[STUB_RBP];
+	mc->rbx = regs[STUB_RBX];
+	mc->rdx = regs[STUB_RDX];
+	mc->rax = regs[STUB_RAX];
+	mc->rcx = regs[STUB_RCX];
+	mc->rsp = regs[STUB_RSP];
+	mc->rip = regs[STUB_RIP];
+	mc->eflags = regs[STUB_EFLAGS];
+	mc->cs = (uint16_t)regs[STUB_CS];
+	mc->ss = (uint16_t)regs[STUB_SS];
+	mc->fpstate = fp;
+	f->uc.sigmask = t->sigmask;
+	return sp + 8;
+}
+
+static void close_fds(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const int32_t *fds = PLAN_ARRAY(p, p->close_off, int32_t);
+	uint32_t i;
+
+	for (i = 0; i < p->nr_close; i++)
+		sys1(__NR_close, fds[i]);
+}
+
+/* Runs from the copy in the hole, on the new stack; never returns. */
+static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_thread *t = PLAN_ARRAY(p, p->threads_off, struct stub_thread);
+	uint64_t keep[1 + STUB_NR_SPECIAL][2];
+	struct stub_status st;
+	int i, n = 0;
+	long ret;
+
+	keep[n][0] = c->area;
+	keep[n++][1] = c->area + c->area_len;
+	for (i = 0; i < STUB_NR_SPECIAL; i++) {
+		if (!p->special[i].len)
+			continue;
+		keep[n][0] = c->vdso + (uint64_t)p->special[i].cur_off;
+		keep[n][1] = keep[n][0] + p->special[i].len;
+		n++;
+	}
+	ret = unmap_others(keep, n);
+	if (ret)
+		report_fail(c->status_fd, STUB_ERR_HOLE, ret, c->area);
+
+	memset(&st, 0, sizeof(st));
+	move_specials(c, &st.syscall_insn);
+	build_memory(c);
+	set_mm(c);
+	set_process_state(c);
+	set_thread_state(c, t);
+	set_fds_and_signals(c);
+	st.frame_sp = build_frame(c, t);
+	close_fds(c);
+
+	st.stage = STUB_READY;
+	st.unmap_start = c->area;
+	st.unmap_len = c->area_len;
+	ret = sys3(__NR_write, c->status_fd, &st, sizeof(st));
+	if (ret != sizeof(st))
+		sys_exit_group(127);
+	sys1(__NR_close, c->status_fd);
+	for (;;)
+		sys0(__NR_pause);
+}
+
+static __attribute__((noreturn)) void jump(uint64_t sp, uint64_t fn, struct ctx *c)
+{
+	__asm__ volatile("mov %0, %%rsp\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "call *%1\n\t"
+			 "ud2"
+			 :
+			 : "r"(sp), "r"(fn), "D"(c)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+static long parse_fd(const char *s)
+{
+	long v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 1 << 20)
+			return -EINVAL;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* Called from _start with the initial stack: argc, argv[], envp[], auxv[]. */
+__attribute__((noreturn)) void stub_entry(uint64_t *sp);
+__attribute__((noreturn)) void stub_entry(uint64_t *sp)
+{
+	uint64_t all = ~0ull, argc = sp[0], *auxv, vdso = 0, area, area_len, img_len, plan_len;
+	uint64_t park_len, stack_top, bad;
+	char **argv = (char **)(sp + 1);
+	struct stub_plan hdr;
+	const struct stub_plan *plan;
+	struct ctx *c;
+	int64_t park_lo;
+	long plan_fd, ret;
+
+	sys4(__NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+
+	auxv = sp + 1 + argc + 1;
+	while (*auxv)
+		auxv++;
+	for (auxv++; auxv[0]; auxv += 2) {
+		if (auxv[0] == AT_SYSINFO_EHDR)
+			vdso = auxv[1];
+	}
+
+	plan_fd = argc == 2 ? parse_fd(argv[1]) : -EINVAL;
+	if (plan_fd < 0)
+		sys_exit_group(127);
+	ret = sys4(__NR_pread64, plan_fd, &hdr, sizeof(hdr), 0);
+	if (ret != sizeof(hdr) || hdr.magic != STUB_PLAN_MAGIC)
+		sys_exit_group(127);
+	if (hdr.size < sizeof(hdr))
+		report_fail(hdr.status_fd, STUB_ERR_PLAN, -EINVAL, 0);
+	ret = sys_mmap(0, hdr.size, PROT_READ, MAP_PRIVATE, (int)plan_fd, 0);
+	if (is_err(ret))
+		report_fail(hdr.status_fd, STUB_ERR_PLAN, ret, 0);
+	plan = (const struct stub_plan *)ret;
+	if (plan->size != hdr.size)
+		report_fail(hdr.status_fd, STUB_ERR_PLAN, -EINVAL, 0);
+	ret = check_plan(plan, &bad);
+	if (ret)
+		report_fail(hdr.status_fd, STUB_ERR_PLAN, ret, bad);
+	if (!vdso && (plan->special[0].len || plan->special[1].len || plan->special[2].len))
+		report_fail(hdr.status_fd, STUB_ERR_SPECIAL, -EINVAL, 0);
+
+	img_len = image_len();
+	plan_len = PAGE_UP(plan->size);
+	special_span(plan, &park_lo, &park_len);
+	area_len = img_len + plan_len + STUB_STACK_SIZE + PAGE_UP(park_len);
+	ret = map_hole(plan, area_len, &area);
+	if (ret)
+		report_fail(hdr.status_fd, STUB_ERR_HOLE, ret, area_len);
+
+	copy_image(area);
+	memcpy((void *)(area + img_len), plan, plan->size);
+	stack_top = area + img_len + plan_len + STUB_STACK_SIZE;
+	c = (struct ctx *)(stack_top - ALIGN_UP(sizeof(*c), 64));
+	c->plan = (const struct stub_plan *)(area + img_len);
+	c->area = area;
+	c->area_len = area_len;
+	c->park = stack_top;
+	c->vdso = vdso;
+	c->status_fd = hdr.status_fd;
+	jump((uint64_t)c, (uint64_t)&stage_two - (uint64_t)&__ehdr_start + area, c);
+}
+
+__asm__(".text\n"
+	".globl _start\n"
+	".type _start, @function\n"
+	"_start:\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %rsp, %rdi\n"
+	"	and $-16, %rsp\n"
+	"	call stub_entry\n"
+	"	ud2\n"
+	".size _start, . - _start\n");

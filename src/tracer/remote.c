@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "restorer/stub/vdso_scan.h"
+#include "tracer/remote.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define RED_ZONE 128
+#define VDSO_MAX (1u << 20)
+
+int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return neg_errno();
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return neg_errno();
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+/* Wait for the single-step trap; anything else is somebody else's stop. */
+static int wait_step(pid_t tid)
+{
+	int status;
+	pid_t r;
+
+	do {
+		r = waitpid(tid, &status, __WALL);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return log_ret(neg_errno(), "tid %d: waitpid: %m", tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return log_ret(-ESRCH, "tid %d: died during a remote system call", tid);
+	if (!WIFSTOPPED(status) || (status >> 8) != SIGTRAP) {
+		log_err("tid %d: remote system call: unexpected stop (status 0x%x)", tid, status);
+		return -EINTR;
+	}
+	return 0;
+}
+
+int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
+{
+	struct user_regs_struct saved, regs;
+	uint64_t mask, all = ~0ull;
+	int r, r2;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_GETSIGMASK: %m", tid);
+	/* Nothing may be delivered between the step and putting things back. */
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_SETSIGMASK: %m", tid);
+
+	regs = saved;
+	regs.rip = syscall_insn;
+	regs.rax = (uint64_t)nr;
+	/* No restart fix-up of the call the thread was stopped in. */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rdi = (uint64_t)args[0];
+	regs.rsi = (uint64_t)args[1];
+	regs.rdx = (uint64_t)args[2];
+	regs.r10 = (uint64_t)args[3];
+	regs.r8 = (uint64_t)args[4];
+	regs.r9 = (uint64_t)args[5];
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0) {
+		r = log_ret(neg_errno(), "tid %d: PTRACE_SETREGS: %m", tid);
+		goto restore;
+	}
+	if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0) {
+		r = log_ret(neg_errno(), "tid %d: PTRACE_SINGLESTEP: %m", tid);
+		goto restore;
+	}
+	r = wait_step(tid);
+	if (r == -ESRCH)
+		return r;
+	if (r == 0) {
+		if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+			r = log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
+		else if (regs.rip != syscall_insn + 2)
+			r = log_ret(-EIO, "tid %d: remote system call %ld at 0x%" PRIx64
+				    " stopped at 0x%llx", tid, nr, syscall_insn, regs.rip);
+		else
+			*ret = (long)regs.rax;
+	}
+restore:
+	r2 = 0;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
+		r2 = log_ret(neg_errno(), "tid %d: restoring registers: %m", tid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
+		r2 = log_ret(neg_errno(), "tid %d: restoring the signal mask: %m", tid);
+	return r ? r : r2;
+}
+
+/* [start, end) of the first line of /proc/TID/maps that satisfies want(). */
+static int find_mapping(pid_t tid, bool (*want)(const char *line, uint64_t s, uint64_t e, void *arg),
+			void *arg, uint64_t *start, uint64_t *end)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[64], *line, *save = NULL;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", tid);
+	r = read_file_at(AT_FDCWD, path, &buf, &len);
+	if (r < 0)
+		return log_ret(r, "tid %d: %s: %s", tid, path, strerror(-r));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
+			continue;
+		if (want(line, s, e, arg)) {
+			*start = s;
+			*end = e;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static bool is_vdso(const char *line, uint64_t s, uint64_t e, void *arg)
+{
+	size_t n = strlen(line);
+
+	(void)s;
+	(void)e;
+	(void)arg;
+	return n >= 6 && !strcmp(line + n - 6, "[vdso]");
+}
+
+int remote_find_syscall_insn(pid_t pid, uint64_t *addr)
+{
+	_cleanup_free_ uint8_t *img = NULL;
+	uint64_t start, end;
+	long off;
+	int r;
+
+	r = find_mapping(pid, is_vdso, NULL, &start, &end);
+	if (r == -ENOENT)
+		return log_ret(r, "pid %d: no [vdso] to make system calls from", pid);
+	if (r < 0)
+		return r;
+	if (end - start > VDSO_MAX)
+		return log_ret(-EFBIG, "pid %d: [vdso] of %" PRIu64 " bytes", pid, end - start);
+	img = malloc(end - start);
+	if (!img)
+		return -ENOMEM;
+	r = remote_read(pid, start, img, end - start);
+	if (r < 0)
+		return log_ret(r, "pid %d: reading [vdso] at 0x%" PRIx64 ": %s", pid, start,
+			       strerror(-r));
+	off = vdso_find_syscall(img, end - start);
+	if (off < 0)
+		return log_ret(-ENOENT, "pid %d: no syscall instruction in [vdso]", pid);
+	*addr = start + (uint64_t)off;
+	return 0;
+}
+
+struct range {
+	uint64_t start, end;
+};
+
+static bool holds_range(const char *line, uint64_t s, uint64_t e, void *arg)
+{
+	const struct range *want = arg;
+	char perms[8];
+
+	if (s > want->start || e < want->end)
+		return false;
+	return sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[1] == 'w';
+}
+
+int remote_scratch(pid_t tid, size_t len, uint64_t *addr)
+{
+	struct user_regs_struct regs;
+	struct range want;
+	uint64_t s, e;
+	int r;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
+	if (regs.rsp < RED_ZONE + len + 16)
+		return log_ret(-ENOSPC, "tid %d: no stack for %zu bytes of scratch", tid, len);
+	want.end = regs.rsp - RED_ZONE;
+	want.start = ALIGN_DOWN(want.end - len, 16);
+	r = find_mapping(tid, holds_range, &want, &s, &e);
+	if (r == -ENOENT)
+		return log_ret(-ENOSPC, "tid %d: no writable stack at 0x%" PRIx64 " for %zu bytes"
+			       " of scratch", tid, want.start, len);
+	if (r < 0)
+		return r;
+	*addr = want.start;
+	return 0;
+}
