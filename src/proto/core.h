@@ -52,3 +52,10 @@ void core_plan_free(struct core_plan *plan);
  */
 int core_notes_build(struct tlv_buf *out, const struct process_record *p, const char *psargs,
 		     const void *rec, size_t rec_len);
+
+/*
+ * Parse a whole core file held in memory (the fuzz target's way in; the
+ * reader maps the file and goes through the same code).  buf must stay
+ * valid until this returns.
+ */
+int core_parse_buffer(void *buf, size_t len, struct process_record *p, char *err, size_t errlen);

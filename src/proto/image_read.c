@@ -148,8 +148,8 @@ static bool load_ok(const GElf_Phdr *ph, uint64_t file_size)
 	       ph->p_filesz <= file_size - ph->p_offset && ph->p_vaddr + ph->p_filesz > ph->p_vaddr;
 }
 
-static int read_core_elf(Elf *e, uint64_t file_size, struct process_record *p, const char *rel,
-			 char *err, size_t errlen)
+static int core_parse_elf(Elf *e, uint64_t file_size, struct process_record *p, const char *rel,
+			  char *err, size_t errlen)
 {
 	_cleanup_free_ void *rec = NULL;
 	size_t nph, rec_len = 0, cap = 0;
@@ -215,6 +215,7 @@ static int read_core(int dirfd, const char *rel, struct process_record *p, char 
 	Elf *e;
 	int r;
 
+	memset(p, 0, sizeof(*p));
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		r = neg_errno();
 		set_err(err, errlen, "%s: %s", rel, strerror(-r));
@@ -227,7 +228,27 @@ static int read_core(int dirfd, const char *rel, struct process_record *p, char 
 		set_err(err, errlen, "%s: %s", rel, elf_errmsg(-1));
 		return -EBADMSG;
 	}
-	r = read_core_elf(e, (uint64_t)sb.st_size, p, rel, err, errlen);
+	r = core_parse_elf(e, (uint64_t)sb.st_size, p, rel, err, errlen);
+	elf_end(e);
+	if (r < 0)
+		process_record_free(p);
+	return r;
+}
+
+int core_parse_buffer(void *buf, size_t len, struct process_record *p, char *err, size_t errlen)
+{
+	Elf *e;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	e = elf_memory(buf, len);
+	if (!e) {
+		set_err(err, errlen, "core: %s", elf_errmsg(-1));
+		return -EBADMSG;
+	}
+	r = core_parse_elf(e, len, p, "core", err, errlen);
 	elf_end(e);
 	if (r < 0)
 		process_record_free(p);

@@ -319,12 +319,13 @@ static int encode_record(const struct process_record *p, char (*content)[64], st
 	return process_record_encode(b, &copy);
 }
 
+/* Read-write: deleted files' copies are mapped back to checksum them. */
 static int open_new(struct writer *w, const char *name, int extra)
 {
-	int fd = openat(w->host_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | extra, 0600);
+	int fd = openat(w->host_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | extra, 0600);
 
 	if (fd < 0 && errno == EINVAL && (extra & O_DIRECT))
-		fd = openat(w->host_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = openat(w->host_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return log_ret(neg_errno(), "%s/%s/%s: %m", w->tmp, w->c->host, name);
 	return fd;

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/procfs.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "proto/attrs.h"
+#include "proto/core.h"
+#include "proto/image.h"
+#include "sample.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define PG 4096ull
+
+/* Runs in the sample's readable, non-special mappings; memfds for deleted files. */
+static void add_runs_and_contents(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		struct process_record *p = &c->procs[i];
+
+		p->real_pid = p->pid;
+		p->runs = calloc(2 * p->nr_vmas, sizeof(*p->runs));
+		for (size_t j = 0; j < p->nr_vmas; j++) {
+			const struct vma_record *v = &p->vmas[j];
+
+			if (v->kind >= VMA_VDSO)
+				continue;
+			p->runs[p->nr_runs++] = (struct page_run){ v->start, 2 * PG };
+			p->runs[p->nr_runs++] = (struct page_run){ v->start + 8 * PG, PG };
+		}
+		for (size_t j = 0; j < p->nr_fds; j++) {
+			struct fd_record *f = &p->fds[j];
+			char data[256];
+
+			if (!f->deleted)
+				continue;
+			for (size_t k = 0; k < sizeof(data); k++)
+				data[k] = (char)(k + j + i);
+			f->content_fd = memfd_create("deleted", MFD_CLOEXEC);
+			ck_assert_int_ge(f->content_fd, 0);
+			ck_assert_int_eq(write_full(f->content_fd, data, f->size), 0);
+			/* The copy must not depend on, or move, the file position. */
+			lseek(f->content_fd, 7, SEEK_SET);
+		}
+	}
+}
+
+static void close_contents(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t j = 0; j < c->procs[i].nr_fds; j++)
+			if (c->procs[i].fds[j].content_fd >= 0) {
+				close(c->procs[i].fds[j].content_fd);
+				c->procs[i].fds[j].content_fd = -1;
+			}
+}
+
+static char *image_dir(const char *tmp)
+{
+	char *d;
+
+	ck_assert_int_ge(asprintf(&d, "%s/ckpt", tmp), 0);
+	return d;
+}
+
+static int write_sample(struct computation *c, const char *dir, struct image_stats *st)
+{
+	struct fake_mem fm = { 0 };
+	struct mem_reader mr;
+
+	fake_mem_reader(&mr, &fm);
+	return image_write(c, dir, &mr, st);
+}
+
+static void check_pages(const struct process_record *p)
+{
+	int fd = open(p->core_path, O_RDONLY);
+	uint8_t *buf;
+
+	ck_assert_int_ge(fd, 0);
+	for (size_t i = 0; i < p->nr_runs; i++) {
+		const struct page_run *r = &p->runs[i];
+
+		ck_assert_uint_eq(r->file_off % PG, 0);
+		buf = malloc(r->len);
+		ck_assert_int_eq(pread_full(fd, buf, r->len, (off_t)r->file_off), 0);
+		for (uint64_t k = 0; k < r->len; k += 509)
+			ck_assert_msg(buf[k] == pattern_byte(p->pid, r->vaddr + k),
+				      "pid %d run %zu byte %llu", p->pid, i, (unsigned long long)k);
+		free(buf);
+	}
+	close(fd);
+}
+
+START_TEST(round_trip)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct computation c, *r = NULL;
+	struct image_stats st;
+	uint64_t pages = 0;
+	char err[256] = "", why[64] = "";
+
+	sample_computation(&c, 3);
+	add_runs_and_contents(&c);
+	ck_assert_int_eq(write_sample(&c, dir, &st), 0);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_msg(r, "%s", err);
+	ck_assert_uint_eq(r->version, c.version);
+	ck_assert_uint_eq(r->generation, c.generation);
+	ck_assert_uint_eq(r->time_ns, c.time_ns);
+	ck_assert_str_eq(r->host, c.host);
+	ck_assert_str_eq(r->cmdline, c.cmdline);
+	ck_assert_uint_eq(r->nr_procs, c.nr_procs);
+	for (size_t i = 0; i < c.nr_procs; i++) {
+		const struct process_record *a = &c.procs[i], *b = &r->procs[i];
+
+		ck_assert_msg(process_equal(a, b, false, why, sizeof(why)), "pid %d: %s", a->pid, why);
+		ck_assert_ptr_nonnull(b->core_path);
+		ck_assert_int_eq(b->core_path[0], '/');
+		ck_assert_int_eq(access(b->core_path, R_OK), 0);
+		ck_assert_uint_eq(b->nr_runs, a->nr_runs);
+		for (size_t j = 0; j < a->nr_runs; j++) {
+			ck_assert_uint_eq(b->runs[j].vaddr, a->runs[j].vaddr);
+			ck_assert_uint_eq(b->runs[j].len, a->runs[j].len);
+			pages += a->runs[j].len / PG;
+		}
+		check_pages(b);
+		for (size_t j = 0; j < b->nr_fds; j++) {
+			const struct fd_record *f = &b->fds[j];
+			char want[256], got[256];
+			int fd;
+
+			if (!f->deleted) {
+				ck_assert_ptr_null(f->content);
+				continue;
+			}
+			ck_assert_ptr_nonnull(f->content);
+			ck_assert_int_eq(f->content[0], '/');
+			ck_assert_ptr_nonnull(strstr(f->content, "/node-a/shared/file-"));
+			fd = open(f->content, O_RDONLY);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)f->size);
+			ck_assert_int_eq(pread_full(fd, got, f->size, 0), 0);
+			ck_assert_int_eq(pread_full(a->fds[j].content_fd, want, f->size, 0), 0);
+			ck_assert_mem_eq(got, want, f->size);
+			ck_assert_int_eq(lseek(a->fds[j].content_fd, 0, SEEK_CUR), 7);
+			close(fd);
+		}
+	}
+	ck_assert_uint_eq(st.pages_dumped, pages);
+	ck_assert_uint_gt(st.bytes_written, pages * PG);
+	computation_destroy(r);
+	close_contents(&c);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
+/* What gdb relies on, read back with libelf. */
+START_TEST(core_notes)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *core = NULL;
+	struct computation c;
+	const struct process_record *p;
+	size_t nph, prstatus = 0, xstate = 0, fpregs = 0, file = 0, auxv = 0, psinfo = 0, ours = 0;
+	GElf_Ehdr eh;
+	Elf *e;
+	int fd;
+
+	sample_computation(&c, 2);
+	add_runs_and_contents(&c);
+	p = &c.procs[1];
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	ck_assert_int_ge(asprintf(&core, "%s/node-a/proc-%d.core", dir, p->pid), 0);
+	fd = open(core, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_ptr_nonnull(gelf_getehdr(e, &eh));
+	ck_assert_uint_eq(eh.e_type, ET_CORE);
+	ck_assert_uint_eq(eh.e_machine, EM_X86_64);
+	ck_assert_int_eq(elf_getphdrnum(e, &nph), 0);
+	ck_assert_uint_eq(nph, 1 + p->nr_runs);
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		ck_assert_ptr_nonnull(gelf_getphdr(e, (int)i, &ph));
+		if (ph.p_type == PT_LOAD) {
+			ck_assert_uint_eq(ph.p_offset % PG, 0);
+			ck_assert_uint_eq(ph.p_align, PG);
+			ck_assert_uint_eq(ph.p_filesz, ph.p_memsz);
+			ck_assert_uint_eq(ph.p_vaddr, p->runs[i - 1].vaddr);
+			continue;
+		}
+		ck_assert_uint_eq(ph.p_type, PT_NOTE);
+		Elf_Data *d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+		size_t off = 0, no, doff;
+		GElf_Nhdr nh;
+
+		ck_assert_ptr_nonnull(d);
+		while ((off = gelf_getnote(d, off, &nh, &no, &doff)) > 0) {
+			const char *name = (const char *)d->d_buf + no;
+			const uint8_t *desc = (const uint8_t *)d->d_buf + doff;
+
+			if (!strcmp(name, "CORE") && nh.n_type == NT_PRSTATUS) {
+				struct elf_prstatus st;
+
+				ck_assert_uint_eq(nh.n_descsz, sizeof(st));
+				memcpy(&st, desc, sizeof(st));
+				ck_assert_int_eq(st.pr_pid, p->threads[prstatus].tid);
+				ck_assert_mem_eq(&st.pr_reg, &p->threads[prstatus].regs, sizeof(st.pr_reg));
+				prstatus++;
+			} else if (!strcmp(name, "CORE") && nh.n_type == NT_FPREGSET) {
+				ck_assert_uint_eq(nh.n_descsz, 512);
+				fpregs++;
+			} else if (!strcmp(name, "LINUX") && nh.n_type == NT_X86_XSTATE) {
+				ck_assert_uint_eq(nh.n_descsz, p->threads[xstate].xstate_len);
+				ck_assert_mem_eq(desc, p->threads[xstate].xstate, nh.n_descsz);
+				xstate++;
+			} else if (!strcmp(name, "CORE") && nh.n_type == NT_FILE) {
+				uint64_t count;
+
+				memcpy(&count, desc, 8);
+				ck_assert_uint_gt(count, 0);
+				file++;
+			} else if (!strcmp(name, "CORE") && nh.n_type == NT_AUXV) {
+				ck_assert_uint_eq(nh.n_descsz, p->mm.auxv_len);
+				auxv++;
+			} else if (!strcmp(name, "CORE") && nh.n_type == NT_PRPSINFO) {
+				struct elf_prpsinfo ps;
+
+				memcpy(&ps, desc, sizeof(ps));
+				ck_assert_str_eq(ps.pr_fname, p->comm);
+				psinfo++;
+			} else if (!strcmp(name, TC_NOTE_NAME) && nh.n_type == TC_NT_PROCESS) {
+				ours++;
+			}
+		}
+	}
+	ck_assert_uint_eq(prstatus, p->nr_threads);
+	ck_assert_uint_eq(fpregs, p->nr_threads);
+	ck_assert_uint_eq(xstate, p->nr_threads);
+	ck_assert_uint_eq(file, 1);
+	ck_assert_uint_eq(auxv, 1);
+	ck_assert_uint_eq(psinfo, 1);
+	ck_assert_uint_eq(ours, 1);
+	elf_end(e);
+	close(fd);
+	close_contents(&c);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
+static void write_fixture(const char *dir, uint64_t generation)
+{
+	struct computation c;
+
+	sample_computation(&c, 2);
+	c.generation = generation;
+	add_runs_and_contents(&c);
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	close_contents(&c);
+	computation_free(&c);
+}
+
+static void expect_damage(const char *dir, const char *what)
+{
+	struct computation *r = NULL;
+	char err[256] = "";
+
+	ck_assert_int_lt(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(err, what), "error \"%s\" does not say \"%s\"", err, what);
+}
+
+START_TEST(corruption_detected)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *core = NULL,
+			    *shared = NULL, *man = NULL;
+	struct stat sb;
+	uint8_t b;
+	int fd;
+
+	write_fixture(dir, 1);
+	ck_assert_int_ge(asprintf(&core, "%s/node-a/proc-101.core", dir), 0);
+	ck_assert_int_ge(asprintf(&shared, "%s/node-a/shared/file-101-9", dir), 0);
+	ck_assert_int_ge(asprintf(&man, "%s/manifest", dir), 0);
+
+	/* One flipped bit in the page data. */
+	fd = open(core, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	ck_assert_int_eq(pread_full(fd, &b, 1, sb.st_size - 100), 0);
+	b ^= 1;
+	ck_assert_int_eq(pwrite_full(fd, &b, 1, sb.st_size - 100), 0);
+	expect_damage(dir, "node-a/proc-101.core: checksum mismatch");
+	b ^= 1;
+	ck_assert_int_eq(pwrite_full(fd, &b, 1, sb.st_size - 100), 0);
+	/* Cut short. */
+	ck_assert_int_eq(ftruncate(fd, sb.st_size - 4096), 0);
+	expect_damage(dir, "node-a/proc-101.core: truncated");
+	close(fd);
+
+	write_fixture(dir, 2);
+	ck_assert_int_eq(unlink(shared), 0);
+	expect_damage(dir, "node-a/shared/file-101-9: missing");
+
+	write_fixture(dir, 3);
+	fd = open(man, O_RDWR);
+	ck_assert_int_eq(pread_full(fd, &b, 1, 40), 0);
+	b ^= 0x80;
+	ck_assert_int_eq(pwrite_full(fd, &b, 1, 40), 0);
+	close(fd);
+	expect_damage(dir, "manifest");
+	ck_assert_int_eq(unlink(man), 0);
+	expect_damage(dir, "manifest: missing");
+	expect_damage("/nonexistent/tc", "/nonexistent/tc");
+	rm_rf(tmp);
+}
+END_TEST
+
+static size_t leftovers(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".tmp-") || strstr(de->d_name, ".old-"))
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(replace_and_fail_atomically)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct computation c, *r = NULL;
+	struct fake_mem fm = { .fail_at_call = 3 };
+	struct mem_reader mr;
+	struct stat sb;
+	char err[256];
+
+	write_fixture(dir, 1);
+	write_fixture(dir, 2);
+	ck_assert_uint_eq(leftovers(tmp), 0);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r->generation, 2);
+	computation_destroy(r);
+	ck_assert_int_eq(stat(dir, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0700);
+
+	/* A read failure midway: the previous image stays, no temporary is left. */
+	sample_computation(&c, 2);
+	c.generation = 3;
+	add_runs_and_contents(&c);
+	fake_mem_reader(&mr, &fm);
+	ck_assert_int_eq(image_write(&c, dir, &mr, NULL), -EFAULT);
+	ck_assert_uint_eq(leftovers(tmp), 0);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r->generation, 2);
+	computation_destroy(r);
+
+	/* No host directory name can escape the image. */
+	free(c.host);
+	c.host = strdup("../evil");
+	ck_assert_int_eq(write_sample(&c, dir, NULL), -EINVAL);
+	ck_assert_uint_eq(leftovers(tmp), 0);
+	close_contents(&c);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
+START_TEST(file_modes)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *p = NULL;
+	struct stat sb;
+
+	write_fixture(dir, 1);
+	ck_assert_int_ge(asprintf(&p, "%s/node-a/proc-100.core", dir), 0);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	free(p);
+	ck_assert_int_ge(asprintf(&p, "%s/node-a", dir), 0);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0700);
+	free(p);
+	ck_assert_int_ge(asprintf(&p, "%s/manifest", dir), 0);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	rm_rf(tmp);
+}
+END_TEST
+
+START_TEST(empty_computation)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct computation c = { .version = 1, .generation = 1 }, *r = NULL;
+	char err[256];
+
+	c.host = strdup("h");
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r->nr_procs, 0);
+	ck_assert_ptr_null(r->cmdline);
+	computation_destroy(r);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
+/* A process of one anonymous and one file mapping for the planner. */
+static void plan_process(struct process_record *p, size_t nr_runs)
+{
+	memset(p, 0, sizeof(*p));
+	p->nr_vmas = 3;
+	p->vmas = calloc(3, sizeof(*p->vmas));
+	p->vmas[0] = (struct vma_record){ .start = 0x10000000, .end = 0x10000000 + 4096 * PG,
+					  .prot = 3, .kind = VMA_ANON_PRIVATE };
+	/* Adjacent: a gap may run from one mapping into the next. */
+	p->vmas[1] = (struct vma_record){ .start = 0x10000000 + 4096 * PG,
+					  .end = 0x10000000 + 8192 * PG, .prot = 5,
+					  .kind = VMA_FILE_PRIVATE };
+	/* After a hole. */
+	p->vmas[2] = (struct vma_record){ .start = 0x20000000, .end = 0x20000000 + 16 * PG,
+					  .prot = 1, .kind = VMA_ANON_PRIVATE };
+	p->runs = calloc(nr_runs, sizeof(*p->runs));
+	p->nr_runs = nr_runs;
+}
+
+START_TEST(plan_merges_smallest_gaps)
+{
+	struct process_record p;
+	struct core_plan plan;
+	uint64_t total = 0, covered = 0;
+	size_t n = 0;
+
+	plan_process(&p, 100);
+	/* 99 runs across the two adjacent mappings, gaps of 1..3 pages; one in the far one. */
+	for (uint64_t a = 0x10000000; n < 99; n++) {
+		p.runs[n] = (struct page_run){ a, PG * (1 + n % 2) };
+		a += p.runs[n].len + PG * (1 + n % 3);
+	}
+	p.runs[99] = (struct page_run){ 0x20000000 + 4 * PG, PG };
+
+	ck_assert_int_eq(core_plan_build(&p, 1000, &plan), 0);
+	ck_assert_uint_eq(plan.nr_segs, 100);
+	core_plan_free(&plan);
+
+	ck_assert_int_eq(core_plan_build(&p, 10, &plan), 0);
+	ck_assert_uint_eq(plan.nr_segs, 10);
+	for (size_t i = 0; i < plan.nr_segs; i++) {
+		const struct core_seg *s = &plan.segs[i];
+
+		ck_assert_uint_eq(s->off, total);
+		total += s->len;
+		if (i)
+			ck_assert_uint_gt(s->vaddr, plan.segs[i - 1].vaddr);
+	}
+	ck_assert_uint_eq(plan.data_bytes, total);
+	/* The far run is alone: the hole before it is not mapped. */
+	ck_assert_uint_eq(plan.segs[9].vaddr, 0x20000000 + 4 * PG);
+	ck_assert_uint_eq(plan.segs[9].pflags, PF_R);
+	/* Pieces cover the segments exactly, zeros only in anonymous memory. */
+	for (size_t i = 0; i < plan.nr_pieces; i++) {
+		const struct core_piece *pc = &plan.pieces[i];
+
+		covered += pc->len;
+		if (pc->zero) {
+			ck_assert_uint_lt(pc->vaddr, p.vmas[0].end);
+			ck_assert_uint_le(pc->vaddr + pc->len, p.vmas[0].end);
+		}
+		if (i)
+			ck_assert_uint_ge(pc->vaddr, plan.pieces[i - 1].vaddr + plan.pieces[i - 1].len);
+	}
+	ck_assert_uint_eq(covered, total);
+	/* A segment spanning both mappings gets both protections. */
+	for (size_t i = 0; i < plan.nr_segs; i++)
+		if (plan.segs[i].vaddr < p.vmas[0].end &&
+		    plan.segs[i].vaddr + plan.segs[i].len > p.vmas[1].start)
+			ck_assert_uint_eq(plan.segs[i].pflags, PF_R | PF_W | PF_X);
+	core_plan_free(&plan);
+
+	/* Two segments are too few: the hole cannot be bridged. */
+	ck_assert_int_eq(core_plan_build(&p, 1, &plan), -E2BIG);
+	ck_assert_int_eq(core_plan_build(&p, 2, &plan), 0);
+	core_plan_free(&plan);
+
+	/* Unsorted or unaligned runs are the collector's bug, not silently fixed. */
+	p.runs[5].vaddr += 17;
+	ck_assert_int_eq(core_plan_build(&p, 10, &plan), -EINVAL);
+	p.runs[5].vaddr -= 17;
+	p.runs[6].vaddr = p.runs[5].vaddr;
+	ck_assert_int_eq(core_plan_build(&p, 10, &plan), -EINVAL);
+	process_record_free(&p);
+}
+END_TEST
+
+/* More runs than PT_LOADs allowed: written merged, read back with zeros in the gaps. */
+START_TEST(too_many_runs)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct computation c = { .version = 1, .generation = 1 }, *r = NULL;
+	const size_t nr = CORE_MAX_LOADS + 20;
+	struct process_record *p;
+	char err[256] = "";
+	uint64_t data = 0;
+	uint8_t page[PG];
+	int fd;
+
+	c.host = strdup("h");
+	c.nr_procs = 1;
+	c.procs = calloc(1, sizeof(*c.procs));
+	p = &c.procs[0];
+	plan_process(p, nr);
+	p->pid = p->real_pid = 42;
+	p->nr_vmas = 1;
+	/* Gaps of two pages, except one page after every 1000th run: those merge. */
+	for (size_t i = 0, a = p->vmas[0].start; i < nr; i++) {
+		p->runs[i] = (struct page_run){ a, PG };
+		a += PG + (i % 1000 == 999 ? PG : 2 * PG);
+	}
+	p->vmas[0].end = p->runs[nr - 1].vaddr + PG;
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_msg(r, "%s", err);
+	p = &r->procs[0];
+	ck_assert_uint_eq(p->nr_runs, CORE_MAX_LOADS);
+	fd = open(p->core_path, O_RDONLY);
+	for (size_t i = 0; i < p->nr_runs; i++) {
+		const struct page_run *run = &p->runs[i];
+
+		data += run->len;
+		if (run->len == PG)
+			continue;
+		/* A merged run: its first page is data, the second a zero gap. */
+		ck_assert_uint_eq(run->len, 3 * PG);
+		ck_assert_int_eq(pread_full(fd, page, PG, (off_t)run->file_off + PG), 0);
+		for (size_t k = 0; k < PG; k++)
+			ck_assert_uint_eq(page[k], 0);
+		ck_assert_int_eq(pread_full(fd, page, PG, (off_t)run->file_off + 2 * PG), 0);
+		ck_assert_uint_eq(page[100], pattern_byte(42, run->vaddr + 2 * PG + 100));
+	}
+	ck_assert_uint_eq(data, (nr + 20) * PG);
+	close(fd);
+	computation_destroy(r);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
+static Suite *image_suite(void)
+{
+	Suite *s = suite_create("image");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, core_notes);
+	tcase_add_test(tc, corruption_detected);
+	tcase_add_test(tc, replace_and_fail_atomically);
+	tcase_add_test(tc, file_modes);
+	tcase_add_test(tc, empty_computation);
+	tcase_add_test(tc, plan_merges_smallest_gaps);
+	tcase_add_test(tc, too_many_runs);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(image_suite)

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "check_main.h"
+#include "proto/attrs.h"
+#include "proto/record.h"
+#include "sample.h"
+
+/* Decoders are handed 8-aligned copies, as the image reader does. */
+static uint8_t *copy_of(const struct tlv_buf *b, size_t len)
+{
+	uint8_t *c = malloc(len ? len : 1);
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(c, b->data, len);
+	return c;
+}
+
+START_TEST(process_round_trip)
+{
+	struct process_record a, b;
+	struct tlv_buf buf = { 0 };
+	char why[64] = "";
+
+	sample_process(&a, 3, 4, 20, 6);
+	a.fds[3].content = strdup("shared/file-103-9");
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_msg(process_equal(&a, &b, true, why, sizeof(why)), "differs: %s", why);
+	for (size_t i = 0; i < b.nr_fds; i++)
+		ck_assert_int_eq(b.fds[i].content_fd, -1);
+	ck_assert_uint_eq(b.nr_runs, 0);
+	ck_assert_ptr_null(b.core_path);
+	process_record_free(&a);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(empty_process)
+{
+	struct process_record a = { 0 }, b;
+	struct tlv_buf buf = { 0 };
+	char why[64] = "";
+
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_msg(process_equal(&a, &b, true, why, sizeof(why)), "differs: %s", why);
+	ck_assert_ptr_null(b.threads);
+	ck_assert_ptr_null(b.cwd);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+	/* An empty buffer is an empty record. */
+	ck_assert_int_eq(process_record_decode(NULL, 0, &b), 0);
+	process_record_free(&b);
+}
+END_TEST
+
+START_TEST(empty_strings_stay_empty)
+{
+	struct process_record a, b;
+	struct tlv_buf buf = { 0 };
+
+	sample_process(&a, 1, 1, 1, 1);
+	free(a.cwd);
+	a.cwd = strdup("");
+	free(a.vmas[0].path);
+	a.vmas[0].path = NULL;
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_ptr_nonnull(b.cwd);
+	ck_assert_str_eq(b.cwd, "");
+	ck_assert_ptr_null(b.vmas[0].path);
+	process_record_free(&a);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(each_record_round_trip)
+{
+	struct process_record p;
+	struct tlv_buf buf = { 0 };
+	const struct tlv_attr *a;
+	char why[64] = "";
+
+	sample_process(&p, 5, 3, 8, 5);
+	for (size_t i = 0; i < p.nr_vmas; i++) {
+		struct vma_record v = { 0 };
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(vma_record_encode(&buf, 77, &p.vmas[i]), 0);
+		a = (const struct tlv_attr *)buf.data;
+		ck_assert_uint_eq(a->type, 77);
+		ck_assert_int_eq(vma_record_decode(a, &v), 0);
+		ck_assert_mem_eq(&v, &p.vmas[i], offsetof(struct vma_record, path));
+		ck_assert_int_eq(!v.path, !p.vmas[i].path);
+		if (v.path)
+			ck_assert_str_eq(v.path, p.vmas[i].path);
+		if (v.name)
+			ck_assert_str_eq(v.name, p.vmas[i].name);
+		vma_record_free(&v);
+	}
+	for (size_t i = 0; i < p.nr_threads; i++) {
+		struct process_record x = { 0 }, y = { 0 };
+		struct thread_record t = { 0 };
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(thread_record_encode(&buf, 1, &p.threads[i]), 0);
+		ck_assert_int_eq(thread_record_decode((const struct tlv_attr *)buf.data, &t), 0);
+		x.nr_threads = y.nr_threads = 1;
+		x.threads = &p.threads[i];
+		y.threads = &t;
+		ck_assert_msg(process_equal(&x, &y, true, why, sizeof(why)), "thread %zu: %s", i, why);
+		thread_record_free(&t);
+	}
+	for (size_t i = 0; i < p.nr_fds; i++) {
+		struct fd_record f = { 0 };
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(fd_record_encode(&buf, 1, &p.fds[i]), 0);
+		ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &f), 0);
+		ck_assert_mem_eq(&f, &p.fds[i], offsetof(struct fd_record, path));
+		ck_assert_str_eq(f.path, p.fds[i].path);
+		ck_assert_int_eq(f.deleted, p.fds[i].deleted);
+		ck_assert_int_eq(f.content_fd, -1);
+		fd_record_free(&f);
+	}
+	{
+		struct mm_record m = { 0 };
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(mm_record_encode(&buf, 1, &p.mm), 0);
+		ck_assert_int_eq(mm_record_decode((const struct tlv_attr *)buf.data, &m), 0);
+		ck_assert_mem_eq(&m, &p.mm, offsetof(struct mm_record, auxv));
+		ck_assert_uint_eq(m.auxv_len, p.mm.auxv_len);
+		ck_assert_mem_eq(m.auxv, p.mm.auxv, m.auxv_len);
+		ck_assert_str_eq(m.exe, p.mm.exe);
+		ck_assert_uint_eq(m.exe_ino, p.mm.exe_ino);
+		mm_record_free(&m);
+	}
+	for (int sig = 1; sig <= TC_NSIG; sig++) {
+		struct sigaction_record s;
+		int got;
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(sigaction_record_encode(&buf, 1, sig, &p.sigactions[sig - 1]), 0);
+		ck_assert_int_eq(sigaction_record_decode((const struct tlv_attr *)buf.data, &got, &s), 0);
+		ck_assert_int_eq(got, sig);
+		ck_assert_mem_eq(&s, &p.sigactions[sig - 1], sizeof(s));
+	}
+	for (unsigned int i = 0; i < TC_NR_RLIMITS; i++) {
+		struct rlimit_record rl;
+		unsigned int res;
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(rlimit_record_encode(&buf, 1, i, &p.rlimits[i]), 0);
+		ck_assert_int_eq(rlimit_record_decode((const struct tlv_attr *)buf.data, &res, &rl), 0);
+		ck_assert_uint_eq(res, i);
+		ck_assert_mem_eq(&rl, &p.rlimits[i], sizeof(rl));
+	}
+	for (unsigned int i = 0; i < 3; i++) {
+		struct itimer_record it;
+		unsigned int which;
+
+		tlv_buf_free(&buf);
+		ck_assert_int_eq(itimer_record_encode(&buf, 1, i, &p.itimers[i]), 0);
+		ck_assert_int_eq(itimer_record_decode((const struct tlv_attr *)buf.data, &which, &it), 0);
+		ck_assert_uint_eq(which, i);
+		ck_assert_mem_eq(&it, &p.itimers[i], sizeof(it));
+	}
+	tlv_buf_free(&buf);
+	process_record_free(&p);
+}
+END_TEST
+
+START_TEST(out_of_range_refused)
+{
+	struct sigaction_record s = { 0 };
+	struct rlimit_record rl = { 0 };
+	struct itimer_record it = { 0 };
+	struct tlv_buf buf = { 0 };
+	unsigned int u;
+	long n;
+	int sig;
+
+	ck_assert_int_eq(sigaction_record_encode(&buf, 1, 0, &s), -EINVAL);
+	ck_assert_int_eq(sigaction_record_encode(&buf, 1, TC_NSIG + 1, &s), -EINVAL);
+	ck_assert_int_eq(rlimit_record_encode(&buf, 1, TC_NR_RLIMITS, &rl), -EINVAL);
+	ck_assert_int_eq(itimer_record_encode(&buf, 1, 3, &it), -EINVAL);
+
+	/* Hand-made nests with indexes a decoder must not use. */
+	n = tlv_nest_start(&buf, 1);
+	tlv_put_u32(&buf, SIGACT_A_SIGNO, TC_NSIG + 1);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(sigaction_record_decode((const struct tlv_attr *)buf.data, &sig, &s), -EBADMSG);
+	tlv_buf_free(&buf);
+	n = tlv_nest_start(&buf, 1);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(sigaction_record_decode((const struct tlv_attr *)buf.data, &sig, &s), -EBADMSG);
+	tlv_buf_free(&buf);
+	n = tlv_nest_start(&buf, 1);
+	tlv_put_u32(&buf, RLIM_A_RESOURCE, TC_NR_RLIMITS);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(rlimit_record_decode((const struct tlv_attr *)buf.data, &u, &rl), -EBADMSG);
+	tlv_buf_free(&buf);
+	n = tlv_nest_start(&buf, 1);
+	tlv_put_u32(&buf, ITIMER_A_WHICH, 3);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(itimer_record_decode((const struct tlv_attr *)buf.data, &u, &it), -EBADMSG);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(wrong_sizes_refused)
+{
+	struct process_record p;
+	struct tlv_buf buf = { 0 };
+	long n;
+	uint8_t regs[100] = { 0 };
+
+	/* regs of another size */
+	n = tlv_nest_start(&buf, PROC_A_THREAD);
+	tlv_put(&buf, THREAD_A_REGS, regs, sizeof(regs));
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &p), -EBADMSG);
+	ck_assert_ptr_null(p.threads);
+	tlv_buf_free(&buf);
+	/* a u32 stored as u64 */
+	tlv_put_u64(&buf, PROC_A_PID, 5);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &p), -EBADMSG);
+	tlv_buf_free(&buf);
+	/* a siginfo of the wrong size */
+	tlv_put(&buf, PROC_A_SHARED_PENDING, regs, sizeof(regs));
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &p), -EBADMSG);
+	tlv_buf_free(&buf);
+	/* a bool that is neither 0 nor 1 */
+	n = tlv_nest_start(&buf, PROC_A_FD);
+	tlv_put_u32(&buf, FD_A_DELETED, 2);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &p), -EBADMSG);
+	tlv_buf_free(&buf);
+	/* a string without its NUL, deep inside, after allocations were made */
+	sample_process(&p, 1, 2, 3, 2);
+	process_record_encode(&buf, &p);
+	process_record_free(&p);
+	n = tlv_nest_start(&buf, PROC_A_VMA);
+	tlv_put(&buf, VMA_A_PATH, "abc", 3);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &p), -EBADMSG);
+	ck_assert_ptr_null(p.vmas);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(unknown_attributes_skipped)
+{
+	struct process_record a, b;
+	struct tlv_buf buf = { 0 };
+	char why[64] = "";
+	long n;
+
+	sample_process(&a, 2, 2, 3, 2);
+	/* A future writer's attributes, around and between ours. */
+	tlv_put(&buf, 5000, "xyz", 3);
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	tlv_put_u64(&buf, PROC_A_MAX + 1, 42);
+	n = tlv_nest_start(&buf, PROC_A_MAX + 2);
+	tlv_put_u32(&buf, 1, 1);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_msg(process_equal(&a, &b, true, why, sizeof(why)), "differs: %s", why);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+
+	/* Same inside a thread nest: encode a thread by hand with an extra type. */
+	n = tlv_nest_start(&buf, PROC_A_THREAD);
+	tlv_put_u32(&buf, THREAD_A_TID, 77);
+	tlv_put_u64(&buf, THREAD_A_MAX + 5, 1);
+	tlv_nest_end(&buf, n);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_uint_eq(b.nr_threads, 1);
+	ck_assert_int_eq(b.threads[0].tid, 77);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+	process_record_free(&a);
+}
+END_TEST
+
+START_TEST(truncated_process)
+{
+	struct process_record a, b;
+	struct tlv_buf buf = { 0 };
+
+	sample_process(&a, 4, 2, 4, 3);
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	/* Every cut is either at an attribute boundary or refused; never a crash or leak. */
+	for (size_t len = 0; len < buf.len; len++) {
+		uint8_t *c = copy_of(&buf, len);
+		int r = process_record_decode(c, len, &b);
+
+		ck_assert_msg(r == 0 || r == -EBADMSG, "len %zu: %d", len, r);
+		process_record_free(&b);
+		free(c);
+	}
+	process_record_free(&a);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(free_twice_is_harmless)
+{
+	struct process_record p;
+	struct computation c;
+
+	sample_process(&p, 1, 2, 2, 2);
+	process_record_free(&p);
+	process_record_free(&p);
+	process_record_free(NULL);
+	sample_computation(&c, 3);
+	computation_free(&c);
+	computation_free(&c);
+	computation_destroy(NULL);
+}
+END_TEST
+
+static Suite *records_suite(void)
+{
+	Suite *s = suite_create("records");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, process_round_trip);
+	tcase_add_test(tc, empty_process);
+	tcase_add_test(tc, empty_strings_stay_empty);
+	tcase_add_test(tc, each_record_round_trip);
+	tcase_add_test(tc, out_of_range_refused);
+	tcase_add_test(tc, wrong_sizes_refused);
+	tcase_add_test(tc, unknown_attributes_skipped);
+	tcase_add_test(tc, truncated_process);
+	tcase_add_test(tc, free_twice_is_harmless);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(records_suite)
