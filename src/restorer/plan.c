@@ -30,6 +30,7 @@
 #define FXSAVE_SIZE 512u
 #define XSAVE_HDR_SIZE 64u
 #define SW_BYTES_OFF 464u
+#define XFEATURE_MASK_DYNAMIC (1ull << 18)	/* AMX tile data, enabled per process */
 
 struct fpx_sw_bytes {
 	uint32_t magic1;
@@ -267,22 +268,36 @@ static uint64_t xgetbv0(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/* Bytes of the standard-format xsave image up to the last of features. */
+static uint32_t xstate_size_for(uint64_t features)
+{
+	uint32_t size = FXSAVE_SIZE + XSAVE_HDR_SIZE;
+	unsigned int a, b, c, d;
+
+	for (int i = 2; i < 63; i++) {
+		if (!(features & (1ull << i)))
+			continue;
+		__cpuid_count(0xd, i, a, b, c, d);
+		size = MAX(size, b + a);
+	}
+	return size;
+}
+
 /*
- * Copy a thread's xsave image and give it the software header the kernel
- * checks in a signal frame, and FP_XSTATE_MAGIC2 after it.
+ * The size of a thread's xstate in the signal frame: the saved image may be
+ * the full NT_X86_XSTATE regset, sized for every feature of XCR0, but the
+ * kernel takes a frame's xstate only up to the size of the thread's own
+ * state (without the dynamically enabled features like AMX tile data), and
+ * silently restores nothing but x87/SSE from a larger one.  So: just what
+ * the components present need.
  */
-static int fill_xstate(pid_t pid, const struct thread_record *t, uint8_t *out)
+static int xstate_frame_size(pid_t pid, const struct thread_record *t, uint32_t *size)
 {
 	unsigned int a, b, c, d;
-	struct fpx_sw_bytes sw;
 	uint64_t xstate_bv, xcomp_bv, xcr0;
-	uint32_t magic2 = XSTATE_MAGIC2;
 
-	memcpy(out, t->xstate, t->xstate_len);
-	memset(&sw, 0, sizeof(sw));
 	if (t->xstate_len == FXSAVE_SIZE) {
-		/* fxsave only: no magic1 makes the kernel take it as such */
-		memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
+		*size = FXSAVE_SIZE;
 		return 0;
 	}
 	memcpy(&xstate_bv, t->xstate + FXSAVE_SIZE, 8);
@@ -296,17 +311,37 @@ static int fill_xstate(pid_t pid, const struct thread_record *t, uint8_t *out)
 	if (xstate_bv & ~xcr0)
 		return log_ret(-EOPNOTSUPP, "pid %d tid %d: FPU state components 0x%" PRIx64
 			       " are not enabled on this CPU", pid, t->tid, xstate_bv & ~xcr0);
-	__cpuid_count(0xd, 0, a, b, c, d);
-	if (t->xstate_len > b)
-		return log_ret(-EOPNOTSUPP, "pid %d tid %d: xstate of %u bytes, %u on this CPU",
-			       pid, t->tid, t->xstate_len, b);
-	sw.magic1 = XSTATE_MAGIC1;
-	sw.extended_size = t->xstate_len + sizeof(magic2);
-	sw.xfeatures = xstate_bv | 3;	/* x87 and SSE are always there */
-	sw.xstate_size = t->xstate_len;
-	memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
-	memcpy(out + t->xstate_len, &magic2, sizeof(magic2));
+	if (xstate_bv & XFEATURE_MASK_DYNAMIC)
+		return log_ret(-EOPNOTSUPP, "pid %d tid %d: AMX tile data in use", pid, t->tid);
+	*size = xstate_size_for(xstate_bv);
+	if (*size > t->xstate_len)
+		return log_ret(-EINVAL, "pid %d tid %d: xstate of %u bytes, components 0x%" PRIx64
+			       " need %u", pid, t->tid, t->xstate_len, xstate_bv, *size);
 	return 0;
+}
+
+/*
+ * Copy size bytes of a thread's xsave image and give it the software header
+ * the kernel checks in a signal frame, and FP_XSTATE_MAGIC2 after it.
+ */
+static void fill_xstate(const struct thread_record *t, uint32_t size, uint8_t *out)
+{
+	uint32_t magic2 = XSTATE_MAGIC2;
+	struct fpx_sw_bytes sw;
+	uint64_t xstate_bv;
+
+	memcpy(out, t->xstate, size);
+	memset(&sw, 0, sizeof(sw));
+	if (size > FXSAVE_SIZE) {
+		memcpy(&xstate_bv, t->xstate + FXSAVE_SIZE, 8);
+		sw.magic1 = XSTATE_MAGIC1;
+		sw.extended_size = size + sizeof(magic2);
+		sw.xfeatures = xstate_bv | 3;	/* x87 and SSE are always there */
+		sw.xstate_size = size;
+		memcpy(out + size, &magic2, sizeof(magic2));
+	}
+	/* fxsave only: no magic1 makes the kernel take it as such */
+	memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
 }
 
 static int signo_of(const uint8_t *info)
@@ -422,6 +457,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	struct layout l = { 0 };
 	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off;
 	uint64_t threads_off, xstate_off = 0;
+	uint32_t xstate_size = 0;
 	uint32_t nr_close_max, nr_cloexec_max, nr_siginfo, nr_vmas;
 	int32_t *close_list, *cloexec_list;
 	int r;
@@ -439,6 +475,11 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	r = check_vmas(p, fds);
 	if (r < 0)
 		return r;
+	if (t->xstate_len) {
+		r = xstate_frame_size(p->pid, t, &xstate_size);
+		if (r < 0)
+			return r;
+	}
 
 	memfd = memfd_create("trace-ckpt-plan", 0);
 	if (memfd < 0)
@@ -455,8 +496,8 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	auxv_off = reserve(&l, p->mm.auxv_len, 16);
 	siginfo_off = reserve(&l, nr_siginfo * sizeof(struct stub_siginfo), 8);
 	threads_off = reserve(&l, sizeof(struct stub_thread), 64);
-	if (t->xstate_len)
-		xstate_off = reserve(&l, t->xstate_len + sizeof(uint32_t), 64);
+	if (xstate_size)
+		xstate_off = reserve(&l, xstate_size + sizeof(uint32_t), 64);
 	blob = calloc(1, l.size);
 	if (!blob)
 		return -ENOMEM;
@@ -565,12 +606,10 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 
 	st = (struct stub_thread *)(blob + threads_off);
 	fill_thread(t, st);
-	if (t->xstate_len) {
-		r = fill_xstate(p->pid, t, blob + xstate_off);
-		if (r < 0)
-			return r;
+	if (xstate_size) {
+		fill_xstate(t, xstate_size, blob + xstate_off);
 		st->xstate_off = xstate_off;
-		st->xstate_len = t->xstate_len;
+		st->xstate_len = xstate_size;
 	}
 	plan->nr_threads = 1;
 	plan->threads_off = threads_off;
