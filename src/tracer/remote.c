@@ -41,24 +41,37 @@ int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
-/* Wait for the single-step trap; anything else is somebody else's stop. */
-static int wait_step(pid_t tid)
+#define STEP_TRIES 8
+
+/*
+ * Step over the syscall instruction and wait for the single-step trap.  A
+ * PTRACE_INTERRUPT stop that was still due may come first: it is consumed
+ * and the step resumed (the trap of a completed step is pending then, so it
+ * stops the thread before any further instruction).  Any other stop is
+ * somebody else's.
+ */
+static int step_syscall(pid_t tid)
 {
 	int status;
 	pid_t r;
 
-	do {
-		r = waitpid(tid, &status, __WALL);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return log_ret(neg_errno(), "tid %d: waitpid: %m", tid);
-	if (WIFEXITED(status) || WIFSIGNALED(status))
-		return log_ret(-ESRCH, "tid %d: died during a remote system call", tid);
-	if (!WIFSTOPPED(status) || (status >> 8) != SIGTRAP) {
-		log_err("tid %d: remote system call: unexpected stop (status 0x%x)", tid, status);
-		return -EINTR;
+	for (int i = 0; i < STEP_TRIES; i++) {
+		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+			return log_ret(neg_errno(), "tid %d: PTRACE_SINGLESTEP: %m", tid);
+		do {
+			r = waitpid(tid, &status, __WALL);
+		} while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return log_ret(neg_errno(), "tid %d: waitpid: %m", tid);
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return log_ret(-ESRCH, "tid %d: died during a remote system call", tid);
+		if (WIFSTOPPED(status) && (status >> 8) == SIGTRAP)
+			return 0;
+		if (!WIFSTOPPED(status) || status >> 8 != (SIGTRAP | PTRACE_EVENT_STOP << 8))
+			break;
 	}
-	return 0;
+	log_err("tid %d: remote system call: unexpected stop (status 0x%x)", tid, status);
+	return -EINTR;
 }
 
 int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
@@ -90,11 +103,7 @@ int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6]
 		r = log_ret(neg_errno(), "tid %d: PTRACE_SETREGS: %m", tid);
 		goto restore;
 	}
-	if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0) {
-		r = log_ret(neg_errno(), "tid %d: PTRACE_SINGLESTEP: %m", tid);
-		goto restore;
-	}
-	r = wait_step(tid);
+	r = step_syscall(tid);
 	if (r == -ESRCH)
 		return r;
 	if (r == 0) {

@@ -72,10 +72,12 @@ enum {
 struct stub_thread {
 	int32_t tid;
 	/*
-	 * Bytes of the xsave image (standard format) at xstate_off.  The
-	 * restorer has already filled in its fpx_sw_bytes and put
-	 * FP_XSTATE_MAGIC2 in the 4 bytes after it, so the stub copies
-	 * xstate_len + 4 bytes as they are.  512: fxsave only (no magic).
+	 * Bytes of the xsave image (standard format) at xstate_off, cut to
+	 * the components present (the kernel refuses a frame's xstate larger
+	 * than the thread's own).  The restorer has already filled in its
+	 * fpx_sw_bytes and put FP_XSTATE_MAGIC2 in the 4 bytes after it, so
+	 * the stub copies xstate_len + 4 bytes as they are.  512: fxsave
+	 * only, no magic after it.
 	 */
 	uint32_t xstate_len;
 	uint64_t xstate_off;	/* plan offset; 64-byte aligned; 0: none */
