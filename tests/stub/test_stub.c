@@ -141,7 +141,7 @@ __asm__(".pushsection .rodata\n"
 		}                                                             \
 	} while (0)
 
-enum breakage { BREAK_NONE, BREAK_OVERLAP, BREAK_SHORT_IMAGE };
+enum breakage { BREAK_NONE, BREAK_OVERLAP, BREAK_SHORT_IMAGE, BREAK_NO_VDSO };
 
 struct fixture {
 	struct process_record p;
@@ -343,6 +343,8 @@ static void child(struct fixture *f, const char *stub, int status_fd, enum break
 	pf.vma_fds = vma_fds;
 	if (how == BREAK_SHORT_IMAGE)
 		f->runs[1].file_off = 1 << 20;
+	if (how == BREAK_NO_VDSO)
+		f->p.nr_vmas = 3;
 	CHECK(plan_build(&f->p, &pf, &memfd) == 0, "plan_build");
 	if (how == BREAK_OVERLAP) {
 		/* Past plan_build's checks: the stub must catch it itself. */
@@ -548,6 +550,34 @@ static int test_broken(const char *stub, enum breakage how, uint32_t stage, int 
 	return 0;
 }
 
+/* Saved without special mappings: the stub drops its own, and without a
+ * [vdso] there is no syscall instruction to release it with. */
+static int test_no_vdso(const char *stub)
+{
+	struct fixture *f = malloc(sizeof(*f));
+	struct stub_status st;
+	char path[64], *buf;
+	pid_t pid;
+
+	CHECK(f, "malloc");
+	setup(f);
+	pid = start_stub(f, stub, BREAK_NO_VDSO, &st);
+	CHECK(st.stage == STUB_READY, "stage %u err %d", st.stage, st.err);
+	CHECK(st.syscall_insn == 0, "syscall insn 0x%llx", (unsigned long long)st.syscall_insn);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	CHECK(read_file_at(AT_FDCWD, path, &buf, NULL) == 0, "maps");
+	CHECK(!strstr(buf, "[vdso]") && !strstr(buf, "[vvar"), "special mappings left:\n%s", buf);
+	free(buf);
+	CHECK(stub_release(pid, &st, 0) == -ENOENT, "release without a vdso");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(f->image_fd);
+	free(f->xstate);
+	free(f);
+	printf("ok no vdso\n");
+	return 0;
+}
+
 int main(void)
 {
 	const char *stub = getenv("TRACE_CKPT_STUB");
@@ -569,5 +599,6 @@ int main(void)
 	test_restore(stub);
 	test_broken(stub, BREAK_OVERLAP, STUB_ERR_PLAN, -EINVAL, DATA);
 	test_broken(stub, BREAK_SHORT_IMAGE, STUB_ERR_READ, -EIO, DATA);
+	test_no_vdso(stub);
 	return 0;
 }
