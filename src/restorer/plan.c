@@ -151,6 +151,42 @@ int plan_match_specials(const struct process_record *p, struct stub_special sp[S
 	return 0;
 }
 
+/*
+ * What prctl(PR_SET_MM_MAP) checks (kernel/sys.c, validate_prctl_map_addr):
+ * every address in [mmap_min_addr, TASK_SIZE), and the pairs ordered.  The
+ * RLIMIT_DATA check is left to the kernel.
+ */
+static int check_mm(const struct process_record *p)
+{
+	const struct mm_record *m = &p->mm;
+	const struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {
+		{ "start_code", m->start_code }, { "end_code", m->end_code },
+		{ "start_data", m->start_data }, { "end_data", m->end_data },
+		{ "start_brk", m->start_brk }, { "brk", m->brk },
+		{ "start_stack", m->start_stack }, { "arg_start", m->arg_start },
+		{ "arg_end", m->arg_end }, { "env_start", m->env_start },
+		{ "env_end", m->env_end },
+	};
+	_cleanup_free_ char *buf = NULL;
+	uint64_t min_addr = PAGE;
+
+	if (read_file_at(AT_FDCWD, "/proc/sys/vm/mmap_min_addr", &buf, NULL) == 0)
+		min_addr = strtoull(buf, NULL, 10);
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (f[i].v < min_addr || f[i].v >= TASK_TOP)
+			return log_ret(-EINVAL, "pid %d: mm %s 0x%" PRIx64 " out of range", p->pid,
+				       f[i].name, f[i].v);
+	}
+	if (m->start_code >= m->end_code || m->start_data > m->end_data ||
+	    m->start_brk > m->brk || m->arg_start > m->arg_end || m->env_start > m->env_end)
+		return log_ret(-EINVAL, "pid %d: mm code, data, brk, arg or env bounds out of order",
+			       p->pid);
+	return 0;
+}
+
 /* Offsets into the blob, handed out in order. */
 struct layout {
 	uint64_t size;
@@ -472,6 +508,9 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 			       t->xstate_len);
 	if (p->mm.auxv_len % 16)
 		return log_ret(-EINVAL, "pid %d: auxv of %u bytes", p->pid, p->mm.auxv_len);
+	r = check_mm(p);
+	if (r < 0)
+		return r;
 	r = check_vmas(p, fds);
 	if (r < 0)
 		return r;
