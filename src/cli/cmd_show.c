@@ -153,6 +153,6 @@ int cmd_show(int argc, char **argv)
 		show_json(c);
 	else
 		show_text(dir, c);
-	computation_free(c);
+	computation_destroy(c);
 	return 0;
 }

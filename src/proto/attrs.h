@@ -149,7 +149,8 @@ enum man_attr {
 	MAN_A_PROC,		/* nest man_proc_attr, repeated, root first */
 	MAN_A_FILE,		/* nest man_file_attr, repeated */
 	MAN_A_CHECKSUM,		/* u64, last */
-	MAN_A_MAX = MAN_A_CHECKSUM,
+	MAN_A_FLAGS,		/* u32 TC_COMP_F_* */
+	MAN_A_MAX = MAN_A_FLAGS,
 };
 
 enum man_proc_attr {

@@ -371,6 +371,7 @@ int image_read(const char *dir, struct computation **out, char *err, size_t errl
 	c->time_ns = m.time_ns;
 	c->host = TAKE_PTR(m.host);
 	c->cmdline = TAKE_PTR(m.cmdline);
+	c->flags = m.flags;
 	if (m.nr_procs) {
 		c->procs = calloc(m.nr_procs, sizeof(*c->procs));
 		if (!c->procs) {

@@ -524,6 +524,7 @@ static int write_manifest(struct writer *w)
 	m->time_ns = c->time_ns;
 	m->host = c->host;
 	m->cmdline = c->cmdline;
+	m->flags = c->flags;
 	r = manifest_encode(&b, m);
 	m->host = m->cmdline = NULL;
 	if (r < 0)

@@ -21,6 +21,7 @@ static const struct field man_fields[] = {
 	F_U64(MAN_A_TIME_NS, struct manifest, time_ns),
 	F_STR(MAN_A_HOST, struct manifest, host),
 	F_STR(MAN_A_CMDLINE, struct manifest, cmdline),
+	F_U32(MAN_A_FLAGS, struct manifest, flags),
 };
 
 static const struct field manp_fields[] = {

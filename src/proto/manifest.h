@@ -29,6 +29,7 @@ struct manifest {
 	uint64_t time_ns;
 	char *host;
 	char *cmdline;
+	uint32_t flags;
 	size_t nr_procs;
 	struct manifest_proc *procs;
 	size_t nr_files;

@@ -20,6 +20,9 @@
 #define TC_NR_RLIMITS 16
 #define TC_SIGINFO_SIZE 128
 
+/* The computation had a pid namespace of its own (pid 1 was our init). */
+#define TC_COMP_F_PIDNS (1u << 0)
+
 enum vma_kind {
 	VMA_ANON_PRIVATE = 1,	/* heap, stack, MAP_PRIVATE|MAP_ANONYMOUS */
 	VMA_ANON_SHARED,	/* MAP_SHARED|MAP_ANONYMOUS ("/dev/zero (deleted)") */
@@ -154,6 +157,7 @@ struct computation {
 	uint64_t time_ns;	/* CLOCK_REALTIME at the freeze */
 	char *host;		/* host name of the supervisor that dumped it */
 	char *cmdline;		/* what `run` started, for list/show */
+	uint32_t flags;		/* TC_COMP_F_* */
 	size_t nr_procs;
 	struct process_record *procs;	/* procs[0] is the root of the tree */
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 int collect_mm(struct collect_ctx *cx, struct process_record *p)
 {
-	_cleanup_free_ char *stat = NULL, *auxv = NULL;
+	_cleanup_free_ char *statbuf = NULL, *auxv = NULL;
 	struct mm_record *mm = &p->mm;
 	char path[64], exe[PATH_MAX];
 	struct proc_stat st;
@@ -26,8 +27,8 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p)
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", cx->pid);
-	r = read_file_at(AT_FDCWD, path, &stat, NULL);
-	if (r < 0 || parse_stat(stat, &st) < 0)
+	r = read_file_at(AT_FDCWD, path, &statbuf, NULL);
+	if (r < 0 || parse_stat(statbuf, &st) < 0)
 		return collect_fail(cx, r < 0 ? r : -EINVAL, "%s", path);
 	mm->start_code = st.start_code;
 	mm->end_code = st.end_code;

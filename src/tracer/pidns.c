@@ -79,6 +79,8 @@ init_main(pid_t first_pid, void (*first_child)(void *), void *arg)
 		first_child(arg);
 		_exit(127);
 	}
+	/* Init holds nothing: pipes it kept for the child must see EOF. */
+	close_others(NULL);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	for (;;) {

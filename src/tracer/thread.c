@@ -3,7 +3,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/ptrace.h>
+#include <sys/ptrace.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
 	uint32_t n = 0;
 
 	for (;;) {
-		struct ptrace_peeksiginfo_args args = {
+		struct __ptrace_peeksiginfo_args args = {
 			.off = n, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
 			.nr = PEEK_BATCH,
 		};

@@ -13,6 +13,7 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
+#undef PAGE_SIZE
 #define PAGE_SIZE 4096ull
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
