@@ -42,12 +42,14 @@ int image_file_checksum(int fd, uint64_t *sum, uint64_t *size)
 	XXH3_64bits_reset(st);
 	while (off < (uint64_t)sb.st_size) {
 		size_t n = MIN((uint64_t)sb.st_size - off, HASH_WINDOW);
-		void *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+		void *m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
 
 		if (m == MAP_FAILED) {
 			r = neg_errno();
 			break;
 		}
+		/* Sequential readahead: MAP_POPULATE faults in pages at a third of the speed. */
+		madvise(m, n, MADV_SEQUENTIAL);
 		XXH3_64bits_update(st, m, n);
 		munmap(m, n);
 		off += n;

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fuzz_kind {
+	FUZZ_RECORD,
+	FUZZ_MANIFEST,
+	FUZZ_CORE,
+	FUZZ_MANIFEST_RESEALED,
+	FUZZ_NR_KINDS,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

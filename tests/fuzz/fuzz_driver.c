@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Runs the fuzz entry point without libFuzzer, so every build (gcc too)
+ * exercises it: over seeds made here from real encoder output (a process
+ * record, a manifest, a core file), every truncation and byte flip of them,
+ * a fixed number of deterministic random mutations, and any files named on
+ * the command line.
+ *
+ *   fuzz_driver [--write-seeds DIR] [--iterations N] [FILE...]
+ *
+ * --write-seeds stores the seeds as a corpus for the libFuzzer target.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../unit/sample.h"
+#include "fuzz.h"
+#include "proto/image.h"
+#include "proto/manifest.h"
+#include "proto/record.h"
+#include "util/fileio.h"
+
+struct seed {
+	uint8_t *data;
+	size_t len;
+	const char *name;
+};
+
+static struct seed make_seed(uint8_t kind, const void *data, size_t len, const char *name)
+{
+	struct seed s = { malloc(len + 1), len + 1, name };
+
+	if (!s.data)
+		abort();
+	s.data[0] = kind;
+	memcpy(s.data + 1, data, len);
+	return s;
+}
+
+static struct seed record_seed(void)
+{
+	struct process_record p;
+	struct tlv_buf b = { 0 };
+	struct seed s;
+
+	sample_process(&p, 1, 2, 5, 4);
+	if (process_record_encode(&b, &p) < 0)
+		abort();
+	s = make_seed(FUZZ_RECORD, b.data, b.len, "record");
+	tlv_buf_free(&b);
+	process_record_free(&p);
+	return s;
+}
+
+/* A real image, written by image_write: its manifest and one core file. */
+static void image_seeds(struct seed *man, struct seed *core)
+{
+	struct computation c;
+	struct fake_mem fm = { 0 };
+	struct mem_reader mr;
+	char *tmp = make_tmpdir(), path[4096];
+	char *buf;
+	size_t len;
+
+	sample_computation(&c, 1);
+	c.procs[0].real_pid = c.procs[0].pid;
+	for (size_t i = 0; i < c.procs[0].nr_fds; i++)
+		c.procs[0].fds[i].deleted = false;
+	c.procs[0].nr_runs = 2;
+	c.procs[0].runs = calloc(2, sizeof(struct page_run));
+	c.procs[0].runs[0] = (struct page_run){ c.procs[0].vmas[0].start, 4096 };
+	c.procs[0].runs[1] = (struct page_run){ c.procs[0].vmas[0].start + 8192, 4096 };
+	fake_mem_reader(&mr, &fm);
+	snprintf(path, sizeof(path), "%s/img", tmp);
+	if (image_write(&c, path, &mr, NULL) < 0)
+		abort();
+	snprintf(path, sizeof(path), "%s/img/manifest", tmp);
+	if (read_file_at(AT_FDCWD, path, &buf, &len) < 0)
+		abort();
+	*man = make_seed(FUZZ_MANIFEST, buf, len, "manifest");
+	free(buf);
+	snprintf(path, sizeof(path), "%s/img/node-a/proc-%d.core", tmp, c.procs[0].pid);
+	if (read_file_at(AT_FDCWD, path, &buf, &len) < 0)
+		abort();
+	*core = make_seed(FUZZ_CORE, buf, len, "core");
+	free(buf);
+	computation_free(&c);
+	rm_rf(tmp);
+	free(tmp);
+}
+
+static uint64_t rng(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void run(const uint8_t *data, size_t len)
+{
+	LLVMFuzzerTestOneInput(data, len);
+}
+
+/* Lengths that cut at or near every attribute header, and a spread of others. */
+static void truncations(const struct seed *s)
+{
+	size_t step = s->len > 8192 ? s->len / 2048 : 1;
+
+	for (size_t len = 0; len <= s->len; len += step)
+		run(s->data, len);
+	for (size_t len = s->len > 64 ? s->len - 64 : 0; len <= s->len; len++)
+		run(s->data, len);
+}
+
+static void flips(const struct seed *s)
+{
+	uint8_t *m = malloc(s->len);
+	size_t step = s->len > 8192 ? s->len / 4096 : 1;
+
+	memcpy(m, s->data, s->len);
+	for (size_t i = 1; i < s->len; i += step) {
+		static const uint8_t xors[] = { 0x01, 0x80, 0xff };
+
+		for (size_t k = 0; k < sizeof(xors); k++) {
+			m[i] ^= xors[k];
+			run(m, s->len);
+			m[i] ^= xors[k];
+		}
+	}
+	free(m);
+}
+
+static void mutations(const struct seed *s, unsigned long iterations, uint64_t seed)
+{
+	static const uint32_t interesting[] = { 0, 1, 7, 8, 9, 0x7f, 0x80, 0xff, 0xffff,
+						 0x7fffffff, 0x80000000, 0xfffffff8, 0xffffffff };
+	uint8_t *m = malloc(s->len);
+
+	for (unsigned long it = 0; it < iterations; it++) {
+		int n = 1 + (int)(rng(&seed) % 4);
+
+		memcpy(m, s->data, s->len);
+		while (n--) {
+			size_t pos = 1 + rng(&seed) % (s->len - 1);
+			uint32_t v = interesting[rng(&seed) % (sizeof(interesting) / sizeof(interesting[0]))];
+
+			if (rng(&seed) & 1 && pos + 4 <= s->len)
+				memcpy(m + pos, &v, 4);
+			else
+				m[pos] = (uint8_t)rng(&seed);
+		}
+		run(m, rng(&seed) % 8 ? s->len : 1 + rng(&seed) % s->len);
+	}
+	free(m);
+}
+
+static int write_seeds(const char *dir, const struct seed *seeds, size_t n)
+{
+	char path[4096];
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		int fd, r;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, seeds[i].name);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		r = write_full(fd, seeds[i].data, seeds[i].len);
+		close(fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct seed seeds[4];
+	unsigned long iterations = 20000;
+	const char *seed_dir = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--write-seeds") && i + 1 < argc)
+			seed_dir = argv[++i];
+		else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
+			iterations = strtoul(argv[++i], NULL, 0);
+		else
+			break;
+	}
+	seeds[0] = record_seed();
+	image_seeds(&seeds[1], &seeds[2]);
+	seeds[3] = make_seed(FUZZ_MANIFEST_RESEALED, seeds[1].data + 1, seeds[1].len - 1,
+			     "manifest-resealed");
+	if (seed_dir && write_seeds(seed_dir, seeds, 4) < 0) {
+		perror(seed_dir);
+		return 1;
+	}
+	for (size_t k = 0; k < 4; k++) {
+		run(seeds[k].data, seeds[k].len);
+		truncations(&seeds[k]);
+		flips(&seeds[k]);
+		mutations(&seeds[k], iterations, 0x9e3779b97f4a7c15ull + k);
+		printf("%s seed (%zu bytes): ok\n", seeds[k].name, seeds[k].len);
+	}
+	for (; i < argc; i++) {
+		char *buf;
+		size_t len;
+
+		if (read_file_at(AT_FDCWD, argv[i], &buf, &len) < 0) {
+			perror(argv[i]);
+			return 1;
+		}
+		run((const uint8_t *)buf, len);
+		free(buf);
+		printf("%s: ok\n", argv[i]);
+	}
+	for (size_t k = 0; k < 4; k++)
+		free(seeds[k].data);
+	return 0;
+}

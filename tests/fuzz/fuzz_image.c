@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fuzz entry point for everything the image reader parses from disk: the
+ * first byte picks the parser, the rest is its input.
+ *   0: a TLV process record (the TRACECKPT note's contents)
+ *   1: a whole manifest file
+ *   2: a whole ELF core file
+ *   3: a manifest whose checksum is recomputed first, so mutations get past
+ *      it into the attributes
+ * Besides not crashing, a record or manifest that parses must re-encode to
+ * something that parses again to the same bytes (the encoding is canonical).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "fuzz.h"
+#include "proto/attrs.h"
+#include "proto/core.h"
+#include "proto/manifest.h"
+#include "proto/record.h"
+
+static void fuzz_record(const uint8_t *buf, size_t len)
+{
+	struct process_record p, q;
+	struct tlv_buf a = { 0 }, b = { 0 };
+
+	if (process_record_decode(buf, len, &p) < 0)
+		return;
+	if (process_record_encode(&a, &p) < 0)
+		abort();
+	if (process_record_decode(a.data, a.len, &q) < 0)
+		abort();
+	if (process_record_encode(&b, &q) < 0 || a.len != b.len || memcmp(a.data, b.data, a.len))
+		abort();
+	process_record_free(&p);
+	process_record_free(&q);
+	tlv_buf_free(&a);
+	tlv_buf_free(&b);
+}
+
+static void fuzz_manifest(const uint8_t *buf, size_t len)
+{
+	struct manifest m, n;
+	struct tlv_buf a = { 0 }, b = { 0 };
+	char err[256];
+
+	if (manifest_parse(buf, len, &m, err, sizeof(err)) < 0)
+		return;
+	if (manifest_encode(&a, &m) < 0)
+		abort();
+	if (manifest_parse(a.data, a.len, &n, err, sizeof(err)) < 0)
+		abort();
+	if (manifest_encode(&b, &n) < 0 || a.len != b.len || memcmp(a.data, b.data, a.len))
+		abort();
+	manifest_free(&m);
+	manifest_free(&n);
+	tlv_buf_free(&a);
+	tlv_buf_free(&b);
+}
+
+static void fuzz_manifest_resealed(uint8_t *buf, size_t len)
+{
+	struct tlv_attr h = { TLV_HDRLEN + sizeof(uint64_t), MAN_A_CHECKSUM };
+	uint64_t sum;
+
+	if (len >= 32 && len % 8 == 0) {
+		sum = XXH3_64bits(buf, len - 16);
+		memcpy(buf + len - 16, &h, sizeof(h));
+		memcpy(buf + len - 8, &sum, sizeof(sum));
+	}
+	fuzz_manifest(buf, len);
+}
+
+static void fuzz_core(uint8_t *buf, size_t len)
+{
+	struct process_record p;
+	char err[256];
+
+	if (core_parse_buffer(buf, len, &p, err, sizeof(err)) == 0)
+		process_record_free(&p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *buf;
+
+	if (size < 1)
+		return 0;
+	/* The parsers get malloc'd (aligned) buffers, as they do from the reader. */
+	buf = malloc(size - 1 ? size - 1 : 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, data + 1, size - 1);
+	switch (data[0] % FUZZ_NR_KINDS) {
+	case FUZZ_RECORD:
+		fuzz_record(buf, size - 1);
+		break;
+	case FUZZ_MANIFEST:
+		fuzz_manifest(buf, size - 1);
+		break;
+	case FUZZ_CORE:
+		fuzz_core(buf, size - 1);
+		break;
+	case FUZZ_MANIFEST_RESEALED:
+		fuzz_manifest_resealed(buf, size - 1);
+		break;
+	}
+	free(buf);
+	return 0;
+}
