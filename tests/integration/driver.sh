@@ -5,7 +5,7 @@
 # it resumes from the state it had.
 #
 #   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
-#             [--keep] -- PROGRAM ARGS...
+#             [--dump-timeout S] [--keep] -- PROGRAM ARGS...
 #
 # The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
 # up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
@@ -45,6 +45,7 @@ TICKS=5
 GENS=3
 KEEP=${TC_KEEP:-0}
 SCALE=${TC_TIMEOUT_SCALE:-1}
+DUMP_TIMEOUT=60
 
 usage() {
 	sed -n '4,8p' "$0" >&2
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--name) NAME=$2; shift 2 ;;
 	--ticks) TICKS=$2; shift 2 ;;
 	--gens) GENS=$2; shift 2 ;;
+	--dump-timeout) DUMP_TIMEOUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
@@ -73,7 +75,7 @@ PROG_ARGS=("$@")
 # deadlines, in seconds
 T_READY=$((60 * SCALE))
 T_TICKS=$((60 * SCALE))
-T_DUMP=$((300 * SCALE))
+T_DUMP=$((DUMP_TIMEOUT * SCALE))
 T_EXIT=$((30 * SCALE))
 T_PASS=$((600 * SCALE))
 T_RESTORE_FAIL=$((60 * SCALE))
@@ -153,6 +155,20 @@ start() {
 	LAST_PID=$!
 	STARTED+=("$LAST_PID")
 	log "started pid $LAST_PID: $*"
+}
+
+# timed SECONDS OUT ERR CMD...: run CMD to its end, at most SECONDS; status in
+# $TIMED_RC (124 on timeout).  In the background, so that a SIGTERM (meson's
+# timeout) reaches our trap at once rather than after CMD.  timeout(1) stays
+# in our process group (--foreground) so meson's killpg reaches CMD too.
+timed() {
+	local t=$1 out=$2 err=$3 p
+	shift 3
+	timeout --foreground -k 5 "$t" "$@" >"$out" 2>"$err" </dev/null &
+	p=$!
+	STARTED+=("$p")
+	wait "$p"
+	TIMED_RC=$?
 }
 
 # wait_exit PID SECONDS: wait for our child PID to end; status in $EXIT_RC
@@ -323,8 +339,8 @@ dump() {
 	local tag=$1
 	shift
 	log "trace-ckpt dump $*"
-	timeout -k 5 "$T_DUMP" "$TC" dump "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
-	DUMP_RC=$?
+	timed "$T_DUMP" "$WORK/$tag.out" "$WORK/$tag.err" "$TC" dump "$@"
+	DUMP_RC=$TIMED_RC
 	[ "$DUMP_RC" -ne 124 ] || fail "trace-ckpt dump $* did not finish in $T_DUMP s"
 	DUMP_LINE=$(grep -m1 '^checkpoint: ' "$WORK/$tag.out")
 	[ -z "$DUMP_LINE" ] || log "$DUMP_LINE"
@@ -375,7 +391,7 @@ preflight() {
 	if [ -n "$capeff" ] && (( (0x$capeff >> 19 & 1) == 0 || (0x$capeff >> 21 & 1) == 0 )); then
 		skip "no CAP_SYS_PTRACE or CAP_SYS_ADMIN (CapEff $capeff)"
 	fi
-	out=$(timeout -k 5 60 "$TC" check 2>&1)
+	out=$(timeout --foreground -k 5 60 "$TC" check 2>&1)
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		printf '%s\n' "$out"
@@ -544,9 +560,9 @@ mode_damage() {
 	for d in "${cases[@]}"; do
 		if [ "$d" = manifest ]; then bad=manifest; else bad=$(basename "$rel"); fi
 		log "restore of the image with a $d file ($bad)"
-		timeout -k 5 "$T_RESTORE_FAIL" "$TC" restore "$WORK/img-$d" \
-			>"$WORK/restore-$d.out" 2>"$WORK/restore-$d.err" </dev/null
-		rc=$?
+		timed "$T_RESTORE_FAIL" "$WORK/restore-$d.out" "$WORK/restore-$d.err" \
+			"$TC" restore "$WORK/img-$d"
+		rc=$TIMED_RC
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 			fail "restore of the $d image did not end in $T_RESTORE_FAIL s"
 		fi
@@ -607,13 +623,14 @@ mode_cli() {
 	done
 	"$TC" no-such-command >/dev/null 2>&1 && fail "an unknown command exited 0"
 
-	timeout -k 5 60 "$TC" run -- /bin/sh -c 'exit 3' >/dev/null 2>run-exit.err </dev/null
-	rc=$?
+	timed 60 run-exit.out run-exit.err "$TC" run -- /bin/sh -c 'exit 3'
+	rc=$TIMED_RC
 	[ "$rc" -eq 3 ] || fail "run of a command exiting 3 exited $rc"
-	timeout -k 5 60 "$TC" run -- /bin/sh -c 'kill -TERM $$' >/dev/null 2>run-sig.err </dev/null
-	rc=$?
+	timed 60 run-sig.out run-sig.err "$TC" run -- /bin/sh -c 'kill -TERM $$'
+	rc=$TIMED_RC
 	[ "$rc" -eq 143 ] || fail "run of a command killed by SIGTERM exited $rc, expected 143"
-	out=$(timeout -k 5 60 "$TC" run -- /bin/echo hello 2>run-echo.err </dev/null)
+	timed 60 run-echo.out run-echo.err "$TC" run -- /bin/echo hello
+	out=$(cat run-echo.out)
 	[ "$out" = hello ] || fail "run -- echo hello printed '$out'"
 
 	start_run run.out run.err
@@ -622,7 +639,8 @@ mode_cli() {
 	prog_of "$RUN_PID"
 	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
 
-	timeout -k 5 60 "$TC" list >list.out 2>list.err || fail "trace-ckpt list exited $?"
+	timed 60 list.out list.err "$TC" list
+	[ "$TIMED_RC" -eq 0 ] || fail "trace-ckpt list exited $TIMED_RC"
 	line=$(awk -v a="$PROG_PID" -v b="$RUN_PID" '$1 == a || $1 == b' list.out | head -n1)
 	[ -n "$line" ] || fail "trace-ckpt list has no line for pid $PROG_PID or $RUN_PID: $(cat list.out)"
 	grep -qF "$(basename "$PROG")" <<<"$line" || fail "trace-ckpt list line does not show the command: $line"
@@ -641,19 +659,22 @@ mode_cli() {
 	[ -z "$(find "$img" -type d ! -perm 700)" ] || fail "image directories not 0700: $(find "$img" -type d ! -perm 700)"
 	[ -z "$(find "$img" -type f ! -perm 600)" ] || fail "image files not 0600: $(find "$img" -type f ! -perm 600)"
 
-	timeout -k 5 60 "$TC" show "$img" >show.out 2>show.err || fail "trace-ckpt show exited $?"
+	timed 60 show.out show.err "$TC" show "$img"
+	[ "$TIMED_RC" -eq 0 ] || fail "trace-ckpt show exited $TIMED_RC"
 	# the image holds the pid the program sees (its innermost NSpid)
 	local nspid
 	nspid=$(awk '/^NSpid:/ { print $NF }' "/proc/$PROG_PID/status")
 	grep -qw -e "$PROG_PID" -e "${nspid:-$PROG_PID}" show.out ||
 		fail "trace-ckpt show mentions neither pid $PROG_PID nor its namespace pid $nspid"
-	timeout -k 5 60 "$TC" show "$img" --json >show.json 2>show-json.err || fail "trace-ckpt show --json exited $?"
+	timed 60 show.json show-json.err "$TC" show "$img" --json
+	[ "$TIMED_RC" -eq 0 ] || fail "trace-ckpt show --json exited $TIMED_RC"
 	if command -v python3 >/dev/null; then
 		python3 -m json.tool show.json >/dev/null 2>show-json-parse.err ||
 			fail "show --json is not JSON: $(tail -n1 show-json-parse.err)"
 	fi
 	if command -v gdb >/dev/null; then
-		timeout -k 5 60 gdb -nx -batch -ex bt "$PROG" "$core" >gdb.out 2>&1
+		timed 60 gdb.out gdb.err gdb -nx -batch -ex bt "$PROG" "$core"
+		cat gdb.err >>gdb.out
 		grep -qE '^#[0-9]+ .*\bmain \(' gdb.out || fail "gdb -ex bt on $core shows no main(): $(tail -n5 gdb.out)"
 		log "gdb: $(grep -cE '^#[0-9]' gdb.out) frames, main() among them"
 	fi
