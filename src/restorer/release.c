@@ -79,9 +79,14 @@ static int syscall_stop(pid_t pid, uint8_t op)
 	memset(&info, 0, sizeof(info));
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), &info) < 0)
 		return log_ret(neg_errno(), "pid %d: PTRACE_GET_SYSCALL_INFO: %m", pid);
-	if (info.op != op || (op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr != SYS_rt_sigreturn))
-		return log_ret(-EIO, "pid %d: rt_sigreturn: stopped in the wrong place (op %u)",
-			       pid, info.op);
+	if (info.op != op || (op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr != SYS_rt_sigreturn)) {
+		siginfo_t si = { 0 };
+
+		ptrace(PTRACE_GETSIGINFO, pid, NULL, &si);
+		return log_ret(-EIO, "pid %d: rt_sigreturn: stop %u instead of %u (signal %d,"
+			       " code %d, ip 0x%llx)", pid, info.op, op, si.si_signo, si.si_code,
+			       (unsigned long long)info.instruction_pointer);
+	}
 	return 0;
 }
 
@@ -117,12 +122,18 @@ int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_o
 	regs.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, pid, NULL, &regs) < 0)
 		return log_ret(neg_errno(), "pid %d: PTRACE_SETREGS: %m", pid);
+	/* PTRACE_GET_SYSCALL_INFO tells syscall stops apart only with it. */
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+		   (void *)(ptrace_options | PTRACE_O_TRACESYSGOOD)) < 0)
+		return log_ret(neg_errno(), "pid %d: PTRACE_SETOPTIONS: %m", pid);
 	r = syscall_stop(pid, PTRACE_SYSCALL_INFO_ENTRY);
 	if (r < 0)
 		return r;
 	r = syscall_stop(pid, PTRACE_SYSCALL_INFO_EXIT);
 	if (r < 0)
 		return r;
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)ptrace_options) < 0)
+		return log_ret(neg_errno(), "pid %d: PTRACE_SETOPTIONS: %m", pid);
 
 	/* A bad frame leaves the registers as they were and queues SIGSEGV. */
 	if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) < 0)
