@@ -33,19 +33,22 @@ static size_t vma_find(const struct process_record *p, uint64_t addr)
 	return lo;
 }
 
-static bool vma_is_special(const struct vma_record *v)
+/*
+ * The special mappings are never read, and writing a shared file mapping's
+ * pages back would write them to the file.
+ */
+static bool vma_keeps_gaps_out(const struct vma_record *v)
 {
-	return v->kind == VMA_VDSO || v->kind == VMA_VVAR || v->kind == VMA_VVAR_VCLOCK;
+	return v->kind == VMA_VDSO || v->kind == VMA_VVAR || v->kind == VMA_VVAR_VCLOCK ||
+	       v->kind == VMA_FILE_SHARED;
 }
 
-/*
- * A gap can be stored only if every byte of it is mapped: the restorer writes
- * a segment back whole.  The special mappings are never read.
- */
+/* A gap can be stored only if all of it is mapped: the restorer writes a segment back whole. */
 static bool gap_is_mergeable(const struct process_record *p, uint64_t start, uint64_t end)
 {
 	for (size_t i = vma_find(p, start); start < end; i++) {
-		if (i >= p->nr_vmas || p->vmas[i].start > start || vma_is_special(&p->vmas[i]))
+		if (i >= p->nr_vmas || p->vmas[i].start > start ||
+		    vma_keeps_gaps_out(&p->vmas[i]))
 			return false;
 		start = p->vmas[i].end;
 	}
