@@ -564,6 +564,26 @@ START_TEST(too_many_runs)
 }
 END_TEST
 
+/* tmpfs: O_DIRECT may be refused there, and the writer falls back to the page cache. */
+START_TEST(other_filesystem)
+{
+	char tmp[] = "/dev/shm/tc-unit-XXXXXX", *dir = NULL;
+	struct computation *r = NULL;
+	char err[256];
+
+	if (!mkdtemp(tmp))
+		return;
+	dir = image_dir(tmp);
+	write_fixture(dir, 5);
+	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r->generation, 5);
+	check_pages(&r->procs[1]);
+	computation_destroy(r);
+	free(dir);
+	rm_rf(tmp);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -578,6 +598,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, empty_computation);
 	tcase_add_test(tc, plan_merges_smallest_gaps);
 	tcase_add_test(tc, too_many_runs);
+	tcase_add_test(tc, other_filesystem);
 	suite_add_tcase(s, tc);
 	return s;
 }
