@@ -29,6 +29,8 @@ struct supervisor_info {
 
 /* Every live supervisor of this user; stale sockets are removed. */
 int client_list(struct supervisor_info **out, size_t *nr);
+/* The supervisor of pid when /proc names it, else the same as client_list. */
+int client_find(pid_t pid, struct supervisor_info **out, size_t *nr);
 void client_list_free(struct supervisor_info *v, size_t nr);
 /* Send a request and receive the reply (malloc'd, *len bytes). */
 int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply, size_t *len,

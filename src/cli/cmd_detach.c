@@ -24,7 +24,7 @@ int cmd_detach(int argc, char **argv)
 		usage_of("detach", true);
 		return 2;
 	}
-	r = client_list(&v, &n);
+	r = pid ? client_find(pid, &v, &n) : client_list(&v, &n);
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt detach: %s\n", strerror(-r));
 		return 1;

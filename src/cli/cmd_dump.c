@@ -52,7 +52,7 @@ int cmd_dump(int argc, char **argv)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
 		dir = abs;
 	}
-	r = client_list(&v, &n);
+	r = pid ? client_find(pid, &v, &n) : client_list(&v, &n);
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt dump: %s\n", strerror(-r));
 		return 1;
