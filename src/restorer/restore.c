@@ -250,7 +250,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_MM] = "prctl(PR_SET_MM_MAP)", [STUB_ERR_SIGACTION] = "sigaction",
 		[STUB_ERR_ITIMER] = "itimer", [STUB_ERR_RLIMIT] = "rlimit",
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
-		[STUB_ERR_THREAD] = "threads",
+		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "comm/umask",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
