@@ -223,9 +223,16 @@ diagnostics() {
 		echo "----- $(basename "$f") (last 15 lines of $(wc -l <"$f"))"
 		tail -n 15 "$f"
 	done
-	echo "----- processes"
+	echo "----- processes (pid ppid stat wchan args; syscall)"
+	local seen=" " d
 	for f in "${STARTED[@]}" "${PROGS[@]}"; do
-		alive "$f" && ps -o pid=,ppid=,stat=,args= -p "$f"
+		alive "$f" || continue
+		for d in "$f" $(descendants "$f"); do
+			case $seen in *" $d "*) continue ;; esac
+			seen="$seen$d "
+			ps -o pid=,ppid=,stat=,wchan:24=,args= -p "$d"
+			[ -r "/proc/$d/syscall" ] && echo "      syscall: $(cat "/proc/$d/syscall" 2>/dev/null)"
+		done
 	done
 	echo "-----"
 }
