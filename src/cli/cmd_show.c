@@ -25,6 +25,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "stdio";
 	case FD_DEVICE:
 		return "device";
+	case FD_PIPE:
+		return "pipe";
 	default:
 		return "?";
 	}
@@ -115,9 +117,9 @@ static void show_text(const char *dir, const struct computation *c)
 			       vma_kind_name(m->kind), m->path ? m->path : m->name ? m->name : "");
 		}
 		for (size_t f = 0; f < p->nr_fds; f++)
-			printf("  fd %d: %s %s pos %llu%s\n", p->fds[f].fd,
+			printf("  fd %d: %s %s pos %llu desc %u%s\n", p->fds[f].fd,
 			       fd_kind_name(p->fds[f].kind), p->fds[f].path ? p->fds[f].path : "",
-			       (unsigned long long)p->fds[f].pos,
+			       (unsigned long long)p->fds[f].pos, p->fds[f].desc_id,
 			       p->fds[f].deleted ? " (deleted)" : "");
 	}
 }

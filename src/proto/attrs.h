@@ -129,7 +129,10 @@ enum fd_attr {
 	FD_A_PATH,		/* str */
 	FD_A_DELETED,		/* u32 0/1 */
 	FD_A_CONTENT,		/* str: relative to the host directory */
-	FD_A_MAX = FD_A_CONTENT,
+	FD_A_DESC_ID,		/* u32 */
+	FD_A_PIPE_INO,		/* u64 */
+	FD_A_PIPE_SIZE,		/* u32 */
+	FD_A_MAX = FD_A_PIPE_SIZE,
 };
 
 /*

@@ -22,6 +22,9 @@ static const struct field fd_fields[] = {
 	F_STR(FD_A_PATH, struct fd_record, path),
 	F_BOOL(FD_A_DELETED, struct fd_record, deleted),
 	F_STR(FD_A_CONTENT, struct fd_record, content),
+	F_U32(FD_A_DESC_ID, struct fd_record, desc_id),
+	F_U64(FD_A_PIPE_INO, struct fd_record, pipe_ino),
+	F_U32(FD_A_PIPE_SIZE, struct fd_record, pipe_size),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)

@@ -312,7 +312,7 @@ static int encode_record(const struct process_record *p, char (*content)[64], st
 			return -ENOMEM;
 		memcpy(fds, p->fds, p->nr_fds * sizeof(*fds));
 		for (size_t i = 0; i < p->nr_fds; i++)
-			if (fds[i].deleted)
+			if (content[i][0])
 				fds[i].content = content[i];
 		copy.fds = fds;
 	}
@@ -427,7 +427,7 @@ static int write_core(struct writer *w, const struct process_record *p)
 		}
 	}
 	for (size_t i = 0; i < p->nr_fds; i++) {
-		if (!p->fds[i].deleted)
+		if (!fd_record_has_content(&p->fds[i]))
 			continue;
 		r = write_deleted(w, p, i, content[i], sizeof(content[i]));
 		if (r < 0)

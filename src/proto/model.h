@@ -105,6 +105,7 @@ enum fd_kind {
 	FD_REGULAR = 1,	/* a file (or directory) opened by path */
 	FD_STDIO,	/* the supervisor's own stdin/stdout/stderr: rebound to the restorer's */
 	FD_DEVICE,	/* a character device opened by path (/dev/null, /dev/zero, /dev/urandom...) */
+	FD_PIPE,	/* a pipe (path NULL) or a FIFO (path set); its buffered bytes in content */
 };
 
 struct fd_record {
@@ -118,10 +119,19 @@ struct fd_record {
 	uint64_t dev, ino, size;
 	char *path;		/* without " (deleted)" */
 	bool deleted;		/* unlinked while open: contents are in the image */
+	/*
+	 * The open file description, numbered across the computation: fds
+	 * with the same desc_id share one (after dup, fork or SCM_RIGHTS),
+	 * so an offset moved through one moves for all.  0: not known.
+	 */
+	uint32_t desc_id;
+	uint64_t pipe_ino;	/* FD_PIPE: which pipe; its ends share it */
+	uint32_t pipe_size;	/* FD_PIPE: F_GETPIPE_SZ */
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;
-	/* Collector only, never encoded: a handle the writer copies contents from. */
+	/* Collector only, never encoded: a handle the writer copies contents from
+	 * (size bytes from offset 0), for deleted files and pipe buffers. */
 	int content_fd;
 };
 
@@ -163,6 +173,12 @@ struct computation {
 };
 
 /* Free what c and p own, not c or p themselves (they may be on the stack). */
+/* The image holds this fd's contents (a deleted file, a pipe's buffer). */
+static inline bool fd_record_has_content(const struct fd_record *f)
+{
+	return f->deleted || (f->kind == FD_PIPE && f->content_fd >= 0);
+}
+
 void computation_free(struct computation *c);
 void process_record_free(struct process_record *p);
 /* computation_free() and free(c): for a computation from image_read(). */

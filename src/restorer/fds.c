@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/*
- * Builder of the fd table, run in the new process before it execs the stub:
- * every saved fd is re-opened and moved to its number.
- */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -20,6 +17,8 @@
 
 /* Flags that only matter at open time or that we set ourselves. */
 #define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
+/* Flags F_SETFL can change on an open description. */
+#define SETFL_FLAGS (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
 static int copy_contents(int from, int to, uint64_t size)
 {
@@ -38,6 +37,16 @@ static int copy_contents(int from, int to, uint64_t size)
 	return 0;
 }
 
+static int reopen(int fd, int flags)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, flags | O_CLOEXEC);
+	return n < 0 ? neg_errno() : n;
+}
+
 /*
  * A file deleted while open: bring back its contents under its old name
  * just long enough to open it, so /proc shows "PATH (deleted)" again.
@@ -46,7 +55,7 @@ static int open_deleted(const struct fd_record *f, int flags)
 {
 	_cleanup_close_ int src = -1, tmp = -1;
 	char dir[PATH_MAX];
-	int fd, r;
+	int r;
 
 	src = open(f->content, O_RDONLY | O_CLOEXEC);
 	if (src < 0)
@@ -54,10 +63,8 @@ static int open_deleted(const struct fd_record *f, int flags)
 	tmp = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode & 07777);
 	if (tmp >= 0) {
 		r = copy_contents(src, tmp, f->size);
-		if (r == 0) {
-			fd = open(f->path, (flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
-			r = fd < 0 ? neg_errno() : fd;
-		}
+		if (r == 0)
+			r = reopen(tmp, flags);
 		unlink(f->path);
 		return r;
 	}
@@ -70,67 +77,248 @@ static int open_deleted(const struct fd_record *f, int flags)
 	if (r < 0)
 		return r;
 	/* O_TMPFILE gave O_RDWR; the access mode can only be narrowed by a reopen. */
-	snprintf(dir, sizeof(dir), "/proc/self/fd/%d", tmp);
-	fd = open(dir, (flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
-	return fd < 0 ? neg_errno() : fd;
+	return reopen(tmp, flags);
 }
 
-static int open_one(const struct fd_record *f, const int stdio[3])
+static int open_regular(const struct fd_record *f)
 {
 	int flags = f->flags & ~OPEN_ONLY_FLAGS;
-	int fd;
+	int fd, r;
+
+	if (f->deleted) {
+		fd = open_deleted(f, flags);
+		if (fd < 0)
+			return fd;
+	} else {
+		fd = open(f->path, flags | O_CLOEXEC);
+		if (fd < 0)
+			return neg_errno();
+	}
+	if (!(flags & O_PATH) && S_ISREG(f->mode) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+		r = neg_errno();
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The pipe's saved bytes go back in before anyone can read. */
+static int refill_pipe(const struct fd_record *f, int wfd)
+{
+	_cleanup_close_ int src = -1;
+	int fl = fcntl(wfd, F_GETFL), r;
+
+	if (f->pipe_size && fcntl(wfd, F_SETPIPE_SZ, f->pipe_size) < 0)
+		log_warn("pipe:[%llu]: size %u: %m", (unsigned long long)f->pipe_ino, f->pipe_size);
+	if (!f->content || !f->size)
+		return 0;
+	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return neg_errno();
+	/* Never block: the buffer was at most this big when it was saved. */
+	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
+	r = copy_contents(src, wfd, f->size);
+	fcntl(wfd, F_SETFL, fl);
+	return r;
+}
+
+struct pipe_pair {
+	uint64_t ino;
+	int rfd, wfd;
+};
+
+static int add_desc(struct desc_table *t, uint32_t id, int fd)
+{
+	struct desc_entry *n;
+	int high;
+
+	high = fcntl(fd, F_DUPFD_CLOEXEC, t->base);
+	close(fd);
+	if (high < 0)
+		return neg_errno();
+	n = realloc(t->v, (t->n + 1) * sizeof(*n));
+	if (!n) {
+		close(high);
+		return -ENOMEM;
+	}
+	t->v = n;
+	t->v[t->n++] = (struct desc_entry){ id, high };
+	return 0;
+}
+
+/* Both ends of a pipe are made at once; a FIFO is opened through its path. */
+static int open_pipe(const struct computation *c, const struct fd_record *f,
+		     struct pipe_pair *pp)
+{
+	const struct fd_record *with_content = f;
+	int p[2], r;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_PIPE && o->pipe_ino == f->pipe_ino && o->content)
+				with_content = o;
+		}
+	pp->ino = f->pipe_ino;
+	if (f->path) {
+		/* O_RDWR never blocks on a FIFO and keeps it open while we fill it. */
+		int holder = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (holder < 0)
+			return neg_errno();
+		pp->rfd = reopen(holder, O_RDONLY | O_NONBLOCK);
+		pp->wfd = reopen(holder, O_WRONLY | O_NONBLOCK);
+		close(holder);
+		if (pp->rfd < 0 || pp->wfd < 0)
+			return pp->rfd < 0 ? pp->rfd : pp->wfd;
+	} else {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return neg_errno();
+		pp->rfd = p[0];
+		pp->wfd = p[1];
+	}
+	r = refill_pipe(with_content, pp->wfd);
+	return r;
+}
+
+static int open_desc(const struct computation *c, const struct fd_record *f,
+		     struct pipe_pair **pipes, size_t *nr_pipes)
+{
+	int fd, want;
 
 	switch (f->kind) {
 	case FD_STDIO:
-		fd = fcntl(stdio[f->stdio_index], F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(f->stdio_index, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? neg_errno() : fd;
 	case FD_DEVICE:
-		fd = open(f->path, flags | O_CLOEXEC);
+		fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
 		return fd < 0 ? neg_errno() : fd;
 	case FD_REGULAR:
-		if (f->deleted)
-			fd = open_deleted(f, flags);
-		else
-			fd = open(f->path, flags | O_CLOEXEC);
-		if (fd < 0)
-			return fd == -1 ? neg_errno() : fd;
-		if (!(flags & O_PATH) && S_ISREG(f->mode) &&
-		    lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
-			int r = neg_errno();
+		return open_regular(f);
+	case FD_PIPE: {
+		struct pipe_pair *pp = NULL;
+		int r;
 
+		for (size_t i = 0; i < *nr_pipes; i++)
+			if ((*pipes)[i].ino == f->pipe_ino)
+				pp = &(*pipes)[i];
+		if (!pp) {
+			struct pipe_pair *n = realloc(*pipes, (*nr_pipes + 1) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			*pipes = n;
+			pp = &n[(*nr_pipes)++];
+			*pp = (struct pipe_pair){ .rfd = -1, .wfd = -1 };
+			r = open_pipe(c, f, pp);
+			if (r < 0)
+				return r;
+		}
+		want = (f->flags & O_ACCMODE) == O_RDONLY ? pp->rfd : pp->wfd;
+		fd = fcntl(want, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return neg_errno();
+		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
+			r = neg_errno();
 			close(fd);
 			return r;
 		}
 		return fd;
+	}
 	default:
 		return -EOPNOTSUPP;
 	}
 }
 
-int restore_fds(const struct process_record *p, const int stdio[3], char *err, size_t errlen)
+int descs_highest_fd(const struct computation *c)
+{
+	int max = 2;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
+			max = MAX(max, c->procs[i].fds[k].fd);
+	return max;
+}
+
+int descs_lookup(const struct desc_table *t, uint32_t desc_id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].desc_id == desc_id)
+			return t->v[i].fd;
+	return -1;
+}
+
+int descs_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen)
+{
+	_cleanup_free_ struct pipe_pair *pipes = NULL;
+	size_t nr_pipes = 0;
+	int r = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->base = descs_highest_fd(c) + 1;
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		for (size_t k = 0; k < p->nr_fds && r == 0; k++) {
+			const struct fd_record *f = &p->fds[k];
+			int fd;
+
+			if (!f->desc_id) {
+				snprintf(err, errlen, "pid %d fd %d: no open file description in the image",
+					 p->pid, f->fd);
+				r = -EBADMSG;
+				break;
+			}
+			if (descs_lookup(t, f->desc_id) >= 0)
+				continue;
+			fd = open_desc(c, f, &pipes, &nr_pipes);
+			if (fd < 0) {
+				r = fd;
+				snprintf(err, errlen, "pid %d fd %d: %s: %s", p->pid, f->fd,
+					 f->path ? f->path : f->kind == FD_PIPE ? "pipe" : "?",
+					 strerror(-r));
+				break;
+			}
+			r = add_desc(t, f->desc_id, fd);
+		}
+	}
+	for (size_t i = 0; i < nr_pipes; i++) {
+		closep(&pipes[i].rfd);
+		closep(&pipes[i].wfd);
+	}
+	if (r < 0)
+		descs_close(t);
+	return r;
+}
+
+void descs_close(struct desc_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		close(t->v[i].fd);
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+int restore_fds(const struct process_record *p, const struct desc_table *t, char *err,
+		size_t errlen)
 {
 	for (size_t i = 0; i < p->nr_fds; i++) {
 		const struct fd_record *f = &p->fds[i];
-		int fd = open_one(f, stdio);
+		int fd = descs_lookup(t, f->desc_id);
 
 		if (fd < 0) {
-			snprintf(err, errlen, "pid %d fd %d: %s: %s", p->pid, f->fd,
-				 f->path ? f->path : "?", strerror(-fd));
-			return fd;
+			snprintf(err, errlen, "pid %d fd %d: no description %u", p->pid, f->fd,
+				 f->desc_id);
+			return -ENOENT;
 		}
 		/* dup2 leaves FD_CLOEXEC clear: the stub must inherit every fd. */
-		if (fd != f->fd) {
-			if (dup2(fd, f->fd) < 0) {
-				int r = neg_errno();
+		if (dup2(fd, f->fd) < 0) {
+			int r = neg_errno();
 
-				snprintf(err, errlen, "pid %d fd %d: dup2: %s", p->pid, f->fd,
-					 strerror(-r));
-				close(fd);
-				return r;
-			}
-			close(fd);
-		} else if (fcntl(fd, F_SETFD, 0) < 0) {
-			return neg_errno();
+			snprintf(err, errlen, "pid %d fd %d: dup2: %s", p->pid, f->fd, strerror(-r));
+			return r;
 		}
 	}
 	return 0;

@@ -1,13 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Builder of fd tables.  Every open file description of the computation is
+ * opened once, by the restoring supervisor, before any process exists; the
+ * processes inherit them through fork and each moves its own to their
+ * numbers.  So descriptions shared at dump time (one offset, one pipe) are
+ * shared again.
+ */
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/model.h"
 
+struct desc_entry {
+	uint32_t desc_id;
+	int fd;
+};
+
+struct desc_table {
+	struct desc_entry *v;
+	size_t n;
+	int base;	/* every fd here is >= base, above every saved fd */
+};
+
+/* Open every description of c; stdio: the restorer's own 0-2. */
+int descs_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen);
+void descs_close(struct desc_table *t);
+int descs_lookup(const struct desc_table *t, uint32_t desc_id);
+
 /*
- * Re-create every fd of p at its number, without FD_CLOEXEC (the stub sets
- * it back where it was).  stdio: the restorer's own 0-2, moved out of the
- * way.  Every fd the caller still needs must be above p's highest fd.
+ * In the new process: put every fd of p at its number, without FD_CLOEXEC
+ * (the stub sets it back where it was).
  */
-int restore_fds(const struct process_record *p, const int stdio[3], char *err, size_t errlen);
+int restore_fds(const struct process_record *p, const struct desc_table *t, char *err,
+		size_t errlen);
+
+/* The highest fd number any process of c uses. */
+int descs_highest_fd(const struct computation *c);

@@ -63,32 +63,27 @@ static int find_stub(char *out, size_t len)
 	return access(out, X_OK) == 0 ? 0 : neg_errno();
 }
 
-/* clone3 with the saved pid; the old one may still be a zombie for a moment. */
+struct restore_ctx {
+	struct session *s;
+	const struct computation *c;
+	const char *stub;
+	struct desc_table descs;
+	int *status_w;		/* per process: where its builder and stub report */
+	int *status_r;
+};
+
+/* fork() with the saved pid; the old one may still be a zombie for a moment. */
 static pid_t fork_with_pid(pid_t want)
 {
 	uint64_t deadline = now_ms() + PID_BUSY_WAIT_MS;
 
 	for (;;) {
-		struct clone_args args = {
-			.exit_signal = SIGCHLD,
-			.set_tid = (uint64_t)(uintptr_t)&want,
-			.set_tid_size = 1,
-		};
-		long r = syscall(SYS_clone3, &args, sizeof(args));
+		pid_t r = clone_with_pid(want);
 
-		if (r >= 0 || errno != EEXIST || now_ms() >= deadline)
-			return r < 0 ? -errno : (pid_t)r;
+		if (r != -EEXIST || now_ms() >= deadline)
+			return r;
 		usleep(10000);
 	}
-}
-
-static int highest_fd(const struct process_record *p)
-{
-	int max = 2;
-
-	for (size_t i = 0; i < p->nr_fds; i++)
-		max = MAX(max, p->fds[i].fd);
-	return max;
 }
 
 static int dup_high(int fd, int base)
@@ -164,21 +159,63 @@ static void close_all_but(const struct process_record *p, const struct child_fds
 }
 
 static void __attribute__((noreturn))
-child_fail(int status_fd, int stderr_fd, uint32_t stage, int err, uint64_t addr, const char *msg)
+child_fail(int status_fd, uint32_t stage, int err, uint64_t addr, const char *msg)
 {
 	struct stub_status st = { .stage = stage, .err = err, .addr = addr };
 
-	if (msg && stderr_fd >= 0)
-		dprintf(stderr_fd, "trace-ckpt: error: %s\n", msg);
+	/* fd 2 is still the restorer's stderr until the fds are rebuilt. */
+	if (msg)
+		log_err("%s", msg);
 	(void)!write(status_fd, &st, sizeof(st));
 	_exit(127);
 }
 
-/* In the new process: fds, cwd, then become the stub. */
-static void __attribute__((noreturn))
-child_build(const struct process_record *p, const char *stub, int status_fd)
+static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc, size_t idx);
+
+/* The children of p, group leaders first so members can join their group. */
+static int fork_children(const struct restore_ctx *rc, size_t idx, char *err, size_t errlen)
 {
-	int base = highest_fd(p) + 1, stdio[3], r;
+	const struct process_record *p = &rc->c->procs[idx];
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 1; i < rc->c->nr_procs; i++) {
+			const struct process_record *ch = &rc->c->procs[i];
+			pid_t pid;
+
+			if (ch->ppid != p->pid || (pass == 0) != (ch->pgid == ch->pid))
+				continue;
+			pid = fork_with_pid(ch->pid);
+			if (pid == 0)
+				build_process(rc, i);
+			if (pid < 0) {
+				snprintf(err, errlen, pid == -EEXIST ? "pid %d is in use"
+								     : "pid %d: clone3: %s",
+					 ch->pid, strerror(-pid));
+				return pid;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Session and group first: children inherit them. */
+static void join_session_and_group(const struct process_record *p)
+{
+	if (p->sid == p->pid && getsid(0) != p->pid && setsid() < 0)
+		log_warn("pid %d: setsid: %m", p->pid);
+	if (p->pgid == p->pid) {
+		if (getpgid(0) != p->pid && setpgid(0, 0) < 0)
+			log_warn("pid %d: setpgid: %m", p->pid);
+	} else if (p->pgid > 0 && getpgid(0) != p->pgid && setpgid(0, p->pgid) < 0) {
+		log_warn("pid %d: process group %d: %m", p->pid, p->pgid);
+	}
+}
+
+/* In the new process: its children, its fds, then become the stub. */
+static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc, size_t idx)
+{
+	const struct process_record *p = &rc->c->procs[idx];
+	int base = rc->descs.base, status_fd, r;
 	char err[PATH_MAX + 256] = "";
 	struct child_fds cf = { .image = -1, .exe = -1, .plan = -1 };
 	struct plan_fds pf;
@@ -186,30 +223,30 @@ child_build(const struct process_record *p, const char *stub, int status_fd)
 	char *argv[] = { "trace-ckpt-stub", plan_arg, NULL };
 	char *envp[] = { NULL };
 
-	status_fd = dup_high(status_fd, base);
+	/* Our status pipe only: the others' must see EOF when theirs go away. */
+	status_fd = dup_high(rc->status_w[idx], base);
 	if (status_fd < 0)
 		_exit(127);
-	for (int i = 0; i < 3; i++)
-		stdio[i] = dup_high(i, base);
+	join_session_and_group(p);
+	r = fork_children(rc, idx, err, sizeof(err));
+	if (r < 0)
+		child_fail(status_fd, STUB_ERR_PROC, r, 0, err);
+
 	cf.status = status_fd;
 	cf.vma = malloc((p->nr_vmas + 1) * sizeof(int));
 	cf.keep = malloc((p->nr_vmas + 8) * sizeof(int));
 	if (!cf.vma || !cf.keep)
-		child_fail(status_fd, stdio[2], STUB_ERR_FD, -ENOMEM, 0, "out of memory");
-
-	r = restore_fds(p, stdio, err, sizeof(err));
-	if (r < 0)
-		child_fail(status_fd, stdio[2], STUB_ERR_FD, r, 0, err);
+		child_fail(status_fd, STUB_ERR_FD, -ENOMEM, 0, "out of memory");
 	if (chdir(p->cwd) < 0) {
 		snprintf(err, sizeof(err), "pid %d: working directory %s: %m", p->pid, p->cwd);
-		child_fail(status_fd, stdio[2], STUB_ERR_FD, neg_errno(), 0, err);
+		child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
 	}
 	cf.image = open(p->core_path, O_RDONLY | O_CLOEXEC);
 	cf.exe = open(p->mm.exe, O_RDONLY | O_CLOEXEC);
 	if (cf.image < 0 || cf.exe < 0) {
 		snprintf(err, sizeof(err), "pid %d: %s: %m", p->pid,
 			 cf.image < 0 ? p->core_path : p->mm.exe);
-		child_fail(status_fd, stdio[2], STUB_ERR_FD, neg_errno(), 0, err);
+		child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
 	}
 	cf.image = dup_high(cf.image, base);
 	cf.exe = dup_high(cf.exe, base);
@@ -218,7 +255,10 @@ child_build(const struct process_record *p, const char *stub, int status_fd)
 	cf.keep[cf.nr_keep++] = cf.exe;
 	r = open_mapped_files(p, &cf, base, err, sizeof(err));
 	if (r < 0)
-		child_fail(status_fd, stdio[2], STUB_ERR_FD, r, 0, err);
+		child_fail(status_fd, STUB_ERR_FD, r, 0, err);
+	r = restore_fds(p, &rc->descs, err, sizeof(err));
+	if (r < 0)
+		child_fail(status_fd, STUB_ERR_FD, r, 0, err);
 
 	pf = (struct plan_fds){
 		.image_fd = cf.image,
@@ -229,15 +269,15 @@ child_build(const struct process_record *p, const char *stub, int status_fd)
 	r = plan_build(p, &pf, &cf.plan);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "pid %d: restore plan: %s", p->pid, strerror(-r));
-		child_fail(status_fd, stdio[2], STUB_ERR_PLAN, r, 0, err);
+		child_fail(status_fd, STUB_ERR_PLAN, r, 0, err);
 	}
+	cf.plan = dup_high(cf.plan, base);
 	cf.keep[cf.nr_keep++] = cf.plan;
 	snprintf(plan_arg, sizeof(plan_arg), "%d", cf.plan);
 	close_all_but(p, &cf);
 	umask(p->umask);
-	execve(stub, argv, envp);
-	snprintf(err, sizeof(err), "pid %d: exec %s: %m", p->pid, stub);
-	child_fail(status_fd, -1, STUB_ERR_PLAN, neg_errno(), 0, NULL);
+	execve(rc->stub, argv, envp);
+	child_fail(status_fd, STUB_ERR_PLAN, neg_errno(), 0, NULL);
 }
 
 static const char *stage_name(uint32_t stage)
@@ -250,7 +290,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_MM] = "prctl(PR_SET_MM_MAP)", [STUB_ERR_SIGACTION] = "sigaction",
 		[STUB_ERR_ITIMER] = "itimer", [STUB_ERR_RLIMIT] = "rlimit",
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
-		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "comm/umask",
+		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -273,117 +313,159 @@ static int wait_stub(pid_t pid, int status_fd, struct stub_status *st)
 	return 0;
 }
 
-static void kill_and_reap(pid_t pid)
+/* In init, or in the supervisor without a namespace: the root and the orphans. */
+static pid_t spawn_top(void *opaque)
 {
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, __WALL);
-}
+	const struct restore_ctx *rc = opaque;
+	pid_t root = -ESRCH;
 
-struct build_args {
-	const struct process_record *p;
-	const char *stub;
-	int status_fd;
-};
+	for (size_t i = 0; i < rc->c->nr_procs; i++) {
+		const struct process_record *p = &rc->c->procs[i];
+		pid_t pid;
 
-static void build_in_pidns(void *opaque)
-{
-	const struct build_args *a = opaque;
+		/* Whose parent is not in the image: children of init (or of us). */
+		if (i != 0 && p->ppid > 0 && p->ppid != 1) {
+			bool parent_in_image = false;
 
-	child_build(a->p, a->stub, a->status_fd);
-}
-
-/* The process as the first one of a new pid namespace, under our init. */
-static pid_t fork_in_pidns(struct session *s, const struct process_record *p, const char *stub,
-			   int status_fd)
-{
-	struct build_args args = { .p = p, .stub = stub, .status_fd = status_fd };
-	int keep[] = { status_fd, -1 };
-	pid_t pid;
-	int r;
-
-	r = pidns_start(p->pid, build_in_pidns, &args, keep, &s->init_pid);
-	if (r < 0)
-		return r;
-	r = pidns_first_child(s->init_pid, &pid, 5000);
-	if (r < 0) {
-		kill(s->init_pid, SIGKILL);
-		waitpid(s->init_pid, NULL, 0);
-		s->init_pid = 0;
-		return r;
-	}
-	return pid;
-}
-
-static int restore_process(struct session *s, const struct computation *c,
-			   const struct process_record *p, const char *stub, char *err,
-			   size_t errlen)
-{
-	struct stub_status st;
-	int pipefd[2], r;
-	pid_t pid;
-
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return neg_errno();
-	if (c->flags & TC_COMP_F_PIDNS) {
-		pid = fork_in_pidns(s, p, stub, pipefd[1]);
+			for (size_t k = 0; k < rc->c->nr_procs; k++)
+				parent_in_image |= rc->c->procs[k].pid == p->ppid;
+			if (parent_in_image)
+				continue;
+		}
+		pid = fork_with_pid(p->pid);
+		if (pid == 0)
+			build_process(rc, i);
 		if (pid < 0) {
-			close(pipefd[0]);
-			close(pipefd[1]);
-			snprintf(err, errlen, "pid %d: new pid namespace: %s", p->pid, strerror(-pid));
+			struct stub_status st = { .stage = STUB_ERR_PROC, .err = pid };
+
+			log_err("pid %d: %s", p->pid, pid == -EEXIST ? "pid in use" : strerror(-pid));
+			(void)!write(rc->status_w[i], &st, sizeof(st));
 			return pid;
 		}
-	} else {
-		pid = fork_with_pid(p->pid);
+		if (i == 0)
+			root = pid;
 	}
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		if (pid == -EEXIST)
-			snprintf(err, errlen, "pid %d is in use", p->pid);
-		else
-			snprintf(err, errlen, "pid %d: clone3: %s", p->pid, strerror(-pid));
-		return pid;
-	}
-	if (pid == 0) {
-		close(pipefd[0]);
-		child_build(p, stub, pipefd[1]);
-	}
-	close(pipefd[1]);
-	r = wait_stub(pid, pipefd[0], &st);
-	close(pipefd[0]);
-	if (r == 0 && st.stage != STUB_READY) {
-		r = st.err < 0 ? st.err : -EIO;
-		if (st.stage == STUB_ERR_FD || !err[0])
-			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
-				 stage_name(st.stage), (unsigned long long)st.addr, strerror(-r));
-	} else if (r < 0) {
-		snprintf(err, errlen, "pid %d: the stub %s", p->pid,
-			 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
-	}
-	if (r < 0) {
-		kill_and_reap(pid);
-		return r;
-	}
-	r = stub_release(pid, &st, SESSION_PTRACE_OPTIONS);
+	return root;
+}
+
+/*
+ * Hand a ready process to the session: its threads get their saved
+ * registers back and stay stopped until the whole computation is ready.
+ */
+static int release_process(struct session *s, const struct process_record *p, pid_t pid,
+			   const struct stub_status *st, char *err, size_t errlen)
+{
+	int r = stub_release(pid, st, SESSION_PTRACE_OPTIONS);
+
 	if (r < 0) {
 		snprintf(err, errlen, "pid %d: releasing the restored process: %s", p->pid,
 			 strerror(-r));
-		kill_and_reap(pid);
 		return r;
 	}
-	if (!session_add(s, pid, pid)) {
-		kill_and_reap(pid);
+	if (!session_add(s, pid, pid))
 		return -ENOMEM;
-	}
 	session_find(s, pid)->new_child = false;
 	session_find(s, pid)->state = TRACEE_STOPPED;
-	if (!s->root)
-		s->root = pid;
 	return 0;
+}
+
+/* Every process this supervisor started, and theirs, by /proc's children lists. */
+static void kill_descendants(pid_t pid, int depth)
+{
+	_cleanup_free_ char *children = NULL;
+	char path[96];
+	char *p, *end;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	if (depth > 64 || read_file_at(AT_FDCWD, path, &children, NULL) < 0)
+		return;
+	for (p = children;; p = end) {
+		pid_t child = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		kill(child, SIGSTOP);
+		kill_descendants(child, depth + 1);
+		kill(child, SIGKILL);
+	}
+}
+
+static void kill_everything(struct restore_ctx *rc)
+{
+	struct session *s = rc->s;
+
+	kill_descendants(getpid(), 0);
+	if (s->init_pid) {
+		kill(s->init_pid, SIGKILL);
+		s->init_pid = 0;
+	}
+	while (waitpid(-1, NULL, __WALL) > 0)
+		;
+	s->nr_tracees = 0;
+	s->root = 0;
+}
+
+static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
+{
+	const struct computation *c = rc->c;
+	struct session *s = rc->s;
+	_cleanup_free_ struct stub_status *st = calloc(c->nr_procs, sizeof(*st));
+	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + 1, sizeof(int));
+	size_t nk = 0;
+	int r = 0;
+
+	if (!st || !keep)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		keep[nk++] = rc->status_w[i];
+	for (size_t i = 0; i < rc->descs.n; i++)
+		keep[nk++] = rc->descs.v[i].fd;
+	keep[nk] = -1;
+	if (c->flags & TC_COMP_F_PIDNS)
+		r = pidns_start(spawn_top, rc, keep, &s->init_pid);
+	else
+		r = spawn_top(rc) < 0 ? -ESRCH : 0;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		closep(&rc->status_w[i]);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the processes: %s", strerror(-r));
+		return r;
+	}
+
+	/* A barrier: nothing of the program runs before every process is ready. */
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		r = wait_stub(p->pid, rc->status_r[i], &st[i]);
+		if (r == 0 && st[i].stage != STUB_READY) {
+			r = st[i].err < 0 ? st[i].err : -EIO;
+			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
+				 stage_name(st[i].stage), (unsigned long long)st[i].addr,
+				 strerror(-r));
+		} else if (r < 0) {
+			snprintf(err, errlen, "pid %d: the stub %s", p->pid,
+				 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
+		}
+	}
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		const struct process_record *p = &c->procs[i];
+		pid_t pid = p->pid;
+
+		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0) {
+			snprintf(err, errlen, "pid %d: lost in the pid namespace", p->pid);
+			r = -ESRCH;
+			break;
+		}
+		r = release_process(s, p, pid, &st[i], err, errlen);
+		if (r == 0 && i == 0)
+			s->root = pid;
+	}
+	return r;
 }
 
 int restore_computation(struct session *s, const char *dir, char *err, size_t errlen)
 {
+	struct restore_ctx rc = { .s = s };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
 	int r;
@@ -401,30 +483,35 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 			snprintf(err, errlen, "%s: %s", dir, strerror(-r));
 		return r;
 	}
-	if (c->nr_procs != 1) {
-		snprintf(err, errlen, "%s: %zu processes: only single-process images can be restored yet",
-			 dir, c->nr_procs);
-		r = -EOPNOTSUPP;
+	rc.c = c;
+	rc.stub = stub;
+	rc.status_w = calloc(c->nr_procs, sizeof(int));
+	rc.status_r = calloc(c->nr_procs, sizeof(int));
+	if (!rc.status_w || !rc.status_r) {
+		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < c->nr_procs; i++) {
-		r = restore_process(s, c, &c->procs[i], stub, err, errlen);
-		if (r < 0)
+	for (size_t i = 0; i < c->nr_procs; i++)
+		rc.status_w[i] = rc.status_r[i] = -1;
+	r = descs_open(c, &rc.descs, err, errlen);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = neg_errno();
 			break;
+		}
+		rc.status_r[i] = p[0];
+		rc.status_w[i] = fcntl(p[1], F_DUPFD_CLOEXEC, rc.descs.base);
+		close(p[1]);
 	}
+	if (r == 0)
+		r = build_tree(&rc, err, errlen);
 	if (r < 0) {
 		/* Nothing half-built stays behind. */
-		for (size_t i = 0; i < s->nr_tracees; i++)
-			kill(s->tracees[i].tid, SIGKILL);
-		for (size_t i = 0; i < s->nr_tracees; i++)
-			waitpid(s->tracees[i].tid, NULL, __WALL);
-		s->nr_tracees = 0;
-		s->root = 0;
-		if (s->init_pid) {
-			kill(s->init_pid, SIGKILL);
-			waitpid(s->init_pid, NULL, 0);
-			s->init_pid = 0;
-		}
+		kill_everything(&rc);
 		goto out;
 	}
 	s->generation = c->generation;
@@ -433,6 +520,13 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
 out:
+	descs_close(&rc.descs);
+	for (size_t i = 0; rc.status_r && i < c->nr_procs; i++) {
+		closep(&rc.status_r[i]);
+		closep(&rc.status_w[i]);
+	}
+	free(rc.status_r);
+	free(rc.status_w);
 	computation_destroy(c);
 	return r;
 }

@@ -16,6 +16,7 @@
 #include "tracer/memread.h"
 #include "tracer/remote.h"
 #include "tracer/session.h"
+#include "tracer/shared.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -145,6 +146,8 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 	}
 	r = collect_all(s, &c, res->msg, sizeof(res->msg));
+	if (r == 0)
+		r = collect_shared(s, &c, res->msg, sizeof(res->msg));
 	if (r < 0)
 		goto out;
 

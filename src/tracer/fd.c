@@ -104,6 +104,16 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 		f->path = strdup(link);
 		return f->path ? 0 : -ENOMEM;
 	}
+	if (S_ISFIFO(st.st_mode)) {
+		/* Contents and the other end are looked at once per pipe, in collect_pipes. */
+		f->kind = FD_PIPE;
+		f->pipe_ino = st.st_ino;
+		if (link[0] == '/') {
+			f->path = strdup(link);
+			return f->path ? 0 : -ENOMEM;
+		}
+		return 0;
+	}
 	if (S_ISCHR(st.st_mode)) {
 		for (size_t i = 0; i < ARRAY_SIZE(stateless_devices); i++) {
 			if (strcmp(link, stateless_devices[i]))

@@ -45,7 +45,7 @@ static void close_others(const int *keep)
 	closedir(d);
 }
 
-static long clone3_simple(uint64_t flags, pid_t *set_tid)
+static long clone3_flags(uint64_t flags, pid_t *set_tid)
 {
 	struct clone_args args = {
 		.flags = flags,
@@ -57,9 +57,15 @@ static long clone3_simple(uint64_t flags, pid_t *set_tid)
 	return syscall(SYS_clone3, &args, sizeof(args));
 }
 
-/* pid 1: reap everything; leave with the first child's status. */
-static void __attribute__((noreturn))
-init_main(pid_t first_pid, void (*first_child)(void *), void *arg)
+pid_t clone_with_pid(pid_t want)
+{
+	long r = clone3_flags(0, want > 0 ? &want : NULL);
+
+	return r < 0 ? -errno : (pid_t)r;
+}
+
+/* pid 1: reap everything; leave with the main child's status. */
+static void __attribute__((noreturn)) init_main(pid_t (*spawn)(void *), void *arg)
 {
 	sigset_t all;
 	pid_t child;
@@ -70,16 +76,10 @@ init_main(pid_t first_pid, void (*first_child)(void *), void *arg)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("pid namespace: mounting /proc: %m");
-	child = clone3_simple(0, first_pid > 0 ? &first_pid : NULL);
-	if (child < 0) {
-		log_err("pid namespace: first process (pid %d): %m", first_pid);
+	child = spawn(arg);
+	if (child < 0)
 		_exit(127);
-	}
-	if (child == 0) {
-		first_child(arg);
-		_exit(127);
-	}
-	/* Init holds nothing: pipes it kept for the child must see EOF. */
+	/* Init holds nothing: pipes it kept for the children must see EOF. */
 	close_others(NULL);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -97,10 +97,9 @@ init_main(pid_t first_pid, void (*first_child)(void *), void *arg)
 	}
 }
 
-int pidns_start(pid_t first_pid, void (*first_child)(void *arg), void *arg,
-		const int *keep_fds, pid_t *init_pid)
+int pidns_start(pid_t (*spawn)(void *arg), void *arg, const int *keep_fds, pid_t *init_pid)
 {
-	long pid = clone3_simple(CLONE_NEWPID | CLONE_NEWNS, NULL);
+	long pid = clone3_flags(CLONE_NEWPID | CLONE_NEWNS, NULL);
 
 	if (pid < 0)
 		return log_ret(neg_errno(), "new pid namespace: clone3: %m");
@@ -110,10 +109,41 @@ int pidns_start(pid_t first_pid, void (*first_child)(void *arg), void *arg,
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		close_others(keep_fds);
-		init_main(first_pid, first_child, arg);
+		init_main(spawn, arg);
 	}
 	*init_pid = pid;
 	return 0;
+}
+
+static int find_outer(pid_t parent, pid_t inner, pid_t *outer, int depth)
+{
+	_cleanup_free_ char *children = NULL;
+	char path[96];
+	char *p, *end;
+
+	if (depth > 64)
+		return -ELOOP;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", parent, parent);
+	if (read_file_at(AT_FDCWD, path, &children, NULL) < 0)
+		return -ENOENT;
+	for (p = children;; p = end) {
+		pid_t child = strtol(p, &end, 10), in;
+
+		if (end == p)
+			break;
+		if (pidns_inner_pid(child, &in) == 0 && in == inner) {
+			*outer = child;
+			return 0;
+		}
+		if (find_outer(child, inner, outer, depth + 1) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int pidns_outer_pid(pid_t init_pid, pid_t inner, pid_t *outer)
+{
+	return find_outer(init_pid, inner, outer, 0);
 }
 
 int pidns_first_child(pid_t init_pid, pid_t *child, int timeout_ms)

@@ -9,15 +9,19 @@
 #include <sys/types.h>
 
 /*
- * Start a new pid (and mount, for a /proc that matches) namespace whose
- * init runs first_child(arg) in a child of its own, created with
- * clone3(set_tid = first_pid) when first_pid > 0.  first_child must not
- * return (it execs or _exits).  keep_fds (-1 terminated) stay open in init
- * and the child; every other fd above 2 is closed in init.
+ * Start a new pid (and mount, for a /proc that matches) namespace.  Its
+ * init calls spawn(arg), which forks init's children and returns the one
+ * whose exit ends the namespace (or -errno).  keep_fds (-1 terminated) stay
+ * open in init until spawn returns; every other fd above 2 is closed.
  * On success *init_pid is init's pid in the caller's namespace.
  */
-int pidns_start(pid_t first_pid, void (*first_child)(void *arg), void *arg,
-		const int *keep_fds, pid_t *init_pid);
+int pidns_start(pid_t (*spawn)(void *arg), void *arg, const int *keep_fds, pid_t *init_pid);
+
+/* fork() with the given pid in the current pid namespace (0: any). */
+pid_t clone_with_pid(pid_t want);
+
+/* The pid in the caller's namespace of a descendant of init, by its inner pid. */
+int pidns_outer_pid(pid_t init_pid, pid_t inner, pid_t *outer);
 
 /* The pid, in the caller's namespace, of init's first child (waits for it). */
 int pidns_first_child(pid_t init_pid, pid_t *child, int timeout_ms);

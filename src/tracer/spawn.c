@@ -19,9 +19,8 @@ struct spawn_args {
 	char *const *argv;
 };
 
-static void child(void *opaque)
+static void __attribute__((noreturn)) child(const struct spawn_args *a)
 {
-	const struct spawn_args *a = opaque;
 	sigset_t none;
 	char c;
 	int e;
@@ -36,6 +35,16 @@ static void child(void *opaque)
 	e = errno;
 	(void)!write(a->err_fd, &e, sizeof(e));
 	_exit(127);
+}
+
+/* In init: the program's first process. */
+static pid_t spawn_first(void *opaque)
+{
+	pid_t pid = clone_with_pid(0);
+
+	if (pid == 0)
+		child(opaque);
+	return pid;
 }
 
 int session_spawn(struct session *s, char *const argv[])
@@ -56,7 +65,7 @@ int session_spawn(struct session *s, char *const argv[])
 	{
 		int keep[] = { go[0], err[1], -1 };
 
-		r = pidns_start(0, child, &args, keep, &s->init_pid);
+		r = pidns_start(spawn_first, &args, keep, &s->init_pid);
 	}
 	if (r < 0) {
 		e = -r;

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define STUB_PLAN_MAGIC 0x314e414c50435400ull	/* "\0TCPLAN1" */
+#define STUB_PLAN_MAGIC 0x324e414c50435400ull	/* "\0TCPLAN2" */
 
 /* Flags of stub_vma.flags */
 #define STUB_VMA_SHARED (1u << 0)	/* MAP_SHARED, else MAP_PRIVATE */
@@ -45,7 +45,9 @@ struct stub_rlimit {
 };
 
 struct stub_siginfo {
-	uint32_t shared;	/* 1: process-wide (rt_sigqueueinfo), 0: this thread */
+	/* 1: process-wide (rt_sigqueueinfo, sent by the leader); 0: pending on
+	 * the thread whose array holds it (rt_tgsigqueueinfo, sent by itself) */
+	uint32_t shared;
 	uint32_t signo;
 	uint8_t info[128];	/* raw siginfo_t */
 };
@@ -92,7 +94,8 @@ struct stub_thread {
 	uint64_t robust_list, robust_len;
 	uint64_t rseq_addr, rseq_len;
 	uint32_t rseq_sig;
-	uint32_t pad2;
+	uint32_t nr_siginfo;	/* signals pending on this thread */
+	uint64_t siginfo_off;	/* struct stub_siginfo[nr_siginfo] */
 };
 
 /* A special mapping of the running kernel, relative to AT_SYSINFO_EHDR. */
@@ -104,6 +107,10 @@ struct stub_special {
 
 /* The stack the stub runs on once it has moved into its hole. */
 #define STUB_STACK_SIZE (256u << 10)
+/* The stack of each further thread while it builds its frame. */
+#define STUB_THREAD_STACK_SIZE (32u << 10)
+/* More threads than this in one process are refused. */
+#define STUB_MAX_THREADS 8192u
 
 enum { STUB_SPECIAL_VVAR, STUB_SPECIAL_VVAR_VCLOCK, STUB_SPECIAL_VDSO, STUB_NR_SPECIAL };
 
@@ -136,7 +143,11 @@ struct stub_plan {
 	uint32_t nr_siginfo;
 	uint32_t nr_threads;
 	uint64_t siginfo_off;		/* struct stub_siginfo[nr_siginfo] */
-	uint64_t threads_off;		/* struct stub_thread[nr_threads]; [0] is this process */
+	/*
+	 * struct stub_thread[nr_threads]; [0] is this process (the leader, tid
+	 * = pid), the stub re-creates the others with these tids.
+	 */
+	uint64_t threads_off;
 };
 
 /* What the stub reports on status_fd: one message, then it parks. */
@@ -161,10 +172,24 @@ enum stub_stage {
 struct stub_status {
 	uint32_t stage;		/* enum stub_stage */
 	int32_t err;		/* -errno */
-	uint64_t addr;		/* the mapping or object that failed */
-	/* STUB_READY: per thread, where its rt_sigframe's uc starts (the rsp
+	uint64_t addr;		/* the mapping or object that failed; STUB_ERR_THREAD: or the tid */
+	/* STUB_READY: the leader's rt_sigframe (where its uc starts: the rsp
 	 * for rt_sigreturn) and a `syscall` instruction the supervisor can use. */
 	uint64_t frame_sp;
 	uint64_t syscall_insn;
 	uint64_t unmap_start, unmap_len;	/* the stub's own area, to munmap */
+	/*
+	 * STUB_READY: how many struct stub_thread_status follow this message
+	 * on status_fd, one per thread in plan order, [0] the leader; 0 in an
+	 * error report.
+	 */
+	uint32_t nr_threads;
+	int32_t failed_tid;	/* an error in a thread: its (inner) tid, else 0 */
+};
+
+/* Every thread, parked in pause() with its frame built. */
+struct stub_thread_status {
+	int32_t tid;		/* as the program sees it: in its own pid namespace */
+	uint32_t pad;
+	uint64_t frame_sp;	/* rsp for its rt_sigreturn */
 };

@@ -20,6 +20,7 @@
 #define __NR_pread64		17
 #define __NR_mremap		25
 #define __NR_pause		34
+#define __NR_nanosleep		35
 #define __NR_setitimer		38
 #define __NR_getpid		39
 #define __NR_fcntl		72
@@ -29,12 +30,14 @@
 #define __NR_prctl		157
 #define __NR_arch_prctl		158
 #define __NR_gettid		186
+#define __NR_futex		202
 #define __NR_set_tid_address	218
 #define __NR_exit_group		231
 #define __NR_set_robust_list	273
 #define __NR_rt_tgsigqueueinfo	297
 #define __NR_prlimit64		302
 #define __NR_rseq		334
+#define __NR_clone3		435
 
 #define PROT_READ	0x1
 #define PROT_WRITE	0x2
@@ -56,10 +59,20 @@
 #define PR_SET_MM_MAP	14
 #define ARCH_SET_GS	0x1001
 #define ARCH_SET_FS	0x1002
+#define CLONE_VM	0x00000100
+#define CLONE_FS	0x00000200
+#define CLONE_FILES	0x00000400
+#define CLONE_SIGHAND	0x00000800
+#define CLONE_THREAD	0x00010000
+#define CLONE_SYSVSEM	0x00040000
+#define FUTEX_WAIT_PRIVATE	128
+#define FUTEX_WAKE_PRIVATE	129
 #define SS_ONSTACK	1
 #define SS_DISABLE	2
 
 #define EINVAL		22
+#define EINTR		4
+#define EAGAIN		11
 #define EEXIST		17
 #define EIO		5
 #define EFAULT		14

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What processes share: open file descriptions (one offset for several fds,
+ * after dup, fork or SCM_RIGHTS) and pipes.  Runs once all processes are
+ * collected, since sharing is only visible across them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "tracer/shared.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+struct fd_ref {
+	struct process_record *p;
+	struct fd_record *f;
+};
+
+static bool same_description(const struct fd_ref *a, const struct fd_ref *b)
+{
+	if (a->f->dev != b->f->dev || a->f->ino != b->f->ino || a->f->kind != b->f->kind)
+		return false;
+	return syscall(SYS_kcmp, a->p->real_pid, b->p->real_pid, KCMP_FILE, a->f->fd,
+		       b->f->fd) == 0;
+}
+
+static int number_descriptions(struct fd_ref *refs, size_t n)
+{
+	uint32_t next = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (refs[i].f->desc_id)
+			continue;
+		refs[i].f->desc_id = next;
+		for (size_t k = i + 1; k < n; k++)
+			if (!refs[k].f->desc_id && same_description(&refs[i], &refs[k]))
+				refs[k].f->desc_id = next;
+		next++;
+	}
+	return 0;
+}
+
+/* Copy a pipe's buffered bytes into a memfd, consuming nothing (tee). */
+static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
+{
+	_cleanup_close_ int h = -1, tmp_r = -1, tmp_w = -1, mem = -1;
+	struct collect_ctx cx = { .pid = r->p->real_pid, .err = err, .errlen = errlen };
+	char path[64];
+	int tmp[2], size;
+	ssize_t n, total = 0;
+
+	/* A read end of the same pipe, whichever end the program holds. */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", r->p->real_pid, r->f->fd);
+	h = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (h < 0)
+		return collect_fail(&cx, neg_errno(), "fd %d: pipe", r->f->fd);
+	size = fcntl(h, F_GETPIPE_SZ);
+	if (size < 0)
+		return collect_fail(&cx, neg_errno(), "fd %d: pipe size", r->f->fd);
+	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return neg_errno();
+	tmp_r = tmp[0];
+	tmp_w = tmp[1];
+	if (fcntl(tmp_w, F_SETPIPE_SZ, size) < 0)
+		return collect_fail(&cx, neg_errno(), "fd %d: pipe of %d bytes", r->f->fd, size);
+	n = tee(h, tmp_w, size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno != EAGAIN)
+		return collect_fail(&cx, neg_errno(), "fd %d: tee", r->f->fd);
+	mem = memfd_create("trace-ckpt-pipe", MFD_CLOEXEC);
+	if (mem < 0)
+		return neg_errno();
+	while (n > 0 && total < n) {
+		char buf[65536];
+		ssize_t got = read(tmp_r, buf, sizeof(buf));
+		int e;
+
+		if (got <= 0)
+			break;
+		e = write_full(mem, buf, got);
+		if (e < 0)
+			return e;
+		total += got;
+	}
+	r->f->pipe_size = size;
+	r->f->size = total;
+	r->f->content_fd = TAKE_FD(mem);
+	return 0;
+}
+
+static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s, char *err,
+			 size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct fd_ref *first = &refs[i];
+		bool done = false, reader = false, writer = false;
+		int r;
+
+		if (first->f->kind != FD_PIPE)
+			continue;
+		for (size_t k = 0; k < i && !done; k++)
+			done = refs[k].f->kind == FD_PIPE && refs[k].f->pipe_ino == first->f->pipe_ino;
+		if (done)
+			continue;
+		for (size_t k = i; k < n; k++) {
+			if (refs[k].f->kind != FD_PIPE || refs[k].f->pipe_ino != first->f->pipe_ino)
+				continue;
+			refs[k].f->content_fd = -1;
+			reader |= (refs[k].f->flags & O_ACCMODE) == O_RDONLY;
+			writer |= (refs[k].f->flags & O_ACCMODE) == O_WRONLY;
+		}
+		/* An anonymous pipe whose other end is outside cannot be rebuilt. */
+		if (!first->f->path && !(reader && writer)) {
+			struct collect_ctx cx = { .pid = first->p->real_pid, .err = err,
+						  .errlen = errlen };
+
+			(void)s;
+			return collect_fail(&cx, -EOPNOTSUPP,
+					    "fd %d: pipe:[%llu] to a process outside the computation",
+					    first->f->fd, (unsigned long long)first->f->pipe_ino);
+		}
+		r = peek_pipe(first, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen)
+{
+	_cleanup_free_ struct fd_ref *refs = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		n += c->procs[i].nr_fds;
+	refs = calloc(n ? n : 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
+			refs[n++] = (struct fd_ref){ &c->procs[i], &c->procs[i].fds[k] };
+	r = number_descriptions(refs, n);
+	if (r < 0)
+		return r;
+	return collect_pipes(refs, n, s, err, errlen);
+}

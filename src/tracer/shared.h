@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#include "proto/model.h"
+
+struct session;
+
+/* Number open file descriptions across processes; save pipe buffers. */
+int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen);
