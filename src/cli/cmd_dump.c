@@ -9,19 +9,14 @@
 #include "cli/cli.h"
 #include "proto/ctlmsg.h"
 #include "proto/tlv.h"
+#include "trace-ckpt.h"
 #include "util/macro.h"
 
 int cmd_dump(int argc, char **argv)
 {
-	const struct supervisor_info *si;
-	struct supervisor_info *v = NULL;
-	struct tlv_buf req = { 0 };
-	_cleanup_free_ uint8_t *reply = NULL;
-	const struct tlv_attr *tb[CTL_A_MAX + 1];
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], msg[2048];
 	const char *dir = NULL;
-	uint32_t mode = CTL_DUMP_LEAVE_RUNNING, err = EIO;
-	size_t n = 0, len;
+	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
 	pid_t pid = 0;
 	int r;
 
@@ -52,35 +47,19 @@ int cmd_dump(int argc, char **argv)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
 		dir = abs;
 	}
-	r = pid ? client_find(pid, &v, &n) : client_list(&v, &n);
-	if (r < 0) {
-		fprintf(stderr, "trace-ckpt dump: %s\n", strerror(-r));
-		return 1;
-	}
-	si = client_pick(v, n, pid);
-	if (!si) {
-		client_pick_explain("dump", v, n, pid);
+	r = tc_dump(pid, dir, mode == CTL_DUMP_KILL ? TC_DUMP_KILL : TC_DUMP_LEAVE_RUNNING, msg,
+		    sizeof(msg));
+	if (r == -ESRCH && !msg[0]) {
+		struct supervisor_info *v = NULL;
+		size_t n = 0;
+
+		if (client_list(&v, &n) == 0)
+			client_pick_explain("dump", v, n, pid);
 		client_list_free(v, n);
 		return 1;
 	}
-	tlv_put_u32(&req, CTL_A_CMD, CTL_CMD_DUMP);
-	tlv_put_u32(&req, CTL_A_MODE, mode);
-	if (dir)
-		tlv_put_str(&req, CTL_A_DIR, dir);
-	r = req.err ? req.err : client_request(si->path, &req, &reply, &len, 3600 * 1000);
-	tlv_buf_free(&req);
-	client_list_free(v, n);
-	if (r < 0) {
-		fprintf(stderr, "trace-ckpt dump: the supervisor did not answer: %s\n", strerror(-r));
-		return 1;
-	}
-	if (tlv_parse(reply, len, tb, CTL_A_MAX) < 0 || !tb[CTL_A_ERR] ||
-	    tlv_get_u32(tb[CTL_A_ERR], &err) < 0) {
-		fprintf(stderr, "trace-ckpt dump: malformed reply\n");
-		return 1;
-	}
-	if (tb[CTL_A_MSG])
-		fprintf(err ? stderr : stdout, "%s%s\n", err ? "trace-ckpt dump: " : "",
-			(const char *)tlv_data(tb[CTL_A_MSG]));
-	return err ? 1 : 0;
+	if (r < 0 && !msg[0])
+		snprintf(msg, sizeof(msg), "the supervisor did not answer: %s", strerror(-r));
+	fprintf(r < 0 ? stderr : stdout, "%s%s\n", r < 0 ? "trace-ckpt dump: " : "", msg);
+	return r < 0 ? 1 : 0;
 }

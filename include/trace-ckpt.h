@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libtraceckpt: checkpoint a supervised computation from another program.
+ * The computation must run under `trace-ckpt run` (or `attach`, `restore`)
+ * of the same user; these calls talk to its supervisor.
+ */
+#ifndef TRACE_CKPT_H
+#define TRACE_CKPT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tc_dump_mode {
+	TC_DUMP_LEAVE_RUNNING = 0,	/* the computation goes on (default) */
+	TC_DUMP_KILL = 1,		/* ended once the image is safe on disk */
+};
+
+/*
+ * Checkpoint the computation pid belongs to (0: the user's only one) into
+ * dir (NULL: the supervisor's default).  Returns 0 or -errno; on failure
+ * msg (if not NULL) says what failed.  On success msg holds the summary.
+ */
+int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_t msglen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
