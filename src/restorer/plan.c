@@ -380,6 +380,13 @@ static void fill_xstate(const struct thread_record *t, uint32_t size, uint8_t *o
 	memcpy(out + SW_BYTES_OFF, &sw, sizeof(sw));
 }
 
+static int cmp_tid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int signo_of(const uint8_t *info)
 {
 	int32_t signo;
@@ -416,6 +423,48 @@ static uint32_t fill_siginfo(struct stub_siginfo *out, pid_t pid, uint32_t n,
 		k++;
 	}
 	return k;
+}
+
+/*
+ * The xstate of every thread, as it will go into its frame; sizes[i] 0: none.
+ * Refuses what the stub could not give back exactly, naming the thread.
+ */
+static int check_threads(const struct process_record *p, uint32_t *sizes)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+
+	if (!p->nr_threads || !p->threads)
+		return log_ret(-EINVAL, "pid %d: no threads", p->pid);
+	if (p->nr_threads > STUB_MAX_THREADS)
+		return log_ret(-EOPNOTSUPP, "pid %d: %zu threads: at most %u can be restored",
+			       p->pid, p->nr_threads, STUB_MAX_THREADS);
+	tids = malloc(p->nr_threads * sizeof(*tids));
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		const struct thread_record *t = &p->threads[i];
+		int r;
+
+		if (t->tid <= 0)
+			return log_ret(-EINVAL, "pid %d: thread %zu has tid %d", p->pid, i, t->tid);
+		if (t->xstate_len && (!t->xstate || (t->xstate_len != FXSAVE_SIZE &&
+						     t->xstate_len < FXSAVE_SIZE + XSAVE_HDR_SIZE)))
+			return log_ret(-EINVAL, "pid %d tid %d: xstate of %u bytes", p->pid, t->tid,
+				       t->xstate_len);
+		sizes[i] = 0;
+		if (t->xstate_len) {
+			r = xstate_frame_size(p->pid, t, &sizes[i]);
+			if (r < 0)
+				return r;
+		}
+		tids[i] = t->tid;
+	}
+	qsort(tids, p->nr_threads, sizeof(*tids), cmp_tid);
+	for (size_t i = 1; i < p->nr_threads; i++) {
+		if (tids[i] == tids[i - 1])
+			return log_ret(-EINVAL, "pid %d: two threads with tid %d", p->pid, tids[i]);
+	}
+	return 0;
 }
 
 static void fill_thread(const struct thread_record *t, struct stub_thread *s)
@@ -487,25 +536,25 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 {
 	_cleanup_close_ int memfd = -1;
 	_cleanup_free_ uint8_t *blob = NULL;
-	const struct thread_record *t;
+	_cleanup_free_ uint32_t *xstate_sizes = NULL;
+	_cleanup_free_ uint64_t *xstate_offs = NULL, *tsig_offs = NULL;
 	struct stub_plan *plan;
 	struct stub_thread *st;
 	struct layout l = { 0 };
 	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off;
-	uint64_t threads_off, xstate_off = 0;
-	uint32_t xstate_size = 0;
-	uint32_t nr_close_max, nr_cloexec_max, nr_siginfo, nr_vmas;
+	uint64_t threads_off;
+	uint32_t nr_close_max, nr_cloexec_max, nr_vmas;
 	int32_t *close_list, *cloexec_list;
 	int r;
 
-	if (p->nr_threads != 1)
-		return log_ret(-EOPNOTSUPP, "pid %d: %zu threads: only single-threaded processes"
-			       " can be restored yet", p->pid, p->nr_threads);
-	t = &p->threads[0];
-	if (t->xstate_len && (!t->xstate || (t->xstate_len != FXSAVE_SIZE &&
-					     t->xstate_len < FXSAVE_SIZE + XSAVE_HDR_SIZE)))
-		return log_ret(-EINVAL, "pid %d tid %d: xstate of %u bytes", p->pid, t->tid,
-			       t->xstate_len);
+	xstate_sizes = calloc(MAX(p->nr_threads, 1), sizeof(*xstate_sizes));
+	xstate_offs = calloc(MAX(p->nr_threads, 1), sizeof(*xstate_offs));
+	tsig_offs = calloc(MAX(p->nr_threads, 1), sizeof(*tsig_offs));
+	if (!xstate_sizes || !xstate_offs || !tsig_offs)
+		return -ENOMEM;
+	r = check_threads(p, xstate_sizes);
+	if (r < 0)
+		return r;
 	if (p->mm.auxv_len % 16)
 		return log_ret(-EINVAL, "pid %d: auxv of %u bytes", p->pid, p->mm.auxv_len);
 	r = check_mm(p);
@@ -514,11 +563,6 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	r = check_vmas(p, fds);
 	if (r < 0)
 		return r;
-	if (t->xstate_len) {
-		r = xstate_frame_size(p->pid, t, &xstate_size);
-		if (r < 0)
-			return r;
-	}
 
 	memfd = memfd_create("trace-ckpt-plan", 0);
 	if (memfd < 0)
@@ -526,17 +570,19 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 
 	nr_close_max = 3 + p->nr_vmas + fds->nr_close;
 	nr_cloexec_max = fds->cloexec_fds ? fds->nr_cloexec : p->nr_fds;
-	nr_siginfo = p->nr_shared_pending + t->nr_pending;
 	reserve(&l, sizeof(struct stub_plan), 64);
 	close_off = reserve(&l, nr_close_max * sizeof(int32_t), 8);
 	cloexec_off = reserve(&l, nr_cloexec_max * sizeof(int32_t), 8);
 	vmas_off = reserve(&l, p->nr_vmas * sizeof(struct stub_vma), 8);
 	runs_off = reserve(&l, p->nr_runs * sizeof(struct stub_run), 8);
 	auxv_off = reserve(&l, p->mm.auxv_len, 16);
-	siginfo_off = reserve(&l, nr_siginfo * sizeof(struct stub_siginfo), 8);
-	threads_off = reserve(&l, sizeof(struct stub_thread), 64);
-	if (xstate_size)
-		xstate_off = reserve(&l, xstate_size + sizeof(uint32_t), 64);
+	siginfo_off = reserve(&l, p->nr_shared_pending * sizeof(struct stub_siginfo), 8);
+	threads_off = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		tsig_offs[i] = reserve(&l, p->threads[i].nr_pending * sizeof(struct stub_siginfo), 8);
+		if (xstate_sizes[i])
+			xstate_offs[i] = reserve(&l, xstate_sizes[i] + sizeof(uint32_t), 64);
+	}
 	blob = calloc(1, l.size);
 	if (!blob)
 		return -ENOMEM;
@@ -638,19 +684,23 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 
 	plan->nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + siginfo_off), p->pid,
 					p->nr_shared_pending, p->shared_pending, true);
-	plan->nr_siginfo += fill_siginfo((struct stub_siginfo *)(blob + siginfo_off) +
-					 plan->nr_siginfo, p->pid, t->nr_pending, t->pending,
-					 false);
 	plan->siginfo_off = siginfo_off;
 
 	st = (struct stub_thread *)(blob + threads_off);
-	fill_thread(t, st);
-	if (xstate_size) {
-		fill_xstate(t, xstate_size, blob + xstate_off);
-		st->xstate_off = xstate_off;
-		st->xstate_len = xstate_size;
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		const struct thread_record *t = &p->threads[i];
+
+		fill_thread(t, &st[i]);
+		st[i].nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + tsig_offs[i]),
+						p->pid, t->nr_pending, t->pending, false);
+		st[i].siginfo_off = tsig_offs[i];
+		if (xstate_sizes[i]) {
+			fill_xstate(t, xstate_sizes[i], blob + xstate_offs[i]);
+			st[i].xstate_off = xstate_offs[i];
+			st[i].xstate_len = xstate_sizes[i];
+		}
 	}
-	plan->nr_threads = 1;
+	plan->nr_threads = (uint32_t)p->nr_threads;
 	plan->threads_off = threads_off;
 
 	r = write_full(memfd, blob, l.size);

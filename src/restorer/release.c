@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -11,6 +15,7 @@
 
 #include "restorer/release.h"
 #include "tracer/remote.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -90,22 +95,190 @@ static int syscall_stop(pid_t pid, uint8_t op)
 	return 0;
 }
 
-int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_options)
+/*
+ * Make tid, stopped, run rt_sigreturn on the frame at frame_sp: it ends in
+ * the syscall-exit-stop of that call with its saved registers.
+ */
+static int sigreturn_thread(pid_t pid, pid_t tid, uint64_t frame_sp, uint64_t insn,
+			    unsigned long ptrace_options)
+{
+	struct user_regs_struct regs;
+	int r;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_GETREGS: %m", pid, tid);
+	regs.rsp = frame_sp;
+	regs.rip = insn;
+	regs.rax = SYS_rt_sigreturn;
+	/* No restart of the call it was stopped in (the stub's pause). */
+	regs.orig_rax = (uint64_t)-1;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETREGS: %m", pid, tid);
+	/* PTRACE_GET_SYSCALL_INFO tells syscall stops apart only with it. */
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL,
+		   (void *)(ptrace_options | PTRACE_O_TRACESYSGOOD)) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETOPTIONS: %m", pid, tid);
+	r = syscall_stop(tid, PTRACE_SYSCALL_INFO_ENTRY);
+	if (r < 0)
+		return r;
+	r = syscall_stop(tid, PTRACE_SYSCALL_INFO_EXIT);
+	if (r < 0)
+		return r;
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)ptrace_options) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETOPTIONS: %m", pid, tid);
+
+	/* A bad frame leaves the registers as they were and queues SIGSEGV. */
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_GETREGS: %m", pid, tid);
+	if (regs.rsp == frame_sp && regs.rip == insn + 2)
+		return log_ret(-EFAULT, "pid %d tid %d: rt_sigreturn refused the frame at 0x%"
+			       PRIx64, pid, tid, frame_sp);
+	return 0;
+}
+
+int stub_read_threads(pid_t pid, const struct stub_status *st, struct stub_thread_status **out)
+{
+	struct stub_thread_status *ts;
+	int r;
+
+	*out = NULL;
+	if (st->stage != STUB_READY)
+		return -EINVAL;
+	if (!st->nr_threads || st->nr_threads > STUB_MAX_THREADS || !st->threads_addr)
+		return log_ret(-EINVAL, "pid %d: the stub reported %u threads at 0x%" PRIx64, pid,
+			       st->nr_threads, st->threads_addr);
+	ts = calloc(st->nr_threads, sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	r = remote_read(pid, st->threads_addr, ts, st->nr_threads * sizeof(*ts));
+	if (r < 0) {
+		free(ts);
+		return log_ret(r, "pid %d: the stub's report of its %u threads: %s", pid,
+			       st->nr_threads, strerror(-r));
+	}
+	for (uint32_t i = 0; i < st->nr_threads; i++) {
+		if (ts[i].tid <= 0 || !ts[i].frame_sp) {
+			free(ts);
+			return log_ret(-EINVAL, "pid %d: the stub's thread %u reported tid %d, frame"
+				       " 0x%" PRIx64, pid, i, ts[i].tid, ts[i].frame_sp);
+		}
+	}
+	*out = ts;
+	return 0;
+}
+
+/* The innermost NSpid of /proc/pid/task/tid, or tid itself without one. */
+static int inner_tid(pid_t pid, pid_t tid, pid_t *inner)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[64], *line;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	r = read_file_at(AT_FDCWD, path, &buf, NULL);
+	if (r < 0)
+		return log_ret(r, "%s: %s", path, strerror(-r));
+	*inner = tid;
+	line = strstr(buf, "\nNSpid:");
+	if (line) {
+		char *end = strchr(line + 1, '\n'), *last;
+
+		if (end)
+			*end = '\0';
+		last = strrchr(line, '\t');
+		if (!last)
+			last = strrchr(line, ' ');
+		if (last)
+			*inner = (pid_t)strtol(last + 1, NULL, 10);
+	}
+	return 0;
+}
+
+/*
+ * outer[i]: the tid, in our pid namespace, of the thread the stub reported
+ * as ts[i]; every thread of pid must be one of them.
+ */
+static int match_threads(pid_t pid, const struct stub_thread_status *ts, size_t n, pid_t *outer)
+{
+	char path[64];
+	struct dirent *de;
+	size_t found = 0;
+	DIR *d;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		outer[i] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return log_ret(neg_errno(), "%s: %m", path);
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10), in;
+		size_t i;
+
+		if (tid <= 0)
+			continue;
+		r = inner_tid(pid, tid, &in);
+		if (r < 0)
+			break;
+		for (i = 0; i < n && ts[i].tid != in; i++)
+			;
+		if (i == n || outer[i]) {
+			r = log_ret(-ESRCH, "pid %d: thread %d (tid %d inside) is not one the stub"
+				    " reported", pid, tid, in);
+			break;
+		}
+		outer[i] = tid;
+		found++;
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; found < n && i < n; i++) {
+		if (!outer[i])
+			return log_ret(-ESRCH, "pid %d: thread %d, reported by the stub, is gone",
+				       pid, ts[i].tid);
+	}
+	if (outer[0] != pid)
+		return log_ret(-EINVAL, "pid %d: the stub's first thread is %d, not the leader",
+			       pid, outer[0]);
+	return 0;
+}
+
+/* After a failure: nothing of pid may run on; the caller reaps the leader. */
+static void kill_threads(pid_t pid, const pid_t *outer, size_t nr_seized)
+{
+	kill(pid, SIGKILL);
+	for (size_t i = 1; i < nr_seized; i++) {
+		int status;
+		pid_t r;
+
+		do {
+			r = waitpid(outer[i], &status, __WALL);
+		} while ((r < 0 && errno == EINTR) ||
+			 (r == outer[i] && !WIFEXITED(status) && !WIFSIGNALED(status)));
+	}
+}
+
+static int release_seized(pid_t pid, const struct stub_status *st,
+			  const struct stub_thread_status *ts, size_t n,
+			  unsigned long ptrace_options, const pid_t *outer, size_t *nr_seized)
 {
 	long args[6] = { (long)st->unmap_start, (long)st->unmap_len };
-	struct user_regs_struct regs;
 	long ret;
 	int r;
 
-	if (st->stage != STUB_READY)
-		return -EINVAL;
-	if (!st->syscall_insn)
-		return log_ret(-ENOENT, "pid %d: no syscall instruction in the restored [vdso]", pid);
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)ptrace_options) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_SEIZE: %m", pid);
-	r = stop_parked(pid);
-	if (r < 0)
-		return r;
+	/* Every thread parked before anything of the stub goes away. */
+	for (size_t i = 0; i < n; i++) {
+		if (ptrace(PTRACE_SEIZE, outer[i], NULL, (void *)ptrace_options) < 0)
+			return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SEIZE: %m", pid,
+				       outer[i]);
+		(*nr_seized)++;
+		r = stop_parked(outer[i]);
+		if (r < 0)
+			return log_ret(r, "pid %d tid %d: the stub's thread does not stop parked",
+				       pid, outer[i]);
+	}
 
 	r = remote_syscall(pid, st->syscall_insn, SYS_munmap, args, &ret);
 	if (r < 0)
@@ -114,32 +287,46 @@ int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_o
 		return log_ret((int)ret, "pid %d: munmap of the stub at 0x%" PRIx64 ": %s", pid,
 			       st->unmap_start, strerror((int)-ret));
 
-	if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_GETREGS: %m", pid);
-	regs.rsp = st->frame_sp;
-	regs.rip = st->syscall_insn;
-	regs.rax = SYS_rt_sigreturn;
-	regs.orig_rax = (uint64_t)-1;
-	if (ptrace(PTRACE_SETREGS, pid, NULL, &regs) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_SETREGS: %m", pid);
-	/* PTRACE_GET_SYSCALL_INFO tells syscall stops apart only with it. */
-	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
-		   (void *)(ptrace_options | PTRACE_O_TRACESYSGOOD)) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_SETOPTIONS: %m", pid);
-	r = syscall_stop(pid, PTRACE_SYSCALL_INFO_ENTRY);
-	if (r < 0)
-		return r;
-	r = syscall_stop(pid, PTRACE_SYSCALL_INFO_EXIT);
-	if (r < 0)
-		return r;
-	if (ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)ptrace_options) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_SETOPTIONS: %m", pid);
-
-	/* A bad frame leaves the registers as they were and queues SIGSEGV. */
-	if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_GETREGS: %m", pid);
-	if (regs.rsp == st->frame_sp && regs.rip == st->syscall_insn + 2)
-		return log_ret(-EFAULT, "pid %d: rt_sigreturn refused the frame at 0x%" PRIx64,
-			       pid, st->frame_sp);
+	for (size_t i = 0; i < n; i++) {
+		r = sigreturn_thread(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
+				     ptrace_options);
+		if (r < 0)
+			return r;
+	}
 	return 0;
+}
+
+int stub_release_threads(pid_t pid, const struct stub_status *st,
+			 const struct stub_thread_status *ts, size_t n,
+			 unsigned long ptrace_options, pid_t *outer_tids)
+{
+	size_t nr_seized = 0;
+	int r;
+
+	if (st->stage != STUB_READY || !n)
+		return -EINVAL;
+	if (!st->syscall_insn)
+		return log_ret(-ENOENT, "pid %d: no syscall instruction in the restored [vdso]", pid);
+	if (n == 1) {
+		/* Without a pid namespace lookup: the stub may run outside any. */
+		outer_tids[0] = pid;
+	} else {
+		r = match_threads(pid, ts, n, outer_tids);
+		if (r < 0) {
+			kill_threads(pid, outer_tids, 0);
+			return r;
+		}
+	}
+	r = release_seized(pid, st, ts, n, ptrace_options, outer_tids, &nr_seized);
+	if (r < 0 && n > 1)
+		kill_threads(pid, outer_tids, nr_seized);
+	return r;
+}
+
+int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_options)
+{
+	struct stub_thread_status ts = { .frame_sp = st->frame_sp };
+	pid_t outer;
+
+	return stub_release_threads(pid, st, &ts, 1, ptrace_options, &outer);
 }

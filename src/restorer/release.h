@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Releasing a stub that reported STUB_READY: the supervisor takes the parked
- * process over, unmaps the stub's own area from outside and makes the thread
- * run rt_sigreturn on the frame the stub built, so it continues with exactly
- * its saved registers, signal mask and FPU state.
+ * process over, unmaps the stub's own area from outside and makes every
+ * thread run rt_sigreturn on the frame the stub built for it, so it continues
+ * with exactly its saved registers, signal mask and FPU state.
  */
 #pragma once
 
@@ -27,3 +27,34 @@
  * caller kills it.
  */
 int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_options);
+
+/*
+ * After a STUB_READY status: the st->nr_threads struct stub_thread_status
+ * the stub left at st->threads_addr in its area ([0] the leader), read from
+ * pid's memory into *out (malloc'd).  Call before stub_release_threads()
+ * (which unmaps that area).  Returns 0 or -errno (-EINVAL for a report that
+ * makes no sense), logged.
+ */
+int stub_read_threads(pid_t pid, const struct stub_status *st, struct stub_thread_status **out);
+
+/*
+ * stub_release() for every thread of pid: ts[0..n) as stub_read_threads()
+ * gave them, ts[0] the leader.  Finds each thread's tid in our pid namespace
+ * through /proc/pid/task and the NSpid of each (matched against ts[i].tid,
+ * the tid inside the program's namespace), seizes them all with
+ * ptrace_options, waits until every one is parked, unmaps the stub's area
+ * once (through the leader) and makes each thread run rt_sigreturn on its
+ * frame.  outer_tids[i] gets the tid of ts[i] in our namespace
+ * (outer_tids[0] == pid); with n == 1 no /proc lookup is done.
+ *
+ * On success every thread is seized and in the syscall-exit-stop of its
+ * rt_sigreturn, as stub_release() leaves the leader: add each to the session
+ * (tgid pid) and resume it with signal 0.
+ *
+ * On error (-errno, logged, naming the thread): with n > 1 the process has
+ * been killed and every thread but the leader reaped; with n == 1 it is as
+ * stub_release() leaves it.  Either way the caller kills and reaps pid.
+ */
+int stub_release_threads(pid_t pid, const struct stub_status *st,
+			 const struct stub_thread_status *ts, size_t n,
+			 unsigned long ptrace_options, pid_t *outer_tids);

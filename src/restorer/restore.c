@@ -355,17 +355,28 @@ static pid_t spawn_top(void *opaque)
 static int release_process(struct session *s, const struct process_record *p, pid_t pid,
 			   const struct stub_status *st, char *err, size_t errlen)
 {
-	int r = stub_release(pid, st, SESSION_PTRACE_OPTIONS);
+	_cleanup_free_ struct stub_thread_status *ts = NULL;
+	_cleanup_free_ pid_t *tids = NULL;
+	int r = stub_read_threads(pid, st, &ts);
 
+	if (r == 0) {
+		tids = calloc(st->nr_threads, sizeof(*tids));
+		r = tids ? stub_release_threads(pid, st, ts, st->nr_threads,
+						SESSION_PTRACE_OPTIONS, tids) : -ENOMEM;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "pid %d: releasing the restored process: %s", p->pid,
 			 strerror(-r));
 		return r;
 	}
-	if (!session_add(s, pid, pid))
-		return -ENOMEM;
-	session_find(s, pid)->new_child = false;
-	session_find(s, pid)->state = TRACEE_STOPPED;
+	for (uint32_t i = 0; i < st->nr_threads; i++) {
+		struct tracee *t = session_add(s, tids[i], pid);
+
+		if (!t)
+			return -ENOMEM;
+		t->new_child = false;
+		t->state = TRACEE_STOPPED;
+	}
 	return 0;
 }
 

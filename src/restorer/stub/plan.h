@@ -179,10 +179,11 @@ struct stub_status {
 	uint64_t syscall_insn;
 	uint64_t unmap_start, unmap_len;	/* the stub's own area, to munmap */
 	/*
-	 * STUB_READY: how many struct stub_thread_status follow this message
-	 * on status_fd, one per thread in plan order, [0] the leader; 0 in an
-	 * error report.
+	 * STUB_READY: struct stub_thread_status[nr_threads] at threads_addr in
+	 * the stub's area (read it from outside before the unmap), one per
+	 * thread in plan order, [0] the leader.  0 in an error report.
 	 */
+	uint64_t threads_addr;
 	uint32_t nr_threads;
 	int32_t failed_tid;	/* an error in a thread: its (inner) tid, else 0 */
 };

@@ -12,9 +12,13 @@
  *   3. recreates the saved mappings and reads the dumped pages into them,
  *   4. sets the mm fields and /proc/PID/exe, signal handlers, timers,
  *      limits, the per-thread kernel state, queues the pending signals,
- *   5. builds an rt_sigframe holding the saved registers on the thread's stack,
- *   6. reports where that frame is on the status fd and parks in pause().
- * The supervisor then unmaps the stub's area and makes the thread run
+ *   5. re-creates the other threads with their saved tids (clone3 set_tid),
+ *      each on a small stack of the stub's area; each sets its own kernel
+ *      state and queues its own pending signals,
+ *   6. every thread builds an rt_sigframe holding its saved registers on its
+ *      own stack and parks in pause(); once all are parked the leader
+ *      reports where the frames are on the status fd and parks too.
+ * The supervisor then unmaps the stub's area and makes every thread run
  * rt_sigreturn (src/restorer/release.c), so no byte of the stub remains.
  *
  * Rules of this file: no libc, no writable globals, no relocations (the
@@ -101,8 +105,24 @@ struct ctx {
 	uint64_t area, area_len;
 	uint64_t park;			/* parking room for the special mappings */
 	uint64_t vdso;			/* where the kernel put our [vdso] */
+	uint64_t stacks;		/* nr_threads - 1 stacks of the other threads */
+	struct stub_thread_status *report;	/* [nr_threads], in the area */
+	uint32_t nr_parked;		/* other threads with their frame built; futex */
 	int status_fd;
 };
+
+/* What a new thread starts with, at the top of its stack. */
+struct thread_start {
+	struct ctx *c;
+	uint32_t idx;			/* in the plan's threads */
+};
+
+#define THREAD_START_ROOM 64ul
+_Static_assert(sizeof(struct thread_start) <= THREAD_START_ROOM, "thread_start");
+
+/* A saved tid may still belong to a thread the kernel is releasing. */
+#define TID_BUSY_TRIES	200
+#define TID_BUSY_WAIT_NS 10000000l
 
 void *memcpy(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
@@ -132,8 +152,12 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
-static __attribute__((noreturn)) void report_fail(int status_fd, uint32_t stage, long err,
-						  uint64_t addr)
+/*
+ * One message (smaller than PIPE_BUF: written at once even when two threads
+ * fail together), then the whole process goes.
+ */
+static __attribute__((noreturn)) void report_fail_tid(int status_fd, uint32_t stage, long err,
+						      uint64_t addr, int32_t tid)
 {
 	struct stub_status st;
 
@@ -141,9 +165,22 @@ static __attribute__((noreturn)) void report_fail(int status_fd, uint32_t stage,
 	st.stage = stage;
 	st.err = (int32_t)err;
 	st.addr = addr;
+	st.failed_tid = tid;
 	if (status_fd >= 0)
 		sys3(__NR_write, status_fd, &st, sizeof(st));
 	sys_exit_group(127);
+}
+
+static __attribute__((noreturn)) void report_fail(int status_fd, uint32_t stage, long err,
+						  uint64_t addr)
+{
+	report_fail_tid(status_fd, stage, err, addr, 0);
+}
+
+static __attribute__((noreturn)) void thread_fail(struct ctx *c, const struct stub_thread *t,
+						  long err, uint64_t addr)
+{
+	report_fail_tid(c->status_fd, STUB_ERR_THREAD, err, addr, t->tid);
 }
 
 static const void *plan_at(const struct stub_plan *p, uint64_t off)
@@ -234,15 +271,22 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 	*bad = 0;
 	if (nr_targets && nr_targets != nr_specials)
 		return -EINVAL;
-	if (p->nr_threads != 1) {
-		*bad = p->nr_threads;
-		return p->nr_threads ? -EOPNOTSUPP : -EINVAL;
-	}
-	t = PLAN_ARRAY(p, p->threads_off, struct stub_thread);
-	*bad = p->threads_off;
-	if (t->xstate_off && (t->xstate_off % 64 || t->xstate_len < 512 ||
-			      !array_ok(p, t->xstate_off, t->xstate_len + 4ull, 1)))
+	*bad = p->nr_threads;
+	if (!p->nr_threads)
 		return -EINVAL;
+	if (p->nr_threads > STUB_MAX_THREADS)
+		return -EOPNOTSUPP;
+	t = PLAN_ARRAY(p, p->threads_off, struct stub_thread);
+	for (i = 0; i < p->nr_threads; i++) {
+		*bad = p->threads_off + i * sizeof(*t);
+		if (t[i].tid <= 0)
+			return -EINVAL;
+		if (t[i].xstate_off && (t[i].xstate_off % 64 || t[i].xstate_len < 512 ||
+					!array_ok(p, t[i].xstate_off, t[i].xstate_len + 4ull, 1)))
+			return -EINVAL;
+		if (!array_ok(p, t[i].siginfo_off, t[i].nr_siginfo, sizeof(struct stub_siginfo)))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -573,25 +617,39 @@ static void set_thread_state(struct ctx *c, const struct stub_thread *t)
 	}
 	ret = sys2(__NR_sigaltstack, &ss, 0);
 	if (is_err(ret))
-		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->altstack_sp);
+		thread_fail(c, t, ret, t->altstack_sp);
 	if (t->robust_len) {
 		ret = sys2(__NR_set_robust_list, t->robust_list, t->robust_len);
 		if (is_err(ret))
-			report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->robust_list);
+			thread_fail(c, t, ret, t->robust_list);
 	}
 	sys1(__NR_set_tid_address, t->clear_child_tid);
 	if (t->rseq_addr) {
 		ret = sys4(__NR_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig);
 		if (is_err(ret))
-			report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->rseq_addr);
+			thread_fail(c, t, ret, t->rseq_addr);
 	}
 	/* rt_sigreturn leaves the segment bases alone. */
 	ret = sys2(__NR_arch_prctl, ARCH_SET_FS, t->regs[STUB_FS_BASE]);
 	if (is_err(ret))
-		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->regs[STUB_FS_BASE]);
+		thread_fail(c, t, ret, t->regs[STUB_FS_BASE]);
 	ret = sys2(__NR_arch_prctl, ARCH_SET_GS, t->regs[STUB_GS_BASE]);
 	if (is_err(ret))
-		report_fail(c->status_fd, STUB_ERR_THREAD, ret, t->regs[STUB_GS_BASE]);
+		thread_fail(c, t, ret, t->regs[STUB_GS_BASE]);
+}
+
+/* The signals pending on this thread only; it must send them itself. */
+static void queue_own_signals(struct ctx *c, const struct stub_thread *t)
+{
+	const struct stub_siginfo *si = PLAN_ARRAY(c->plan, t->siginfo_off, struct stub_siginfo);
+	long pid = sys0(__NR_getpid), tid = sys0(__NR_gettid), ret;
+	uint32_t i;
+
+	for (i = 0; i < t->nr_siginfo; i++) {
+		ret = sys4(__NR_rt_tgsigqueueinfo, pid, tid, si[i].signo, si[i].info);
+		if (is_err(ret))
+			report_fail_tid(c->status_fd, STUB_ERR_SIGNAL, ret, si[i].signo, t->tid);
+	}
 }
 
 static void set_fds_and_signals(struct ctx *c)
@@ -659,7 +717,7 @@ static uint64_t build_frame(struct ctx *c, const struct stub_thread *t)
 	sp -= sizeof(*f);
 	sp = (sp & ~15ul) - 8;
 	if (!stack_room(c->plan, sp, regs[STUB_RSP]))
-		report_fail(c->status_fd, STUB_ERR_THREAD, -EFAULT, sp);
+		thread_fail(c, t, -EFAULT, sp);
 	if (fp)
 		memcpy((void *)fp, plan_at(c->plan, t->xstate_off), fp_len);
 
@@ -710,6 +768,116 @@ static void close_fds(struct ctx *c)
 		sys1(__NR_close, fds[i]);
 }
 
+/*
+ * clone3(args, size), the child calling fn(arg) on the stack args gave it:
+ * the child must not touch the parent's stack, so this is assembly.
+ */
+long stub_clone3(void *args, uint64_t size, void (*fn)(struct thread_start *),
+		 struct thread_start *arg);
+__asm__(".text\n"
+	".type stub_clone3, @function\n"
+	"stub_clone3:\n"
+	"	mov %rdx, %r8\n"
+	"	mov %rcx, %r9\n"
+	"	mov $435, %eax\n"	/* __NR_clone3 */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %r9, %rdi\n"
+	"	call *%r8\n"
+	"	ud2\n"
+	"1:	ret\n"
+	".size stub_clone3, . - stub_clone3\n");
+
+struct k_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size;
+};
+
+/* A thread the leader created: its own state, its own frame, then park. */
+static __attribute__((noreturn, used)) void thread_main(struct thread_start *s)
+{
+	struct ctx *c = s->c;
+	const struct stub_thread *t = PLAN_ARRAY(c->plan, c->plan->threads_off,
+						 struct stub_thread) + s->idx;
+	long tid = sys0(__NR_gettid);
+
+	/* A pid namespace level we did not expect would make this differ. */
+	if (tid != t->tid)
+		thread_fail(c, t, -EINVAL, (uint64_t)tid);
+	set_thread_state(c, t);
+	queue_own_signals(c, t);
+	c->report[s->idx].tid = t->tid;
+	c->report[s->idx].frame_sp = build_frame(c, t);
+	__atomic_add_fetch(&c->nr_parked, 1, __ATOMIC_RELEASE);
+	sys3(__NR_futex, &c->nr_parked, FUTEX_WAKE_PRIVATE, 1);
+	for (;;)
+		sys0(__NR_pause);
+}
+
+static void create_threads(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_thread *t = PLAN_ARRAY(p, p->threads_off, struct stub_thread);
+	struct k_timespec { long sec, nsec; } busy = { 0, TID_BUSY_WAIT_NS };
+	uint32_t i, parked;
+	long ret;
+
+	for (i = 1; i < p->nr_threads; i++) {
+		uint64_t top = c->stacks + (uint64_t)i * STUB_THREAD_STACK_SIZE;
+		struct thread_start *s = (struct thread_start *)(top - THREAD_START_ROOM);
+		int32_t set_tid = t[i].tid;
+		struct k_clone_args args;
+		int tries = 0;
+
+		s->c = c;
+		s->idx = i;
+		memset(&args, 0, sizeof(args));
+		args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			     CLONE_SYSVSEM;
+		args.stack = top - STUB_THREAD_STACK_SIZE;
+		args.stack_size = STUB_THREAD_STACK_SIZE - THREAD_START_ROOM;
+		/* Only the innermost level: the tid the program knows. */
+		args.set_tid = (uint64_t)&set_tid;
+		args.set_tid_size = 1;
+		for (;;) {
+			ret = stub_clone3(&args, sizeof(args), thread_main, s);
+			if (ret != -EEXIST || ++tries >= TID_BUSY_TRIES)
+				break;
+			sys2(__NR_nanosleep, &busy, 0);
+		}
+		if (is_err(ret))
+			thread_fail(c, &t[i], ret, (uint64_t)t[i].tid);
+	}
+	/* A thread that fails ends the whole process, so this wait ends. */
+	for (;;) {
+		parked = __atomic_load_n(&c->nr_parked, __ATOMIC_ACQUIRE);
+		if (parked >= p->nr_threads - 1)
+			break;
+		sys4(__NR_futex, &c->nr_parked, FUTEX_WAIT_PRIVATE, parked, 0);
+	}
+}
+
+static long write_all(int fd, const void *buf, uint64_t len)
+{
+	const uint8_t *b = buf;
+	long n;
+
+	while (len) {
+		n = sys3(__NR_write, fd, b, len);
+		if (n == -EINTR)
+			continue;
+		if (is_err(n))
+			return n;
+		if (n == 0)
+			return -EIO;
+		b += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
 /* Runs from the copy in the hole, on the new stack; never returns. */
 static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 {
@@ -739,15 +907,21 @@ static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 	set_mm(c);
 	set_process_state(c);
 	set_thread_state(c, t);
+	/* The others start with our signal mask: everything blocked. */
+	create_threads(c);
 	set_fds_and_signals(c);
+	queue_own_signals(c, t);
 	st.frame_sp = build_frame(c, t);
+	c->report[0].tid = t->tid;
+	c->report[0].frame_sp = st.frame_sp;
 	close_fds(c);
 
 	st.stage = STUB_READY;
 	st.unmap_start = c->area;
 	st.unmap_len = c->area_len;
-	ret = sys3(__NR_write, c->status_fd, &st, sizeof(st));
-	if (ret != sizeof(st))
+	st.nr_threads = p->nr_threads;
+	st.threads_addr = (uint64_t)c->report;
+	if (write_all(c->status_fd, &st, sizeof(st)))
 		sys_exit_group(127);
 	sys1(__NR_close, c->status_fd);
 	for (;;)
@@ -785,7 +959,7 @@ __attribute__((noreturn)) void stub_entry(uint64_t *sp);
 __attribute__((noreturn)) void stub_entry(uint64_t *sp)
 {
 	uint64_t all = ~0ull, argc = sp[0], *auxv, vdso = 0, area, area_len, img_len, plan_len;
-	uint64_t park_len, stack_top, bad;
+	uint64_t park_len, stack_top, bad, stacks_len, report_len;
 	char **argv = (char **)(sp + 1);
 	struct stub_plan hdr;
 	const struct stub_plan *plan;
@@ -826,7 +1000,10 @@ __attribute__((noreturn)) void stub_entry(uint64_t *sp)
 	img_len = image_len();
 	plan_len = PAGE_UP(plan->size);
 	special_span(plan, &park_lo, &park_len);
-	area_len = img_len + plan_len + STUB_STACK_SIZE + PAGE_UP(park_len);
+	stacks_len = (uint64_t)(plan->nr_threads - 1) * STUB_THREAD_STACK_SIZE;
+	report_len = PAGE_UP(plan->nr_threads * sizeof(struct stub_thread_status));
+	area_len = img_len + plan_len + STUB_STACK_SIZE + PAGE_UP(park_len) + stacks_len +
+		   report_len;
 	ret = map_hole(plan, area_len, &area);
 	if (ret)
 		report_fail(hdr.status_fd, STUB_ERR_HOLE, ret, area_len);
@@ -839,6 +1016,9 @@ __attribute__((noreturn)) void stub_entry(uint64_t *sp)
 	c->area = area;
 	c->area_len = area_len;
 	c->park = stack_top;
+	c->stacks = stack_top + PAGE_UP(park_len);
+	c->report = (struct stub_thread_status *)(c->stacks + stacks_len);
+	c->nr_parked = 0;
 	c->vdso = vdso;
 	c->status_fd = hdr.status_fd;
 	jump((uint64_t)c, (uint64_t)&stage_two - (uint64_t)&__ehdr_start + area, c);
