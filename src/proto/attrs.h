@@ -111,7 +111,14 @@ enum vma_attr {
 	VMA_A_INO,		/* u64 */
 	VMA_A_PATH,		/* str */
 	VMA_A_NAME,		/* str */
-	VMA_A_MAX = VMA_A_NAME,
+	VMA_A_SHM_KIND,		/* u32 enum shm_kind */
+	VMA_A_SHM_SEALS,	/* u32 */
+	VMA_A_SHM_SIZE,		/* u64 */
+	VMA_A_SYSV_ID,		/* u32 (s32) */
+	VMA_A_SYSV_KEY,		/* u32 */
+	VMA_A_SYSV_MODE,	/* u32 */
+	VMA_A_CONTENT,		/* str: relative to the host directory */
+	VMA_A_MAX = VMA_A_CONTENT,
 };
 
 enum fd_attr {

@@ -305,6 +305,18 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 		set_err(err, errlen, "manifest: bad host name for pid %d", mp->pid);
 		return -EBADMSG;
 	}
+	for (size_t j = 0; j < p->nr_vmas; j++) {
+		struct vma_record *v = &p->vmas[j];
+
+		if (!v->content)
+			continue;
+		r = absolutize(absdir, host, &v->content);
+		if (r < 0) {
+			set_err(err, errlen, "%s: mapping 0x%llx: bad content path", mp->core,
+				(unsigned long long)v->start);
+			return r;
+		}
+	}
 	for (size_t j = 0; j < p->nr_fds; j++) {
 		struct fd_record *f = &p->fds[j];
 

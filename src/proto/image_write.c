@@ -300,10 +300,33 @@ static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t 
 	return 0;
 }
 
+static void shm_name(const struct vma_record *v, char *out, size_t len)
+{
+	snprintf(out, len, "shared/shm-%llx-%llu", (unsigned long long)v->dev,
+		 (unsigned long long)v->ino);
+}
+
 static int encode_record(const struct process_record *p, char (*content)[64], struct tlv_buf *b)
 {
 	_cleanup_free_ struct fd_record *fds = NULL;
+	_cleanup_free_ struct vma_record *vmas = NULL;
+	_cleanup_free_ char (*shm)[64] = NULL;
 	struct process_record copy = *p;
+
+	if (p->nr_vmas) {
+		vmas = malloc(p->nr_vmas * sizeof(*vmas));
+		shm = calloc(p->nr_vmas, sizeof(*shm));
+		if (!vmas || !shm)
+			return -ENOMEM;
+		memcpy(vmas, p->vmas, p->nr_vmas * sizeof(*vmas));
+		for (size_t i = 0; i < p->nr_vmas; i++) {
+			if (!vmas[i].shm_kind)
+				continue;
+			shm_name(&vmas[i], shm[i], sizeof(shm[i]));
+			vmas[i].content = shm[i];
+		}
+		copy.vmas = vmas;
+	}
 
 	/* The writer decides where deleted files' contents go: a shallow copy says so. */
 	if (p->nr_fds) {
@@ -363,6 +386,33 @@ static int copy_range(int in, int out, uint64_t size, uint8_t *buf, uint64_t *co
 		off_in = off_out = (loff_t)*copied;
 	}
 	return 0;
+}
+
+/* A shared memory object, once for all the processes that map it. */
+static int write_shm(struct writer *w, const struct process_record *p, const struct vma_record *v)
+{
+	char name[64], path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint64_t copied, sum, size;
+	int r;
+
+	shm_name(v, name, sizeof(name));
+	fd = open_new(w, name, 0);
+	if (fd == -EEXIST)
+		return 0;
+	if (fd < 0)
+		return fd;
+	r = copy_range(v->content_fd, fd, v->shm_size, w->bufs[0], &copied);
+	if (r < 0)
+		return log_ret(r, "pid %d: shared memory at 0x%llx: %s", p->pid,
+			       (unsigned long long)v->start, strerror(-r));
+	if (fsync(fd) < 0)
+		return log_ret(neg_errno(), "%s/%s/%s: fsync: %m", w->tmp, w->c->host, name);
+	r = image_file_checksum(fd, &sum, &size);
+	if (r < 0)
+		return r;
+	path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
+	return add_file(w, path, size, sum);
 }
 
 /* Deleted files exist only in the process: their contents go in the image. */
@@ -430,6 +480,13 @@ static int write_core(struct writer *w, const struct process_record *p)
 		if (!fd_record_has_content(&p->fds[i]))
 			continue;
 		r = write_deleted(w, p, i, content[i], sizeof(content[i]));
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		if (!p->vmas[i].shm_kind || p->vmas[i].content_fd < 0)
+			continue;
+		r = write_shm(w, p, &p->vmas[i]);
 		if (r < 0)
 			goto out;
 	}

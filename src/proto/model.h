@@ -38,6 +38,14 @@ enum vma_kind {
 #define VMA_F_STACK (1u << 2)		/* [stack] */
 #define VMA_F_DELETED (1u << 3)		/* the mapped file is unlinked */
 
+/* Shared memory objects: saved once, whichever processes map them. */
+enum shm_kind {
+	SHM_NONE = 0,
+	SHM_ANON,	/* MAP_SHARED|MAP_ANONYMOUS, shared across fork: "/dev/zero (deleted)" */
+	SHM_MEMFD,	/* memfd_create(): "/memfd:NAME (deleted)" */
+	SHM_SYSV,	/* shmget()/shmat(): "/SYSV<key> (deleted)" */
+};
+
 struct vma_record {
 	uint64_t start, end;	/* [start, end), page aligned */
 	uint64_t pgoff;		/* offset in the file, in bytes */
@@ -47,6 +55,19 @@ struct vma_record {
 	uint64_t dev, ino;	/* of the mapped file, to check it is the same on restore */
 	char *path;		/* mapped file, without " (deleted)"; NULL when anonymous */
 	char *name;		/* "[heap]", "[anon:name]"...; NULL when none */
+
+	/* Shared memory object behind the VMA (identified by dev, ino). */
+	uint32_t shm_kind;	/* enum shm_kind */
+	uint32_t shm_seals;	/* memfd: F_GET_SEALS */
+	uint64_t shm_size;	/* bytes of the whole object */
+	int32_t sysv_id;	/* SysV: shmid, key and mode to recreate it with */
+	uint32_t sysv_key, sysv_mode;
+	/* Where the object's bytes are in the image (relative to the host
+	 * directory; absolute after image_read); set by the writer. */
+	char *content;
+	/* Collector only: a handle on the object for the writer (-1: none,
+	 * another VMA of the same object carries it). */
+	int content_fd;
 };
 
 /*

@@ -18,6 +18,13 @@ static const struct field vma_fields[] = {
 	F_U64(VMA_A_INO, struct vma_record, ino),
 	F_STR(VMA_A_PATH, struct vma_record, path),
 	F_STR(VMA_A_NAME, struct vma_record, name),
+	F_U32(VMA_A_SHM_KIND, struct vma_record, shm_kind),
+	F_U32(VMA_A_SHM_SEALS, struct vma_record, shm_seals),
+	F_U64(VMA_A_SHM_SIZE, struct vma_record, shm_size),
+	F_U32(VMA_A_SYSV_ID, struct vma_record, sysv_id),
+	F_U32(VMA_A_SYSV_KEY, struct vma_record, sysv_key),
+	F_U32(VMA_A_SYSV_MODE, struct vma_record, sysv_mode),
+	F_STR(VMA_A_CONTENT, struct vma_record, content),
 };
 
 int vma_record_encode(struct tlv_buf *b, uint32_t type, const struct vma_record *v)
@@ -30,6 +37,7 @@ int vma_record_decode(const struct tlv_attr *nest, struct vma_record *v)
 	const struct tlv_attr *tb[VMA_A_MAX + 1];
 	int r;
 
+	v->content_fd = -1;
 	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, VMA_A_MAX);
 	if (r < 0)
 		return r;
@@ -40,5 +48,6 @@ void vma_record_free(struct vma_record *v)
 {
 	free(v->path);
 	free(v->name);
-	v->path = v->name = NULL;
+	free(v->content);
+	v->path = v->name = v->content = NULL;
 }

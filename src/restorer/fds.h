@@ -18,9 +18,17 @@ struct desc_entry {
 	int fd;
 };
 
+/* A shared memory object, re-created once for every process that maps it. */
+struct shm_entry {
+	uint64_t dev, ino;	/* as saved */
+	int fd;
+};
+
 struct desc_table {
 	struct desc_entry *v;
 	size_t n;
+	struct shm_entry *shm;
+	size_t nr_shm;
 	int base;	/* every fd here is >= base, above every saved fd */
 };
 
@@ -35,6 +43,9 @@ int descs_lookup(const struct desc_table *t, uint32_t desc_id);
  */
 int restore_fds(const struct process_record *p, const struct desc_table *t, char *err,
 		size_t errlen);
+
+/* The fd of the re-created shared memory object a VMA maps, or -1. */
+int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v);
 
 /* The highest fd number any process of c uses. */
 int descs_highest_fd(const struct computation *c);

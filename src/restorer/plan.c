@@ -247,7 +247,14 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 			s->flags |= STUB_VMA_GROWSDOWN;
 		switch (v->kind) {
 		case VMA_ANON_SHARED:
-			s->flags |= STUB_VMA_SHARED | STUB_VMA_ANON;
+			/* The restorer re-created the object: map it, shared again. */
+			s->flags |= STUB_VMA_SHARED;
+			if (fd >= 0) {
+				s->fd = fd;
+				s->pgoff = v->pgoff;
+			} else {
+				s->flags |= STUB_VMA_ANON;
+			}
 			break;
 		case VMA_FILE_SHARED:
 			s->flags |= STUB_VMA_SHARED;

@@ -100,8 +100,8 @@ struct child_fds {
 	size_t nr_keep;
 };
 
-static int open_mapped_files(const struct process_record *p, struct child_fds *cf, int base,
-			     char *err, size_t errlen)
+static int open_mapped_files(const struct process_record *p, const struct desc_table *descs,
+			     struct child_fds *cf, int base, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		const struct vma_record *v = &p->vmas[i];
@@ -109,6 +109,13 @@ static int open_mapped_files(const struct process_record *p, struct child_fds *c
 		int fd;
 
 		cf->vma[i] = -1;
+		if (v->shm_kind) {
+			cf->vma[i] = descs_shm_lookup(descs, v);
+			if (cf->vma[i] < 0)
+				return -ENOENT;
+			cf->keep[cf->nr_keep++] = cf->vma[i];
+			continue;
+		}
 		if (v->kind != VMA_FILE_SHARED &&
 		    (v->kind != VMA_FILE_PRIVATE || (v->flags & VMA_F_DELETED)))
 			continue;
@@ -253,7 +260,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.keep[cf.nr_keep++] = status_fd;
 	cf.keep[cf.nr_keep++] = cf.image;
 	cf.keep[cf.nr_keep++] = cf.exe;
-	r = open_mapped_files(p, &cf, base, err, sizeof(err));
+	r = open_mapped_files(p, &rc->descs, &cf, base, err, sizeof(err));
 	if (r < 0)
 		child_fail(status_fd, STUB_ERR_FD, r, 0, err);
 	r = restore_fds(p, &rc->descs, err, sizeof(err));
@@ -421,7 +428,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	const struct computation *c = rc->c;
 	struct session *s = rc->s;
 	_cleanup_free_ struct stub_status *st = calloc(c->nr_procs, sizeof(*st));
-	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + 1, sizeof(int));
+	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 1,
+					  sizeof(int));
 	size_t nk = 0;
 	int r = 0;
 
@@ -431,6 +439,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		keep[nk++] = rc->status_w[i];
 	for (size_t i = 0; i < rc->descs.n; i++)
 		keep[nk++] = rc->descs.v[i].fd;
+	for (size_t i = 0; i < rc->descs.nr_shm; i++)
+		keep[nk++] = rc->descs.shm[i].fd;
 	keep[nk] = -1;
 	if (c->flags & TC_COMP_F_PIDNS)
 		r = pidns_start(spawn_top, rc, keep, &s->init_pid);

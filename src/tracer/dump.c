@@ -60,8 +60,12 @@ static int absolute_dir(const char *dir, char *out, size_t len)
 static void close_content_fds(struct computation *c)
 {
 	for (size_t i = 0; i < c->nr_procs; i++)
+	{
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
 			closep(&c->procs[i].fds[k].content_fd);
+		for (size_t k = 0; k < c->procs[i].nr_vmas; k++)
+			closep(&c->procs[i].vmas[k].content_fd);
+	}
 }
 
 static int collect_all(struct session *s, struct computation *c, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -134,6 +135,84 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 	return 0;
 }
 
+/* The id, mode and size of a SysV segment, by the inode its mapping shows. */
+static int sysv_lookup(struct vma_record *v)
+{
+	_cleanup_free_ char *list = NULL;
+	char *line, *save = NULL;
+	int r = read_file_at(AT_FDCWD, "/proc/sysvipc/shm", &list, NULL);
+
+	if (r < 0)
+		return r;
+	line = strtok_r(list, "\n", &save);	/* the header */
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		unsigned long long size, ino;
+		int key, id, perms, cpid, lpid, nattch, uid, gid, cuid, cgid;
+		long atime, dtime, ctime;
+
+		if (sscanf(line, "%d %d %o %llu %d %d %d %d %d %d %d %ld %ld %ld %*u %*u %llu", &key,
+			   &id, &perms, &size, &cpid, &lpid, &nattch, &uid, &gid, &cuid, &cgid,
+			   &atime, &dtime, &ctime, &ino) < 4)
+			continue;
+		if ((uint32_t)key != v->sysv_key)
+			continue;
+		v->sysv_id = id;
+		v->sysv_mode = perms & 0777;
+		v->shm_size = size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* One handle per shared memory object, whoever maps it. */
+static int collect_shm(struct computation *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		struct process_record *p = &c->procs[i];
+
+		for (size_t k = 0; k < p->nr_vmas; k++) {
+			struct vma_record *v = &p->vmas[k], *first = NULL;
+			struct collect_ctx cx = { .pid = p->real_pid, .err = err, .errlen = errlen };
+			char path[96];
+			struct stat st;
+			int fd, seals;
+
+			if (!v->shm_kind)
+				continue;
+			for (size_t a = 0; a <= i && !first; a++)
+				for (size_t b = 0; b < c->procs[a].nr_vmas && !first; b++) {
+					struct vma_record *o = &c->procs[a].vmas[b];
+
+					if (o == v)
+						break;
+					if (o->shm_kind && o->dev == v->dev && o->ino == v->ino)
+						first = o;
+				}
+			if (first) {
+				v->shm_size = first->shm_size;
+				v->shm_seals = first->shm_seals;
+				v->sysv_id = first->sysv_id;
+				v->sysv_mode = first->sysv_mode;
+				continue;
+			}
+			snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", p->real_pid,
+				 (unsigned long long)v->start, (unsigned long long)v->end);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || fstat(fd, &st) < 0)
+				return collect_fail(&cx, neg_errno(), "shared memory at 0x%llx",
+						    (unsigned long long)v->start);
+			v->content_fd = fd;
+			v->shm_size = st.st_size;
+			seals = fcntl(fd, F_GET_SEALS);
+			v->shm_seals = seals > 0 ? seals : 0;
+			if (v->shm_kind == SHM_SYSV && sysv_lookup(v) < 0)
+				return collect_fail(&cx, -ENOENT, "SysV segment key 0x%x",
+						    v->sysv_key);
+		}
+	}
+	return 0;
+}
+
 int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen)
 {
 	_cleanup_free_ struct fd_ref *refs = NULL;
@@ -152,5 +231,8 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = number_descriptions(refs, n);
 	if (r < 0)
 		return r;
-	return collect_pipes(refs, n, s, err, errlen);
+	r = collect_pipes(refs, n, s, err, errlen);
+	if (r < 0)
+		return r;
+	return collect_shm(c, err, errlen);
 }

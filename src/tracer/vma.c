@@ -63,12 +63,24 @@ static int classify(struct vma_record *v, const struct maps_entry *e)
 	v->path = strndup(path, len);
 	if (!v->path)
 		return -ENOMEM;
-	if (e->shared && (v->flags & VMA_F_DELETED) && !strcmp(v->path, "/dev/zero"))
-		v->kind = VMA_ANON_SHARED;
-	else if (e->shared)
-		v->kind = VMA_FILE_SHARED;
-	else
+	if (!e->shared) {
 		v->kind = VMA_FILE_PRIVATE;
+		return 0;
+	}
+	v->kind = VMA_FILE_SHARED;
+	if (!(v->flags & VMA_F_DELETED))
+		return 0;	/* left to the file */
+	if (!strcmp(v->path, "/dev/zero")) {
+		v->kind = VMA_ANON_SHARED;
+		v->shm_kind = SHM_ANON;
+	} else if (!strncmp(v->path, "/memfd:", 7)) {
+		v->shm_kind = SHM_MEMFD;
+	} else if (!strncmp(v->path, "/SYSV", 5)) {
+		v->shm_kind = SHM_SYSV;
+		v->sysv_key = strtoul(v->path + 5, NULL, 16);
+	} else {
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
@@ -77,7 +89,6 @@ static bool page_wanted(const struct vma_record *v, uint64_t pm)
 {
 	switch (v->kind) {
 	case VMA_ANON_PRIVATE:
-	case VMA_ANON_SHARED:
 		return pm & (PM_PRESENT | PM_SWAPPED);
 	case VMA_FILE_PRIVATE:
 		/* A deleted file cannot give its pages back: keep them all. */
@@ -112,8 +123,7 @@ static int collect_pages(struct collect_ctx *cx, struct process_record *p, int p
 		uint64_t run_start = 0;
 		bool in_run = false;
 
-		if (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_ANON_SHARED &&
-		    v->kind != VMA_FILE_PRIVATE)
+		if (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_FILE_PRIVATE)
 			continue;
 		for (uint64_t a = v->start; a < v->end;) {
 			size_t n = MIN((v->end - a) / PAGE_SIZE, (uint64_t)PAGEMAP_BATCH);
@@ -184,7 +194,11 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 		v->prot = e.prot;
 		v->dev = makedev(e.dev_major, e.dev_minor);
 		v->ino = e.ino;
+		v->content_fd = -1;
 		r = classify(v, &e);
+		if (r == -EOPNOTSUPP)
+			return collect_fail(cx, r, "mapping 0x%llx: shared mapping of deleted file %s",
+					    (unsigned long long)v->start, v->path);
 		if (r < 0)
 			return r;
 		if (r == 0)
