@@ -31,7 +31,9 @@ enum proc_attr {
 	PROC_A_THREAD,		/* nest thread_attr, repeated, leader first */
 	PROC_A_VMA,		/* nest vma_attr, repeated, by address */
 	PROC_A_FD,		/* nest fd_attr, repeated, by fd */
-	PROC_A_MAX = PROC_A_FD,
+	PROC_A_ZOMBIE,		/* u32 0/1 */
+	PROC_A_EXIT_STATUS,	/* u32 (s32): wait status of a zombie */
+	PROC_A_MAX = PROC_A_EXIT_STATUS,
 };
 
 enum rlimit_attr {

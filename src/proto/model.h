@@ -179,6 +179,11 @@ struct process_record {
 	size_t nr_fds;
 	struct fd_record *fds;		/* sorted by fd */
 
+	/* A zombie: exited, not yet waited for by its parent; nothing but
+	 * its ids and its wait status is kept. */
+	uint32_t zombie;
+	int32_t exit_status;		/* as wait() reports it */
+
 	char *core_path;		/* reader only: the core file of this process */
 };
 

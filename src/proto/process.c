@@ -17,6 +17,8 @@ static const struct field proc_fields[] = {
 	F_STR(PROC_A_CWD, struct process_record, cwd),
 	F_U32(PROC_A_UMASK, struct process_record, umask),
 	F_U64(PROC_A_PERSONALITY, struct process_record, personality),
+	F_U32(PROC_A_ZOMBIE, struct process_record, zombie),
+	F_U32(PROC_A_EXIT_STATUS, struct process_record, exit_status),
 };
 
 static bool sigaction_is_default(const struct sigaction_record *s)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -235,6 +236,17 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	if (status_fd < 0)
 		_exit(127);
 	join_session_and_group(p);
+	if (p->zombie) {
+		struct rlimit no_core = { 0, 0 };
+
+		/* Die the way it died; the parent's wait() will say so. */
+		if (WIFSIGNALED(p->exit_status)) {
+			setrlimit(RLIMIT_CORE, &no_core);
+			signal(WTERMSIG(p->exit_status), SIG_DFL);
+			kill(getpid(), WTERMSIG(p->exit_status));
+		}
+		_exit(WEXITSTATUS(p->exit_status));
+	}
 	r = fork_children(rc, idx, err, sizeof(err));
 	if (r < 0)
 		child_fail(status_fd, STUB_ERR_PROC, r, 0, err);
@@ -457,6 +469,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 
+		if (p->zombie)
+			continue;
 		r = wait_stub(p->pid, rc->status_r[i], &st[i]);
 		if (r == 0 && st[i].stage != STUB_READY) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
@@ -472,6 +486,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		const struct process_record *p = &c->procs[i];
 		pid_t pid = p->pid;
 
+		if (p->zombie)
+			continue;
 		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0) {
 			snprintf(err, errlen, "pid %d: lost in the pid namespace", p->pid);
 			r = -ESRCH;

@@ -100,6 +100,42 @@ static int readlink_proc(struct collect_ctx *cx, const char *what, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+static void collect_ids(struct collect_ctx *cx, struct process_record *p, const char *status,
+			const struct proc_stat *st)
+{
+	uint64_t v;
+
+	/* Pids as the program sees them: the innermost pid namespace. */
+	p->pid = parse_status_last_u64(status, "NSpid", &v) == 0 ? (pid_t)v : st->pid;
+	p->ppid = st->ppid;
+	/* The parent as the program sees it: pid 1 is our init in the namespace. */
+	if (cx->s->init_pid && st->ppid > 0 && pidns_inner_pid(st->ppid, &p->ppid) < 0)
+		p->ppid = 0;
+	p->pgid = parse_status_last_u64(status, "NSpgid", &v) == 0 ? (pid_t)v : st->pgrp;
+	p->sid = parse_status_last_u64(status, "NSsid", &v) == 0 ? (pid_t)v : st->session;
+}
+
+int collect_zombie(struct collect_ctx *cx, struct process_record *p)
+{
+	_cleanup_free_ char *stat = NULL, *status = NULL;
+	char path[64];
+	struct proc_stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", cx->pid);
+	if (read_file_at(AT_FDCWD, path, &stat, NULL) < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/status", cx->pid);
+	if (read_file_at(AT_FDCWD, path, &status, NULL) < 0 || parse_stat(stat, &st) < 0 ||
+	    st.state != 'Z')
+		return -ENOENT;
+	p->real_pid = cx->pid;
+	collect_ids(cx, p, status, &st);
+	p->zombie = 1;
+	p->exit_status = st.exit_code;
+	snprintf(p->comm, sizeof(p->comm), "%s", "zombie");
+	return 0;
+}
+
 int collect_process(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *stat = NULL, *status = NULL, *comm = NULL, *pers = NULL;
@@ -116,14 +152,7 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 		return r;
 	if (parse_stat(stat, &st) < 0)
 		return collect_fail(cx, -EINVAL, "/proc/%d/stat: unparsable", cx->pid);
-	/* Pids as the program sees them: the innermost pid namespace. */
-	p->pid = parse_status_last_u64(status, "NSpid", &v) == 0 ? (pid_t)v : st.pid;
-	p->ppid = st.ppid;
-	/* The parent as the program sees it: pid 1 is our init in the namespace. */
-	if (cx->s->init_pid && st.ppid > 0 && pidns_inner_pid(st.ppid, &p->ppid) < 0)
-		p->ppid = 0;
-	p->pgid = parse_status_last_u64(status, "NSpgid", &v) == 0 ? (pid_t)v : st.pgrp;
-	p->sid = parse_status_last_u64(status, "NSsid", &v) == 0 ? (pid_t)v : st.session;
+	collect_ids(cx, p, status, &st);
 	if (parse_status_u64(status, "Umask", 8, &v) == 0)
 		p->umask = v;
 	r = read_proc(cx, "comm", &comm);

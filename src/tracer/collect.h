@@ -34,6 +34,8 @@ int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64
 int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len);
 
 int collect_process(struct collect_ctx *cx, struct process_record *p);
+/* -ENOENT when cx->pid is no zombie. */
+int collect_zombie(struct collect_ctx *cx, struct process_record *p);
 int collect_threads(struct collect_ctx *cx, struct process_record *p);
 int collect_vmas(struct collect_ctx *cx, struct process_record *p);
 int collect_mm(struct collect_ctx *cx, struct process_record *p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "tracer/remote.h"
 #include "tracer/session.h"
 #include "tracer/shared.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -68,6 +70,49 @@ static void close_content_fds(struct computation *c)
 	}
 }
 
+/*
+ * Children that exited and wait for their parent: not traced any more, but
+ * the parent's wait() must still find them after a restore.
+ */
+static int collect_zombies(struct session *s, struct computation *c, char *err, size_t errlen)
+{
+	size_t nprocs = c->nr_procs;
+
+	for (size_t i = 0; i < nprocs; i++) {
+		_cleanup_free_ char *children = NULL;
+		char path[96], *p, *end;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->procs[i].real_pid,
+			 c->procs[i].real_pid);
+		if (read_file_at(AT_FDCWD, path, &children, NULL) < 0)
+			continue;
+		for (p = children;; p = end) {
+			pid_t child = strtol(p, &end, 10);
+			struct collect_ctx cx = { .s = s, .pid = child, .err = err, .errlen = errlen };
+			struct process_record *z, *grown;
+			int r;
+
+			if (end == p)
+				break;
+			if (session_find(s, child))
+				continue;
+			grown = realloc(c->procs, (c->nr_procs + 1) * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			c->procs = grown;
+			z = &c->procs[c->nr_procs];
+			memset(z, 0, sizeof(*z));
+			r = collect_zombie(&cx, z);
+			if (r == -ENOENT)
+				continue;	/* reaped meanwhile, or not a zombie: not ours */
+			c->nr_procs++;
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static int collect_all(struct session *s, struct computation *c, char *err, size_t errlen)
 {
 	size_t nprocs = 0;
@@ -96,7 +141,7 @@ static int collect_all(struct session *s, struct computation *c, char *err, size
 				return r;
 		}
 	}
-	return 0;
+	return collect_zombies(s, c, err, errlen);
 }
 
 int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)

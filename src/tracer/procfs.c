@@ -53,6 +53,7 @@ int parse_stat(const char *buf, struct proc_stat *st)
 	}
 	if (i < 51)
 		return -EINVAL;
+	st->exit_code = i > 51 ? (int)f[51] : 0;
 	st->ppid = f[3];
 	st->pgrp = f[4];
 	st->session = f[5];
