@@ -804,7 +804,8 @@ static __attribute__((noreturn, used)) void thread_main(struct thread_start *s)
 	long tid = sys0(__NR_gettid);
 
 	/* A pid namespace level we did not expect would make this differ. */
-	(void)tid;
+	if (tid != t->tid)
+		thread_fail(c, t, -EINVAL, (uint64_t)tid);
 	set_thread_state(c, t);
 	queue_own_signals(c, t);
 	c->report[s->idx].tid = t->tid;
@@ -839,7 +840,7 @@ static void create_threads(struct ctx *c)
 		args.stack_size = STUB_THREAD_STACK_SIZE - THREAD_START_ROOM;
 		/* Only the innermost level: the tid the program knows. */
 		args.set_tid = (uint64_t)&set_tid;
-		args.set_tid_size = 0;
+		args.set_tid_size = 1;
 		for (;;) {
 			ret = stub_clone3(&args, sizeof(args), thread_main, s);
 			if (ret != -EEXIST || ++tries >= TID_BUSY_TRIES)
