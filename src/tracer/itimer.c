@@ -26,6 +26,14 @@ int collect_itimers(struct collect_ctx *cx, struct process_record *p)
 		p->itimers[which].interval_us =
 			it.it_interval.tv_sec * 1000000ull + it.it_interval.tv_usec;
 		p->itimers[which].value_us = it.it_value.tv_sec * 1000000ull + it.it_value.tv_usec;
+		/*
+		 * A periodic ITIMER_REAL that fired while its SIGALRM is still
+		 * pending reads as disarmed: the kernel re-arms it only when the
+		 * signal is taken.  Restored as 0 it would stay disarmed for good;
+		 * arm it one period ahead, as taking the signal would have.
+		 */
+		if (which == ITIMER_REAL && !p->itimers[which].value_us)
+			p->itimers[which].value_us = p->itimers[which].interval_us;
 	}
 	return 0;
 }
