@@ -46,5 +46,16 @@ int image_write(const struct computation *c, const char *dir,
  */
 int image_read(const char *dir, struct computation **out, char *err, size_t errlen);
 
+/*
+ * Same, but files larger than 1 MiB are only checked for presence and size:
+ * the caller runs image_verify() alongside its own work and must not use
+ * the image's contents for anything lasting before that succeeded.
+ */
+#define IMAGE_READ_SIZES_ONLY (1u << 0)
+int image_read_flags(const char *dir, struct computation **out, unsigned int flags, char *err,
+		     size_t errlen);
+/* Every file's size and checksum against the manifest; err names the bad one. */
+int image_verify(const char *dir, char *err, size_t errlen);
+
 /* Checksum of a whole file, as stored in the manifest. */
 int image_file_checksum(int fd, uint64_t *sum, uint64_t *size);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +65,36 @@ static int find_stub(char *out, size_t len)
 	return access(out, X_OK) == 0 ? 0 : neg_errno();
 }
 
+/* The image's checksums, checked while the stubs load it. */
+struct verifier {
+	pthread_t thread;
+	bool started;
+	const char *dir;
+	char err[1024];
+	int r;
+};
+
+static void *verify_main(void *opaque)
+{
+	struct verifier *v = opaque;
+
+	v->r = image_verify(v->dir, v->err, sizeof(v->err));
+	return NULL;
+}
+
+static int verifier_join(struct verifier *v, char *err, size_t errlen)
+{
+	if (!v->started)
+		return 0;
+	pthread_join(v->thread, NULL);
+	v->started = false;
+	if (v->r < 0 && err)
+		snprintf(err, errlen, "%s", v->err);
+	return v->r;
+}
+
 struct restore_ctx {
+	struct verifier *verify;
 	struct session *s;
 	const struct computation *c;
 	const char *stub;
@@ -464,6 +494,18 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the processes: %s", strerror(-r));
 		return r;
 	}
+	/*
+	 * Checksumming a big image costs as much as loading it: do both at
+	 * once.  Only now, with every fork of ours done: the builders fork
+	 * with raw clone3, which would not make a second thread's locks safe.
+	 */
+	rc->verify->started =
+		pthread_create(&rc->verify->thread, NULL, verify_main, rc->verify) == 0;
+	if (!rc->verify->started) {
+		r = image_verify(rc->verify->dir, err, errlen);
+		if (r < 0)
+			return r;
+	}
 
 	/* A barrier: nothing of the program runs before every process is ready. */
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
@@ -482,6 +524,9 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 				 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
 		}
 	}
+	/* Nothing runs from an image whose checksums do not hold. */
+	if (r == 0)
+		r = verifier_join(rc->verify, err, errlen);
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 		pid_t pid = p->pid;
@@ -502,7 +547,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 
 int restore_computation(struct session *s, const char *dir, char *err, size_t errlen)
 {
-	struct restore_ctx rc = { .s = s };
+	struct verifier verify = { .dir = dir };
+	struct restore_ctx rc = { .s = s, .verify = &verify };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
 	int r;
@@ -514,12 +560,13 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 			 strerror(-r));
 		return r;
 	}
-	r = image_read(dir, &c, err, errlen);
+	r = image_read_flags(dir, &c, IMAGE_READ_SIZES_ONLY, err, errlen);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s: %s", dir, strerror(-r));
 		return r;
 	}
+
 	rc.c = c;
 	rc.stub = stub;
 	rc.status_w = calloc(c->nr_procs, sizeof(int));
@@ -557,6 +604,7 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
 out:
+	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);
 	for (size_t i = 0; rc.status_r && i < c->nr_procs; i++) {
 		closep(&rc.status_r[i]);
