@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "tracer/remote.h"
 #include "tracer/session.h"
 #include "tracer/shared.h"
+#include "tracer/snapshot.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -144,14 +146,82 @@ static int collect_all(struct session *s, struct computation *c, char *err, size
 	return collect_zombies(s, c, err, errlen);
 }
 
+/* A private copy of a file's bytes, so the program can change the file at once. */
+static int stable_copy(int *fd, uint64_t size)
+{
+	int mem = memfd_create("trace-ckpt-copy", MFD_CLOEXEC);
+	loff_t in = 0, out = 0;
+
+	if (mem < 0)
+		return neg_errno();
+	while ((uint64_t)in < size) {
+		ssize_t n = copy_file_range(*fd, &in, mem, &out, size - in, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? neg_errno() : 0;
+
+			if (r == 0)
+				break;	/* shorter than it was: the writer says so */
+			close(mem);
+			return r;
+		}
+	}
+	close(*fd);
+	*fd = mem;
+	return 0;
+}
+
+/* What the writer copies from live objects, copied while still frozen. */
+static int stabilize_contents(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		struct process_record *p = &c->procs[i];
+		int r;
+
+		for (size_t k = 0; k < p->nr_vmas; k++) {
+			if (p->vmas[k].content_fd < 0)
+				continue;
+			r = stable_copy(&p->vmas[k].content_fd, p->vmas[k].shm_size);
+			if (r < 0)
+				return r;
+		}
+		for (size_t k = 0; k < p->nr_fds; k++) {
+			if (!p->fds[k].deleted || p->fds[k].content_fd < 0)
+				continue;
+			r = stable_copy(&p->fds[k].content_fd, p->fds[k].size);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void reserve_snapshot(struct session *s, struct snapshot *sn)
+{
+	_cleanup_free_ pid_t *pids = calloc(s->nr_tracees + 1, sizeof(*pids));
+	size_t n = 0;
+
+	memset(sn, 0, sizeof(*sn));
+	if (!pids)
+		return;
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		if (s->tracees[i].tid == s->tracees[i].tgid)
+			pids[n++] = s->tracees[i].tid;
+	snapshot_reserve(sn, pids, n);
+}
+
 int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
 	struct memread_ctx mctx;
 	struct mem_reader mr;
+	struct snapshot sn = { 0 };
 	struct image_stats st = { 0 };
 	char host[256] = "localhost";
-	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed;
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
+	bool thawed = false;
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
 	int r;
 
@@ -170,14 +240,19 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 		return -ESRCH;
 	}
 
-	r = session_freeze(s, FREEZE_TIMEOUT_MS);
+	/* A program that goes on after the dump is thawed before the write. */
+	if (rq->mode != CTL_DUMP_KILL)
+		reserve_snapshot(s, &sn);
 	t_frozen = now_ns(CLOCK_MONOTONIC);
+	r = session_freeze(s, FREEZE_TIMEOUT_MS);
 	if (r < 0) {
+		snapshot_release(&sn);
 		session_thaw(s);
 		snprintf(res->msg, sizeof(res->msg), "freezing the computation: %s", strerror(-r));
 		return r;
 	}
 	if (s->root_gone || !session_find(s, s->root)) {
+		snapshot_release(&sn);
 		session_thaw(s);
 		snprintf(res->msg, sizeof(res->msg), "pid %d exited during the dump", s->root);
 		return -ESRCH;
@@ -200,27 +275,38 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	if (r < 0)
 		goto out;
 
-	memread_init(&mctx, &mr);
-	r = image_write(&c, res->dir, &mr, &st);
-	memread_done(&mctx);
+	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
+		session_thaw(s);
+		t_thawed = now_ns(CLOCK_MONOTONIC);
+		thawed = true;
+		snapshot_reader(&sn, &mr);
+		r = image_write(&c, res->dir, &mr, &st);
+	} else {
+		memread_init(&mctx, &mr);
+		r = image_write(&c, res->dir, &mr, &st);
+		memread_done(&mctx);
+	}
 	if (r < 0 && !res->msg[0])
 		snprintf(res->msg, sizeof(res->msg), "writing the image to %s: %s", res->dir,
 			 strerror(-r));
 out:
 	close_content_fds(&c);
+	snapshot_release(&sn);
 	if (r == 0 && rq->mode == CTL_DUMP_KILL) {
 		/* SIGKILL ends ptrace-stopped tasks too; the loop reaps them. */
 		for (size_t i = 0; i < s->nr_tracees; i++)
 			if (s->tracees[i].tid == s->tracees[i].tgid)
 				kill(s->tracees[i].tid, SIGKILL);
 	}
-	session_thaw(s);
-	t_thawed = now_ns(CLOCK_MONOTONIC);
+	if (!thawed) {
+		session_thaw(s);
+		t_thawed = now_ns(CLOCK_MONOTONIC);
+	}
 	if (r == 0) {
 		s->generation = c.generation;
 		res->generation = c.generation;
 		res->bytes = st.bytes_written;
-		res->frozen_ns = t_thawed - t_frozen + (t_frozen - t0);
+		res->frozen_ns = t_thawed - t_frozen;
 		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
 		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB, frozen %.1f ms, total %.1f ms)",
 			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Pre-copy: the pages go into the supervisor's memory while the program is
+ * frozen (process_vm_readv at memory speed, two threads), the program is
+ * thawed, and only then is the image written.  The buffer is reserved and
+ * faulted in before the freeze, since first touches cost more than the copy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tracer/procfs.h"
+#include "tracer/snapshot.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define MIN_PRECOPY (8ull << 20)	/* below this, writing while frozen is as quick */
+#define IOV_BATCH 512
+
+static uint64_t status_kib(pid_t pid, const char *key)
+{
+	_cleanup_free_ char *status = NULL;
+	char path[64];
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_file_at(AT_FDCWD, path, &status, NULL) == 0)
+		parse_status_u64(status, key, 10, &v);
+	return v;
+}
+
+static uint64_t mem_available(void)
+{
+	_cleanup_free_ char *mi = NULL;
+	uint64_t v = 0;
+
+	if (read_file_at(AT_FDCWD, "/proc/meminfo", &mi, NULL) == 0)
+		parse_status_u64(mi, "MemAvailable", 10, &v);
+	return v * 1024;
+}
+
+void snapshot_reserve(struct snapshot *sn, const pid_t *pids, size_t n)
+{
+	uint64_t want = 0, avail;
+
+	memset(sn, 0, sizeof(*sn));
+	for (size_t i = 0; i < n; i++)
+		want += status_kib(pids[i], "RssAnon") * 1024;
+	/* Pages touched between now and the freeze, and rounding. */
+	want += want / 8 + (4ull << 20);
+	avail = mem_available();
+	if (want < MIN_PRECOPY || want * 2 > avail) {
+		log_debug("snapshot: %llu bytes wanted, %llu available: no pre-copy",
+			  (unsigned long long)want, (unsigned long long)avail);
+		return;
+	}
+	sn->buf = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sn->buf == MAP_FAILED) {
+		sn->buf = NULL;
+		return;
+	}
+	if (madvise(sn->buf, want, MADV_POPULATE_WRITE) < 0)
+		log_debug("snapshot: MADV_POPULATE_WRITE: %m");
+	sn->cap = want;
+}
+
+struct copy_job {
+	const struct snapshot *sn;
+	size_t first, last;	/* segments [first, last) */
+	int r;
+};
+
+static int copy_segment(const struct snap_seg *seg, uint8_t *dst)
+{
+	struct iovec local = { dst, seg->len }, remote = { (void *)seg->addr, seg->len };
+	ssize_t n = process_vm_readv(seg->pid, &local, 1, &remote, 1, 0);
+	char path[64];
+	int fd, r;
+
+	if (n == (ssize_t)seg->len)
+		return 0;
+	if (n < 0)
+		n = 0;
+	/* PROT_NONE and other unreadable pages: /proc/PID/mem reads through. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", seg->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	r = pread_full(fd, dst + n, seg->len - n, (off_t)(seg->addr + n));
+	close(fd);
+	return r;
+}
+
+static void *copy_main(void *opaque)
+{
+	struct copy_job *j = opaque;
+
+	for (size_t i = j->first; i < j->last && j->r == 0; i++)
+		j->r = copy_segment(&j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
+	return NULL;
+}
+
+int snapshot_take(struct snapshot *sn, const struct computation *c)
+{
+	struct copy_job jobs[2];
+	pthread_t helper;
+	uint64_t total = 0, half = 0;
+	size_t n = 0, split = 0;
+	bool threaded;
+
+	if (!sn->buf)
+		return -ENOSPC;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_runs; k++) {
+			total += c->procs[i].runs[k].len;
+			n++;
+		}
+	if (total > sn->cap)
+		return -ENOSPC;
+	sn->segs = calloc(n ? n : 1, sizeof(*sn->segs));
+	if (!sn->segs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_runs; k++) {
+			const struct page_run *run = &c->procs[i].runs[k];
+
+			sn->segs[sn->nr_segs] = (struct snap_seg){
+				.pid = c->procs[i].real_pid, .addr = run->vaddr, .len = run->len,
+				.off = sn->used,
+			};
+			sn->used += run->len;
+			if (half < total / 2) {
+				half += run->len;
+				split = sn->nr_segs + 1;
+			}
+			sn->nr_segs++;
+		}
+	jobs[0] = (struct copy_job){ sn, 0, split, 0 };
+	jobs[1] = (struct copy_job){ sn, split, sn->nr_segs, 0 };
+	threaded = pthread_create(&helper, NULL, copy_main, &jobs[1]) == 0;
+	copy_main(&jobs[0]);
+	if (threaded)
+		pthread_join(helper, NULL);
+	else
+		copy_main(&jobs[1]);
+	return jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
+}
+
+static const struct snap_seg *find_seg(struct snapshot *sn, pid_t pid, uint64_t addr)
+{
+	/* The writer asks in segment order: start where the last one was found. */
+	for (size_t k = 0; k < sn->nr_segs; k++) {
+		size_t i = (sn->hint + k) % sn->nr_segs;
+		const struct snap_seg *s = &sn->segs[i];
+
+		if (s->pid == pid && addr >= s->addr && addr < s->addr + s->len) {
+			sn->hint = i;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* A read may span runs that touch (the writer merges adjacent ones). */
+static int snapshot_read(void *opaque, pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct snapshot *sn = opaque;
+	uint8_t *dst = buf;
+
+	while (len) {
+		const struct snap_seg *s = find_seg(sn, pid, addr);
+		size_t n;
+
+		if (!s)
+			return -EFAULT;
+		n = MIN(len, s->addr + s->len - addr);
+		memcpy(dst, sn->buf + s->off + (addr - s->addr), n);
+		dst += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void snapshot_reader(struct snapshot *sn, struct mem_reader *mr)
+{
+	mr->read = snapshot_read;
+	mr->ctx = sn;
+}
+
+void snapshot_release(struct snapshot *sn)
+{
+	if (sn->buf)
+		munmap(sn->buf, sn->cap);
+	free(sn->segs);
+	memset(sn, 0, sizeof(*sn));
+}
