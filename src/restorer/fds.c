@@ -268,15 +268,17 @@ static int create_shm(const struct vma_record *v)
 		void *m;
 
 		/* The program knows its segment by id: ask the kernel for that one. */
-		vfd = open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
+		vfd = v->sysv_id >= 0 ? open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC)
+				      : -1;
 		if (vfd >= 0) {
 			dprintf(vfd, "%d", v->sysv_id);
 			close(vfd);
 		}
-		id = shmget(v->sysv_key, v->shm_size, IPC_CREAT | IPC_EXCL | v->sysv_mode);
+		id = shmget(v->sysv_id >= 0 ? (key_t)v->sysv_key : IPC_PRIVATE, v->shm_size,
+			    IPC_CREAT | IPC_EXCL | (v->sysv_mode & 0777));
 		if (id < 0)
 			return neg_errno();
-		if (id != v->sysv_id) {
+		if (v->sysv_id >= 0 && id != v->sysv_id) {
 			shmctl(id, IPC_RMID, NULL);
 			return -EADDRINUSE;
 		}
@@ -288,6 +290,13 @@ static int create_shm(const struct vma_record *v)
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		r = fd < 0 ? neg_errno() : 0;
 		shmdt(m);
+		/*
+		 * Removed but still attached when saved: remove it again now;
+		 * our fd keeps it alive for the processes that map it.  Else it
+		 * is left for the program (a failed restore removes it).
+		 */
+		if (r < 0 || (v->sysv_mode & SHM_DEST))
+			shmctl(id, IPC_RMID, NULL);
 		if (r < 0)
 			return r;
 		break;

@@ -158,9 +158,10 @@ int stub_read_threads(pid_t pid, const struct stub_status *st, struct stub_threa
 	}
 	for (uint32_t i = 0; i < st->nr_threads; i++) {
 		if (ts[i].tid <= 0 || !ts[i].frame_sp) {
+			log_err("pid %d: the stub's thread %u reported tid %d, frame 0x%" PRIx64,
+				pid, i, ts[i].tid, ts[i].frame_sp);
 			free(ts);
-			return log_ret(-EINVAL, "pid %d: the stub's thread %u reported tid %d, frame"
-				       " 0x%" PRIx64, pid, i, ts[i].tid, ts[i].frame_sp);
+			return -EINVAL;
 		}
 	}
 	*out = ts;

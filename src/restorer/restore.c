@@ -141,9 +141,20 @@ static int open_mapped_files(const struct process_record *p, const struct desc_t
 
 		cf->vma[i] = -1;
 		if (v->shm_kind) {
-			cf->vma[i] = descs_shm_lookup(descs, v);
-			if (cf->vma[i] < 0)
+			int shm = descs_shm_lookup(descs, v);
+
+			/* The table's fds are close-on-exec; the stub needs its own. */
+			if (shm < 0)
 				return -ENOENT;
+			for (size_t k = 0; k < i && cf->vma[i] < 0; k++)
+				if (p->vmas[k].shm_kind && p->vmas[k].dev == v->dev &&
+				    p->vmas[k].ino == v->ino)
+					cf->vma[i] = cf->vma[k];
+			if (cf->vma[i] >= 0)
+				continue;
+			cf->vma[i] = dup_high(shm, base);
+			if (cf->vma[i] < 0)
+				return cf->vma[i];
 			cf->keep[cf->nr_keep++] = cf->vma[i];
 			continue;
 		}

@@ -64,10 +64,9 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 		if ((event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
 		     event == PTRACE_EVENT_CLONE) &&
 		    ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
-			struct tracee *c = session_add(s, (pid_t)msg,
-						       event == PTRACE_EVENT_CLONE ? t->tgid
-										   : (pid_t)msg);
-			if (!c)
+			pid_t tgid = event == PTRACE_EVENT_CLONE ? t->tgid : (pid_t)msg;
+
+			if (session_alive(tgid, (pid_t)msg) && !session_add(s, (pid_t)msg, tgid))
 				return -ENOMEM;
 			t = session_find(s, tid);
 		}
@@ -110,6 +109,15 @@ int session_freeze(struct session *s, int timeout_ms)
 				if (s->tracees[i].state == TRACEE_RUNNING && s->tracees[i].new_child)
 					interrupt(&s->tracees[i]);
 			continue;
+		}
+		/* A thread reaped before we learnt it was born waits no longer. */
+		for (size_t i = 0; i < s->nr_tracees;) {
+			if (s->tracees[i].state != TRACEE_STOPPED &&
+			    !session_alive(s->tracees[i].tgid, s->tracees[i].tid)) {
+				session_remove(s, s->tracees[i].tid);
+				continue;
+			}
+			i++;
 		}
 		if (now_ms() >= deadline)
 			return -ETIMEDOUT;

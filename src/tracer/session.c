@@ -9,6 +9,7 @@
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +116,11 @@ void session_remove(struct session *s, pid_t tid)
 	}
 }
 
+bool session_alive(pid_t tgid, pid_t tid)
+{
+	return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
+}
+
 static pid_t tgid_of(pid_t tid)
 {
 	char path[64], buf[4096];
@@ -173,9 +179,10 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 		case PTRACE_EVENT_CLONE:
 			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
 				pid_t child = (pid_t)msg;
+				pid_t tgid = event == PTRACE_EVENT_CLONE ? t->tgid : child;
 
-				if (!session_add(s, child,
-						 event == PTRACE_EVENT_CLONE ? t->tgid : child))
+				/* It may have exited, and been reaped, before this event. */
+				if (session_alive(tgid, child) && !session_add(s, child, tgid))
 					return -ENOMEM;
 			}
 			break;

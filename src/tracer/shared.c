@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -157,7 +158,7 @@ static int sysv_lookup(struct vma_record *v)
 		if ((uint32_t)key != v->sysv_key)
 			continue;
 		v->sysv_id = id;
-		v->sysv_mode = perms & 0777;
+		v->sysv_mode = perms & 01777;	/* with SHM_DEST */
 		v->shm_size = size;
 		return 0;
 	}
@@ -205,9 +206,11 @@ static int collect_shm(struct computation *c, char *err, size_t errlen)
 			v->shm_size = st.st_size;
 			seals = fcntl(fd, F_GET_SEALS);
 			v->shm_seals = seals > 0 ? seals : 0;
-			if (v->shm_kind == SHM_SYSV && sysv_lookup(v) < 0)
-				return collect_fail(&cx, -ENOENT, "SysV segment key 0x%x",
-						    v->sysv_key);
+			/* Not listed: removed while attached (only the mapping keeps it). */
+			if (v->shm_kind == SHM_SYSV && sysv_lookup(v) < 0) {
+				v->sysv_id = -1;
+				v->sysv_mode = SHM_DEST | (st.st_mode & 0777);
+			}
 		}
 	}
 	return 0;

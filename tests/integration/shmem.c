@@ -73,7 +73,9 @@ int main(int argc, char **argv)
 
 	cells[0] = mmap(NULL, sizeof(struct cell), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	snprintf(shm_name, sizeof(shm_name), "/tc-shmem-%d", getpid());
+	/* In a pid namespace getpid() is the same every run: add the time. */
+	snprintf(shm_name, sizeof(shm_name), "/tc-shmem-%d-%llx", getpid(),
+		 (unsigned long long)tc_now_ns());
 	fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || ftruncate(fd, sizeof(struct cell)) < 0)
 		tc_bad("shm_open: %s", strerror(errno));
