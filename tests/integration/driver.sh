@@ -25,6 +25,10 @@
 #             truncated manifest fails, names the file, leaves nothing running
 #             and does not touch the image; then the intact image restores
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
+#   attach    the program started directly in the background (stdout to a
+#             file) -> READY -> trace-ckpt attach PID -> K ticks -> dump -D IMG
+#             --kill -> attach exits 137 -> restore IMG -> PASS; the restored
+#             program goes on writing the same file (or restore's stdout)
 #
 # Always: no BAD line anywhere; each output's ticks are consecutive; the first
 # tick after a restore is the last tick before the dump + 1.
@@ -145,6 +149,11 @@ find_prog() {
 		arg0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n1)
 		if [ "$arg0" = "$PROG" ] || [ "$arg0" = "$PROG_REAL" ]; then echo "$p"; return; fi
 	done
+	# a script: its interpreter has the script as argv[1]
+	for p in $(descendants "$1"); do
+		arg0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | sed -n 2p)
+		if [ "$arg0" = "$PROG" ] || [ "$arg0" = "$PROG_REAL" ]; then echo "$p"; return; fi
+	done
 }
 
 # start OUT ERR CMD...: start CMD in the background; its pid in $LAST_PID
@@ -201,7 +210,9 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in "${PROGS[@]}"; do
-		alive "$p" && kill -KILL "$p" 2>/dev/null
+		alive "$p" || continue
+		for d in $(descendants "$p"); do kill -KILL "$d" 2>/dev/null; done
+		kill -KILL "$p" 2>/dev/null
 	done
 	if [ -n "$WORK" ] && [ -d "$WORK" ]; then
 		if [ "$RESULT" = pass ] && [ "$KEEP" != 1 ]; then
@@ -692,6 +703,74 @@ mode_cli() {
 	check_output run.out
 }
 
+# attach: the program runs outside trace-ckpt until `attach PID` takes it
+# over; its stdout is a file, which the restored program must go on writing
+# where it left off (a regular file with its offset), unless restore binds it
+# to its own stdout.  The image has no PID namespace: the restore needs the
+# original pids, free again once the killed processes are gone.
+mode_attach() {
+	local t last size descs d out rc
+	"$PROG" "${PROG_ARGS[@]}" >prog.out 2>prog.err </dev/null &
+	PROG_PID=$!
+	PROGS+=("$PROG_PID")
+	log "started program pid $PROG_PID outside trace-ckpt: $PROG ${PROG_ARGS[*]}"
+	wait_line prog.out '^READY$' "$T_READY" "$PROG_PID"
+	start attach.out attach.err "$TC" attach --dir "$WORK/images" "$PROG_PID"
+	ATTACH_PID=$LAST_PID
+	wait_line attach.err '^attach: supervising pid' "$T_READY" "$ATTACH_PID"
+	log "$(grep -m1 '^attach: supervising' attach.err)"
+	t=$(last_tick prog.out)
+	wait_tick prog.out $(( ${t:-0} + TICKS )) "$T_TICKS" "$PROG_PID"
+	descs=$(descendants "$PROG_PID")
+	dump_ok dump "$PROG_PID" -D "$WORK/img" --kill
+	wait_exit "$ATTACH_PID" "$T_EXIT" || fail "attach $ATTACH_PID still running $T_EXIT s after dump --kill"
+	[ "$EXIT_RC" -eq 137 ] || fail "attach exited $EXIT_RC after dump --kill, expected 137"
+	# our child: reap it, or its zombie keeps the pid the restore needs
+	wait_exit "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID still running after dump --kill"
+	rc=$EXIT_RC
+	[ "$rc" -eq 137 ] || fail "program exited $rc after dump --kill, expected 137 (SIGKILL)"
+	for d in $descs; do
+		wait_gone "$d" "$T_EXIT" || fail "pid $d of the program still running after dump --kill"
+	done
+	[ -d "$WORK/img" ] || fail "dump succeeded but $WORK/img is not a directory"
+	grep -q '^PASS' prog.out && fail "prog.out: the program finished before the dump"
+	check_output prog.out
+	cp prog.out before.out
+	size=$(stat -c %s prog.out)
+	last=$(last_tick before.out)
+	log "dumped to $WORK/img; last tick $last"
+
+	start_restore "$WORK/img" restore.out restore.err
+	local deadline=$(( $(now_ms) + T_TICKS * 1000 ))
+	out=
+	while [ -z "$out" ]; do
+		if [ -n "$(first_tick restore.out)" ]; then
+			out=restore.out
+		elif [ "$(stat -c %s prog.out)" -gt "$size" ] && grep -qE '^(tick [0-9]+|BAD.*)$' <(tail -c +$((size + 1)) prog.out); then
+			out=prog.out
+		else
+			grep -q '^BAD' restore.out && fail "restore.out: $(grep -m1 '^BAD' restore.out)"
+			alive "$RESTORE_PID" || fail "restore ended before the program printed a tick (last tick before: $last)"
+			[ "$(now_ms)" -lt "$deadline" ] || fail "no tick after the restore in $T_TICKS s"
+			sleep 0.05
+		fi
+	done
+	log "the restored program writes $out"
+	wait_line "$out" '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running $T_EXIT s after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC after PASS, expected 0"
+	if [ "$out" = prog.out ]; then
+		cmp -s before.out <(head -c "$size" prog.out) ||
+			fail "the restored program rewrote what prog.out held at the dump"
+		tail -c +$((size + 1)) prog.out >after.out
+		check_continuity before.out after.out
+		check_output prog.out
+	else
+		check_continuity before.out restore.out
+		check_output restore.out
+	fi
+}
+
 # ---------------------------------------------------------------- main
 
 preflight
@@ -703,6 +782,7 @@ faildump) mode_faildump ;;
 damage) mode_damage ;;
 killsup) mode_killsup ;;
 cli) mode_cli ;;
+attach) mode_attach ;;
 *) fail "unknown mode $MODE" ;;
 esac
 RESULT=pass
