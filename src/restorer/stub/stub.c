@@ -523,6 +523,13 @@ static void build_memory(struct ctx *c)
 		if (has_runs)
 			prot |= PROT_READ | PROT_WRITE;
 		ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
+		/*
+		 * A huge sparse reservation (a sanitizer's shadow, a JIT heap)
+		 * was made with MAP_NORESERVE, which /proc/PID/maps does not
+		 * show: the overcommit heuristic refuses it without.
+		 */
+		if (ret == -ENOMEM && (flags & MAP_PRIVATE) && (prot & PROT_WRITE))
+			ret = sys_mmap(v[i].start, len, prot, flags | MAP_NORESERVE, fd, off);
 		if (is_err(ret))
 			report_fail(c->status_fd, STUB_ERR_MMAP, ret, v[i].start);
 		if ((uint64_t)ret != v[i].start)
