@@ -15,16 +15,28 @@
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
+	const char *arg = NULL;
+	unsigned int flags = 0;
 	struct timespec t0, t1;
 	struct session s;
 	int r;
 
-	if (argc != 2 || argv[1][0] == '-') {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--new-pidns")) {
+			flags |= RESTORE_NEW_PIDNS;
+		} else if (argv[i][0] != '-' && !arg) {
+			arg = argv[i];
+		} else {
+			usage_of("restore", true);
+			return 2;
+		}
+	}
+	if (!arg) {
 		usage_of("restore", true);
 		return 2;
 	}
-	if (!realpath(argv[1], dir)) {
-		fprintf(stderr, "trace-ckpt restore: %s: %m\n", argv[1]);
+	if (!realpath(arg, dir)) {
+		fprintf(stderr, "trace-ckpt restore: %s: %m\n", arg);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -33,7 +45,7 @@ int cmd_restore(int argc, char **argv)
 		log_err("cannot start the supervisor: %s", strerror(-r));
 		return 1;
 	}
-	r = restore_computation(&s, dir, err, sizeof(err));
+	r = restore_computation(&s, dir, flags, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt restore: %s\n", err);
 		session_done(&s);

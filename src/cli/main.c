@@ -17,7 +17,7 @@ static const struct command {
 	  "run CMD supervised, in the foreground; exits with CMD's status" },
 	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
-	{ "restore", cmd_restore, "restore DIR",
+	{ "restore", cmd_restore, "restore [--new-pidns] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
 	{ "attach", cmd_attach, "attach [--dir DIR] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },

@@ -556,7 +556,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	return r;
 }
 
-int restore_computation(struct session *s, const char *dir, char *err, size_t errlen)
+int restore_computation(struct session *s, const char *dir, unsigned int flags, char *err,
+			size_t errlen)
 {
 	struct verifier verify = { .dir = dir };
 	struct restore_ctx rc = { .s = s, .verify = &verify };
@@ -578,6 +579,9 @@ int restore_computation(struct session *s, const char *dir, char *err, size_t er
 		return r;
 	}
 
+	/* Pids taken on this host (an attached computation): ours will be free. */
+	if (flags & RESTORE_NEW_PIDNS)
+		c->flags |= TC_COMP_F_PIDNS;
 	rc.c = c;
 	rc.stub = stub;
 	rc.status_w = calloc(c->nr_procs, sizeof(int));

@@ -10,4 +10,7 @@ struct session;
  * the session as its computation.  On failure nothing is left running and
  * err says what failed.
  */
-int restore_computation(struct session *s, const char *dir, char *err, size_t errlen);
+#define RESTORE_NEW_PIDNS (1u << 0)	/* a fresh pid namespace even if it had none */
+
+int restore_computation(struct session *s, const char *dir, unsigned int flags, char *err,
+			size_t errlen);
