@@ -27,6 +27,14 @@ static const char *fd_kind_name(uint32_t kind)
 		return "device";
 	case FD_PIPE:
 		return "pipe";
+	case FD_EVENTFD:
+		return "eventfd";
+	case FD_SIGNALFD:
+		return "signalfd";
+	case FD_TIMERFD:
+		return "timerfd";
+	case FD_EPOLL:
+		return "epoll";
 	default:
 		return "?";
 	}

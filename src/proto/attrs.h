@@ -141,7 +141,16 @@ enum fd_attr {
 	FD_A_DESC_ID,		/* u32 */
 	FD_A_PIPE_INO,		/* u64 */
 	FD_A_PIPE_SIZE,		/* u32 */
-	FD_A_MAX = FD_A_PIPE_SIZE,
+	FD_A_EVENTFD_COUNT,	/* u64 */
+	FD_A_EVENTFD_SEMAPHORE,	/* u32 */
+	FD_A_SIGNALFD_MASK,	/* u64 */
+	FD_A_TIMERFD_CLOCK,	/* u32 */
+	FD_A_TIMERFD_FLAGS,	/* u32 */
+	FD_A_TIMERFD_TICKS,	/* u64 */
+	FD_A_TIMERFD_VALUE,	/* u64 ns */
+	FD_A_TIMERFD_INTERVAL,	/* u64 ns */
+	FD_A_EPOLL_WATCHES,	/* struct epoll_watch[] */
+	FD_A_MAX = FD_A_EPOLL_WATCHES,
 };
 
 /*

@@ -25,6 +25,15 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_DESC_ID, struct fd_record, desc_id),
 	F_U64(FD_A_PIPE_INO, struct fd_record, pipe_ino),
 	F_U32(FD_A_PIPE_SIZE, struct fd_record, pipe_size),
+	F_U64(FD_A_EVENTFD_COUNT, struct fd_record, eventfd_count),
+	F_U32(FD_A_EVENTFD_SEMAPHORE, struct fd_record, eventfd_semaphore),
+	F_U64(FD_A_SIGNALFD_MASK, struct fd_record, signalfd_mask),
+	F_U32(FD_A_TIMERFD_CLOCK, struct fd_record, timerfd_clock),
+	F_U32(FD_A_TIMERFD_FLAGS, struct fd_record, timerfd_flags),
+	F_U64(FD_A_TIMERFD_TICKS, struct fd_record, timerfd_ticks),
+	F_U64(FD_A_TIMERFD_VALUE, struct fd_record, timerfd_value_ns),
+	F_U64(FD_A_TIMERFD_INTERVAL, struct fd_record, timerfd_interval_ns),
+	F_BLOB(FD_A_EPOLL_WATCHES, struct fd_record, epoll_watches, epoll_watches_len),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -48,5 +57,8 @@ void fd_record_free(struct fd_record *f)
 {
 	free(f->path);
 	free(f->content);
+	free(f->epoll_watches);
 	f->path = f->content = NULL;
+	f->epoll_watches = NULL;
+	f->epoll_watches_len = 0;
 }

@@ -127,6 +127,17 @@ enum fd_kind {
 	FD_STDIO,	/* the supervisor's own stdin/stdout/stderr: rebound to the restorer's */
 	FD_DEVICE,	/* a character device opened by path (/dev/null, /dev/zero, /dev/urandom...) */
 	FD_PIPE,	/* a pipe (path NULL) or a FIFO (path set); its buffered bytes in content */
+	FD_EVENTFD,	/* eventfd: its counter */
+	FD_SIGNALFD,	/* signalfd: its mask */
+	FD_TIMERFD,	/* timerfd: clock, time left, interval, expirations not read */
+	FD_EPOLL,	/* epoll: its interest list */
+};
+
+/* One entry of an epoll interest list (FD_EPOLL), as fdinfo shows it. */
+struct epoll_watch {
+	int32_t tfd;		/* the watched fd, in the process that holds the epoll fd */
+	uint32_t events;	/* EPOLLIN... with EPOLLET, EPOLLONESHOT... */
+	uint64_t data;
 };
 
 struct fd_record {
@@ -148,6 +159,13 @@ struct fd_record {
 	uint32_t desc_id;
 	uint64_t pipe_ino;	/* FD_PIPE: which pipe; its ends share it */
 	uint32_t pipe_size;	/* FD_PIPE: F_GETPIPE_SZ */
+	uint64_t eventfd_count;
+	uint32_t eventfd_semaphore;
+	uint64_t signalfd_mask;	/* bit (sig - 1) */
+	uint32_t timerfd_clock, timerfd_flags;	/* clockid; TFD_TIMER_ABSTIME... */
+	uint64_t timerfd_ticks, timerfd_value_ns, timerfd_interval_ns;
+	uint8_t *epoll_watches;	/* struct epoll_watch[] */
+	uint32_t epoll_watches_len;	/* bytes */
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;

@@ -7,7 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -184,12 +190,82 @@ static int open_pipe(const struct computation *c, const struct fd_record *f,
 	return r;
 }
 
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
+
+static int open_eventfd(const struct fd_record *f)
+{
+	int flags = EFD_CLOEXEC | (f->flags & O_NONBLOCK ? EFD_NONBLOCK : 0) |
+		    (f->eventfd_semaphore ? EFD_SEMAPHORE : 0);
+	int fd = eventfd(0, flags);
+
+	if (fd < 0)
+		return neg_errno();
+	/* write() takes the whole 64-bit count; eventfd()'s initval only 32. */
+	if (f->eventfd_count && write(fd, &f->eventfd_count, 8) != 8) {
+		int r = neg_errno();
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int open_signalfd(const struct fd_record *f)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	for (int sig = 1; sig <= 64; sig++)
+		if (f->signalfd_mask & (1ull << (sig - 1)))
+			sigaddset(&mask, sig);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | (f->flags & O_NONBLOCK ? SFD_NONBLOCK : 0));
+	return fd < 0 ? neg_errno() : fd;
+}
+
+static int open_timerfd(const struct fd_record *f)
+{
+	struct itimerspec its = {
+		.it_value = { f->timerfd_value_ns / 1000000000, f->timerfd_value_ns % 1000000000 },
+		.it_interval = { f->timerfd_interval_ns / 1000000000,
+				 f->timerfd_interval_ns % 1000000000 },
+	};
+	int fd = timerfd_create(f->timerfd_clock,
+				TFD_CLOEXEC | (f->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+
+	if (fd < 0)
+		return neg_errno();
+	/* The time left, from now: an absolute deadline was saved as what remained. */
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int r = neg_errno();
+
+		close(fd);
+		return r;
+	}
+	if (f->timerfd_ticks && ioctl(fd, TFD_IOC_SET_TICKS, &f->timerfd_ticks) < 0)
+		log_warn("timerfd: %llu expirations not read are lost: %m",
+			 (unsigned long long)f->timerfd_ticks);
+	return fd;
+}
+
 static int open_desc(const struct computation *c, const struct fd_record *f,
 		     struct pipe_pair **pipes, size_t *nr_pipes)
 {
 	int fd, want;
 
 	switch (f->kind) {
+	case FD_EVENTFD:
+		return open_eventfd(f);
+	case FD_SIGNALFD:
+		return open_signalfd(f);
+	case FD_TIMERFD:
+		return open_timerfd(f);
+	case FD_EPOLL:
+		/* Its interest list is rebuilt by the process, once its fds are in place. */
+		fd = epoll_create1(EPOLL_CLOEXEC);
+		return fd < 0 ? neg_errno() : fd;
 	case FD_STDIO:
 		fd = fcntl(f->stdio_index, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? neg_errno() : fd;
@@ -436,6 +512,32 @@ void descs_close(struct desc_table *t)
 	t->n = t->nr_shm = 0;
 }
 
+/* In the process: its epoll fds watch what they watched, by its own fd numbers. */
+static int restore_epoll_watches(const struct process_record *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const struct fd_record *f = &p->fds[i];
+		const struct epoll_watch *w = (const void *)f->epoll_watches;
+		size_t n = f->epoll_watches_len / sizeof(*w);
+
+		if (f->kind != FD_EPOLL)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct epoll_event ev = { .events = w[k].events, .data.u64 = w[k].data };
+
+			/* A shared epoll fd was filled by the first process that has it. */
+			if (epoll_ctl(f->fd, EPOLL_CTL_ADD, w[k].tfd, &ev) < 0 && errno != EEXIST) {
+				int r = neg_errno();
+
+				snprintf(err, errlen, "pid %d fd %d: epoll watch of fd %d: %s", p->pid,
+					 f->fd, w[k].tfd, strerror(-r));
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
 int restore_fds(const struct process_record *p, const struct desc_table *t, char *err,
 		size_t errlen)
 {
@@ -456,5 +558,5 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 			return r;
 		}
 	}
-	return 0;
+	return restore_epoll_watches(p, err, errlen);
 }

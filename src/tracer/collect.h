@@ -42,3 +42,5 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
+int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
+		    const char *fdinfo);

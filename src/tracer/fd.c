@@ -124,6 +124,8 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 		}
 		return collect_fail(cx, -EOPNOTSUPP, "fd %d: character device %s", fd, link);
 	}
+	if (!strncmp(link, "anon_inode:", 11))
+		return collect_anon_fd(cx, f, link, fdinfo);
 	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, kind_name(st.st_mode, link));
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "proto/model.h"
 #include "tracer/procfs.h"
 
 int parse_maps_line(const char *line, struct maps_entry *e)
@@ -111,6 +112,65 @@ int parse_status_last_u64(const char *buf, const char *key, uint64_t *v)
 		p = end;
 	}
 	return found;
+}
+
+static int parse_pair_ns(const char *buf, const char *key, uint64_t *ns)
+{
+	const char *p = find_key(buf, key);
+	long long sec, nsec;
+
+	if (!p || sscanf(p, " (%lld, %lld)", &sec, &nsec) != 2 || sec < 0 || nsec < 0)
+		return -EINVAL;
+	*ns = (uint64_t)sec * 1000000000ull + (uint64_t)nsec;
+	return 0;
+}
+
+int parse_timerfd_fdinfo(const char *buf, struct timerfd_info *ti)
+{
+	uint64_t v;
+
+	memset(ti, 0, sizeof(*ti));
+	if (parse_status_u64(buf, "clockid", 10, &v) < 0)
+		return -EINVAL;
+	ti->clockid = v;
+	if (parse_status_u64(buf, "ticks", 10, &ti->ticks) < 0)
+		return -EINVAL;
+	if (parse_status_u64(buf, "settime flags", 8, &v) == 0)
+		ti->settime_flags = v;
+	if (parse_pair_ns(buf, "it_value", &ti->value_ns) < 0 ||
+	    parse_pair_ns(buf, "it_interval", &ti->interval_ns) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int parse_epoll_fdinfo(const char *buf, struct epoll_watch **out, size_t *nr)
+{
+	struct epoll_watch *w = NULL;
+	size_t n = 0;
+
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		int tfd;
+		unsigned int events;
+		unsigned long long data;
+		struct epoll_watch *g;
+
+		if (strncmp(p, "tfd:", 4))
+			continue;
+		if (sscanf(p, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3) {
+			free(w);
+			return -EINVAL;
+		}
+		g = realloc(w, (n + 1) * sizeof(*w));
+		if (!g) {
+			free(w);
+			return -ENOMEM;
+		}
+		w = g;
+		w[n++] = (struct epoll_watch){ .tfd = tfd, .events = events, .data = data };
+	}
+	*out = w;
+	*nr = n;
+	return 0;
 }
 
 int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags)

@@ -36,5 +36,17 @@ int parse_status_u64(const char *buf, const char *key, int base, uint64_t *v);
 /* Last number of a "NSpid:" like line: the pid in the innermost namespace. */
 int parse_status_last_u64(const char *buf, const char *key, uint64_t *v);
 
+struct timerfd_info {
+	uint32_t clockid, settime_flags;
+	uint64_t ticks, value_ns, interval_ns;
+};
+
+/* The timerfd lines of fdinfo: clockid, ticks, settime flags, it_value, it_interval. */
+int parse_timerfd_fdinfo(const char *buf, struct timerfd_info *ti);
+
+struct epoll_watch;
+/* Every "tfd:" line of an epoll fd's fdinfo, into a malloc'd array. */
+int parse_epoll_fdinfo(const char *buf, struct epoll_watch **out, size_t *nr);
+
 /* /proc/PID/fdinfo/N: pos and flags (octal). */
 int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags);
