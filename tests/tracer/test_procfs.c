@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "proto/model.h"
 #include "tracer/procfs.h"
 
 START_TEST(maps_file_line)
@@ -138,6 +139,46 @@ START_TEST(fdinfo)
 }
 END_TEST
 
+START_TEST(timerfd_info)
+{
+	const char *fi = "pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1039\nclockid: 1\n"
+			 "ticks: 3\nsettime flags: 01\nit_value: (2, 999786114)\n"
+			 "it_interval: (0, 500000000)\n";
+	struct timerfd_info ti;
+
+	ck_assert_int_eq(parse_timerfd_fdinfo(fi, &ti), 0);
+	ck_assert_uint_eq(ti.clockid, 1);
+	ck_assert_uint_eq(ti.ticks, 3);
+	ck_assert_uint_eq(ti.settime_flags, 1);
+	ck_assert_uint_eq(ti.value_ns, 2999786114ull);
+	ck_assert_uint_eq(ti.interval_ns, 500000000ull);
+	ck_assert_int_lt(parse_timerfd_fdinfo("clockid: 1\nticks: 0\n", &ti), 0);
+}
+END_TEST
+
+START_TEST(epoll_info)
+{
+	const char *fi = "pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1039\n"
+			 "tfd:        3 events:       19 data:                1  pos:0 ino:407 sdev:f\n"
+			 "tfd:        5 events: 80000001 data:     deadbeefcafe  pos:0 ino:407 sdev:f\n";
+	struct epoll_watch *w;
+	size_t n;
+
+	ck_assert_int_eq(parse_epoll_fdinfo(fi, &w, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(w[0].tfd, 3);
+	ck_assert_uint_eq(w[0].events, 0x19);
+	ck_assert_uint_eq(w[0].data, 1);
+	ck_assert_int_eq(w[1].tfd, 5);
+	ck_assert_uint_eq(w[1].events, 0x80000001u);
+	ck_assert_uint_eq(w[1].data, 0xdeadbeefcafeull);
+	free(w);
+	ck_assert_int_eq(parse_epoll_fdinfo("pos:\t0\n", &w, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_lt(parse_epoll_fdinfo("tfd: x events\n", &w, &n), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("procfs");
@@ -152,6 +193,8 @@ int main(void)
 	tcase_add_test(tc, stat_of_self);
 	tcase_add_test(tc, status_fields);
 	tcase_add_test(tc, fdinfo);
+	tcase_add_test(tc, timerfd_info);
+	tcase_add_test(tc, epoll_info);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
