@@ -33,7 +33,8 @@ enum proc_attr {
 	PROC_A_FD,		/* nest fd_attr, repeated, by fd */
 	PROC_A_ZOMBIE,		/* u32 0/1 */
 	PROC_A_EXIT_STATUS,	/* u32 (s32): wait status of a zombie */
-	PROC_A_MAX = PROC_A_EXIT_STATUS,
+	PROC_A_SUBREAPER,	/* u32 0/1 */
+	PROC_A_MAX = PROC_A_SUBREAPER,
 };
 
 enum rlimit_attr {

@@ -201,6 +201,7 @@ struct process_record {
 	 * its ids and its wait status is kept. */
 	uint32_t zombie;
 	int32_t exit_status;		/* as wait() reports it */
+	uint32_t child_subreaper;	/* PR_SET_CHILD_SUBREAPER */
 
 	char *core_path;		/* reader only: the core file of this process */
 };

@@ -19,6 +19,7 @@ static const struct field proc_fields[] = {
 	F_U64(PROC_A_PERSONALITY, struct process_record, personality),
 	F_U32(PROC_A_ZOMBIE, struct process_record, zombie),
 	F_U32(PROC_A_EXIT_STATUS, struct process_record, exit_status),
+	F_U32(PROC_A_SUBREAPER, struct process_record, child_subreaper),
 };
 
 static bool sigaction_is_default(const struct sigaction_record *s)

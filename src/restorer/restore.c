@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -277,6 +278,9 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	if (status_fd < 0)
 		_exit(127);
 	join_session_and_group(p);
+	/* Before the children: orphans of theirs must come to us. */
+	if (p->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("pid %d: PR_SET_CHILD_SUBREAPER: %m", p->pid);
 	if (p->zombie) {
 		struct rlimit no_core = { 0, 0 };
 

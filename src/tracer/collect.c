@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -136,6 +138,27 @@ int collect_zombie(struct collect_ctx *cx, struct process_record *p)
 	return 0;
 }
 
+/* Only the process can ask whether it is a child subreaper. */
+static int collect_subreaper(struct collect_ctx *cx, struct process_record *p)
+{
+	uint64_t scratch;
+	long ret;
+	int flag = 0, r;
+
+	r = collect_remote_scratch(cx, cx->pid, sizeof(int), &scratch);
+	if (r == 0)
+		r = collect_remote(cx, cx->pid, SYS_prctl, PR_GET_CHILD_SUBREAPER, scratch, 0, 0,
+				   &ret);
+	if (r == 0 && ret < 0)
+		r = (int)ret;
+	if (r == 0)
+		r = collect_read_mem(cx, scratch, &flag, sizeof(flag));
+	if (r < 0)
+		return collect_fail(cx, r, "child subreaper");
+	p->child_subreaper = !!flag;
+	return 0;
+}
+
 int collect_process(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *stat = NULL, *status = NULL, *comm = NULL, *pers = NULL;
@@ -172,6 +195,9 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	if (r < 0)
 		return r;
 	r = collect_mm(cx, p);
+	if (r < 0)
+		return r;
+	r = collect_subreaper(cx, p);
 	if (r < 0)
 		return r;
 	r = collect_sigactions(cx, p, status);
