@@ -35,6 +35,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "timerfd";
 	case FD_EPOLL:
 		return "epoll";
+	case FD_UNIX:
+		return "unix";
 	default:
 		return "?";
 	}

@@ -151,7 +151,13 @@ enum fd_attr {
 	FD_A_TIMERFD_VALUE,	/* u64 ns */
 	FD_A_TIMERFD_INTERVAL,	/* u64 ns */
 	FD_A_EPOLL_WATCHES,	/* struct epoll_watch[] */
-	FD_A_MAX = FD_A_EPOLL_WATCHES,
+	FD_A_SOCK_TYPE,		/* u32 */
+	FD_A_SOCK_INO,		/* u64 */
+	FD_A_PEER_INO,		/* u64 */
+	FD_A_SOCK_PASSCRED,	/* u32 */
+	FD_A_SOCK_SNDBUF,	/* u32 */
+	FD_A_SOCK_RCVBUF,	/* u32 */
+	FD_A_MAX = FD_A_SOCK_RCVBUF,
 };
 
 /*

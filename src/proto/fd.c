@@ -34,6 +34,12 @@ static const struct field fd_fields[] = {
 	F_U64(FD_A_TIMERFD_VALUE, struct fd_record, timerfd_value_ns),
 	F_U64(FD_A_TIMERFD_INTERVAL, struct fd_record, timerfd_interval_ns),
 	F_BLOB(FD_A_EPOLL_WATCHES, struct fd_record, epoll_watches, epoll_watches_len),
+	F_U32(FD_A_SOCK_TYPE, struct fd_record, sock_type),
+	F_U64(FD_A_SOCK_INO, struct fd_record, sock_ino),
+	F_U64(FD_A_PEER_INO, struct fd_record, peer_ino),
+	F_U32(FD_A_SOCK_PASSCRED, struct fd_record, sock_passcred),
+	F_U32(FD_A_SOCK_SNDBUF, struct fd_record, sock_sndbuf),
+	F_U32(FD_A_SOCK_RCVBUF, struct fd_record, sock_rcvbuf),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)

@@ -131,6 +131,7 @@ enum fd_kind {
 	FD_SIGNALFD,	/* signalfd: its mask */
 	FD_TIMERFD,	/* timerfd: clock, time left, interval, expirations not read */
 	FD_EPOLL,	/* epoll: its interest list */
+	FD_UNIX,	/* a connected unix socket whose peer is in the computation */
 };
 
 /* One entry of an epoll interest list (FD_EPOLL), as fdinfo shows it. */
@@ -166,6 +167,11 @@ struct fd_record {
 	uint64_t timerfd_ticks, timerfd_value_ns, timerfd_interval_ns;
 	uint8_t *epoll_watches;	/* struct epoll_watch[] */
 	uint32_t epoll_watches_len;	/* bytes */
+	/* FD_UNIX: the socket and its peer by inode; queued messages in
+	 * content as [u32 length][bytes] records, to be received by this end. */
+	uint32_t sock_type;	/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	uint64_t sock_ino, peer_ino;
+	uint32_t sock_passcred, sock_sndbuf, sock_rcvbuf;
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;
@@ -221,7 +227,7 @@ struct computation {
 /* The image holds this fd's contents (a deleted file, a pipe's buffer). */
 static inline bool fd_record_has_content(const struct fd_record *f)
 {
-	return f->deleted || (f->kind == FD_PIPE && f->content_fd >= 0);
+	return f->deleted || ((f->kind == FD_PIPE || f->kind == FD_UNIX) && f->content_fd >= 0);
 }
 
 void computation_free(struct computation *c);

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -250,12 +251,142 @@ static int open_timerfd(const struct fd_record *f)
 	return fd;
 }
 
+/* The first record of a socket that carries its queue (dup'd fds repeat it). */
+static const struct fd_record *socket_record(const struct computation *c, uint64_t ino)
+{
+	const struct fd_record *any = NULL;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind != FD_UNIX || o->sock_ino != ino)
+				continue;
+			if (o->content)
+				return o;
+			any = any ? any : o;
+		}
+	return any;
+}
+
+/* Messages queued for `to` are sent again from its peer `from`, in order. */
+static int refill_socket(const struct fd_record *to, int from)
+{
+	_cleanup_close_ int src = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint64_t off = 0;
+
+	if (!to->content || !to->size)
+		return 0;
+	src = open(to->content, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return neg_errno();
+	while (off < to->size) {
+		uint32_t len;
+		int r = pread_full(src, &len, sizeof(len), (off_t)off);
+
+		if (r < 0)
+			return r;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		r = pread_full(src, buf, len, (off_t)(off + sizeof(len)));
+		if (r < 0)
+			return r;
+		if (send(from, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+			return errno ? neg_errno() : -EIO;
+		off += sizeof(len) + len;
+	}
+	return 0;
+}
+
+static void socket_options(const struct fd_record *f, int fd)
+{
+	int v;
+
+	if (f->sock_passcred) {
+		v = 1;
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v));
+	}
+	/* The kernel doubles what it is given: give back half of what it said. */
+	if (f->sock_sndbuf) {
+		v = f->sock_sndbuf / 2;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
+	if (f->sock_rcvbuf) {
+		v = f->sock_rcvbuf / 2;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
+}
+
+struct sock_pair {
+	uint64_t ino[2];
+	int fd[2];
+};
+
+static int open_socketpair(const struct computation *c, const struct fd_record *f,
+			   struct sock_pair *sp)
+{
+	const struct fd_record *end[2];
+	int r;
+
+	end[0] = socket_record(c, f->sock_ino);
+	end[1] = socket_record(c, f->peer_ino);
+	if (!end[1])
+		return -ENOTCONN;
+	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, sp->fd) < 0)
+		return neg_errno();
+	sp->ino[0] = f->sock_ino;
+	sp->ino[1] = f->peer_ino;
+	for (int i = 0; i < 2; i++)
+		socket_options(end[i], sp->fd[i]);
+	r = refill_socket(end[0], sp->fd[1]);
+	if (r == 0)
+		r = refill_socket(end[1], sp->fd[0]);
+	return r;
+}
+
 static int open_desc(const struct computation *c, const struct fd_record *f,
-		     struct pipe_pair **pipes, size_t *nr_pipes)
+		     struct pipe_pair **pipes, size_t *nr_pipes, struct sock_pair **socks,
+		     size_t *nr_socks)
 {
 	int fd, want;
 
 	switch (f->kind) {
+	case FD_UNIX: {
+		struct sock_pair *sp = NULL;
+		int r;
+
+		for (size_t i = 0; i < *nr_socks && !sp; i++)
+			for (int e = 0; e < 2; e++)
+				if ((*socks)[i].ino[e] == f->sock_ino) {
+					sp = &(*socks)[i];
+					want = e;
+				}
+		if (!sp) {
+			struct sock_pair *n = realloc(*socks, (*nr_socks + 1) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			*socks = n;
+			sp = &n[(*nr_socks)++];
+			*sp = (struct sock_pair){ .fd = { -1, -1 } };
+			r = open_socketpair(c, f, sp);
+			if (r < 0)
+				return r;
+			want = 0;
+		}
+		fd = fcntl(sp->fd[want], F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return neg_errno();
+		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
+			r = neg_errno();
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
 	case FD_EVENTFD:
 		return open_eventfd(f);
 	case FD_SIGNALFD:
@@ -457,7 +588,8 @@ int descs_lookup(const struct desc_table *t, uint32_t desc_id)
 int descs_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen)
 {
 	_cleanup_free_ struct pipe_pair *pipes = NULL;
-	size_t nr_pipes = 0;
+	_cleanup_free_ struct sock_pair *socks = NULL;
+	size_t nr_pipes = 0, nr_socks = 0;
 	int r = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -477,7 +609,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			}
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
-			fd = open_desc(c, f, &pipes, &nr_pipes);
+			fd = open_desc(c, f, &pipes, &nr_pipes, &socks, &nr_socks);
 			if (fd < 0) {
 				r = fd;
 				snprintf(err, errlen, "pid %d fd %d: %s: %s", p->pid, f->fd,
@@ -491,6 +623,10 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	for (size_t i = 0; i < nr_pipes; i++) {
 		closep(&pipes[i].rfd);
 		closep(&pipes[i].wfd);
+	}
+	for (size_t i = 0; i < nr_socks; i++) {
+		closep(&socks[i].fd[0]);
+		closep(&socks[i].fd[1]);
 	}
 	if (r == 0)
 		r = open_shms(c, t, err, errlen);

@@ -42,5 +42,6 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
+int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
 		    const char *fdinfo);

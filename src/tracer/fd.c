@@ -126,6 +126,8 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	}
 	if (!strncmp(link, "anon_inode:", 11))
 		return collect_anon_fd(cx, f, link, fdinfo);
+	if (S_ISSOCK(st.st_mode))
+		return collect_unix_socket(cx, f, st.st_ino);
 	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, kind_name(st.st_mode, link));
 }
 

@@ -237,5 +237,22 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = collect_pipes(refs, n, s, err, errlen);
 	if (r < 0)
 		return r;
+	/* A socket whose peer is outside cannot be reconnected here. */
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		if (refs[i].f->kind != FD_UNIX)
+			continue;
+		for (size_t k = 0; k < n && !found; k++)
+			found = refs[k].f->kind == FD_UNIX && refs[k].f->sock_ino == refs[i].f->peer_ino;
+		if (!found) {
+			struct collect_ctx cx = { .pid = refs[i].p->real_pid, .err = err,
+						  .errlen = errlen };
+
+			return collect_fail(&cx, -EOPNOTSUPP,
+					    "fd %d: unix socket connected to a process outside the computation",
+					    refs[i].f->fd);
+		}
+	}
 	return collect_shm(c, err, errlen);
 }
