@@ -34,7 +34,8 @@ enum proc_attr {
 	PROC_A_ZOMBIE,		/* u32 0/1 */
 	PROC_A_EXIT_STATUS,	/* u32 (s32): wait status of a zombie */
 	PROC_A_SUBREAPER,	/* u32 0/1 */
-	PROC_A_MAX = PROC_A_SUBREAPER,
+	PROC_A_POSIX_TIMERS,	/* struct posix_timer_record[] */
+	PROC_A_MAX = PROC_A_POSIX_TIMERS,
 };
 
 enum rlimit_attr {

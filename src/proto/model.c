@@ -24,6 +24,7 @@ void process_record_free(struct process_record *p)
 		fd_record_free(&p->fds[i]);
 	free(p->fds);
 	free(p->core_path);
+	free(p->posix_timers);
 	/* Zeroed so a second free, or a free after a failed decode, is harmless. */
 	memset(p, 0, sizeof(*p));
 }

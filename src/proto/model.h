@@ -107,6 +107,18 @@ struct itimer_record {
 	uint64_t interval_us, value_us;	/* value 0: disarmed */
 };
 
+/* A POSIX timer (timer_create), with the id the program knows it by. */
+struct posix_timer_record {
+	int32_t id;
+	int32_t clock;
+	int32_t signo;
+	int32_t notify;		/* SIGEV_SIGNAL, SIGEV_NONE, | SIGEV_THREAD_ID */
+	int32_t notify_tid;	/* SIGEV_THREAD_ID: in the computation's pid namespace */
+	uint32_t pad;
+	uint64_t sigval;
+	uint64_t value_ns, interval_ns;	/* time left (0: disarmed), period */
+};
+
 struct rlimit_record {
 	uint64_t cur, max;	/* RLIM_INFINITY as in the kernel */
 };
@@ -208,6 +220,8 @@ struct process_record {
 	uint32_t zombie;
 	int32_t exit_status;		/* as wait() reports it */
 	uint32_t child_subreaper;	/* PR_SET_CHILD_SUBREAPER */
+	uint8_t *posix_timers;		/* struct posix_timer_record[] */
+	uint32_t posix_timers_len;	/* bytes */
 
 	char *core_path;		/* reader only: the core file of this process */
 };

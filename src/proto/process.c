@@ -20,6 +20,7 @@ static const struct field proc_fields[] = {
 	F_U32(PROC_A_ZOMBIE, struct process_record, zombie),
 	F_U32(PROC_A_EXIT_STATUS, struct process_record, exit_status),
 	F_U32(PROC_A_SUBREAPER, struct process_record, child_subreaper),
+	F_BLOB(PROC_A_POSIX_TIMERS, struct process_record, posix_timers, posix_timers_len),
 };
 
 static bool sigaction_is_default(const struct sigaction_record *s)

@@ -548,7 +548,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	struct stub_plan *plan;
 	struct stub_thread *st;
 	struct layout l = { 0 };
-	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off;
+	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off, timers_off;
 	uint64_t threads_off;
 	uint32_t nr_close_max, nr_cloexec_max, nr_vmas;
 	int32_t *close_list, *cloexec_list;
@@ -585,6 +585,8 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	auxv_off = reserve(&l, p->mm.auxv_len, 16);
 	siginfo_off = reserve(&l, p->nr_shared_pending * sizeof(struct stub_siginfo), 8);
 	threads_off = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
+	timers_off = reserve(&l, p->posix_timers_len / sizeof(struct posix_timer_record) *
+				     sizeof(struct stub_timer), 8);
 	for (size_t i = 0; i < p->nr_threads; i++) {
 		tsig_offs[i] = reserve(&l, p->threads[i].nr_pending * sizeof(struct stub_siginfo), 8);
 		if (xstate_sizes[i])
@@ -692,6 +694,23 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	plan->nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + siginfo_off), p->pid,
 					p->nr_shared_pending, p->shared_pending, true);
 	plan->siginfo_off = siginfo_off;
+	{
+		const struct posix_timer_record *pt = (const void *)p->posix_timers;
+		struct stub_timer *stt = (struct stub_timer *)(blob + timers_off);
+
+		plan->nr_timers = p->posix_timers_len / sizeof(*pt);
+		plan->timers_off = timers_off;
+		for (uint32_t i = 0; i < plan->nr_timers; i++)
+			stt[i] = (struct stub_timer){
+				.id = pt[i].id, .clock = pt[i].clock, .signo = pt[i].signo,
+				.notify = pt[i].notify, .notify_tid = pt[i].notify_tid,
+				.sigval = pt[i].sigval,
+				.interval_sec = pt[i].interval_ns / 1000000000,
+				.interval_nsec = pt[i].interval_ns % 1000000000,
+				.value_sec = pt[i].value_ns / 1000000000,
+				.value_nsec = pt[i].value_ns % 1000000000,
+			};
+	}
 
 	st = (struct stub_thread *)(blob + threads_off);
 	for (size_t i = 0; i < p->nr_threads; i++) {

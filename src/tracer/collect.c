@@ -206,6 +206,9 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	r = collect_itimers(cx, p);
 	if (r < 0)
 		return r;
+	r = collect_posix_timers(cx, p);
+	if (r < 0)
+		return r;
 	r = collect_vmas(cx, p);
 	if (r < 0)
 		return r;

@@ -41,6 +41,9 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p);
 int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
+int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
+/* /proc/PID/timers into a malloc'd array (ids, clocks, signals; no times). */
+int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,

@@ -40,6 +40,14 @@ struct stub_itimer {
 	uint64_t interval_sec, interval_usec, value_sec, value_usec;
 };
 
+/* A POSIX timer, re-created under its id (PR_TIMER_CREATE_RESTORE_IDS). */
+struct stub_timer {
+	int32_t id, clock, signo, notify, notify_tid;
+	uint32_t pad;
+	uint64_t sigval;
+	uint64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
 struct stub_rlimit {
 	uint64_t cur, max;
 };
@@ -148,6 +156,10 @@ struct stub_plan {
 	 * = pid), the stub re-creates the others with these tids.
 	 */
 	uint64_t threads_off;
+
+	uint32_t nr_timers;
+	uint32_t pad1;
+	uint64_t timers_off;		/* struct stub_timer[nr_timers] */
 };
 
 /* What the stub reports on status_fd: one message, then it parks. */

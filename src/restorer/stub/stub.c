@@ -223,6 +223,7 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 	    !array_ok(p, p->runs_off, p->nr_runs, sizeof(struct stub_run)) ||
 	    !array_ok(p, p->siginfo_off, p->nr_siginfo, sizeof(struct stub_siginfo)) ||
 	    !array_ok(p, p->threads_off, p->nr_threads, sizeof(struct stub_thread)) ||
+	    !array_ok(p, p->timers_off, p->nr_timers, sizeof(struct stub_timer)) ||
 	    !array_ok(p, p->mm.auxv_off, p->mm.auxv_size, 1) || p->nr_rlimits > 16)
 		return -EINVAL;
 
@@ -886,6 +887,45 @@ static long write_all(int fd, const void *buf, uint64_t len)
 }
 
 /* Runs from the copy in the hole, on the new stack; never returns. */
+/*
+ * POSIX timers under the ids the program holds; after the threads exist,
+ * since a timer may signal one of them.
+ */
+static void set_posix_timers(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_timer *t = PLAN_ARRAY(p, p->timers_off, struct stub_timer);
+	uint32_t i;
+	long ret;
+
+	if (!p->nr_timers)
+		return;
+	ret = sys2(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_ITIMER, ret, 0);
+	for (i = 0; i < p->nr_timers; i++) {
+		struct {
+			uint64_t value;
+			int32_t signo, notify;
+			int32_t tid;
+			int32_t pad[11];
+		} sev = { t[i].sigval, t[i].signo, t[i].notify, t[i].notify_tid, { 0 } };
+		struct {
+			uint64_t isec, insec, vsec, vnsec;
+		} its = { t[i].interval_sec, t[i].interval_nsec, t[i].value_sec, t[i].value_nsec };
+		long id = t[i].id;
+
+		ret = sys3(__NR_timer_create, t[i].clock, &sev, &id);
+		if (!is_err(ret) && id != t[i].id)
+			ret = -EINVAL;
+		if (!is_err(ret) && (its.vsec || its.vnsec))
+			ret = sys4(__NR_timer_settime, t[i].id, 0, &its, 0);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_ITIMER, ret, (uint64_t)t[i].id);
+	}
+	sys2(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF);
+}
+
 static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 {
 	const struct stub_plan *p = c->plan;
@@ -916,6 +956,7 @@ static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 	set_thread_state(c, t);
 	/* The others start with our signal mask: everything blocked. */
 	create_threads(c);
+	set_posix_timers(c);
 	set_fds_and_signals(c);
 	queue_own_signals(c, t);
 	st.frame_sp = build_frame(c, t);

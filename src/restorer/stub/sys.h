@@ -28,6 +28,11 @@
 #define __NR_rt_sigqueueinfo	129
 #define __NR_sigaltstack	131
 #define __NR_prctl		157
+#define __NR_timer_create	222
+#define __NR_timer_settime	223
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF	0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON	1
 #define __NR_arch_prctl		158
 #define __NR_gettid		186
 #define __NR_futex		202
