@@ -37,6 +37,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "epoll";
 	case FD_UNIX:
 		return "unix";
+	case FD_INOTIFY:
+		return "inotify";
 	default:
 		return "?";
 	}

@@ -158,7 +158,8 @@ enum fd_attr {
 	FD_A_SOCK_PASSCRED,	/* u32 */
 	FD_A_SOCK_SNDBUF,	/* u32 */
 	FD_A_SOCK_RCVBUF,	/* u32 */
-	FD_A_MAX = FD_A_SOCK_RCVBUF,
+	FD_A_INOTIFY_WATCHES,	/* packed inotify_watch_hdr + path */
+	FD_A_MAX = FD_A_INOTIFY_WATCHES,
 };
 
 /*

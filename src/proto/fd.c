@@ -40,6 +40,7 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_PASSCRED, struct fd_record, sock_passcred),
 	F_U32(FD_A_SOCK_SNDBUF, struct fd_record, sock_sndbuf),
 	F_U32(FD_A_SOCK_RCVBUF, struct fd_record, sock_rcvbuf),
+	F_BLOB(FD_A_INOTIFY_WATCHES, struct fd_record, inotify_watches, inotify_watches_len),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -64,6 +65,9 @@ void fd_record_free(struct fd_record *f)
 	free(f->path);
 	free(f->content);
 	free(f->epoll_watches);
+	free(f->inotify_watches);
+	f->inotify_watches = NULL;
+	f->inotify_watches_len = 0;
 	f->path = f->content = NULL;
 	f->epoll_watches = NULL;
 	f->epoll_watches_len = 0;

@@ -144,6 +144,17 @@ enum fd_kind {
 	FD_TIMERFD,	/* timerfd: clock, time left, interval, expirations not read */
 	FD_EPOLL,	/* epoll: its interest list */
 	FD_UNIX,	/* a connected unix socket whose peer is in the computation */
+	FD_INOTIFY,	/* inotify: its watches, by path */
+};
+
+/*
+ * FD_INOTIFY watches, packed: per watch a u32 wd, a u32 mask, a u32 path
+ * length (with its NUL), then the path, padded to 4 bytes.
+ */
+struct inotify_watch_hdr {
+	int32_t wd;
+	uint32_t mask;
+	uint32_t path_len;
 };
 
 /* One entry of an epoll interest list (FD_EPOLL), as fdinfo shows it. */
@@ -184,6 +195,8 @@ struct fd_record {
 	uint32_t sock_type;	/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	uint64_t sock_ino, peer_ino;
 	uint32_t sock_passcred, sock_sndbuf, sock_rcvbuf;
+	uint8_t *inotify_watches;	/* FD_INOTIFY: packed inotify_watch_hdr + path */
+	uint32_t inotify_watches_len;
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -347,6 +348,76 @@ static int open_socketpair(const struct computation *c, const struct fd_record *
 	return r;
 }
 
+struct watch_ref {
+	int32_t wd;
+	uint32_t mask;
+	const char *path;
+};
+
+static int cmp_wd(const void *a, const void *b)
+{
+	return ((const struct watch_ref *)a)->wd - ((const struct watch_ref *)b)->wd;
+}
+
+/*
+ * Watches come back under their numbers: the kernel hands out wds in
+ * increasing order, so a gap is skipped by watching something else and
+ * letting it go.
+ */
+static int open_inotify(const struct fd_record *f)
+{
+	_cleanup_free_ struct watch_ref *w = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t n = 0, off = 0;
+
+	fd = inotify_init1(IN_CLOEXEC | (f->flags & O_NONBLOCK ? IN_NONBLOCK : 0));
+	if (fd < 0)
+		return neg_errno();
+	while (off + sizeof(struct inotify_watch_hdr) <= f->inotify_watches_len) {
+		struct inotify_watch_hdr h;
+		struct watch_ref *g;
+
+		memcpy(&h, f->inotify_watches + off, sizeof(h));
+		off += sizeof(h);
+		if (!h.path_len || off + h.path_len > f->inotify_watches_len ||
+		    f->inotify_watches[off + h.path_len - 1])
+			return -EBADMSG;
+		g = realloc(w, (n + 1) * sizeof(*w));
+		if (!g)
+			return -ENOMEM;
+		w = g;
+		w[n++] = (struct watch_ref){ h.wd, h.mask, (const char *)f->inotify_watches + off };
+		off += ALIGN_UP(h.path_len, 4u);
+	}
+	qsort(w, n, sizeof(*w), cmp_wd);
+	for (size_t i = 0; i < n; i++) {
+		int wd;
+
+		for (;;) {
+			wd = inotify_add_watch(fd, w[i].path, w[i].mask);
+			if (wd < 0)
+				return neg_errno();
+			if (wd >= w[i].wd)
+				break;
+			/* A number the program had freed: burn it. */
+			inotify_rm_watch(fd, wd);
+		}
+		if (wd != w[i].wd)
+			log_warn("inotify watch of %s: wd %d, was %d", w[i].path, wd, w[i].wd);
+	}
+	/* The burnt numbers left IN_IGNORED events the program never caused. */
+	{
+		int fl = fcntl(fd, F_GETFL);
+		char buf[4096];
+
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		fcntl(fd, F_SETFL, fl);
+	}
+	return TAKE_FD(fd);
+}
+
 static int open_desc(const struct computation *c, const struct fd_record *f,
 		     struct pipe_pair **pipes, size_t *nr_pipes, struct sock_pair **socks,
 		     size_t *nr_socks)
@@ -354,6 +425,8 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 	int fd, want;
 
 	switch (f->kind) {
+	case FD_INOTIFY:
+		return open_inotify(f);
 	case FD_UNIX: {
 		struct sock_pair *sp = NULL;
 		int r;
