@@ -10,7 +10,12 @@
  * pid and process-wide state; the parent prints the ticks and reaps every
  * child at the end (exit status 0 each).
  *
- *   pipering [-n TARGET] [-i INTERVAL_MS]
+ * With -w the parent also holds the read end of a "widowed" pipe: 1000 bytes
+ * were written into it and every write end closed before READY (what GNU
+ * make -j gives its children as stdin).  At the end the bytes must still be
+ * there, followed by end of file.
+ *
+ *   pipering [-w] [-n TARGET] [-i INTERVAL_MS]
  */
 #include "tc_io.h"
 
@@ -84,14 +89,30 @@ int main(int argc, char **argv)
 	struct tc_opts o = { .target = 300, .interval_ms = 20 };
 	int fds[NCHILD + 1][2];
 	pid_t pids[NCHILD], me;
+	unsigned char widowed[1000];
+	int c, wfd[2] = { -1, -1 };
 	struct token t;
-	int c;
 
-	while ((c = getopt(argc, argv, "n:i:")) != -1)
-		if (!tc_common_opt(c, optarg, &o)) {
-			fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS]\n", argv[0]);
-			return 2;
+	while ((c = getopt(argc, argv, "n:i:w")) != -1) {
+		if (tc_common_opt(c, optarg, &o))
+			continue;
+		if (c == 'w') {
+			if (pipe(wfd) < 0)
+				tc_bad("pipe: %s", strerror(errno));
+			continue;
 		}
+		fprintf(stderr, "usage: %s [-w] [-n TARGET] [-i INTERVAL_MS]\n", argv[0]);
+		return 2;
+	}
+	if (wfd[0] >= 0) {
+		for (size_t i = 0; i < sizeof(widowed); i++)
+			widowed[i] = pbyte(0, 99, i);
+		tc_write_full(wfd[1], widowed, sizeof(widowed), "widowed pipe");
+		close(wfd[1]);
+		/* the children must not hold it either */
+		if (fcntl(wfd[0], F_SETFD, FD_CLOEXEC) < 0)
+			tc_bad("fcntl: %s", strerror(errno));
+	}
 	if (o.target < 1)
 		o.target = 1;
 	tc_proc_init("pipering");
@@ -108,6 +129,8 @@ int main(int argc, char **argv)
 			int in = fds[k - 1][0], out = fds[k % (NCHILD + 1)][1];
 
 			/* keep only our two ends, so a lost pipe ends in EOF */
+			if (wfd[0] >= 0)
+				close(wfd[0]);
 			for (int i = 0; i <= NCHILD; i++) {
 				if (fds[i][0] != in)
 					close(fds[i][0]);
@@ -140,5 +163,16 @@ int main(int argc, char **argv)
 		tc_wait_child(pids[k], 0, TC_IO_TIMEOUT_MS, "parent");
 	if (tc_read_full(fds[NCHILD][0], &t, sizeof(t), TC_IO_TIMEOUT_MS, "parent") != 0)
 		tc_bad("parent: token after the last round");
+	if (wfd[0] >= 0) {
+		unsigned char got[sizeof(widowed)];
+
+		if (tc_read_full(wfd[0], got, sizeof(got), TC_IO_TIMEOUT_MS, "widowed pipe") == 0)
+			tc_bad("the widowed pipe lost its %zu bytes", sizeof(got));
+		for (size_t i = 0; i < sizeof(got); i++)
+			if (got[i] != pbyte(0, 99, i))
+				tc_bad("widowed pipe: byte %zu wrong", i);
+		if (tc_read_full(wfd[0], got, 1, TC_IO_TIMEOUT_MS, "widowed pipe") != 0)
+			tc_bad("widowed pipe: more bytes than were written");
+	}
 	tc_pass();
 }
