@@ -33,6 +33,9 @@ static int seize_threads(struct session *s, pid_t pid, bool *added)
 
 		if (tid <= 0 || session_find(s, tid))
 			continue;
+		/* A zombie cannot be seized; a dump finds it through its parent. */
+		if (!session_alive(pid, tid))
+			continue;
 		if (ptrace(PTRACE_SEIZE, tid, 0, SESSION_PTRACE_OPTIONS) < 0) {
 			int r = neg_errno();
 

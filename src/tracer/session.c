@@ -118,7 +118,24 @@ void session_remove(struct session *s, pid_t tid)
 
 bool session_alive(pid_t tgid, pid_t tid)
 {
-	return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno != ESRCH;
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	char *p;
+
+	if (syscall(SYS_tgkill, tgid, tid, 0) < 0 && errno == ESRCH)
+		return false;
+	/* A zombie never stops again: it only waits to be reaped. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tgid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !p || (p[2] != 'Z' && p[2] != 'X');
 }
 
 static pid_t tgid_of(pid_t tid)

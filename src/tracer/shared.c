@@ -4,6 +4,7 @@
  * after dup, fork or SCM_RIGHTS) and pipes.  Runs once all processes are
  * collected, since sharing is only visible across them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -124,6 +125,59 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 	return 0;
 }
 
+static bool in_computation(const struct fd_ref *refs, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].p->real_pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Whether a process outside the computation holds this pipe: then its
+ * missing end is out there and cannot follow.  Else that end was closed
+ * everywhere (make -j's jobserver pipe), and the pipe is rebuilt so.
+ */
+static pid_t pipe_holder_outside(const struct fd_ref *refs, size_t n, uint64_t ino)
+{
+	char want[64];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *proc = opendir("/proc");
+
+	if (!proc)
+		return 0;
+	snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long)ino);
+	while (!found && (de = readdir(proc))) {
+		pid_t pid = strtol(de->d_name, NULL, 10);
+		char path[64];
+		struct dirent *fe;
+		DIR *fds;
+
+		if (pid <= 0 || pid == getpid() || in_computation(refs, n, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[64];
+			ssize_t l = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
+
+			if (l > 0) {
+				link[l] = '\0';
+				if (!strcmp(link, want)) {
+					found = pid;
+					break;
+				}
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
 static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s, char *err,
 			 size_t errlen)
 {
@@ -149,11 +203,14 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 		if (!first->f->path && !(reader && writer)) {
 			struct collect_ctx cx = { .pid = first->p->real_pid, .err = err,
 						  .errlen = errlen };
+			pid_t holder = pipe_holder_outside(refs, n, first->f->pipe_ino);
 
 			(void)s;
-			return collect_fail(&cx, -EOPNOTSUPP,
-					    "fd %d: pipe:[%llu] to a process outside the computation",
-					    first->f->fd, (unsigned long long)first->f->pipe_ino);
+			if (holder)
+				return collect_fail(&cx, -EOPNOTSUPP,
+						    "fd %d: pipe:[%llu] shared with pid %d, outside the computation",
+						    first->f->fd,
+						    (unsigned long long)first->f->pipe_ino, holder);
 		}
 		r = peek_pipe(first, err, errlen);
 		if (r < 0)
