@@ -39,6 +39,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "unix";
 	case FD_INOTIFY:
 		return "inotify";
+	case FD_INET:
+		return "inet";
 	default:
 		return "?";
 	}

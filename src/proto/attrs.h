@@ -159,7 +159,23 @@ enum fd_attr {
 	FD_A_SOCK_SNDBUF,	/* u32 */
 	FD_A_SOCK_RCVBUF,	/* u32 */
 	FD_A_INOTIFY_WATCHES,	/* packed inotify_watch_hdr + path */
-	FD_A_MAX = FD_A_INOTIFY_WATCHES,
+	FD_A_INET_FAMILY,	/* u32 */
+	FD_A_INET_STATE,	/* u32 */
+	FD_A_INET_LOCAL,	/* 28 bytes */
+	FD_A_INET_REMOTE,	/* 28 bytes */
+	FD_A_INET_BACKLOG,	/* u32 */
+	FD_A_TCP_SND_SEQ,	/* u32 */
+	FD_A_TCP_RCV_SEQ,	/* u32 */
+	FD_A_TCP_MSS,		/* u32 */
+	FD_A_TCP_SND_WSCALE,	/* u32 */
+	FD_A_TCP_RCV_WSCALE,	/* u32 */
+	FD_A_TCP_OPTIONS,	/* u32 */
+	FD_A_TCP_TIMESTAMP,	/* u32 */
+	FD_A_TCP_WINDOW,	/* 5 x u32 */
+	FD_A_SOCK_NODELAY,	/* u32 */
+	FD_A_SOCK_REUSEADDR,	/* u32 */
+	FD_A_SOCK_KEEPALIVE,	/* u32 */
+	FD_A_MAX = FD_A_SOCK_KEEPALIVE,
 };
 
 /*

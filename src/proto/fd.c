@@ -41,6 +41,22 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_SNDBUF, struct fd_record, sock_sndbuf),
 	F_U32(FD_A_SOCK_RCVBUF, struct fd_record, sock_rcvbuf),
 	F_BLOB(FD_A_INOTIFY_WATCHES, struct fd_record, inotify_watches, inotify_watches_len),
+	F_U32(FD_A_INET_FAMILY, struct fd_record, inet_family),
+	F_U32(FD_A_INET_STATE, struct fd_record, inet_state),
+	F_BYTES(FD_A_INET_LOCAL, struct fd_record, inet_local),
+	F_BYTES(FD_A_INET_REMOTE, struct fd_record, inet_remote),
+	F_U32(FD_A_INET_BACKLOG, struct fd_record, inet_backlog),
+	F_U32(FD_A_TCP_SND_SEQ, struct fd_record, tcp_snd_seq),
+	F_U32(FD_A_TCP_RCV_SEQ, struct fd_record, tcp_rcv_seq),
+	F_U32(FD_A_TCP_MSS, struct fd_record, tcp_mss),
+	F_U32(FD_A_TCP_SND_WSCALE, struct fd_record, tcp_snd_wscale),
+	F_U32(FD_A_TCP_RCV_WSCALE, struct fd_record, tcp_rcv_wscale),
+	F_U32(FD_A_TCP_OPTIONS, struct fd_record, tcp_options),
+	F_U32(FD_A_TCP_TIMESTAMP, struct fd_record, tcp_timestamp),
+	F_BYTES(FD_A_TCP_WINDOW, struct fd_record, tcp_window),
+	F_U32(FD_A_SOCK_NODELAY, struct fd_record, sock_nodelay),
+	F_U32(FD_A_SOCK_REUSEADDR, struct fd_record, sock_reuseaddr),
+	F_U32(FD_A_SOCK_KEEPALIVE, struct fd_record, sock_keepalive),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -54,6 +70,7 @@ int fd_record_decode(const struct tlv_attr *nest, struct fd_record *f)
 	int r;
 
 	f->content_fd = -1;
+	f->repair_fd = -1;
 	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, FD_A_MAX);
 	if (r < 0)
 		return r;

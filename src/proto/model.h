@@ -145,6 +145,7 @@ enum fd_kind {
 	FD_EPOLL,	/* epoll: its interest list */
 	FD_UNIX,	/* a connected unix socket whose peer is in the computation */
 	FD_INOTIFY,	/* inotify: its watches, by path */
+	FD_INET,	/* TCP (listening or established, by TCP_REPAIR) or UDP, IPv4/IPv6 */
 };
 
 /*
@@ -197,6 +198,18 @@ struct fd_record {
 	uint32_t sock_passcred, sock_sndbuf, sock_rcvbuf;
 	uint8_t *inotify_watches;	/* FD_INOTIFY: packed inotify_watch_hdr + path */
 	uint32_t inotify_watches_len;
+	/* FD_INET; an established TCP connection's queues are in content as
+	 * [u32 length][send queue][u32 length][receive queue]. */
+	uint32_t inet_family, inet_state;	/* TCP_ESTABLISHED, TCP_LISTEN; 0 for UDP */
+	uint8_t inet_local[28], inet_remote[28];	/* struct sockaddr_in / _in6 */
+	uint32_t inet_backlog;
+	uint32_t tcp_snd_seq, tcp_rcv_seq, tcp_mss, tcp_snd_wscale, tcp_rcv_wscale;
+	uint32_t tcp_options;	/* TCPI_OPT_* */
+	uint32_t tcp_timestamp;
+	uint32_t tcp_window[5];	/* struct tcp_repair_window */
+	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive;
+	/* Collector only: our handle on a TCP socket left in repair mode. */
+	int repair_fd;
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;
@@ -254,7 +267,8 @@ struct computation {
 /* The image holds this fd's contents (a deleted file, a pipe's buffer). */
 static inline bool fd_record_has_content(const struct fd_record *f)
 {
-	return f->deleted || ((f->kind == FD_PIPE || f->kind == FD_UNIX) && f->content_fd >= 0);
+	return f->deleted ||
+	       ((f->kind == FD_PIPE || f->kind == FD_UNIX || f->kind == FD_INET) && f->content_fd >= 0);
 }
 
 void computation_free(struct computation *c);

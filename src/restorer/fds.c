@@ -14,6 +14,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/shm.h>
@@ -348,6 +350,190 @@ static int open_socketpair(const struct computation *c, const struct fd_record *
 	return r;
 }
 
+static socklen_t addr_len(uint32_t family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static bool addr_set(const uint8_t *a)
+{
+	static const uint8_t zero[28];
+
+	return memcmp(a, zero, sizeof(zero)) != 0;
+}
+
+static bool addr_has_port(const uint8_t *a, uint32_t family)
+{
+	if (family == AF_INET6)
+		return ((const struct sockaddr_in6 *)(const void *)a)->sin6_port != 0;
+	return ((const struct sockaddr_in *)(const void *)a)->sin_port != 0;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? neg_errno() : 0;
+}
+
+/* The send and receive queues saved for an established connection. */
+struct tcp_queues {
+	uint8_t *data[2];
+	uint32_t len[2];
+};
+
+static void tcp_queues_free(struct tcp_queues *q)
+{
+	free(q->data[0]);
+	free(q->data[1]);
+}
+
+static int read_tcp_queues(const struct fd_record *f, struct tcp_queues *q)
+{
+	_cleanup_close_ int src = -1;
+	uint64_t off = 0;
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	if (!f->content)
+		return 0;
+	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return neg_errno();
+	for (int i = 0; i < 2; i++) {
+		r = pread_full(src, &q->len[i], sizeof(q->len[i]), (off_t)off);
+		if (r < 0)
+			return r;
+		off += sizeof(q->len[i]);
+		q->data[i] = malloc(q->len[i] ? q->len[i] : 1);
+		if (!q->data[i])
+			return -ENOMEM;
+		r = pread_full(src, q->data[i], q->len[i], (off_t)off);
+		if (r < 0)
+			return r;
+		off += q->len[i];
+	}
+	return 0;
+}
+
+/* An established connection, rebuilt in repair mode: no packet leaves until it is whole. */
+static int repair_tcp(const struct fd_record *f, int fd)
+{
+	_cleanup_(tcp_queues_free) struct tcp_queues q = { 0 };
+	struct tcp_repair_opt opts[4];
+	int nopt = 0, r;
+
+	r = read_tcp_queues(f, &q);
+	if (r < 0)
+		return r;
+	/* Repair mode also forces address reuse: the listener holds the port. */
+	r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+	/*
+	 * The saved numbers are past the queued bytes (write_seq, rcv_nxt):
+	 * the queues start that much earlier and refilling them moves the
+	 * numbers back to where they were.
+	 */
+	if (r == 0)
+		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+	if (r == 0)
+		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->tcp_snd_seq - q.len[0]));
+	if (r == 0)
+		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+	if (r == 0)
+		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->tcp_rcv_seq - q.len[1]));
+	if (r < 0)
+		return r;
+	if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0 ||
+	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0)
+		return neg_errno();
+	opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, f->tcp_mss };
+	if (f->tcp_options & TCPI_OPT_WSCALE)
+		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_WINDOW,
+							f->tcp_snd_wscale | f->tcp_rcv_wscale << 16 };
+	if (f->tcp_options & TCPI_OPT_SACK)
+		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
+	if (f->tcp_options & TCPI_OPT_TIMESTAMPS)
+		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
+	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, opts, nopt * sizeof(opts[0])) < 0)
+		return neg_errno();
+	if (f->tcp_options & TCPI_OPT_TIMESTAMPS)
+		set_int(fd, SOL_TCP, TCP_TIMESTAMP, (int)f->tcp_timestamp);
+	/* What was sent but not acknowledged, what arrived but was not read. */
+	for (int i = 0; i < 2; i++) {
+		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, i == 0 ? TCP_SEND_QUEUE : TCP_RECV_QUEUE);
+		if (r < 0)
+			return r;
+		for (uint32_t done = 0; done < q.len[i];) {
+			ssize_t n = send(fd, q.data[i] + done, q.len[i] - done, MSG_NOSIGNAL);
+
+			if (n <= 0)
+				return n < 0 ? neg_errno() : -EIO;
+			done += n;
+		}
+	}
+	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, f->tcp_window, sizeof(f->tcp_window)) < 0)
+		return neg_errno();
+	/* Repair mode ends once every socket exists (repair_done): a probe sent
+	 * now to a peer not yet rebuilt would be answered with a reset. */
+	return 0;
+}
+
+/* Every connection is whole: out of repair mode, each sends its window probe. */
+static int repair_done(const struct computation *c, const struct desc_table *t)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			int fd, r;
+
+			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
+			    f->inet_state != TCP_ESTABLISHED)
+				continue;
+			fd = descs_lookup(t, f->desc_id);
+			if (fd < 0)
+				continue;
+			r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
+			if (r == -EINVAL)
+				continue;	/* another fd of the same socket did it */
+			if (r == 0)
+				r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, (int)f->sock_reuseaddr);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+static int open_inet(const struct fd_record *f)
+{
+	_cleanup_close_ int fd = socket((int)f->inet_family, (int)f->sock_type | SOCK_CLOEXEC, 0);
+	int r = 0;
+
+	if (fd < 0)
+		return neg_errno();
+	if (f->sock_sndbuf)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock_sndbuf / 2);
+	if (f->sock_rcvbuf)
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock_rcvbuf / 2);
+	if (f->sock_keepalive)
+		set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+	if (f->sock_type == SOCK_STREAM && f->sock_nodelay)
+		set_int(fd, SOL_TCP, TCP_NODELAY, 1);
+	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_ESTABLISHED) {
+		r = repair_tcp(f, fd);
+		return r < 0 ? r : TAKE_FD(fd);
+	}
+	if (f->sock_reuseaddr)
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (addr_has_port(f->inet_local, f->inet_family) &&
+	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0)
+		return neg_errno();
+	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_LISTEN &&
+	    listen(fd, (int)f->inet_backlog) < 0)
+		return neg_errno();
+	if (f->sock_type == SOCK_DGRAM && addr_set(f->inet_remote) &&
+	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0)
+		return neg_errno();
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
 struct watch_ref {
 	int32_t wd;
 	uint32_t mask;
@@ -425,6 +611,19 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 	int fd, want;
 
 	switch (f->kind) {
+	case FD_INET: {
+		int r;
+
+		fd = open_inet(f);
+		if (fd < 0)
+			return fd;
+		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
+			r = neg_errno();
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
 	case FD_INOTIFY:
 		return open_inotify(f);
 	case FD_UNIX: {
@@ -667,12 +866,18 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 
 	memset(t, 0, sizeof(*t));
 	t->base = descs_highest_fd(c) + 1;
+	/* Listeners first: the connections accepted from them share their port. */
+	for (int pass = 0; pass < 2; pass++)
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 
 		for (size_t k = 0; k < p->nr_fds && r == 0; k++) {
 			const struct fd_record *f = &p->fds[k];
+			bool listener = f->kind == FD_INET && f->inet_state == TCP_LISTEN;
 			int fd;
+
+			if ((pass == 0) != listener)
+				continue;
 
 			if (!f->desc_id) {
 				snprintf(err, errlen, "pid %d fd %d: no open file description in the image",
@@ -703,6 +908,8 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	}
 	if (r == 0)
 		r = open_shms(c, t, err, errlen);
+	if (r == 0 && (r = repair_done(c, t)) < 0)
+		snprintf(err, errlen, "TCP connections: leaving repair mode: %s", strerror(-r));
 	if (r < 0)
 		descs_close(t);
 	return r;

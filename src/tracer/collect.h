@@ -45,6 +45,7 @@ int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 /* /proc/PID/timers into a malloc'd array (ids, clocks, signals; no times). */
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
+int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
 		    const char *fdinfo);

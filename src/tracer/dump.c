@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +62,29 @@ static int absolute_dir(const char *dir, char *out, size_t len)
 	if (snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", base) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/*
+ * TCP connections were put in repair mode to be read.  A program that goes
+ * on gets them back as they were (no window probe); a killed one keeps
+ * them in repair mode, so they close without a FIN or a reset and the peer
+ * waits for the restore.
+ */
+static void finish_repair(struct computation *c, bool killed)
+{
+	int off = TCP_REPAIR_OFF_NO_WP;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			int *h = &c->procs[i].fds[k].repair_fd;
+
+			if (*h < 0)
+				continue;
+			if (!killed && setsockopt(*h, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
+					 c->procs[i].pid, c->procs[i].fds[k].fd);
+			closep(h);
+		}
 }
 
 static void close_content_fds(struct computation *c)
@@ -276,6 +302,7 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
+		finish_repair(&c, false);
 		session_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
@@ -290,6 +317,7 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "writing the image to %s: %s", res->dir,
 			 strerror(-r));
 out:
+	finish_repair(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
 	close_content_fds(&c);
 	snapshot_release(&sn);
 	if (r == 0 && rq->mode == CTL_DUMP_KILL) {

@@ -60,6 +60,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 
 	f->fd = fd;
 	f->content_fd = -1;
+	f->repair_fd = -1;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (n < 0)

@@ -177,12 +177,14 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 	if (getsockopt(h, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0 ||
 	    getsockopt(h, SOL_SOCKET, SO_TYPE, &type, &sl) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: socket", f->fd);
+	if (domain == AF_INET || domain == AF_INET6)
+		return collect_inet_socket(cx, f, h, domain, type);
 	if (domain != AF_UNIX) {
-		const char *what = domain == AF_INET ? "AF_INET" : domain == AF_INET6 ? "AF_INET6"
-				 : domain == AF_NETLINK ? "AF_NETLINK" : domain == AF_PACKET ? "AF_PACKET"
-				 : "socket";
+		const char *what = domain == AF_NETLINK ? "AF_NETLINK" : domain == AF_PACKET
+				 ? "AF_PACKET" : "socket";
 
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s socket", f->fd, what);
+		return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s socket (family %d)", f->fd, what,
+				    domain);
 	}
 	r = diag_unix(ino, &di);
 	if (r < 0)
