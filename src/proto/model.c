@@ -5,6 +5,22 @@
 #include "proto/model.h"
 #include "proto/record.h"
 
+bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f)
+{
+	if (f->kind != FD_INET || f->inet_state != 1 /* TCP_ESTABLISHED */)
+		return false;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_INET && o->inet_state == 1 &&
+			    !memcmp(o->inet_local, f->inet_remote, sizeof(o->inet_local)) &&
+			    !memcmp(o->inet_remote, f->inet_local, sizeof(o->inet_remote)))
+				return false;
+		}
+	return true;
+}
+
 void process_record_free(struct process_record *p)
 {
 	if (!p)

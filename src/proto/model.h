@@ -264,6 +264,9 @@ struct computation {
 };
 
 /* Free what c and p own, not c or p themselves (they may be on the stack). */
+/* An established TCP connection whose other end is not in c. */
+bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f);
+
 /* The image holds this fd's contents (a deleted file, a pipe's buffer). */
 static inline bool fd_record_has_content(const struct fd_record *f)
 {

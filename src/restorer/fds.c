@@ -25,6 +25,7 @@
 #include "restorer/fds.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/netlock.h"
 #include "util/macro.h"
 
 /* Flags that only matter at open time or that we set ourselves. */
@@ -139,15 +140,37 @@ struct pipe_pair {
 	int rfd, wfd;
 };
 
+/* fd moved above every saved fd number (the table's own fds live there). */
+static int move_above(int fd, int base)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+
+	close(fd);
+	return high < 0 ? neg_errno() : high;
+}
+
+/* A dup of fd with the saved status flags (O_NONBLOCK...) of its description. */
+static int dup_with_flags(int fd, uint32_t flags)
+{
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, 0), r;
+
+	if (n < 0)
+		return neg_errno();
+	if (fcntl(n, F_SETFL, flags & SETFL_FLAGS) < 0) {
+		r = neg_errno();
+		close(n);
+		return r;
+	}
+	return n;
+}
+
 static int add_desc(struct desc_table *t, uint32_t id, int fd)
 {
 	struct desc_entry *n;
-	int high;
+	int high = move_above(fd, t->base);
 
-	high = fcntl(fd, F_DUPFD_CLOEXEC, t->base);
-	close(fd);
 	if (high < 0)
-		return neg_errno();
+		return high;
 	n = realloc(t->v, (t->n + 1) * sizeof(*n));
 	if (!n) {
 		close(high);
@@ -490,6 +513,9 @@ static int repair_done(const struct computation *c, const struct desc_table *t)
 			fd = descs_lookup(t, f->desc_id);
 			if (fd < 0)
 				continue;
+			/* The socket exists again: the peer's packets may come in. */
+			if (fd_record_peer_outside(c, f))
+				netlock_del(f->inet_local, f->inet_remote);
 			r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
 			if (r == -EINVAL)
 				continue;	/* another fd of the same socket did it */
@@ -617,12 +643,9 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 		fd = open_inet(f);
 		if (fd < 0)
 			return fd;
-		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
-			r = neg_errno();
-			close(fd);
-			return r;
-		}
-		return fd;
+		r = dup_with_flags(fd, f->flags);
+		close(fd);
+		return r;
 	}
 	case FD_INOTIFY:
 		return open_inotify(f);
@@ -649,15 +672,7 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 				return r;
 			want = 0;
 		}
-		fd = fcntl(sp->fd[want], F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			return neg_errno();
-		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
-			r = neg_errno();
-			close(fd);
-			return r;
-		}
-		return fd;
+		return dup_with_flags(sp->fd[want], f->flags);
 	}
 	case FD_EVENTFD:
 		return open_eventfd(f);
@@ -697,15 +712,7 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 				return r;
 		}
 		want = (f->flags & O_ACCMODE) == O_RDONLY ? pp->rfd : pp->wfd;
-		fd = fcntl(want, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			return neg_errno();
-		if (fcntl(fd, F_SETFL, f->flags & SETFL_FLAGS) < 0) {
-			r = neg_errno();
-			close(fd);
-			return r;
-		}
-		return fd;
+		return dup_with_flags(want, f->flags);
 	}
 	default:
 		return -EOPNOTSUPP;
@@ -823,10 +830,9 @@ static int open_shms(const struct computation *c, struct desc_table *t, char *er
 					 v->path ? v->path : "", strerror(-fd));
 				return fd;
 			}
-			high = fcntl(fd, F_DUPFD_CLOEXEC, t->base);
-			close(fd);
+			high = move_above(fd, t->base);
 			if (high < 0)
-				return neg_errno();
+				return high;
 			n = realloc(t->shm, (t->nr_shm + 1) * sizeof(*n));
 			if (!n) {
 				close(high);

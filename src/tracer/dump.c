@@ -25,6 +25,7 @@
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
 #include "util/log.h"
+#include "util/netlock.h"
 #include "util/macro.h"
 
 #define FREEZE_TIMEOUT_MS 10000
@@ -83,6 +84,10 @@ static void finish_repair(struct computation *c, bool killed)
 			if (!killed && setsockopt(*h, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
 				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
 					 c->procs[i].pid, c->procs[i].fds[k].fd);
+			/* A peer outside must not meet a missing socket until the restore. */
+			if (killed && fd_record_peer_outside(c, &c->procs[i].fds[k]))
+				netlock_add(c->procs[i].fds[k].inet_local,
+					    c->procs[i].fds[k].inet_remote);
 			closep(h);
 		}
 }

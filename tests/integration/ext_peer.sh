@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# ext_peer.sh TRACE_CKPT: redis-server in the computation, its client outside.
+# The server is dumped with --kill and restored; the client keeps its one TCP
+# connection throughout (TCP_REPAIR, and the network lock meanwhile) and
+# every INCR answer must be the next number.  Exit 77 when redis-server,
+# nft or root is missing.
+set -u
+TC=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "skip: not root"; exit 77; }
+command -v redis-server >/dev/null || { echo "skip: no redis-server"; exit 77; }
+command -v nft >/dev/null || { echo "skip: no nft"; exit 77; }
+PY=/usr/bin/python3
+WORK=$(mktemp -d /tmp/tc-ext-peer.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err; do echo "----- $f"; tail -n 5 "$f"; done
+	exit 1
+}
+# wait_for FILE REGEX SECONDS
+wait_for() {
+	local end=$((SECONDS + $3))
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		[ "$SECONDS" -lt "$end" ] || fail "no '$2' in $(basename "$1") after $3 s"
+		sleep 0.05
+	done
+}
+PORT=$((30000 + RANDOM % 20000))
+"$TC" run --dir "$WORK/images" -- redis-server --port "$PORT" --save "" --appendonly no \
+	--bind 127.0.0.1 >"$WORK/run.out" 2>"$WORK/run.err" </dev/null &
+RUN=$!
+PIDS+=("$RUN")
+wait_for "$WORK/run.out" "Ready to accept connections" 30
+"$PY" "$HERE/ext_client.py" "$PORT" 400 >"$WORK/client.out" 2>"$WORK/client.err" </dev/null &
+CLIENT=$!
+PIDS+=("$CLIENT")
+wait_for "$WORK/client.out" '^tick 40$' 30
+PROG=$("$TC" list | awk -v p="--port $PORT" 'index($0, p) { print $1; exit }')
+[ -n "$PROG" ] || fail "redis-server not found in trace-ckpt list"
+"$TC" dump "$PROG" -D "$WORK/img" --kill >"$WORK/dump.out" 2>"$WORK/dump.err" ||
+	fail "dump: $(cat "$WORK/dump.err")"
+wait "$RUN"
+before=$(grep -c '^tick' "$WORK/client.out")
+"$TC" restore "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" </dev/null &
+PIDS+=("$!")
+wait_for "$WORK/client.out" '^PASS$' 90
+grep -q '^BAD\|Error' "$WORK/client.out" "$WORK/client.err" && fail "the client saw: $(cat "$WORK/client.err" "$WORK/client.out" | grep -m1 'BAD\|Error')"
+echo "ok: client at tick $before when the server was dumped and killed; it went on to PASS"
+rm -rf "$WORK"
+exit 0
