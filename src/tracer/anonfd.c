@@ -161,6 +161,13 @@ int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *lin
 		f->timerfd_ticks = ti.ticks;
 		f->timerfd_value_ns = ti.value_ns;
 		f->timerfd_interval_ns = ti.interval_ns;
+		/*
+		 * A periodic timer that expired and was not read yet is idle
+		 * until the read re-arms it, and shows no time left: restored
+		 * so, it would stay disarmed.  Arm it one period ahead.
+		 */
+		if (!f->timerfd_value_ns && f->timerfd_ticks)
+			f->timerfd_value_ns = f->timerfd_interval_ns;
 		return 0;
 	}
 	if (!strcmp(link, "anon_inode:inotify")) {
