@@ -580,7 +580,9 @@ static int open_inotify(const struct fd_record *f)
 {
 	_cleanup_free_ struct watch_ref *w = NULL;
 	_cleanup_close_ int fd = -1;
+	char dummy[64] = "";
 	size_t n = 0, off = 0;
+	int next_wd = 1;
 
 	fd = inotify_init1(IN_CLOEXEC | (f->flags & O_NONBLOCK ? IN_NONBLOCK : 0));
 	if (fd < 0)
@@ -605,18 +607,34 @@ static int open_inotify(const struct fd_record *f)
 	for (size_t i = 0; i < n; i++) {
 		int wd;
 
-		for (;;) {
-			wd = inotify_add_watch(fd, w[i].path, w[i].mask);
-			if (wd < 0)
+		/*
+		 * Numbers the program had freed are burnt on a directory of our
+		 * own: a watch removed from the real inode dies asynchronously,
+		 * and adding it back at once could meet the dying one.
+		 */
+		while (next_wd < w[i].wd) {
+			if (!dummy[0]) {
+				snprintf(dummy, sizeof(dummy), "/tmp/trace-ckpt-inotify.XXXXXX");
+				if (!mkdtemp(dummy))
+					return neg_errno();
+			}
+			wd = inotify_add_watch(fd, dummy, IN_ATTRIB);
+			if (wd < 0) {
+				rmdir(dummy);
 				return neg_errno();
-			if (wd >= w[i].wd)
-				break;
-			/* A number the program had freed: burn it. */
+			}
 			inotify_rm_watch(fd, wd);
+			next_wd = wd + 1;
 		}
+		wd = inotify_add_watch(fd, w[i].path, w[i].mask);
+		if (wd < 0)
+			return neg_errno();
+		next_wd = wd + 1;
 		if (wd != w[i].wd)
 			log_warn("inotify watch of %s: wd %d, was %d", w[i].path, wd, w[i].wd);
 	}
+	if (dummy[0])
+		rmdir(dummy);
 	/* The burnt numbers left IN_IGNORED events the program never caused. */
 	{
 		int fl = fcntl(fd, F_GETFL);
