@@ -38,6 +38,8 @@
 
 TCMH_STATE_ROOT=${TCMH_STATE_ROOT:-/tmp}
 TCMH_SSHD=${TCMH_SSHD:-/usr/sbin/sshd}
+TCMH_PREFIX=${TCMH_PREFIX:-}
+TCMH_NO_CHECK=${TCMH_NO_CHECK:-}
 
 _tcmh_err() { echo "hosts.sh: $*" >&2; }
 
@@ -378,8 +380,8 @@ hosts_info()
 
 _tcmh_main()
 {
-	local cmd=$1
-	shift
+	local cmd=${1:-}
+	(($#)) && shift
 	case $cmd in
 	up)
 		[[ $# -eq 3 ]] || { _tcmh_err "usage: hosts.sh up PREFIX N OCTET"; return 2; }
@@ -395,9 +397,11 @@ _tcmh_main()
 		hosts_exec "$@"
 		;;
 	check)
+		[[ $# -eq 1 ]] || { _tcmh_err "usage: hosts.sh check PREFIX"; return 2; }
 		hosts_check "$1"
 		;;
 	info)
+		[[ $# -eq 1 ]] || { _tcmh_err "usage: hosts.sh info PREFIX"; return 2; }
 		hosts_info "$1"
 		;;
 	available)
