@@ -175,7 +175,15 @@ enum fd_attr {
 	FD_A_SOCK_NODELAY,	/* u32 */
 	FD_A_SOCK_REUSEADDR,	/* u32 */
 	FD_A_SOCK_KEEPALIVE,	/* u32 */
-	FD_A_MAX = FD_A_SOCK_KEEPALIVE,
+	FD_A_SOCK_STATE,	/* u32 */
+	FD_A_SOCK_NAME,		/* bytes: sun_path */
+	FD_A_SOCK_DIR,		/* str */
+	FD_A_SOCK_FILE_MODE,	/* u32 */
+	FD_A_SOCK_UNLINKED,	/* u32 */
+	FD_A_SOCK_BACKLOG,	/* u32 */
+	FD_A_SOCK_PENDING,	/* u64[] inodes */
+	FD_A_PEER_NAME,		/* bytes: sun_path */
+	FD_A_MAX = FD_A_PEER_NAME,
 };
 
 /*

@@ -57,6 +57,14 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_NODELAY, struct fd_record, sock_nodelay),
 	F_U32(FD_A_SOCK_REUSEADDR, struct fd_record, sock_reuseaddr),
 	F_U32(FD_A_SOCK_KEEPALIVE, struct fd_record, sock_keepalive),
+	F_U32(FD_A_SOCK_STATE, struct fd_record, sock_state),
+	F_BLOB(FD_A_SOCK_NAME, struct fd_record, sock_name, sock_name_len),
+	F_STR(FD_A_SOCK_DIR, struct fd_record, sock_dir),
+	F_U32(FD_A_SOCK_FILE_MODE, struct fd_record, sock_file_mode),
+	F_U32(FD_A_SOCK_UNLINKED, struct fd_record, sock_unlinked),
+	F_U32(FD_A_SOCK_BACKLOG, struct fd_record, sock_backlog),
+	F_BLOB(FD_A_SOCK_PENDING, struct fd_record, sock_pending, sock_pending_len),
+	F_BLOB(FD_A_PEER_NAME, struct fd_record, peer_name, peer_name_len),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -83,6 +91,13 @@ void fd_record_free(struct fd_record *f)
 	free(f->content);
 	free(f->epoll_watches);
 	free(f->inotify_watches);
+	free(f->sock_name);
+	free(f->sock_dir);
+	free(f->sock_pending);
+	free(f->peer_name);
+	f->sock_name = f->sock_pending = f->peer_name = NULL;
+	f->sock_dir = NULL;
+	f->sock_name_len = f->sock_pending_len = f->peer_name_len = 0;
 	f->inotify_watches = NULL;
 	f->inotify_watches_len = 0;
 	f->path = f->content = NULL;

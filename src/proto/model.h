@@ -196,6 +196,22 @@ struct fd_record {
 	uint32_t sock_type;	/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	uint64_t sock_ino, peer_ino;
 	uint32_t sock_passcred, sock_sndbuf, sock_rcvbuf;
+	/* FD_UNIX beyond pairs: TCP_ESTABLISHED (connected), TCP_LISTEN or
+	 * TCP_CLOSE (unconnected), as sock_diag says. */
+	uint32_t sock_state;
+	uint8_t *sock_name;	/* bound address: sun_path bytes (abstract: a leading NUL) */
+	uint32_t sock_name_len;
+	char *sock_dir;		/* a relative name: the directory it was bound in */
+	uint32_t sock_file_mode;	/* the socket file's mode bits */
+	uint32_t sock_unlinked;	/* its file was removed after bind */
+	uint32_t sock_backlog;	/* TCP_LISTEN */
+	/* TCP_LISTEN: u64 inodes of the connections not accepted yet, oldest first. */
+	uint8_t *sock_pending;
+	uint32_t sock_pending_len;
+	/* A datagram socket connected to a socket outside the computation: its
+	 * name, connected to again at restore. */
+	uint8_t *peer_name;
+	uint32_t peer_name_len;
 	uint8_t *inotify_watches;	/* FD_INOTIFY: packed inotify_watch_hdr + path */
 	uint32_t inotify_watches_len;
 	/* FD_INET; an established TCP connection's queues are in content as

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "restorer/fds.h"
+#include "restorer/unix.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/netlock.h"
@@ -278,101 +279,6 @@ static int open_timerfd(const struct fd_record *f)
 }
 
 /* The first record of a socket that carries its queue (dup'd fds repeat it). */
-static const struct fd_record *socket_record(const struct computation *c, uint64_t ino)
-{
-	const struct fd_record *any = NULL;
-
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-
-			if (o->kind != FD_UNIX || o->sock_ino != ino)
-				continue;
-			if (o->content)
-				return o;
-			any = any ? any : o;
-		}
-	return any;
-}
-
-/* Messages queued for `to` are sent again from its peer `from`, in order. */
-static int refill_socket(const struct fd_record *to, int from)
-{
-	_cleanup_close_ int src = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t off = 0;
-
-	if (!to->content || !to->size)
-		return 0;
-	src = open(to->content, O_RDONLY | O_CLOEXEC);
-	if (src < 0)
-		return neg_errno();
-	while (off < to->size) {
-		uint32_t len;
-		int r = pread_full(src, &len, sizeof(len), (off_t)off);
-
-		if (r < 0)
-			return r;
-		free(buf);
-		buf = malloc(len ? len : 1);
-		if (!buf)
-			return -ENOMEM;
-		r = pread_full(src, buf, len, (off_t)(off + sizeof(len)));
-		if (r < 0)
-			return r;
-		if (send(from, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
-			return errno ? neg_errno() : -EIO;
-		off += sizeof(len) + len;
-	}
-	return 0;
-}
-
-static void socket_options(const struct fd_record *f, int fd)
-{
-	int v;
-
-	if (f->sock_passcred) {
-		v = 1;
-		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v));
-	}
-	/* The kernel doubles what it is given: give back half of what it said. */
-	if (f->sock_sndbuf) {
-		v = f->sock_sndbuf / 2;
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-	}
-	if (f->sock_rcvbuf) {
-		v = f->sock_rcvbuf / 2;
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	}
-}
-
-struct sock_pair {
-	uint64_t ino[2];
-	int fd[2];
-};
-
-static int open_socketpair(const struct computation *c, const struct fd_record *f,
-			   struct sock_pair *sp)
-{
-	const struct fd_record *end[2];
-	int r;
-
-	end[0] = socket_record(c, f->sock_ino);
-	end[1] = socket_record(c, f->peer_ino);
-	if (!end[1])
-		return -ENOTCONN;
-	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, sp->fd) < 0)
-		return neg_errno();
-	sp->ino[0] = f->sock_ino;
-	sp->ino[1] = f->peer_ino;
-	for (int i = 0; i < 2; i++)
-		socket_options(end[i], sp->fd[i]);
-	r = refill_socket(end[0], sp->fd[1]);
-	if (r == 0)
-		r = refill_socket(end[1], sp->fd[0]);
-	return r;
-}
-
 static socklen_t addr_len(uint32_t family)
 {
 	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -648,9 +554,23 @@ static int open_inotify(const struct fd_record *f)
 	return TAKE_FD(fd);
 }
 
-static int open_desc(const struct computation *c, const struct fd_record *f,
-		     struct pipe_pair **pipes, size_t *nr_pipes, struct sock_pair **socks,
-		     size_t *nr_socks)
+static const char *desc_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case FD_PIPE:
+		return "pipe";
+	case FD_UNIX:
+		return "unix socket";
+	case FD_INET:
+		return "inet socket";
+	default:
+		return "?";
+	}
+}
+
+static int open_desc(const struct computation *c, const struct desc_table *t,
+		     const struct fd_record *f, struct pipe_pair **pipes, size_t *nr_pipes,
+		     struct unix_state *us)
 {
 	int fd, want;
 
@@ -668,29 +588,14 @@ static int open_desc(const struct computation *c, const struct fd_record *f,
 	case FD_INOTIFY:
 		return open_inotify(f);
 	case FD_UNIX: {
-		struct sock_pair *sp = NULL;
 		int r;
 
-		for (size_t i = 0; i < *nr_socks && !sp; i++)
-			for (int e = 0; e < 2; e++)
-				if ((*socks)[i].ino[e] == f->sock_ino) {
-					sp = &(*socks)[i];
-					want = e;
-				}
-		if (!sp) {
-			struct sock_pair *n = realloc(*socks, (*nr_socks + 1) * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			*socks = n;
-			sp = &n[(*nr_socks)++];
-			*sp = (struct sock_pair){ .fd = { -1, -1 } };
-			r = open_socketpair(c, f, sp);
-			if (r < 0)
-				return r;
-			want = 0;
-		}
-		return dup_with_flags(sp->fd[want], f->flags);
+		fd = unix_open(c, t, f, us);
+		if (fd < 0)
+			return fd;
+		r = dup_with_flags(fd, f->flags);
+		close(fd);
+		return r;
 	}
 	case FD_EVENTFD:
 		return open_eventfd(f);
@@ -884,23 +789,27 @@ int descs_lookup(const struct desc_table *t, uint32_t desc_id)
 int descs_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen)
 {
 	_cleanup_free_ struct pipe_pair *pipes = NULL;
-	_cleanup_free_ struct sock_pair *socks = NULL;
-	size_t nr_pipes = 0, nr_socks = 0;
+	struct unix_state us = { 0 };
+	size_t nr_pipes = 0;
 	int r = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->base = descs_highest_fd(c) + 1;
-	/* Listeners first: the connections accepted from them share their port. */
-	for (int pass = 0; pass < 2; pass++)
+	/*
+	 * Listeners (and bound unix sockets) first: connections accepted from
+	 * them share their port or are made by connecting to them; last, the
+	 * connections a unix listener had not accepted yet, behind those it had.
+	 */
+	for (int pass = 0; pass < 3; pass++)
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 
 		for (size_t k = 0; k < p->nr_fds && r == 0; k++) {
 			const struct fd_record *f = &p->fds[k];
-			bool listener = f->kind == FD_INET && f->inet_state == TCP_LISTEN;
-			int fd;
+			int fd, want = f->kind == FD_INET ? (f->inet_state == TCP_LISTEN ? 0 : 1)
+							  : unix_pass(c, f);
 
-			if ((pass == 0) != listener)
+			if (pass != want)
 				continue;
 
 			if (!f->desc_id) {
@@ -911,11 +820,16 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			}
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
-			fd = open_desc(c, f, &pipes, &nr_pipes, &socks, &nr_socks);
+			fd = open_desc(c, t, f, &pipes, &nr_pipes, &us);
 			if (fd < 0) {
 				r = fd;
-				snprintf(err, errlen, "pid %d fd %d: %s: %s", p->pid, f->fd,
-					 f->path ? f->path : f->kind == FD_PIPE ? "pipe" : "?",
+				bool abstract = f->sock_name_len && !f->sock_name[0];
+
+				snprintf(err, errlen, "pid %d fd %d: %s%s%.*s: %s", p->pid, f->fd,
+					 f->path ? f->path : desc_kind_name(f->kind),
+					 !f->sock_name_len ? "" : abstract ? " @" : " ",
+					 (int)f->sock_name_len - abstract,
+					 f->sock_name_len ? (const char *)f->sock_name + abstract : "",
 					 strerror(-r));
 				break;
 			}
@@ -926,10 +840,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 		closep(&pipes[i].rfd);
 		closep(&pipes[i].wfd);
 	}
-	for (size_t i = 0; i < nr_socks; i++) {
-		closep(&socks[i].fd[0]);
-		closep(&socks[i].fd[1]);
-	}
+	unix_state_clear(&us);
 	if (r == 0)
 		r = open_shms(c, t, err, errlen);
 	if (r == 0 && (r = repair_done(c, t)) < 0)

@@ -320,14 +320,27 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = collect_pipes(refs, n, s, err, errlen);
 	if (r < 0)
 		return r;
-	/* A socket whose peer is outside cannot be reconnected here. */
+	/*
+	 * A socket whose peer is outside cannot be reconnected, unless it is a
+	 * connection a listener of ours has not accepted yet, or a datagram
+	 * socket connected to a name.
+	 */
 	for (size_t i = 0; i < n; i++) {
+		const struct fd_record *f = refs[i].f;
 		bool found = false;
 
-		if (refs[i].f->kind != FD_UNIX)
+		if (f->kind != FD_UNIX || !f->peer_ino || f->peer_name)
 			continue;
-		for (size_t k = 0; k < n && !found; k++)
-			found = refs[k].f->kind == FD_UNIX && refs[k].f->sock_ino == refs[i].f->peer_ino;
+		for (size_t k = 0; k < n && !found; k++) {
+			const struct fd_record *o = refs[k].f;
+			const uint64_t *pend = (const uint64_t *)o->sock_pending;
+
+			if (o->kind != FD_UNIX)
+				continue;
+			found = o->sock_ino == f->peer_ino;
+			for (size_t j = 0; j < o->sock_pending_len / 8 && !found; j++)
+				found = pend[j] == f->sock_ino;
+		}
 		if (!found) {
 			struct collect_ctx cx = { .pid = refs[i].p->real_pid, .err = err,
 						  .errlen = errlen };

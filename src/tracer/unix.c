@@ -4,8 +4,9 @@
  * socket (pidfd_getfd), asks sock_diag for its peer and name, and peeks
  * the queued messages: nothing is consumed.  Connected pairs whose both
  * ends are in the computation are supported (socketpair(), the usual IPC of
- * forked workers); bound, listening and half-outside sockets are refused by
- * name.
+ * forked workers), and so are sockets bound to a path or an abstract name,
+ * listeners with the connections they have not accepted yet, and datagram
+ * sockets connected by name to a socket outside.
  */
 #include <errno.h>
 #include <linux/netlink.h>
@@ -17,7 +18,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <netinet/tcp.h>
+#include <limits.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "tracer/collect.h"
@@ -25,12 +31,71 @@
 #include "util/macro.h"
 
 #define PEEK_MAX (4u << 20)
+#define MAX_PENDING 4096
 
 struct unix_diag_info {
 	uint32_t state, peer;
 	bool named;
-	char name[108];
+	uint32_t name_len;	/* bytes of name, as bound (abstract: leading NUL) */
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	uint32_t vfs_ino;	/* the socket file's inode, for names in the filesystem */
+	uint32_t rqueue, wqueue;	/* listener: pending, backlog; else queued bytes */
+	uint32_t *icons;	/* listener: connections not accepted yet */
+	size_t nr_icons;
 };
+
+static void unix_diag_info_clear(struct unix_diag_info *di)
+{
+	free(di->icons);
+	di->icons = NULL;
+}
+
+static void parse_unix_diag(const struct nlmsghdr *h, struct unix_diag_info *out)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	struct rtattr *a = (struct rtattr *)(m + 1);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+
+	out->state = m->udiag_state;
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		size_t l = RTA_PAYLOAD(a);
+
+		switch (a->rta_type) {
+		case UNIX_DIAG_PEER:
+			if (l >= 4)
+				memcpy(&out->peer, RTA_DATA(a), 4);
+			break;
+		case UNIX_DIAG_NAME:
+			l = MIN(l, sizeof(out->name) - 1);
+			memcpy(out->name, RTA_DATA(a), l);
+			out->name[l] = '\0';
+			out->name_len = (uint32_t)l;
+			out->named = true;
+			break;
+		case UNIX_DIAG_VFS:
+			if (l >= sizeof(struct unix_diag_vfs))
+				out->vfs_ino = ((struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_ino;
+			break;
+		case UNIX_DIAG_RQLEN:
+			if (l >= sizeof(struct unix_diag_rqlen)) {
+				struct unix_diag_rqlen *q = RTA_DATA(a);
+
+				out->rqueue = q->udiag_rqueue;
+				out->wqueue = q->udiag_wqueue;
+			}
+			break;
+		case UNIX_DIAG_ICONS:
+			free(out->icons);
+			out->nr_icons = MIN(l / 4, (size_t)MAX_PENDING);
+			out->icons = malloc(out->nr_icons * 4 + 1);
+			if (out->icons)
+				memcpy(out->icons, RTA_DATA(a), out->nr_icons * 4);
+			else
+				out->nr_icons = 0;
+			break;
+		}
+	}
+}
 
 static int diag_unix(uint64_t ino, struct unix_diag_info *out)
 {
@@ -41,20 +106,23 @@ static int diag_unix(uint64_t ino, struct unix_diag_info *out)
 		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST },
 		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)ino,
-			 .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME,
+			 .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME | UDIAG_SHOW_VFS |
+				       UDIAG_SHOW_RQLEN | UDIAG_SHOW_ICONS,
 			 .udiag_cookie = { ~0u, ~0u } },
 	};
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	uint8_t buf[8192];
+	_cleanup_free_ uint8_t *buf = malloc(65536);
 	struct nlmsghdr *h;
 	ssize_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (nl < 0)
 		return neg_errno();
+	if (!buf)
+		return -ENOMEM;
 	if (send(nl, &msg, sizeof(msg), 0) < 0)
 		return neg_errno();
-	n = recv(nl, buf, sizeof(buf), 0);
+	n = recv(nl, buf, 65536, 0);
 	if (n < 0)
 		return neg_errno();
 	h = (struct nlmsghdr *)buf;
@@ -65,25 +133,14 @@ static int diag_unix(uint64_t ino, struct unix_diag_info *out)
 
 		return e->error ? e->error : -ENOENT;
 	}
-	{
-		struct unix_diag_msg *m = NLMSG_DATA(h);
-		struct rtattr *a = (struct rtattr *)(m + 1);
-		int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-
-		out->state = m->udiag_state;
-		for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-			if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= 4) {
-				memcpy(&out->peer, RTA_DATA(a), 4);
-			} else if (a->rta_type == UNIX_DIAG_NAME) {
-				size_t l = MIN((size_t)RTA_PAYLOAD(a), sizeof(out->name) - 1);
-
-				memcpy(out->name, RTA_DATA(a), l);
-				out->name[l] = '\0';
-				out->named = true;
-			}
-		}
-	}
+	parse_unix_diag(h, out);
 	return 0;
+}
+
+/* "@name" for an abstract name, the path otherwise: for messages. */
+static const char *printable_name(const struct unix_diag_info *di)
+{
+	return di->name[0] ? di->name : di->name + 1;
 }
 
 /*
@@ -110,8 +167,10 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	for (;;) {
 		char cbuf[CMSG_SPACE(sizeof(int) * 16)];
 		struct iovec iov = { buf, PEEK_MAX };
+		struct sockaddr_un from;
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
+				     .msg_controllen = sizeof(cbuf), .msg_name = &from,
+				     .msg_namelen = sizeof(from) };
 		ssize_t n = recvmsg(h, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		uint32_t len32;
 
@@ -137,6 +196,15 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		}
 		if (r < 0)
 			break;
+		/* Refilled from an unbound socket, a datagram would lose its sender. */
+		if (f->sock_type != SOCK_STREAM && mh.msg_namelen > offsetof(struct sockaddr_un, sun_path)) {
+			r = collect_fail(cx, -EOPNOTSUPP,
+					 "fd %d: unix socket: a queued datagram from the bound socket %s%.*s",
+					 f->fd, from.sun_path[0] ? "" : "@",
+					 (int)(mh.msg_namelen - offsetof(struct sockaddr_un, sun_path) - 1),
+					 from.sun_path[0] ? from.sun_path : from.sun_path + 1);
+			break;
+		}
 		if ((mh.msg_flags & MSG_TRUNC) || total + n > PEEK_MAX) {
 			r = collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket queue over %u bytes",
 					 f->fd, PEEK_MAX);
@@ -158,6 +226,111 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		f->content_fd = TAKE_FD(mem);
 	}
 	return 0;
+}
+
+/*
+ * The bound name; for a name in the filesystem, the socket file's mode, or
+ * that it was removed, and for a relative name, the directory it resolves in.
+ */
+static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
+			     const struct unix_diag_info *di)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	if (!di->named)
+		return 0;
+	f->sock_name = malloc(di->name_len + 1);
+	if (!f->sock_name)
+		return -ENOMEM;
+	memcpy(f->sock_name, di->name, di->name_len);
+	f->sock_name_len = di->name_len;
+	if (!di->name[0])
+		return 0;
+	if (di->name[0] == '/') {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", cx->pid, di->name);
+	} else {
+		char cwd[PATH_MAX];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/cwd", cx->pid);
+		n = readlink(path, cwd, sizeof(cwd) - 1);
+		if (n < 0)
+			return collect_fail(cx, neg_errno(), "fd %d: unix socket %s: cwd", f->fd,
+					    di->name);
+		cwd[n] = '\0';
+		f->sock_dir = strdup(cwd);
+		if (!f->sock_dir)
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", cx->pid, di->name);
+	}
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == di->vfs_ino) {
+		f->sock_file_mode = st.st_mode & 07777;
+	} else {
+		/*
+		 * Removed, or (relative) bound from another directory than its
+		 * cwd: either way nothing reaches it by that path from here.
+		 */
+		f->sock_unlinked = 1;
+	}
+	return 0;
+}
+
+/*
+ * A listener's connections not accepted yet, by their clients' inodes (0: a
+ * client that closed), connected again in order at restore; bytes a client
+ * sent into one cannot be read without accepting it.
+ */
+static int collect_pending(struct collect_ctx *cx, struct fd_record *f,
+			   const struct unix_diag_info *di)
+{
+	uint64_t *v;
+
+	f->sock_backlog = di->wqueue;
+	if (!di->nr_icons)
+		return 0;
+	v = calloc(di->nr_icons, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	f->sock_pending = (uint8_t *)v;
+	f->sock_pending_len = (uint32_t)(di->nr_icons * sizeof(*v));
+	for (size_t i = 0; i < di->nr_icons; i++) {
+		struct unix_diag_info e;
+		int r;
+
+		v[i] = di->icons[i];
+		if (!di->icons[i])
+			continue;
+		/* What a client sent into its connection is charged to it. */
+		r = diag_unix(di->icons[i], &e);
+		unix_diag_info_clear(&e);
+		if (r == 0 && e.wqueue)
+			return collect_fail(cx, -EOPNOTSUPP,
+					    "fd %d: unix socket %s: a connection not accepted yet holds %u bytes",
+					    f->fd, printable_name(di), e.wqueue);
+	}
+	return 0;
+}
+
+/* Connected to a socket outside the computation: by name, datagrams only. */
+static int collect_peer_name(struct fd_record *f, uint32_t peer)
+{
+	struct unix_diag_info pd;
+	int r;
+
+	if (f->sock_type != SOCK_DGRAM)
+		return 0;
+	r = diag_unix(peer, &pd);
+	if (r == 0 && pd.named) {
+		f->peer_name = malloc(pd.name_len + 1);
+		if (!f->peer_name)
+			r = -ENOMEM;
+		else
+			memcpy(f->peer_name, pd.name, pd.name_len);
+		f->peer_name_len = pd.name_len;
+	}
+	unix_diag_info_clear(&pd);
+	return r == -ENOENT ? 0 : r;
 }
 
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino)
@@ -189,15 +362,19 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 	r = diag_unix(ino, &di);
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: unix socket: sock_diag", f->fd);
-	if (di.named)
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket bound to %s%s", f->fd,
-				    di.name[0] ? "" : "@", di.name[0] ? di.name : di.name + 1);
-	if (!di.peer)
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: unconnected unix socket", f->fd);
 	f->kind = FD_UNIX;
 	f->sock_type = type;
 	f->sock_ino = ino;
 	f->peer_ino = di.peer;
+	f->sock_state = di.state;
+	r = collect_unix_name(cx, f, &di);
+	if (r == 0 && di.state == TCP_LISTEN)
+		r = collect_pending(cx, f, &di);
+	if (r == 0 && di.peer)
+		r = collect_peer_name(f, di.peer);
+	unix_diag_info_clear(&di);
+	if (r < 0)
+		return r;
 	sl = sizeof(v);
 	if (getsockopt(h, SOL_SOCKET, SO_PASSCRED, &v, &sl) == 0)
 		f->sock_passcred = v;
@@ -207,5 +384,6 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 	sl = sizeof(v);
 	if (getsockopt(h, SOL_SOCKET, SO_RCVBUF, &v, &sl) == 0)
 		f->sock_rcvbuf = v;
-	return peek_queue(cx, f, h);
+	/* A listener's queue holds connections, not bytes. */
+	return f->sock_state == TCP_LISTEN ? 0 : peek_queue(cx, f, h);
 }

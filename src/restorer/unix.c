@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Builder of Unix sockets.  Everything is made by the restoring supervisor
+ * before any process exists, in an order that lets sockets reach each other
+ * by name: listeners and bound sockets first, then connections (an accepted
+ * one by connect() to the restored listener and accept(), so both ends keep
+ * their addresses), then the connections a listener had not accepted yet,
+ * in their queue's order.  Queued messages are sent again from the peer, or
+ * to the socket's name from an unbound socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "restorer/fds.h"
+#include "restorer/unix.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static const struct fd_record *socket_record(const struct computation *c, uint64_t ino)
+{
+	const struct fd_record *any = NULL;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind != FD_UNIX || o->sock_ino != ino)
+				continue;
+			if (o->content)
+				return o;
+			any = any ? any : o;
+		}
+	return any;
+}
+
+static bool same_name(const struct fd_record *a, const struct fd_record *b)
+{
+	return a->sock_name_len && a->sock_name_len == b->sock_name_len &&
+	       !memcmp(a->sock_name, b->sock_name, a->sock_name_len);
+}
+
+/* The listener whose address an accepted socket f carries. */
+static const struct fd_record *listener_of(const struct computation *c,
+					   const struct fd_record *f)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_UNIX && o->sock_state == TCP_LISTEN &&
+			    o->sock_type == f->sock_type && same_name(o, f))
+				return o;
+		}
+	return NULL;
+}
+
+/* The listener that has a connection from the socket `ino` in its queue. */
+static const struct fd_record *pending_in(const struct computation *c, uint64_t ino)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+			const uint64_t *v = (const uint64_t *)o->sock_pending;
+
+			if (o->kind != FD_UNIX)
+				continue;
+			for (size_t j = 0; j < o->sock_pending_len / sizeof(*v); j++)
+				if (v[j] == ino)
+					return o;
+		}
+	return NULL;
+}
+
+int unix_pass(const struct computation *c, const struct fd_record *f)
+{
+	const struct fd_record *p;
+
+	if (f->kind != FD_UNIX)
+		return 1;
+	if (f->sock_state == TCP_LISTEN || (!f->peer_ino && f->sock_name_len))
+		return 0;
+	if (pending_in(c, f->sock_ino))
+		return 2;
+	if (!f->peer_ino)
+		return 1;
+	p = socket_record(c, f->peer_ino);
+	return p && p->peer_ino != f->sock_ino ? 2 : 1;
+}
+
+static socklen_t make_addr(const uint8_t *name, uint32_t len, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	len = MIN(len, (uint32_t)sizeof(sun->sun_path));
+	memcpy(sun->sun_path, name, len);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+}
+
+static void socket_options(const struct fd_record *f, int fd)
+{
+	int v;
+
+	if (f->sock_passcred) {
+		v = 1;
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v));
+	}
+	/* The kernel doubles what it is given: give back half of what it said. */
+	if (f->sock_sndbuf) {
+		v = f->sock_sndbuf / 2;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
+	if (f->sock_rcvbuf) {
+		v = f->sock_rcvbuf / 2;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
+}
+
+/* The socket file's path: the name, or the name in the directory it was bound in. */
+static int name_path(const struct fd_record *f, char *path, size_t len)
+{
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = "";
+
+	memcpy(name, f->sock_name, MIN((size_t)f->sock_name_len, sizeof(name) - 1));
+	if ((size_t)snprintf(path, len, "%s%s%s", name[0] == '/' ? "" : f->sock_dir ? f->sock_dir : ".",
+			     name[0] == '/' ? "" : "/", name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* An address that reaches the socket of f from here: a relative name through its directory. */
+static int reach_addr(const struct fd_record *f, struct sockaddr_un *sun, socklen_t *sl)
+{
+	char path[PATH_MAX + 128];
+	int r;
+
+	if (!f->sock_name_len)
+		return -EDESTADDRREQ;
+	if (!f->sock_name[0] || f->sock_name[0] == '/') {
+		*sl = make_addr(f->sock_name, f->sock_name_len, sun);
+		return 0;
+	}
+	r = name_path(f, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	*sl = make_addr((const uint8_t *)path, (uint32_t)strlen(path) + 1, sun);
+	return 0;
+}
+
+/*
+ * Bind to the saved name.  The file the dump left behind is a stale socket
+ * nobody listens on any more: it goes, or bind would fail.
+ */
+static int bind_name(int fd, const struct fd_record *f)
+{
+	char path[PATH_MAX + 128];
+	struct sockaddr_un sun;
+	socklen_t sl = make_addr(f->sock_name, f->sock_name_len, &sun);
+	_cleanup_close_ int cwd = -1;
+	struct stat st;
+	int r = 0;
+
+	if (!f->sock_name[0])
+		return bind(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
+	r = name_path(f, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	if (f->sock_name[0] != '/') {
+		/* A relative name is bound as it was, from its directory. */
+		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(f->sock_dir ? f->sock_dir : ".") < 0)
+			return neg_errno();
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sl) < 0)
+		r = neg_errno();
+	if (cwd >= 0 && fchdir(cwd) < 0 && r == 0)
+		r = neg_errno();
+	if (r < 0)
+		return r;
+	if (f->sock_file_mode && chmod(path, f->sock_file_mode) < 0)
+		log_warn("unix socket %s: chmod: %m", path);
+	if (f->sock_unlinked)
+		unlink(path);
+	return 0;
+}
+
+/* Each queued message of `to`, from the open content file. */
+static int for_each_message(const struct fd_record *to, int (*send_one)(const void *, uint32_t, void *),
+			    void *arg)
+{
+	_cleanup_close_ int src = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint64_t off = 0;
+
+	if (!to->content || !to->size)
+		return 0;
+	src = open(to->content, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return neg_errno();
+	while (off < to->size) {
+		uint32_t len;
+		int r = pread_full(src, &len, sizeof(len), (off_t)off);
+
+		if (r < 0)
+			return r;
+		free(buf);
+		buf = malloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		r = pread_full(src, buf, len, (off_t)(off + sizeof(len)));
+		if (r == 0)
+			r = send_one(buf, len, arg);
+		if (r < 0)
+			return r;
+		off += sizeof(len) + len;
+	}
+	return 0;
+}
+
+static int send_connected(const void *buf, uint32_t len, void *arg)
+{
+	int fd = *(int *)arg;
+
+	if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		return errno ? neg_errno() : -EIO;
+	return 0;
+}
+
+struct send_to {
+	int fd;
+	struct sockaddr_un sun;
+	socklen_t sl;
+};
+
+static int send_to_name(const void *buf, uint32_t len, void *arg)
+{
+	struct send_to *st = arg;
+
+	if (sendto(st->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&st->sun,
+		   st->sl) != (ssize_t)len)
+		return errno ? neg_errno() : -EIO;
+	return 0;
+}
+
+/* Messages queued for `to` are sent again from its connected peer `from`. */
+static int refill_from_peer(const struct fd_record *to, int from)
+{
+	return for_each_message(to, send_connected, &from);
+}
+
+/* An unconnected datagram socket's queue: sent to its name from an unbound socket. */
+static int refill_by_name(const struct fd_record *to)
+{
+	struct send_to st;
+	int r;
+
+	if (!to->content || !to->size)
+		return 0;
+	r = reach_addr(to, &st.sun, &st.sl);
+	if (r < 0)
+		return r == -EDESTADDRREQ ? -EOPNOTSUPP : r;
+	st.fd = socket(AF_UNIX, (int)to->sock_type | SOCK_CLOEXEC, 0);
+	if (st.fd < 0)
+		return neg_errno();
+	r = for_each_message(to, send_to_name, &st);
+	close(st.fd);
+	return r;
+}
+
+static int remember(struct unix_state *us, uint64_t ino, int fd)
+{
+	struct unix_made *n = realloc(us->v, (us->n + 1) * sizeof(*n));
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	us->v = n;
+	us->v[us->n++] = (struct unix_made){ ino, fd };
+	return 0;
+}
+
+static int take(struct unix_state *us, uint64_t ino)
+{
+	for (size_t i = 0; i < us->n; i++) {
+		int fd = us->v[i].fd;
+
+		if (us->v[i].ino != ino)
+			continue;
+		us->v[i] = us->v[--us->n];
+		return fd;
+	}
+	return -1;
+}
+
+/* A socket, bound if it was, its queue refilled: not connected yet. */
+static int open_bound(const struct fd_record *f)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return neg_errno();
+	socket_options(f, fd);
+	if (f->sock_name_len && (r = bind_name(fd, f)) < 0)
+		return r;
+	if (f->sock_type == SOCK_DGRAM && (r = refill_by_name(f)) < 0)
+		return r;
+	return TAKE_FD(fd);
+}
+
+/* Connect fd to the socket of record to. */
+static int connect_to(int fd, const struct fd_record *to)
+{
+	struct sockaddr_un sun;
+	socklen_t sl;
+	int r = reach_addr(to, &sun, &sl);
+
+	if (r < 0)
+		return r;
+	return connect(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
+}
+
+static int open_listener(const struct fd_record *f)
+{
+	_cleanup_close_ int fd = open_bound(f);
+
+	if (fd < 0)
+		return fd;
+	if (listen(fd, f->sock_backlog ? (int)f->sock_backlog : SOMAXCONN) < 0)
+		return neg_errno();
+	return TAKE_FD(fd);
+}
+
+/* Connected to a socket that is not its pair: `to`, or a name outside. */
+static int open_connected_to(const struct fd_record *f, const struct fd_record *to)
+{
+	_cleanup_close_ int fd = open_bound(f);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	if (to) {
+		r = connect_to(fd, to);
+	} else {
+		struct sockaddr_un sun;
+		socklen_t sl = make_addr(f->peer_name, f->peer_name_len, &sun);
+
+		r = connect(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
+	}
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+/*
+ * Both ends of a connection: accepted from the restored listener when one
+ * end carries a listener's address, else a socketpair (datagram ends bound
+ * to their names afterwards; an accepted stream end whose listener is gone
+ * loses its address).
+ */
+static int make_pair(const struct computation *c, const struct desc_table *t,
+		     const struct fd_record *e[2], int fd[2])
+{
+	const struct fd_record *l = NULL;
+	int srv = -1, r;
+
+	fd[0] = fd[1] = -1;
+	if (e[0]->sock_type != SOCK_DGRAM) {
+		for (int i = 0; i < 2 && !l; i++)
+			if ((l = listener_of(c, e[i])) && descs_lookup(t, l->desc_id) >= 0)
+				srv = i;
+			else
+				l = NULL;
+	}
+	if (l) {
+		int cl = 1 - srv, lfd = descs_lookup(t, l->desc_id), fl;
+
+		fd[cl] = socket(AF_UNIX, (int)e[cl]->sock_type | SOCK_CLOEXEC, 0);
+		if (fd[cl] < 0)
+			return neg_errno();
+		if (e[cl]->sock_name_len && !same_name(e[cl], l) && (r = bind_name(fd[cl], e[cl])) < 0)
+			return r;
+		if ((r = connect_to(fd[cl], l)) < 0)
+			return r;
+		fl = fcntl(lfd, F_GETFL);
+		fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
+		fd[srv] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		r = fd[srv] < 0 ? neg_errno() : 0;
+		fcntl(lfd, F_SETFL, fl);
+		if (r < 0)
+			return r;
+	} else {
+		if (socketpair(AF_UNIX, (int)e[0]->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
+			return neg_errno();
+		for (int i = 0; i < 2 && e[0]->sock_type == SOCK_DGRAM; i++)
+			if (e[i]->sock_name_len && (r = bind_name(fd[i], e[i])) < 0)
+				return r;
+	}
+	for (int i = 0; i < 2; i++)
+		socket_options(e[i], fd[i]);
+	r = refill_from_peer(e[0], fd[1]);
+	if (r == 0)
+		r = refill_from_peer(e[1], fd[0]);
+	return r;
+}
+
+static int open_pair(const struct computation *c, const struct desc_table *t,
+		     const struct fd_record *f, const struct fd_record *p, struct unix_state *us)
+{
+	const struct fd_record *e[2] = { socket_record(c, f->sock_ino), p };
+	int fd[2], r;
+
+	r = make_pair(c, t, e, fd);
+	if (r < 0) {
+		closep(&fd[0]);
+		closep(&fd[1]);
+		return r;
+	}
+	r = remember(us, p->sock_ino, fd[1]);
+	if (r < 0) {
+		close(fd[0]);
+		return r;
+	}
+	return fd[0];
+}
+
+/* A stream socket whose peer closed: its queue readable, then end of file. */
+static int open_widowed(const struct fd_record *f)
+{
+	int fd[2], r;
+
+	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
+		return neg_errno();
+	socket_options(f, fd[0]);
+	r = refill_from_peer(f, fd[1]);
+	close(fd[1]);
+	if (r < 0) {
+		close(fd[0]);
+		return r;
+	}
+	return fd[0];
+}
+
+/*
+ * Every connection listener l had not accepted, connected again in its
+ * queue's order; a client that closed its end leaves an accepted socket
+ * that reads end of file, as it would have.
+ */
+static int open_pending(const struct computation *c, const struct desc_table *t,
+			const struct fd_record *l, struct unix_state *us)
+{
+	const uint64_t *v = (const uint64_t *)l->sock_pending;
+
+	if (descs_lookup(t, l->desc_id) < 0)
+		return -ENOTCONN;
+	for (size_t j = 0; j < l->sock_pending_len / sizeof(*v); j++) {
+		const struct fd_record *cl = NULL;
+		int fd, r;
+
+		if (v[j])
+			cl = socket_record(c, v[j]);
+		fd = cl ? open_bound(cl) : socket(AF_UNIX, (int)l->sock_type | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return cl ? fd : neg_errno();
+		/* Never wait here: a full backlog is an error, not a hang. */
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		r = connect_to(fd, l);
+		fcntl(fd, F_SETFL, 0);
+		if (r < 0 || !cl) {
+			close(fd);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = remember(us, cl->sock_ino, fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int unix_open(const struct computation *c, const struct desc_table *t,
+	      const struct fd_record *f, struct unix_state *us)
+{
+	const struct fd_record *p, *l;
+	int fd = take(us, f->sock_ino), r;
+
+	if (fd >= 0)
+		return fd;
+	if (f->sock_state == TCP_LISTEN)
+		return open_listener(f);
+	l = pending_in(c, f->sock_ino);
+	if (l) {
+		r = open_pending(c, t, l, us);
+		if (r < 0)
+			return r;
+		fd = take(us, f->sock_ino);
+		return fd >= 0 ? fd : -ENOTCONN;
+	}
+	if (!f->peer_ino) {
+		if (f->sock_state == TCP_ESTABLISHED && f->sock_type != SOCK_DGRAM)
+			return open_widowed(f);
+		return open_bound(f);
+	}
+	p = socket_record(c, f->peer_ino);
+	if (p && p->peer_ino == f->sock_ino)
+		return open_pair(c, t, f, p, us);
+	if (p)
+		return open_connected_to(f, p);
+	if (f->peer_name_len)
+		return open_connected_to(f, NULL);
+	return -ENOTCONN;
+}
+
+void unix_state_clear(struct unix_state *us)
+{
+	for (size_t i = 0; i < us->n; i++)
+		close(us->v[i].fd);
+	free(us->v);
+	us->v = NULL;
+	us->n = 0;
+}
