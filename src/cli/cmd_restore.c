@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "restorer/restore.h"
+#include "restorer/tty.h"
 #include "tracer/control.h"
 #include "tracer/session.h"
 #include "util/log.h"
@@ -18,6 +19,7 @@ int cmd_restore(int argc, char **argv)
 	const char *arg = NULL;
 	unsigned int flags = 0;
 	struct timespec t0, t1;
+	struct terminal_lease tl = { .fd = -1 };
 	struct session s;
 	int r;
 
@@ -45,7 +47,7 @@ int cmd_restore(int argc, char **argv)
 		log_err("cannot start the supervisor: %s", strerror(-r));
 		return 1;
 	}
-	r = restore_computation(&s, dir, flags, err, sizeof(err));
+	r = restore_computation(&s, dir, flags, &tl, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt restore: %s\n", err);
 		session_done(&s);
@@ -60,6 +62,7 @@ int cmd_restore(int argc, char **argv)
 	r = session_loop(&s);
 	if (r < 0)
 		log_err("supervisor: %s", strerror(-r));
+	terminal_lease_return(&tl);
 	r = session_exit_code(&s);
 	session_done(&s);
 	return r;

@@ -35,7 +35,8 @@ enum proc_attr {
 	PROC_A_EXIT_STATUS,	/* u32 (s32): wait status of a zombie */
 	PROC_A_SUBREAPER,	/* u32 0/1 */
 	PROC_A_POSIX_TIMERS,	/* struct posix_timer_record[] */
-	PROC_A_MAX = PROC_A_POSIX_TIMERS,
+	PROC_A_CTTY_DEV,	/* u64: tty_nr */
+	PROC_A_MAX = PROC_A_CTTY_DEV,
 };
 
 enum rlimit_attr {
@@ -183,7 +184,18 @@ enum fd_attr {
 	FD_A_SOCK_BACKLOG,	/* u32 */
 	FD_A_SOCK_PENDING,	/* u64[] inodes */
 	FD_A_PEER_NAME,		/* bytes: sun_path */
-	FD_A_MAX = FD_A_PEER_NAME,
+	FD_A_TTY_KIND,		/* u32 enum tty_kind */
+	FD_A_TTY_INDEX,		/* u32 */
+	FD_A_TTY_TERMIOS,	/* struct termios */
+	FD_A_TTY_ROWS,		/* u32 */
+	FD_A_TTY_COLS,		/* u32 */
+	FD_A_TTY_XPIXEL,	/* u32 */
+	FD_A_TTY_YPIXEL,	/* u32 */
+	FD_A_TTY_LOCKED,	/* u32 */
+	FD_A_TTY_PACKET,	/* u32 */
+	FD_A_TTY_FG_PGRP,	/* u32 (s32) */
+	FD_A_TTY_SID,		/* u32 (s32) */
+	FD_A_MAX = FD_A_TTY_SID,
 };
 
 /*

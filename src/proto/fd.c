@@ -65,6 +65,17 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_BACKLOG, struct fd_record, sock_backlog),
 	F_BLOB(FD_A_SOCK_PENDING, struct fd_record, sock_pending, sock_pending_len),
 	F_BLOB(FD_A_PEER_NAME, struct fd_record, peer_name, peer_name_len),
+	F_U32(FD_A_TTY_KIND, struct fd_record, tty_kind),
+	F_U32(FD_A_TTY_INDEX, struct fd_record, tty_index),
+	F_BLOB(FD_A_TTY_TERMIOS, struct fd_record, tty_termios, tty_termios_len),
+	F_U32(FD_A_TTY_ROWS, struct fd_record, tty_rows),
+	F_U32(FD_A_TTY_COLS, struct fd_record, tty_cols),
+	F_U32(FD_A_TTY_XPIXEL, struct fd_record, tty_xpixel),
+	F_U32(FD_A_TTY_YPIXEL, struct fd_record, tty_ypixel),
+	F_U32(FD_A_TTY_LOCKED, struct fd_record, tty_locked),
+	F_U32(FD_A_TTY_PACKET, struct fd_record, tty_packet),
+	F_U32(FD_A_TTY_FG_PGRP, struct fd_record, tty_fg_pgrp),
+	F_U32(FD_A_TTY_SID, struct fd_record, tty_sid),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -79,6 +90,7 @@ int fd_record_decode(const struct tlv_attr *nest, struct fd_record *f)
 
 	f->content_fd = -1;
 	f->repair_fd = -1;
+	f->tty_hold_fd = -1;
 	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, FD_A_MAX);
 	if (r < 0)
 		return r;
@@ -95,6 +107,9 @@ void fd_record_free(struct fd_record *f)
 	free(f->sock_dir);
 	free(f->sock_pending);
 	free(f->peer_name);
+	free(f->tty_termios);
+	f->tty_termios = NULL;
+	f->tty_termios_len = 0;
 	f->sock_name = f->sock_pending = f->peer_name = NULL;
 	f->sock_dir = NULL;
 	f->sock_name_len = f->sock_pending_len = f->peer_name_len = 0;

@@ -146,6 +146,13 @@ enum fd_kind {
 	FD_UNIX,	/* a connected unix socket whose peer is in the computation */
 	FD_INOTIFY,	/* inotify: its watches, by path */
 	FD_INET,	/* TCP (listening or established, by TCP_REPAIR) or UDP, IPv4/IPv6 */
+	FD_TTY,		/* a pty end in the computation, or a terminal outside it (tty_kind) */
+};
+
+enum tty_kind {
+	TTY_MASTER = 1,	/* /dev/ptmx: the pty is re-created; slaves reopen through it */
+	TTY_SLAVE,	/* /dev/pts/N whose master is in the computation */
+	TTY_TERMINAL,	/* a terminal outside (the user's): the restorer's terminal */
 };
 
 /*
@@ -224,6 +231,19 @@ struct fd_record {
 	uint32_t tcp_timestamp;
 	uint32_t tcp_window[5];	/* struct tcp_repair_window */
 	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive;
+	/* FD_TTY and a terminal FD_STDIO: tty_termios is a struct termios; a
+	 * master's content is [u32 length][bytes the master had not read]
+	 * [u32 length][bytes the slave had not read]. */
+	uint32_t tty_kind;	/* enum tty_kind */
+	uint32_t tty_index;	/* N of /dev/pts/N */
+	uint8_t *tty_termios;
+	uint32_t tty_termios_len;
+	uint32_t tty_rows, tty_cols, tty_xpixel, tty_ypixel;
+	uint32_t tty_locked, tty_packet;	/* TIOCGPTLCK, TIOCGPKT */
+	int32_t tty_fg_pgrp;	/* foreground process group (computation's pids); 0: none of ours */
+	int32_t tty_sid;	/* its session, 0 when outside the computation */
+	/* Collector only: our handle on a pty master whose queues were taken. */
+	int tty_hold_fd;
 	/* Collector only: our handle on a TCP socket left in repair mode. */
 	int repair_fd;
 	/* Deleted files: where the contents are in the image (relative to the
@@ -262,6 +282,7 @@ struct process_record {
 	uint32_t zombie;
 	int32_t exit_status;		/* as wait() reports it */
 	uint32_t child_subreaper;	/* PR_SET_CHILD_SUBREAPER */
+	uint64_t ctty_dev;		/* controlling terminal (tty_nr of /proc/PID/stat), 0: none */
 	uint8_t *posix_timers;		/* struct posix_timer_record[] */
 	uint32_t posix_timers_len;	/* bytes */
 
@@ -287,7 +308,8 @@ bool fd_record_peer_outside(const struct computation *c, const struct fd_record 
 static inline bool fd_record_has_content(const struct fd_record *f)
 {
 	return f->deleted ||
-	       ((f->kind == FD_PIPE || f->kind == FD_UNIX || f->kind == FD_INET) && f->content_fd >= 0);
+	       ((f->kind == FD_PIPE || f->kind == FD_UNIX || f->kind == FD_INET ||
+		 f->kind == FD_TTY) && f->content_fd >= 0);
 }
 
 void computation_free(struct computation *c);

@@ -21,6 +21,7 @@ static const struct field proc_fields[] = {
 	F_U32(PROC_A_EXIT_STATUS, struct process_record, exit_status),
 	F_U32(PROC_A_SUBREAPER, struct process_record, child_subreaper),
 	F_BLOB(PROC_A_POSIX_TIMERS, struct process_record, posix_timers, posix_timers_len),
+	F_U64(PROC_A_CTTY_DEV, struct process_record, ctty_dev),
 };
 
 static bool sigaction_is_default(const struct sigaction_record *s)
@@ -153,8 +154,11 @@ static int decode(const void *buf, size_t len, struct process_record *p)
 	if (r < 0)
 		return r;
 	p->fds = arr;
-	for (size_t i = 0; i < p->nr_fds; i++)
+	for (size_t i = 0; i < p->nr_fds; i++) {
 		p->fds[i].content_fd = -1;
+		p->fds[i].repair_fd = -1;
+		p->fds[i].tty_hold_fd = -1;
+	}
 	tlv_for_each(a, buf, len, rem) {
 		r = decode_one(a, p, &nt, &nv, &nf);
 		if (r < 0)

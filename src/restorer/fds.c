@@ -24,6 +24,7 @@
 
 #include "restorer/fds.h"
 #include "restorer/unix.h"
+#include "restorer/tty.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/netlock.h"
@@ -563,6 +564,8 @@ static const char *desc_kind_name(uint32_t kind)
 		return "unix socket";
 	case FD_INET:
 		return "inet socket";
+	case FD_TTY:
+		return "terminal";
 	default:
 		return "?";
 	}
@@ -570,7 +573,7 @@ static const char *desc_kind_name(uint32_t kind)
 
 static int open_desc(const struct computation *c, const struct desc_table *t,
 		     const struct fd_record *f, struct pipe_pair **pipes, size_t *nr_pipes,
-		     struct unix_state *us)
+		     struct unix_state *us, struct tty_state *ts)
 {
 	int fd, want;
 
@@ -591,6 +594,16 @@ static int open_desc(const struct computation *c, const struct desc_table *t,
 		int r;
 
 		fd = unix_open(c, t, f, us);
+		if (fd < 0)
+			return fd;
+		r = dup_with_flags(fd, f->flags);
+		close(fd);
+		return r;
+	}
+	case FD_TTY: {
+		int r;
+
+		fd = tty_open(c, f, ts);
 		if (fd < 0)
 			return fd;
 		r = dup_with_flags(fd, f->flags);
@@ -790,6 +803,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 {
 	_cleanup_free_ struct pipe_pair *pipes = NULL;
 	struct unix_state us = { 0 };
+	struct tty_state ts = { 0 };
 	size_t nr_pipes = 0;
 	int r = 0;
 
@@ -820,7 +834,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			}
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
-			fd = open_desc(c, t, f, &pipes, &nr_pipes, &us);
+			fd = open_desc(c, t, f, &pipes, &nr_pipes, &us, &ts);
 			if (fd < 0) {
 				r = fd;
 				bool abstract = f->sock_name_len && !f->sock_name[0];
@@ -841,6 +855,9 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 		closep(&pipes[i].wfd);
 	}
 	unix_state_clear(&us);
+	if (r == 0)
+		tty_state_finish(c, &ts);
+	tty_state_clear(&ts);
 	if (r == 0)
 		r = open_shms(c, t, err, errlen);
 	if (r == 0 && (r = repair_done(c, t)) < 0)

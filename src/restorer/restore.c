@@ -24,6 +24,7 @@
 #include "restorer/fds.h"
 #include "restorer/plan.h"
 #include "restorer/release.h"
+#include "restorer/tty.h"
 #include "restorer/restore.h"
 #include "restorer/stub/plan.h"
 #include "tracer/pidns.h"
@@ -278,6 +279,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	if (status_fd < 0)
 		_exit(127);
 	join_session_and_group(p);
+	tty_join_process(rc->c, &rc->descs, p);
 	/* Before the children: orphans of theirs must come to us. */
 	if (p->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("pid %d: PR_SET_CHILD_SUBREAPER: %m", p->pid);
@@ -560,8 +562,18 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	return r;
 }
 
-int restore_computation(struct session *s, const char *dir, unsigned int flags, char *err,
-			size_t errlen)
+static pid_t outer_pgrp(pid_t inner, void *arg)
+{
+	struct session *s = arg;
+	pid_t outer = inner;
+
+	if (s->init_pid && pidns_outer_pid(s->init_pid, inner, &outer) < 0)
+		return 0;
+	return outer;
+}
+
+int restore_computation(struct session *s, const char *dir, unsigned int flags,
+			struct terminal_lease *tl, char *err, size_t errlen)
 {
 	struct verifier verify = { .dir = dir };
 	struct restore_ctx rc = { .s = s, .verify = &verify };
@@ -620,8 +632,13 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags, 
 	s->generation = c->generation;
 	free(s->cmdline);
 	s->cmdline = strdup(c->cmdline ? c->cmdline : "");
+	if (tl && (r = terminal_lease_take(tl, c, outer_pgrp, s)) < 0)
+		log_warn("the terminal: %s", strerror(-r));
+	r = 0;
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
+	if (tl)
+		terminal_lease_started(tl);
 out:
 	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 struct session;
+struct terminal_lease;
 
 /*
  * Read the image in dir, rebuild every process and hand them, running, to
@@ -12,5 +13,9 @@ struct session;
  */
 #define RESTORE_NEW_PIDNS (1u << 0)	/* a fresh pid namespace even if it had none */
 
-int restore_computation(struct session *s, const char *dir, unsigned int flags, char *err,
-			size_t errlen);
+/*
+ * tl (may be NULL): when the program had a terminal, ours is lent to it;
+ * terminal_lease_return() once it is over.
+ */
+int restore_computation(struct session *s, const char *dir, unsigned int flags,
+			struct terminal_lease *tl, char *err, size_t errlen);

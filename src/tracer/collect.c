@@ -115,6 +115,7 @@ static void collect_ids(struct collect_ctx *cx, struct process_record *p, const 
 		p->ppid = 0;
 	p->pgid = parse_status_last_u64(status, "NSpgid", &v) == 0 ? (pid_t)v : st->pgrp;
 	p->sid = parse_status_last_u64(status, "NSsid", &v) == 0 ? (pid_t)v : st->session;
+	p->ctty_dev = st->tty_nr;
 }
 
 int collect_zombie(struct collect_ctx *cx, struct process_record *p)

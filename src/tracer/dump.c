@@ -22,6 +22,7 @@
 #include "tracer/remote.h"
 #include "tracer/session.h"
 #include "tracer/shared.h"
+#include "tracer/tty.h"
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -308,6 +309,7 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		finish_repair(&c, false);
+		finish_ttys(&c, false);
 		session_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
@@ -323,6 +325,7 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 			 strerror(-r));
 out:
 	finish_repair(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
+	finish_ttys(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
 	close_content_fds(&c);
 	snapshot_release(&sn);
 	if (r == 0 && rq->mode == CTL_DUMP_KILL) {

@@ -11,6 +11,7 @@
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
 #include "tracer/session.h"
+#include "tracer/tty.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -61,6 +62,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	f->fd = fd;
 	f->content_fd = -1;
 	f->repair_fd = -1;
+	f->tty_hold_fd = -1;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (n < 0)
@@ -84,7 +86,9 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 		f->kind = FD_STDIO;
 		f->stdio_index = idx;
 		f->path = strdup(link);
-		return f->path ? 0 : -ENOMEM;
+		if (!f->path)
+			return -ENOMEM;
+		return S_ISCHR(st.st_mode) ? collect_tty_state(cx, f) : 0;
 	}
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		if (link[0] != '/')
@@ -123,7 +127,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 			f->path = strdup(link);
 			return f->path ? 0 : -ENOMEM;
 		}
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: character device %s", fd, link);
+		return collect_tty(cx, f, &st, link);
 	}
 	if (!strncmp(link, "anon_inode:", 11))
 		return collect_anon_fd(cx, f, link, fdinfo);

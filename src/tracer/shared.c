@@ -19,6 +19,7 @@
 
 #include "tracer/collect.h"
 #include "tracer/shared.h"
+#include "tracer/tty.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -350,5 +351,8 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 					    refs[i].f->fd);
 		}
 	}
+	r = collect_ttys(c, err, errlen);
+	if (r < 0)
+		return r;
 	return collect_shm(c, err, errlen);
 }
