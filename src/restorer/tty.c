@@ -276,8 +276,20 @@ static const struct fd_record *terminal_record(const struct computation *c)
 	return any;
 }
 
+static bool on_terminal(const struct process_record *p)
+{
+	for (size_t k = 0; k < p->nr_fds; k++) {
+		const struct fd_record *f = &p->fds[k];
+
+		if ((f->kind == FD_TTY && f->tty_kind == TTY_TERMINAL) ||
+		    (f->kind == FD_STDIO && f->tty_termios_len))
+			return true;
+	}
+	return false;
+}
+
 int terminal_lease_take(struct terminal_lease *tl, const struct computation *c,
-			pid_t (*outer_pgrp)(pid_t inner, void *arg), void *arg)
+			pid_t (*outer_pid)(pid_t inner, void *arg), void *arg)
 {
 	const struct fd_record *f = terminal_record(c);
 	struct termios tio;
@@ -286,6 +298,8 @@ int terminal_lease_take(struct terminal_lease *tl, const struct computation *c,
 
 	tl->fd = -1;
 	tl->fg_pgrp = 0;
+	tl->winch = NULL;
+	tl->nr_winch = 0;
 	/* In the background (restore ... &), the terminal is not ours to give. */
 	if (!f || fd < 0 || tcgetpgrp(fd) != getpgrp() || tcgetattr(fd, &tl->saved) < 0)
 		return 0;
@@ -301,24 +315,37 @@ int terminal_lease_take(struct terminal_lease *tl, const struct computation *c,
 			r = neg_errno();
 	}
 	if (r == 0 && f->tty_fg_pgrp) {
-		tl->fg_pgrp = outer_pgrp(f->tty_fg_pgrp, arg);
+		tl->fg_pgrp = outer_pid(f->tty_fg_pgrp, arg);
 		if (tl->fg_pgrp > 0 && tcsetpgrp(tl->fd, tl->fg_pgrp) < 0)
 			r = neg_errno();
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* A full-screen program redraws when it hears of a new size. */
+	tl->winch = calloc(c->nr_procs, sizeof(*tl->winch));
+	for (size_t i = 0; tl->winch && i < c->nr_procs; i++)
+		if (!c->procs[i].zombie && on_terminal(&c->procs[i]))
+			tl->winch[tl->nr_winch++] = outer_pid(c->procs[i].pid, arg);
 	return r;
 }
 
 void terminal_lease_started(const struct terminal_lease *tl)
 {
-	if (tl->fd >= 0 && tl->fg_pgrp > 0)
+	if (tl->fd < 0)
+		return;
+	if (tl->fg_pgrp > 0)
 		kill(-tl->fg_pgrp, SIGWINCH);
+	for (size_t i = 0; i < tl->nr_winch; i++)
+		if (tl->winch[i] > 0)
+			kill(tl->winch[i], SIGWINCH);
 }
 
 void terminal_lease_return(struct terminal_lease *tl)
 {
 	sigset_t ttou, old;
 
+	free(tl->winch);
+	tl->winch = NULL;
+	tl->nr_winch = 0;
 	if (tl->fd < 0)
 		return;
 	sigemptyset(&ttou);

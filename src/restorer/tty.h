@@ -46,15 +46,17 @@ struct terminal_lease {
 	int fd;			/* -1: none taken */
 	struct termios saved;
 	pid_t fg_pgrp;		/* the program's foreground group, our pid namespace */
+	pid_t *winch;		/* processes on the terminal, told its size changed */
+	size_t nr_winch;
 };
 
 /*
  * If the program had a terminal outside and ours is a terminal we hold the
  * foreground of: its termios onto ours, and the foreground to its group
- * (outer_pgrp: the group's pid here, 0 for none).
+ * (outer_pid: a pid of the computation as it is here, 0 for none).
  */
 int terminal_lease_take(struct terminal_lease *tl, const struct computation *c,
-			pid_t (*outer_pgrp)(pid_t inner, void *arg), void *arg);
+			pid_t (*outer_pid)(pid_t inner, void *arg), void *arg);
 /* Once the program runs: it redraws for the terminal it is on now. */
 void terminal_lease_started(const struct terminal_lease *tl);
 /* Our termios and foreground back. */
