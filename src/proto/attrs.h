@@ -195,7 +195,8 @@ enum fd_attr {
 	FD_A_TTY_PACKET,	/* u32 */
 	FD_A_TTY_FG_PGRP,	/* u32 (s32) */
 	FD_A_TTY_SID,		/* u32 (s32) */
-	FD_A_MAX = FD_A_TTY_SID,
+	FD_A_LOCKS,		/* struct file_lock_record[] */
+	FD_A_MAX = FD_A_LOCKS,
 };
 
 /*

@@ -76,6 +76,7 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_TTY_PACKET, struct fd_record, tty_packet),
 	F_U32(FD_A_TTY_FG_PGRP, struct fd_record, tty_fg_pgrp),
 	F_U32(FD_A_TTY_SID, struct fd_record, tty_sid),
+	F_BLOB(FD_A_LOCKS, struct fd_record, locks, locks_len),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
@@ -108,6 +109,9 @@ void fd_record_free(struct fd_record *f)
 	free(f->sock_pending);
 	free(f->peer_name);
 	free(f->tty_termios);
+	free(f->locks);
+	f->locks = NULL;
+	f->locks_len = 0;
 	f->tty_termios = NULL;
 	f->tty_termios_len = 0;
 	f->sock_name = f->sock_pending = f->peer_name = NULL;

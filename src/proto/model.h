@@ -172,6 +172,21 @@ struct epoll_watch {
 	uint64_t data;
 };
 
+enum file_lock_kind {
+	FILE_LOCK_POSIX = 1,	/* fcntl F_SETLK: the process's, taken again by it */
+	FILE_LOCK_FLOCK,	/* flock(): the open file description's */
+	FILE_LOCK_OFD,		/* fcntl F_OFD_SETLK: the open file description's */
+	FILE_LOCK_OTHER,	/* a lease or delegation: not supported */
+};
+
+/* A lock held through an fd, as its fdinfo shows it. */
+struct file_lock_record {
+	uint32_t kind;		/* enum file_lock_kind */
+	uint32_t type;		/* F_RDLCK, F_WRLCK */
+	uint64_t start;
+	uint64_t len;		/* 0: to the end of the file, however long */
+};
+
 struct fd_record {
 	int32_t fd;
 	uint32_t kind;		/* enum fd_kind */
@@ -244,6 +259,8 @@ struct fd_record {
 	int32_t tty_sid;	/* its session, 0 when outside the computation */
 	/* Collector only: our handle on a pty master whose queues were taken. */
 	int tty_hold_fd;
+	uint8_t *locks;		/* struct file_lock_record[] */
+	uint32_t locks_len;	/* bytes */
 	/* Collector only: our handle on a TCP socket left in repair mode. */
 	int repair_fd;
 	/* Deleted files: where the contents are in the image (relative to the

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "restorer/fds.h"
+#include "restorer/locks.h"
 #include "restorer/unix.h"
 #include "restorer/tty.h"
 #include "util/fileio.h"
@@ -845,6 +846,14 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 					 (int)f->sock_name_len - abstract,
 					 f->sock_name_len ? (const char *)f->sock_name + abstract : "",
 					 strerror(-r));
+				break;
+			}
+			r = locks_take_on_desc(f, fd);
+			if (r < 0) {
+				snprintf(err, errlen, "pid %d fd %d: lock on %s: %s", p->pid, f->fd,
+					 f->path ? f->path : "?",
+					 r == -EAGAIN ? "held by another process" : strerror(-r));
+				close(fd);
 				break;
 			}
 			r = add_desc(t, f->desc_id, fd);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "proto/image.h"
 #include "restorer/fds.h"
+#include "restorer/locks.h"
 #include "restorer/plan.h"
 #include "restorer/release.h"
 #include "restorer/tty.h"
@@ -556,6 +557,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			break;
 		}
 		r = release_process(s, p, pid, &st[i], err, errlen);
+		if (r == 0)
+			r = locks_take_posix(pid, st[i].syscall_insn, p, err, errlen);
 		if (r == 0 && i == 0)
 			s->root = pid;
 	}

@@ -51,6 +51,26 @@ static const char *kind_name(mode_t mode, const char *link)
 	return "file";
 }
 
+/* Locks held through this fd: taken again at restore. */
+static int collect_locks(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo,
+			 const char *link)
+{
+	struct file_lock_record *l;
+	size_t n;
+	int r = parse_fdinfo_locks(fdinfo, &l, &n);
+
+	if (r < 0)
+		return collect_fail(cx, r, "fd %d: %s: its locks", f->fd, link);
+	for (size_t i = 0; i < n; i++)
+		if (l[i].kind == FILE_LOCK_OTHER) {
+			free(l);
+			return collect_fail(cx, -EOPNOTSUPP, "fd %d: a lease on %s", f->fd, link);
+		}
+	f->locks = (uint8_t *)l;
+	f->locks_len = (uint32_t)(n * sizeof(*l));
+	return 0;
+}
+
 static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_record *f)
 {
 	char name[32], link[PATH_MAX], info[64];
@@ -74,6 +94,9 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	r = read_file_at(AT_FDCWD, info, &fdinfo, NULL);
 	if (r < 0 || parse_fdinfo(fdinfo, &f->pos, &f->flags) < 0)
 		return collect_fail(cx, r < 0 ? r : -EINVAL, "fd %d: %s", fd, info);
+	r = collect_locks(cx, f, fdinfo, link);
+	if (r < 0)
+		return r;
 	f->cloexec = !!(f->flags & O_CLOEXEC);
 	f->flags &= ~O_CLOEXEC;
 	f->mode = st.st_mode;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,72 @@ int parse_epoll_fdinfo(const char *buf, struct epoll_watch **out, size_t *nr)
 		w[n++] = (struct epoll_watch){ .tfd = tfd, .events = events, .data = data };
 	}
 	*out = w;
+	*nr = n;
+	return 0;
+}
+
+/* "lock:\t1: POSIX  ADVISORY  WRITE 4965 fe:00:10954106 10 109" */
+static int parse_lock_line(const char *line, struct file_lock_record *l)
+{
+	char kind[16], mode[16], rw[16], end[24];
+	unsigned long long start;
+	int id, pid;
+
+	if (sscanf(line, "%d: %15s %15s %15s %d %*s %llu %23s", &id, kind, mode, rw, &pid, &start,
+		   end) != 7)
+		return -EINVAL;
+	memset(l, 0, sizeof(*l));
+	if (!strcmp(kind, "POSIX"))
+		l->kind = FILE_LOCK_POSIX;
+	else if (!strcmp(kind, "FLOCK"))
+		l->kind = FILE_LOCK_FLOCK;
+	else if (!strcmp(kind, "OFDLCK"))
+		l->kind = FILE_LOCK_OFD;
+	else
+		l->kind = FILE_LOCK_OTHER;
+	if (!strcmp(rw, "READ"))
+		l->type = F_RDLCK;
+	else if (!strcmp(rw, "WRITE"))
+		l->type = F_WRLCK;
+	else
+		l->kind = FILE_LOCK_OTHER;
+	l->start = start;
+	if (strcmp(end, "EOF")) {
+		char *e;
+		unsigned long long last = strtoull(end, &e, 10);
+
+		if (*e || last < start)
+			return -EINVAL;
+		l->len = last - start + 1;
+	}
+	return 0;
+}
+
+int parse_fdinfo_locks(const char *buf, struct file_lock_record **out, size_t *nr)
+{
+	struct file_lock_record *v = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*nr = 0;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		struct file_lock_record *nv;
+
+		if (strncmp(p, "lock:", 5))
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		if (parse_lock_line(p + 5, &v[n]) < 0) {
+			free(v);
+			return -EINVAL;
+		}
+		n++;
+	}
+	*out = v;
 	*nr = n;
 	return 0;
 }

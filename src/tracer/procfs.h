@@ -49,5 +49,9 @@ struct epoll_watch;
 /* Every "tfd:" line of an epoll fd's fdinfo, into a malloc'd array. */
 int parse_epoll_fdinfo(const char *buf, struct epoll_watch **out, size_t *nr);
 
+struct file_lock_record;
+/* The "lock:" lines of an fdinfo, into a malloc'd array (NULL, 0 when none). */
+int parse_fdinfo_locks(const char *buf, struct file_lock_record **out, size_t *nr);
+
 /* /proc/PID/fdinfo/N: pos and flags (octal). */
 int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags);

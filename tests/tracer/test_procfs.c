@@ -139,6 +139,36 @@ START_TEST(fdinfo)
 }
 END_TEST
 
+START_TEST(fdinfo_locks)
+{
+	const char *fi = "pos:\t0\nflags:\t02100001\nmnt_id:\t27\nino:\t1\n"
+			 "lock:\t1: POSIX  ADVISORY  WRITE 4965 fe:00:10954106 10 109\n"
+			 "lock:\t2: FLOCK  ADVISORY  READ 4965 fe:00:10954297 0 EOF\n"
+			 "lock:\t3: OFDLCK ADVISORY  READ -1 fe:00:10954423 5 EOF\n"
+			 "lock:\t4: LEASE  ACTIVE    READ 4965 fe:00:10954423 0 EOF\n";
+	struct file_lock_record *l;
+	size_t n;
+
+	ck_assert_int_eq(parse_fdinfo_locks(fi, &l, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(l[0].kind, FILE_LOCK_POSIX);
+	ck_assert_uint_eq(l[0].type, F_WRLCK);
+	ck_assert_uint_eq(l[0].start, 10);
+	ck_assert_uint_eq(l[0].len, 100);
+	ck_assert_uint_eq(l[1].kind, FILE_LOCK_FLOCK);
+	ck_assert_uint_eq(l[1].type, F_RDLCK);
+	ck_assert_uint_eq(l[1].len, 0);
+	ck_assert_uint_eq(l[2].kind, FILE_LOCK_OFD);
+	ck_assert_uint_eq(l[2].start, 5);
+	ck_assert_uint_eq(l[3].kind, FILE_LOCK_OTHER);
+	free(l);
+	ck_assert_int_eq(parse_fdinfo_locks("pos:\t0\n", &l, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_lt(parse_fdinfo_locks("lock:\t1: POSIX\n", &l, &n), 0);
+	ck_assert_int_lt(parse_fdinfo_locks("lock:\t1: POSIX  ADVISORY  WRITE 1 0:0:1 9 3\n", &l, &n), 0);
+}
+END_TEST
+
 START_TEST(timerfd_info)
 {
 	const char *fi = "pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1039\nclockid: 1\n"
@@ -193,6 +223,7 @@ int main(void)
 	tcase_add_test(tc, stat_of_self);
 	tcase_add_test(tc, status_fields);
 	tcase_add_test(tc, fdinfo);
+	tcase_add_test(tc, fdinfo_locks);
 	tcase_add_test(tc, timerfd_info);
 	tcase_add_test(tc, epoll_info);
 	suite_add_tcase(s, tc);
