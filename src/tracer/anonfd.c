@@ -4,6 +4,7 @@
  * signalfd, timerfd and epoll.  Nothing of the program is touched.
  */
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -91,6 +92,19 @@ static int handle_path(const char *hex, unsigned int bytes, int type, uint64_t s
 static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
 {
 	struct tlv_buf b = { 0 };
+	_cleanup_close_ int handle = collect_fd_handle(cx, f->fd);
+	int queued = 0;
+
+	if (handle < 0)
+		return handle;
+	/*
+	 * Events cannot be read without being consumed, nor queued again:
+	 * the dump is tried again a little later (-EAGAIN), once the program
+	 * has read them.
+	 */
+	if (ioctl(handle, FIONREAD, &queued) == 0 && queued > 0)
+		return collect_fail(cx, -EAGAIN, "fd %d: inotify: %d bytes of events not read yet",
+				    f->fd, queued);
 
 	for (const char *p = fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		unsigned int wd, mask, ignored, bytes;

@@ -20,6 +20,19 @@
 #include "util/log.h"
 #include "util/macro.h"
 
+int collect_fd_handle(struct collect_ctx *cx, int fd)
+{
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, cx->pid, 0);
+	int h;
+
+	if (pidfd < 0)
+		return collect_fail(cx, neg_errno(), "fd %d: pidfd_open", fd);
+	h = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (h < 0)
+		return collect_fail(cx, neg_errno(), "fd %d: pidfd_getfd", fd);
+	return h;
+}
+
 int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 {
 	char what[512];

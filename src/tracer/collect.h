@@ -32,6 +32,8 @@ int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1,
 /* Read len bytes of scratch memory below tid's red zone after a remote call. */
 int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64_t *addr);
 int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len);
+/* Our own handle on the open file description of the process's fd (pidfd_getfd). */
+int collect_fd_handle(struct collect_ctx *cx, int fd);
 
 int collect_process(struct collect_ctx *cx, struct process_record *p);
 /* -ENOENT when cx->pid is no zombie. */

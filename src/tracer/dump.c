@@ -244,7 +244,7 @@ static void reserve_snapshot(struct session *s, struct snapshot *sn)
 	snapshot_reserve(sn, pids, n);
 }
 
-int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
+static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
 	struct memread_ctx mctx;
@@ -352,4 +352,30 @@ out:
 	}
 	computation_free(&c);
 	return r;
+}
+
+/*
+ * Some state is passing through and cannot be saved without being lost
+ * (inotify events not read yet): such a collector says -EAGAIN, and the dump
+ * is tried again once the program has had a moment to take it in.
+ */
+#define DUMP_TRIES 50
+#define DUMP_RETRY_MS 5
+
+int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
+{
+	for (int i = 1;; i++) {
+		int r = dump_once(s, rq, res);
+
+		if (r != -EAGAIN || i == DUMP_TRIES)
+			return r;
+		log_debug("dump: %s; again", res->msg);
+		/* The program runs meanwhile: its ptrace stops are served. */
+		for (int k = 0; k < DUMP_RETRY_MS && !s->root_gone; k++) {
+			struct timespec ts = { 0, 1000000L };
+
+			nanosleep(&ts, NULL);
+			session_drain_waits(s);
+		}
+	}
 }

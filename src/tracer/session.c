@@ -243,7 +243,7 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 	return 0;
 }
 
-static int drain_waits(struct session *s)
+int session_drain_waits(struct session *s)
 {
 	for (;;) {
 		int status;
@@ -285,7 +285,7 @@ int session_loop(struct session *s)
 					forward_signal(s, si.ssi_signo);
 			}
 		}
-		r = drain_waits(s);
+		r = session_drain_waits(s);
 		if (r < 0)
 			return r;
 		if (s->control_fd >= 0 && (pfd[1].revents & POLLIN))

@@ -78,6 +78,9 @@ int session_handle_wait(struct session *s, pid_t tid, int status);
 int session_freeze(struct session *s, int timeout_ms);
 void session_thaw(struct session *s);
 
+/* Handle every wait status there is now (session_handle_wait); never blocks. */
+int session_drain_waits(struct session *s);
+
 /* The event loop; returns when the root process is gone. */
 int session_loop(struct session *s);
 

@@ -57,19 +57,6 @@ static int32_t inner_pid(struct collect_ctx *cx, pid_t outer)
 	return in;
 }
 
-static int take_handle(struct collect_ctx *cx, int fd)
-{
-	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, cx->pid, 0);
-	int h;
-
-	if (pidfd < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: pidfd_open", fd);
-	h = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (h < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: pidfd_getfd", fd);
-	return h;
-}
-
 /* termios, window size and foreground group of the terminal h. */
 static int read_tty_state(struct collect_ctx *cx, struct fd_record *f, int h)
 {
@@ -100,7 +87,7 @@ static int read_tty_state(struct collect_ctx *cx, struct fd_record *f, int h)
 
 int collect_tty_state(struct collect_ctx *cx, struct fd_record *f)
 {
-	_cleanup_close_ int h = take_handle(cx, f->fd);
+	_cleanup_close_ int h = collect_fd_handle(cx, f->fd);
 
 	if (h < 0)
 		return h;
@@ -115,7 +102,7 @@ int collect_tty(struct collect_ctx *cx, struct fd_record *f, const struct stat *
 	_cleanup_close_ int h = -1;
 	int r, v;
 
-	h = take_handle(cx, f->fd);
+	h = collect_fd_handle(cx, f->fd);
 	if (h < 0)
 		return h;
 	if (!isatty(h))

@@ -335,18 +335,15 @@ static int collect_peer_name(struct fd_record *f, uint32_t peer)
 
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino)
 {
-	_cleanup_close_ int pidfd = -1, h = -1;
+	_cleanup_close_ int h = -1;
 	struct unix_diag_info di;
 	socklen_t sl = sizeof(int);
 	int domain = 0, type = 0, v;
 	int r;
 
-	pidfd = syscall(SYS_pidfd_open, cx->pid, 0);
-	if (pidfd < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: pidfd_open", f->fd);
-	h = syscall(SYS_pidfd_getfd, pidfd, f->fd, 0);
+	h = collect_fd_handle(cx, f->fd);
 	if (h < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: pidfd_getfd", f->fd);
+		return h;
 	if (getsockopt(h, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0 ||
 	    getsockopt(h, SOL_SOCKET, SO_TYPE, &type, &sl) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: socket", f->fd);
