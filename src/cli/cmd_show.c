@@ -41,6 +41,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "inotify";
 	case FD_INET:
 		return "inet";
+	case FD_TTY:
+		return "tty";
 	default:
 		return "?";
 	}
