@@ -103,8 +103,11 @@ hosts_available()
 {
 	local t=tcmh-probe-$$
 	[[ $(id -u) == 0 ]] || { _tcmh_err "not root"; return 1; }
-	command -v ip >/dev/null && command -v nsenter >/dev/null &&
-		command -v unshare >/dev/null || { _tcmh_err "ip, nsenter or unshare missing"; return 1; }
+	if ! command -v ip >/dev/null || ! command -v nsenter >/dev/null ||
+	   ! command -v unshare >/dev/null; then
+		_tcmh_err "ip, nsenter or unshare missing"
+		return 1
+	fi
 	if ! ip netns add "$t" 2>/dev/null; then
 		_tcmh_err "cannot create a network namespace"
 		return 1
@@ -130,8 +133,10 @@ _tcmh_need_sshd()
 			  DEBIAN_FRONTEND=noninteractive apt-get -y -q install openssh-server >&2; } ||
 			{ _tcmh_err "cannot install openssh-server"; return 1; }
 	fi
-	command -v ssh-keygen >/dev/null && [[ -x /usr/bin/ssh ]] ||
-		{ _tcmh_err "ssh or ssh-keygen missing (openssh-client)"; return 1; }
+	if ! command -v ssh-keygen >/dev/null || [[ ! -x /usr/bin/ssh ]]; then
+		_tcmh_err "ssh or ssh-keygen missing (openssh-client)"
+		return 1
+	fi
 	# sshd refuses to start without it; systemd would make it, we may
 	# have to.  The marker says we made it, so hosts_down may remove it.
 	if [[ ! -d /run/sshd ]]; then
@@ -261,7 +266,7 @@ hosts_up()
 		return 1
 	fi
 	for ns in $(ip netns list | awk '{print $1}'); do
-		if [[ $ns == "$prefix-sw" || $ns =~ ^$prefix[0-9]+$ ]]; then
+		if [[ $ns == "$prefix-sw" || $ns =~ ^${prefix}[0-9]+$ ]]; then
 			_tcmh_err "namespace $ns exists already: hosts.sh down $prefix"
 			return 1
 		fi
@@ -289,6 +294,7 @@ hosts_check()
 	for ((i = 1; i <= n; i++)); do
 		for ((j = 1; j <= n; j++)); do
 			((n > 4 && i > 1)) && continue
+			# shellcheck disable=SC2016 # expanded on the remote host
 			hosts_exec "$prefix" "$i" ssh "$prefix$j" 'echo $(hostname) $TCMH_HOST' \
 				>"$tmp/$i-$j" 2>&1 &
 			pids+=($!)
@@ -320,9 +326,10 @@ hosts_down()
 	_tcmh_check_prefix "$prefix" || return 1
 	state=$(hosts_state "$prefix")
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		[[ $ns == "$prefix-sw" || $ns =~ ^$prefix[0-9]+$ ]] && nss+=("$ns")
+		[[ $ns == "$prefix-sw" || $ns =~ ^${prefix}[0-9]+$ ]] && nss+=("$ns")
 	done
 	for ns in "${nss[@]}"; do
+		# shellcheck disable=SC2207 # pids: one number a line
 		pids+=($(ip netns pids "$ns" 2>/dev/null))
 	done
 	if ((${#pids[@]})); then
@@ -343,9 +350,12 @@ hosts_down()
 	for ns in "${nss[@]}"; do
 		[[ $ns == "$prefix-sw" ]] || rm -rf "/etc/netns/$ns"
 	done
-	if [[ -d /etc/netns && -e /etc/netns/.tcmh-made ]] &&
-	   [[ -z $(ls -A /etc/netns | grep -vx .tcmh-made) ]]; then
-		rm -f /etc/netns/.tcmh-made && rmdir /etc/netns
+	if [[ -e /etc/netns/.tcmh-made ]]; then
+		p=
+		for i in /etc/netns/* /etc/netns/.[!.]*; do
+			[[ -e $i && $i != /etc/netns/.tcmh-made ]] && p=1
+		done
+		[[ -z $p ]] && rm -f /etc/netns/.tcmh-made && rmdir /etc/netns
 	fi
 	if [[ -d $state ]]; then
 		for p in "$state"/h*/uts; do

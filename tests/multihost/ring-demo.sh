@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # cleanup() runs from the EXIT trap
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # ring-demo.sh [--ssh] [--hosts N] [--rounds R] [--interval-ms M] [-s SIZE]
