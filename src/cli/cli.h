@@ -16,6 +16,21 @@ int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
+int cmd_coordinator(int argc, char **argv);
+
+struct channel;
+/* The coordinator's address and secret file: options, else environment, else defaults. */
+int coord_resolve(const char *opt_addr, const char *opt_secret, char *addr, size_t addrlen,
+		  char *secret, size_t secretlen);
+/* Connect to the coordinator as a command (said on stderr on failure). */
+int coord_command(const char *addr, const char *secret_path, struct channel *ch);
+struct manifest;
+/* DIR/manifest, parsed and checked. */
+int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen);
+/* restore --all-hosts DIR: the exit status for the command. */
+int restore_all_hosts(const char *dir, const char *coord, const char *secret);
+/* Its RESULT: 0 or -errno, and its message. */
+int coord_result(struct channel *ch, int timeout_ms, char *msg, size_t msglen);
 
 /* A live supervisor as the control socket tells it. */
 struct supervisor_info {

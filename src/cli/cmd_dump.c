@@ -7,16 +7,46 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "coord/channel.h"
 #include "proto/ctlmsg.h"
 #include "proto/tlv.h"
 #include "trace-ckpt.h"
 #include "util/macro.h"
 
+/* One consistent checkpoint of every host's part, run by the coordinator. */
+static int dump_all_hosts(const char *coord, const char *secret, const char *dir, uint32_t mode)
+{
+	char addr[256], secret_path[PATH_MAX], msg[2048];
+	struct channel ch;
+	struct tlv_buf b = { 0 };
+	int r;
+
+	if (!dir) {
+		fprintf(stderr, "trace-ckpt dump: --all-hosts needs -D DIR\n");
+		return 2;
+	}
+	if (coord_resolve(coord, secret, addr, sizeof(addr), secret_path, sizeof(secret_path)) < 0 ||
+	    coord_command(addr, secret_path, &ch) < 0)
+		return 1;
+	tlv_put_str(&b, WIRE_A_DIR, dir);
+	tlv_put_u32(&b, WIRE_A_MODE, mode);
+	r = channel_send(&ch, WIRE_CHECKPOINT, &b);
+	tlv_buf_free(&b);
+	if (r < 0)
+		snprintf(msg, sizeof(msg), "the coordinator: %s", strerror(-r));
+	else
+		r = coord_result(&ch, 3600 * 1000, msg, sizeof(msg));
+	channel_close(&ch);
+	fprintf(r < 0 ? stderr : stdout, "%s%s\n", r < 0 ? "trace-ckpt dump: " : "", msg);
+	return r < 0 ? 1 : 0;
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	char abs[PATH_MAX], msg[2048];
-	const char *dir = NULL;
+	const char *dir = NULL, *coord = NULL, *secret = NULL;
 	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
+	bool all_hosts = false;
 	pid_t pid = 0;
 	int r;
 
@@ -27,6 +57,12 @@ int cmd_dump(int argc, char **argv)
 			mode = CTL_DUMP_KILL;
 		} else if (!strcmp(argv[i], "--leave-running")) {
 			mode = CTL_DUMP_LEAVE_RUNNING;
+		} else if (!strcmp(argv[i], "--all-hosts")) {
+			all_hosts = true;
+		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
+			coord = argv[++i];
+		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+			secret = argv[++i];
 		} else if (argv[i][0] != '-' && !pid) {
 			pid = atoi(argv[i]);
 			if (pid <= 0) {
@@ -47,6 +83,8 @@ int cmd_dump(int argc, char **argv)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
 		dir = abs;
 	}
+	if (all_hosts)
+		return dump_all_hosts(coord, secret, dir, mode);
 	r = tc_dump(pid, dir, mode == CTL_DUMP_KILL ? TC_DUMP_KILL : TC_DUMP_LEAVE_RUNNING, msg,
 		    sizeof(msg));
 	if (r == -ESRCH && !msg[0]) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,16 @@
 #include "restorer/restore.h"
 #include "restorer/tty.h"
 #include "tracer/control.h"
+#include "tracer/coord_client.h"
 #include "tracer/session.h"
 #include "util/log.h"
 
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
-	const char *arg = NULL;
+	const char *arg = NULL, *coord = NULL, *secret = NULL;
+	char coord_addr[256], secret_path[PATH_MAX];
+	bool all_hosts = false;
 	unsigned int flags = 0;
 	struct timespec t0, t1;
 	struct terminal_lease tl = { .fd = -1 };
@@ -26,6 +30,12 @@ int cmd_restore(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--new-pidns")) {
 			flags |= RESTORE_NEW_PIDNS;
+		} else if (!strcmp(argv[i], "--all-hosts")) {
+			all_hosts = true;
+		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
+			coord = argv[++i];
+		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+			secret = argv[++i];
 		} else if (argv[i][0] != '-' && !arg) {
 			arg = argv[i];
 		} else {
@@ -41,10 +51,18 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt restore: %s: %m\n", arg);
 		return 1;
 	}
+	if (all_hosts)
+		return restore_all_hosts(dir, coord, secret);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = session_init(&s, dir, "");
 	if (r < 0) {
 		log_err("cannot start the supervisor: %s", strerror(-r));
+		return 1;
+	}
+	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
+				    sizeof(secret_path)) < 0 ||
+		      coord_join(&s, coord_addr, secret_path) < 0)) {
+		session_done(&s);
 		return 1;
 	}
 	r = restore_computation(&s, dir, flags, &tl, err, sizeof(err));

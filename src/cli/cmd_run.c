@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "tracer/control.h"
 #include "tracer/session.h"
+#include "tracer/coord_client.h"
 #include "tracer/spawn.h"
 #include "util/log.h"
 
@@ -32,7 +33,8 @@ static char *join_args(char **argv)
 int cmd_run(int argc, char **argv)
 {
 	char defdir[PATH_MAX], cwd[PATH_MAX];
-	const char *dir = NULL;
+	const char *dir = NULL, *coord = NULL, *secret = NULL;
+	char coord_addr[256], secret_path[PATH_MAX];
 	struct session s;
 	char *cmdline;
 	int i, r;
@@ -44,6 +46,10 @@ int cmd_run(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
+			coord = argv[++i];
+		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+			secret = argv[++i];
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "trace-ckpt run: unknown option %s\n", argv[i]);
 			usage_of("run", true);
@@ -75,6 +81,13 @@ int cmd_run(int argc, char **argv)
 	r = control_listen(&s);
 	if (r < 0)
 		log_warn("no control socket, dumps are not possible: %s", strerror(-r));
+	/* Part of a computation on several hosts: nothing starts unless it can join. */
+	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
+				    sizeof(secret_path)) < 0 ||
+		      coord_join(&s, coord_addr, secret_path) < 0)) {
+		session_done(&s);
+		return 1;
+	}
 	r = session_spawn(&s, argv + i);
 	if (r < 0) {
 		log_err("cannot run %s: %s", argv[i], strerror(-r));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/manifest.h"
 #include "proto/image.h"
 
 static const char *vma_kind_name(uint32_t kind)
@@ -140,6 +142,43 @@ static void show_text(const char *dir, const struct computation *c)
 	}
 }
 
+static int show_hosts(const char *dir, const struct manifest *top, bool json)
+{
+	int rc = 0;
+
+	if (json) {
+		printf("{\"generation\":%llu,\"hosts\":[", (unsigned long long)top->generation);
+		for (size_t i = 0; i < top->nr_members; i++)
+			printf("%s{\"host\":\"%s\",\"addr\":\"%s\",\"dir\":\"%s\",\"processes\":%u,\"bytes\":%llu}",
+			       i ? "," : "", top->members[i].host,
+			       top->members[i].addr ? top->members[i].addr : "",
+			       top->members[i].subdir, top->members[i].nr_procs,
+			       (unsigned long long)top->members[i].bytes);
+		printf("]}\n");
+		return 0;
+	}
+	printf("%s: checkpoint of %zu hosts, generation %llu, coordinated from %s\n", dir,
+	       top->nr_members, (unsigned long long)top->generation, top->host ? top->host : "?");
+	for (size_t i = 0; i < top->nr_members; i++) {
+		const struct manifest_member *mb = &top->members[i];
+		struct computation *c = NULL;
+		char part[PATH_MAX], err[1024] = "";
+
+		printf("\nhost %s (%s): %s/, %u processes, %.1f MiB: %s\n", mb->host,
+		       mb->addr ? mb->addr : "?", mb->subdir, mb->nr_procs, mb->bytes / 1048576.0,
+		       mb->cmdline ? mb->cmdline : "");
+		snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir);
+		if (image_read(part, &c, err, sizeof(err)) < 0) {
+			printf("  (not readable here: %s)\n", err);
+			rc = 1;
+			continue;
+		}
+		show_text(part, c);
+		computation_destroy(c);
+	}
+	return rc;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct computation *c = NULL;
@@ -161,6 +200,18 @@ int cmd_show(int argc, char **argv)
 	if (!dir) {
 		usage_of("show", true);
 		return 2;
+	}
+	{
+		struct manifest top;
+
+		/* Several hosts: the tree, then each host's part. */
+		if (read_top_manifest(dir, &top, err, sizeof(err)) == 0 &&
+		    (top.flags & TC_COMP_F_MULTIHOST)) {
+			r = show_hosts(dir, &top, json);
+			manifest_free(&top);
+			return r;
+		}
+		err[0] = '\0';
 	}
 	r = image_read(dir, &c, err, sizeof(err));
 	if (r < 0) {

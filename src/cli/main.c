@@ -13,18 +13,22 @@ static const struct command {
 	const char *usage;
 	const char *summary;
 } commands[] = {
-	{ "run", cmd_run, "run [--dir DIR] -- CMD [ARGS...]",
+	{ "run", cmd_run, "run [--dir DIR] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
 	  "run CMD supervised, in the foreground; exits with CMD's status" },
-	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill]",
+	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
-	{ "restore", cmd_restore, "restore [--new-pidns] DIR",
+	{ "restore", cmd_restore, "restore [--new-pidns] [--all-hosts] [--coordinator H:P] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
 	{ "attach", cmd_attach, "attach [--dir DIR] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },
 	{ "detach", cmd_detach, "detach [PID]",
 	  "stop supervising a computation and leave it running untouched" },
 	{ "check", cmd_check, "check", "say which kernel features trace-ckpt needs and which are here" },
-	{ "list", cmd_list, "list", "list the supervised computations of this user" },
+	{ "list", cmd_list, "list [--all-hosts --coordinator H:P]",
+	  "list the supervised computations of this user (or every host's part)" },
+	{ "coordinator", cmd_coordinator,
+	  "coordinator [--listen H:P] [--secret F] [--freeze-timeout MS] [--dump-timeout MS]",
+	  "the rendezvous of the supervisors of a computation on several hosts" },
 	{ "show", cmd_show, "show DIR [--json]", "describe the image in DIR" },
 };
 

@@ -217,7 +217,8 @@ enum man_attr {
 	MAN_A_FILE,		/* nest man_file_attr, repeated */
 	MAN_A_CHECKSUM,		/* u64, last */
 	MAN_A_FLAGS,		/* u32 TC_COMP_F_* */
-	MAN_A_MAX = MAN_A_FLAGS,
+	MAN_A_MEMBER,		/* nest man_member_attr, repeated: a host of a multi-host image */
+	MAN_A_MAX = MAN_A_MEMBER,
 };
 
 enum man_proc_attr {
@@ -229,6 +230,17 @@ enum man_proc_attr {
 	MANP_A_HOST,		/* str */
 	MANP_A_CORE,		/* str: path of the core file relative to DIR */
 	MANP_A_MAX = MANP_A_CORE,
+};
+
+enum man_member_attr {
+	MANM_A_UNSPEC,
+	MANM_A_HOST,		/* str */
+	MANM_A_ADDR,		/* str: where to reach it (ssh) */
+	MANM_A_SUBDIR,		/* str: its part, relative to DIR */
+	MANM_A_BYTES,		/* u64 */
+	MANM_A_NR_PROCS,	/* u32 */
+	MANM_A_CMDLINE,		/* str */
+	MANM_A_MAX = MANM_A_CMDLINE,
 };
 
 enum man_file_attr {

@@ -39,8 +39,24 @@ static const struct field manf_fields[] = {
 	F_U64(MANF_A_XXH3, struct manifest_file, xxh3),
 };
 
+static const struct field manm_fields[] = {
+	F_STR(MANM_A_HOST, struct manifest_member, host),
+	F_STR(MANM_A_ADDR, struct manifest_member, addr),
+	F_STR(MANM_A_SUBDIR, struct manifest_member, subdir),
+	F_U64(MANM_A_BYTES, struct manifest_member, bytes),
+	F_U32(MANM_A_NR_PROCS, struct manifest_member, nr_procs),
+	F_STR(MANM_A_CMDLINE, struct manifest_member, cmdline),
+};
+
 void manifest_free(struct manifest *m)
 {
+	for (size_t i = 0; i < m->nr_members; i++) {
+		free(m->members[i].host);
+		free(m->members[i].addr);
+		free(m->members[i].subdir);
+		free(m->members[i].cmdline);
+	}
+	free(m->members);
 	free(m->host);
 	free(m->cmdline);
 	for (size_t i = 0; i < m->nr_procs; i++) {
@@ -90,6 +106,9 @@ int manifest_encode(struct tlv_buf *b, const struct manifest *m)
 		fields_encode_nest(b, MAN_A_PROC, manp_fields, ARRAY_SIZE(manp_fields), &m->procs[i]);
 	for (size_t i = 0; i < m->nr_files; i++)
 		fields_encode_nest(b, MAN_A_FILE, manf_fields, ARRAY_SIZE(manf_fields), &m->files[i]);
+	for (size_t i = 0; i < m->nr_members; i++)
+		fields_encode_nest(b, MAN_A_MEMBER, manm_fields, ARRAY_SIZE(manm_fields),
+				   &m->members[i]);
 	if (b->err)
 		return b->err;
 	return tlv_put_u64(b, MAN_A_CHECKSUM, XXH3_64bits(b->data, b->len));
@@ -112,7 +131,7 @@ static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, 
 	const struct tlv_attr *tb[MAN_A_MAX + 1], *a;
 	struct tlv_attr last;
 	const uint8_t *body;
-	size_t body_len, rem, np = 0, nf = 0;
+	size_t body_len, rem, np = 0, nf = 0, nm = 0;
 	uint32_t hdr_version;
 	uint64_t sum;
 	int r;
@@ -147,14 +166,16 @@ static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, 
 		goto bad;
 	m->nr_procs = tlv_count(body, body_len, MAN_A_PROC);
 	m->nr_files = tlv_count(body, body_len, MAN_A_FILE);
+	m->nr_members = tlv_count(body, body_len, MAN_A_MEMBER);
 	m->procs = calloc(m->nr_procs ? m->nr_procs : 1, sizeof(*m->procs));
 	m->files = calloc(m->nr_files ? m->nr_files : 1, sizeof(*m->files));
-	if (!m->procs || !m->files) {
-		m->nr_procs = m->nr_files = 0;
+	m->members = calloc(m->nr_members ? m->nr_members : 1, sizeof(*m->members));
+	if (!m->procs || !m->files || !m->members) {
+		m->nr_procs = m->nr_files = m->nr_members = 0;
 		return -ENOMEM;
 	}
 	tlv_for_each(a, body, body_len, rem) {
-		const struct tlv_attr *sub[MAX((int)MANP_A_MAX, (int)MANF_A_MAX) + 1];
+		const struct tlv_attr *sub[MAX(MAX((int)MANP_A_MAX, (int)MANF_A_MAX), (int)MANM_A_MAX) + 1];
 
 		if (a->type == MAN_A_PROC) {
 			struct manifest_proc *p = &m->procs[np++];
@@ -171,6 +192,16 @@ static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, 
 			if (r == 0)
 				r = fields_decode(sub, manf_fields, ARRAY_SIZE(manf_fields), f);
 			if (r == 0 && (!f->path || !image_path_is_safe(f->path)))
+				r = -EBADMSG;
+		} else if (a->type == MAN_A_MEMBER) {
+			struct manifest_member *mb = &m->members[nm++];
+
+			r = tlv_parse(tlv_data(a), tlv_len(a), sub, MANM_A_MAX);
+			if (r == 0)
+				r = fields_decode(sub, manm_fields, ARRAY_SIZE(manm_fields), mb);
+			/* Each host's part is one directory right below DIR. */
+			if (r == 0 && (!mb->host || !mb->subdir || !image_path_is_safe(mb->subdir) ||
+				       strchr(mb->subdir, '/')))
 				r = -EBADMSG;
 		}
 		if (r < 0)

@@ -23,6 +23,16 @@ struct manifest_file {
 	uint64_t xxh3;
 };
 
+/* A host of a checkpoint of several hosts (TC_COMP_F_MULTIHOST). */
+struct manifest_member {
+	char *host;
+	char *addr;
+	char *subdir;		/* relative to DIR: a single-host image */
+	uint64_t bytes;
+	uint32_t nr_procs;
+	char *cmdline;
+};
+
 struct manifest {
 	uint32_t version;	/* TC_FORMAT_VERSION of the writer */
 	uint64_t generation;
@@ -34,6 +44,8 @@ struct manifest {
 	struct manifest_proc *procs;
 	size_t nr_files;
 	struct manifest_file *files;
+	size_t nr_members;
+	struct manifest_member *members;
 };
 
 void manifest_free(struct manifest *m);

@@ -22,6 +22,8 @@
 
 /* The computation had a pid namespace of its own (pid 1 was our init). */
 #define TC_COMP_F_PIDNS (1u << 0)
+/* DIR/manifest of a checkpoint of several hosts: members, one subdirectory each. */
+#define TC_COMP_F_MULTIHOST (1u << 1)
 
 enum vma_kind {
 	VMA_ANON_PRIVATE = 1,	/* heap, stack, MAP_PRIVATE|MAP_ANONYMOUS */

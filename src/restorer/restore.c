@@ -28,6 +28,7 @@
 #include "restorer/tty.h"
 #include "restorer/restore.h"
 #include "restorer/stub/plan.h"
+#include "tracer/coord_client.h"
 #include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
@@ -95,6 +96,8 @@ static int verifier_join(struct verifier *v, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", v->err);
 	return v->r;
 }
+
+#define BARRIER_TIMEOUT_MS 300000
 
 struct restore_ctx {
 	struct verifier *verify;
@@ -627,6 +630,11 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 	}
 	if (r == 0)
 		r = build_tree(&rc, err, errlen);
+	if (r == 0)
+		s->generation = c->generation;
+	/* Part of a computation on several hosts: they all go on at once. */
+	if (r == 0 && s->coord && (r = coord_wait_go(s, BARRIER_TIMEOUT_MS)) < 0)
+		snprintf(err, errlen, "the other hosts were not restored: %s", strerror(-r));
 	if (r < 0) {
 		/* Nothing half-built stays behind. */
 		kill_everything(&rc);

@@ -290,10 +290,16 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		return -ESRCH;
 	}
 
+	if (rq->hooks && (r = rq->hooks->frozen(rq->hooks->arg)) < 0) {
+		snapshot_release(&sn);
+		session_thaw(s);
+		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
+		return r;
+	}
 	gethostname(host, sizeof(host) - 1);
 	c.host = strdup(host);
 	c.cmdline = strdup(s->cmdline);
-	c.generation = s->generation + 1;
+	c.generation = rq->generation ? rq->generation : s->generation + 1;
 	if (s->init_pid)
 		c.flags |= TC_COMP_F_PIDNS;
 	c.time_ns = now_ns(CLOCK_REALTIME);
@@ -323,6 +329,11 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	if (r < 0 && !res->msg[0])
 		snprintf(res->msg, sizeof(res->msg), "writing the image to %s: %s", res->dir,
 			 strerror(-r));
+	if (r == 0 && rq->hooks &&
+	    (r = rq->hooks->written(rq->hooks->arg, res->dir, st.bytes_written, c.nr_procs)) < 0) {
+		rm_rf(res->dir);
+		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
+	}
 out:
 	finish_repair(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
 	finish_ttys(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
@@ -367,7 +378,8 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	for (int i = 1;; i++) {
 		int r = dump_once(s, rq, res);
 
-		if (r != -EAGAIN || i == DUMP_TRIES)
+		/* Several hosts: the coordinator tries again if it wants to. */
+		if (r != -EAGAIN || i == DUMP_TRIES || rq->hooks)
 			return r;
 		log_debug("dump: %s; again", res->msg);
 		/* The program runs meanwhile: its ptrace stops are served. */

@@ -6,9 +6,24 @@
 
 struct session;
 
+/*
+ * A checkpoint of several hosts at once: the coordinator decides when each
+ * step may go on.  A hook returning < 0 ends the dump as a failure (the
+ * program thawed, what was written removed).
+ */
+struct dump_hooks {
+	/* Every process here is frozen; may the state be collected? */
+	int (*frozen)(void *arg);
+	/* The image is written in dir; may the program be let go (or killed)? */
+	int (*written)(void *arg, const char *dir, uint64_t bytes, size_t nr_procs);
+	void *arg;
+};
+
 struct dump_request {
 	const char *dir;	/* NULL: the session's default */
 	int mode;		/* enum ctl_dump_mode */
+	uint64_t generation;	/* 0: the session's next */
+	const struct dump_hooks *hooks;
 };
 
 struct dump_result {

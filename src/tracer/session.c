@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "tracer/control.h"
+#include "coord/channel.h"
+#include "tracer/coord_client.h"
 #include "tracer/session.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -52,6 +54,10 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 
 void session_done(struct session *s)
 {
+	if (s->coord) {
+		channel_close(s->coord);
+		free(s->coord);
+	}
 	control_close(s);
 	closep(&s->signal_fd);
 	free(s->tracees);
@@ -267,11 +273,12 @@ static void forward_signal(struct session *s, int sig)
 int session_loop(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = s->signal_fd, .events = POLLIN },
 			{ .fd = s->control_fd, .events = POLLIN },
+			{ .fd = s->coord ? s->coord->fd : -1, .events = POLLIN },
 		};
-		int r = poll(pfd, s->control_fd >= 0 ? 2 : 1, -1);
+		int r = poll(pfd, 3, -1);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -290,6 +297,8 @@ int session_loop(struct session *s)
 			return r;
 		if (s->control_fd >= 0 && (pfd[1].revents & POLLIN))
 			control_serve_one(s);
+		if (s->coord && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			coord_serve(s);
 	}
 	return 0;
 }

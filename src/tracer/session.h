@@ -33,6 +33,8 @@ struct stdio_id {
 	uint64_t dev, ino;
 };
 
+struct channel;
+
 struct session {
 	pid_t root;		/* the process `run` started or `restore` rebuilt */
 	pid_t init_pid;		/* pid 1 of the computation's pid namespace, or 0 */
@@ -51,6 +53,7 @@ struct session {
 	char *cmdline;		/* for list and the manifest */
 	uint64_t generation;	/* of the last image written */
 	bool quit;
+	struct channel *coord;	/* the coordinator of several hosts, or NULL */
 };
 
 int session_init(struct session *s, const char *default_dir, const char *cmdline);

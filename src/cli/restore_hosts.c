@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * restore --all-hosts: every host's part of a multi-host image restored on
+ * its host (this one directly, the others through ssh), each joining the
+ * coordinator, and all released at once when every part is built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "coord/channel.h"
+#include "proto/manifest.h"
+#include "proto/model.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define BARRIER_WAIT_MS 300000
+
+int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	r = read_file_at(AT_FDCWD, path, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	return manifest_parse(buf, len, m, err, errlen);
+}
+
+static pid_t start_part(const char *self, const struct manifest_member *mb, const char *dir,
+			const char *addr, const char *secret, bool local)
+{
+	char part[PATH_MAX];
+	pid_t pid;
+
+	snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	if (local) {
+		execl(self, self, "restore", "--coordinator", addr, "--secret", secret, part,
+		      (char *)NULL);
+	} else {
+		/* The secret stays where it is: the remote side has its own copy. */
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (null >= 0)
+			dup2(null, 0);
+		execlp("ssh", "ssh", "-o", "BatchMode=yes", mb->addr, self, "restore",
+		       "--coordinator", addr, part, (char *)NULL);
+	}
+	fprintf(stderr, "trace-ckpt restore: starting the part of %s: %m\n", mb->host);
+	_exit(127);
+}
+
+int restore_all_hosts(const char *dir, const char *coord, const char *secret)
+{
+	char addr[256], secret_path[PATH_MAX], self[PATH_MAX], host[256] = "", err[1024] = "",
+	     msg[1024];
+	_cleanup_free_ pid_t *pids = NULL;
+	struct manifest m;
+	struct channel ch;
+	struct tlv_buf b = { 0 };
+	int r, status, rc = 0;
+
+	if (read_top_manifest(dir, &m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trace-ckpt restore: %s\n", err);
+		return 1;
+	}
+	if (!(m.flags & TC_COMP_F_MULTIHOST) || !m.nr_members) {
+		fprintf(stderr, "trace-ckpt restore: %s is the image of one host: restore it without --all-hosts\n",
+			dir);
+		manifest_free(&m);
+		return 1;
+	}
+	if (coord_resolve(coord, secret, addr, sizeof(addr), secret_path, sizeof(secret_path)) < 0 ||
+	    !realpath("/proc/self/exe", self)) {
+		manifest_free(&m);
+		return 1;
+	}
+	gethostname(host, sizeof(host) - 1);
+	pids = calloc(m.nr_members, sizeof(*pids));
+	if (!pids || coord_command(addr, secret_path, &ch) < 0) {
+		manifest_free(&m);
+		return 1;
+	}
+	for (size_t i = 0; i < m.nr_members; i++) {
+		const struct manifest_member *mb = &m.members[i];
+
+		pids[i] = start_part(self, mb, dir, addr, secret_path, !strcmp(mb->host, host));
+		if (pids[i] < 0)
+			rc = 1;
+	}
+	tlv_put_u32(&b, WIRE_A_COUNT, (uint32_t)m.nr_members);
+	tlv_put_u32(&b, WIRE_A_TIMEOUT_MS, BARRIER_WAIT_MS);
+	r = rc ? -ECHILD : channel_send(&ch, WIRE_BARRIER, &b);
+	tlv_buf_free(&b);
+	if (r == 0)
+		r = coord_result(&ch, BARRIER_WAIT_MS + 10000, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", strerror(-r));
+	channel_close(&ch);
+	fprintf(stderr, "restore: %s%s\n", r < 0 ? "failed: " : "", msg);
+	/* Called off: every part that was built is told by the coordinator and ends. */
+	for (size_t i = 0; i < m.nr_members; i++) {
+		if (pids[i] <= 0)
+			continue;
+		if (waitpid(pids[i], &status, 0) < 0)
+			continue;
+		if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	manifest_free(&m);
+	return r < 0 && !rc ? 1 : rc;
+}

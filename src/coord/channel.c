@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coord/channel.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void wire_in_free(struct wire_in *m)
+{
+	free(m->payload);
+	memset(m, 0, sizeof(*m));
+}
+
+int secret_load(const char *path, uint8_t secret[SECRET_LEN])
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+
+	if (fd < 0)
+		return neg_errno();
+	if (fstat(fd, &st) < 0)
+		return neg_errno();
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) || st.st_uid != geteuid())
+		return -EPERM;
+	return read_full(fd, secret, SECRET_LEN);
+}
+
+int secret_load_or_create(const char *path, uint8_t secret[SECRET_LEN])
+{
+	_cleanup_close_ int fd = -1;
+	int r = secret_load(path, secret);
+
+	if (r != -ENOENT)
+		return r;
+	if (sodium_init() < 0)
+		return -EIO;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? secret_load(path, secret) : neg_errno();
+	randombytes_buf(secret, SECRET_LEN);
+	r = write_full(fd, secret, SECRET_LEN);
+	if (r == 0 && fsync(fd) < 0)
+		r = neg_errno();
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+/* len bytes from fd by the deadline (ms on CLOCK_MONOTONIC; < 0: none). */
+static int read_by(int fd, void *buf, size_t len, int64_t deadline)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n;
+
+		if (deadline >= 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			int64_t left = deadline - now_ms();
+			int r;
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			r = poll(&pfd, 1, (int)MIN(left, (int64_t)INT32_MAX));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return neg_errno();
+			if (r == 0)
+				return -ETIMEDOUT;
+		}
+		n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == ECONNRESET ? -ECONNRESET : neg_errno();
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void frame_mac(const struct channel *ch, bool from_coordinator, const struct wire_hdr *h,
+		      const void *payload, uint8_t mac[WIRE_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t dir = from_coordinator ? 'C' : 'P';
+
+	crypto_auth_hmacsha256_init(&st, ch->key, sizeof(ch->key));
+	crypto_auth_hmacsha256_update(&st, &dir, 1);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)h, sizeof(*h));
+	crypto_auth_hmacsha256_update(&st, payload, h->len);
+	crypto_auth_hmacsha256_final(&st, mac);
+}
+
+/* A frame: authenticated (seq from 1) once the key is set, else plain (seq 0). */
+static int send_frame(struct channel *ch, uint32_t type, const void *payload, size_t len,
+		      bool authenticated)
+{
+	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = type, .len = (uint32_t)len };
+	uint8_t mac[WIRE_MAC_LEN] = { 0 };
+	struct iovec iov[3];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+	size_t total = sizeof(h) + len + sizeof(mac);
+	ssize_t n;
+
+	if (len > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (authenticated) {
+		h.seq = ++ch->send_seq;
+		frame_mac(ch, ch->is_coordinator, &h, payload, mac);
+	}
+	iov[0] = (struct iovec){ &h, sizeof(h) };
+	iov[1] = (struct iovec){ (void *)payload, len };
+	iov[2] = (struct iovec){ mac, sizeof(mac) };
+	/* Small frames: one sendmsg takes them whole on a blocking socket. */
+	n = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+	if (n < 0)
+		return neg_errno();
+	return (size_t)n == total ? 0 : -EIO;
+}
+
+static int recv_frame(struct channel *ch, struct wire_in *m, bool authenticated, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	uint8_t mac[WIRE_MAC_LEN], want[WIRE_MAC_LEN];
+	struct wire_hdr h;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	r = read_by(ch->fd, &h, sizeof(h), deadline);
+	if (r < 0)
+		return r;
+	if (!wire_hdr_ok(&h))
+		return -EBADMSG;
+	m->payload = malloc(h.len ? h.len : 1);
+	if (!m->payload)
+		return -ENOMEM;
+	r = read_by(ch->fd, m->payload, h.len, deadline);
+	if (r == 0)
+		r = read_by(ch->fd, mac, sizeof(mac), deadline);
+	if (r < 0)
+		goto fail;
+	if (authenticated) {
+		frame_mac(ch, !ch->is_coordinator, &h, m->payload, want);
+		if (sodium_memcmp(mac, want, sizeof(mac)) || h.seq != ch->recv_seq + 1) {
+			r = -EBADMSG;
+			goto fail;
+		}
+		ch->recv_seq = h.seq;
+	}
+	m->type = h.type;
+	m->len = h.len;
+	r = tlv_parse(m->payload, m->len, m->tb, WIRE_A_MAX);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	wire_in_free(m);
+	return r;
+}
+
+int channel_send(struct channel *ch, uint32_t type, const struct tlv_buf *payload)
+{
+	if (payload && payload->err)
+		return payload->err;
+	return send_frame(ch, type, payload ? payload->data : NULL, payload ? payload->len : 0,
+			  true);
+}
+
+int channel_recv(struct channel *ch, struct wire_in *m, int timeout_ms)
+{
+	return recv_frame(ch, m, true, timeout_ms);
+}
+
+static void proof(const uint8_t secret[SECRET_LEN], const char *label, const uint8_t *a,
+		  const uint8_t *b, uint8_t out[WIRE_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, secret, SECRET_LEN);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label));
+	crypto_auth_hmacsha256_update(&st, a, WIRE_NONCE_LEN);
+	crypto_auth_hmacsha256_update(&st, b, WIRE_NONCE_LEN);
+	crypto_auth_hmacsha256_final(&st, out);
+}
+
+static int get_bytes(const struct wire_in *m, uint32_t attr, void *out, size_t len)
+{
+	const struct tlv_attr *a = m->tb[attr];
+
+	if (!a || tlv_len(a) != len)
+		return -EBADMSG;
+	memcpy(out, tlv_data(a), len);
+	return 0;
+}
+
+static void describe_peer(struct channel *ch)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[48] = "?", port[8] = "?";
+
+	if (getpeername(ch->fd, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(ch->peer, sizeof(ch->peer), "%s:%s", host, port);
+}
+
+int channel_accept(struct channel *ch, int fd, const uint8_t secret[SECRET_LEN], int timeout_ms)
+{
+	uint8_t ns[WIRE_NONCE_LEN], nc[WIRE_NONCE_LEN], p[WIRE_MAC_LEN], want[WIRE_MAC_LEN];
+	struct tlv_buf b = { 0 };
+	struct wire_in m;
+	int r;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = fd;
+	ch->is_coordinator = true;
+	describe_peer(ch);
+	if (sodium_init() < 0)
+		return -EIO;
+	randombytes_buf(ns, sizeof(ns));
+	tlv_put(&b, WIRE_A_NONCE, ns, sizeof(ns));
+	r = b.err ? b.err : send_frame(ch, WIRE_CHALLENGE, b.data, b.len, false);
+	tlv_buf_free(&b);
+	if (r < 0)
+		return r;
+	r = recv_frame(ch, &m, false, timeout_ms);
+	if (r < 0)
+		return r;
+	if (m.type != WIRE_HELLO || get_bytes(&m, WIRE_A_NONCE, nc, sizeof(nc)) < 0 ||
+	    get_bytes(&m, WIRE_A_PROOF, p, sizeof(p)) < 0) {
+		wire_in_free(&m);
+		return -EBADMSG;
+	}
+	wire_in_free(&m);
+	proof(secret, "trace-ckpt peer", ns, nc, want);
+	if (sodium_memcmp(p, want, sizeof(p)))
+		return -EACCES;
+	proof(secret, "trace-ckpt coordinator", nc, ns, p);
+	tlv_put(&b, WIRE_A_PROOF, p, sizeof(p));
+	r = b.err ? b.err : send_frame(ch, WIRE_WELCOME, b.data, b.len, false);
+	tlv_buf_free(&b);
+	proof(secret, "trace-ckpt session", ns, nc, ch->key);
+	return r;
+}
+
+int channel_connect(struct channel *ch, int fd, const uint8_t secret[SECRET_LEN], int timeout_ms)
+{
+	uint8_t ns[WIRE_NONCE_LEN], nc[WIRE_NONCE_LEN], p[WIRE_MAC_LEN], want[WIRE_MAC_LEN];
+	struct tlv_buf b = { 0 };
+	struct wire_in m;
+	int r;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = fd;
+	describe_peer(ch);
+	if (sodium_init() < 0)
+		return -EIO;
+	r = recv_frame(ch, &m, false, timeout_ms);
+	if (r < 0)
+		return r;
+	if (m.type != WIRE_CHALLENGE || get_bytes(&m, WIRE_A_NONCE, ns, sizeof(ns)) < 0) {
+		wire_in_free(&m);
+		return -EBADMSG;
+	}
+	wire_in_free(&m);
+	randombytes_buf(nc, sizeof(nc));
+	proof(secret, "trace-ckpt peer", ns, nc, p);
+	tlv_put(&b, WIRE_A_NONCE, nc, sizeof(nc));
+	tlv_put(&b, WIRE_A_PROOF, p, sizeof(p));
+	r = b.err ? b.err : send_frame(ch, WIRE_HELLO, b.data, b.len, false);
+	tlv_buf_free(&b);
+	if (r < 0)
+		return r;
+	/* EOF here: the coordinator did not take our proof. */
+	r = recv_frame(ch, &m, false, timeout_ms);
+	if (r < 0)
+		return r == -ECONNRESET ? -EACCES : r;
+	if (m.type != WIRE_WELCOME || get_bytes(&m, WIRE_A_PROOF, p, sizeof(p)) < 0) {
+		wire_in_free(&m);
+		return -EBADMSG;
+	}
+	wire_in_free(&m);
+	proof(secret, "trace-ckpt coordinator", nc, ns, want);
+	if (sodium_memcmp(p, want, sizeof(p)))
+		return -EACCES;
+	proof(secret, "trace-ckpt session", ns, nc, ch->key);
+	return 0;
+}
+
+int split_host_port(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	const char *colon;
+	size_t hl;
+
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(end - addr - 1);
+		addr++;
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - addr);
+	}
+	if (hl == 0 || hl >= hostlen || strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+		return -EINVAL;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+int channel_open(struct channel *ch, const char *addr, const uint8_t secret[SECRET_LEN],
+		 int timeout_ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	char host[256], port[16];
+	int fd = -1, r, one = 1;
+
+	r = split_host_port(addr, host, sizeof(host), port, sizeof(port));
+	if (r < 0)
+		return r;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	r = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		r = neg_errno();
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return r;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r = channel_connect(ch, fd, secret, timeout_ms);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+void channel_close(struct channel *ch)
+{
+	if (ch->fd >= 0)
+		close(ch->fd);
+	sodium_memzero(ch->key, sizeof(ch->key));
+	ch->fd = -1;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "coord/channel.h"
+#include "proto/ctlmsg.h"
+#include "tracer/control.h"
+#include "tracer/coord_client.h"
+#include "tracer/dump.h"
+#include "tracer/session.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define JOIN_TIMEOUT_MS 5000
+#define DUMP_ORDER_TIMEOUT_MS 60000	/* FROZEN -> DUMP: every host freezing */
+#define COMMIT_ORDER_TIMEOUT_MS 600000	/* PREPARED -> COMMIT: every host writing */
+
+int coord_default_secret(const char *addr, char *out, size_t len)
+{
+	char dir[PATH_MAX], host[256], port[16];
+	int r = split_host_port(addr, host, sizeof(host), port, sizeof(port));
+
+	if (r == 0)
+		r = control_dir(dir, sizeof(dir));
+	if (r == 0)
+		r = mkdir_p(dir, 0700);
+	if (r == 0 && (size_t)snprintf(out, len, "%s/coordinator-%s.secret", dir, port) >= len)
+		r = -ENAMETOOLONG;
+	return r;
+}
+
+int coord_join(struct session *s, const char *addr, const char *secret_path)
+{
+	uint8_t secret[SECRET_LEN];
+	struct channel *ch = calloc(1, sizeof(*ch));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256] = "?", me[64] = "";
+	struct tlv_buf b = { 0 };
+	int r;
+
+	if (!ch)
+		return -ENOMEM;
+	r = secret_load(secret_path, secret);
+	if (r < 0) {
+		log_err("the coordinator's secret %s: %s", secret_path,
+			r == -EPERM ? "not a 0600 file of ours" : strerror(-r));
+		free(ch);
+		return r;
+	}
+	r = channel_open(ch, addr, secret, JOIN_TIMEOUT_MS);
+	memset(secret, 0, sizeof(secret));
+	if (r < 0) {
+		log_err("joining the coordinator at %s: %s", addr,
+			r == -EACCES ? "it does not take our secret" : strerror(-r));
+		free(ch);
+		return r;
+	}
+	gethostname(host, sizeof(host) - 1);
+	/* How the coordinator's host reaches us: our end of this connection. */
+	if (getsockname(ch->fd, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, me, sizeof(me), NULL, 0, NI_NUMERICHOST);
+	tlv_put_u32(&b, WIRE_A_ROLE, WIRE_ROLE_SUPERVISOR);
+	tlv_put_str(&b, WIRE_A_HOST, host);
+	tlv_put_str(&b, WIRE_A_ADDR, me);
+	tlv_put_u32(&b, WIRE_A_PID, (uint32_t)getpid());
+	tlv_put_str(&b, WIRE_A_CMDLINE, s->cmdline ? s->cmdline : "");
+	tlv_put_u64(&b, WIRE_A_GEN, s->generation);
+	r = channel_send(ch, WIRE_JOIN, &b);
+	tlv_buf_free(&b);
+	if (r < 0) {
+		channel_close(ch);
+		free(ch);
+		return log_ret(r, "joining the coordinator at %s: %m", addr);
+	}
+	s->coord = ch;
+	log_debug("joined the coordinator at %s as %s (%s)", addr, host, me);
+	return 0;
+}
+
+/* The next message of the coordinator: want, or -ECANCELED for ABORT. */
+static int await(struct channel *ch, uint32_t want, int timeout_ms, char *why, size_t whylen)
+{
+	for (;;) {
+		struct wire_in in;
+		uint32_t type;
+		int r = channel_recv(ch, &in, timeout_ms);
+
+		if (r < 0) {
+			snprintf(why, whylen, "the coordinator: %s",
+				 r == -ECONNRESET ? "lost" : strerror(-r));
+			return r;
+		}
+		type = in.type;
+		if (type == WIRE_ABORT && in.tb[WIRE_A_MSG]) {
+			char *msg = NULL;
+
+			tlv_get_strdup(in.tb[WIRE_A_MSG], &msg);
+			snprintf(why, whylen, "called off: %s", msg ? msg : "?");
+			free(msg);
+		}
+		wire_in_free(&in);
+		if (type == want)
+			return 0;
+		if (type == WIRE_ABORT)
+			return -ECANCELED;
+	}
+}
+
+struct global_dump {
+	struct channel *ch;
+	char why[512];
+	char subdir[300];
+};
+
+static int on_frozen(void *arg)
+{
+	struct global_dump *g = arg;
+	int r = channel_send(g->ch, WIRE_FROZEN, NULL);
+
+	return r < 0 ? r : await(g->ch, WIRE_DUMP, DUMP_ORDER_TIMEOUT_MS, g->why, sizeof(g->why));
+}
+
+static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_procs)
+{
+	struct global_dump *g = arg;
+	struct tlv_buf b = { 0 };
+	int r;
+
+	(void)dir;
+	tlv_put_str(&b, WIRE_A_SUBDIR, g->subdir);
+	tlv_put_u64(&b, WIRE_A_BYTES, bytes);
+	tlv_put_u32(&b, WIRE_A_NR_PROCS, (uint32_t)nr_procs);
+	r = channel_send(g->ch, WIRE_PREPARED, &b);
+	tlv_buf_free(&b);
+	return r < 0 ? r : await(g->ch, WIRE_COMMIT, COMMIT_ORDER_TIMEOUT_MS, g->why,
+				 sizeof(g->why));
+}
+
+static void global_checkpoint(struct session *s, const struct wire_in *in)
+{
+	struct global_dump g = { .ch = s->coord };
+	struct dump_hooks hooks = { on_frozen, on_written, &g };
+	struct dump_request rq = { .hooks = &hooks };
+	struct dump_result res;
+	char host[256] = "?", dir[PATH_MAX];
+	_cleanup_free_ char *top = NULL;
+	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
+	struct tlv_buf b = { 0 };
+	int r;
+
+	if (in->tb[WIRE_A_DIR])
+		tlv_get_strdup(in->tb[WIRE_A_DIR], &top);
+	if (in->tb[WIRE_A_MODE])
+		tlv_get_u32(in->tb[WIRE_A_MODE], &mode);
+	if (in->tb[WIRE_A_GEN])
+		tlv_get_u64(in->tb[WIRE_A_GEN], &rq.generation);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(g.subdir, sizeof(g.subdir), "%s.g%llu", host, (unsigned long long)rq.generation);
+	r = top ? mkdir_p(top, 0700) : -EINVAL;
+	if (r < 0) {
+		snprintf(res.msg, sizeof(res.msg), "image directory %s: %s", top ? top : "?",
+			 strerror(-r));
+	} else {
+		snprintf(dir, sizeof(dir), "%s/%s", top, g.subdir);
+		rq.dir = dir;
+		rq.mode = (int)mode;
+		r = dump_computation(s, &rq, &res);
+	}
+	if (r == 0) {
+		log_info("%s", res.msg);
+		channel_send(s->coord, WIRE_DONE, NULL);
+		return;
+	}
+	if (g.why[0]) {
+		log_warn("global checkpoint %llu: %s", (unsigned long long)rq.generation, g.why);
+		return;
+	}
+	log_warn("global checkpoint %llu: %s", (unsigned long long)rq.generation, res.msg);
+	tlv_put_str(&b, WIRE_A_MSG, res.msg);
+	channel_send(s->coord, WIRE_FAILED, &b);
+	tlv_buf_free(&b);
+}
+
+void coord_serve(struct session *s)
+{
+	struct wire_in in;
+	int r = channel_recv(s->coord, &in, 5000);
+
+	if (r < 0) {
+		log_warn("the coordinator is gone (%s): this host's part runs on alone",
+			 r == -ECONNRESET ? "connection closed" : strerror(-r));
+		channel_close(s->coord);
+		free(s->coord);
+		s->coord = NULL;
+		return;
+	}
+	if (in.type == WIRE_FREEZE)
+		global_checkpoint(s, &in);
+	wire_in_free(&in);
+}
+
+int coord_wait_go(struct session *s, int timeout_ms)
+{
+	struct tlv_buf b = { 0 };
+	char why[512] = "";
+	int r;
+
+	tlv_put_u64(&b, WIRE_A_GEN, s->generation);
+	r = channel_send(s->coord, WIRE_READY, &b);
+	tlv_buf_free(&b);
+	if (r == 0)
+		r = await(s->coord, WIRE_GO, timeout_ms, why, sizeof(why));
+	if (r < 0)
+		log_err("waiting for the other hosts: %s", why[0] ? why : strerror(-r));
+	return r;
+}
