@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,16 +54,45 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 		execl(self, self, "restore", "--coordinator", addr, "--secret", secret, part,
 		      (char *)NULL);
 	} else {
-		/* The secret stays where it is: the remote side has its own copy. */
+		/* The path of the secret, not the secret: the remote side has its own copy there. */
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		if (null >= 0)
 			dup2(null, 0);
 		execlp("ssh", "ssh", "-o", "BatchMode=yes", mb->addr, self, "restore",
-		       "--coordinator", addr, part, (char *)NULL);
+		       "--coordinator", addr, "--secret", secret, part, (char *)NULL);
 	}
 	fprintf(stderr, "trace-ckpt restore: starting the part of %s: %m\n", mb->host);
 	_exit(127);
+}
+
+/*
+ * The coordinator's answer to the barrier; a part that ends before (it could
+ * not be built) calls the whole restore off at once.
+ */
+static int await_release(struct channel *ch, pid_t *pids, const struct manifest *m, char *msg,
+			 size_t msglen, int *rc)
+{
+	for (int waited = 0; waited < BARRIER_WAIT_MS + 10000; waited += 200) {
+		struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+		int status;
+
+		if (poll(&pfd, 1, 200) > 0)
+			return coord_result(ch, 10000, msg, msglen);
+		for (size_t i = 0; i < m->nr_members; i++) {
+			if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i])
+				continue;
+			pids[i] = 0;
+			*rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			snprintf(msg, msglen, "the part of host %s ended before it was built (status %d)",
+				 m->members[i].host, *rc);
+			if (!*rc)
+				*rc = 1;
+			return -ECHILD;
+		}
+	}
+	snprintf(msg, msglen, "no answer from the coordinator");
+	return -ETIMEDOUT;
 }
 
 int restore_all_hosts(const char *dir, const char *coord, const char *secret)
@@ -108,7 +138,7 @@ int restore_all_hosts(const char *dir, const char *coord, const char *secret)
 	r = rc ? -ECHILD : channel_send(&ch, WIRE_BARRIER, &b);
 	tlv_buf_free(&b);
 	if (r == 0)
-		r = coord_result(&ch, BARRIER_WAIT_MS + 10000, msg, sizeof(msg));
+		r = await_release(&ch, pids, &m, msg, sizeof(msg), &rc);
 	else
 		snprintf(msg, sizeof(msg), "%s", strerror(-r));
 	channel_close(&ch);

@@ -74,6 +74,8 @@ static void member_free(struct member *m)
 	free(m);
 }
 
+static int send_simple(struct member *m, uint32_t type, const char *msg);
+
 static void drop_member(struct coordinator *co, size_t i, const char *why)
 {
 	struct member *m = co->m[i];
@@ -81,8 +83,15 @@ static void drop_member(struct coordinator *co, size_t i, const char *why)
 	if (m->role == WIRE_ROLE_SUPERVISOR)
 		log_info("coordinator: host %s (pid %d) left: %s", m->host ? m->host : "?", m->pid,
 			 why);
-	if (co->barrier.cmd == m)
+	/* Whoever asked for the release gave up: the parts built so far end. */
+	if (co->barrier.cmd == m) {
 		co->barrier.cmd = NULL;
+		for (size_t k = 0; k < co->n; k++)
+			if (co->m[k]->ready) {
+				send_simple(co->m[k], WIRE_ABORT, "the restore was called off");
+				co->m[k]->ready = false;
+			}
+	}
 	member_free(m);
 	co->m[i] = co->m[--co->n];
 }

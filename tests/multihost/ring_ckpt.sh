@@ -1,0 +1,165 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# ring_ckpt.sh: a TCP ring over N namespace hosts, checkpointed as one
+# computation and restarted.
+#
+#   ring_ckpt.sh --tc TRACE_CKPT --ring RING [--hosts N] [--size 64M] [--bench]
+#
+# 1. hosts up; a coordinator on host 1; on every host a ring node run by
+#    `trace-ckpt run --coordinator` (its output in a file of its own)
+# 2. a command without the secret is refused, and the coordinator says so
+# 3. dump --all-hosts --kill: every run exits 137; show lists N hosts
+# 4. restore --all-hosts from host 1: every node goes on from the tick it had
+#    (one file per node: ticks consecutive across the restore), to PASS
+# With --bench: prints "hosts N checkpoint MS restart MS" and skips the checks
+# that take time.
+# Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces).
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TC=
+RING=
+N=3
+SIZE=
+BENCH=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--tc) TC=$2; shift 2 ;;
+	--ring) RING=$2; shift 2 ;;
+	--hosts) N=$2; shift 2 ;;
+	--size) SIZE=$2; shift 2 ;;
+	--bench) BENCH=1; shift ;;
+	*) echo "ring_ckpt.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: ring_ckpt.sh --tc PATH --ring PATH" >&2; exit 2; }
+TC=$(realpath "$TC")
+RING=$(realpath "$RING")
+
+# shellcheck source=hosts.sh
+source "$HERE/hosts.sh"
+hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
+
+PREFIX=tcrk
+OCTET=$((80 + $$ % 40))
+PORT=7790
+WORK=$(mktemp -d /tmp/tc-mh-ring.XXXXXX)
+COORD=10.$OCTET.0.1:$PORT
+SECRET=$WORK/secret
+ROUNDS=100000
+PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+fail() {
+	log "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 10 lines)"
+		tail -n 10 "$f"
+	done
+	exit 1
+}
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	hosts_down "$PREFIX" >/dev/null 2>&1
+	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Until a command succeeds, or fail after S seconds (polling, no fixed sleeps).
+wait_for() {
+	local s=$1 what=$2
+	shift 2
+	local end=$((SECONDS + s))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.05
+	done
+}
+last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
+
+hosts_up "$PREFIX" "$N" "$OCTET" >/dev/null || fail "cannot bring up $N hosts"
+log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
+
+host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+
+start_node() {
+	local i=$1 next=$(( $1 % N + 1 ))
+	local args=(--id $((i - 1)) --n "$N" --listen "10.$OCTET.0.$i:7700"
+		    --next "10.$OCTET.0.$next:7700" -n "$ROUNDS" -i 20 --timeout-ms 0)
+	[ -n "$SIZE" ] && args+=(-s "$SIZE")
+	# stdout is a file of the node's own, so it goes on in the same file after a restore.
+	host_exec "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
+		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/node$i.out"'"' "$RING" "${args[@]}" \
+		2>"$WORK/run$i.err" &
+	PIDS+=($!)
+	RUN_PID[$i]=$!
+}
+declare -A RUN_PID
+for i in $(seq 1 "$N"); do start_node "$i"; done
+for i in $(seq 1 "$N"); do wait_for 60 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
+log "ring running: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last_tick "$WORK/node$i.out")"; done)"
+
+# A command that does not know the secret gets nothing.
+if [ $BENCH = 0 ]; then
+	head -c 32 /dev/urandom >"$WORK/wrong"
+	chmod 600 "$WORK/wrong"
+	if host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$WORK/wrong" \
+		-D "$WORK/bad-img" >"$WORK/wrong.out" 2>&1; then
+		fail "a dump with the wrong secret was taken"
+	fi
+	grep -q "does not take our secret" "$WORK/wrong.out" || fail "wrong secret: $(cat "$WORK/wrong.out")"
+	wait_for 5 "the coordinator to log the refusal" grep -q "refused a connection" "$WORK/coord.log"
+	[ -e "$WORK/bad-img" ] && fail "an image directory was made for the unauthenticated command"
+	log "a command without the secret was refused"
+	host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" >"$WORK/list.out" ||
+		fail "list --all-hosts"
+	[ "$(grep -c . "$WORK/list.out")" = "$N" ] || fail "list --all-hosts shows $(grep -c . "$WORK/list.out") hosts"
+fi
+
+t0=$(date +%s%N)
+host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+t1=$(date +%s%N)
+log "$(cat "$WORK/dump.out")"
+for i in $(seq 1 "$N"); do
+	wait "${RUN_PID[$i]}"
+	rc=$?
+	[ $rc = 137 ] || fail "run on host $i exited $rc, not 137"
+	BEFORE[$i]=$(last_tick "$WORK/node$i.out")
+done
+log "every node killed at: ${BEFORE[*]}"
+if [ $BENCH = 0 ]; then
+	"$TC" show "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
+	[ "$(grep -c '^host ' "$WORK/show.out")" = "$N" ] || fail "show lists $(grep -c '^host ' "$WORK/show.out") hosts"
+fi
+
+t2=$(date +%s%N)
+host_exec 1 "$TC" restore --all-hosts --coordinator "$COORD" --secret "$SECRET" "$WORK/img" \
+	>"$WORK/restore.out" 2>"$WORK/restore.err" &
+RESTORE=$!
+PIDS+=($RESTORE)
+wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
+t3=$(date +%s%N)
+for i in $(seq 1 "$N"); do wait_for 60 "node $i after the restore" has_ticks "$WORK/node$i.out" $((BEFORE[i] + 3)); done
+log "restored; ticking again: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last_tick "$WORK/node$i.out")"; done)"
+
+if [ $BENCH = 1 ]; then
+	echo "hosts $N checkpoint $(( (t1 - t0) / 1000000 )) ms restart $(( (t3 - t2) / 1000000 )) ms"
+	exit 0
+fi
+
+# Every node: no BAD, ticks consecutive from 1 through the restore.
+for i in $(seq 1 "$N"); do
+	grep -a '^BAD' "$WORK/node$i.out" && fail "node $i: $(grep -a '^BAD' "$WORK/node$i.out" | head -1)"
+	grep -a '^tick ' "$WORK/node$i.out" | awk -v node="$i" '
+		{ if ($2 != NR) { printf "node %s: tick %s where %d was due\n", node, $2, NR; bad = 1; exit } }
+		END { exit bad }' || fail "node $i: ticks not consecutive across the restore"
+done
+log "ok: $N nodes went on from where they were, every tick checked"
+exit 0
