@@ -69,6 +69,47 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* The top manifest of a checkpoint of several hosts: its members, and bad subdirs. */
+START_TEST(members_round_trip)
+{
+	struct manifest a = { .version = TC_FORMAT_VERSION, .generation = 4,
+			      .flags = TC_COMP_F_MULTIHOST }, b;
+	struct manifest_member mm[2] = {
+		{ "h1", "10.0.0.1", "h1.g4", 4096, 3, "ring --id 0" },
+		{ "h2", "10.0.0.2", "h2.g4", 8192, 1, "ring --id 1" },
+	};
+	struct tlv_buf buf = { 0 };
+	char err[128] = "";
+
+	a.host = (char *)"h1";
+	a.members = mm;
+	a.nr_members = 2;
+	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), 0);
+	ck_assert_uint_eq(b.flags, TC_COMP_F_MULTIHOST);
+	ck_assert_uint_eq(b.nr_members, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_str_eq(b.members[i].host, mm[i].host);
+		ck_assert_str_eq(b.members[i].addr, mm[i].addr);
+		ck_assert_str_eq(b.members[i].subdir, mm[i].subdir);
+		ck_assert_str_eq(b.members[i].cmdline, mm[i].cmdline);
+		ck_assert_uint_eq(b.members[i].bytes, mm[i].bytes);
+		ck_assert_uint_eq(b.members[i].nr_procs, mm[i].nr_procs);
+	}
+	manifest_free(&b);
+	tlv_buf_free(&buf);
+	/* A host's part is one directory right below DIR, nothing else. */
+	mm[1].subdir = (char *)"../h2.g4";
+	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), -EBADMSG);
+	tlv_buf_free(&buf);
+	mm[1].subdir = (char *)"x/h2.g4";
+	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), -EBADMSG);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
 START_TEST(every_byte_is_covered)
 {
 	struct manifest a, b;
@@ -151,6 +192,7 @@ static Suite *manifest_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, members_round_trip);
 	tcase_add_test(tc, every_byte_is_covered);
 	tcase_add_test(tc, unsafe_paths_refused);
 	tcase_add_test(tc, future_attributes_skipped);
