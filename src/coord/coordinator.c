@@ -38,6 +38,7 @@ struct member {
 	char *subdir;
 	uint64_t bytes;
 	uint32_t nr_procs;
+	uint32_t own_ms;	/* its own dump, as it says */
 };
 
 struct barrier {
@@ -304,6 +305,7 @@ static int wait_all(struct coordinator *co, uint32_t want, int timeout_ms, char 
 			}
 			if (in.type == want) {
 				m->replied = true;
+				m->own_ms = attr_u32(&in, WIRE_A_OWN_MS, m->own_ms);
 				if (want == WIRE_PREPARED) {
 					free(m->subdir);
 					m->subdir = attr_str(&in, WIRE_A_SUBDIR);
@@ -389,6 +391,7 @@ static void run_checkpoint(struct coordinator *co, struct member *cmd, const str
 	struct tlv_buf b = { 0 };
 	int64_t t0 = now_ms(), t_frozen;
 	uint64_t gen, bytes = 0;
+	uint32_t slowest = 0;
 	size_t hosts = nr_supervisors(co);
 	int r;
 
@@ -427,13 +430,15 @@ static void run_checkpoint(struct coordinator *co, struct member *cmd, const str
 	if (r == 0)
 		r = wait_all(co, WIRE_DONE, COMMIT_TIMEOUT_MS, err, sizeof(err));
 	for (size_t i = 0; i < co->n; i++)
-		if (co->m[i]->role == WIRE_ROLE_SUPERVISOR)
+		if (co->m[i]->role == WIRE_ROLE_SUPERVISOR) {
 			bytes += co->m[i]->bytes;
+			slowest = MAX(slowest, co->m[i]->own_ms);
+		}
 	snprintf(msg, sizeof(msg),
-		 "checkpoint of %zu host%s: %s (generation %llu, %.1f MiB, all frozen in %lld ms, total %lld ms)%s%s",
+		 "checkpoint of %zu host%s: %s (generation %llu, %.1f MiB, all frozen in %lld ms, total %lld ms, slowest host's own dump %u ms)%s%s",
 		 hosts, hosts == 1 ? "" : "s", dir, (unsigned long long)gen, bytes / 1048576.0,
-		 (long long)(t_frozen - t0), (long long)(now_ms() - t0), r < 0 ? "; but " : "",
-		 r < 0 ? err : "");
+		 (long long)(t_frozen - t0), (long long)(now_ms() - t0), slowest,
+		 r < 0 ? "; but " : "", r < 0 ? err : "");
 	log_info("coordinator: %s", msg);
 	send_result(cmd, 0, msg, gen, dir);
 }

@@ -36,7 +36,7 @@ enum wire_msg {
 	WIRE_DUMP,		/* coordinator: collect and write */
 	WIRE_PREPARED,		/* supervisor: SUBDIR, BYTES, NR_PROCS */
 	WIRE_COMMIT,		/* coordinator: the top manifest is written */
-	WIRE_DONE,		/* supervisor: thawed or killed */
+	WIRE_DONE,		/* supervisor: thawed or killed; OWN_MS */
 	WIRE_ABORT,		/* coordinator: MSG; thaw, drop what was written */
 	WIRE_FAILED,		/* supervisor: MSG */
 	WIRE_CHECKPOINT,	/* command -> coordinator: DIR, MODE, TIMEOUT_MS */
@@ -67,7 +67,8 @@ enum wire_attr {
 	WIRE_A_TIMEOUT_MS,	/* u32 */
 	WIRE_A_MEMBER,		/* nest: ROLE, HOST, ADDR, PID, CMDLINE, GEN */
 	WIRE_A_COUNT,		/* u32 */
-	WIRE_A_MAX = WIRE_A_COUNT,
+	WIRE_A_OWN_MS,		/* u32: DONE: the host's own dump, freeze to thaw/kill */
+	WIRE_A_MAX = WIRE_A_OWN_MS,
 };
 
 enum wire_role {

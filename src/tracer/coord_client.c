@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coord/channel.h"
@@ -118,14 +119,32 @@ struct global_dump {
 	struct channel *ch;
 	char why[512];
 	char subdir[300];
+	uint64_t waited_ns;	/* for the coordinator's orders: not our own work */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int await_timed(struct global_dump *g, uint32_t want, int timeout_ms)
+{
+	uint64_t t0 = mono_ns();
+	int r = await(g->ch, want, timeout_ms, g->why, sizeof(g->why));
+
+	g->waited_ns += mono_ns() - t0;
+	return r;
+}
 
 static int on_frozen(void *arg)
 {
 	struct global_dump *g = arg;
 	int r = channel_send(g->ch, WIRE_FROZEN, NULL);
 
-	return r < 0 ? r : await(g->ch, WIRE_DUMP, DUMP_ORDER_TIMEOUT_MS, g->why, sizeof(g->why));
+	return r < 0 ? r : await_timed(g, WIRE_DUMP, DUMP_ORDER_TIMEOUT_MS);
 }
 
 static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_procs)
@@ -140,8 +159,7 @@ static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_proc
 	tlv_put_u32(&b, WIRE_A_NR_PROCS, (uint32_t)nr_procs);
 	r = channel_send(g->ch, WIRE_PREPARED, &b);
 	tlv_buf_free(&b);
-	return r < 0 ? r : await(g->ch, WIRE_COMMIT, COMMIT_ORDER_TIMEOUT_MS, g->why,
-				 sizeof(g->why));
+	return r < 0 ? r : await_timed(g, WIRE_COMMIT, COMMIT_ORDER_TIMEOUT_MS);
 }
 
 static void global_checkpoint(struct session *s, const struct wire_in *in)
@@ -176,7 +194,10 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 	}
 	if (r == 0) {
 		log_info("%s", res.msg);
-		channel_send(s->coord, WIRE_DONE, NULL);
+		tlv_put_u32(&b, WIRE_A_OWN_MS,
+			    (uint32_t)((res.total_ns - MIN(res.total_ns, g.waited_ns)) / 1000000));
+		channel_send(s->coord, WIRE_DONE, &b);
+		tlv_buf_free(&b);
 		return;
 	}
 	if (g.why[0]) {

@@ -265,21 +265,23 @@ void finish_ttys(struct computation *c, bool killed)
 				continue;
 			if (killed || f->content_fd < 0 || f->size <= 2 * sizeof(len))
 				goto done;
-			q.out_len = f->size;	/* bounds both */
 			q.out = malloc(f->size);
 			q.in = malloc(f->size);
 			r = q.out && q.in ? 0 : -ENOMEM;
-			if (r == 0 && (r = pread_full(f->content_fd, &len, sizeof(len), 0)) == 0 &&
-			    len <= f->size - 2 * sizeof(len) &&
-			    (r = pread_full(f->content_fd, q.out, len, sizeof(len))) == 0) {
+			if (r == 0)
+				r = pread_full(f->content_fd, &len, sizeof(len), 0);
+			if (r == 0 && len > f->size - 2 * sizeof(len))
+				r = -EIO;
+			if (r == 0 && (r = pread_full(f->content_fd, q.out, len, sizeof(len))) == 0) {
 				q.out_len = len;
 				r = pread_full(f->content_fd, &len, sizeof(len),
 					       (off_t)(sizeof(len) + q.out_len));
-				if (r == 0 && len <= f->size - 2 * sizeof(len) - q.out_len)
-					r = pread_full(f->content_fd, q.in, len,
-						       (off_t)(2 * sizeof(len) + q.out_len));
-				q.in_len = len;
 			}
+			if (r == 0 && len > f->size - 2 * sizeof(len) - q.out_len)
+				r = -EIO;
+			if (r == 0 && (r = pread_full(f->content_fd, q.in, len,
+						      (off_t)(2 * sizeof(len) + q.out_len))) == 0)
+				q.in_len = len;
 			slave = ioctl(f->tty_hold_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 			if (r == 0 && (slave < 0 || tcgetattr(slave, &tio) < 0))
 				r = neg_errno();

@@ -18,12 +18,14 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+/* Close and forget: a field closed twice must not close a number reused since. */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
 		close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 

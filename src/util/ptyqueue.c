@@ -59,8 +59,10 @@ int pty_queues_take(int master, int slave, const struct termios *tio, struct pty
 		return neg_errno();
 	r = read_all(master, &q->out, &q->out_len);
 	fcntl(master, F_SETFL, fl);
-	if (r < 0)
+	if (r < 0) {
+		pty_queues_put(master, slave, tio, q);
 		return r;
+	}
 	/* Non-canonical for a moment: a line not finished yet is readable too. */
 	sfl = fcntl(slave, F_GETFL);
 	if (sfl < 0 || fcntl(slave, F_SETFL, sfl | O_NONBLOCK) < 0)
@@ -68,12 +70,19 @@ int pty_queues_take(int master, int slave, const struct termios *tio, struct pty
 	raw.c_lflag &= ~ICANON;
 	raw.c_cc[VMIN] = 0;
 	raw.c_cc[VTIME] = 0;
-	if (tcsetattr(slave, TCSANOW, &raw) < 0)
-		return neg_errno();
+	if (tcsetattr(slave, TCSANOW, &raw) < 0) {
+		r = neg_errno();
+		fcntl(slave, F_SETFL, sfl);
+		pty_queues_put(master, slave, tio, q);
+		return r;
+	}
 	r = read_all(slave, &q->in, &q->in_len);
 	if (tcsetattr(slave, TCSANOW, tio) < 0 && r == 0)
 		r = neg_errno();
 	fcntl(slave, F_SETFL, sfl);
+	/* Failed half-way: what was taken goes straight back. */
+	if (r < 0)
+		pty_queues_put(master, slave, tio, q);
 	return r;
 }
 

@@ -150,6 +150,7 @@ for i in $(seq 1 "$N"); do wait_for 60 "node $i after the restore" has_ticks "$W
 log "restored; ticking again: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last_tick "$WORK/node$i.out")"; done)"
 
 if [ $BENCH = 1 ]; then
+	grep -h "checkpoint of" "$WORK/dump.out" || true
 	echo "hosts $N checkpoint $(( (t1 - t0) / 1000000 )) ms restart $(( (t3 - t2) / 1000000 )) ms"
 	exit 0
 fi
