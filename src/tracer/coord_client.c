@@ -82,6 +82,8 @@ int coord_join(struct session *s, const char *addr, const char *secret_path)
 		return log_ret(r, "joining the coordinator at %s: %m", addr);
 	}
 	s->coord = ch;
+	free(s->coord_secret);
+	s->coord_secret = realpath(secret_path, NULL);
 	log_debug("joined the coordinator at %s as %s (%s)", addr, host, me);
 	return 0;
 }

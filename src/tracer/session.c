@@ -17,6 +17,7 @@
 #include "coord/channel.h"
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
+#include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -58,6 +59,7 @@ void session_done(struct session *s)
 		channel_close(s->coord);
 		free(s->coord);
 	}
+	free(s->coord_secret);
 	control_close(s);
 	closep(&s->signal_fd);
 	free(s->tracees);
@@ -208,6 +210,9 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 				if (session_alive(tgid, child) && !session_add(s, child, tgid))
 					return -ENOMEM;
 			}
+			break;
+		case PTRACE_EVENT_SECCOMP:
+			ssh_on_exec_trap(s, tid);
 			break;
 		case PTRACE_EVENT_EXEC:
 			/* A non-leader thread that execs takes the leader's tid. */

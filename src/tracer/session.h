@@ -12,7 +12,7 @@
 
 #define SESSION_PTRACE_OPTIONS                                                 \
 	(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |      \
-	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD)
+	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP)
 
 enum tracee_state {
 	TRACEE_RUNNING,
@@ -54,6 +54,7 @@ struct session {
 	uint64_t generation;	/* of the last image written */
 	bool quit;
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */
+	char *coord_secret;	/* the path of its secret */
 };
 
 int session_init(struct session *s, const char *default_dir, const char *cmdline);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -10,6 +12,7 @@
 #include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "tracer/spawn.h"
+#include "tracer/ssh.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -17,6 +20,7 @@
 struct spawn_args {
 	int go_fd, err_fd;
 	char *const *argv;
+	bool trap_exec;		/* stop every exec for the supervisor (ssh) */
 };
 
 static void __attribute__((noreturn)) child(const struct spawn_args *a)
@@ -31,6 +35,11 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
 	if (read(a->go_fd, &c, 1) != 1)
 		_exit(127);
 	close(a->go_fd);
+	if (a->trap_exec && (e = ssh_install_exec_trap()) < 0) {
+		e = -e;
+		(void)!write(a->err_fd, &e, sizeof(e));
+		_exit(127);
+	}
 	execvp(a->argv[0], a->argv);
 	e = errno;
 	(void)!write(a->err_fd, &e, sizeof(e));
@@ -61,7 +70,8 @@ int session_spawn(struct session *s, char *const argv[])
 		close(go[1]);
 		return neg_errno();
 	}
-	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .argv = argv };
+	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .argv = argv,
+				    .trap_exec = s->coord != NULL };
 	{
 		int keep[] = { go[0], err[1], -1 };
 
@@ -98,7 +108,20 @@ int session_spawn(struct session *s, char *const argv[])
 	}
 	session_find(s, pid)->new_child = false;
 	(void)!write(go[1], "g", 1);
-	/* EOF: the exec happened.  Else the child exits 127, the program's status. */
+	/*
+	 * EOF: the exec happened.  Else the child exits 127, the program's
+	 * status.  Its exec may stop for us first (the ssh trap): serve it.
+	 */
+	for (;;) {
+		struct pollfd pfd = { .fd = err[0], .events = POLLIN };
+		int status;
+
+		if (poll(&pfd, 1, 10) != 0)
+			break;
+		if (waitpid(pid, &status, WNOHANG | __WALL) == pid &&
+		    session_handle_wait(s, pid, status) < 0)
+			break;
+	}
 	n = read(err[0], &e, sizeof(e));
 	if (n == sizeof(e))
 		log_err("cannot run %s: %s", argv[0], strerror(e));

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ssh carries processes into the computation.  `run --coordinator` starts
+ * the program under a seccomp filter that stops only execve/execveat for
+ * the supervisor (every other system call pays nothing).  When the file to
+ * run is an ssh with a remote command, the supervisor first hands the
+ * computation's secret to the other host over ssh itself (stdin, never a
+ * command line), then rewrites the command so the other side runs it as
+ *
+ *     trace-ckpt run --coordinator ADDR --secret PATH -- sh -c 'COMMAND'
+ *
+ * and lets the exec go on.  A host without trace-ckpt is said so, and the
+ * command runs there unsupervised.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coord/channel.h"
+#include "tracer/remote.h"
+#include "tracer/session.h"
+#include "tracer/ssh.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define MAX_ARGS 512
+#define MAX_ARG_LEN 8192
+#define SECRET_COPY_TIMEOUT_MS 30000
+#define NOT_INSTALLED 3		/* exit status of the secret copy without trace-ckpt */
+
+/* ssh's options that take an argument (ssh(1)). */
+static const char ssh_opts_with_arg[] = "BbcDEeFIiJLlmOoPpQRSWw";
+
+static int read_cstring(pid_t pid, uint64_t addr, char *buf, size_t max)
+{
+	size_t got = 0;
+
+	while (got < max) {
+		/* Up to the end of the page: the next one may not be mapped. */
+		size_t chunk = MIN(max - got, 4096 - ((addr + got) & 4095));
+		char *nul;
+		int r = remote_read(pid, addr + got, buf + got, chunk);
+
+		if (r < 0)
+			return r;
+		nul = memchr(buf + got, '\0', chunk);
+		if (nul)
+			return 0;
+		got += chunk;
+	}
+	return -E2BIG;
+}
+
+static void free_args(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int read_argv(pid_t pid, uint64_t addr, char ***out, size_t *nr)
+{
+	char **v = calloc(MAX_ARGS + 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (; n < MAX_ARGS; n++) {
+		uint64_t p;
+		char buf[MAX_ARG_LEN];
+		int r = remote_read(pid, addr + n * 8, &p, sizeof(p));
+
+		if (r == 0 && !p)
+			break;
+		if (r == 0)
+			r = read_cstring(pid, p, buf, sizeof(buf));
+		if (r == 0 && !(v[n] = strdup(buf)))
+			r = -ENOMEM;
+		if (r < 0) {
+			free_args(v, n);
+			return r;
+		}
+	}
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+/* Index of the host in an ssh command line, and of its remote command (0: none). */
+static int ssh_host_index(char **argv, size_t n, size_t *host, size_t *cmd)
+{
+	size_t i = 1;
+
+	while (i < n && argv[i][0] == '-') {
+		const char *a = argv[i] + 1;
+
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		for (; *a; a++)
+			if (strchr(ssh_opts_with_arg, *a)) {
+				if (!a[1])
+					i++;	/* the argument is the next word */
+				break;
+			}
+		i++;
+	}
+	if (i >= n)
+		return -ENOENT;
+	*host = i;
+	*cmd = i + 1 < n ? i + 1 : 0;
+	return 0;
+}
+
+/* 'S' for a POSIX shell: single quotes, each ' as '\''. */
+static char *shell_quote(const char *s)
+{
+	size_t len = 3;
+	char *out, *p;
+
+	for (const char *c = s; *c; c++)
+		len += *c == '\'' ? 4 : 1;
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	p = out;
+	*p++ = '\'';
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else {
+			*p++ = *c;
+		}
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return out;
+}
+
+static char *join_words(char **v, size_t from, size_t n)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = from; i < n; i++)
+		len += strlen(v[i]) + 1;
+	out = calloc(1, len);
+	if (!out)
+		return NULL;
+	for (size_t i = from; i < n; i++) {
+		if (i > from)
+			strcat(out, " ");
+		strcat(out, v[i]);
+	}
+	return out;
+}
+
+/*
+ * The secret onto the other host, through ssh with the program's own
+ * options: 0, NOT_INSTALLED when trace-ckpt is not there, or -errno.
+ */
+static int hand_over_secret(const char *ssh, char **argv, size_t host, const char *tc,
+			    const char *secret_path)
+{
+	uint8_t secret[SECRET_LEN];
+	_cleanup_free_ char *q_tc = shell_quote(tc), *q_path = shell_quote(secret_path),
+			    *script = NULL;
+	char **v = calloc(host + 3, sizeof(*v));
+	int in[2], status, r;
+	pid_t pid;
+
+	if (!v || !q_tc || !q_path)
+		goto nomem;
+	if (asprintf(&script, "command -v %s >/dev/null 2>&1 || exit %d; umask 077; "
+			      "mkdir -p \"$(dirname %s)\" && cat > %s",
+		     q_tc, NOT_INSTALLED, q_path, q_path) < 0)
+		goto nomem;
+	memcpy(v, argv, (host + 1) * sizeof(*v));
+	v[host + 1] = script;
+	r = secret_load(secret_path, secret);
+	if (r < 0 || pipe2(in, O_CLOEXEC) < 0) {
+		free(v);
+		return r < 0 ? r : neg_errno();
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(in[0], 0);
+		if (null >= 0)
+			dup2(null, 1);
+		execv(ssh, v);
+		_exit(127);
+	}
+	close(in[0]);
+	r = pid < 0 ? neg_errno() : write_full(in[1], secret, sizeof(secret));
+	memset(secret, 0, sizeof(secret));
+	close(in[1]);
+	free(v);
+	if (pid < 0)
+		return r;
+	/* Our own child: wait for it, with a limit. */
+	for (int waited = 0;; waited += 10) {
+		struct timespec ts = { 0, 10000000 };
+		pid_t w = waitpid(pid, &status, WNOHANG | __WALL);
+
+		if (w == pid)
+			break;
+		if (waited >= SECRET_COPY_TIMEOUT_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, __WALL);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == NOT_INSTALLED)
+		return NOT_INSTALLED;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+nomem:
+	free(v);
+	return -ENOMEM;
+}
+
+/* New argv into the tracee, below its red zone, and point the exec at it. */
+static int put_argv(pid_t tid, struct user_regs_struct *regs, bool at, char **v, size_t n)
+{
+	size_t strings = 0, total;
+	uint64_t base, p;
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint64_t *ptrs;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		strings += strlen(v[i]) + 1;
+	total = (n + 1) * 8 + strings;
+	base = (regs->rsp - 128 - total) & ~15ull;
+	buf = calloc(1, total);
+	if (!buf)
+		return -ENOMEM;
+	ptrs = (uint64_t *)buf;
+	p = (n + 1) * 8;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]) + 1;
+
+		ptrs[i] = base + p;
+		memcpy(buf + p, v[i], l);
+		p += l;
+	}
+	r = remote_write(tid, base, buf, total);
+	if (r < 0)
+		return r;
+	if (at)
+		regs->rdx = base;
+	else
+		regs->rsi = base;
+	return ptrace(PTRACE_SETREGS, tid, 0, regs) < 0 ? neg_errno() : 0;
+}
+
+void ssh_on_exec_trap(struct session *s, pid_t tid)
+{
+	struct user_regs_struct regs;
+	char file[PATH_MAX], tc[PATH_MAX];
+	const char *base;
+	char **argv = NULL, **nv = NULL;
+	size_t n = 0, host, cmd, k = 0;
+	_cleanup_free_ char *command = NULL, *quoted = NULL;
+	bool at;
+	int r;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
+		return;
+	at = regs.orig_rax == SYS_execveat;
+	if (!at && regs.orig_rax != SYS_execve)
+		return;
+	if (read_cstring(tid, at ? regs.rsi : regs.rdi, file, sizeof(file)) < 0)
+		return;
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	if (strcmp(base, "ssh"))
+		return;
+	if (read_argv(tid, at ? regs.rdx : regs.rsi, &argv, &n) < 0)
+		return;
+	if (ssh_host_index(argv, n, &host, &cmd) < 0 || !cmd)
+		goto out;	/* an interactive login: nothing to carry over */
+	if (!s->coord || !s->coord_secret) {
+		log_warn("pid %d: ssh %s: no coordinator (run --coordinator): the remote command runs outside the computation",
+			 tid, argv[host]);
+		goto out;
+	}
+	if (!realpath("/proc/self/exe", tc))
+		goto out;
+	if (!strncmp(argv[cmd], tc, strlen(tc)))
+		goto out;	/* carried over already */
+	r = hand_over_secret(file, argv, host, tc, s->coord_secret);
+	if (r == NOT_INSTALLED) {
+		log_err("pid %d: host %s has no %s: the remote command runs there unsupervised, outside the computation",
+			tid, argv[host], tc);
+		goto out;
+	}
+	if (r < 0) {
+		log_err("pid %d: ssh %s: handing over the computation's secret: %s; the remote command runs unsupervised",
+			tid, argv[host], strerror(-r));
+		goto out;
+	}
+	command = join_words(argv, cmd, n);
+	quoted = command ? shell_quote(command) : NULL;
+	nv = calloc(cmd + 11, sizeof(*nv));
+	if (!quoted || !nv)
+		goto out;
+	for (k = 0; k < cmd; k++)
+		nv[k] = argv[k];
+	nv[k++] = tc;
+	nv[k++] = "run";
+	nv[k++] = "--coordinator";
+	nv[k++] = s->coord->peer;
+	nv[k++] = "--secret";
+	nv[k++] = s->coord_secret;
+	nv[k++] = "--";
+	nv[k++] = "sh";
+	nv[k++] = "-c";
+	nv[k++] = quoted;
+	r = put_argv(tid, &regs, at, nv, k);
+	if (r < 0)
+		log_warn("pid %d: ssh %s: rewriting its command: %s", tid, argv[host], strerror(-r));
+	else
+		log_info("pid %d: ssh %s: the remote command joins the computation", tid, argv[host]);
+out:
+	free(nv);
+	free_args(argv, n);
+}
+
+int ssh_install_exec_trap(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	/* As root, no no_new_privs: setuid programs inside keep working. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, geteuid() == 0 ? 0 : 1);
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execve), 0);
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execveat), 0);
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}

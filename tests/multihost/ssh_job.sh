@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# ssh_job.sh: a job that starts its workers with ssh.  On host 1,
+#   trace-ckpt run --coordinator C -- sh -c 'ssh h2 ring ... & ssh h3 ring ... & ring ...'
+# The ssh execs are caught (seccomp) and the remote commands start under
+# trace-ckpt run, joined to the same coordinator: list --all-hosts shows 3
+# hosts.  Then dump --all-hosts --kill and restore --all-hosts; every ring
+# node goes on from its tick.
+#
+#   ssh_job.sh --tc TRACE_CKPT --ring RING
+# Exit: 0 pass, 1 fail, 77 skip.
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TC=
+RING=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--tc) TC=$(realpath "$2"); shift 2 ;;
+	--ring) RING=$(realpath "$2"); shift 2 ;;
+	*) echo "ssh_job.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: ssh_job.sh --tc PATH --ring PATH" >&2; exit 2; }
+
+# shellcheck source=hosts.sh
+source "$HERE/hosts.sh"
+hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
+
+PREFIX=tcsj
+OCTET=$((120 + $$ % 40))
+N=3
+COORD=10.$OCTET.0.1:7791
+WORK=$(mktemp -d /tmp/tc-mh-ssh.XXXXXX)
+SECRET=$WORK/secret
+PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+fail() {
+	log "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 10 lines)"
+		tail -n 10 "$f"
+	done
+	exit 1
+}
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	hosts_down "$PREFIX" >/dev/null 2>&1
+	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_for() {
+	local s=$1 what=$2
+	shift 2
+	local end=$((SECONDS + s))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.05
+	done
+}
+last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
+nr_hosts() { "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" 2>/dev/null | grep -c .; }
+hosts_joined() { [ "$(host_exec 1 bash -c "$(declare -f nr_hosts); TC='$TC' COORD='$COORD' SECRET='$SECRET' nr_hosts")" = "$1" ]; }
+
+hosts_up "$PREFIX" "$N" "$OCTET" >/dev/null || fail "cannot bring up $N hosts"
+STATE=$(hosts_state "$PREFIX")
+log "$N hosts up; work directory $WORK"
+host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+
+node() {	# node I: the ring command of node I, its output in WORK/nodeI.out
+	local i=$1 next=$(( $1 % N + 1 ))
+	printf '%s --id %d --n %d --listen 10.%d.0.%d:7700 --next 10.%d.0.%d:7700 -n 100000 -i 20 --timeout-ms 0 >>%s/node%d.out' \
+		"$RING" $((i - 1)) "$N" "$OCTET" "$i" "$OCTET" "$next" "$WORK" "$i"
+}
+JOB="ssh 10.$OCTET.0.2 '$(node 2)' & ssh 10.$OCTET.0.3 '$(node 3)' & $(node 1); wait"
+# The job's own PATH finds the test hosts' ssh (their keys, no known_hosts).
+host_exec 1 env PATH="$STATE/bin:$PATH" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
+	/bin/sh -c "$JOB" >"$WORK/run.out" 2>"$WORK/run.err" &
+RUN=$!
+PIDS+=($RUN)
+for i in 1 2 3; do wait_for 60 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
+wait_for 20 "3 hosts in the computation" hosts_joined 3
+log "the job's workers run on 3 hosts, each under its own supervisor"
+grep -q "joined: pid" "$WORK/coord.log" || fail "no host joined"
+
+host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+log "$(cat "$WORK/dump.out")"
+grep -q "checkpoint of 3 hosts" "$WORK/dump.out" || fail "not every host was in the checkpoint"
+wait "$RUN"
+for i in 1 2 3; do BEFORE[$i]=$(last_tick "$WORK/node$i.out"); done
+log "killed at: ${BEFORE[*]}"
+
+host_exec 1 env PATH="$STATE/bin:$PATH" "$TC" restore --all-hosts --coordinator "$COORD" \
+	--secret "$SECRET" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" &
+PIDS+=($!)
+wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
+for i in 1 2 3; do wait_for 60 "node $i after the restore" has_ticks "$WORK/node$i.out" $((BEFORE[i] + 3)); done
+for i in 1 2 3; do
+	grep -a '^BAD' "$WORK/node$i.out" && fail "node $i: BAD"
+	grep -a '^tick ' "$WORK/node$i.out" | awk -v node="$i" '
+		{ if ($2 != NR) { printf "node %s: tick %s where %d was due\n", node, $2, NR; bad = 1; exit } }
+		END { exit bad }' || fail "node $i: ticks not consecutive across the restore"
+done
+log "ok: the ssh-started job went on from where it was on all 3 hosts"
+exit 0
