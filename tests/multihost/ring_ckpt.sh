@@ -80,7 +80,10 @@ wait_for() {
 last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
 has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
 
-hosts_up "$PREFIX" "$N" "$OCTET" >/dev/null || fail "cannot bring up $N hosts"
+# Once more after a teardown: a set of the same name may still be going away.
+hosts_up "$PREFIX" "$N" "$OCTET" >"$WORK/hosts.log" 2>&1 ||
+	{ hosts_down "$PREFIX" >/dev/null 2>&1; hosts_up "$PREFIX" "$N" "$OCTET" >>"$WORK/hosts.log" 2>&1; } ||
+	fail "cannot bring up $N hosts: $(tail -3 "$WORK/hosts.log")"
 log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
 
 host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &

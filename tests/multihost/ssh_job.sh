@@ -66,7 +66,10 @@ has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
 nr_hosts() { "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" 2>/dev/null | grep -c .; }
 hosts_joined() { [ "$(host_exec 1 bash -c "$(declare -f nr_hosts); TC='$TC' COORD='$COORD' SECRET='$SECRET' nr_hosts")" = "$1" ]; }
 
-hosts_up "$PREFIX" "$N" "$OCTET" >/dev/null || fail "cannot bring up $N hosts"
+# Once more after a teardown: a set of the same name may still be going away.
+hosts_up "$PREFIX" "$N" "$OCTET" >"$WORK/hosts.log" 2>&1 ||
+	{ hosts_down "$PREFIX" >/dev/null 2>&1; hosts_up "$PREFIX" "$N" "$OCTET" >>"$WORK/hosts.log" 2>&1; } ||
+	fail "cannot bring up $N hosts: $(tail -3 "$WORK/hosts.log")"
 STATE=$(hosts_state "$PREFIX")
 log "$N hosts up; work directory $WORK"
 host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
