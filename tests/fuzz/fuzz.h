@@ -9,6 +9,7 @@ enum fuzz_kind {
 	FUZZ_MANIFEST,
 	FUZZ_CORE,
 	FUZZ_MANIFEST_RESEALED,
+	FUZZ_HANDSHAKE,		/* what a peer sends the coordinator before it is authenticated */
 	FUZZ_NR_KINDS,
 };
 

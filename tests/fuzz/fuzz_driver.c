@@ -23,6 +23,7 @@
 #include "proto/image.h"
 #include "proto/manifest.h"
 #include "proto/record.h"
+#include "proto/wire.h"
 #include "util/fileio.h"
 
 struct seed {
@@ -181,9 +182,33 @@ static int write_seeds(const char *dir, const struct seed *seeds, size_t n)
 	return 0;
 }
 
+/* A HELLO as a peer sends it (with a proof that cannot be right). */
+static struct seed handshake_seed(void)
+{
+	uint8_t nonce[WIRE_NONCE_LEN], proof[WIRE_MAC_LEN], mac[WIRE_MAC_LEN] = { 0 };
+	struct tlv_buf payload = { 0 }, frame = { 0 };
+	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_HELLO };
+	struct seed s;
+
+	memset(nonce, 0x11, sizeof(nonce));
+	memset(proof, 0x22, sizeof(proof));
+	tlv_put(&payload, WIRE_A_NONCE, nonce, sizeof(nonce));
+	tlv_put(&payload, WIRE_A_PROOF, proof, sizeof(proof));
+	h.len = (uint32_t)payload.len;
+	tlv_put_raw(&frame, &h, sizeof(h));
+	tlv_put_raw(&frame, payload.data, payload.len);
+	tlv_put_raw(&frame, mac, sizeof(mac));
+	if (frame.err)
+		abort();
+	s = make_seed(FUZZ_HANDSHAKE, frame.data, frame.len, "handshake");
+	tlv_buf_free(&payload);
+	tlv_buf_free(&frame);
+	return s;
+}
+
 int main(int argc, char **argv)
 {
-	struct seed seeds[4];
+	struct seed seeds[5];
 	unsigned long iterations = 20000;
 	const char *seed_dir = NULL;
 	int i;
@@ -200,11 +225,12 @@ int main(int argc, char **argv)
 	image_seeds(&seeds[1], &seeds[2]);
 	seeds[3] = make_seed(FUZZ_MANIFEST_RESEALED, seeds[1].data + 1, seeds[1].len - 1,
 			     "manifest-resealed");
-	if (seed_dir && write_seeds(seed_dir, seeds, 4) < 0) {
+	seeds[4] = handshake_seed();
+	if (seed_dir && write_seeds(seed_dir, seeds, 5) < 0) {
 		perror(seed_dir);
 		return 1;
 	}
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		run(seeds[k].data, seeds[k].len);
 		truncations(&seeds[k]);
 		flips(&seeds[k]);
@@ -223,7 +249,7 @@ int main(int argc, char **argv)
 		free(buf);
 		printf("%s: ok\n", argv[i]);
 	}
-	for (size_t k = 0; k < 4; k++)
+	for (size_t k = 0; k < 5; k++)
 		free(seeds[k].data);
 	return 0;
 }

@@ -7,14 +7,19 @@
  *   2: a whole ELF core file
  *   3: a manifest whose checksum is recomputed first, so mutations get past
  *      it into the attributes
+ *   4: the bytes a peer sends the coordinator before it is authenticated
+ *      (frames, the HELLO attributes), read by channel_accept()
  * Besides not crashing, a record or manifest that parses must re-encode to
  * something that parses again to the same bytes (the encoding is canonical).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <xxhash.h>
 
+#include "coord/channel.h"
 #include "fuzz.h"
 #include "proto/attrs.h"
 #include "proto/core.h"
@@ -82,6 +87,25 @@ static void fuzz_core(uint8_t *buf, size_t len)
 		process_record_free(&p);
 }
 
+static void fuzz_handshake(const uint8_t *buf, size_t len)
+{
+	static const uint8_t secret[SECRET_LEN];
+	struct channel ch;
+	int sv[2];
+
+	/* Whatever fits in the socket at once: the coordinator reads it all. */
+	if (len > 65536 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	if (write(sv[1], buf, len) == (ssize_t)len) {
+		shutdown(sv[1], SHUT_WR);
+		/* Nobody can know the secret here: it must never be accepted. */
+		if (channel_accept(&ch, sv[0], secret, 100) == 0)
+			abort();
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *buf;
@@ -105,6 +129,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case FUZZ_MANIFEST_RESEALED:
 		fuzz_manifest_resealed(buf, size - 1);
+		break;
+	case FUZZ_HANDSHAKE:
+		fuzz_handshake(buf, size - 1);
 		break;
 	}
 	free(buf);
