@@ -28,7 +28,8 @@ struct manifest;
 /* DIR/manifest, parsed and checked. */
 int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen);
 /* restore --all-hosts DIR: the exit status for the command. */
-int restore_all_hosts(const char *dir, const char *coord, const char *secret);
+int restore_all_hosts(const char *dir, const char *coord, const char *secret,
+		      const char *host_map);
 /* Its RESULT: 0 or -errno, and its message. */
 int coord_result(struct channel *ch, int timeout_ms, char *msg, size_t msglen);
 

@@ -18,7 +18,7 @@
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
-	const char *arg = NULL, *coord = NULL, *secret = NULL;
+	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
 	bool all_hosts = false;
 	unsigned int flags = 0;
@@ -32,6 +32,10 @@ int cmd_restore(int argc, char **argv)
 			flags |= RESTORE_NEW_PIDNS;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
 			all_hosts = true;
+		} else if (!strcmp(argv[i], "--host-map") && i + 1 < argc) {
+			host_map = argv[++i];
+		} else if (!strcmp(argv[i], "--addr-map") && i + 1 < argc) {
+			addr_map = argv[++i];
 		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
 			coord = argv[++i];
 		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
@@ -52,13 +56,18 @@ int cmd_restore(int argc, char **argv)
 		return 1;
 	}
 	if (all_hosts)
-		return restore_all_hosts(dir, coord, secret);
+		return restore_all_hosts(dir, coord, secret, host_map);
+	if (host_map) {
+		fprintf(stderr, "trace-ckpt restore: --host-map goes with --all-hosts (one host: --addr-map OLD=NEW)\n");
+		return 2;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = session_init(&s, dir, "");
 	if (r < 0) {
 		log_err("cannot start the supervisor: %s", strerror(-r));
 		return 1;
 	}
+	s.addr_map = addr_map;
 	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
 				    sizeof(secret_path)) < 0 ||
 		      coord_join(&s, coord_addr, secret_path) < 0)) {

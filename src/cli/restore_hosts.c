@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,8 @@ int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t err
 }
 
 static pid_t start_part(const char *self, const struct manifest_member *mb, const char *dir,
-			const char *addr, const char *secret, bool local)
+			const char *addr, const char *secret, const char *target,
+			const char *addr_map, bool local)
 {
 	char part[PATH_MAX];
 	pid_t pid;
@@ -59,8 +61,13 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 
 		if (null >= 0)
 			dup2(null, 0);
-		execlp("ssh", "ssh", "-o", "BatchMode=yes", mb->addr, self, "restore",
-		       "--coordinator", addr, "--secret", secret, part, (char *)NULL);
+		if (addr_map)
+			execlp("ssh", "ssh", "-o", "BatchMode=yes", target, self, "restore",
+			       "--coordinator", addr, "--secret", secret, "--addr-map", addr_map,
+			       part, (char *)NULL);
+		else
+			execlp("ssh", "ssh", "-o", "BatchMode=yes", target, self, "restore",
+			       "--coordinator", addr, "--secret", secret, part, (char *)NULL);
 	}
 	fprintf(stderr, "trace-ckpt restore: starting the part of %s: %m\n", mb->host);
 	_exit(127);
@@ -95,8 +102,63 @@ static int await_release(struct channel *ch, pid_t *pids, const struct manifest 
 	return -ETIMEDOUT;
 }
 
-int restore_all_hosts(const char *dir, const char *coord, const char *secret)
+/*
+ * Where each member goes: --host-map OLD=NEW,... with OLD a host name or
+ * address of the image.  targets[i] is the address to restore member i on;
+ * *addr_map gets "OLDADDR=NEWADDR,..." for every member that moves.
+ */
+static int map_hosts(const struct manifest *m, const char *host_map, char **targets,
+		     char **addr_map)
 {
+	_cleanup_free_ char *copy = host_map ? strdup(host_map) : NULL;
+	size_t cap = 1, len = 0;
+	char *save = NULL;
+
+	*addr_map = NULL;
+	for (size_t i = 0; i < m->nr_members; i++)
+		targets[i] = m->members[i].addr;
+	if (!host_map)
+		return 0;
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		bool found = false;
+
+		if (!eq) {
+			fprintf(stderr, "trace-ckpt restore: --host-map %s: OLD=NEW[,OLD=NEW...]\n", tok);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		for (size_t i = 0; i < m->nr_members; i++) {
+			const struct manifest_member *mb = &m->members[i];
+			char *nm;
+
+			if (strcmp(tok, mb->host) && (!mb->addr || strcmp(tok, mb->addr)))
+				continue;
+			found = true;
+			targets[i] = strdup(eq + 1);
+			cap += strlen(mb->addr ? mb->addr : "") + strlen(eq + 1) + 2;
+			nm = realloc(*addr_map, cap);
+			if (!targets[i] || !nm)
+				return -ENOMEM;
+			*addr_map = nm;
+			len += (size_t)sprintf(*addr_map + len, "%s%s=%s", len ? "," : "",
+					       mb->addr ? mb->addr : "", eq + 1);
+		}
+		if (!found) {
+			fprintf(stderr, "trace-ckpt restore: --host-map: no host %s in the image\n", tok);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+int restore_all_hosts(const char *dir, const char *coord, const char *secret,
+		      const char *host_map)
+{
+	_cleanup_free_ char *addr_map = NULL;
+	_cleanup_free_ char **targets = NULL;
 	char addr[256], secret_path[PATH_MAX], self[PATH_MAX], host[256] = "", err[1024] = "",
 	     msg[1024];
 	_cleanup_free_ pid_t *pids = NULL;
@@ -122,14 +184,18 @@ int restore_all_hosts(const char *dir, const char *coord, const char *secret)
 	}
 	gethostname(host, sizeof(host) - 1);
 	pids = calloc(m.nr_members, sizeof(*pids));
-	if (!pids || coord_command(addr, secret_path, &ch) < 0) {
+	targets = calloc(m.nr_members, sizeof(*targets));
+	if (!pids || !targets || map_hosts(&m, host_map, targets, &addr_map) < 0 ||
+	    coord_command(addr, secret_path, &ch) < 0) {
 		manifest_free(&m);
 		return 1;
 	}
 	for (size_t i = 0; i < m.nr_members; i++) {
 		const struct manifest_member *mb = &m.members[i];
 
-		pids[i] = start_part(self, mb, dir, addr, secret_path, !strcmp(mb->host, host));
+		/* Moving: every part through ssh to its new address, this host's too. */
+		pids[i] = start_part(self, mb, dir, addr, secret_path, targets[i], addr_map,
+				     !addr_map && !strcmp(mb->host, host));
 		if (pids[i] < 0)
 			rc = 1;
 	}
@@ -152,6 +218,9 @@ int restore_all_hosts(const char *dir, const char *coord, const char *secret)
 		if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
 			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
+	for (size_t i = 0; i < m.nr_members; i++)
+		if (targets[i] != m.members[i].addr)
+			free(targets[i]);
 	manifest_free(&m);
 	return r < 0 && !rc ? 1 : rc;
 }

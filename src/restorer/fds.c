@@ -421,8 +421,14 @@ static int repair_done(const struct computation *c, const struct desc_table *t)
 			fd = descs_lookup(t, f->desc_id);
 			if (fd < 0)
 				continue;
-			/* The socket exists again: the peer's packets may come in. */
-			if (fd_record_peer_outside(c, f))
+			/*
+			 * The socket exists again: the peer's packets may come in;
+			 * unless the peer is a host of ours not restored yet, whose
+			 * kernel would answer with a reset: locked until all are.
+			 */
+			if (fd_record_peer_outside(c, f) && t->hold_netlock)
+				netlock_add(f->inet_local, f->inet_remote);
+			else if (fd_record_peer_outside(c, f))
 				netlock_del(f->inet_local, f->inet_remote);
 			r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
 			if (r == -EINVAL)
@@ -782,6 +788,18 @@ static int open_shms(const struct computation *c, struct desc_table *t, char *er
 	return 0;
 }
 
+void descs_unlock_peers(const struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+
+			if (f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
+			    f->inet_state == TCP_ESTABLISHED && fd_record_peer_outside(c, f))
+				netlock_del(f->inet_local, f->inet_remote);
+		}
+}
+
 int descs_highest_fd(const struct computation *c)
 {
 	int max = 2;
@@ -806,9 +824,11 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	struct unix_state us = { 0 };
 	struct tty_state ts = { 0 };
 	size_t nr_pipes = 0;
+	bool hold = t->hold_netlock;
 	int r = 0;
 
 	memset(t, 0, sizeof(*t));
+	t->hold_netlock = hold;
 	t->base = descs_highest_fd(c) + 1;
 	/*
 	 * Listeners (and bound unix sockets) first: connections accepted from

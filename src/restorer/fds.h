@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ struct desc_table {
 	struct shm_entry *shm;
 	size_t nr_shm;
 	int base;	/* every fd here is >= base, above every saved fd */
+	/* Part of a computation on several hosts: TCP connections to the other
+	 * hosts stay locked (nftables) until every host is released. */
+	bool hold_netlock;
 };
 
 /* Open every description of c; stdio: the restorer's own 0-2. */
@@ -46,6 +50,9 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 
 /* The fd of the re-created shared memory object a VMA maps, or -1. */
 int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v);
+
+/* Every host is released: the peers' packets may come in (see hold_netlock). */
+void descs_unlock_peers(const struct computation *c);
 
 /* The highest fd number any process of c uses. */
 int descs_highest_fd(const struct computation *c);

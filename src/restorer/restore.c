@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "proto/image.h"
+#include "restorer/addrmap.h"
 #include "restorer/fds.h"
 #include "restorer/locks.h"
 #include "restorer/plan.h"
@@ -601,6 +602,8 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 		return r;
 	}
 
+	if (s->addr_map && (r = computation_map_addrs(c, s->addr_map, err, errlen)) < 0)
+		goto out;
 	/* Pids taken on this host (an attached computation): ours will be free. */
 	if (flags & RESTORE_NEW_PIDNS)
 		c->flags |= TC_COMP_F_PIDNS;
@@ -614,6 +617,7 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 	}
 	for (size_t i = 0; i < c->nr_procs; i++)
 		rc.status_w[i] = rc.status_r[i] = -1;
+	rc.descs.hold_netlock = s->coord != NULL;
 	r = descs_open(c, &rc.descs, err, errlen);
 	if (r < 0)
 		goto out;
@@ -635,6 +639,8 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 	/* Part of a computation on several hosts: they all go on at once. */
 	if (r == 0 && s->coord && (r = coord_wait_go(s, BARRIER_TIMEOUT_MS)) < 0)
 		snprintf(err, errlen, "the other hosts were not restored: %s", strerror(-r));
+	if (r == 0 && s->coord)
+		descs_unlock_peers(c);
 	if (r < 0) {
 		/* Nothing half-built stays behind. */
 		kill_everything(&rc);

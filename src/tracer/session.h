@@ -55,6 +55,7 @@ struct session {
 	bool quit;
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */
 	char *coord_secret;	/* the path of its secret */
+	const char *addr_map;	/* restore on other hosts: "OLD=NEW,..." or NULL */
 };
 
 int session_init(struct session *s, const char *default_dir, const char *cmdline);

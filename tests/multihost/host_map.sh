@@ -1,0 +1,130 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# host_map.sh: a TCP ring over 3 namespace hosts checkpointed, the hosts
+# gone, and the computation restored on 3 other hosts with other addresses
+# (restore --all-hosts --host-map OLD=NEW,...): every node goes on from its
+# tick, its connections now on the new addresses.
+#
+#   host_map.sh --tc TRACE_CKPT --ring RING
+# Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces).
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TC=
+RING=
+N=3
+SIZE=
+BENCH=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--tc) TC=$2; shift 2 ;;
+	--ring) RING=$2; shift 2 ;;
+	--hosts) N=$2; shift 2 ;;
+	--size) SIZE=$2; shift 2 ;;
+	--bench) BENCH=1; shift ;;
+	*) echo "host_map.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: host_map.sh --tc PATH --ring PATH" >&2; exit 2; }
+TC=$(realpath "$TC")
+RING=$(realpath "$RING")
+
+# shellcheck source=hosts.sh
+source "$HERE/hosts.sh"
+hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
+
+PREFIX=tcma
+PREFIX_B=tcmb
+OCTET=$((40 + $$ % 20))
+OCTET_B=$((60 + $$ % 20))
+PORT=7795
+WORK=$(mktemp -d /tmp/tc-mh-map.XXXXXX)
+COORD=10.$OCTET.0.1:$PORT
+SECRET=$WORK/secret
+ROUNDS=100000
+PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+fail() {
+	log "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 10 lines)"
+		tail -n 10 "$f"
+	done
+	exit 1
+}
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	hosts_down "$PREFIX" >/dev/null 2>&1
+	hosts_down "$PREFIX_B" >/dev/null 2>&1
+	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Until a command succeeds, or fail after S seconds (polling, no fixed sleeps).
+wait_for() {
+	local s=$1 what=$2
+	shift 2
+	local end=$((SECONDS + s))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.05
+	done
+}
+last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
+
+up() {	# up PREFIX OCTET: once more after a teardown if need be
+	hosts_up "$1" "$N" "$2" >>"$WORK/hosts.log" 2>&1 ||
+		{ hosts_down "$1" >/dev/null 2>&1; hosts_up "$1" "$N" "$2" >>"$WORK/hosts.log" 2>&1; } ||
+		fail "cannot bring up $N hosts $1: $(tail -3 "$WORK/hosts.log")"
+}
+up "$PREFIX" "$OCTET"
+log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
+hosts_exec "$PREFIX" 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+declare -A RUN_PID
+for i in $(seq 1 "$N"); do
+	next=$(( i % N + 1 ))
+	hosts_exec "$PREFIX" "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
+		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/node$i.out"'"' "$RING" --id $((i - 1)) --n "$N" \
+		--listen "10.$OCTET.0.$i:7700" --next "10.$OCTET.0.$next:7700" -n "$ROUNDS" -i 20 \
+		--timeout-ms 0 2>"$WORK/run$i.err" &
+	PIDS+=($!)
+	RUN_PID[$i]=$!
+done
+for i in $(seq 1 "$N"); do wait_for 60 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
+hosts_exec "$PREFIX" 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+log "$(cat "$WORK/dump.out")"
+for i in $(seq 1 "$N"); do
+	wait "${RUN_PID[$i]}"
+	BEFORE[$i]=$(last_tick "$WORK/node$i.out")
+done
+# The old hosts go away entirely; other hosts, other addresses.
+hosts_down "$PREFIX" >/dev/null 2>&1
+up "$PREFIX_B" "$OCTET_B"
+log "hosts $PREFIX gone; $N new hosts up (10.$OCTET_B.0.1-$N)"
+COORD_B=10.$OCTET_B.0.1:$PORT
+hosts_exec "$PREFIX_B" 1 "$TC" coordinator --listen "$COORD_B" --secret "$SECRET" >"$WORK/coord-b.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the new coordinator" grep -q listening "$WORK/coord-b.log"
+MAP=$(for i in $(seq 1 "$N"); do printf '%s%s=10.%s.0.%s' "$([ "$i" = 1 ] || echo ,)" "$PREFIX$i" "$OCTET_B" "$i"; done)
+hosts_exec "$PREFIX_B" 1 "$TC" restore --all-hosts --coordinator "$COORD_B" --secret "$SECRET" \
+	--host-map "$MAP" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" &
+PIDS+=($!)
+wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts --host-map $MAP: $(cat "$WORK/restore.err")"
+for i in $(seq 1 "$N"); do wait_for 60 "node $i on its new host" has_ticks "$WORK/node$i.out" $((BEFORE[i] + 3)); done
+grep -q "host ${PREFIX_B}2 (10.$OCTET_B.0.2) joined" "$WORK/coord-b.log" || fail "node 2 is not on host ${PREFIX_B}2"
+for i in $(seq 1 "$N"); do
+	grep -a '^BAD' "$WORK/node$i.out" && fail "node $i: BAD"
+	grep -a '^tick ' "$WORK/node$i.out" | awk -v node="$i" '
+		{ if ($2 != NR) { printf "node %s: tick %s where %d was due\n", node, $2, NR; bad = 1; exit } }
+		END { exit bad }' || fail "node $i: ticks not consecutive across the move"
+done
+log "ok: the ring moved from 10.$OCTET.0.x to 10.$OCTET_B.0.x ($MAP) and went on"
+exit 0
