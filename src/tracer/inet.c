@@ -136,9 +136,10 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 	if (type == SOCK_DGRAM) {
 		int pending = 0;
 
-		/* Datagrams waiting to be read are not kept: say so rather than lose them silently. */
+		/* Their senders' addresses cannot be sent from again: the dump is
+		 * tried again once the program has read them (-EAGAIN). */
 		if (ioctl(h, SIOCINQ, &pending) == 0 && pending > 0)
-			return collect_fail(cx, -EOPNOTSUPP, "fd %d: UDP socket with datagrams queued",
+			return collect_fail(cx, -EAGAIN, "fd %d: UDP socket with datagrams not read yet",
 					    f->fd);
 		return 0;
 	}
