@@ -17,6 +17,9 @@ int cmd_show(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_coordinator(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+/* list --all-hosts: every host's part, from the coordinator. */
+int list_all_hosts(const char *coord, const char *secret);
 
 struct channel;
 /* The coordinator's address and secret file: options, else environment, else defaults. */

@@ -16,7 +16,7 @@
 /* One consistent checkpoint of every host's part, run by the coordinator. */
 static int dump_all_hosts(const char *coord, const char *secret, const char *dir, uint32_t mode)
 {
-	char addr[256], secret_path[PATH_MAX], msg[2048];
+	char addr[256], secret_path[PATH_MAX], msg[4096];
 	struct channel ch;
 	struct tlv_buf b = { 0 };
 	int r;

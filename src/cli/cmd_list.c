@@ -8,7 +8,7 @@
 #include "coord/channel.h"
 
 /* Every host's part, as the coordinator knows them. */
-static int list_all_hosts(const char *coord, const char *secret)
+int list_all_hosts(const char *coord, const char *secret)
 {
 	char addr[256], secret_path[PATH_MAX];
 	const struct tlv_attr *a;
@@ -91,4 +91,21 @@ int cmd_list(int argc, char **argv)
 	}
 	client_list_free(v, n);
 	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *coord = NULL, *secret = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
+			coord = argv[++i];
+		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
+			secret = argv[++i];
+		} else {
+			usage_of("status", true);
+			return 2;
+		}
+	}
+	return list_all_hosts(coord, secret);
 }

@@ -27,6 +27,8 @@ static const struct command {
 	{ "check", cmd_check, "check", "say which kernel features trace-ckpt needs and which are here" },
 	{ "list", cmd_list, "list [--all-hosts --coordinator H:P]",
 	  "list the supervised computations of this user (or every host's part)" },
+	{ "status", cmd_status, "status [--coordinator H:P] [--secret F]",
+	  "every host's part of a computation on several hosts, from its coordinator" },
 	{ "coordinator", cmd_coordinator,
 	  "coordinator [--listen H:P] [--secret F] [--freeze-timeout MS] [--dump-timeout MS]",
 	  "the rendezvous of the supervisors of a computation on several hosts" },

@@ -385,7 +385,7 @@ static void abort_all(struct coordinator *co, const char *why)
 
 static void run_checkpoint(struct coordinator *co, struct member *cmd, const struct wire_in *in)
 {
-	char err[1024] = "", msg[1200];
+	char err[1024] = "", msg[4096];
 	_cleanup_free_ char *dir = attr_str(in, WIRE_A_DIR);
 	uint32_t mode = attr_u32(in, WIRE_A_MODE, CTL_DUMP_LEAVE_RUNNING);
 	struct tlv_buf b = { 0 };
@@ -439,6 +439,16 @@ static void run_checkpoint(struct coordinator *co, struct member *cmd, const str
 		 hosts, hosts == 1 ? "" : "s", dir, (unsigned long long)gen, bytes / 1048576.0,
 		 (long long)(t_frozen - t0), (long long)(now_ms() - t0), slowest,
 		 r < 0 ? "; but " : "", r < 0 ? err : "");
+	for (size_t i = 0; i < co->n; i++) {
+		const struct member *m = co->m[i];
+		size_t len = strlen(msg);
+
+		if (m->role != WIRE_ROLE_SUPERVISOR || len + 128 >= sizeof(msg))
+			continue;
+		snprintf(msg + len, sizeof(msg) - len, "\n  host %s: %s/, %u process%s, %.1f MiB, own dump %u ms",
+			 m->host ? m->host : "?", m->subdir ? m->subdir : "?", m->nr_procs,
+			 m->nr_procs == 1 ? "" : "es", m->bytes / 1048576.0, m->own_ms);
+	}
 	log_info("coordinator: %s", msg);
 	send_result(cmd, 0, msg, gen, dir);
 }
