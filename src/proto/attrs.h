@@ -36,7 +36,9 @@ enum proc_attr {
 	PROC_A_SUBREAPER,	/* u32 0/1 */
 	PROC_A_POSIX_TIMERS,	/* struct posix_timer_record[] */
 	PROC_A_CTTY_DEV,	/* u64: tty_nr */
-	PROC_A_MAX = PROC_A_CTTY_DEV,
+	PROC_A_NO_NEW_PRIVS,	/* u32 */
+	PROC_A_SECCOMP,		/* u32 count + struct sock_filter[], repeated, oldest first */
+	PROC_A_MAX = PROC_A_SECCOMP,
 };
 
 enum rlimit_attr {

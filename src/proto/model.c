@@ -41,6 +41,7 @@ void process_record_free(struct process_record *p)
 	free(p->fds);
 	free(p->core_path);
 	free(p->posix_timers);
+	free(p->seccomp_filters);
 	/* Zeroed so a second free, or a free after a failed decode, is harmless. */
 	memset(p, 0, sizeof(*p));
 }

@@ -302,6 +302,11 @@ struct process_record {
 	int32_t exit_status;		/* as wait() reports it */
 	uint32_t child_subreaper;	/* PR_SET_CHILD_SUBREAPER */
 	uint64_t ctty_dev;		/* controlling terminal (tty_nr of /proc/PID/stat), 0: none */
+	uint32_t no_new_privs;
+	/* seccomp filters, oldest first: per filter a u32 count of instructions
+	 * and that many struct sock_filter. */
+	uint8_t *seccomp_filters;
+	uint32_t seccomp_filters_len;
 	uint8_t *posix_timers;		/* struct posix_timer_record[] */
 	uint32_t posix_timers_len;	/* bytes */
 

@@ -26,6 +26,7 @@
 #include "restorer/locks.h"
 #include "restorer/plan.h"
 #include "restorer/release.h"
+#include "restorer/seccomp.h"
 #include "restorer/tty.h"
 #include "restorer/restore.h"
 #include "restorer/stub/plan.h"
@@ -563,6 +564,9 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		r = release_process(s, p, pid, &st[i], err, errlen);
 		if (r == 0)
 			r = locks_take_posix(pid, st[i].syscall_insn, p, err, errlen);
+		/* Last: a filter could forbid what comes before. */
+		if (r == 0)
+			r = seccomp_restore(pid, st[i].syscall_insn, p, err, errlen);
 		if (r == 0 && i == 0)
 			s->root = pid;
 	}

@@ -43,6 +43,7 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p);
 int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
+int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 /* /proc/PID/timers into a malloc'd array (ids, clocks, signals; no times). */
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);

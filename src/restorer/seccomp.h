@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Builder of seccomp filters and no_new_privs: loaded last, in the released
+ * process, by remote system calls (the stub must not run under them), every
+ * filter with SECCOMP_FILTER_FLAG_TSYNC so all its threads have it.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/model.h"
+
+int seccomp_restore(pid_t pid, uint64_t syscall_insn, const struct process_record *p,
+		    char *err, size_t errlen);

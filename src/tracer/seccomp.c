@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Collector of seccomp filters: each BPF program of the process, by
+ * PTRACE_SECCOMP_GET_FILTER (index 0 is the newest), kept oldest first so
+ * the restore loads them in the order they were loaded; and no_new_privs.
+ * Strict mode cannot be set from outside: refused by name.
+ */
+#include <errno.h>
+#include <linux/filter.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+
+#include "tracer/collect.h"
+#include "tracer/procfs.h"
+#include "util/macro.h"
+
+#define MAX_FILTERS 64
+
+int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char *status)
+{
+	uint64_t mode = 0, nnp = 0;
+	long lens[MAX_FILTERS];
+	size_t nr = 0, total = 0, off = 0;
+	uint8_t *blob;
+
+	parse_status_u64(status, "NoNewPrivs", 10, &nnp);
+	p->no_new_privs = (uint32_t)nnp;
+	if (parse_status_u64(status, "Seccomp", 10, &mode) < 0 || mode == 0)
+		return 0;
+	if (mode == 1)
+		return collect_fail(cx, -EOPNOTSUPP, "seccomp strict mode");
+	for (; nr < MAX_FILTERS; nr++) {
+		lens[nr] = ptrace(PTRACE_SECCOMP_GET_FILTER, cx->pid, (void *)nr, NULL);
+		if (lens[nr] < 0 && errno == ENOENT)
+			break;
+		if (lens[nr] <= 0)
+			return collect_fail(cx, lens[nr] < 0 ? neg_errno() : -EINVAL,
+					    "seccomp filter %zu", nr);
+		total += sizeof(uint32_t) + (size_t)lens[nr] * sizeof(struct sock_filter);
+	}
+	if (nr == MAX_FILTERS)
+		return collect_fail(cx, -EOPNOTSUPP, "more than %d seccomp filters", MAX_FILTERS);
+	blob = malloc(total ? total : 1);
+	if (!blob)
+		return -ENOMEM;
+	/* Oldest first: the order to load them in again. */
+	for (size_t i = nr; i-- > 0;) {
+		uint32_t n = (uint32_t)lens[i];
+
+		memcpy(blob + off, &n, sizeof(n));
+		off += sizeof(n);
+		if (ptrace(PTRACE_SECCOMP_GET_FILTER, cx->pid, (void *)i, blob + off) != lens[i]) {
+			free(blob);
+			return collect_fail(cx, errno ? neg_errno() : -EIO, "seccomp filter %zu", i);
+		}
+		off += (size_t)lens[i] * sizeof(struct sock_filter);
+	}
+	p->seccomp_filters = blob;
+	p->seccomp_filters_len = (uint32_t)total;
+	return 0;
+}
