@@ -198,7 +198,8 @@ enum fd_attr {
 	FD_A_TTY_FG_PGRP,	/* u32 (s32) */
 	FD_A_TTY_SID,		/* u32 (s32) */
 	FD_A_LOCKS,		/* struct file_lock_record[] */
-	FD_A_MAX = FD_A_LOCKS,
+	FD_A_SOCK_V6ONLY,	/* u32 */
+	FD_A_MAX = FD_A_SOCK_V6ONLY,
 };
 
 /*

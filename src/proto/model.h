@@ -247,7 +247,7 @@ struct fd_record {
 	uint32_t tcp_options;	/* TCPI_OPT_* */
 	uint32_t tcp_timestamp;
 	uint32_t tcp_window[5];	/* struct tcp_repair_window */
-	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive;
+	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive, sock_v6only;
 	/* FD_TTY and a terminal FD_STDIO: tty_termios is a struct termios; a
 	 * master's content is [u32 length][bytes the master had not read]
 	 * [u32 length][bytes the slave had not read]. */

@@ -32,7 +32,7 @@
 #include "util/macro.h"
 
 /* Flags that only matter at open time or that we set ourselves. */
-#define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)
+#define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
 /* Flags F_SETFL can change on an open description. */
 #define SETFL_FLAGS (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
@@ -454,6 +454,8 @@ static int open_inet(const struct fd_record *f)
 		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock_rcvbuf / 2);
 	if (f->sock_keepalive)
 		set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+	if (f->inet_family == AF_INET6 && f->sock_v6only)
+		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
 	if (f->sock_type == SOCK_STREAM && f->sock_nodelay)
 		set_int(fd, SOL_TCP, TCP_NODELAY, 1);
 	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_ESTABLISHED) {

@@ -131,6 +131,8 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		memcpy(f->inet_remote, &ss, MIN((size_t)sl, sizeof(f->inet_remote)));
 	get_int(h, SOL_SOCKET, SO_REUSEADDR, &f->sock_reuseaddr);
 	get_int(h, SOL_SOCKET, SO_KEEPALIVE, &f->sock_keepalive);
+	if (domain == AF_INET6)
+		get_int(h, IPPROTO_IPV6, IPV6_V6ONLY, &f->sock_v6only);
 	get_int(h, SOL_SOCKET, SO_SNDBUF, &f->sock_sndbuf);
 	get_int(h, SOL_SOCKET, SO_RCVBUF, &f->sock_rcvbuf);
 	if (type == SOCK_DGRAM) {

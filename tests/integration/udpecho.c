@@ -6,7 +6,8 @@
  * one unconnected, bound to a port of its own, that names the server on
  * every sendto.  Each tick both ask, and the answers are checked: number,
  * contents, size, and the addresses (getsockname, getpeername, the source
- * recvfrom reports).
+ * recvfrom reports).  With -6 it also holds one port twice: [::] for IPv6
+ * only (IPV6_V6ONLY) and 0.0.0.0 for IPv4.
  *
  *   udpecho [-n TARGET] [-i INTERVAL_MS] [-6]
  */
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
 	struct tc_opts o = { .target = 300, .interval_ms = 20 };
 	struct sockaddr_storage srv, mine, got, from;
 	socklen_t sl;
-	int c, sfd, cfd, ufd, status, v6 = 0;
+	int c, sfd, cfd, ufd, status, v6 = 0, only6 = -1, any4 = -1;
 	pid_t child;
 
 	while ((c = getopt(argc, argv, "n:i:6")) != -1) {
@@ -148,6 +149,24 @@ int main(int argc, char **argv)
 	if (cfd < 0 || connect(cfd, (struct sockaddr *)&srv, sl) < 0)
 		tc_bad("connect: %s", strerror(errno));
 	ufd = bound_socket(v6, 0, &mine);
+	/* -6: one port twice, [::] only for IPv6 (IPV6_V6ONLY) and 0.0.0.0 for IPv4. */
+	if (v6) {
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = in6addr_any };
+		struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+		socklen_t l6 = sizeof(a6);
+		int one = 1;
+
+		only6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		any4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (only6 < 0 || any4 < 0 ||
+		    setsockopt(only6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		    bind(only6, (struct sockaddr *)&a6, sizeof(a6)) < 0 ||
+		    getsockname(only6, (struct sockaddr *)&a6, &l6) < 0)
+			tc_bad("v6only socket: %s", strerror(errno));
+		a4.sin_port = a6.sin6_port;
+		if (bind(any4, (struct sockaddr *)&a4, sizeof(a4)) < 0)
+			tc_bad("the same port for IPv4: %s", strerror(errno));
+	}
 	tc_ready();
 	for (uint64_t n = 1; n <= (uint64_t)o.target; n++) {
 		struct dgram d;
@@ -173,6 +192,13 @@ int main(int argc, char **argv)
 		if (getsockname(ufd, (struct sockaddr *)&got, &sl) < 0)
 			tc_bad("getsockname: %s", strerror(errno));
 		same_addr(&got, &mine, "bound: its own address");
+		if (only6 >= 0) {
+			int v = 0;
+			socklen_t vl = sizeof(v);
+
+			if (getsockopt(only6, IPPROTO_IPV6, IPV6_V6ONLY, &v, &vl) < 0 || v != 1)
+				tc_bad("the [::] socket is not IPV6_V6ONLY any more");
+		}
 		sl = srv.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 		tc_proc_check();
 		tc_tick((long)n);
