@@ -25,6 +25,7 @@
 #include "restorer/fds.h"
 #include "restorer/locks.h"
 #include "restorer/unix.h"
+#include "restorer/timewait.h"
 #include "restorer/tty.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -465,11 +466,19 @@ static int open_inet(const struct fd_record *f)
 	if (f->sock_reuseaddr)
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (addr_has_port(f->inet_local, f->inet_family) &&
-	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0)
-		return neg_errno();
+	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0) {
+		/* Connections the program closed itself may still hold the port. */
+		if (errno != EADDRINUSE || f->sock_type != SOCK_STREAM ||
+		    timewait_clear(f->inet_local) <= 0 ||
+		    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0)
+			return neg_errno();
+	}
 	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_LISTEN &&
-	    listen(fd, (int)f->inet_backlog) < 0)
-		return neg_errno();
+	    listen(fd, (int)f->inet_backlog) < 0) {
+		if (errno != EADDRINUSE || timewait_clear(f->inet_local) <= 0 ||
+		    listen(fd, (int)f->inet_backlog) < 0)
+			return neg_errno();
+	}
 	if (f->sock_type == SOCK_DGRAM && addr_set(f->inet_remote) &&
 	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0)
 		return neg_errno();
@@ -788,6 +797,20 @@ static int open_shms(const struct computation *c, struct desc_table *t, char *er
 		}
 	}
 	return 0;
+}
+
+void descs_quiesce(const struct computation *c, const struct desc_table *t)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			int fd;
+
+			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
+			    f->inet_state != TCP_ESTABLISHED || (fd = descs_lookup(t, f->desc_id)) < 0)
+				continue;
+			set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+		}
 }
 
 void descs_unlock_peers(const struct computation *c)

@@ -51,6 +51,13 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 /* The fd of the re-created shared memory object a VMA maps, or -1. */
 int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v);
 
+/*
+ * A restore called off: its TCP connections back in repair mode, so that
+ * closing them sends nothing (no FIN to a peer that waits for the real one,
+ * no lingering state on the addresses a next attempt needs).
+ */
+void descs_quiesce(const struct computation *c, const struct desc_table *t);
+
 /* Every host is released: the peers' packets may come in (see hold_netlock). */
 void descs_unlock_peers(const struct computation *c);
 

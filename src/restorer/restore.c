@@ -646,7 +646,8 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 	if (r == 0 && s->coord)
 		descs_unlock_peers(c);
 	if (r < 0) {
-		/* Nothing half-built stays behind. */
+		/* Nothing half-built stays behind, not even a FIN on the wire. */
+		descs_quiesce(c, &rc.descs);
 		kill_everything(&rc);
 		goto out;
 	}

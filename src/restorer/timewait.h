@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+
+/*
+ * The local address (a struct sockaddr_in or _in6) is taken by connections
+ * in TIME_WAIT: closed by the program itself before the dump, they would
+ * keep a listener without SO_REUSEADDR from binding again for a minute.
+ * They are gone for good (nothing will ever use them): destroy them
+ * (SOCK_DESTROY).  Returns how many went, or -errno.
+ */
+int timewait_clear(const uint8_t *local);
