@@ -45,6 +45,8 @@ static const char *fd_kind_name(uint32_t kind)
 		return "inet";
 	case FD_TTY:
 		return "tty";
+	case FD_DEAD_END:
+		return "dead-end";
 	default:
 		return "?";
 	}

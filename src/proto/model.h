@@ -149,6 +149,11 @@ enum fd_kind {
 	FD_INOTIFY,	/* inotify: its watches, by path */
 	FD_INET,	/* TCP (listening or established, by TCP_REPAIR) or UDP, IPv4/IPv6 */
 	FD_TTY,		/* a pty end in the computation, or a terminal outside it (tty_kind) */
+	/* The connection of an ssh client that carried its command to another
+	 * host: that command is restored there on its own; here the client gets
+	 * a socket nobody writes to, and stays (a launcher such as mpirun takes
+	 * its exit for the remote command's). */
+	FD_DEAD_END,
 };
 
 enum tty_kind {

@@ -584,12 +584,14 @@ static const char *desc_kind_name(uint32_t kind)
 		return "inet socket";
 	case FD_TTY:
 		return "terminal";
+	case FD_DEAD_END:
+		return "dead end";
 	default:
 		return "?";
 	}
 }
 
-static int open_desc(const struct computation *c, const struct desc_table *t,
+static int open_desc(const struct computation *c, struct desc_table *t,
 		     const struct fd_record *f, struct pipe_pair **pipes, size_t *nr_pipes,
 		     struct unix_state *us, struct tty_state *ts)
 {
@@ -616,6 +618,31 @@ static int open_desc(const struct computation *c, const struct desc_table *t,
 			return fd;
 		r = dup_with_flags(fd, f->flags);
 		close(fd);
+		return r;
+	}
+	case FD_DEAD_END: {
+		int sv[2], r;
+		struct stat st;
+		int *nf;
+		uint64_t *ni;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return neg_errno();
+		nf = realloc(t->dead_ends, (t->nr_dead_ends + 1) * sizeof(*nf));
+		if (nf)
+			t->dead_ends = nf;
+		ni = nf ? realloc(t->dead_end_inos, (t->nr_dead_ends + 1) * sizeof(*ni)) : NULL;
+		if (ni)
+			t->dead_end_inos = ni;
+		if (!nf || !ni || fstat(sv[0], &st) < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			return -ENOMEM;
+		}
+		t->dead_ends[t->nr_dead_ends] = sv[1];
+		t->dead_end_inos[t->nr_dead_ends++] = st.st_ino;
+		r = dup_with_flags(sv[0], f->flags);
+		close(sv[0]);
 		return r;
 	}
 	case FD_TTY: {
@@ -923,6 +950,14 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 
 void descs_close(struct desc_table *t)
 {
+	for (size_t i = 0; i < t->nr_dead_ends; i++)
+		if (t->dead_ends[i] >= 0)
+			close(t->dead_ends[i]);
+	free(t->dead_ends);
+	free(t->dead_end_inos);
+	t->dead_ends = NULL;
+	t->dead_end_inos = NULL;
+	t->nr_dead_ends = 0;
 	for (size_t i = 0; i < t->n; i++)
 		close(t->v[i].fd);
 	for (size_t i = 0; i < t->nr_shm; i++)

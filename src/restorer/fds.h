@@ -34,6 +34,11 @@ struct desc_table {
 	/* Part of a computation on several hosts: TCP connections to the other
 	 * hosts stay locked (nftables) until every host is released. */
 	bool hold_netlock;
+	/* Our ends of the FD_DEAD_END sockets, to be kept while we supervise,
+	 * and the inodes of the program's ends. */
+	int *dead_ends;
+	uint64_t *dead_end_inos;
+	size_t nr_dead_ends;
 };
 
 /* Open every description of c; stdio: the restorer's own 0-2. */

@@ -651,6 +651,10 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 		kill_everything(&rc);
 		goto out;
 	}
+	/* The dead ends stay open as long as we supervise. */
+	for (size_t i = 0; i < rc.descs.nr_dead_ends; i++)
+		if (session_hold_dead_end(s, rc.descs.dead_ends[i], rc.descs.dead_end_inos[i]) == 0)
+			rc.descs.dead_ends[i] = -1;
 	s->generation = c->generation;
 	free(s->cmdline);
 	s->cmdline = strdup(c->cmdline ? c->cmdline : "");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -119,6 +120,11 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 	uint32_t state = 0;
 	int r;
 
+	/* Its command went to another host and is restored there on its own. */
+	if (type == SOCK_STREAM && session_is_carried_ssh(cx->s, cx->pid)) {
+		f->kind = FD_DEAD_END;
+		return 0;
+	}
 	f->kind = FD_INET;
 	f->inet_family = domain;
 	f->sock_type = type;

@@ -60,6 +60,11 @@ void session_done(struct session *s)
 		free(s->coord);
 	}
 	free(s->coord_secret);
+	free(s->carried_ssh);
+	for (size_t i = 0; i < s->nr_dead_ends; i++)
+		close(s->dead_ends[i]);
+	free(s->dead_ends);
+	free(s->dead_end_inos);
 	control_close(s);
 	closep(&s->signal_fd);
 	free(s->tracees);
@@ -67,6 +72,49 @@ void session_done(struct session *s)
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
 	s->signal_fd = s->control_fd = -1;
+}
+
+void session_note_carried_ssh(struct session *s, pid_t pid)
+{
+	pid_t *n = realloc(s->carried_ssh, (s->nr_carried_ssh + 1) * sizeof(*n));
+
+	if (!n)
+		return;
+	s->carried_ssh = n;
+	s->carried_ssh[s->nr_carried_ssh++] = pid;
+}
+
+bool session_is_carried_ssh(const struct session *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nr_carried_ssh; i++)
+		if (s->carried_ssh[i] == pid)
+			return true;
+	return false;
+}
+
+int session_hold_dead_end(struct session *s, int fd, uint64_t program_end_ino)
+{
+	int *nf = realloc(s->dead_ends, (s->nr_dead_ends + 1) * sizeof(*nf));
+	uint64_t *ni;
+
+	if (!nf)
+		return -ENOMEM;
+	s->dead_ends = nf;
+	ni = realloc(s->dead_end_inos, (s->nr_dead_ends + 1) * sizeof(*ni));
+	if (!ni)
+		return -ENOMEM;
+	s->dead_end_inos = ni;
+	s->dead_ends[s->nr_dead_ends] = fd;
+	s->dead_end_inos[s->nr_dead_ends++] = program_end_ino;
+	return 0;
+}
+
+bool session_is_dead_end(const struct session *s, uint64_t ino)
+{
+	for (size_t i = 0; i < s->nr_dead_ends; i++)
+		if (s->dead_end_inos[i] == ino)
+			return true;
+	return false;
 }
 
 void session_note_stdio(struct session *s)

@@ -56,6 +56,11 @@ struct session {
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */
 	char *coord_secret;	/* the path of its secret */
 	const char *addr_map;	/* restore on other hosts: "OLD=NEW,..." or NULL */
+	pid_t *carried_ssh;	/* ssh clients whose command went to another host */
+	size_t nr_carried_ssh;
+	int *dead_ends;		/* our ends of the FD_DEAD_END sockets restored */
+	uint64_t *dead_end_inos;	/* and the inodes of the program's ends */
+	size_t nr_dead_ends;
 };
 
 int session_init(struct session *s, const char *default_dir, const char *cmdline);
@@ -82,6 +87,13 @@ int session_handle_wait(struct session *s, pid_t tid, int status);
  */
 int session_freeze(struct session *s, int timeout_ms);
 void session_thaw(struct session *s);
+
+/* The ssh client pid carried a command to another host (see FD_DEAD_END). */
+void session_note_carried_ssh(struct session *s, pid_t pid);
+bool session_is_carried_ssh(const struct session *s, pid_t pid);
+/* Keep our end of a dead-end socket open as long as we supervise. */
+int session_hold_dead_end(struct session *s, int fd, uint64_t program_end_ino);
+bool session_is_dead_end(const struct session *s, uint64_t ino);
 
 /* Handle every wait status there is now (session_handle_wait); never blocks. */
 int session_drain_waits(struct session *s);

@@ -339,8 +339,10 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	r = put_argv(tid, &regs, at, nv, k);
 	if (r < 0)
 		log_warn("pid %d: ssh %s: rewriting its command: %s", tid, argv[host], strerror(-r));
-	else
+	else {
 		log_info("pid %d: ssh %s: the remote command joins the computation", tid, argv[host]);
+		session_note_carried_ssh(s, tid);
+	}
 out:
 	free(nv);
 	free_args(argv, n);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -355,6 +356,10 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 
 		return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s socket (family %d)", f->fd, what,
 				    domain);
+	}
+	if (session_is_dead_end(cx->s, ino)) {
+		f->kind = FD_DEAD_END;
+		return 0;
 	}
 	r = diag_unix(ino, &di);
 	if (r < 0)

@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# mpi_ckpt.sh: a real MPI job (Open MPI, 4 ranks over 2 namespace hosts, ssh
+# launcher) under `trace-ckpt run --coordinator`: mpirun's ssh to the second
+# host is carried into the computation (its orted and ranks join), the job
+# is checkpointed mid-run with dump --all-hosts --kill, restored with restore
+# --all-hosts, and finishes: ticks go on from where they were and rank 0
+# checks the final result against the one an uninterrupted run computes.
+#
+#   mpi_ckpt.sh --tc TRACE_CKPT
+# Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces, no Open MPI).
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TC=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--tc) TC=$(realpath "$2"); shift 2 ;;
+	*) echo "mpi_ckpt.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$TC" ] || { echo "usage: mpi_ckpt.sh --tc PATH" >&2; exit 2; }
+# shellcheck source=hosts.sh
+source "$HERE/hosts.sh"
+hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
+command -v mpicc.openmpi >/dev/null && command -v mpirun.openmpi >/dev/null ||
+	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
+
+PREFIX=tcmp
+N=2
+OCTET=$((200 + $$ % 20))
+COORD=10.$OCTET.0.1:7796
+WORK=$(mktemp -d /tmp/tc-mh-mpi.XXXXXX)
+SECRET=$WORK/secret
+ROUNDS=1500
+PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+fail() {
+	log "FAIL: $*"
+	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 12 lines)"
+		tail -n 12 "$f"
+	done
+	exit 1
+}
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	hosts_down "$PREFIX" >/dev/null 2>&1
+	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_for() {
+	local s=$1 what=$2
+	shift 2
+	local end=$((SECONDS + s))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
+has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
+nr_hosts() { host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" 2>/dev/null | grep -c .; }
+hosts_joined() { [ "$(nr_hosts)" = "$1" ]; }
+
+mpicc.openmpi -O2 -Wall -Wextra -Werror -o "$WORK/mpi_ring" "$HERE/mpi_ring.c" || fail "mpicc"
+hosts_up "$PREFIX" "$N" "$OCTET" >"$WORK/hosts.log" 2>&1 ||
+	{ hosts_down "$PREFIX" >/dev/null 2>&1; hosts_up "$PREFIX" "$N" "$OCTET" >>"$WORK/hosts.log" 2>&1; } ||
+	fail "cannot bring up $N hosts: $(tail -3 "$WORK/hosts.log")"
+STATE=$(hosts_state "$PREFIX")
+log "$N hosts up; work directory $WORK"
+host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+
+MPIRUN=(mpirun.openmpi --allow-run-as-root -np 4 --host "${PREFIX}1:2,${PREFIX}2:2"
+	--mca pml ob1 --mca btl self,vader,tcp --mca btl_tcp_if_include eth0
+	--mca oob_tcp_if_include eth0 --mca mpi_yield_when_idle 1
+	"$WORK/mpi_ring" -n "$ROUNDS" -i 10)
+host_exec 1 env PATH="$STATE/bin:$PATH" OMPI_MCA_plm_rsh_agent="$STATE/bin/ssh" \
+	"$TC" run --coordinator "$COORD" --secret "$SECRET" -- "${MPIRUN[@]}" \
+	>"$WORK/run.out" 2>"$WORK/run.err" </dev/null &
+RUN=$!
+PIDS+=($RUN)
+wait_for 60 "the job to tick" has_ticks "$WORK/run.out" 30
+wait_for 30 "both hosts in the computation" hosts_joined 2
+log "mpirun runs 4 ranks on 2 hosts, each host's part supervised (tick $(last_tick "$WORK/run.out"))"
+
+host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+log "$(head -1 "$WORK/dump.out")"
+wait "$RUN"
+rc=$?
+[ $rc = 137 ] || fail "run exited $rc, not 137"
+BEFORE=$(last_tick "$WORK/run.out")
+log "killed at tick $BEFORE"
+
+host_exec 1 env PATH="$STATE/bin:$PATH" "$TC" restore --all-hosts --coordinator "$COORD" \
+	--secret "$SECRET" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" </dev/null &
+RESTORE=$!
+PIDS+=($RESTORE)
+wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
+wait_for 120 "the job to finish" grep -q '^PASS' "$WORK/restore.out"
+wait "$RESTORE"
+rc=$?
+[ $rc = 0 ] || fail "restore --all-hosts exited $rc"
+grep -a '^BAD' "$WORK/restore.out" && fail "BAD after the restore"
+first=$(grep -a -m1 '^tick ' "$WORK/restore.out" | cut -d' ' -f2)
+[ -n "$first" ] && [ "$first" -le $((BEFORE + 1)) ] ||
+	fail "the restored job started at tick ${first:-none}, the dump was at $BEFORE"
+grep -a '^tick ' "$WORK/restore.out" | awk -v f="$first" '
+	{ if ($2 != f + NR - 1) { printf "tick %s where %d was due\n", $2, f + NR - 1; bad = 1; exit } }
+	END { exit bad }' || fail "ticks not consecutive after the restore"
+[ "$(last_tick "$WORK/restore.out")" = "$ROUNDS" ] || fail "the job did not reach round $ROUNDS"
+log "ok: $(grep -a '^result' "$WORK/restore.out"), the same as an uninterrupted run (rank 0 checks it)"
+exit 0
