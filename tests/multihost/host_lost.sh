@@ -36,57 +36,20 @@ done
 TC=$(realpath "$TC")
 RING=$(realpath "$RING")
 
-# shellcheck source=hosts.sh
-source "$HERE/hosts.sh"
-hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
 
 PREFIX=tchl
 OCTET=$((160 + $$ % 40))
 PORT=7794
 WORK=$(mktemp -d /tmp/tc-mh-lost.XXXXXX)
+PREFIXES="$PREFIX"
+source "$HERE/lib.sh"
 COORD=10.$OCTET.0.1:$PORT
 SECRET=$WORK/secret
 ROUNDS=100000
-PIDS=()
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
-		[ -f "$f" ] || continue
-		echo "----- $f (last 10 lines)"
-		tail -n 10 "$f"
-	done
-	exit 1
-}
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	hosts_down "$PREFIX" >/dev/null 2>&1
-	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Until a command succeeds, or fail after S seconds (polling, no fixed sleeps).
-wait_for() {
-	local s=$1 what=$2
-	shift 2
-	local end=$((SECONDS + s))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
-has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
-
-# Once more after a teardown: a set of the same name may still be going away.
-hosts_up "$PREFIX" "$N" "$OCTET" >"$WORK/hosts.log" 2>&1 ||
-	{ hosts_down "$PREFIX" >/dev/null 2>&1; hosts_up "$PREFIX" "$N" "$OCTET" >>"$WORK/hosts.log" 2>&1; } ||
-	fail "cannot bring up $N hosts: $(tail -3 "$WORK/hosts.log")"
+up "$PREFIX" "$N" "$OCTET"
 log "$N hosts up; work directory $WORK"
-host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
 declare -A RUN_PID
 start_node() {

@@ -30,9 +30,6 @@ done
 TC=$(realpath "$TC")
 RING=$(realpath "$RING")
 
-# shellcheck source=hosts.sh
-source "$HERE/hosts.sh"
-hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
 
 PREFIX=tcma
 PREFIX_B=tcmb
@@ -40,52 +37,15 @@ OCTET=$((40 + $$ % 20))
 OCTET_B=$((60 + $$ % 20))
 PORT=7795
 WORK=$(mktemp -d /tmp/tc-mh-map.XXXXXX)
+PREFIXES="$PREFIX $PREFIX_B"
+source "$HERE/lib.sh"
 COORD=10.$OCTET.0.1:$PORT
 SECRET=$WORK/secret
 ROUNDS=100000
-PIDS=()
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
-		[ -f "$f" ] || continue
-		echo "----- $f (last 10 lines)"
-		tail -n 10 "$f"
-	done
-	exit 1
-}
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	hosts_down "$PREFIX" >/dev/null 2>&1
-	hosts_down "$PREFIX_B" >/dev/null 2>&1
-	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Until a command succeeds, or fail after S seconds (polling, no fixed sleeps).
-wait_for() {
-	local s=$1 what=$2
-	shift 2
-	local end=$((SECONDS + s))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
-has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
-
-up() {	# up PREFIX OCTET: once more after a teardown if need be
-	hosts_up "$1" "$N" "$2" >>"$WORK/hosts.log" 2>&1 ||
-		{ hosts_down "$1" >/dev/null 2>&1; hosts_up "$1" "$N" "$2" >>"$WORK/hosts.log" 2>&1; } ||
-		fail "cannot bring up $N hosts $1: $(tail -3 "$WORK/hosts.log")"
-}
-up "$PREFIX" "$OCTET"
+up "$PREFIX" "$N" "$OCTET"
 log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
-hosts_exec "$PREFIX" 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 declare -A RUN_PID
 for i in $(seq 1 "$N"); do
 	next=$(( i % N + 1 ))
@@ -106,12 +66,10 @@ for i in $(seq 1 "$N"); do
 done
 # The old hosts go away entirely; other hosts, other addresses.
 hosts_down "$PREFIX" >/dev/null 2>&1
-up "$PREFIX_B" "$OCTET_B"
+up "$PREFIX_B" "$N" "$OCTET_B"
 log "hosts $PREFIX gone; $N new hosts up (10.$OCTET_B.0.1-$N)"
 COORD_B=10.$OCTET_B.0.1:$PORT
-hosts_exec "$PREFIX_B" 1 "$TC" coordinator --listen "$COORD_B" --secret "$SECRET" >"$WORK/coord-b.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the new coordinator" grep -q listening "$WORK/coord-b.log"
+start_coordinator "$PREFIX_B" "$COORD_B" "$WORK/coord-b.log"
 MAP=$(for i in $(seq 1 "$N"); do printf '%s%s=10.%s.0.%s' "$([ "$i" = 1 ] || echo ,)" "$PREFIX$i" "$OCTET_B" "$i"; done)
 hosts_exec "$PREFIX_B" 1 "$TC" restore --all-hosts --coordinator "$COORD_B" --secret "$SECRET" \
 	--host-map "$MAP" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" &

@@ -21,9 +21,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$TC" ] || { echo "usage: mpi_ckpt.sh --tc PATH" >&2; exit 2; }
-# shellcheck source=hosts.sh
-source "$HERE/hosts.sh"
-hosts_available 2>/dev/null || { echo "SKIP: no namespace hosts here"; exit 77; }
 command -v mpicc.openmpi >/dev/null && command -v mpirun.openmpi >/dev/null ||
 	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
 
@@ -32,49 +29,16 @@ N=2
 OCTET=$((200 + $$ % 20))
 COORD=10.$OCTET.0.1:7796
 WORK=$(mktemp -d /tmp/tc-mh-mpi.XXXXXX)
+PREFIXES="$PREFIX"
+source "$HERE/lib.sh"
 SECRET=$WORK/secret
 ROUNDS=1500
-PIDS=()
-
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/coord.log; do
-		[ -f "$f" ] || continue
-		echo "----- $f (last 12 lines)"
-		tail -n 12 "$f"
-	done
-	exit 1
-}
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	hosts_down "$PREFIX" >/dev/null 2>&1
-	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-wait_for() {
-	local s=$1 what=$2
-	shift 2
-	local end=$((SECONDS + s))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.1
-	done
-}
-last_tick() { grep -a '^tick ' "$1" 2>/dev/null | tail -n 1 | cut -d' ' -f2; }
-has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
-nr_hosts() { host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" 2>/dev/null | grep -c .; }
-hosts_joined() { [ "$(nr_hosts)" = "$1" ]; }
 
 mpicc.openmpi -O2 -Wall -Wextra -Werror -o "$WORK/mpi_ring" "$HERE/mpi_ring.c" || fail "mpicc"
-hosts_up "$PREFIX" "$N" "$OCTET" >"$WORK/hosts.log" 2>&1 ||
-	{ hosts_down "$PREFIX" >/dev/null 2>&1; hosts_up "$PREFIX" "$N" "$OCTET" >>"$WORK/hosts.log" 2>&1; } ||
-	fail "cannot bring up $N hosts: $(tail -3 "$WORK/hosts.log")"
+up "$PREFIX" "$N" "$OCTET"
 STATE=$(hosts_state "$PREFIX")
 log "$N hosts up; work directory $WORK"
-host_exec 1 "$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 "the coordinator" grep -q listening "$WORK/coord.log"
+start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
 MPIRUN=(mpirun.openmpi --allow-run-as-root -np 4 --host "${PREFIX}1:2,${PREFIX}2:2"
 	--mca pml ob1 --mca btl self,vader,tcp --mca btl_tcp_if_include eth0
