@@ -175,19 +175,21 @@ static char *join_words(char **v, size_t from, size_t n)
  * options: 0, NOT_INSTALLED when trace-ckpt is not there, or -errno.
  */
 static int hand_over_secret(const char *ssh, char **argv, size_t host, const char *tc,
-			    const char *secret_path)
+			    const char *secret_path, char *remote_tc, size_t remote_tc_len)
 {
 	uint8_t secret[SECRET_LEN];
 	_cleanup_free_ char *q_tc = shell_quote(tc), *q_path = shell_quote(secret_path),
 			    *script = NULL;
 	char **v = calloc(host + 3, sizeof(*v));
-	int in[2], status, r;
+	int in[2], out[2], status, r;
+	ssize_t n;
 	pid_t pid;
 
 	if (!v || !q_tc || !q_path)
 		goto nomem;
-	if (asprintf(&script, "command -v %s >/dev/null 2>&1 || exit %d; umask 077; "
-			      "mkdir -p \"$(dirname %s)\" && cat > %s",
+	/* Ours at the same path, else the one in the remote PATH: it says which. */
+	if (asprintf(&script, "t=%s; [ -x \"$t\" ] || t=$(command -v trace-ckpt) || exit %d; "
+			      "umask 077; mkdir -p \"$(dirname %s)\" && cat > %s && echo \"$t\"",
 		     q_tc, NOT_INSTALLED, q_path, q_path) < 0)
 		goto nomem;
 	memcpy(v, argv, (host + 1) * sizeof(*v));
@@ -197,26 +199,38 @@ static int hand_over_secret(const char *ssh, char **argv, size_t host, const cha
 		free(v);
 		return r < 0 ? r : neg_errno();
 	}
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		free(v);
+		return neg_errno();
+	}
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
 		sigset_t none;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(in[0], 0);
-		if (null >= 0)
-			dup2(null, 1);
+		dup2(out[1], 1);
 		execv(ssh, v);
 		_exit(127);
 	}
 	close(in[0]);
+	close(out[1]);
 	r = pid < 0 ? neg_errno() : write_full(in[1], secret, sizeof(secret));
 	memset(secret, 0, sizeof(secret));
 	close(in[1]);
 	free(v);
-	if (pid < 0)
+	if (pid < 0) {
+		close(out[0]);
 		return r;
+	}
+	/* The remote trace-ckpt's path, one line (EOF when ssh ends). */
+	n = read(out[0], remote_tc, remote_tc_len - 1);
+	close(out[0]);
+	remote_tc[n > 0 ? n : 0] = '\0';
+	remote_tc[strcspn(remote_tc, "\n")] = '\0';
 	/* Our own child: wait for it, with a limit. */
 	for (int waited = 0;; waited += 10) {
 		struct timespec ts = { 0, 10000000 };
@@ -233,7 +247,7 @@ static int hand_over_secret(const char *ssh, char **argv, size_t host, const cha
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == NOT_INSTALLED)
 		return NOT_INSTALLED;
-	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+	return WIFEXITED(status) && !WEXITSTATUS(status) && remote_tc[0] == '/' ? 0 : -EIO;
 nomem:
 	free(v);
 	return -ENOMEM;
@@ -277,11 +291,11 @@ static int put_argv(pid_t tid, struct user_regs_struct *regs, bool at, char **v,
 void ssh_on_exec_trap(struct session *s, pid_t tid)
 {
 	struct user_regs_struct regs;
-	char file[PATH_MAX], tc[PATH_MAX];
+	char file[PATH_MAX], tc[PATH_MAX], remote_tc[PATH_MAX];
 	const char *base;
 	char **argv = NULL, **nv = NULL;
 	size_t n = 0, host, cmd, k = 0;
-	_cleanup_free_ char *command = NULL, *quoted = NULL;
+	_cleanup_free_ char *command = NULL, *quoted = NULL, *q_tc = NULL, *q_secret = NULL;
 	bool at;
 	int r;
 
@@ -306,11 +320,12 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	}
 	if (!realpath("/proc/self/exe", tc))
 		goto out;
-	if (!strncmp(argv[cmd], tc, strlen(tc)))
-		goto out;	/* carried over already */
-	r = hand_over_secret(file, argv, host, tc, s->coord_secret);
+	/* Carried over already (an ssh wrapper script execs the real ssh). */
+	if (cmd + 2 < n && !strcmp(argv[cmd + 1], "run") && !strcmp(argv[cmd + 2], "--coordinator"))
+		goto out;
+	r = hand_over_secret(file, argv, host, tc, s->coord_secret, remote_tc, sizeof(remote_tc));
 	if (r == NOT_INSTALLED) {
-		log_err("pid %d: host %s has no %s: the remote command runs there unsupervised, outside the computation",
+		log_err("pid %d: host %s has no trace-ckpt (neither %s nor in its PATH): the remote command runs there unsupervised, outside the computation",
 			tid, argv[host], tc);
 		goto out;
 	}
@@ -321,17 +336,20 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	}
 	command = join_words(argv, cmd, n);
 	quoted = command ? shell_quote(command) : NULL;
+	/* ssh joins the words for the remote shell: each one quoted for it. */
+	q_tc = shell_quote(remote_tc);
+	q_secret = shell_quote(s->coord_secret);
 	nv = calloc(cmd + 11, sizeof(*nv));
-	if (!quoted || !nv)
+	if (!quoted || !nv || !q_tc || !q_secret)
 		goto out;
 	for (k = 0; k < cmd; k++)
 		nv[k] = argv[k];
-	nv[k++] = tc;
+	nv[k++] = q_tc;
 	nv[k++] = "run";
 	nv[k++] = "--coordinator";
 	nv[k++] = s->coord->peer;
 	nv[k++] = "--secret";
-	nv[k++] = s->coord_secret;
+	nv[k++] = q_secret;
 	nv[k++] = "--";
 	nv[k++] = "sh";
 	nv[k++] = "-c";
