@@ -45,10 +45,15 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 			const char *addr, const char *secret, const char *target,
 			const char *addr_map, bool local)
 {
-	char part[PATH_MAX];
+	char part[PATH_MAX], *script = NULL;
 	pid_t pid;
 
 	snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir);
+	/* Quoted for the remote shell: no path of ours may hold a quote. */
+	if (strchr(self, '\'') || strchr(dir, '\'') || strchr(secret, '\'') || strchr(mb->subdir, '\'')) {
+		fprintf(stderr, "trace-ckpt restore: a path with a quote cannot go through ssh\n");
+		return -1;
+	}
 	pid = fork();
 	if (pid != 0)
 		return pid;
@@ -61,13 +66,13 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 
 		if (null >= 0)
 			dup2(null, 0);
-		if (addr_map)
-			execlp("ssh", "ssh", "-o", "BatchMode=yes", target, self, "restore",
-			       "--coordinator", addr, "--secret", secret, "--addr-map", addr_map,
-			       part, (char *)NULL);
-		else
-			execlp("ssh", "ssh", "-o", "BatchMode=yes", target, self, "restore",
-			       "--coordinator", addr, "--secret", secret, part, (char *)NULL);
+		/* Its own trace-ckpt: ours at the same path, else the one in its PATH. */
+		if (asprintf(&script, "t='%s'; [ -x \"$t\" ] || t=trace-ckpt; exec \"$t\" restore "
+				      "--coordinator '%s' --secret '%s' %s%s%s '%s'",
+			     self, addr, secret, addr_map ? "--addr-map '" : "",
+			     addr_map ? addr_map : "", addr_map ? "'" : "", part) < 0)
+			_exit(127);
+		execlp("ssh", "ssh", "-o", "BatchMode=yes", target, script, (char *)NULL);
 	}
 	fprintf(stderr, "trace-ckpt restore: starting the part of %s: %m\n", mb->host);
 	_exit(127);
