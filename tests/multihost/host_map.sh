@@ -14,22 +14,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TC=
 RING=
 N=3
-SIZE=
-BENCH=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tc) TC=$2; shift 2 ;;
 	--ring) RING=$2; shift 2 ;;
-	--hosts) N=$2; shift 2 ;;
-	--size) SIZE=$2; shift 2 ;;
-	--bench) BENCH=1; shift ;;
 	*) echo "host_map.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
 [ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: host_map.sh --tc PATH --ring PATH" >&2; exit 2; }
 TC=$(realpath "$TC")
 RING=$(realpath "$RING")
-
 
 PREFIX=tcma
 PREFIX_B=tcmb
