@@ -268,8 +268,10 @@ struct fd_record {
 	int tty_hold_fd;
 	uint8_t *locks;		/* struct file_lock_record[] */
 	uint32_t locks_len;	/* bytes */
-	/* Collector only: our handle on a TCP socket left in repair mode. */
+	/* Collector only: our handle on an established TCP socket, put in
+	 * repair mode once tcp_locked (its peer's packets are dropped). */
 	int repair_fd;
+	bool tcp_locked;
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;

@@ -49,6 +49,10 @@ int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
 int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type);
+/* Once every fd is known: lock the connections, then read them. */
+int collect_tcp_connections(struct computation *c, char *err, size_t errlen);
+/* Out of repair mode (unless killed), and unlocked (but a killed program's peers outside). */
+void release_tcp_connections(struct computation *c, bool killed);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
 		    const char *fdinfo);

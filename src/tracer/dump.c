@@ -26,7 +26,6 @@
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
 #include "util/log.h"
-#include "util/netlock.h"
 #include "util/macro.h"
 
 #define FREEZE_TIMEOUT_MS 10000
@@ -64,33 +63,6 @@ static int absolute_dir(const char *dir, char *out, size_t len)
 	if (snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", base) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
-}
-
-/*
- * TCP connections were put in repair mode to be read.  A program that goes
- * on gets them back as they were (no window probe); a killed one keeps
- * them in repair mode, so they close without a FIN or a reset and the peer
- * waits for the restore.
- */
-static void finish_repair(struct computation *c, bool killed)
-{
-	int off = TCP_REPAIR_OFF_NO_WP;
-
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			int *h = &c->procs[i].fds[k].repair_fd;
-
-			if (*h < 0)
-				continue;
-			if (!killed && setsockopt(*h, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
-				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
-					 c->procs[i].pid, c->procs[i].fds[k].fd);
-			/* A peer outside must not meet a missing socket until the restore. */
-			if (killed && fd_record_peer_outside(c, &c->procs[i].fds[k]))
-				netlock_add(c->procs[i].fds[k].inet_local,
-					    c->procs[i].fds[k].inet_remote);
-			closep(h);
-		}
 }
 
 static void close_content_fds(struct computation *c)
@@ -309,12 +281,14 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	}
 	r = collect_all(s, &c, res->msg, sizeof(res->msg));
 	if (r == 0)
+		r = collect_tcp_connections(&c, res->msg, sizeof(res->msg));
+	if (r == 0)
 		r = collect_shared(s, &c, res->msg, sizeof(res->msg));
 	if (r < 0)
 		goto out;
 
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
-		finish_repair(&c, false);
+		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
 		session_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
@@ -335,7 +309,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
 	}
 out:
-	finish_repair(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
+	release_tcp_connections(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
 	finish_ttys(&c, r == 0 && rq->mode == CTL_DUMP_KILL);
 	close_content_fds(&c);
 	snapshot_release(&sn);

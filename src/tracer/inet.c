@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Collector of TCP and UDP sockets, IPv4 and IPv6.  A listening socket is
- * its address and backlog.  An established connection is put in repair
- * mode (TCP_REPAIR) through the supervisor's own handle, which freezes it
- * for the kernel too: its sequence numbers, options, window and both queues
- * are read without a packet sent.  The handle stays open in the record so
- * the dump can take the socket out of repair mode (the program goes on) or
- * leave it there (the program is killed: its socket then closes silently,
- * and the peer never sees a FIN or a reset).
+ * its address and backlog.  An established connection is read once the
+ * network lock drops what its peer sends, in repair mode (TCP_REPAIR)
+ * through the supervisor's own handle: sequence numbers, options, window
+ * and both queues, without a packet sent.  The handle stays open in the
+ * record so the dump can take the socket out of repair mode (the program
+ * goes on) or leave it there (the program is killed: its socket then closes
+ * silently, and the peer never sees a FIN or a reset).
  */
 #include <errno.h>
 #include <linux/sockios.h>
@@ -24,7 +24,9 @@
 #include "tracer/collect.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/macro.h"
+#include "util/netlock.h"
 
 #define QUEUE_MAX (64u << 20)
 
@@ -72,7 +74,8 @@ static int peek_tcp_queue(int h, int queue, int ioctl_req, uint32_t *seq, int me
 	return r;
 }
 
-static int collect_established(struct collect_ctx *cx, struct fd_record *f, int h)
+/* Everything of an established connection, read in repair mode through our handle h. */
+static int read_established(struct fd_record *f, int h)
 {
 	_cleanup_close_ int mem = -1;
 	struct tcp_info ti;
@@ -81,13 +84,10 @@ static int collect_established(struct collect_ctx *cx, struct fd_record *f, int 
 	int on = TCP_REPAIR_ON, r;
 
 	if (setsockopt(h, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: TCP_REPAIR", f->fd);
-	f->repair_fd = dup(h);
-	if (f->repair_fd < 0)
 		return neg_errno();
 	sl = sizeof(ti);
 	if (getsockopt(h, SOL_TCP, TCP_INFO, &ti, &sl) < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: TCP_INFO", f->fd);
+		return neg_errno();
 	f->tcp_options = ti.tcpi_options;
 	f->tcp_snd_wscale = ti.tcpi_snd_wscale;
 	f->tcp_rcv_wscale = ti.tcpi_rcv_wscale;
@@ -98,7 +98,7 @@ static int collect_established(struct collect_ctx *cx, struct fd_record *f, int 
 	if (r == 0 && getsockopt(h, SOL_TCP, TCP_REPAIR_WINDOW, &win, &sl) < 0)
 		r = neg_errno();
 	if (r < 0)
-		return collect_fail(cx, r, "fd %d: TCP connection state", f->fd);
+		return r;
 	memcpy(f->tcp_window, &win, sizeof(f->tcp_window));
 	mem = memfd_create("trace-ckpt-tcpq", MFD_CLOEXEC);
 	if (mem < 0)
@@ -107,10 +107,116 @@ static int collect_established(struct collect_ctx *cx, struct fd_record *f, int 
 	if (r == 0)
 		r = peek_tcp_queue(h, TCP_RECV_QUEUE, SIOCINQ, &f->tcp_rcv_seq, mem);
 	if (r < 0)
-		return collect_fail(cx, r, "fd %d: TCP queues", f->fd);
+		return r;
 	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
 	f->content_fd = TAKE_FD(mem);
 	return 0;
+}
+
+static bool is_connection(const struct fd_record *f)
+{
+	return f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
+	       f->inet_state == TCP_ESTABLISHED && f->repair_fd >= 0;
+}
+
+/* The computation's connections, each socket once (a shared one has several fds). */
+static struct netlock_conn *connections(const struct computation *c, size_t *n, bool killed)
+{
+	struct netlock_conn *conns;
+	size_t total = 0;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		total += c->procs[i].nr_fds;
+	conns = calloc(total ? total : 1, sizeof(*conns));
+	if (!conns)
+		return NULL;
+	*n = 0;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			bool seen = false;
+
+			if (!is_connection(f) || !f->tcp_locked)
+				continue;
+			/* A killed program's peer outside must meet no reset until the restore. */
+			if (killed && fd_record_peer_outside(c, f))
+				continue;
+			for (size_t m = 0; m < *n && !seen; m++)
+				seen = !memcmp(conns[m].local, f->inet_local, sizeof(f->inet_local)) &&
+				       !memcmp(conns[m].remote, f->inet_remote, sizeof(f->inet_remote));
+			if (!seen)
+				conns[(*n)++] = (struct netlock_conn){ f->inet_local, f->inet_remote };
+		}
+	return conns;
+}
+
+int collect_tcp_connections(struct computation *c, char *err, size_t errlen)
+{
+	_cleanup_free_ struct netlock_conn *conns = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
+			if (is_connection(&c->procs[i].fds[k]))
+				c->procs[i].fds[k].tcp_locked = true;
+	conns = connections(c, &n, false);
+	if (!conns)
+		return -ENOMEM;
+	/*
+	 * A socket in repair mode still takes in and acknowledges what its peer
+	 * sends: the lock comes first, or the peer would count as delivered
+	 * bytes the image does not have.
+	 */
+	if (n)
+		netlock_add_many(conns, n);
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+			int r;
+
+			if (!is_connection(f))
+				continue;
+			r = read_established(f, f->repair_fd);
+			if (r < 0) {
+				struct collect_ctx cx = { .pid = c->procs[i].real_pid, .err = err,
+							  .errlen = errlen };
+
+				return collect_fail(&cx, r, "fd %d: TCP connection state", f->fd);
+			}
+		}
+	return 0;
+}
+
+void release_tcp_connections(struct computation *c, bool killed)
+{
+	_cleanup_free_ struct netlock_conn *conns = NULL;
+	int off = TCP_REPAIR_OFF_NO_WP;
+	size_t n = 0;
+
+	conns = connections(c, &n, killed);
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+
+			if (f->repair_fd < 0)
+				continue;
+			/* A program that goes on gets them back as they were (no window probe). */
+			if (!killed && f->tcp_locked &&
+			    setsockopt(f->repair_fd, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
+					 c->procs[i].pid, f->fd);
+		}
+	if (conns && n)
+		netlock_del_many(conns, n);
+	/*
+	 * Only now: a killed program's sockets close in repair mode, without a
+	 * FIN or a reset, and their peers wait for the restore.
+	 */
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			c->procs[i].fds[k].tcp_locked = false;
+			closep(&c->procs[i].fds[k].repair_fd);
+		}
 }
 
 int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type)
@@ -118,7 +224,6 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	uint32_t state = 0;
-	int r;
 
 	/* Its command went to another host and is restored there on its own. */
 	if (type == SOCK_STREAM && session_is_carried_ssh(cx->s, cx->pid)) {
@@ -171,8 +276,9 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		f->inet_backlog = 128;
 		return 0;
 	case TCP_ESTABLISHED:
-		r = collect_established(cx, f, h);
-		return r;
+		/* Read once every connection is locked (collect_tcp_connections). */
+		f->repair_fd = dup(h);
+		return f->repair_fd < 0 ? neg_errno() : 0;
 	default:
 		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd, state);
 	}

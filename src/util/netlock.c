@@ -4,12 +4,14 @@
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/macro.h"
 #include "util/netlock.h"
 
 extern char **environ;
@@ -59,44 +61,97 @@ static int element(const void *local, const void *remote, char *out, size_t len,
 	return 0;
 }
 
+static const char netlock_table[] =
+	"add table inet trace_ckpt; "
+	"add set inet trace_ckpt conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }; "
+	"add set inet trace_ckpt conns6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }; "
+	"add chain inet trace_ckpt input { type filter hook input priority -300; }; "
+	"flush chain inet trace_ckpt input; "
+	"add rule inet trace_ckpt input ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop; "
+	"add rule inet trace_ckpt input ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop; ";
+
+/* Connections per nft run: its one argument stays far below MAX_ARG_STRLEN. */
+#define CHUNK 256
+#define ELEMENT_MAX 128
+
+/* One nft run: prelude, then "VERB element inet trace_ckpt SET { e, ... }" per family. */
+static int netlock_run(const char *prelude, const char *verb, const struct netlock_conn *conns,
+		       size_t n)
+{
+	size_t cap = strlen(prelude) + (n + 2) * (ELEMENT_MAX + 64);
+	_cleanup_free_ char *script = malloc(cap);
+	size_t len;
+
+	if (!script)
+		return -ENOMEM;
+	len = (size_t)snprintf(script, cap, "%s", prelude);
+	for (int v6 = 0; v6 < 2; v6++) {
+		bool first = true;
+
+		for (size_t i = 0; i < n; i++) {
+			char el[ELEMENT_MAX];
+			bool is6;
+
+			if (element(conns[i].local, conns[i].remote, el, sizeof(el), &is6) < 0 ||
+			    is6 != v6)
+				continue;
+			len += (size_t)snprintf(script + len, cap - len, "%s%s",
+						first ? "" : ", ", el);
+			if (first) {
+				/* The statement's head goes before its first element. */
+				len -= strlen(el);
+				len += (size_t)snprintf(script + len, cap - len,
+							"%s element inet trace_ckpt %s { %s", verb,
+							v6 ? "conns6" : "conns4", el);
+				first = false;
+			}
+		}
+		if (!first)
+			len += (size_t)snprintf(script + len, cap - len, " }; ");
+	}
+	return nft(script);
+}
+
+int netlock_add_many(const struct netlock_conn *conns, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i += CHUNK)
+		r = netlock_run(netlock_table, "add", conns + i, MIN(n - i, (size_t)CHUNK));
+	if (r < 0)
+		log_warn("no network lock for %zu TCP connection(s) (nft: %s): a peer that sends "
+			 "meanwhile may meet a reset or see its data lost", n, strerror(-r));
+	return r;
+}
+
+int netlock_del_many(const struct netlock_conn *conns, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i += CHUNK) {
+		size_t m = MIN(n - i, (size_t)CHUNK);
+
+		/* One missing element fails the whole batch: then one at a time. */
+		if (netlock_run("", "delete", conns + i, m) == 0)
+			continue;
+		for (size_t k = 0; k < m; k++)
+			if (netlock_run("", "delete", conns + i + k, 1) < 0)
+				r = -ENOENT;
+	}
+	return r;
+}
+
 int netlock_add(const void *local, const void *remote)
 {
-	static const char table[] =
-		"add table inet trace_ckpt; "
-		"add set inet trace_ckpt conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }; "
-		"add set inet trace_ckpt conns6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }; "
-		"add chain inet trace_ckpt input { type filter hook input priority -300; }; "
-		"flush chain inet trace_ckpt input; "
-		"add rule inet trace_ckpt input ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop; "
-		"add rule inet trace_ckpt input ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop";
-	char el[256], cmd[512];
-	bool v6;
-	int r = element(local, remote, el, sizeof(el), &v6);
+	struct netlock_conn c = { local, remote };
 
-	if (r < 0)
-		return r;
-	r = nft(table);
-	if (r == 0) {
-		snprintf(cmd, sizeof(cmd), "add element inet trace_ckpt %s { %s }",
-			 v6 ? "conns6" : "conns4", el);
-		r = nft(cmd);
-	}
-	if (r < 0)
-		log_warn("no network lock for %s (nft: %s): the peer gets a reset if it sends "
-			 "before the restore", el, strerror(-r));
-	return r;
+	return netlock_add_many(&c, 1);
 }
 
 int netlock_del(const void *local, const void *remote)
 {
-	char el[256], cmd[512];
-	bool v6;
-	int r = element(local, remote, el, sizeof(el), &v6);
+	struct netlock_conn c = { local, remote };
 
-	if (r < 0)
-		return r;
-	snprintf(cmd, sizeof(cmd), "delete element inet trace_ckpt %s { %s }",
-		 v6 ? "conns6" : "conns4", el);
 	/* Usually there is none: the peer was inside, or the lock was never taken. */
-	return nft(cmd) == 0 ? 0 : -ENOENT;
+	return netlock_run("", "delete", &c, 1) == 0 ? 0 : -ENOENT;
 }

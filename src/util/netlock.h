@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The network lock: while a checkpointed TCP connection has no socket on
- * this host (between the kill after a dump and the restore), packets from
- * its peer are dropped by an nftables rule, so the kernel does not answer
- * them with a reset and the peer just retransmits until the restore.
+ * The network lock: packets to a checkpointed TCP connection are dropped by
+ * an nftables rule.  From before its state is read to the end of the dump,
+ * so the socket takes in nothing the image would not have (the kernel keeps
+ * acknowledging data in repair mode); and while it has no socket on this
+ * host (between the kill after a dump and the restore), so the kernel does
+ * not answer with a reset and the peer just retransmits until the restore.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* local and remote: struct sockaddr_in or sockaddr_in6.  0 or -errno. */
+/* local and remote: struct sockaddr_in or sockaddr_in6, this host's side first. */
+struct netlock_conn {
+	const void *local;
+	const void *remote;
+};
+
+/* 0 or -errno; a batch costs one nft run per 256 connections. */
 int netlock_add(const void *local, const void *remote);
 int netlock_del(const void *local, const void *remote);
+int netlock_add_many(const struct netlock_conn *conns, size_t n);
+int netlock_del_many(const struct netlock_conn *conns, size_t n);
