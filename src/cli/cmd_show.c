@@ -207,11 +207,13 @@ int cmd_show(int argc, char **argv)
 		struct manifest top;
 
 		/* Several hosts: the tree, then each host's part. */
-		if (read_top_manifest(dir, &top, err, sizeof(err)) == 0 &&
-		    (top.flags & TC_COMP_F_MULTIHOST)) {
-			r = show_hosts(dir, &top, json);
+		if (read_top_manifest(dir, &top, err, sizeof(err)) == 0) {
+			bool hosts = top.flags & TC_COMP_F_MULTIHOST;
+
+			r = hosts ? show_hosts(dir, &top, json) : 0;
 			manifest_free(&top);
-			return r;
+			if (hosts)
+				return r;
 		}
 		err[0] = '\0';
 	}
