@@ -17,6 +17,10 @@
 #             computation is dumped --kill again and restored from the new image
 #   leave     run --dir D -> dump (no -D, default --leave-running): the original
 #             goes on to PASS, and so does a restore of the image, concurrently
+#   crash     run -> dump -D IMG (the program runs on) -> K more ticks -> every
+#             process of the program killed with SIGKILL at once (a crash: its
+#             sockets and pipes close, its TCP connections go to TIME_WAIT) ->
+#             restore IMG -> it starts from the dump again, to PASS
 #   cli       --help of every command, check, list, show [--json], image
 #             permissions, gdb on the core, run's exit status
 #   faildump  dump into a directory that cannot be created (and of a PID that
@@ -513,6 +517,42 @@ mode_leave() {
 	check_output restore.out
 }
 
+mode_crash() {
+	local before after first p
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	before=$(last_tick run.out)
+	dump_ok dump ${PROG_PID:+"$PROG_PID"} -D "$WORK/img"
+	after=$(last_tick run.out)
+	wait_tick run.out $((after + 3)) "$T_TICKS" "$RUN_PID"
+	check_output run.out
+	cp run.out before-crash.out
+	# shellcheck disable=SC2046
+	kill -KILL $(descendants "$RUN_PID") 2>/dev/null
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running $T_EXIT s after its program was killed"
+	[ "$EXIT_RC" -eq 137 ] || fail "run exited $EXIT_RC after its program was killed, expected 137"
+	for p in "${PROGS[@]}"; do
+		wait_gone "$p" "$T_EXIT" || fail "program $p still running after SIGKILL"
+	done
+	log "the program crashed at tick $(last_tick run.out)"
+
+	start_restore "$WORK/img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	first=$(first_tick restore.out)
+	if [ "$first" -le "$before" ] || [ "$first" -gt $((after + 1)) ]; then
+		fail "first tick after the restore is $first; the dump happened between tick $before and tick $after"
+	fi
+	log "restored from the dump: tick $first (dump between ticks $before and $after)"
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	# After the SIGKILL, run.out may say BAD: a process that saw another die.
+	check_output before-crash.out
+	check_output restore.out
+}
+
 mode_faildump() {
 	local t
 	start_run run.out run.err
@@ -778,6 +818,7 @@ case $MODE in
 basic) mode_chain 1 ;;
 chain) mode_chain "$GENS" ;;
 leave) mode_leave ;;
+crash) mode_crash ;;
 faildump) mode_faildump ;;
 damage) mode_damage ;;
 killsup) mode_killsup ;;

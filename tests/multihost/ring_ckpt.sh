@@ -5,6 +5,7 @@
 # computation and restarted.
 #
 #   ring_ckpt.sh --tc TRACE_CKPT --ring RING [--hosts N] [--size 64M] [--bench]
+#                [--crash]
 #
 # 1. hosts up; a coordinator on host 1; on every host a ring node run by
 #    `trace-ckpt run --coordinator` (its output in a file of its own)
@@ -12,6 +13,10 @@
 # 3. dump --all-hosts --kill: every run exits 137; show lists N hosts
 # 4. restore --all-hosts from host 1: every node goes on from the tick it had
 #    (one file per node: ticks consecutive across the restore), to PASS
+# With --crash, 3 and 4 are instead: dump --all-hosts (the ring runs on), a
+# few more ticks, then every node killed with SIGKILL (a crash: the ring's
+# connections close and sit in TIME_WAIT); restore --all-hosts: every node
+# starts again from the tick it had at the dump, ticks consecutive from there.
 # With --bench: prints "hosts N checkpoint MS restart MS" and skips the checks
 # that take time.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces).
@@ -23,6 +28,7 @@ RING=
 N=3
 SIZE=
 BENCH=0
+CRASH=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tc) TC=$2; shift 2 ;;
@@ -30,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--hosts) N=$2; shift 2 ;;
 	--size) SIZE=$2; shift 2 ;;
 	--bench) BENCH=1; shift ;;
+	--crash) CRASH=1; shift ;;
 	*) echo "ring_ckpt.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -39,8 +46,9 @@ RING=$(realpath "$RING")
 
 
 PREFIX=tcrk
+[ $CRASH = 1 ] && PREFIX=tcrc
 OCTET=$((80 + $$ % 40))
-PORT=7790
+PORT=$((7790 + CRASH))
 WORK=$(mktemp -d /tmp/tc-mh-ring.XXXXXX)
 PREFIXES="$PREFIX"
 source "$HERE/lib.sh"
@@ -66,6 +74,7 @@ start_node() {
 	RUN_PID[$i]=$!
 }
 declare -A RUN_PID
+tick_lines_at_least() { [ "$(grep -ac '^tick ' "$1")" -ge "$2" ]; }
 for i in $(seq 1 "$N"); do start_node "$i"; done
 for i in $(seq 1 "$N"); do wait_for 60 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
 log "ring running: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last_tick "$WORK/node$i.out")"; done)"
@@ -87,21 +96,46 @@ if [ $BENCH = 0 ]; then
 	[ "$(grep -c . "$WORK/list.out")" = "$N" ] || fail "list --all-hosts shows $(grep -c . "$WORK/list.out") hosts"
 fi
 
-t0=$(date +%s%N)
-host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
-	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
-t1=$(date +%s%N)
-log "$(cat "$WORK/dump.out")"
-for i in $(seq 1 "$N"); do
-	wait "${RUN_PID[$i]}"
-	rc=$?
-	[ $rc = 137 ] || fail "run on host $i exited $rc, not 137"
-	BEFORE[$i]=$(last_tick "$WORK/node$i.out")
-done
-log "every node killed at: ${BEFORE[*]}"
-if [ $BENCH = 0 ]; then
-	"$TC" show "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
-	[ "$(grep -c '^host ' "$WORK/show.out")" = "$N" ] || fail "show lists $(grep -c '^host ' "$WORK/show.out") hosts"
+if [ $CRASH = 1 ]; then
+	for i in $(seq 1 "$N"); do BEFORE[$i]=$(last_tick "$WORK/node$i.out"); done
+	host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" \
+		>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+	log "$(cat "$WORK/dump.out")"
+	for i in $(seq 1 "$N"); do AFTER[$i]=$(last_tick "$WORK/node$i.out"); done
+	for i in $(seq 1 "$N"); do wait_for 60 "node $i after the dump" has_ticks "$WORK/node$i.out" $((AFTER[i] + 3)); done
+	# The crash: every node's program (its supervisor's child) in one kill.
+	progs=()
+	for sup in $(sed -n 's/.*(supervisor \([0-9]*\),.*/\1/p' "$WORK/list.out"); do
+		progs+=($(pgrep -P "$sup"))
+	done
+	[ ${#progs[@]} = "$N" ] || fail "found ${#progs[@]} ring programs to kill, not $N"
+	kill -KILL "${progs[@]}"
+	for i in $(seq 1 "$N"); do
+		wait "${RUN_PID[$i]}"
+		rc=$?
+		# 1: the node saw a neighbour's connection end (BAD) before its own SIGKILL
+		[ $rc = 137 ] || [ $rc = 1 ] || fail "run on host $i exited $rc after its node was killed"
+		CRASHED[$i]=$(grep -ac '^tick ' "$WORK/node$i.out")
+		CRASH_SIZE[$i]=$(stat -c %s "$WORK/node$i.out")
+	done
+	log "every node killed at: $(for i in $(seq 1 "$N"); do printf '%s ' "$(last_tick "$WORK/node$i.out")"; done)"
+else
+	t0=$(date +%s%N)
+	host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+		>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+	t1=$(date +%s%N)
+	log "$(cat "$WORK/dump.out")"
+	for i in $(seq 1 "$N"); do
+		wait "${RUN_PID[$i]}"
+		rc=$?
+		[ $rc = 137 ] || fail "run on host $i exited $rc, not 137"
+		BEFORE[$i]=$(last_tick "$WORK/node$i.out")
+	done
+	log "every node killed at: ${BEFORE[*]}"
+	if [ $BENCH = 0 ]; then
+		"$TC" show "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
+		[ "$(grep -c '^host ' "$WORK/show.out")" = "$N" ] || fail "show lists $(grep -c '^host ' "$WORK/show.out") hosts"
+	fi
 fi
 
 t2=$(date +%s%N)
@@ -112,6 +146,21 @@ PIDS+=($RESTORE)
 wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
 grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
 t3=$(date +%s%N)
+if [ $CRASH = 1 ]; then
+	for i in $(seq 1 "$N"); do
+		wait_for 60 "node $i after the restore" tick_lines_at_least "$WORK/node$i.out" $((CRASHED[i] + 3))
+		first=$(grep -a '^tick ' "$WORK/node$i.out" | sed -n "$((CRASHED[i] + 1))s/^tick //p")
+		[ "$first" -gt "${BEFORE[$i]}" ] && [ "$first" -le $((AFTER[i] + 1)) ] ||
+			fail "node $i: first tick after the restore $first; the dump was between ticks ${BEFORE[$i]} and ${AFTER[$i]}"
+		ticks_from "$WORK/node$i.out" "$first" "node $i after the restore" "${CRASHED[$i]}"
+	done
+	for i in $(seq 1 "$N"); do
+		tail -c +$((CRASH_SIZE[i] + 1)) "$WORK/node$i.out" | grep -a '^BAD' &&
+			fail "node $i after the restore: $(tail -c +$((CRASH_SIZE[i] + 1)) "$WORK/node$i.out" | grep -a -m1 '^BAD')"
+	done
+	log "ok: every node started again from the dump after the crash"
+	exit 0
+fi
 for i in $(seq 1 "$N"); do wait_for 60 "node $i after the restore" has_ticks "$WORK/node$i.out" $((BEFORE[i] + 3)); done
 log "restored; ticking again: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last_tick "$WORK/node$i.out")"; done)"
 
