@@ -59,5 +59,17 @@ int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply,
 const struct supervisor_info *client_pick(const struct supervisor_info *v, size_t n, pid_t pid);
 void client_pick_explain(const char *cmd, const struct supervisor_info *v, size_t n, pid_t pid);
 
+/* run, attach and restore: --interval S (a checkpoint every S seconds into the
+ * session's directory, the program left running), --keep N (the N latest kept:
+ * DIR, DIR.1, ...). */
+struct periodic_opts {
+	unsigned int interval_s, keep;
+};
+struct session;
+/* argv[*i] is one of them: 1 (its value taken, *i moved on); 0: not ours; -1: bad (said). */
+int periodic_opt(const char *cmd, int argc, char **argv, int *i, struct periodic_opts *o);
+/* Once the session exists: start the timer if asked.  0 or -errno (said). */
+int periodic_apply(struct session *s, const struct periodic_opts *o, const char *cmd);
+
 /* Usage text of a subcommand, shared by --help and errors. */
 void usage_of(const char *cmd, bool to_stderr);

@@ -35,12 +35,16 @@ int cmd_attach(int argc, char **argv)
 	char defdir[PATH_MAX], cwd[PATH_MAX];
 	_cleanup_free_ char *cmdline = NULL;
 	const char *dir = NULL;
+	struct periodic_opts po = { 0 };
 	struct session s;
 	pid_t pid = 0;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+		if ((r = periodic_opt("attach", argc, argv, &i, &po)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			dir = argv[++i];
 		else if (argv[i][0] != '-' && !pid)
 			pid = atoi(argv[i]);
@@ -66,6 +70,10 @@ int cmd_attach(int argc, char **argv)
 	if (r < 0) {
 		log_err("cannot start the supervisor: %s", strerror(-r));
 		return 1;
+	}
+	if (periodic_apply(&s, &po, "attach") < 0) {
+		session_done(&s);
+		return 2;
 	}
 	r = session_attach(&s, pid);
 	if (r < 0) {

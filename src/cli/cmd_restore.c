@@ -24,11 +24,15 @@ int cmd_restore(int argc, char **argv)
 	unsigned int flags = 0;
 	struct timespec t0, t1;
 	struct terminal_lease tl = { .fd = -1 };
+	struct periodic_opts po = { 0 };
 	struct session s;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--new-pidns")) {
+		if ((r = periodic_opt("restore", argc, argv, &i, &po)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (!strcmp(argv[i], "--new-pidns")) {
 			flags |= RESTORE_NEW_PIDNS;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
 			all_hosts = true;
@@ -55,6 +59,10 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt restore: %s: %m\n", arg);
 		return 1;
 	}
+	if (all_hosts && (po.interval_s || po.keep)) {
+		fprintf(stderr, "trace-ckpt restore: with --all-hosts, the coordinator takes the checkpoints: trace-ckpt coordinator --interval\n");
+		return 2;
+	}
 	if (all_hosts)
 		return restore_all_hosts(dir, coord, secret, host_map);
 	if (host_map) {
@@ -73,6 +81,10 @@ int cmd_restore(int argc, char **argv)
 		      coord_join(&s, coord_addr, secret_path) < 0)) {
 		session_done(&s);
 		return 1;
+	}
+	if (periodic_apply(&s, &po, "restore") < 0) {
+		session_done(&s);
+		return 2;
 	}
 	r = restore_computation(&s, dir, flags, &tl, err, sizeof(err));
 	if (r < 0) {

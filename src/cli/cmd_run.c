@@ -35,6 +35,7 @@ int cmd_run(int argc, char **argv)
 	char defdir[PATH_MAX], cwd[PATH_MAX];
 	const char *dir = NULL, *coord = NULL, *secret = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
+	struct periodic_opts po = { 0 };
 	struct session s;
 	char *cmdline;
 	int i, r;
@@ -44,7 +45,10 @@ int cmd_run(int argc, char **argv)
 			i++;
 			break;
 		}
-		if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
+		if ((r = periodic_opt("run", argc, argv, &i, &po)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
 			dir = argv[++i];
 		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
 			coord = argv[++i];
@@ -87,6 +91,10 @@ int cmd_run(int argc, char **argv)
 		      coord_join(&s, coord_addr, secret_path) < 0)) {
 		session_done(&s);
 		return 1;
+	}
+	if (periodic_apply(&s, &po, "run") < 0) {
+		session_done(&s);
+		return 2;
 	}
 	r = session_spawn(&s, argv + i);
 	if (r < 0) {

@@ -13,14 +13,14 @@ static const struct command {
 	const char *usage;
 	const char *summary;
 } commands[] = {
-	{ "run", cmd_run, "run [--dir DIR] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
+	{ "run", cmd_run, "run [--dir DIR] [--interval S [--keep N]] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
 	  "run CMD supervised, in the foreground; exits with CMD's status" },
 	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
 	{ "restore", cmd_restore,
-	  "restore [--new-pidns] [--all-hosts [--host-map OLD=NEW,...]] [--coordinator H:P] DIR",
+	  "restore [--new-pidns] [--interval S [--keep N]] [--all-hosts [--host-map OLD=NEW,...]] [--coordinator H:P] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
-	{ "attach", cmd_attach, "attach [--dir DIR] PID",
+	{ "attach", cmd_attach, "attach [--dir DIR] [--interval S [--keep N]] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },
 	{ "detach", cmd_detach, "detach [PID]",
 	  "stop supervising a computation and leave it running untouched" },

@@ -37,6 +37,9 @@ struct image_stats {
 
 int image_write(const struct computation *c, const char *dir,
 		const struct mem_reader *mr, struct image_stats *st);
+/* Same; the image DIR had is kept as DIR.1 (and DIR.1 as DIR.2...), keep of them. */
+int image_write_keep(const struct computation *c, const char *dir, unsigned int keep,
+		     const struct mem_reader *mr, struct image_stats *st);
 
 /*
  * Read DIR/manifest and every core file into a computation.  Every file's

@@ -42,6 +42,7 @@ struct writer {
 	struct manifest man;
 	size_t files_cap;
 	struct image_stats st;
+	unsigned int keep;		/* previous images kept: DIR.1 ... DIR.<keep> */
 };
 
 /* One core file's page stream, shared between the two threads. */
@@ -622,11 +623,39 @@ static int init_procs(struct writer *w)
 }
 
 /*
+ * The image DIR had until now becomes DIR.1, DIR.1 becomes DIR.2, ... and
+ * what would become DIR.<keep+1> goes.  0 or -errno (then the previous
+ * image is left at old, for the caller to remove).
+ */
+static int keep_previous(const char *old, const char *dir, unsigned int keep)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	int r;
+
+	path_fmt(to, sizeof(to), "%s.%u", dir, keep);
+	r = rm_rf(to);
+	if (r < 0)
+		return log_ret(r, "%s: could not remove the oldest image: %s", to, strerror(-r));
+	for (unsigned int i = keep - 1; i >= 1; i--) {
+		path_fmt(from, sizeof(from), "%s.%u", dir, i);
+		path_fmt(to, sizeof(to), "%s.%u", dir, i + 1);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			return log_ret(neg_errno(), "rename %s to %s: %m", from, to);
+	}
+	path_fmt(to, sizeof(to), "%s.1", dir);
+	if (rename(old, to) < 0)
+		return log_ret(neg_errno(), "rename %s to %s: %m", old, to);
+	return 0;
+}
+
+/*
  * Swap the new image in.  RENAME_EXCHANGE keeps a complete image at DIR at
  * every instant; where it is not supported the old image is first renamed
  * to DIR.old-XXXXXX, so a crash in between still leaves one complete image.
+ * The image replaced is removed, or kept as DIR.1 (keep: how many kept).
  */
-static int install(const char *tmp, const char *dir)
+static int install(const char *tmp, const char *dir, unsigned int keep)
 {
 	char old[PATH_MAX], parent[PATH_MAX];
 	const char *victim = tmp;
@@ -672,6 +701,8 @@ static int install(const char *tmp, const char *dir)
 		victim = old;
 	}
 	fsync_dir(parent);
+	if (keep && keep_previous(victim, dir, keep) == 0)
+		return fsync_dir(parent);
 	if (rm_rf(victim) < 0)
 		log_warn("%s: could not remove the previous image: %m", victim);
 	return fsync_dir(parent);
@@ -717,7 +748,7 @@ static int write_all(struct writer *w, const char *dir)
 	path_fmt(path, sizeof(path), "%s/%s", w->tmp, c->host);
 	if ((r = fsync_dir(path)) < 0 || (r = fsync_dir(w->tmp)) < 0)
 		return r;
-	return install(w->tmp, dir);
+	return install(w->tmp, dir, w->keep);
 }
 
 static bool host_name_ok(const char *host)
@@ -729,7 +760,13 @@ static bool host_name_ok(const char *host)
 int image_write(const struct computation *c, const char *dir, const struct mem_reader *mr,
 		struct image_stats *st)
 {
-	struct writer w = { .c = c, .mr = mr, .host_fd = -1 };
+	return image_write_keep(c, dir, 0, mr, st);
+}
+
+int image_write_keep(const struct computation *c, const char *dir, unsigned int keep,
+		     const struct mem_reader *mr, struct image_stats *st)
+{
+	struct writer w = { .c = c, .mr = mr, .host_fd = -1, .keep = keep };
 	char clean[PATH_MAX];
 	uint8_t *mem;
 	uint64_t t0 = now_ns();

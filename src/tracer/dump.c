@@ -227,6 +227,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
 	bool thawed = false;
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
+	/* The session's own directory keeps its older images (run --keep). */
+	unsigned int keep = rq->dir ? 0 : s->keep;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -294,10 +296,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
 		snapshot_reader(&sn, &mr);
-		r = image_write(&c, res->dir, &mr, &st);
+		r = image_write_keep(&c, res->dir, keep, &mr, &st);
 	} else {
 		memread_init(&mctx, &mr);
-		r = image_write(&c, res->dir, &mr, &st);
+		r = image_write_keep(&c, res->dir, keep, &mr, &st);
 		memread_done(&mctx);
 	}
 	if (r < 0 && !res->msg[0])

@@ -17,6 +17,7 @@
 #include "coord/channel.h"
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
+#include "tracer/periodic.h"
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -28,6 +29,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	memset(s, 0, sizeof(*s));
 	s->signal_fd = -1;
 	s->control_fd = -1;
+	s->periodic_fd = -1;
 	s->default_dir = default_dir ? strdup(default_dir) : NULL;
 	s->cmdline = strdup(cmdline ? cmdline : "");
 	if ((default_dir && !s->default_dir) || !s->cmdline)
@@ -67,11 +69,12 @@ void session_done(struct session *s)
 	free(s->dead_end_inos);
 	control_close(s);
 	closep(&s->signal_fd);
+	closep(&s->periodic_fd);
 	free(s->tracees);
 	free(s->default_dir);
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
-	s->signal_fd = s->control_fd = -1;
+	s->signal_fd = s->control_fd = s->periodic_fd = -1;
 }
 
 void session_note_carried_ssh(struct session *s, pid_t pid)
@@ -326,12 +329,13 @@ static void forward_signal(struct session *s, int sig)
 int session_loop(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = s->signal_fd, .events = POLLIN },
 			{ .fd = s->control_fd, .events = POLLIN },
 			{ .fd = s->coord ? s->coord->fd : -1, .events = POLLIN },
+			{ .fd = s->periodic_fd, .events = POLLIN },
 		};
-		int r = poll(pfd, 3, -1);
+		int r = poll(pfd, 4, -1);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -352,6 +356,8 @@ int session_loop(struct session *s)
 			control_serve_one(s);
 		if (s->coord && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			coord_serve(s);
+		if (s->periodic_fd >= 0 && (pfd[3].revents & POLLIN) && !s->root_gone)
+			periodic_fire(s);
 	}
 	return 0;
 }

@@ -52,6 +52,8 @@ struct session {
 	char *default_dir;	/* where dump writes unless told otherwise */
 	char *cmdline;		/* for list and the manifest */
 	uint64_t generation;	/* of the last image written */
+	int periodic_fd;	/* timerfd of run --interval, or -1 */
+	unsigned int keep;	/* images before the latest kept in default_dir.N */
 	bool quit;
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */
 	char *coord_secret;	/* the path of its secret */

@@ -386,6 +386,56 @@ START_TEST(replace_and_fail_atomically)
 }
 END_TEST
 
+static uint64_t generation_of(const char *dir)
+{
+	struct computation *r = NULL;
+	char err[256];
+	uint64_t g;
+
+	ck_assert_msg(image_read(dir, &r, err, sizeof(err)) == 0, "%s: %s", dir, err);
+	g = r->generation;
+	computation_destroy(r);
+	return g;
+}
+
+/* run --keep 3: DIR is the latest, DIR.1 and DIR.2 the two before, no more. */
+START_TEST(keep_previous_images)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	char path[PATH_MAX];
+	struct stat sb;
+
+	for (uint64_t g = 1; g <= 5; g++) {
+		struct computation c;
+		struct fake_mem fm = { 0 };
+		struct mem_reader mr;
+
+		sample_computation(&c, 2);
+		c.generation = g;
+		add_runs_and_contents(&c);
+		fake_mem_reader(&mr, &fm);
+		ck_assert_int_eq(image_write_keep(&c, dir, 2, &mr, NULL), 0);
+		close_contents(&c);
+		computation_free(&c);
+	}
+	ck_assert_uint_eq(leftovers(tmp), 0);
+	ck_assert_uint_eq(generation_of(dir), 5);
+	snprintf(path, sizeof(path), "%s.1", dir);
+	ck_assert_uint_eq(generation_of(path), 4);
+	snprintf(path, sizeof(path), "%s.2", dir);
+	ck_assert_uint_eq(generation_of(path), 3);
+	snprintf(path, sizeof(path), "%s.3", dir);
+	ck_assert_int_eq(stat(path, &sb), -1);
+
+	/* Without keep, the image replaced goes and the kept ones stay as they are. */
+	write_fixture(dir, 6);
+	ck_assert_uint_eq(generation_of(dir), 6);
+	snprintf(path, sizeof(path), "%s.1", dir);
+	ck_assert_uint_eq(generation_of(path), 4);
+	rm_rf(tmp);
+}
+END_TEST
+
 START_TEST(file_modes)
 {
 	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *p = NULL;
@@ -594,6 +644,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, core_notes);
 	tcase_add_test(tc, corruption_detected);
 	tcase_add_test(tc, replace_and_fail_atomically);
+	tcase_add_test(tc, keep_previous_images);
 	tcase_add_test(tc, file_modes);
 	tcase_add_test(tc, empty_computation);
 	tcase_add_test(tc, plan_merges_smallest_gaps);
