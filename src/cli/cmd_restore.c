@@ -78,7 +78,7 @@ int cmd_restore(int argc, char **argv)
 	s.addr_map = addr_map;
 	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
 				    sizeof(secret_path)) < 0 ||
-		      coord_join(&s, coord_addr, secret_path) < 0)) {
+		      coord_join(&s, coord_addr, secret_path, true) < 0)) {
 		session_done(&s);
 		return 1;
 	}

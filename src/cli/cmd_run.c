@@ -88,7 +88,7 @@ int cmd_run(int argc, char **argv)
 	/* Part of a computation on several hosts: nothing starts unless it can join. */
 	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
 				    sizeof(secret_path)) < 0 ||
-		      coord_join(&s, coord_addr, secret_path) < 0)) {
+		      coord_join(&s, coord_addr, secret_path, false) < 0)) {
 		session_done(&s);
 		return 1;
 	}

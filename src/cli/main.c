@@ -30,7 +30,7 @@ static const struct command {
 	{ "status", cmd_status, "status [--coordinator H:P] [--secret F]",
 	  "every host's part of a computation on several hosts, from its coordinator" },
 	{ "coordinator", cmd_coordinator,
-	  "coordinator [--listen H:P] [--secret F] [--freeze-timeout MS] [--dump-timeout MS]",
+	  "coordinator [--listen H:P] [--secret F] [--interval S -D DIR [--keep N]] [--freeze-timeout MS] [--dump-timeout MS]",
 	  "the rendezvous of the supervisors of a computation on several hosts" },
 	{ "show", cmd_show, "show DIR [--json]", "describe the image in DIR" },
 };

@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct member {
 	pid_t pid;
 	uint64_t generation;
 	bool ready;		/* restored, waiting for GO */
+	bool running;		/* not a restore waiting for GO: may be checkpointed */
 	/* during a checkpoint */
 	bool replied;
 	char *subdir;
@@ -137,6 +139,9 @@ static void send_result(struct member *cmd, int err, const char *msg, uint64_t g
 {
 	struct tlv_buf b = { 0 };
 
+	if (!cmd)
+		return;	/* a checkpoint of --interval: nobody asked */
+
 	tlv_put_u32(&b, WIRE_A_STATUS, (uint32_t)-err);
 	tlv_put_str(&b, WIRE_A_MSG, msg);
 	if (gen)
@@ -181,6 +186,7 @@ static void accept_member(struct coordinator *co)
 	m->cmdline = attr_str(&in, WIRE_A_CMDLINE);
 	m->pid = (pid_t)attr_u32(&in, WIRE_A_PID, 0);
 	m->generation = attr_u64(&in, WIRE_A_GEN, 0);
+	m->running = !attr_u32(&in, WIRE_A_RESTORING, 0);
 	wire_in_free(&in);
 	nm = realloc(co->m, (co->n + 1) * sizeof(*nm));
 	if (!nm) {
@@ -383,11 +389,11 @@ static void abort_all(struct coordinator *co, const char *why)
 			send_simple(co->m[i], WIRE_ABORT, why);
 }
 
-static void run_checkpoint(struct coordinator *co, struct member *cmd, const struct wire_in *in)
+/* cmd: the command that asked, or NULL (--interval); keep: 0 keeps every generation. */
+static void run_checkpoint(struct coordinator *co, struct member *cmd, const char *dir,
+			   uint32_t mode, uint32_t keep)
 {
 	char err[1024] = "", msg[4096];
-	_cleanup_free_ char *dir = attr_str(in, WIRE_A_DIR);
-	uint32_t mode = attr_u32(in, WIRE_A_MODE, CTL_DUMP_LEAVE_RUNNING);
 	struct tlv_buf b = { 0 };
 	int64_t t0 = now_ms(), t_frozen;
 	uint64_t gen, bytes = 0;
@@ -403,10 +409,22 @@ static void run_checkpoint(struct coordinator *co, struct member *cmd, const str
 		send_result(cmd, -ENOENT, "no supervisor has joined this coordinator", 0, NULL);
 		return;
 	}
+	/* A host being restored reads nothing but GO: it would never freeze. */
+	for (size_t i = 0; i < co->n; i++)
+		if (co->m[i]->role == WIRE_ROLE_SUPERVISOR && !co->m[i]->running) {
+			snprintf(msg, sizeof(msg), "host %s is being restored: no checkpoint until it is released",
+				 co->m[i]->host ? co->m[i]->host : "?");
+			if (!cmd)
+				log_info("coordinator: %s", msg);
+			send_result(cmd, -EBUSY, msg, 0, NULL);
+			return;
+		}
 	gen = ++co->generation;
 	tlv_put_u64(&b, WIRE_A_GEN, gen);
 	tlv_put_str(&b, WIRE_A_DIR, dir);
 	tlv_put_u32(&b, WIRE_A_MODE, mode);
+	if (keep)
+		tlv_put_u32(&b, WIRE_A_KEEP, keep);
 	r = broadcast(co, WIRE_FREEZE, &b, err, sizeof(err));
 	tlv_buf_free(&b);
 	if (r == 0)
@@ -493,6 +511,7 @@ static void check_barrier(struct coordinator *co)
 			if (co->m[i]->ready) {
 				send_simple(co->m[i], WIRE_GO, NULL);
 				co->m[i]->ready = false;
+				co->m[i]->running = true;
 			}
 		snprintf(msg, sizeof(msg), "%u host%s released together", ready, ready == 1 ? "" : "s");
 		send_result(br->cmd, 0, msg, 0, NULL);
@@ -520,8 +539,12 @@ static void serve_member(struct coordinator *co, size_t i)
 	}
 	switch (in.type) {
 	case WIRE_CHECKPOINT:
-		if (m->role == WIRE_ROLE_COMMAND)
-			run_checkpoint(co, m, &in);
+		if (m->role == WIRE_ROLE_COMMAND) {
+			_cleanup_free_ char *dir = attr_str(&in, WIRE_A_DIR);
+
+			run_checkpoint(co, m, dir, attr_u32(&in, WIRE_A_MODE, CTL_DUMP_LEAVE_RUNNING),
+				       0);
+		}
 		break;
 	case WIRE_STATUS:
 		if (m->role == WIRE_ROLE_COMMAND)
@@ -579,6 +602,7 @@ static int listen_on(const char *addr)
 int coordinator_run(const struct coordinator_options *o)
 {
 	struct coordinator co = { .o = o, .listen_fd = -1, .signal_fd = -1 };
+	_cleanup_close_ int timer_fd = -1;
 	sigset_t stop;
 	int r;
 
@@ -599,18 +623,34 @@ int coordinator_run(const struct coordinator_options *o)
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	co.signal_fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (o->interval_s) {
+		struct itimerspec its = { .it_interval = { .tv_sec = o->interval_s },
+					  .it_value = { .tv_sec = o->interval_s } };
+
+		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (timer_fd < 0 || timerfd_settime(timer_fd, 0, &its, NULL) < 0) {
+			log_err("coordinator: a checkpoint every %u s: %m", o->interval_s);
+			close(co.listen_fd);
+			close(co.signal_fd);
+			return -errno;
+		}
+	}
 	fprintf(stderr, "coordinator: listening on %s, secret in %s\n", o->listen, o->secret_path);
+	if (o->interval_s)
+		fprintf(stderr, "coordinator: a checkpoint every %u s into %s, the %u latest kept\n",
+			o->interval_s, o->dir, o->keep);
 	for (;;) {
-		struct pollfd *pfd = calloc(co.n + 2, sizeof(*pfd));
+		struct pollfd *pfd = calloc(co.n + 3, sizeof(*pfd));
 		size_t n = co.n;
 
 		if (!pfd)
 			break;
 		pfd[0] = (struct pollfd){ .fd = co.listen_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = co.signal_fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = timer_fd, .events = POLLIN };
 		for (size_t i = 0; i < n; i++)
-			pfd[i + 2] = (struct pollfd){ .fd = co.m[i]->ch.fd, .events = POLLIN };
-		r = poll(pfd, n + 2, co.barrier.cmd ? 100 : -1);
+			pfd[i + 3] = (struct pollfd){ .fd = co.m[i]->ch.fd, .events = POLLIN };
+		r = poll(pfd, n + 3, co.barrier.cmd ? 100 : -1);
 		if (r < 0 && errno != EINTR) {
 			free(pfd);
 			break;
@@ -621,10 +661,18 @@ int coordinator_run(const struct coordinator_options *o)
 		}
 		/* From the last: dropping a member moves the last one into its slot. */
 		for (size_t i = n; r > 0 && i-- > 0;)
-			if (i < co.n && pfd[i + 2].revents && co.m[i]->ch.fd == pfd[i + 2].fd)
+			if (i < co.n && pfd[i + 3].revents && co.m[i]->ch.fd == pfd[i + 3].fd)
 				serve_member(&co, i);
 		if (r > 0 && (pfd[0].revents & POLLIN))
 			accept_member(&co);
+		if (r > 0 && (pfd[2].revents & POLLIN)) {
+			uint64_t ticks;
+
+			/* Ticks missed during a checkpoint make one more, not a burst. */
+			if (read(timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks) &&
+			    nr_supervisors(&co) && !co.barrier.cmd)
+				run_checkpoint(&co, NULL, o->dir, CTL_DUMP_LEAVE_RUNNING, o->keep);
+		}
 		check_barrier(&co);
 		free(pfd);
 	}

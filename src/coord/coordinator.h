@@ -16,6 +16,10 @@ struct coordinator_options {
 	const char *secret_path;
 	int freeze_timeout_ms;		/* until every host is frozen */
 	int dump_timeout_ms;		/* until every host has written its part */
+	/* A checkpoint into dir every interval_s seconds (0: none), the keep
+	 * latest generations kept on each host. */
+	unsigned int interval_s, keep;
+	const char *dir;
 };
 
 /* Serve until SIGINT or SIGTERM; 0 or -errno (said on stderr). */

@@ -68,7 +68,9 @@ enum wire_attr {
 	WIRE_A_MEMBER,		/* nest: ROLE, HOST, ADDR, PID, CMDLINE, GEN */
 	WIRE_A_COUNT,		/* u32 */
 	WIRE_A_OWN_MS,		/* u32: DONE: the host's own dump, freeze to thaw/kill */
-	WIRE_A_MAX = WIRE_A_OWN_MS,
+	WIRE_A_KEEP,		/* u32: FREEZE: generations each host keeps (0: all) */
+	WIRE_A_RESTORING,	/* u32: JOIN: 1 from a restore, not running until GO */
+	WIRE_A_MAX = WIRE_A_RESTORING,
 };
 
 enum wire_role {

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -37,7 +39,7 @@ int coord_default_secret(const char *addr, char *out, size_t len)
 	return r;
 }
 
-int coord_join(struct session *s, const char *addr, const char *secret_path)
+int coord_join(struct session *s, const char *addr, const char *secret_path, bool restoring)
 {
 	uint8_t secret[SECRET_LEN];
 	struct channel *ch = calloc(1, sizeof(*ch));
@@ -74,6 +76,7 @@ int coord_join(struct session *s, const char *addr, const char *secret_path)
 	tlv_put_u32(&b, WIRE_A_PID, (uint32_t)getpid());
 	tlv_put_str(&b, WIRE_A_CMDLINE, s->cmdline ? s->cmdline : "");
 	tlv_put_u64(&b, WIRE_A_GEN, s->generation);
+	tlv_put_u32(&b, WIRE_A_RESTORING, restoring);
 	r = channel_send(ch, WIRE_JOIN, &b);
 	tlv_buf_free(&b);
 	if (r < 0) {
@@ -164,6 +167,37 @@ static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_proc
 	return r < 0 ? r : await_timed(g, WIRE_COMMIT, COMMIT_ORDER_TIMEOUT_MS);
 }
 
+/*
+ * This host's parts of generations older than the keep latest, once gen is
+ * committed: DIR/<host>.g<M> for M <= gen - keep.
+ */
+static void prune_generations(const char *top, const char *host, uint64_t gen, uint32_t keep)
+{
+	size_t hl = strlen(host);
+	struct dirent *de;
+	DIR *d = opendir(top);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *num = de->d_name + hl + 2;
+		char path[PATH_MAX];
+		uint64_t m;
+		char *end;
+
+		if (strncmp(de->d_name, host, hl) || strncmp(de->d_name + hl, ".g", 2) ||
+		    !isdigit((unsigned char)*num))
+			continue;
+		m = strtoull(num, &end, 10);
+		if (*end || m + keep > gen)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", top, de->d_name);
+		if (rm_rf(path) < 0)
+			log_warn("%s: could not remove an older generation: %m", path);
+	}
+	closedir(d);
+}
+
 static void global_checkpoint(struct session *s, const struct wire_in *in)
 {
 	struct global_dump g = { .ch = s->coord };
@@ -172,10 +206,12 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 	struct dump_result res;
 	char host[256] = "?", dir[PATH_MAX];
 	_cleanup_free_ char *top = NULL;
-	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
+	uint32_t mode = CTL_DUMP_LEAVE_RUNNING, keep = 0;
 	struct tlv_buf b = { 0 };
 	int r;
 
+	if (in->tb[WIRE_A_KEEP])
+		tlv_get_u32(in->tb[WIRE_A_KEEP], &keep);
 	if (in->tb[WIRE_A_DIR])
 		tlv_get_strdup(in->tb[WIRE_A_DIR], &top);
 	if (in->tb[WIRE_A_MODE])
@@ -200,6 +236,8 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 			    (uint32_t)((res.total_ns - MIN(res.total_ns, g.waited_ns)) / 1000000));
 		channel_send(s->coord, WIRE_DONE, &b);
 		tlv_buf_free(&b);
+		if (keep)
+			prune_generations(top, host, rq.generation, keep);
 		return;
 	}
 	if (g.why[0]) {

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct session;
@@ -16,8 +17,9 @@ struct session;
  */
 int coord_default_secret(const char *addr, char *out, size_t len);
 
-/* Connect, authenticate and join as this host's supervisor (s->coord). */
-int coord_join(struct session *s, const char *addr, const char *secret_path);
+/* Connect, authenticate and join as this host's supervisor (s->coord);
+ * restoring: the computation is being restored (no checkpoint until GO). */
+int coord_join(struct session *s, const char *addr, const char *secret_path, bool restoring);
 
 /* The coordinator's fd is readable: serve what it asks (a global checkpoint). */
 void coord_serve(struct session *s);

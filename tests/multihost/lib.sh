@@ -64,11 +64,13 @@ up() {
 		fail "cannot bring up $2 hosts $1: $(tail -3 "$WORK/hosts.log")"
 }
 
-# start_coordinator PREFIX ADDR LOG: on host 1 of the set, with SECRET.
+# start_coordinator PREFIX ADDR LOG [ARGS...]: on host 1 of the set, with SECRET.
 start_coordinator() {
-	hosts_exec "$1" 1 "$TC" coordinator --listen "$2" --secret "$SECRET" >"$3" 2>&1 &
+	local prefix=$1 addr=$2 log=$3
+	shift 3
+	hosts_exec "$prefix" 1 "$TC" coordinator --listen "$addr" --secret "$SECRET" "$@" >"$log" 2>&1 &
 	PIDS+=($!)
-	wait_for 10 "the coordinator" grep -q listening "$3"
+	wait_for 10 "the coordinator" grep -q listening "$log"
 }
 
 # hosts_joined N: the coordinator (COORD, SECRET; asked from host 1 of PREFIX)
