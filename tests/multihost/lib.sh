@@ -79,3 +79,16 @@ hosts_joined() {
 	[ "$(hosts_exec "$PREFIX" 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" \
 		2>/dev/null | grep -c .)" = "$1" ]
 }
+
+# crash_programs LIST N: a crash of the whole computation: the program of
+# every supervisor named in LIST (the output of list --all-hosts; each
+# program is its supervisor's child) killed with SIGKILL in one kill.
+crash_programs() {
+	local sup progs=()
+	for sup in $(sed -n 's/.*(supervisor \([0-9]*\),.*/\1/p' "$1"); do
+		# shellcheck disable=SC2207
+		progs+=($(pgrep -P "$sup"))
+	done
+	[ ${#progs[@]} = "$2" ] || fail "found ${#progs[@]} programs to kill, not $2"
+	kill -KILL "${progs[@]}"
+}

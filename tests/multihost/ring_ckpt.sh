@@ -103,13 +103,8 @@ if [ $CRASH = 1 ]; then
 	log "$(cat "$WORK/dump.out")"
 	for i in $(seq 1 "$N"); do AFTER[$i]=$(last_tick "$WORK/node$i.out"); done
 	for i in $(seq 1 "$N"); do wait_for 60 "node $i after the dump" has_ticks "$WORK/node$i.out" $((AFTER[i] + 3)); done
-	# The crash: every node's program (its supervisor's child) in one kill.
-	progs=()
-	for sup in $(sed -n 's/.*(supervisor \([0-9]*\),.*/\1/p' "$WORK/list.out"); do
-		progs+=($(pgrep -P "$sup"))
-	done
-	[ ${#progs[@]} = "$N" ] || fail "found ${#progs[@]} ring programs to kill, not $N"
-	kill -KILL "${progs[@]}"
+	# The crash: every node at once.
+	crash_programs "$WORK/list.out" "$N"
 	for i in $(seq 1 "$N"); do
 		wait "${RUN_PID[$i]}"
 		rc=$?

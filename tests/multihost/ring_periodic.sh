@@ -73,12 +73,7 @@ log "checkpoints by the coordinator: generation $(generation); $(ls "$IMG" | tr 
 # The crash: every node's program at once.
 host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" >"$WORK/list.out" ||
 	fail "list --all-hosts"
-progs=()
-for sup in $(sed -n 's/.*(supervisor \([0-9]*\),.*/\1/p' "$WORK/list.out"); do
-	progs+=($(pgrep -P "$sup"))
-done
-[ ${#progs[@]} = "$N" ] || fail "found ${#progs[@]} ring programs to kill, not $N"
-kill -KILL "${progs[@]}"
+crash_programs "$WORK/list.out" "$N"
 for i in $(seq 1 "$N"); do
 	wait "${RUN_PID[$i]}"
 	CRASHED[$i]=$(last_tick "$WORK/node$i.out")
