@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "restorer/restore.h"
 #include "restorer/tty.h"
+#include "tracer/attach.h"
 #include "tracer/control.h"
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
@@ -20,7 +21,7 @@ int cmd_restore(int argc, char **argv)
 	char dir[PATH_MAX], err[2048];
 	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
-	bool all_hosts = false;
+	bool all_hosts = false, detach = false;
 	unsigned int flags = 0;
 	struct timespec t0, t1;
 	struct terminal_lease tl = { .fd = -1 };
@@ -34,6 +35,8 @@ int cmd_restore(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(argv[i], "--new-pidns")) {
 			flags |= RESTORE_NEW_PIDNS;
+		} else if (!strcmp(argv[i], "--detach")) {
+			detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
 			all_hosts = true;
 		} else if (!strcmp(argv[i], "--host-map") && i + 1 < argc) {
@@ -58,6 +61,10 @@ int cmd_restore(int argc, char **argv)
 	if (!realpath(arg, dir)) {
 		fprintf(stderr, "trace-ckpt restore: %s: %m\n", arg);
 		return 1;
+	}
+	if (detach && (all_hosts || coord || po.interval_s)) {
+		fprintf(stderr, "trace-ckpt restore: --detach leaves nobody to take checkpoints or to answer a coordinator\n");
+		return 2;
 	}
 	if (all_hosts && (po.interval_s || po.keep)) {
 		fprintf(stderr, "trace-ckpt restore: with --all-hosts, the coordinator takes the checkpoints: trace-ckpt coordinator --interval\n");
@@ -95,6 +102,13 @@ int cmd_restore(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "restore: ready in %.1f ms\n",
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (detach) {
+		/* The program goes on alone, as after trace-ckpt detach. */
+		r = session_detach(&s);
+		terminal_lease_return(&tl);
+		session_done(&s);
+		return r < 0 ? 1 : 0;
+	}
 	r = control_listen(&s);
 	if (r < 0)
 		log_warn("no control socket, dumps are not possible: %s", strerror(-r));

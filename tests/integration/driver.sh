@@ -29,6 +29,8 @@
 #             truncated manifest fails, names the file, leaves nothing running
 #             and does not touch the image; then the intact image restores
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
+#   detach    run -> dump -D IMG --kill -> restore --detach IMG exits 0 at
+#             once -> the program, traced by nobody, goes on to PASS
 #   attach    the program started directly in the background (stdout to a
 #             file) -> READY -> trace-ckpt attach PID -> K ticks -> dump -D IMG
 #             --kill -> attach exits 137 -> restore IMG -> PASS; the restored
@@ -670,6 +672,30 @@ mode_killsup() {
 	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
 }
 
+mode_detach() {
+	local p prog= tracer
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	dump_kill "$RUN_PID" run.out "$WORK/img" dump
+	start restore.out restore.err "$TC" restore --detach "$WORK/img"
+	RESTORE_PID=$LAST_PID
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore --detach still running after $T_EXIT s"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore --detach exited $EXIT_RC: $(tail -n3 restore.err)"
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$PROG_REAL" ] &&
+			[ "$(readlink "$p/cwd" 2>/dev/null)" = "$WORK" ] && prog=${p#/proc/}
+	done
+	[ -n "$prog" ] || fail "no restored program runs after restore --detach"
+	PROGS+=("$prog")
+	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$prog/status")
+	[ "$tracer" = 0 ] || fail "the restored program is still traced by pid $tracer"
+	log "restore --detach exited 0; pid $prog runs on, traced by nobody"
+	wait_line restore.out '^PASS$' "$T_PASS"
+	check_continuity run.out restore.out
+	check_output restore.out
+}
+
 mode_cli() {
 	local sub rc line core img=$WORK/img out
 	"$TC" --help >help.out 2>&1 || fail "trace-ckpt --help exited $?"
@@ -822,6 +848,7 @@ crash) mode_crash ;;
 faildump) mode_faildump ;;
 damage) mode_damage ;;
 killsup) mode_killsup ;;
+detach) mode_detach ;;
 cli) mode_cli ;;
 attach) mode_attach ;;
 *) fail "unknown mode $MODE" ;;
