@@ -74,16 +74,15 @@ static const char netlock_table[] =
 #define CHUNK 256
 #define ELEMENT_MAX 128
 
-/* One nft run: prelude, then "VERB element inet trace_ckpt SET { e, ... }" per family. */
-static int netlock_run(const char *prelude, const char *verb, const struct netlock_conn *conns,
-		       size_t n)
+char *netlock_script(const char *prelude, const char *verb, const struct netlock_conn *conns,
+		     size_t n)
 {
 	size_t cap = strlen(prelude) + (n + 2) * (ELEMENT_MAX + 64);
-	_cleanup_free_ char *script = malloc(cap);
+	char *script = malloc(cap);
 	size_t len;
 
 	if (!script)
-		return -ENOMEM;
+		return NULL;
 	len = (size_t)snprintf(script, cap, "%s", prelude);
 	for (int v6 = 0; v6 < 2; v6++) {
 		bool first = true;
@@ -95,21 +94,28 @@ static int netlock_run(const char *prelude, const char *verb, const struct netlo
 			if (element(conns[i].local, conns[i].remote, el, sizeof(el), &is6) < 0 ||
 			    is6 != v6)
 				continue;
-			len += (size_t)snprintf(script + len, cap - len, "%s%s",
-						first ? "" : ", ", el);
-			if (first) {
-				/* The statement's head goes before its first element. */
-				len -= strlen(el);
+			if (first)
 				len += (size_t)snprintf(script + len, cap - len,
-							"%s element inet trace_ckpt %s { %s", verb,
-							v6 ? "conns6" : "conns4", el);
-				first = false;
-			}
+							"%s element inet trace_ckpt %s { ", verb,
+							v6 ? "conns6" : "conns4");
+			else
+				len += (size_t)snprintf(script + len, cap - len, ", ");
+			len += (size_t)snprintf(script + len, cap - len, "%s", el);
+			first = false;
 		}
 		if (!first)
 			len += (size_t)snprintf(script + len, cap - len, " }; ");
 	}
-	return nft(script);
+	return script;
+}
+
+/* One nft run: prelude, then the verb on every connection given. */
+static int netlock_run(const char *prelude, const char *verb, const struct netlock_conn *conns,
+		       size_t n)
+{
+	_cleanup_free_ char *script = netlock_script(prelude, verb, conns, n);
+
+	return script ? nft(script) : -ENOMEM;
 }
 
 int netlock_add_many(const struct netlock_conn *conns, size_t n)

@@ -24,3 +24,12 @@ int netlock_add(const void *local, const void *remote);
 int netlock_del(const void *local, const void *remote);
 int netlock_add_many(const struct netlock_conn *conns, size_t n);
 int netlock_del_many(const struct netlock_conn *conns, size_t n);
+
+/*
+ * The nft script of one batch: prelude, then "VERB element inet trace_ckpt
+ * conns4 { ... }; " and the same for conns6, each set only when it has
+ * elements (from the peer's side in: "RADDR . RPORT . LADDR . LPORT").
+ * malloc'd, or NULL.
+ */
+char *netlock_script(const char *prelude, const char *verb, const struct netlock_conn *conns,
+		     size_t n);
