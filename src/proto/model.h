@@ -39,6 +39,15 @@ enum vma_kind {
 #define VMA_F_HEAP (1u << 1)		/* [heap] */
 #define VMA_F_STACK (1u << 2)		/* [stack] */
 #define VMA_F_DELETED (1u << 3)		/* the mapped file is unlinked */
+/* What madvise(2) set on it, as /proc/PID/smaps VmFlags shows it. */
+#define VMA_F_HUGEPAGE (1u << 4)	/* hg: MADV_HUGEPAGE */
+#define VMA_F_NOHUGEPAGE (1u << 5)	/* nh: MADV_NOHUGEPAGE */
+#define VMA_F_DONTFORK (1u << 6)	/* dc: MADV_DONTFORK */
+#define VMA_F_WIPEONFORK (1u << 7)	/* wf: MADV_WIPEONFORK */
+#define VMA_F_DONTDUMP (1u << 8)	/* dd: MADV_DONTDUMP */
+#define VMA_F_MERGEABLE (1u << 9)	/* mg: MADV_MERGEABLE */
+#define VMA_F_MADVISED (VMA_F_HUGEPAGE | VMA_F_NOHUGEPAGE | VMA_F_DONTFORK | \
+			VMA_F_WIPEONFORK | VMA_F_DONTDUMP | VMA_F_MERGEABLE)
 
 /* Shared memory objects: saved once, whichever processes map them. */
 enum shm_kind {

@@ -43,6 +43,22 @@ struct fpx_sw_bytes {
 _Static_assert(sizeof(struct fpx_sw_bytes) == FXSAVE_SIZE - SW_BYTES_OFF, "fpx_sw_bytes");
 _Static_assert(sizeof(struct user_regs_struct) == STUB_NR_REGS * 8, "user_regs_struct");
 
+/* The VMA_F_* bits of what madvise set, as the stub redoes them. */
+static uint32_t madvise_of(uint32_t vma_flags)
+{
+	static const uint32_t map[][2] = {
+		{ VMA_F_HUGEPAGE, STUB_MADV_HUGEPAGE }, { VMA_F_NOHUGEPAGE, STUB_MADV_NOHUGEPAGE },
+		{ VMA_F_DONTFORK, STUB_MADV_DONTFORK }, { VMA_F_WIPEONFORK, STUB_MADV_WIPEONFORK },
+		{ VMA_F_DONTDUMP, STUB_MADV_DONTDUMP }, { VMA_F_MERGEABLE, STUB_MADV_MERGEABLE },
+	};
+	uint32_t m = 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (vma_flags & map[i][0])
+			m |= map[i][1];
+	return m;
+}
+
 static const char *const special_names[STUB_NR_SPECIAL] = {
 	[STUB_SPECIAL_VVAR] = "[vvar]",
 	[STUB_SPECIAL_VVAR_VCLOCK] = "[vvar_vclock]",
@@ -245,6 +261,7 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 		s->fd = -1;
 		if (v->flags & VMA_F_GROWSDOWN)
 			s->flags |= STUB_VMA_GROWSDOWN;
+		s->madv = madvise_of(v->flags);
 		switch (v->kind) {
 		case VMA_ANON_SHARED:
 			/* The restorer re-created the object: map it, shared again. */

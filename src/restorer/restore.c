@@ -363,6 +363,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_ITIMER] = "itimer", [STUB_ERR_RLIMIT] = "rlimit",
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
 		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
+		[STUB_ERR_MADVISE] = "madvise",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";

@@ -255,3 +255,28 @@ int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags)
 	*flags = (uint32_t)f;
 	return 0;
 }
+
+uint32_t parse_vmflags(const char *value)
+{
+	static const struct {
+		char code[3];
+		uint32_t bit;
+	} known[] = {
+		{ "hg", VMA_F_HUGEPAGE }, { "nh", VMA_F_NOHUGEPAGE }, { "dc", VMA_F_DONTFORK },
+		{ "wf", VMA_F_WIPEONFORK }, { "dd", VMA_F_DONTDUMP }, { "mg", VMA_F_MERGEABLE },
+	};
+	uint32_t bits = 0;
+
+	for (const char *p = value; *p && *p != '\n';) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, " \t\n");
+		for (size_t i = 0; n == 2 && i < sizeof(known) / sizeof(known[0]); i++)
+			if (!memcmp(p, known[i].code, 2))
+				bits |= known[i].bit;
+		p += n;
+	}
+	return bits;
+}

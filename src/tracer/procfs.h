@@ -19,6 +19,12 @@ struct maps_entry {
 /* One line of /proc/PID/maps (no trailing newline needed). */
 int parse_maps_line(const char *line, struct maps_entry *e);
 
+/*
+ * The value of a "VmFlags:" line of /proc/PID/smaps ("rd wr mr mw me ac hg")
+ * as the VMA_F_* bits of what madvise set (VMA_F_MADVISED); others ignored.
+ */
+uint32_t parse_vmflags(const char *value);
+
 struct proc_stat {
 	pid_t pid, ppid, pgrp, session;
 	char state;

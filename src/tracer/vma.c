@@ -255,6 +255,40 @@ static int collect_pages(struct collect_ctx *cx, struct process_record *p, int p
 	return 0;
 }
 
+/*
+ * What madvise set on each VMA (huge pages, fork and core-dump behaviour):
+ * only smaps shows it.  Its VMAs come in the order of maps.
+ */
+static int collect_madvise(struct collect_ctx *cx, struct process_record *p)
+{
+	_cleanup_free_ char *smaps = NULL;
+	char path[64], *line, *save = NULL;
+	size_t k = 0;
+	bool have = false;
+	uint64_t start = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", cx->pid);
+	r = read_file_at(AT_FDCWD, path, &smaps, NULL);
+	if (r < 0)
+		return collect_fail(cx, r, "%s", path);
+	for (line = strtok_r(smaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct maps_entry e;
+
+		if (!strncmp(line, "VmFlags:", 8)) {
+			while (have && k < p->nr_vmas && p->vmas[k].start < start)
+				k++;
+			if (have && k < p->nr_vmas && p->vmas[k].start == start)
+				p->vmas[k].flags |= parse_vmflags(line + 8);
+			have = false;
+		} else if (parse_maps_line(line, &e) == 0) {
+			start = e.start;
+			have = true;
+		}
+	}
+	return 0;
+}
+
 int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *maps = NULL;
@@ -303,6 +337,9 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 			p->nr_vmas++;
 	}
 
+	r = collect_madvise(cx, p);
+	if (r < 0)
+		return r;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", cx->pid);
 	pagemap = open(path, O_RDONLY | O_CLOEXEC);
 	if (pagemap < 0)

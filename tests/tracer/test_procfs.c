@@ -56,6 +56,19 @@ START_TEST(maps_path_with_spaces)
 }
 END_TEST
 
+START_TEST(vmflags_of_smaps)
+{
+	ck_assert_uint_eq(parse_vmflags(" rd wr mr mw me ac sd"), 0);
+	ck_assert_uint_eq(parse_vmflags(" rd wr mr mw me ac sd hg\n"), VMA_F_HUGEPAGE);
+	ck_assert_uint_eq(parse_vmflags("\trd wr mr mw me dc ac wf dd nh mg"),
+			  VMA_F_DONTFORK | VMA_F_WIPEONFORK | VMA_F_DONTDUMP | VMA_F_NOHUGEPAGE |
+			  VMA_F_MERGEABLE);
+	/* Two letters only: "hgx" is no hg; nothing past the line. */
+	ck_assert_uint_eq(parse_vmflags(" hgx dcc\nVmFlags: hg"), 0);
+	ck_assert_uint_eq(parse_vmflags(""), 0);
+}
+END_TEST
+
 START_TEST(stat_with_odd_comm)
 {
 	/* A comm with spaces and a ')' must not shift the fields. */
@@ -219,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, maps_file_line);
 	tcase_add_test(tc, maps_anon_and_special);
 	tcase_add_test(tc, maps_path_with_spaces);
+	tcase_add_test(tc, vmflags_of_smaps);
 	tcase_add_test(tc, stat_with_odd_comm);
 	tcase_add_test(tc, stat_of_self);
 	tcase_add_test(tc, status_fields);

@@ -18,13 +18,21 @@
 #define STUB_VMA_ANON (1u << 1)		/* no file: fd is -1 */
 #define STUB_VMA_GROWSDOWN (1u << 2)
 
+/* madvise to redo on a VMA (stub_vma.madv) */
+#define STUB_MADV_HUGEPAGE (1u << 0)	/* before its pages are read in */
+#define STUB_MADV_NOHUGEPAGE (1u << 1)	/* the same */
+#define STUB_MADV_DONTFORK (1u << 2)	/* the rest after */
+#define STUB_MADV_WIPEONFORK (1u << 3)
+#define STUB_MADV_DONTDUMP (1u << 4)
+#define STUB_MADV_MERGEABLE (1u << 5)
+
 struct stub_vma {
 	uint64_t start, end;
 	uint64_t pgoff;		/* bytes */
 	uint32_t prot;
 	uint32_t flags;		/* STUB_VMA_* */
 	int32_t fd;		/* opened by the restorer for file mappings, else -1 */
-	uint32_t pad;
+	uint32_t madv;		/* STUB_MADV_* */
 };
 
 /* Pages to read from the core file (image_fd) into memory. */
@@ -179,6 +187,7 @@ enum stub_stage {
 	STUB_ERR_FD,
 	STUB_ERR_THREAD,
 	STUB_ERR_PROC,		/* comm, umask */
+	STUB_ERR_MADVISE,
 };
 
 struct stub_status {

@@ -19,6 +19,7 @@
 #define __NR_rt_sigreturn	15
 #define __NR_pread64		17
 #define __NR_mremap		25
+#define __NR_madvise		28
 #define __NR_pause		34
 #define __NR_nanosleep		35
 #define __NR_setitimer		38
