@@ -263,9 +263,26 @@ static TC_UNUSED void tc_proc_check(void)
 	if (strcmp(now.exe, s->exe))
 		tc_bad("/proc/self/exe is '%s', was '%s'", now.exe, s->exe);
 	if (now.cmdline_len != s->cmdline_len ||
-	    memcmp(now.cmdline, s->cmdline, s->cmdline_len))
-		tc_bad("/proc/self/cmdline changed (%zu bytes, was %zu)",
-		       now.cmdline_len, s->cmdline_len);
+	    memcmp(now.cmdline, s->cmdline, s->cmdline_len)) {
+		/* What the kernel has: passing or for good, and the mm's arg/env bounds. */
+		static char stat[1024], maps[65536];
+		size_t again[3], n = tc_read_file("/proc/self/stat", stat, sizeof(stat) - 1);
+		char *tail;
+
+		stat[n] = '\0';
+		tail = strrchr(stat, ')');
+		for (int k = 0; tail && k < 46; k++)
+			tail = strchr(tail + 1, ' ');
+		for (int k = 0; k < 3; k++) {
+			tc_sleep_ms(20, 0);
+			again[k] = tc_read_file("/proc/self/cmdline", now.cmdline, sizeof(now.cmdline));
+		}
+		n = tc_read_file("/proc/self/maps", maps, sizeof(maps) - 1);
+		maps[n] = '\0';
+		tc_bad("/proc/self/cmdline changed (%zu bytes, was %zu; %zu, %zu, %zu bytes 20, 40, 60 ms later); stat ends%s; maps: %s",
+		       now.cmdline_len, s->cmdline_len, again[0], again[1], again[2],
+		       tail ? tail : " ?", strstr(maps, "[stack]") ? strstr(maps, "[stack]") - 80 : "?");
+	}
 	if (strcmp(now.cwd, s->cwd))
 		tc_bad("cwd is '%s', was '%s'", now.cwd, s->cwd);
 	if (now.umask != s->umask)
