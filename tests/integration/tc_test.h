@@ -277,11 +277,15 @@ static TC_UNUSED void tc_proc_check(void)
 			tc_sleep_ms(20, 0);
 			again[k] = tc_read_file("/proc/self/cmdline", now.cmdline, sizeof(now.cmdline));
 		}
+		const char *stack;
+
 		n = tc_read_file("/proc/self/maps", maps, sizeof(maps) - 1);
 		maps[n] = '\0';
+		stack = strstr(maps, "[stack]");
+		stack = !stack ? "?" : stack - maps > 80 ? stack - 80 : maps;
 		tc_bad("/proc/self/cmdline changed (%zu bytes, was %zu; %zu, %zu, %zu bytes 20, 40, 60 ms later); stat ends%s; maps: %s",
 		       now.cmdline_len, s->cmdline_len, again[0], again[1], again[2],
-		       tail ? tail : " ?", strstr(maps, "[stack]") ? strstr(maps, "[stack]") - 80 : "?");
+		       tail ? tail : " ?", stack);
 	}
 	if (strcmp(now.cwd, s->cwd))
 		tc_bad("cwd is '%s', was '%s'", now.cwd, s->cwd);
