@@ -489,6 +489,28 @@ static void kill_everything(struct restore_ctx *rc)
 	s->root = 0;
 }
 
+/*
+ * A restored program once read 0 bytes from /proc/self/cmdline (cause not
+ * found yet): look before it runs, and say what the kernel has if so.
+ */
+static void check_cmdline(const struct process_record *p, pid_t pid)
+{
+	_cleanup_free_ char *cmdline = NULL, *maps = NULL;
+	char path[64];
+	size_t len = 0;
+
+	if (p->mm.arg_end <= p->mm.arg_start)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (read_file_at(AT_FDCWD, path, &cmdline, &len) < 0 || len > 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	read_file_at(AT_FDCWD, path, &maps, NULL);
+	log_warn("pid %d: /proc/%d/cmdline is empty; arguments at [0x%llx, 0x%llx), maps:\n%s",
+		 p->pid, pid, (unsigned long long)p->mm.arg_start,
+		 (unsigned long long)p->mm.arg_end, maps ? maps : "?");
+}
+
 static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 {
 	const struct computation *c = rc->c;
@@ -562,6 +584,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			r = -ESRCH;
 			break;
 		}
+		check_cmdline(p, pid);
 		r = release_process(s, p, pid, &st[i], err, errlen);
 		if (r == 0)
 			r = locks_take_posix(pid, st[i].syscall_insn, p, err, errlen);

@@ -173,6 +173,20 @@ static int collect_subreaper(struct collect_ctx *cx, struct process_record *p)
 	return 0;
 }
 
+/*
+ * /proc/PID/cmdline reads the arguments through the mapping at arg_start; a
+ * restored program once read 0 bytes there (cause not found yet): say so
+ * when the image would already have them in no mapping.
+ */
+static void check_args_mapped(struct collect_ctx *cx, const struct process_record *p)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if (p->vmas[i].start <= p->mm.arg_start && p->mm.arg_end <= p->vmas[i].end)
+			return;
+	log_warn("pid %d: its arguments [0x%llx, 0x%llx) are in no mapping it has", cx->pid,
+		 (unsigned long long)p->mm.arg_start, (unsigned long long)p->mm.arg_end);
+}
+
 int collect_process(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *stat = NULL, *status = NULL, *comm = NULL, *pers = NULL;
@@ -229,5 +243,6 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	r = collect_vmas(cx, p);
 	if (r < 0)
 		return r;
+	check_args_mapped(cx, p);
 	return collect_fds(cx, p);
 }
