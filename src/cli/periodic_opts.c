@@ -10,6 +10,9 @@
 #include "tracer/periodic.h"
 #include "tracer/session.h"
 
+/* Every checkpoint renames them all one step: a bound keeps that cheap. */
+#define KEEP_MAX 1000
+
 static int parse_count(const char *v, unsigned int *out)
 {
 	char *end;
@@ -33,8 +36,10 @@ int periodic_opt(const char *cmd, int argc, char **argv, int *i, struct periodic
 		dst = &o->keep;
 	else
 		return 0;
-	if (*i + 1 >= argc || parse_count(argv[*i + 1], dst) < 0) {
-		fprintf(stderr, "trace-ckpt %s: %s takes a whole number above 0\n", cmd, argv[*i]);
+	if (*i + 1 >= argc || parse_count(argv[*i + 1], dst) < 0 ||
+	    (dst == &o->keep && *dst > KEEP_MAX)) {
+		fprintf(stderr, "trace-ckpt %s: %s takes a whole number above 0%s\n", cmd, argv[*i],
+			dst == &o->keep ? " and at most 1000" : "");
 		return -1;
 	}
 	(*i)++;

@@ -246,8 +246,13 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		return -ESRCH;
 	}
 
-	/* A program that goes on after the dump is thawed before the write. */
-	if (rq->mode != CTL_DUMP_KILL)
+	/*
+	 * A program that goes on after the dump is thawed before the write.
+	 * Not a host's part of a global checkpoint: thawed before the others
+	 * have read their connections, it could send them bytes their images
+	 * would hold and its own would not; it thaws after the commit.
+	 */
+	if (rq->mode != CTL_DUMP_KILL && !rq->hooks)
 		reserve_snapshot(s, &sn);
 	t_frozen = now_ns(CLOCK_MONOTONIC);
 	r = session_freeze(s, FREEZE_TIMEOUT_MS);

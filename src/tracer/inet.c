@@ -88,6 +88,9 @@ static int read_established(struct fd_record *f, int h)
 	sl = sizeof(ti);
 	if (getsockopt(h, SOL_TCP, TCP_INFO, &ti, &sl) < 0)
 		return neg_errno();
+	/* A FIN or a reset came in before the lock: the dump is tried again. */
+	if (ti.tcpi_state != TCP_ESTABLISHED)
+		return -EAGAIN;
 	f->tcp_options = ti.tcpi_options;
 	f->tcp_snd_wscale = ti.tcpi_snd_wscale;
 	f->tcp_rcv_wscale = ti.tcpi_rcv_wscale;
@@ -208,6 +211,15 @@ void release_tcp_connections(struct computation *c, bool killed)
 		}
 	if (conns && n)
 		netlock_del_many(conns, n);
+	/* No memory for one batch: one at a time, a lock left would cut the peer off. */
+	for (size_t i = 0; !conns && i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+
+			if (is_connection(f) && f->tcp_locked &&
+			    !(killed && fd_record_peer_outside(c, f)))
+				netlock_del(f->inet_local, f->inet_remote);
+		}
 	/*
 	 * Only now: a killed program's sockets close in repair mode, without a
 	 * FIN or a reset, and their peers wait for the restore.

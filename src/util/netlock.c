@@ -49,11 +49,18 @@ static int element(const void *local, const void *remote, char *out, size_t len,
 	} else if (l->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *a = local, *b = remote;
 
-		inet_ntop(AF_INET6, &a->sin6_addr, la, sizeof(la));
-		inet_ntop(AF_INET6, &b->sin6_addr, ra, sizeof(ra));
 		lp = ntohs(a->sin6_port);
 		rp = ntohs(b->sin6_port);
-		*v6 = true;
+		/* A dual-stack socket talking IPv4: its packets are IPv4 ones. */
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&b->sin6_addr)) {
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], la, sizeof(la));
+			inet_ntop(AF_INET, &b->sin6_addr.s6_addr[12], ra, sizeof(ra));
+			*v6 = false;
+		} else {
+			inet_ntop(AF_INET6, &a->sin6_addr, la, sizeof(la));
+			inet_ntop(AF_INET6, &b->sin6_addr, ra, sizeof(ra));
+			*v6 = true;
+		}
 	} else {
 		return -EAFNOSUPPORT;
 	}

@@ -42,6 +42,18 @@ START_TEST(one_statement_per_family)
 }
 END_TEST
 
+/* A dual-stack socket's IPv4 connection is locked as the IPv4 packets it gets. */
+START_TEST(v4_mapped_is_ipv4)
+{
+	struct sockaddr_in6 l = v6("::ffff:10.0.0.1", 7700), r = v6("::ffff:10.0.0.9", 5000);
+	struct netlock_conn c = { &l, &r };
+	char *s = netlock_script("", "add", &c, 1);
+
+	ck_assert_str_eq(s, "add element inet trace_ckpt conns4 { 10.0.0.9 . 5000 . 10.0.0.1 . 7700 }; ");
+	free(s);
+}
+END_TEST
+
 START_TEST(only_the_sets_used)
 {
 	struct sockaddr_in6 l = v6("2001:db8::1", 1), r = v6("2001:db8::2", 2);
@@ -66,6 +78,7 @@ static Suite *netlock_suite(void)
 
 	tcase_add_test(tc, one_statement_per_family);
 	tcase_add_test(tc, only_the_sets_used);
+	tcase_add_test(tc, v4_mapped_is_ipv4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -518,6 +518,10 @@ static void redo_madvise(struct ctx *c, const struct stub_vma *v, uint32_t bits)
 		if (!(v->madv & bits & order[i].bit))
 			continue;
 		ret = sys3(__NR_madvise, v->start, v->end - v->start, order[i].advice);
+		/* Huge pages and KSM are hints a kernel built without them refuses. */
+		if (ret == -EINVAL && (order[i].bit & (STUB_MADV_HUGEPAGE | STUB_MADV_NOHUGEPAGE |
+						       STUB_MADV_MERGEABLE)))
+			continue;
 		if (is_err(ret))
 			report_fail(c->status_fd, STUB_ERR_MADVISE, ret, v->start);
 	}
