@@ -30,8 +30,11 @@ int coord_command(const char *addr, const char *secret_path, struct channel *ch)
 struct manifest;
 /* DIR/manifest, parsed and checked. */
 int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen);
+/* DIR/manifest.gGEN (0: DIR/manifest, the latest). */
+int read_top_manifest_gen(const char *dir, uint64_t gen, struct manifest *m, char *err,
+			  size_t errlen);
 /* restore --all-hosts DIR: the exit status for the command. */
-int restore_all_hosts(const char *dir, const char *coord, const char *secret,
+int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map);
 /* Its RESULT: 0 or -errno, and its message. */
 int coord_result(struct channel *ch, int timeout_ms, char *msg, size_t msglen);

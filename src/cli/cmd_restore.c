@@ -22,6 +22,7 @@ int cmd_restore(int argc, char **argv)
 	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
 	bool all_hosts = false, detach = false;
+	unsigned long long generation = 0;
 	unsigned int flags = 0;
 	struct timespec t0, t1;
 	struct terminal_lease tl = { .fd = -1 };
@@ -35,6 +36,14 @@ int cmd_restore(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(argv[i], "--new-pidns")) {
 			flags |= RESTORE_NEW_PIDNS;
+		} else if (!strcmp(argv[i], "--generation") && i + 1 < argc) {
+			char *end;
+
+			generation = strtoull(argv[++i], &end, 10);
+			if (*end || !generation) {
+				fprintf(stderr, "trace-ckpt restore: --generation takes a number above 0\n");
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--detach")) {
 			detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
@@ -71,7 +80,11 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	if (all_hosts)
-		return restore_all_hosts(dir, coord, secret, host_map);
+		return restore_all_hosts(dir, generation, coord, secret, host_map);
+	if (generation) {
+		fprintf(stderr, "trace-ckpt restore: --generation picks one of the generations a coordinator kept (--all-hosts)\n");
+		return 2;
+	}
 	if (host_map) {
 		fprintf(stderr, "trace-ckpt restore: --host-map goes with --all-hosts (one host: --addr-map OLD=NEW)\n");
 		return 2;

@@ -27,12 +27,21 @@
 
 int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen)
 {
+	return read_top_manifest_gen(dir, 0, m, err, errlen);
+}
+
+int read_top_manifest_gen(const char *dir, uint64_t gen, struct manifest *m, char *err,
+			  size_t errlen)
+{
 	char path[PATH_MAX];
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/manifest", dir);
+	if (gen)
+		snprintf(path, sizeof(path), "%s/manifest.g%llu", dir, (unsigned long long)gen);
+	else
+		snprintf(path, sizeof(path), "%s/manifest", dir);
 	r = read_file_at(AT_FDCWD, path, &buf, &len);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
@@ -159,7 +168,7 @@ static int map_hosts(const struct manifest *m, const char *host_map, char **targ
 	return 0;
 }
 
-int restore_all_hosts(const char *dir, const char *coord, const char *secret,
+int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map)
 {
 	_cleanup_free_ char *addr_map = NULL;
@@ -172,7 +181,7 @@ int restore_all_hosts(const char *dir, const char *coord, const char *secret,
 	struct tlv_buf b = { 0 };
 	int r, status, rc = 0;
 
-	if (read_top_manifest(dir, &m, err, sizeof(err)) < 0) {
+	if (read_top_manifest_gen(dir, gen, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "trace-ckpt restore: %s\n", err);
 		return 1;
 	}

@@ -335,7 +335,7 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 	struct manifest man = { .version = TC_FORMAT_VERSION, .generation = gen,
 				.flags = TC_COMP_F_MULTIHOST };
 	struct tlv_buf b = { 0 };
-	char tmp[PATH_MAX], final[PATH_MAX], host[256] = "";
+	char tmp[PATH_MAX], final[PATH_MAX], gen_path[PATH_MAX], host[256] = "";
 	struct timespec ts;
 	_cleanup_close_ int fd = -1, dfd = -1;
 	size_t k = 0;
@@ -370,6 +370,10 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 	}
 	if (r == 0 && fsync(fd) < 0)
 		r = neg_errno();
+	/* Each generation's own name too, so an older one can be restored (--generation). */
+	snprintf(gen_path, sizeof(gen_path), "%s/manifest.g%llu", dir, (unsigned long long)gen);
+	if (r == 0 && (unlink(gen_path), link(tmp, gen_path) < 0))
+		r = neg_errno();
 	if (r == 0 && rename(tmp, final) < 0)
 		r = neg_errno();
 	if (r == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
@@ -380,6 +384,18 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 		snprintf(err, errlen, "writing %s: %s", final, strerror(-r));
 	}
 	return r;
+}
+
+/* The manifests of generations older than the keep latest (their parts go too). */
+static void prune_manifests(const char *dir, uint64_t gen, uint32_t keep)
+{
+	char path[PATH_MAX];
+
+	for (uint64_t g = gen > keep ? gen - keep : 0; g >= 1; g--) {
+		snprintf(path, sizeof(path), "%s/manifest.g%llu", dir, (unsigned long long)g);
+		if (unlink(path) < 0 && errno == ENOENT && gen - g > 2 * (uint64_t)keep + 16)
+			break;	/* far back, long gone */
+	}
 }
 
 static void abort_all(struct coordinator *co, const char *why)
@@ -444,6 +460,8 @@ static void run_checkpoint(struct coordinator *co, struct member *cmd, const cha
 		return;
 	}
 	/* Committed: from here on the new generation is the valid one. */
+	if (keep)
+		prune_manifests(dir, gen, keep);
 	r = broadcast(co, WIRE_COMMIT, NULL, err, sizeof(err));
 	if (r == 0)
 		r = wait_all(co, WIRE_DONE, COMMIT_TIMEOUT_MS, err, sizeof(err));

@@ -4,13 +4,16 @@
 # ring_periodic.sh: the coordinator checkpoints a TCP ring over 3 namespace
 # hosts by itself (coordinator --interval 1 -D DIR --keep 2); every node is
 # then killed at once (a crash); restore --all-hosts DIR starts every node
-# again from the latest checkpoint, and the coordinator goes on
+# again from the checkpoint before the latest (restore --generation), and the
+# coordinator goes on
 # checkpointing the restored ring.
 #
 #   ring_periodic.sh --tc TRACE_CKPT --ring RING
 #
 # Checked: DIR/manifest's generation grows; each host keeps its 2 latest
-# parts (<host>.g1 goes); after the restore each node's first tick falls
+# parts (<host>.g1 goes) and DIR/manifest.gN the 2 latest manifests; the
+# restore is of the generation before the latest (--generation); after it
+# each node's first tick falls
 # between 1 and the tick it crashed at + 1, its ticks are consecutive from
 # there, no BAD; a checkpoint later than the restored one is taken.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces).
@@ -80,9 +83,19 @@ for i in $(seq 1 "$N"); do
 	CRASH_SIZE[$i]=$(stat -c %s "$WORK/node$i.out")
 done
 gen=$(generation)
-log "every node killed at: ${CRASHED[*]}; restoring generation $gen"
+# The one before the latest: kept (--keep 2), with its own manifest.
+old=$((gen - 1))
+[ -f "$IMG/manifest.g$gen" ] && [ -f "$IMG/manifest.g$old" ] ||
+	fail "no manifest.g$gen and manifest.g$old in $IMG: $(ls "$IMG" | tr '\n' ' ')"
+[ -e "$IMG/manifest.g$((gen - 2))" ] && fail "manifest.g$((gen - 2)) is still there with --keep 2"
+if host_exec 1 "$TC" restore --all-hosts --generation 999 --coordinator "$COORD" --secret "$SECRET" \
+	"$IMG" >"$WORK/nogen.out" 2>&1; then
+	fail "restore --generation 999 succeeded"
+fi
+grep -q "manifest.g999" "$WORK/nogen.out" || fail "restore --generation 999: $(cat "$WORK/nogen.out")"
+log "every node killed at: ${CRASHED[*]}; restoring generation $old of $gen"
 
-host_exec 1 "$TC" restore --all-hosts --coordinator "$COORD" --secret "$SECRET" "$IMG" \
+host_exec 1 "$TC" restore --all-hosts --generation "$old" --coordinator "$COORD" --secret "$SECRET" "$IMG" \
 	>"$WORK/restore.out" 2>"$WORK/restore.err" &
 PIDS+=($!)
 wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
@@ -98,7 +111,7 @@ for i in $(seq 1 "$N"); do
 	tail -c +$((CRASH_SIZE[i] + 1)) "$f" | grep -a '^BAD' &&
 		fail "node $i after the restore: $(tail -c +$((CRASH_SIZE[i] + 1)) "$f" | grep -a -m1 '^BAD')"
 done
-log "restored from generation $gen: every node went on"
+log "restored from generation $old: every node went on"
 wait_for 30 "a checkpoint of the restored ring" generation_at_least $((gen + 1))
 log "ok: the coordinator checkpoints the restored ring too (generation $(generation))"
 exit 0
