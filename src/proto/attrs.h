@@ -199,7 +199,8 @@ enum fd_attr {
 	FD_A_TTY_SID,		/* u32 (s32) */
 	FD_A_LOCKS,		/* struct file_lock_record[] */
 	FD_A_SOCK_V6ONLY,	/* u32 */
-	FD_A_MAX = FD_A_SOCK_V6ONLY,
+	FD_A_SOCK_QUEUE_FROM,	/* u32: queued datagrams carry their senders */
+	FD_A_MAX = FD_A_SOCK_QUEUE_FROM,
 };
 
 /*

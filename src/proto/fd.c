@@ -58,6 +58,7 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_REUSEADDR, struct fd_record, sock_reuseaddr),
 	F_U32(FD_A_SOCK_KEEPALIVE, struct fd_record, sock_keepalive),
 	F_U32(FD_A_SOCK_V6ONLY, struct fd_record, sock_v6only),
+	F_U32(FD_A_SOCK_QUEUE_FROM, struct fd_record, sock_queue_from),
 	F_U32(FD_A_SOCK_STATE, struct fd_record, sock_state),
 	F_BLOB(FD_A_SOCK_NAME, struct fd_record, sock_name, sock_name_len),
 	F_STR(FD_A_SOCK_DIR, struct fd_record, sock_dir),

@@ -246,6 +246,13 @@ struct fd_record {
 	/* TCP_LISTEN: u64 inodes of the connections not accepted yet, oldest first. */
 	uint8_t *sock_pending;
 	uint32_t sock_pending_len;
+	/*
+	 * A datagram queue (FD_UNIX datagram or seqpacket, UDP) whose records
+	 * are [u32 length][u32 address length][sender's address][bytes]: a
+	 * unix name as sun_path bytes (none: an unbound sender), a struct
+	 * sockaddr_in or _in6.  Older images have [u32 length][bytes].
+	 */
+	uint32_t sock_queue_from;
 	/* A datagram socket connected to a socket outside the computation: its
 	 * name, connected to again at restore. */
 	uint8_t *peer_name;

@@ -24,6 +24,7 @@
 
 #include "restorer/fds.h"
 #include "restorer/locks.h"
+#include "restorer/udp.h"
 #include "restorer/unix.h"
 #include "restorer/timewait.h"
 #include "restorer/tty.h"
@@ -936,6 +937,10 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 		closep(&pipes[i].wfd);
 	}
 	unix_state_clear(&us);
+	if (r == 0)
+		r = unix_refill_datagrams(c, t, err, errlen);
+	if (r == 0)
+		r = udp_refill_queues(c, t, err, errlen);
 	if (r == 0)
 		tty_state_finish(c, &ts);
 	tty_state_clear(&ts);

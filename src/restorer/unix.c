@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/sockq.h"
 #include "restorer/fds.h"
 #include "restorer/unix.h"
 #include "util/fileio.h"
@@ -198,44 +199,33 @@ static int bind_name(int fd, const struct fd_record *f)
 	return 0;
 }
 
-/* Each queued message of `to`, from the open content file. */
-static int for_each_message(const struct fd_record *to, int (*send_one)(const void *, uint32_t, void *),
-			    void *arg)
+/* Each queued message of `to`, from its content file. */
+static int for_each_message(const struct fd_record *to,
+			    int (*send_one)(const struct sockq_msg *, void *), void *arg)
 {
-	_cleanup_close_ int src = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t off = 0;
+	_cleanup_free_ char *buf = NULL;
+	struct sockq_msg m;
+	size_t len = 0, off = 0;
+	int r;
 
 	if (!to->content || !to->size)
 		return 0;
-	src = open(to->content, O_RDONLY | O_CLOEXEC);
-	if (src < 0)
-		return neg_errno();
-	while (off < to->size) {
-		uint32_t len;
-		int r = pread_full(src, &len, sizeof(len), (off_t)off);
-
+	r = read_file_at(AT_FDCWD, to->content, &buf, &len);
+	if (r < 0)
+		return r;
+	while ((r = sockq_next((const uint8_t *)buf, len, &off, to->sock_queue_from, &m)) > 0) {
+		r = send_one(&m, arg);
 		if (r < 0)
 			return r;
-		free(buf);
-		buf = malloc(len ? len : 1);
-		if (!buf)
-			return -ENOMEM;
-		r = pread_full(src, buf, len, (off_t)(off + sizeof(len)));
-		if (r == 0)
-			r = send_one(buf, len, arg);
-		if (r < 0)
-			return r;
-		off += sizeof(len) + len;
 	}
-	return 0;
+	return r;
 }
 
-static int send_connected(const void *buf, uint32_t len, void *arg)
+static int send_connected(const struct sockq_msg *m, void *arg)
 {
 	int fd = *(int *)arg;
 
-	if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+	if (send(fd, m->data, m->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)m->len)
 		return errno ? neg_errno() : -EIO;
 	return 0;
 }
@@ -246,19 +236,24 @@ struct send_to {
 	socklen_t sl;
 };
 
-static int send_to_name(const void *buf, uint32_t len, void *arg)
+static int send_to_name(const struct sockq_msg *m, void *arg)
 {
 	struct send_to *st = arg;
 
-	if (sendto(st->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&st->sun,
-		   st->sl) != (ssize_t)len)
+	if (sendto(st->fd, m->data, m->len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (struct sockaddr *)&st->sun, st->sl) != (ssize_t)m->len)
 		return errno ? neg_errno() : -EIO;
 	return 0;
 }
 
-/* Messages queued for `to` are sent again from its connected peer `from`. */
+/*
+ * Messages queued for `to` are sent again from its connected peer `from`.
+ * Datagrams that carry their senders wait for unix_refill_datagrams().
+ */
 static int refill_from_peer(const struct fd_record *to, int from)
 {
+	if (to->sock_queue_from)
+		return 0;
 	return for_each_message(to, send_connected, &from);
 }
 
@@ -268,7 +263,7 @@ static int refill_by_name(const struct fd_record *to)
 	struct send_to st;
 	int r;
 
-	if (!to->content || !to->size)
+	if (!to->content || !to->size || to->sock_queue_from)
 		return 0;
 	r = reach_addr(to, &st.sun, &st.sl);
 	if (r < 0)
@@ -437,6 +432,102 @@ static int open_pair(const struct computation *c, const struct desc_table *t,
 	return fd[0];
 }
 
+/*
+ * A name bound for a sender that is gone or outside the computation, for as
+ * long as it sends: a path stays as it was (a stale socket file that was
+ * there is not put back), a relative one is bound in a directory of our
+ * own.
+ */
+struct sender_name {
+	char path[PATH_MAX];	/* a file to remove afterwards */
+	char dir[64];		/* our directory, for a relative name */
+};
+
+static void sender_name_clear(struct sender_name *sn)
+{
+	if (sn->path[0])
+		unlink(sn->path);
+	if (sn->dir[0])
+		rmdir(sn->dir);
+	sn->path[0] = sn->dir[0] = '\0';
+}
+
+/* Is there a socket listening (or receiving) at path? */
+static bool path_is_live(const char *path, int type)
+{
+	_cleanup_close_ int probe = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (probe < 0 || strlen(path) >= sizeof(sun.sun_path))
+		return true;
+	strcpy(sun.sun_path, path);
+	return connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno != ECONNREFUSED;
+}
+
+static int bind_sender(int fd, int type, const uint8_t *name, uint32_t len, struct sender_name *sn)
+{
+	struct sockaddr_un sun;
+	socklen_t sl = make_addr(name, len, &sun);
+	_cleanup_close_ int cwd = -1;
+	char path[sizeof(sun.sun_path) + 1] = "";
+	struct stat st;
+	int r = 0;
+
+	memset(sn, 0, sizeof(*sn));
+	if (!name[0])
+		return bind(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
+	memcpy(path, name, MIN((size_t)len, sizeof(path) - 1));
+	if (path[0] == '/') {
+		if (lstat(path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode) || path_is_live(path, type))
+				return -EADDRINUSE;
+			unlink(path);
+		}
+		if (bind(fd, (struct sockaddr *)&sun, sl) < 0)
+			return neg_errno();
+		snprintf(sn->path, sizeof(sn->path), "%s", path);
+		return 0;
+	}
+	snprintf(sn->dir, sizeof(sn->dir), "/tmp/trace-ckpt-sender.XXXXXX");
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || !mkdtemp(sn->dir)) {
+		sn->dir[0] = '\0';
+		return neg_errno();
+	}
+	if (chdir(sn->dir) < 0 || bind(fd, (struct sockaddr *)&sun, sl) < 0)
+		r = neg_errno();
+	if (fchdir(cwd) < 0 && r == 0)
+		r = neg_errno();
+	if (r == 0)
+		snprintf(sn->path, sizeof(sn->path), "%s/%s", sn->dir, path);
+	else
+		sender_name_clear(sn);
+	return r;
+}
+
+/* A stream or seqpacket socket whose peer closed: the peer's name, if it had one, comes back for its messages. */
+static int refill_widowed(const struct fd_record *f, int from)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct sender_name sn = { 0 };
+	struct sockq_msg m;
+	size_t len = 0, off = 0;
+	int r;
+
+	if (!f->content || !f->size)
+		return 0;
+	r = read_file_at(AT_FDCWD, f->content, &buf, &len);
+	if (r < 0)
+		return r;
+	r = sockq_next((const uint8_t *)buf, len, &off, true, &m);
+	if (r > 0 && m.from_len)
+		r = bind_sender(from, (int)f->sock_type, m.from, m.from_len, &sn);
+	if (r >= 0)
+		r = for_each_message(f, send_connected, &from);
+	sender_name_clear(&sn);
+	return r;
+}
+
 /* A stream socket whose peer closed: its queue readable, then end of file. */
 static int open_widowed(const struct fd_record *f)
 {
@@ -445,7 +536,7 @@ static int open_widowed(const struct fd_record *f)
 	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
 		return neg_errno();
 	socket_options(f, fd[0]);
-	r = refill_from_peer(f, fd[1]);
+	r = f->sock_queue_from ? refill_widowed(f, fd[1]) : refill_from_peer(f, fd[1]);
 	close(fd[1]);
 	if (r < 0) {
 		close(fd[0]);
@@ -523,6 +614,120 @@ int unix_open(const struct computation *c, const struct desc_table *t,
 	if (f->peer_name_len)
 		return open_connected_to(f, NULL);
 	return -ENOTCONN;
+}
+
+/* The socket of the computation bound to a name, of a type. */
+static const struct fd_record *named_socket(const struct computation *c, const uint8_t *name,
+					     uint32_t len, uint32_t type)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_UNIX && o->sock_type == type && o->sock_state != TCP_LISTEN &&
+			    o->sock_name_len == len && !memcmp(o->sock_name, name, len))
+				return o;
+		}
+	return NULL;
+}
+
+static bool sent_by(const struct sockq_msg *m, const struct fd_record *s)
+{
+	return m->from_len == s->sock_name_len && (!m->from_len || !memcmp(m->from, s->sock_name,
+									    m->from_len));
+}
+
+struct datagram_refill {
+	const struct computation *c;
+	const struct desc_table *t;
+	const struct fd_record *to, *peer;
+	int peer_fd;		/* the other end of a pair, -1 */
+	struct send_to dst;	/* to's name; dst.sl 0: it has none */
+	int unbound;		/* an unbound socket of ours, made on first use */
+	char *err;
+	size_t errlen;
+};
+
+static int refill_one(const struct sockq_msg *m, void *arg)
+{
+	struct datagram_refill *d = arg;
+	const struct fd_record *s;
+	struct sender_name sn;
+	int fd, r;
+
+	if (d->peer_fd >= 0 && sent_by(m, d->peer))
+		return send_connected(m, &d->peer_fd);
+	if (!d->dst.sl) {
+		snprintf(d->err, d->errlen, "a datagram from %s%.*s: the socket has no name to send it to",
+			 m->from_len ? "" : "an unbound socket", (int)m->from_len,
+			 m->from_len ? (const char *)m->from : "");
+		return -EOPNOTSUPP;
+	}
+	if (!m->from_len) {
+		if (d->unbound < 0)
+			d->unbound = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+		if (d->unbound < 0)
+			return neg_errno();
+		d->dst.fd = d->unbound;
+		return send_to_name(m, &d->dst);
+	}
+	s = named_socket(d->c, m->from, m->from_len, d->to->sock_type);
+	d->dst.fd = s ? descs_lookup(d->t, s->desc_id) : -1;
+	if (d->dst.fd >= 0)
+		return send_to_name(m, &d->dst);
+	/* Its sender is gone or outside: a socket of ours takes its name for a moment. */
+	fd = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return neg_errno();
+	r = bind_sender(fd, (int)d->to->sock_type, m->from, m->from_len, &sn);
+	if (r < 0) {
+		bool abstract = !m->from[0];
+
+		snprintf(d->err, d->errlen, "a datagram from %s%.*s: binding its name: %s",
+			 abstract ? "@" : "", (int)m->from_len - abstract,
+			 (const char *)m->from + abstract, strerror(-r));
+		close(fd);
+		return r;
+	}
+	d->dst.fd = fd;
+	r = send_to_name(m, &d->dst);
+	close(fd);
+	sender_name_clear(&sn);
+	return r;
+}
+
+int unix_refill_datagrams(const struct computation *c, const struct desc_table *t, char *err,
+			  size_t errlen)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			struct datagram_refill d = { .c = c, .t = t, .to = f, .peer_fd = -1,
+						     .unbound = -1, .err = err, .errlen = errlen };
+			int r;
+
+			if (f->kind != FD_UNIX || !f->sock_queue_from || !f->size ||
+			    socket_record(c, f->sock_ino) != f ||
+			    (f->sock_state == TCP_ESTABLISHED && f->sock_type != SOCK_DGRAM && !f->peer_ino))
+				continue;	/* no datagrams, a repeat, or refilled already (widowed) */
+			if (f->peer_ino && (d.peer = socket_record(c, f->peer_ino)) &&
+			    d.peer->peer_ino == f->sock_ino)
+				d.peer_fd = descs_lookup(t, d.peer->desc_id);
+			if (f->sock_name_len && reach_addr(f, &d.dst.sun, &d.dst.sl) < 0)
+				d.dst.sl = 0;
+			err[0] = '\0';
+			r = for_each_message(f, refill_one, &d);
+			closep(&d.unbound);
+			if (r < 0) {
+				char what[256];
+
+				snprintf(what, sizeof(what), "%s", err);
+				snprintf(err, errlen, "pid %d fd %d: unix socket queue: %s", c->procs[i].pid,
+					 f->fd, what[0] ? what : strerror(-r));
+				return r;
+			}
+		}
+	return 0;
 }
 
 void unix_state_clear(struct unix_state *us)

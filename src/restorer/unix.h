@@ -35,4 +35,13 @@ int unix_pass(const struct computation *c, const struct fd_record *f);
 int unix_open(const struct computation *c, const struct desc_table *t,
 	      const struct fd_record *f, struct unix_state *us);
 
+/*
+ * Once every socket exists: the datagrams queued for each, sent again in
+ * order, each from its sender (the pair's other end, the socket of the
+ * computation bound to its name, or one of ours bound to it for a moment)
+ * so that the program reads the same sender.
+ */
+int unix_refill_datagrams(const struct computation *c, const struct desc_table *t, char *err,
+			  size_t errlen);
+
 void unix_state_clear(struct unix_state *us);

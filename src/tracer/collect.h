@@ -54,5 +54,10 @@ int collect_tcp_connections(struct computation *c, char *err, size_t errlen);
 /* Out of repair mode (unless killed), and unlocked (but a killed program's peers outside). */
 void release_tcp_connections(struct computation *c, bool killed);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
+/*
+ * Every queued datagram's sender is in the computation, unbound, or gone:
+ * one that is still there outside could not send it again at restore.
+ */
+int check_unix_senders(const struct computation *c, char *err, size_t errlen);
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
 		    const char *fdinfo);

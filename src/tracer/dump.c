@@ -291,6 +291,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		r = collect_tcp_connections(&c, res->msg, sizeof(res->msg));
 	if (r == 0)
 		r = collect_shared(s, &c, res->msg, sizeof(res->msg));
+	if (r == 0)
+		r = check_unix_senders(&c, res->msg, sizeof(res->msg));
 	if (r < 0)
 		goto out;
 

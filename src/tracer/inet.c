@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Collector of TCP and UDP sockets, IPv4 and IPv6.  A listening socket is
- * its address and backlog.  An established connection is read once the
+ * its address and backlog; a UDP socket, its addresses and the datagrams
+ * it has not read.  An established connection is read once the
  * network lock drops what its peer sends, in repair mode (TCP_REPAIR)
  * through the supervisor's own handle: sequence numbers, options, window
  * and both queues, without a packet sent.  The handle stays open in the
@@ -13,6 +14,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proto/sockq.h"
 #include "tracer/collect.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
@@ -29,6 +32,7 @@
 #include "util/netlock.h"
 
 #define QUEUE_MAX (64u << 20)
+#define UDP_DGRAM_MAX (64u << 10)
 
 static int get_int(int h, int level, int opt, uint32_t *out)
 {
@@ -113,6 +117,73 @@ static int read_established(struct fd_record *f, int h)
 		return r;
 	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
 	f->content_fd = TAKE_FD(mem);
+	return 0;
+}
+
+/*
+ * Every datagram not read yet, with its sender, peeked (nothing consumed);
+ * the restore sends each again from its sender's address.  A datagram of
+ * no bytes that was peeked before (by the program or an earlier dump) is
+ * passed over by the kernel and not seen here.
+ */
+static int peek_udp_queue(struct collect_ctx *cx, struct fd_record *f, int h)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int mem = -1;
+	socklen_t sl = sizeof(int);
+	int old_off = -1, off = 0, pending = 0, r = 0;
+	uint64_t total = 0, nr = 0;
+
+	if (ioctl(h, SIOCINQ, &pending) == 0 && pending == 0) {
+		struct pollfd pfd = { .fd = h, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0;	/* nothing queued (a first datagram of no bytes polls in) */
+	}
+	buf = malloc(UDP_DGRAM_MAX);
+	if (!buf)
+		return -ENOMEM;
+	mem = memfd_create("trace-ckpt-udpq", MFD_CLOEXEC);
+	if (mem < 0)
+		return neg_errno();
+	/* The peek offset is the socket's own: put back what the program had. */
+	getsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, &sl);
+	if (setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		return collect_fail(cx, neg_errno(), "fd %d: UDP socket: SO_PEEK_OFF", f->fd);
+	for (;;) {
+		struct sockaddr_in6 from;
+		struct iovec iov = { buf, UDP_DGRAM_MAX };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_name = &from,
+				     .msg_namelen = sizeof(from) };
+		ssize_t n = recvmsg(h, &mh, MSG_PEEK | MSG_DONTWAIT);
+		struct sockq_msg m;
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			r = collect_fail(cx, neg_errno(), "fd %d: UDP socket queue", f->fd);
+			break;
+		}
+		if ((mh.msg_flags & MSG_TRUNC) || total + n > QUEUE_MAX) {
+			r = collect_fail(cx, -EOPNOTSUPP, "fd %d: UDP socket queue: %s", f->fd,
+					 (mh.msg_flags & MSG_TRUNC) ? "a datagram over 64 KiB"
+								   : "over 64 MiB");
+			break;
+		}
+		m = (struct sockq_msg){ .data = buf, .len = (uint32_t)n, .from = (uint8_t *)&from,
+					.from_len = mh.msg_namelen };
+		r = sockq_append(mem, &m, true);
+		if (r < 0)
+			break;
+		total += n;
+		nr++;
+	}
+	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
+	if (r < 0 || !nr)
+		return r;
+	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
+	f->content_fd = TAKE_FD(mem);
+	f->sock_queue_from = 1;
 	return 0;
 }
 
@@ -258,16 +329,8 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		get_int(h, IPPROTO_IPV6, IPV6_V6ONLY, &f->sock_v6only);
 	get_int(h, SOL_SOCKET, SO_SNDBUF, &f->sock_sndbuf);
 	get_int(h, SOL_SOCKET, SO_RCVBUF, &f->sock_rcvbuf);
-	if (type == SOCK_DGRAM) {
-		int pending = 0;
-
-		/* Their senders' addresses cannot be sent from again: the dump is
-		 * tried again once the program has read them (-EAGAIN). */
-		if (ioctl(h, SIOCINQ, &pending) == 0 && pending > 0)
-			return collect_fail(cx, -EAGAIN, "fd %d: UDP socket with datagrams not read yet",
-					    f->fd);
-		return 0;
-	}
+	if (type == SOCK_DGRAM)
+		return peek_udp_queue(cx, f, h);
 	if (type != SOCK_STREAM)
 		return collect_fail(cx, -EOPNOTSUPP, "fd %d: inet socket of type %d", f->fd, type);
 	get_int(h, SOL_TCP, TCP_NODELAY, &f->sock_nodelay);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
+#include "proto/sockq.h"
 #include "tracer/collect.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
@@ -146,7 +147,7 @@ static const char *printable_name(const struct unix_diag_info *di)
 
 /*
  * Every queued message, peeked: a stream's bytes as one record, each
- * datagram as its own, into a memfd of [u32 length][bytes] records.
+ * datagram as its own with its sender's name, into a memfd (proto/sockq.h).
  */
 static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 {
@@ -154,7 +155,8 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	_cleanup_close_ int mem = -1;
 	socklen_t sl = sizeof(int);
 	int old_off = -1, off = 0, r = 0;
-	uint64_t total = 0;
+	bool with_from = f->sock_type != SOCK_STREAM;
+	uint64_t total = 0, nr = 0;
 
 	if (!buf)
 		return -ENOMEM;
@@ -173,7 +175,7 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 				     .msg_controllen = sizeof(cbuf), .msg_name = &from,
 				     .msg_namelen = sizeof(from) };
 		ssize_t n = recvmsg(h, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		uint32_t len32;
+		struct sockq_msg m;
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
@@ -197,34 +199,30 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		}
 		if (r < 0)
 			break;
-		/* Refilled from an unbound socket, a datagram would lose its sender. */
-		if (f->sock_type != SOCK_STREAM && mh.msg_namelen > offsetof(struct sockaddr_un, sun_path)) {
-			r = collect_fail(cx, -EOPNOTSUPP,
-					 "fd %d: unix socket: a queued datagram from the bound socket %s%.*s",
-					 f->fd, from.sun_path[0] ? "" : "@",
-					 (int)(mh.msg_namelen - offsetof(struct sockaddr_un, sun_path) - 1),
-					 from.sun_path[0] ? from.sun_path : from.sun_path + 1);
-			break;
-		}
 		if ((mh.msg_flags & MSG_TRUNC) || total + n > PEEK_MAX) {
 			r = collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket queue over %u bytes",
 					 f->fd, PEEK_MAX);
 			break;
 		}
-		len32 = (uint32_t)n;
-		r = write_full(mem, &len32, sizeof(len32));
-		if (r == 0)
-			r = write_full(mem, buf, n);
+		/* A datagram's sender is whatever it is bound to when it is read. */
+		m = (struct sockq_msg){ .data = buf, .len = (uint32_t)n };
+		if (with_from && mh.msg_namelen > offsetof(struct sockaddr_un, sun_path)) {
+			m.from = (const uint8_t *)from.sun_path;
+			m.from_len = mh.msg_namelen - offsetof(struct sockaddr_un, sun_path);
+		}
+		r = sockq_append(mem, &m, with_from);
 		if (r < 0)
 			break;
 		total += n;
+		nr++;
 	}
 	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
 	if (r < 0)
 		return r;
-	if (total) {
+	if (nr) {
 		f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
 		f->content_fd = TAKE_FD(mem);
+		f->sock_queue_from = with_from;
 	}
 	return 0;
 }
@@ -388,4 +386,80 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 		f->sock_rcvbuf = v;
 	/* A listener's queue holds connections, not bytes. */
 	return f->sock_state == TCP_LISTEN ? 0 : peek_queue(cx, f, h);
+}
+
+static bool name_in_computation(const struct computation *c, const uint8_t *name, uint32_t len)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_UNIX && o->sock_name_len == len &&
+			    !memcmp(o->sock_name, name, len))
+				return true;
+		}
+	return false;
+}
+
+/* Does a socket outside answer at this name (a path or abstract)? */
+static bool name_is_live(const uint8_t *name, uint32_t len, int type)
+{
+	_cleanup_close_ int probe = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	len = MIN(len, (uint32_t)sizeof(sun.sun_path));
+	memcpy(sun.sun_path, name, len);
+	if (probe < 0)
+		return false;
+	if (connect(probe, (struct sockaddr *)&sun, offsetof(struct sockaddr_un, sun_path) + len) == 0)
+		return true;
+	return errno != ECONNREFUSED && errno != ENOENT;
+}
+
+static int check_senders(const struct computation *c, const struct process_record *p,
+			 const struct fd_record *f, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *buf = malloc(f->size ? f->size : 1);
+	struct sockq_msg m;
+	size_t off = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = pread_full(f->content_fd, buf, f->size, 0);
+	if (r < 0)
+		return r;
+	while ((r = sockq_next(buf, f->size, &off, true, &m)) > 0) {
+		bool abstract;
+
+		/* A relative name can always be bound again, in a directory of our own. */
+		if (!m.from_len || (m.from[0] && m.from[0] != '/') ||
+		    name_in_computation(c, m.from, m.from_len) ||
+		    !name_is_live(m.from, m.from_len, (int)f->sock_type))
+			continue;
+		abstract = !m.from[0];
+		snprintf(err, errlen,
+			 "pid %d fd %d: unix socket: a queued datagram from %s%.*s, a socket outside "
+			 "the computation: not supported", p->pid, f->fd, abstract ? "@" : "",
+			 (int)strnlen((const char *)m.from + abstract, m.from_len - abstract),
+			 (const char *)m.from + abstract);
+		return -EOPNOTSUPP;
+	}
+	return r;
+}
+
+int check_unix_senders(const struct computation *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			int r;
+
+			if (f->kind != FD_UNIX || !f->sock_queue_from || f->content_fd < 0)
+				continue;
+			r = check_senders(c, &c->procs[i], f, err, errlen);
+			if (r < 0)
+				return r;
+		}
+	return 0;
 }

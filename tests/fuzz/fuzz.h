@@ -10,6 +10,7 @@ enum fuzz_kind {
 	FUZZ_CORE,
 	FUZZ_MANIFEST_RESEALED,
 	FUZZ_HANDSHAKE,		/* what a peer sends the coordinator before it is authenticated */
+	FUZZ_SOCKQ,		/* a socket's queued messages, with their senders */
 	FUZZ_NR_KINDS,
 };
 

@@ -206,9 +206,33 @@ static struct seed handshake_seed(void)
 	return s;
 }
 
+/* Three queued datagrams: from an IPv4 address, from nobody, from an abstract name. */
+static struct seed sockq_seed(void)
+{
+	uint8_t buf[256];
+	size_t len = 0;
+	const struct {
+		uint32_t len, from_len;
+		const char *data, *from;
+	} v[] = {
+		{ 4, 16, "abcd", "\x02\x00\x10\x92\x7f\x00\x00\x01\0\0\0\0\0\0\0\0" },
+		{ 0, 0, "", "" },
+		{ 3, 5, "xyz", "\0name" },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memcpy(buf + len, &v[i].len, 4);
+		memcpy(buf + len + 4, &v[i].from_len, 4);
+		memcpy(buf + len + 8, v[i].from, v[i].from_len);
+		memcpy(buf + len + 8 + v[i].from_len, v[i].data, v[i].len);
+		len += 8 + v[i].from_len + v[i].len;
+	}
+	return make_seed(FUZZ_SOCKQ, buf, len, "sockq");
+}
+
 int main(int argc, char **argv)
 {
-	struct seed seeds[5];
+	struct seed seeds[6];
 	unsigned long iterations = 20000;
 	const char *seed_dir = NULL;
 	int i;
@@ -226,11 +250,12 @@ int main(int argc, char **argv)
 	seeds[3] = make_seed(FUZZ_MANIFEST_RESEALED, seeds[1].data + 1, seeds[1].len - 1,
 			     "manifest-resealed");
 	seeds[4] = handshake_seed();
-	if (seed_dir && write_seeds(seed_dir, seeds, 5) < 0) {
+	seeds[5] = sockq_seed();
+	if (seed_dir && write_seeds(seed_dir, seeds, 6) < 0) {
 		perror(seed_dir);
 		return 1;
 	}
-	for (size_t k = 0; k < 5; k++) {
+	for (size_t k = 0; k < 6; k++) {
 		run(seeds[k].data, seeds[k].len);
 		truncations(&seeds[k]);
 		flips(&seeds[k]);
@@ -249,7 +274,7 @@ int main(int argc, char **argv)
 		free(buf);
 		printf("%s: ok\n", argv[i]);
 	}
-	for (size_t k = 0; k < 5; k++)
+	for (size_t k = 0; k < 6; k++)
 		free(seeds[k].data);
 	return 0;
 }

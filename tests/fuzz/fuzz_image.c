@@ -9,6 +9,7 @@
  *      it into the attributes
  *   4: the bytes a peer sends the coordinator before it is authenticated
  *      (frames, the HELLO attributes), read by channel_accept()
+ *   5: a socket's queued messages (proto/sockq.h), with senders
  * Besides not crashing, a record or manifest that parses must re-encode to
  * something that parses again to the same bytes (the encoding is canonical).
  */
@@ -25,6 +26,7 @@
 #include "proto/core.h"
 #include "proto/manifest.h"
 #include "proto/record.h"
+#include "proto/sockq.h"
 
 static void fuzz_record(const uint8_t *buf, size_t len)
 {
@@ -106,6 +108,22 @@ static void fuzz_handshake(const uint8_t *buf, size_t len)
 	close(sv[1]);
 }
 
+/* Every message must lie inside the buffer, and the walk must end. */
+static void fuzz_sockq(const uint8_t *buf, size_t len)
+{
+	struct sockq_msg m;
+	size_t off = 0, last;
+	int r;
+
+	do {
+		last = off;
+		r = sockq_next(buf, len, &off, true, &m);
+		if (r > 0 && (off <= last || off > len || m.data < buf || m.data + m.len > buf + len ||
+			      (m.from_len && (m.from < buf || m.from + m.from_len > buf + len))))
+			abort();
+	} while (r > 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *buf;
@@ -132,6 +150,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case FUZZ_HANDSHAKE:
 		fuzz_handshake(buf, size - 1);
+		break;
+	case FUZZ_SOCKQ:
+		fuzz_sockq(buf, size - 1);
 		break;
 	}
 	free(buf);
