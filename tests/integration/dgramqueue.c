@@ -14,8 +14,9 @@
  *     [::1] and from an IPv4 socket (a mapped address).
  *   Unix datagrams: a socket bound to an abstract name hears from one bound
  *     to a path, one bound to an abstract name, one bound to a relative
- *     name, an unbound one, and, every tick, a new socket bound to one of
- *     two abstract names and closed at once (its datagram outlives it); the
+ *     name, an unbound one, and, every tick, a new socket bound to an
+ *     abstract name or a path and closed at once (its datagram outlives it,
+ *     the path's socket file stays until the next one); the
  *     two ends of a socketpair, one of them bound afterwards, hear from
  *     each other.
  *
@@ -68,7 +69,10 @@ struct receiver {
 	uint64_t sent, got;
 };
 
-static char transient_names[2][64];
+/* The closed senders' names: an abstract one, and a path whose socket file stays behind. */
+static char transient_names[2][4200];
+
+static socklen_t transient_addr(struct sockaddr_un *sun, uint64_t seq);
 
 static socklen_t sockaddr_len(const struct sockaddr_storage *ss)
 {
@@ -91,6 +95,11 @@ static socklen_t path_addr(struct sockaddr_un *sun, const char *path)
 		tc_bad("socket path too long: %s", path);
 	strcpy(sun->sun_path, path);
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+}
+
+static socklen_t transient_addr(struct sockaddr_un *sun, uint64_t seq)
+{
+	return seq % 2 ? path_addr(sun, transient_names[1]) : abstract_addr(sun, transient_names[0]);
 }
 
 static int inet_socket(int family, const char *ip)
@@ -206,8 +215,10 @@ static void send_one(struct sender *s)
 	d.check = tc_mix(d.seq * 31 + d.sender);
 	if (s->transient) {
 		struct sockaddr_un sun;
-		socklen_t sl = abstract_addr(&sun, transient_names[s->seq % 2]);
+		socklen_t sl = transient_addr(&sun, s->seq);
 
+		if (s->seq % 2)
+			unlink(transient_names[1]);	/* what the last one left */
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sl) < 0)
 			tc_bad("%s: bind %s: %s", s->name, transient_names[s->seq % 2], strerror(errno));
@@ -243,12 +254,13 @@ static void check_one(struct receiver *r, const struct dgram *d, ssize_t len,
 	r->next[d->sender]++;
 	if (s->transient) {
 		struct sockaddr_storage ss;
-		socklen_t sl = abstract_addr((struct sockaddr_un *)&ss, transient_names[d->seq % 2]);
+		socklen_t sl = transient_addr((struct sockaddr_un *)&ss, d->seq);
 
 		if (!same_addr(from, fl, &ss, sl)) {
 			describe(from, fl, got, sizeof(got));
-			tc_bad("%s: datagram %llu of %s from %s, expected @%s", r->name,
-			       (unsigned long long)d->seq, s->name, got, transient_names[d->seq % 2]);
+			describe(&ss, sl, want, sizeof(want));
+			tc_bad("%s: datagram %llu of %s from %s, expected %s", r->name,
+			       (unsigned long long)d->seq, s->name, got, want);
 		}
 		return;
 	}
@@ -380,7 +392,8 @@ int main(int argc, char **argv)
 	snprintf(rel, sizeof(rel), "dgq-%d-rel.sock", (int)getpid());
 	snprintf(abs_name, sizeof(abs_name), "tc-dgq-%d-send", (int)getpid());
 	snprintf(transient_names[0], sizeof(transient_names[0]), "tc-dgq-%d-gone0", (int)getpid());
-	snprintf(transient_names[1], sizeof(transient_names[1]), "tc-dgq-%d-gone1", (int)getpid());
+	snprintf(transient_names[1], sizeof(transient_names[1]), "%s/dgq-%d-gone.sock", cwd,
+		 (int)getpid());
 	unlink(path);
 	unlink(rel);
 	up.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -435,5 +448,6 @@ int main(int argc, char **argv)
 	}
 	unlink(path);
 	unlink(rel);
+	unlink(transient_names[1]);
 	tc_pass();
 }
