@@ -28,6 +28,8 @@
 #pragma GCC visibility push(hidden)
 
 #include <elf.h>
+#include <linux/ioctl.h>
+#include <linux/userfaultfd.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -527,20 +529,134 @@ static void redo_madvise(struct ctx *c, const struct stub_vma *v, uint32_t bits)
 	}
 }
 
+/*
+ * Pages for anonymous private memory go in by UFFDIO_COPY from the image
+ * mapped read-only: the kernel fills each new page straight from the page
+ * cache, where a read() into fresh memory first zeroes every page it faults
+ * in (half the time of a big restore).  Not for memory the program wanted
+ * in huge pages (the copy makes small ones), nor where userfaultfd or the
+ * image mapping are refused: there read() it is.
+ */
+struct loader {
+	long uffd;		/* -1: read() only */
+	uint64_t image;		/* the image file mapped read-only, 0: not */
+	uint64_t image_len;
+};
+
+static void loader_open(struct loader *l, const struct stub_plan *p, uint64_t image_len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	long ret;
+
+	l->uffd = -1;
+	l->image = 0;
+	l->image_len = image_len;
+	if (!image_len)
+		return;
+	/* User-mode faults only: all it needs for copying, and allowed unprivileged. */
+	ret = sys1(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (is_err(ret))
+		return;
+	if (is_err(sys3(__NR_ioctl, ret, (long)UFFDIO_API, (long)&api))) {
+		sys1(__NR_close, ret);
+		return;
+	}
+	l->uffd = ret;
+	/* Placed by the kernel now that every mapping of the program exists: it meets none. */
+	ret = sys_mmap(0, image_len, PROT_READ, MAP_PRIVATE, p->image_fd, 0);
+	if (is_err(ret)) {
+		sys1(__NR_close, l->uffd);
+		l->uffd = -1;
+		return;
+	}
+	l->image = (uint64_t)ret;
+}
+
+static void loader_close(struct loader *l)
+{
+	if (l->image)
+		sys2(__NR_munmap, l->image, l->image_len);
+	if (l->uffd >= 0)
+		sys1(__NR_close, l->uffd);
+}
+
+/* Copy a run by userfaultfd; returns the bytes done (the rest is read()). */
+static uint64_t copy_run(const struct loader *l, const struct stub_run *r)
+{
+	uint64_t done = 0;
+
+	if (r->file_off + r->len > l->image_len)
+		return 0;
+	while (done < r->len) {
+		struct uffdio_copy cp = {
+			.dst = r->vaddr + done, .src = l->image + r->file_off + done,
+			.len = r->len - done, .mode = 0,
+		};
+		long ret = sys3(__NR_ioctl, l->uffd, (long)UFFDIO_COPY, (long)&cp);
+
+		if (cp.copy > 0)
+			done += (uint64_t)cp.copy;
+		if (is_err(ret) && (ret != -EAGAIN || cp.copy <= 0))
+			break;
+	}
+	return done;
+}
+
+/* The runs [first, end) of a mapping, into memory. */
+static void load_runs(struct ctx *c, const struct loader *l, const struct stub_vma *v,
+		      const struct stub_run *r, uint32_t first, uint32_t end)
+{
+	const struct stub_plan *p = c->plan;
+	struct uffdio_range range = { .start = v->start, .len = v->end - v->start };
+	struct uffdio_register reg = { .range = range, .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int by_copy = l->image && (v->flags & STUB_VMA_ANON) && !(v->flags & STUB_VMA_SHARED) &&
+		      !(v->madv & STUB_MADV_HUGEPAGE);
+	uint32_t k;
+	long ret;
+
+	if (by_copy && is_err(sys3(__NR_ioctl, l->uffd, (long)UFFDIO_REGISTER, (long)&reg)))
+		by_copy = 0;
+	for (k = first; k < end; k++) {
+		uint64_t done = by_copy ? copy_run(l, &r[k]) : 0;
+
+		if (done == r[k].len)
+			continue;
+		/* Registered, a fault in read() would not be served: unregistered first. */
+		if (by_copy) {
+			sys3(__NR_ioctl, l->uffd, (long)UFFDIO_UNREGISTER, (long)&range);
+			by_copy = 0;
+		}
+		ret = read_full_at(p->image_fd, r[k].vaddr + done, r[k].len - done,
+				   r[k].file_off + done);
+		if (ret)
+			report_fail(c->status_fd, STUB_ERR_READ, ret, r[k].vaddr);
+	}
+	if (by_copy)
+		sys3(__NR_ioctl, l->uffd, (long)UFFDIO_UNREGISTER, (long)&range);
+}
+
 static void build_memory(struct ctx *c)
 {
 	const struct stub_plan *p = c->plan;
 	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
 	const struct stub_run *r = PLAN_ARRAY(p, p->runs_off, struct stub_run);
-	uint32_t i, j = 0, k;
+	uint64_t image_len = 0;
+	struct loader l;
+	uint32_t i, j, k;
 	long ret;
 
-	for (i = 0; i < p->nr_vmas; i++) {
+	/* Every mapping first, writable where pages go in. */
+	for (i = 0, j = 0; i < p->nr_vmas; i++) {
 		int flags = MAP_FIXED_NOREPLACE, fd = -1;
 		uint64_t off = 0, len = v[i].end - v[i].start;
-		int prot = (int)v[i].prot, has_runs;
+		int prot = (int)v[i].prot;
 
-		has_runs = j < p->nr_runs && r[j].vaddr < v[i].end;
+		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++)
+			if (r[k].file_off + r[k].len > image_len)
+				image_len = r[k].file_off + r[k].len;
+		if (k > j)
+			prot |= PROT_READ | PROT_WRITE;
+		j = k;
 		flags |= (v[i].flags & STUB_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE;
 		if (v[i].flags & STUB_VMA_GROWSDOWN)
 			flags |= MAP_GROWSDOWN;
@@ -550,9 +666,6 @@ static void build_memory(struct ctx *c)
 			fd = v[i].fd;
 			off = v[i].pgoff;
 		}
-		/* Writable while the pages are read in. */
-		if (has_runs)
-			prot |= PROT_READ | PROT_WRITE;
 		ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
 		/*
 		 * A huge sparse reservation (a sanitizer's shadow, a JIT heap)
@@ -567,16 +680,26 @@ static void build_memory(struct ctx *c)
 			report_fail(c->status_fd, STUB_ERR_MMAP, -EEXIST, v[i].start);
 		/* Huge pages as the program asked: fewer faults while reading, too. */
 		redo_madvise(c, &v[i], STUB_MADV_HUGEPAGE | STUB_MADV_NOHUGEPAGE);
+	}
 
-		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++) {
-			ret = read_full_at(p->image_fd, r[k].vaddr, r[k].len, r[k].file_off);
-			if (ret)
-				report_fail(c->status_fd, STUB_ERR_READ, ret, r[k].vaddr);
-		}
+	loader_open(&l, p, image_len);
+	for (i = 0, j = 0; i < p->nr_vmas; i++) {
+		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++)
+			;
+		load_runs(c, &l, &v[i], r, j, k);
 		j = k;
+	}
+	loader_close(&l);
+
+	for (i = 0, j = 0; i < p->nr_vmas; i++) {
+		uint64_t len = v[i].end - v[i].start;
+		int has_runs = j < p->nr_runs && r[j].vaddr < v[i].end;
+
+		for (; j < p->nr_runs && r[j].vaddr < v[i].end; j++)
+			;
 		redo_madvise(c, &v[i], STUB_MADV_DONTFORK | STUB_MADV_WIPEONFORK |
 					       STUB_MADV_DONTDUMP | STUB_MADV_MERGEABLE);
-		if (prot != (int)v[i].prot) {
+		if (has_runs && (v[i].prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE)) {
 			ret = sys3(__NR_mprotect, v[i].start, len, v[i].prot);
 			if (is_err(ret))
 				report_fail(c->status_fd, STUB_ERR_MPROTECT, ret, v[i].start);

@@ -17,6 +17,7 @@
 #define __NR_rt_sigaction	13
 #define __NR_rt_sigprocmask	14
 #define __NR_rt_sigreturn	15
+#define __NR_ioctl		16
 #define __NR_pread64		17
 #define __NR_mremap		25
 #define __NR_madvise		28
@@ -42,6 +43,7 @@
 #define __NR_set_robust_list	273
 #define __NR_rt_tgsigqueueinfo	297
 #define __NR_prlimit64		302
+#define __NR_userfaultfd	323
 #define __NR_rseq		334
 #define __NR_clone3		435
 
@@ -81,6 +83,7 @@
 #define EINTR		4
 #define EAGAIN		11
 #define EEXIST		17
+#define O_CLOEXEC	02000000
 #define EIO		5
 #define EFAULT		14
 #define ENOMEM		12
