@@ -105,9 +105,9 @@ static void show_json(const struct computation *c)
 		}
 		printf("],\"fds\":[");
 		for (size_t f = 0; f < p->nr_fds; f++) {
-			printf("%s{\"fd\":%d,\"kind\":\"%s\",\"pos\":%llu,\"path\":", f ? "," : "",
-			       p->fds[f].fd, fd_kind_name(p->fds[f].kind),
-			       (unsigned long long)p->fds[f].pos);
+			printf("%s{\"fd\":%d,\"kind\":\"%s\",\"pos\":%llu,\"in_flight\":%s,\"path\":",
+			       f ? "," : "", p->fds[f].fd, fd_kind_name(p->fds[f].kind),
+			       (unsigned long long)p->fds[f].pos, p->fds[f].in_flight ? "true" : "false");
 			json_str(p->fds[f].path);
 			putchar('}');
 		}
@@ -136,11 +136,20 @@ static void show_text(const char *dir, const struct computation *c)
 			       m->prot & 2 ? 'w' : '-', m->prot & 4 ? 'x' : '-',
 			       vma_kind_name(m->kind), m->path ? m->path : m->name ? m->name : "");
 		}
-		for (size_t f = 0; f < p->nr_fds; f++)
-			printf("  fd %d: %s %s pos %llu desc %u%s\n", p->fds[f].fd,
-			       fd_kind_name(p->fds[f].kind), p->fds[f].path ? p->fds[f].path : "",
-			       (unsigned long long)p->fds[f].pos, p->fds[f].desc_id,
-			       p->fds[f].deleted ? " (deleted)" : "");
+		for (size_t f = 0; f < p->nr_fds; f++) {
+			const struct fd_record *d = &p->fds[f];
+			char name[32];
+
+			if (d->in_flight)
+				snprintf(name, sizeof(name), "in flight #%u",
+					 (unsigned int)d->fd - IN_FLIGHT_FD_BASE);
+			else
+				snprintf(name, sizeof(name), "fd %d", d->fd);
+			printf("  %s: %s %s pos %llu desc %u%s%s\n", name, fd_kind_name(d->kind),
+			       d->path ? d->path : "", (unsigned long long)d->pos, d->desc_id,
+			       d->deleted ? " (deleted)" : "",
+			       d->sock_queue_fds ? " (queue carries files)" : "");
+		}
 	}
 }
 

@@ -200,7 +200,9 @@ enum fd_attr {
 	FD_A_LOCKS,		/* struct file_lock_record[] */
 	FD_A_SOCK_V6ONLY,	/* u32 */
 	FD_A_SOCK_QUEUE_FROM,	/* u32: queued datagrams carry their senders */
-	FD_A_MAX = FD_A_SOCK_QUEUE_FROM,
+	FD_A_SOCK_QUEUE_FDS,	/* u32: queued messages carry fds in flight */
+	FD_A_IN_FLIGHT,		/* u32: a file in flight in a socket, in no fd table */
+	FD_A_MAX = FD_A_IN_FLIGHT,
 };
 
 /*

@@ -59,6 +59,8 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_SOCK_KEEPALIVE, struct fd_record, sock_keepalive),
 	F_U32(FD_A_SOCK_V6ONLY, struct fd_record, sock_v6only),
 	F_U32(FD_A_SOCK_QUEUE_FROM, struct fd_record, sock_queue_from),
+	F_U32(FD_A_SOCK_QUEUE_FDS, struct fd_record, sock_queue_fds),
+	F_U32(FD_A_IN_FLIGHT, struct fd_record, in_flight),
 	F_U32(FD_A_SOCK_STATE, struct fd_record, sock_state),
 	F_BLOB(FD_A_SOCK_NAME, struct fd_record, sock_name, sock_name_len),
 	F_STR(FD_A_SOCK_DIR, struct fd_record, sock_dir),
@@ -94,6 +96,7 @@ int fd_record_decode(const struct tlv_attr *nest, struct fd_record *f)
 	f->content_fd = -1;
 	f->repair_fd = -1;
 	f->tty_hold_fd = -1;
+	f->flight_fd = -1;
 	r = tlv_parse(tlv_data(nest), tlv_len(nest), tb, FD_A_MAX);
 	if (r < 0)
 		return r;

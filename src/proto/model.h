@@ -253,6 +253,20 @@ struct fd_record {
 	 * sockaddr_in or _in6.  Older images have [u32 length][bytes].
 	 */
 	uint32_t sock_queue_from;
+	/*
+	 * The queue's records also carry the fds passed with them
+	 * (SCM_RIGHTS), as fd numbers of in-flight records of this process
+	 * (proto/sockq.h).
+	 */
+	uint32_t sock_queue_fds;
+	/*
+	 * A file in flight in a unix socket's queue, in no fd table: its fd
+	 * number (IN_FLIGHT_FD_BASE and up) only names it for the queue that
+	 * carries it.  It is opened at restore and sent again, never installed.
+	 */
+	uint32_t in_flight;
+	/* Collector only: our own fd on a file in flight (from MSG_PEEK). */
+	int flight_fd;
 	/* A datagram socket connected to a socket outside the computation: its
 	 * name, connected to again at restore. */
 	uint8_t *peer_name;
@@ -350,6 +364,9 @@ struct computation {
 /* Free what c and p own, not c or p themselves (they may be on the stack). */
 /* An established TCP connection whose other end is not in c. */
 bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f);
+
+/* Fd numbers of files in flight: above any fd table (fs.nr_open is at most 2^30 - 64). */
+#define IN_FLIGHT_FD_BASE 0x40000000u
 
 /* The image holds this fd's contents (a deleted file, a pipe's buffer). */
 static inline bool fd_record_has_content(const struct fd_record *f)

@@ -160,6 +160,7 @@ static int decode(const void *buf, size_t len, struct process_record *p)
 		p->fds[i].content_fd = -1;
 		p->fds[i].repair_fd = -1;
 		p->fds[i].tty_hold_fd = -1;
+		p->fds[i].flight_fd = -1;
 	}
 	tlv_for_each(a, buf, len, rem) {
 		r = decode_one(a, p, &nt, &nv, &nf);

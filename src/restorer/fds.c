@@ -859,7 +859,8 @@ int descs_highest_fd(const struct computation *c)
 
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
-			max = MAX(max, c->procs[i].fds[k].fd);
+			if (!c->procs[i].fds[k].in_flight)
+				max = MAX(max, (int)c->procs[i].fds[k].fd);
 	return max;
 }
 
@@ -936,9 +937,9 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 		closep(&pipes[i].rfd);
 		closep(&pipes[i].wfd);
 	}
-	unix_state_clear(&us);
 	if (r == 0)
-		r = unix_refill_datagrams(c, t, err, errlen);
+		r = unix_refill_deferred(c, t, &us, err, errlen);
+	unix_state_clear(&us);
 	if (r == 0)
 		r = udp_refill_queues(c, t, err, errlen);
 	if (r == 0)
@@ -1007,6 +1008,8 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 		const struct fd_record *f = &p->fds[i];
 		int fd = descs_lookup(t, f->desc_id);
 
+		if (f->in_flight)
+			continue;	/* sent again into its socket, not installed */
 		if (fd < 0) {
 			snprintf(err, errlen, "pid %d fd %d: no description %u", p->pid, f->fd,
 				 f->desc_id);

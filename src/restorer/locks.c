@@ -42,7 +42,8 @@ int locks_take_posix(pid_t pid, uint64_t syscall_insn, const struct process_reco
 		const struct fd_record *f = &p->fds[k];
 		const struct file_lock_record *l = (const void *)f->locks;
 
-		for (size_t i = 0; i < nr_locks(f); i++) {
+		/* A POSIX lock belongs to a process and a file, not to a file in flight. */
+		for (size_t i = 0; !f->in_flight && i < nr_locks(f); i++) {
 			struct flock fl = { .l_type = (short)l[i].type, .l_whence = SEEK_SET,
 					    .l_start = (off_t)l[i].start, .l_len = (off_t)l[i].len };
 			uint64_t addr;

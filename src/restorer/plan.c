@@ -639,7 +639,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 			add_fd(cloexec_list, &plan->nr_cloexec, fds->cloexec_fds[i]);
 	} else {
 		for (size_t i = 0; i < p->nr_fds; i++) {
-			if (p->fds[i].cloexec)
+			if (p->fds[i].cloexec && !p->fds[i].in_flight)
 				add_fd(cloexec_list, &plan->nr_cloexec, p->fds[i].fd);
 		}
 	}

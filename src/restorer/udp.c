@@ -229,7 +229,7 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 		return r;
 	if (getsockname(fd, (struct sockaddr *)&local, &sl) < 0)
 		return neg_errno();
-	while ((r = sockq_next((const uint8_t *)buf, len, &off, true, &m)) > 0) {
+	while ((r = sockq_next((const uint8_t *)buf, len, &off, SOCKQ_FROM, &m)) > 0) {
 		struct udp_route rt;
 		int *rs;
 

@@ -213,7 +213,7 @@ static int for_each_message(const struct fd_record *to,
 	r = read_file_at(AT_FDCWD, to->content, &buf, &len);
 	if (r < 0)
 		return r;
-	while ((r = sockq_next((const uint8_t *)buf, len, &off, to->sock_queue_from, &m)) > 0) {
+	while ((r = sockq_next((const uint8_t *)buf, len, &off, SOCKQ_FLAGS(to), &m)) > 0) {
 		r = send_one(&m, arg);
 		if (r < 0)
 			return r;
@@ -221,13 +221,38 @@ static int for_each_message(const struct fd_record *to,
 	return r;
 }
 
-static int send_connected(const struct sockq_msg *m, void *arg)
+/* One message from fd, with the files it carries (fds), to a name or its peer. */
+static int send_message(int fd, const struct sockq_msg *m, const int *fds, uint32_t nr_fds,
+			const struct sockaddr_un *sun, socklen_t sl)
 {
-	int fd = *(int *)arg;
+	struct iovec iov = { (void *)m->data, m->len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_name = (void *)sun,
+			     .msg_namelen = sun ? sl : 0 };
 
-	if (send(fd, m->data, m->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)m->len)
+	if (nr_fds) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nr_fds);
+	}
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)m->len)
 		return errno ? neg_errno() : -EIO;
 	return 0;
+}
+
+static int send_connected(const struct sockq_msg *m, void *arg)
+{
+	return send_message(*(int *)arg, m, NULL, 0, NULL, 0);
 }
 
 struct send_to {
@@ -240,19 +265,22 @@ static int send_to_name(const struct sockq_msg *m, void *arg)
 {
 	struct send_to *st = arg;
 
-	if (sendto(st->fd, m->data, m->len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		   (struct sockaddr *)&st->sun, st->sl) != (ssize_t)m->len)
-		return errno ? neg_errno() : -EIO;
-	return 0;
+	return send_message(st->fd, m, NULL, 0, &st->sun, st->sl);
 }
 
 /*
  * Messages queued for `to` are sent again from its connected peer `from`.
- * Datagrams that carry their senders wait for unix_refill_datagrams().
+ * Datagrams that carry their senders and messages that carry files wait
+ * for unix_refill_deferred(), once every socket and file exists.
  */
+static bool refill_deferred(const struct fd_record *to)
+{
+	return to->sock_queue_from || to->sock_queue_fds;
+}
+
 static int refill_from_peer(const struct fd_record *to, int from)
 {
-	if (to->sock_queue_from)
+	if (refill_deferred(to))
 		return 0;
 	return for_each_message(to, send_connected, &from);
 }
@@ -263,7 +291,7 @@ static int refill_by_name(const struct fd_record *to)
 	struct send_to st;
 	int r;
 
-	if (!to->content || !to->size || to->sock_queue_from)
+	if (!to->content || !to->size || refill_deferred(to))
 		return 0;
 	r = reach_addr(to, &st.sun, &st.sl);
 	if (r < 0)
@@ -299,6 +327,28 @@ static int take(struct unix_state *us, uint64_t ino)
 		us->v[i] = us->v[--us->n];
 		return fd;
 	}
+	return -1;
+}
+
+/* The other end of a widowed socket, kept for its refill. */
+static int hold(struct unix_state *us, uint64_t ino, int fd)
+{
+	struct unix_made *n = realloc(us->held, (us->nr_held + 1) * sizeof(*n));
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	us->held = n;
+	us->held[us->nr_held++] = (struct unix_made){ ino, fd };
+	return 0;
+}
+
+static int held_peer(const struct unix_state *us, uint64_t ino)
+{
+	for (size_t i = 0; i < us->nr_held; i++)
+		if (us->held[i].ino == ino)
+			return us->held[i].fd;
 	return -1;
 }
 
@@ -505,38 +555,25 @@ static int bind_sender(int fd, int type, const uint8_t *name, uint32_t len, stru
 	return r;
 }
 
-/* A stream or seqpacket socket whose peer closed: the peer's name, if it had one, comes back for its messages. */
-static int refill_widowed(const struct fd_record *f, int from)
-{
-	_cleanup_free_ char *buf = NULL;
-	struct sender_name sn = { 0 };
-	struct sockq_msg m;
-	size_t len = 0, off = 0;
-	int r;
-
-	if (!f->content || !f->size)
-		return 0;
-	r = read_file_at(AT_FDCWD, f->content, &buf, &len);
-	if (r < 0)
-		return r;
-	r = sockq_next((const uint8_t *)buf, len, &off, true, &m);
-	if (r > 0 && m.from_len)
-		r = bind_sender(from, (int)f->sock_type, m.from, m.from_len, &sn);
-	if (r >= 0)
-		r = for_each_message(f, send_connected, &from);
-	sender_name_clear(&sn);
-	return r;
-}
-
-/* A stream socket whose peer closed: its queue readable, then end of file. */
-static int open_widowed(const struct fd_record *f)
+/*
+ * A stream or seqpacket socket whose peer closed: its queue readable, then
+ * end of file.  A queue refilled later (unix_refill_deferred) keeps the
+ * other end until then.
+ */
+static int open_widowed(const struct fd_record *f, struct unix_state *us)
 {
 	int fd[2], r;
 
 	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
 		return neg_errno();
 	socket_options(f, fd[0]);
-	r = f->sock_queue_from ? refill_widowed(f, fd[1]) : refill_from_peer(f, fd[1]);
+	if (refill_deferred(f) && f->size) {
+		r = hold(us, f->sock_ino, fd[1]);
+		if (r < 0)
+			close(fd[0]);
+		return r < 0 ? r : fd[0];
+	}
+	r = refill_from_peer(f, fd[1]);
 	close(fd[1]);
 	if (r < 0) {
 		close(fd[0]);
@@ -603,7 +640,7 @@ int unix_open(const struct computation *c, const struct desc_table *t,
 	}
 	if (!f->peer_ino) {
 		if (f->sock_state == TCP_ESTABLISHED && f->sock_type != SOCK_DGRAM)
-			return open_widowed(f);
+			return open_widowed(f, us);
 		return open_bound(f);
 	}
 	p = socket_record(c, f->peer_ino);
@@ -637,26 +674,63 @@ static bool sent_by(const struct sockq_msg *m, const struct fd_record *s)
 									    m->from_len));
 }
 
-struct datagram_refill {
+struct deferred_refill {
 	const struct computation *c;
+	const struct process_record *proc;	/* whose in-flight records the fd numbers name */
 	const struct desc_table *t;
 	const struct fd_record *to, *peer;
-	int peer_fd;		/* the other end of a pair, -1 */
+	int peer_fd;		/* the other end: of a pair, or held for a widowed socket; -1 */
+	bool widowed;
+	struct sender_name widowed_name;	/* the name the widowed end took */
 	struct send_to dst;	/* to's name; dst.sl 0: it has none */
 	int unbound;		/* an unbound socket of ours, made on first use */
 	char *err;
 	size_t errlen;
 };
 
+/* The files a message carries, as the restorer's fds on their descriptions. */
+static int resolve_fds(const struct deferred_refill *d, const struct sockq_msg *m, int *fds)
+{
+	for (uint32_t i = 0; i < m->nr_fds; i++) {
+		uint32_t num;
+
+		memcpy(&num, m->fds + 4 * i, 4);
+		fds[i] = -1;
+		for (size_t k = 0; k < d->proc->nr_fds && fds[i] < 0; k++)
+			if (d->proc->fds[k].in_flight && (uint32_t)d->proc->fds[k].fd == num)
+				fds[i] = descs_lookup(d->t, d->proc->fds[k].desc_id);
+		if (fds[i] < 0) {
+			snprintf(d->err, d->errlen, "a message carries file %u, which is not in the image",
+				 num);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
 static int refill_one(const struct sockq_msg *m, void *arg)
 {
-	struct datagram_refill *d = arg;
+	struct deferred_refill *d = arg;
 	const struct fd_record *s;
+	int fds[SOCKQ_FDS_MAX];
 	struct sender_name sn;
 	int fd, r;
 
-	if (d->peer_fd >= 0 && sent_by(m, d->peer))
-		return send_connected(m, &d->peer_fd);
+	r = resolve_fds(d, m, fds);
+	if (r < 0)
+		return r;
+	if (d->widowed) {
+		/* The closed peer's name, if it had one, comes back for its messages. */
+		if (m->from_len && !d->widowed_name.path[0] && !d->widowed_name.dir[0]) {
+			r = bind_sender(d->peer_fd, (int)d->to->sock_type, m->from, m->from_len,
+					&d->widowed_name);
+			if (r < 0 && r != -EINVAL)
+				return r;
+		}
+		return send_message(d->peer_fd, m, fds, m->nr_fds, NULL, 0);
+	}
+	if (d->peer_fd >= 0 && (d->to->sock_type != SOCK_DGRAM || sent_by(m, d->peer)))
+		return send_message(d->peer_fd, m, fds, m->nr_fds, NULL, 0);
 	if (!d->dst.sl) {
 		snprintf(d->err, d->errlen, "a datagram from %s%.*s: the socket has no name to send it to",
 			 m->from_len ? "" : "an unbound socket", (int)m->from_len,
@@ -668,13 +742,12 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 			d->unbound = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
 		if (d->unbound < 0)
 			return neg_errno();
-		d->dst.fd = d->unbound;
-		return send_to_name(m, &d->dst);
+		return send_message(d->unbound, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
 	}
 	s = named_socket(d->c, m->from, m->from_len, d->to->sock_type);
-	d->dst.fd = s ? descs_lookup(d->t, s->desc_id) : -1;
-	if (d->dst.fd >= 0)
-		return send_to_name(m, &d->dst);
+	fd = s ? descs_lookup(d->t, s->desc_id) : -1;
+	if (fd >= 0)
+		return send_message(fd, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
 	/* Its sender is gone or outside: a socket of ours takes its name for a moment. */
 	fd = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -689,35 +762,42 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 		close(fd);
 		return r;
 	}
-	d->dst.fd = fd;
-	r = send_to_name(m, &d->dst);
+	r = send_message(fd, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
 	close(fd);
 	sender_name_clear(&sn);
 	return r;
 }
 
-int unix_refill_datagrams(const struct computation *c, const struct desc_table *t, char *err,
-			  size_t errlen)
+int unix_refill_deferred(const struct computation *c, const struct desc_table *t,
+			 struct unix_state *us, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
-			struct datagram_refill d = { .c = c, .t = t, .to = f, .peer_fd = -1,
-						     .unbound = -1, .err = err, .errlen = errlen };
+			struct deferred_refill d = { .c = c, .proc = &c->procs[i], .t = t, .to = f,
+						     .peer_fd = -1, .unbound = -1, .err = err,
+						     .errlen = errlen };
 			int r;
 
-			if (f->kind != FD_UNIX || !f->sock_queue_from || !f->size ||
-			    socket_record(c, f->sock_ino) != f ||
-			    (f->sock_state == TCP_ESTABLISHED && f->sock_type != SOCK_DGRAM && !f->peer_ino))
-				continue;	/* no datagrams, a repeat, or refilled already (widowed) */
-			if (f->peer_ino && (d.peer = socket_record(c, f->peer_ino)) &&
-			    d.peer->peer_ino == f->sock_ino)
+			if (f->kind != FD_UNIX || !refill_deferred(f) || !f->size ||
+			    socket_record(c, f->sock_ino) != f)
+				continue;	/* nothing waits, or a repeat of the socket */
+			if (!f->peer_ino && f->sock_state == TCP_ESTABLISHED &&
+			    f->sock_type != SOCK_DGRAM) {
+				d.widowed = true;
+				d.peer_fd = held_peer(us, f->sock_ino);
+				if (d.peer_fd < 0)
+					continue;
+			} else if (f->peer_ino && (d.peer = socket_record(c, f->peer_ino)) &&
+				   d.peer->peer_ino == f->sock_ino) {
 				d.peer_fd = descs_lookup(t, d.peer->desc_id);
+			}
 			if (f->sock_name_len && reach_addr(f, &d.dst.sun, &d.dst.sl) < 0)
 				d.dst.sl = 0;
 			err[0] = '\0';
 			r = for_each_message(f, refill_one, &d);
 			closep(&d.unbound);
+			sender_name_clear(&d.widowed_name);
 			if (r < 0) {
 				char what[256];
 
@@ -734,7 +814,10 @@ void unix_state_clear(struct unix_state *us)
 {
 	for (size_t i = 0; i < us->n; i++)
 		close(us->v[i].fd);
+	for (size_t i = 0; i < us->nr_held; i++)
+		close(us->held[i].fd);
 	free(us->v);
-	us->v = NULL;
-	us->n = 0;
+	free(us->held);
+	us->v = us->held = NULL;
+	us->n = us->nr_held = 0;
 }

@@ -22,6 +22,9 @@ struct unix_made {
 struct unix_state {
 	struct unix_made *v;
 	size_t n;
+	/* The other ends of widowed sockets whose queues wait for unix_refill_deferred. */
+	struct unix_made *held;
+	size_t nr_held;
 };
 
 /*
@@ -36,12 +39,13 @@ int unix_open(const struct computation *c, const struct desc_table *t,
 	      const struct fd_record *f, struct unix_state *us);
 
 /*
- * Once every socket exists: the datagrams queued for each, sent again in
- * order, each from its sender (the pair's other end, the socket of the
- * computation bound to its name, or one of ours bound to it for a moment)
- * so that the program reads the same sender.
+ * Once every socket and file exists: the messages queued for each socket
+ * whose records carry senders or files, sent again in order, with the
+ * files they carry (SCM_RIGHTS), each datagram from its sender (the pair's
+ * other end, the socket of the computation bound to its name, or one of
+ * ours bound to it for a moment) so that the program reads the same sender.
  */
-int unix_refill_datagrams(const struct computation *c, const struct desc_table *t, char *err,
-			  size_t errlen);
+int unix_refill_deferred(const struct computation *c, const struct desc_table *t,
+			 struct unix_state *us, char *err, size_t errlen);
 
 void unix_state_clear(struct unix_state *us);

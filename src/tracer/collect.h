@@ -14,13 +14,27 @@
 
 struct session;
 
+/*
+ * Files a process's sockets hold in flight (SCM_RIGHTS), as our own fds
+ * from MSG_PEEK, waiting to be collected once its fd table is: each one
+ * becomes an fd record numbered IN_FLIGHT_FD_BASE + its index.
+ */
+struct in_flight_list {
+	int *fds;
+	size_t n, done;
+};
+
 struct collect_ctx {
 	struct session *s;
 	pid_t pid;		/* the process, in the supervisor's pid namespace */
 	uint64_t syscall_insn;	/* a `syscall` instruction mapped in it */
 	char *err;		/* the first failure, for the user */
 	size_t errlen;
+	struct in_flight_list *flights;	/* NULL: fds in flight are refused */
 };
+
+/* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */
+int collect_keep_in_flight(struct collect_ctx *cx, int h, uint32_t *num);
 
 /* Record the first failure as "pid P: <what>: <strerror>" and return err. */
 int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)

@@ -69,8 +69,11 @@ static void close_content_fds(struct computation *c)
 {
 	for (size_t i = 0; i < c->nr_procs; i++)
 	{
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			closep(&c->procs[i].fds[k].content_fd);
+			if (c->procs[i].fds[k].in_flight)
+				closep(&c->procs[i].fds[k].flight_fd);
+		}
 		for (size_t k = 0; k < c->procs[i].nr_vmas; k++)
 			closep(&c->procs[i].vmas[k].content_fd);
 	}

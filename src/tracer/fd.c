@@ -83,6 +83,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	f->content_fd = -1;
 	f->repair_fd = -1;
 	f->tty_hold_fd = -1;
+	f->flight_fd = -1;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (n < 0)
@@ -159,18 +160,101 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, kind_name(st.st_mode, link));
 }
 
+/* Files in flight per process, nested ones included: a bound on a socket sent over itself. */
+#define IN_FLIGHT_MAX 4096
+
 static int cmp_fd(const void *a, const void *b)
 {
 	return ((const struct fd_record *)a)->fd - ((const struct fd_record *)b)->fd;
 }
 
+int collect_keep_in_flight(struct collect_ctx *cx, int h, uint32_t *num)
+{
+	struct in_flight_list *l = cx->flights;
+	int *n;
+
+	/* A socket that is in flight in its own queue would go round forever. */
+	if (!l || l->n >= IN_FLIGHT_MAX) {
+		close(h);
+		return -EOPNOTSUPP;
+	}
+	n = realloc(l->fds, (l->n + 1) * sizeof(*n));
+	if (!n) {
+		close(h);
+		return -ENOMEM;
+	}
+	l->fds = n;
+	l->fds[l->n] = h;
+	*num = IN_FLIGHT_FD_BASE + (uint32_t)l->n++;
+	return 0;
+}
+
+/*
+ * The files the process's sockets hold in flight, each collected from our
+ * own fd as if it were the process's (and their sockets' own files in
+ * flight after them).  The fd stays open until the dump is over: sharing
+ * is found by kcmp on it.
+ */
+static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, size_t *cap)
+{
+	struct in_flight_list *l = cx->flights;
+	struct collect_ctx own = *cx;
+	_cleanup_close_ int self = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (self < 0)
+		return neg_errno();
+	own.pid = getpid();
+	while (r == 0 && l->done < l->n) {
+		int h = l->fds[l->done];
+		uint32_t num = IN_FLIGHT_FD_BASE + (uint32_t)l->done;
+		struct fd_record *f;
+
+		if (p->nr_fds == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+			struct fd_record *nf = realloc(p->fds, ncap * sizeof(*nf));
+
+			if (!nf)
+				return -ENOMEM;
+			p->fds = nf;
+			*cap = ncap;
+		}
+		f = &p->fds[p->nr_fds++];
+		memset(f, 0, sizeof(*f));
+		l->done++;
+		r = collect_fd(&own, self, h, f);
+		f->in_flight = 1;
+		f->flight_fd = h;
+		f->fd = num;
+		f->cloexec = 0;
+		if (r == 0 && (f->kind == FD_STDIO || f->kind == FD_TTY || f->kind == FD_EPOLL ||
+			       f->kind == FD_DEAD_END)) {
+			r = -EOPNOTSUPP;
+			snprintf(cx->err, cx->errlen, "%s: not supported",
+				 f->kind == FD_EPOLL ? "an epoll fd" : f->kind == FD_DEAD_END
+				 ? "a carried ssh connection" : "a terminal");
+		}
+		if (r < 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", cx->err[0] ? cx->err : strerror(-r));
+			snprintf(cx->err, cx->errlen, "pid %d: a file in flight in a unix socket: %s",
+				 cx->pid, why);
+		}
+	}
+	return r;
+}
+
 int collect_fds(struct collect_ctx *cx, struct process_record *p)
 {
+	struct in_flight_list flights = { 0 };
 	char path[64];
 	struct dirent *de;
 	size_t cap = 0;
 	DIR *d;
 	int r = 0;
+
+	cx->flights = &flights;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", cx->pid);
 	d = opendir(path);
@@ -200,6 +284,12 @@ int collect_fds(struct collect_ctx *cx, struct process_record *p)
 			break;
 	}
 	closedir(d);
+	if (r == 0)
+		r = collect_in_flight(cx, p, &cap);
+	cx->flights = NULL;
+	for (size_t i = flights.done; i < flights.n; i++)
+		close(flights.fds[i]);
+	free(flights.fds);
 	if (r < 0)
 		return r;
 	qsort(p->fds, p->nr_fds, sizeof(*p->fds), cmp_fd);

@@ -172,7 +172,7 @@ static int peek_udp_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		}
 		m = (struct sockq_msg){ .data = buf, .len = (uint32_t)n, .from = (uint8_t *)&from,
 					.from_len = mh.msg_namelen };
-		r = sockq_append(mem, &m, true);
+		r = sockq_append(mem, &m, SOCKQ_FROM);
 		if (r < 0)
 			break;
 		total += n;

@@ -29,6 +29,17 @@ struct fd_ref {
 	struct fd_record *f;
 };
 
+/* Where the fd of a record is: in its process, or ours for a file in flight. */
+static pid_t ref_pid(const struct fd_ref *r)
+{
+	return r->f->in_flight ? getpid() : r->p->real_pid;
+}
+
+static int ref_fd(const struct fd_ref *r)
+{
+	return r->f->in_flight ? r->f->flight_fd : (int)r->f->fd;
+}
+
 /*
  * A total order on open file descriptions: by inode, then by the kernel's
  * own order of the file objects (kcmp), so equal neighbours share one.
@@ -44,7 +55,7 @@ static int cmp_description(const void *x, const void *y)
 		return a->f->dev < b->f->dev ? -1 : 1;
 	if (a->f->ino != b->f->ino)
 		return a->f->ino < b->f->ino ? -1 : 1;
-	k = syscall(SYS_kcmp, a->p->real_pid, b->p->real_pid, KCMP_FILE, a->f->fd, b->f->fd);
+	k = syscall(SYS_kcmp, ref_pid(a), ref_pid(b), KCMP_FILE, ref_fd(a), ref_fd(b));
 	if (k == 1)
 		return -1;
 	if (k == 2)
@@ -58,8 +69,7 @@ static int cmp_description(const void *x, const void *y)
 static bool same_description(const struct fd_ref *a, const struct fd_ref *b)
 {
 	return a->f->dev == b->f->dev && a->f->ino == b->f->ino &&
-	       syscall(SYS_kcmp, a->p->real_pid, b->p->real_pid, KCMP_FILE, a->f->fd,
-		       b->f->fd) == 0;
+	       syscall(SYS_kcmp, ref_pid(a), ref_pid(b), KCMP_FILE, ref_fd(a), ref_fd(b)) == 0;
 }
 
 static int number_descriptions(struct fd_ref *refs, size_t n)
@@ -89,7 +99,7 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 	ssize_t n, total = 0;
 
 	/* A read end of the same pipe, whichever end the program holds. */
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", r->p->real_pid, r->f->fd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ref_pid(r), ref_fd(r));
 	h = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (h < 0)
 		return collect_fail(&cx, neg_errno(), "fd %d: pipe", r->f->fd);

@@ -145,20 +145,81 @@ static const char *printable_name(const struct unix_diag_info *di)
 	return di->name[0] ? di->name : di->name + 1;
 }
 
+/* Rewrite a queue of SOCKQ_FDS records without their (empty) fd lists. */
+static int drop_fd_lists(int *mem, uint64_t size, unsigned int flags)
+{
+	_cleanup_free_ uint8_t *buf = malloc(size ? size : 1);
+	_cleanup_close_ int out = memfd_create("trace-ckpt-sockq", MFD_CLOEXEC);
+	struct sockq_msg m;
+	size_t off = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	if (out < 0)
+		return neg_errno();
+	r = pread_full(*mem, buf, size, 0);
+	while (r == 0 && (r = sockq_next(buf, size, &off, flags | SOCKQ_FDS, &m)) > 0)
+		r = sockq_append(out, &m, flags);
+	if (r < 0)
+		return r;
+	closep(mem);
+	*mem = TAKE_FD(out);
+	return 0;
+}
+
+/* The fds a peeked message carries, kept as files in flight; nums: their fd numbers. */
+static int keep_passed_fds(struct collect_ctx *cx, struct fd_record *f, struct msghdr *mh,
+			   uint32_t *nums, uint32_t *nr)
+{
+	int r = 0;
+
+	*nr = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		int *fds = (int *)CMSG_DATA(cm);
+		size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t k = 0; k < nfds; k++) {
+			int e;
+
+			if (r < 0 || *nr == SOCKQ_FDS_MAX) {
+				close(fds[k]);
+				continue;
+			}
+			e = collect_keep_in_flight(cx, fds[k], &nums[*nr]);
+			if (e == 0)
+				(*nr)++;
+			else
+				r = collect_fail(cx, e, "fd %d: unix socket with fds in flight (SCM_RIGHTS)%s",
+						 f->fd, e == -EOPNOTSUPP
+						 ? ": a socket in its own queue, or too many" : "");
+		}
+	}
+	if (r == 0 && (mh->msg_flags & MSG_CTRUNC))
+		r = collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket: a message with over %d fds",
+				 f->fd, SOCKQ_FDS_MAX);
+	return r;
+}
+
 /*
- * Every queued message, peeked: a stream's bytes as one record, each
- * datagram as its own with its sender's name, into a memfd (proto/sockq.h).
+ * Every queued message, peeked: a stream's bytes as one record per run of
+ * bytes the kernel hands over at once, each datagram as its own with its
+ * sender's name, with the fds each carries (kept as files in flight), into
+ * a memfd (proto/sockq.h).
  */
 static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 {
 	_cleanup_free_ uint8_t *buf = malloc(PEEK_MAX);
+	_cleanup_free_ char *cbuf = malloc(CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX));
 	_cleanup_close_ int mem = -1;
 	socklen_t sl = sizeof(int);
 	int old_off = -1, off = 0, r = 0;
-	bool with_from = f->sock_type != SOCK_STREAM;
-	uint64_t total = 0, nr = 0;
+	unsigned int flags = f->sock_type != SOCK_STREAM ? SOCKQ_FROM : 0;
+	uint64_t total = 0, nr = 0, nr_passed = 0;
 
-	if (!buf)
+	if (!buf || !cbuf)
 		return -ENOMEM;
 	mem = memfd_create("trace-ckpt-sockq", MFD_CLOEXEC);
 	if (mem < 0)
@@ -168,13 +229,13 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	if (setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: unix socket: SO_PEEK_OFF", f->fd);
 	for (;;) {
-		char cbuf[CMSG_SPACE(sizeof(int) * 16)];
 		struct iovec iov = { buf, PEEK_MAX };
 		struct sockaddr_un from;
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf), .msg_name = &from,
-				     .msg_namelen = sizeof(from) };
+				     .msg_controllen = CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX),
+				     .msg_name = &from, .msg_namelen = sizeof(from) };
 		ssize_t n = recvmsg(h, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		uint32_t nums[SOCKQ_FDS_MAX], nr_fds = 0;
 		struct sockq_msg m;
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -183,21 +244,10 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			r = collect_fail(cx, neg_errno(), "fd %d: unix socket queue", f->fd);
 			break;
 		}
-		if (n == 0 && f->sock_type == SOCK_STREAM)
-			break;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				int *fds = (int *)CMSG_DATA(cm);
-				size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-				for (size_t k = 0; k < nfds; k++)
-					close(fds[k]);
-				r = collect_fail(cx, -EOPNOTSUPP,
-						 "fd %d: unix socket with fds in flight (SCM_RIGHTS)",
-						 f->fd);
-			}
-		}
+		r = keep_passed_fds(cx, f, &mh, nums, &nr_fds);
 		if (r < 0)
+			break;
+		if (n == 0 && f->sock_type == SOCK_STREAM && !nr_fds)
 			break;
 		if ((mh.msg_flags & MSG_TRUNC) || total + n > PEEK_MAX) {
 			r = collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket queue over %u bytes",
@@ -205,25 +255,35 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			break;
 		}
 		/* A datagram's sender is whatever it is bound to when it is read. */
-		m = (struct sockq_msg){ .data = buf, .len = (uint32_t)n };
-		if (with_from && mh.msg_namelen > offsetof(struct sockaddr_un, sun_path)) {
+		m = (struct sockq_msg){ .data = buf, .len = (uint32_t)n, .fds = (uint8_t *)nums,
+					.nr_fds = nr_fds };
+		if ((flags & SOCKQ_FROM) && mh.msg_namelen > offsetof(struct sockaddr_un, sun_path)) {
 			m.from = (const uint8_t *)from.sun_path;
 			m.from_len = mh.msg_namelen - offsetof(struct sockaddr_un, sun_path);
 		}
-		r = sockq_append(mem, &m, with_from);
+		r = sockq_append(mem, &m, flags | SOCKQ_FDS);
 		if (r < 0)
 			break;
 		total += n;
 		nr++;
+		nr_passed += nr_fds;
 	}
 	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
 	if (r < 0)
 		return r;
-	if (nr) {
-		f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
-		f->content_fd = TAKE_FD(mem);
-		f->sock_queue_from = with_from;
+	if (!nr)
+		return 0;
+	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
+	/* Most queues carry no fds: those keep the shorter records. */
+	if (!nr_passed) {
+		r = drop_fd_lists(&mem, f->size, flags);
+		if (r < 0)
+			return r;
+		f->size = (uint64_t)lseek(mem, 0, SEEK_END);
 	}
+	f->content_fd = TAKE_FD(mem);
+	f->sock_queue_from = !!(flags & SOCKQ_FROM);
+	f->sock_queue_fds = nr_passed > 0;
 	return 0;
 }
 
@@ -429,7 +489,7 @@ static int check_senders(const struct computation *c, const struct process_recor
 	r = pread_full(f->content_fd, buf, f->size, 0);
 	if (r < 0)
 		return r;
-	while ((r = sockq_next(buf, f->size, &off, true, &m)) > 0) {
+	while ((r = sockq_next(buf, f->size, &off, SOCKQ_FLAGS(f), &m)) > 0) {
 		bool abstract;
 
 		/* A relative name can always be bound again, in a directory of our own. */

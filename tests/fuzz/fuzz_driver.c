@@ -206,26 +206,32 @@ static struct seed handshake_seed(void)
 	return s;
 }
 
-/* Three queued datagrams: from an IPv4 address, from nobody, from an abstract name. */
+/* Three queued messages: from an IPv4 address, from nobody with two files, from an abstract name. */
 static struct seed sockq_seed(void)
 {
 	uint8_t buf[256];
 	size_t len = 0;
 	const struct {
-		uint32_t len, from_len;
+		uint32_t len, from_len, nr_fds;
 		const char *data, *from;
+		uint32_t fds[2];
 	} v[] = {
-		{ 4, 16, "abcd", "\x02\x00\x10\x92\x7f\x00\x00\x01\0\0\0\0\0\0\0\0" },
-		{ 0, 0, "", "" },
-		{ 3, 5, "xyz", "\0name" },
+		{ 4, 16, 0, "abcd", "\x02\x00\x10\x92\x7f\x00\x00\x01\0\0\0\0\0\0\0\0", { 0 } },
+		{ 0, 0, 2, "", "", { 0x40000000u, 0x40000001u } },
+		{ 3, 5, 0, "xyz", "\0name", { 0 } },
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		memcpy(buf + len, &v[i].len, 4);
 		memcpy(buf + len + 4, &v[i].from_len, 4);
-		memcpy(buf + len + 8, v[i].from, v[i].from_len);
-		memcpy(buf + len + 8 + v[i].from_len, v[i].data, v[i].len);
-		len += 8 + v[i].from_len + v[i].len;
+		memcpy(buf + len + 8, &v[i].nr_fds, 4);
+		len += 12;
+		memcpy(buf + len, v[i].from, v[i].from_len);
+		len += v[i].from_len;
+		memcpy(buf + len, v[i].fds, 4 * v[i].nr_fds);
+		len += 4 * v[i].nr_fds;
+		memcpy(buf + len, v[i].data, v[i].len);
+		len += v[i].len;
 	}
 	return make_seed(FUZZ_SOCKQ, buf, len, "sockq");
 }

@@ -9,7 +9,7 @@
  *      it into the attributes
  *   4: the bytes a peer sends the coordinator before it is authenticated
  *      (frames, the HELLO attributes), read by channel_accept()
- *   5: a socket's queued messages (proto/sockq.h), with senders
+ *   5: a socket's queued messages (proto/sockq.h), with senders and files
  * Besides not crashing, a record or manifest that parses must re-encode to
  * something that parses again to the same bytes (the encoding is canonical).
  */
@@ -117,9 +117,10 @@ static void fuzz_sockq(const uint8_t *buf, size_t len)
 
 	do {
 		last = off;
-		r = sockq_next(buf, len, &off, true, &m);
+		r = sockq_next(buf, len, &off, SOCKQ_FROM | SOCKQ_FDS, &m);
 		if (r > 0 && (off <= last || off > len || m.data < buf || m.data + m.len > buf + len ||
-			      (m.from_len && (m.from < buf || m.from + m.from_len > buf + len))))
+			      (m.from_len && (m.from < buf || m.from + m.from_len > buf + len)) ||
+			      (m.nr_fds && (m.fds < buf || m.fds + 4 * (size_t)m.nr_fds > buf + len))))
 			abort();
 	} while (r > 0);
 }
