@@ -304,17 +304,23 @@ static int refill_by_name(const struct fd_record *to)
 	return r;
 }
 
-static int remember(struct unix_state *us, uint64_t ino, int fd)
+/* Append (ino, fd) to a list; fd is the list's from then on, even on failure. */
+static int made_add(struct unix_made **v, size_t *n, uint64_t ino, int fd)
 {
-	struct unix_made *n = realloc(us->v, (us->n + 1) * sizeof(*n));
+	struct unix_made *nv = realloc(*v, (*n + 1) * sizeof(*nv));
 
-	if (!n) {
+	if (!nv) {
 		close(fd);
 		return -ENOMEM;
 	}
-	us->v = n;
-	us->v[us->n++] = (struct unix_made){ ino, fd };
+	*v = nv;
+	nv[(*n)++] = (struct unix_made){ ino, fd };
 	return 0;
+}
+
+static int remember(struct unix_state *us, uint64_t ino, int fd)
+{
+	return made_add(&us->v, &us->n, ino, fd);
 }
 
 static int take(struct unix_state *us, uint64_t ino)
@@ -333,15 +339,7 @@ static int take(struct unix_state *us, uint64_t ino)
 /* The other end of a widowed socket, kept for its refill. */
 static int hold(struct unix_state *us, uint64_t ino, int fd)
 {
-	struct unix_made *n = realloc(us->held, (us->nr_held + 1) * sizeof(*n));
-
-	if (!n) {
-		close(fd);
-		return -ENOMEM;
-	}
-	us->held = n;
-	us->held[us->nr_held++] = (struct unix_made){ ino, fd };
-	return 0;
+	return made_add(&us->held, &us->nr_held, ino, fd);
 }
 
 static int held_peer(const struct unix_state *us, uint64_t ino)

@@ -42,10 +42,10 @@ struct note {
 static int stream[2], dgram[2], kept_memfd, kept_pipe[2];
 static uint64_t kept_size;
 
-static void send_fds(int sock, uint64_t seq, const int *fds, int n)
+/* len bytes and n fds in one message. */
+static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, int n)
 {
-	struct note m = { seq, tc_mix(seq) };
-	struct iovec iov = { &m, sizeof(m) };
+	struct iovec iov = { (void *)buf, len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * STREAM_FDS)];
 		struct cmsghdr align;
@@ -59,8 +59,15 @@ static void send_fds(int sock, uint64_t seq, const int *fds, int n)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
 	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-	if (sendmsg(sock, &mh, MSG_DONTWAIT) != sizeof(m))
-		tc_bad("sendmsg %llu: %s", (unsigned long long)seq, strerror(errno));
+	if (sendmsg(sock, &mh, MSG_DONTWAIT) != (ssize_t)len)
+		tc_bad("sendmsg of %zu bytes and %d fds: %s", len, n, strerror(errno));
+}
+
+static void send_fds(int sock, uint64_t seq, const int *fds, int n)
+{
+	struct note m = { seq, tc_mix(seq) };
+
+	send_with_fds(sock, &m, sizeof(m), fds, n);
 }
 
 /* One message within 10 s, its number and fds checked. */
@@ -132,22 +139,10 @@ static void send_stream(uint64_t seq)
 	snprintf(text, sizeof(text), "sock-%llu", (unsigned long long)seq);
 	{
 		int inner = eventfd((unsigned int)(seq % 1000) + 100, EFD_CLOEXEC);
-		struct iovec iov = { text, strlen(text) };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-				     .msg_controllen = sizeof(ctl.buf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-		memset(&ctl, 0, sizeof(ctl));
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &inner, sizeof(int));
-		if (inner < 0 || sendmsg(s[0], &mh, 0) != (ssize_t)strlen(text))
-			tc_bad("socket sendmsg: %s", strerror(errno));
+		if (inner < 0)
+			tc_bad("eventfd: %s", strerror(errno));
+		send_with_fds(s[0], text, strlen(text), &inner, 1);
 		close(inner);
 	}
 	close(s[0]);
