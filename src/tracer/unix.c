@@ -168,6 +168,14 @@ static int drop_fd_lists(int *mem, uint64_t size, unsigned int flags)
 	return 0;
 }
 
+static bool has_creds(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+			return true;
+	return false;
+}
+
 /* The fds a peeked message carries, kept as files in flight; nums: their fd numbers. */
 static int keep_passed_fds(struct collect_ctx *cx, struct fd_record *f, struct msghdr *mh,
 			   uint32_t *nums, uint32_t *nr)
@@ -212,7 +220,10 @@ static int keep_passed_fds(struct collect_ctx *cx, struct fd_record *f, struct m
 static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 {
 	_cleanup_free_ uint8_t *buf = malloc(PEEK_MAX);
-	_cleanup_free_ char *cbuf = malloc(CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX));
+	const size_t cbuf_len = CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX) +
+				CMSG_SPACE(sizeof(struct ucred));
+	_cleanup_free_ char *cbuf = malloc(cbuf_len);
+	int on = 1;
 	_cleanup_close_ int mem = -1;
 	socklen_t sl = sizeof(int);
 	int old_off = -1, off = 0, r = 0;
@@ -228,11 +239,18 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	getsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, &sl);
 	if (setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: unix socket: SO_PEEK_OFF", f->fd);
+	/*
+	 * A seqpacket socket whose peer is gone reads 0 bytes at the end of its
+	 * queue, as a message of no bytes does: only a message comes with
+	 * credentials.  Put back as the program had it (f->sock_passcred).
+	 */
+	if (f->sock_type == SOCK_SEQPACKET)
+		setsockopt(h, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
 	for (;;) {
 		struct iovec iov = { buf, PEEK_MAX };
 		struct sockaddr_un from;
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = CMSG_SPACE(sizeof(int) * SOCKQ_FDS_MAX),
+				     .msg_controllen = cbuf_len,
 				     .msg_name = &from, .msg_namelen = sizeof(from) };
 		ssize_t n = recvmsg(h, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		uint32_t nums[SOCKQ_FDS_MAX], nr_fds = 0;
@@ -244,6 +262,8 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			r = collect_fail(cx, neg_errno(), "fd %d: unix socket queue", f->fd);
 			break;
 		}
+		if (n == 0 && f->sock_type == SOCK_SEQPACKET && !has_creds(&mh))
+			break;
 		r = keep_passed_fds(cx, f, &mh, nums, &nr_fds);
 		if (r < 0)
 			break;
@@ -269,6 +289,10 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		nr_passed += nr_fds;
 	}
 	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
+	if (f->sock_type == SOCK_SEQPACKET && !f->sock_passcred) {
+		on = 0;
+		setsockopt(h, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	}
 	if (r < 0)
 		return r;
 	if (!nr)

@@ -19,6 +19,9 @@
  *     the path's socket file stays until the next one); the
  *     two ends of a socketpair, one of them bound afterwards, hear from
  *     each other.
+ *   Unix seqpacket: a connection whose other end (bound to a name) sent a
+ *     message and one of no bytes, then closed: both read from that name,
+ *     then the end.
  *
  *   dgramqueue [-n TARGET] [-i INTERVAL_MS]
  */
@@ -298,6 +301,54 @@ static void drain(struct receiver *r)
 	}
 }
 
+/*
+ * A seqpacket connection whose other end, bound to a name, sent two
+ * messages (one of no bytes) and closed: made each tick, read the next.
+ */
+static int make_widowed(long n)
+{
+	struct sockaddr_un sun;
+	char name[64], text[32];
+	socklen_t sl;
+	int sp[2];
+
+	snprintf(name, sizeof(name), "tc-dgq-%d-wid%ld", (int)getpid(), n % 2);
+	snprintf(text, sizeof(text), "w-%ld", n);
+	sl = abstract_addr(&sun, name);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    bind(sp[1], (struct sockaddr *)&sun, sl) < 0 ||
+	    send(sp[1], text, strlen(text), 0) != (ssize_t)strlen(text) || send(sp[1], "", 0, 0) != 0)
+		tc_bad("widowed seqpacket %ld: %s", n, strerror(errno));
+	close(sp[1]);
+	return sp[0];
+}
+
+static void check_widowed(int fd, long n)
+{
+	struct sockaddr_un want, from;
+	char name[64], text[32], buf[64];
+	socklen_t wl, fl;
+	ssize_t got;
+
+	snprintf(name, sizeof(name), "tc-dgq-%d-wid%ld", (int)getpid(), n % 2);
+	snprintf(text, sizeof(text), "w-%ld", n);
+	wl = abstract_addr(&want, name);
+	for (int k = 0; k < 3; k++) {
+		const char *expect = k == 0 ? text : "";
+
+		fl = sizeof(from);
+		memset(&from, 0, sizeof(from));
+		got = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (got != (ssize_t)strlen(expect) || memcmp(buf, expect, strlen(expect)))
+			tc_bad("widowed seqpacket %ld, read %d: %zd bytes, expected %zu", n, k, got,
+			       strlen(expect));
+		/* Two messages from the closed end's name, then the end (no name). */
+		if (k < 2 && (fl != wl || memcmp(&from, &want, wl)))
+			tc_bad("widowed seqpacket %ld, message %d: not from @%s", n, k, name);
+	}
+	close(fd);
+}
+
 static void check_own_addr(const struct sender *s)
 {
 	struct sockaddr_storage ss;
@@ -329,7 +380,7 @@ int main(int argc, char **argv)
 	char cwd[4096], path[4200], rel[64], abs_name[64];
 	struct sockaddr_un sun;
 	socklen_t sl;
-	int c, pair[2];
+	int c, pair[2], widowed;
 
 	while ((c = getopt(argc, argv, "n:i:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
@@ -432,8 +483,11 @@ int main(int argc, char **argv)
 	add_sender(&pb, &sb);	/* b reads what end a sends */
 	add_sender(&pa, &sa);
 
+	widowed = make_widowed(0);
 	tc_ready();
 	for (long n = 1; n <= o.target; n++) {
+		check_widowed(widowed, n - 1);
+		widowed = make_widowed(n);
 		for (int k = 0; k < PER_TICK; k++) {
 			for (size_t i = 0; i < sizeof(send_all) / sizeof(send_all[0]); i++)
 				send_one(send_all[i]);
