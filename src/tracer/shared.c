@@ -310,6 +310,60 @@ static int collect_shm(struct computation *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A socket whose peer is outside cannot be reconnected, unless it is a
+ * connection a listener of ours has not accepted yet, or a datagram
+ * socket connected to a name.  By a sorted list of the computation's
+ * sockets and pending connections: 10,000 fds are no n * n.
+ */
+static int check_unix_peers(const struct fd_ref *refs, size_t n, char *err, size_t errlen)
+{
+	_cleanup_free_ uint64_t *socks = malloc((n ? n : 1) * sizeof(*socks));
+	_cleanup_free_ uint64_t *pending = NULL;
+	size_t ns = 0, np = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].f->kind == FD_UNIX)
+			cap += refs[i].f->sock_pending_len / 8;
+	pending = malloc((cap ? cap : 1) * sizeof(*pending));
+	if (!socks || !pending)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_record *o = refs[i].f;
+		const uint64_t *pend = (const uint64_t *)o->sock_pending;
+
+		if (o->kind != FD_UNIX)
+			continue;
+		socks[ns++] = o->sock_ino;
+		for (size_t j = 0; j < o->sock_pending_len / 8; j++)
+			pending[np++] = pend[j];
+	}
+	qsort(socks, ns, sizeof(*socks), cmp_u64);
+	qsort(pending, np, sizeof(*pending), cmp_u64);
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_record *f = refs[i].f;
+		struct collect_ctx cx = { .pid = refs[i].p->real_pid, .err = err, .errlen = errlen };
+
+		if (f->kind != FD_UNIX || !f->peer_ino || f->peer_name)
+			continue;
+		/* Its peer is one of ours, or it waits in one of our listeners' queues. */
+		if (bsearch(&f->peer_ino, socks, ns, sizeof(*socks), cmp_u64) ||
+		    bsearch(&f->sock_ino, pending, np, sizeof(*pending), cmp_u64))
+			continue;
+		return collect_fail(&cx, -EOPNOTSUPP,
+				    "fd %d: unix socket connected to a process outside the computation",
+				    refs[i].f->fd);
+	}
+	return 0;
+}
+
 int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen)
 {
 	_cleanup_free_ struct fd_ref *refs = NULL;
@@ -331,36 +385,9 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = collect_pipes(refs, n, s, err, errlen);
 	if (r < 0)
 		return r;
-	/*
-	 * A socket whose peer is outside cannot be reconnected, unless it is a
-	 * connection a listener of ours has not accepted yet, or a datagram
-	 * socket connected to a name.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		const struct fd_record *f = refs[i].f;
-		bool found = false;
-
-		if (f->kind != FD_UNIX || !f->peer_ino || f->peer_name)
-			continue;
-		for (size_t k = 0; k < n && !found; k++) {
-			const struct fd_record *o = refs[k].f;
-			const uint64_t *pend = (const uint64_t *)o->sock_pending;
-
-			if (o->kind != FD_UNIX)
-				continue;
-			found = o->sock_ino == f->peer_ino;
-			for (size_t j = 0; j < o->sock_pending_len / 8 && !found; j++)
-				found = pend[j] == f->sock_ino;
-		}
-		if (!found) {
-			struct collect_ctx cx = { .pid = refs[i].p->real_pid, .err = err,
-						  .errlen = errlen };
-
-			return collect_fail(&cx, -EOPNOTSUPP,
-					    "fd %d: unix socket connected to a process outside the computation",
-					    refs[i].f->fd);
-		}
-	}
+	r = check_unix_peers(refs, n, err, errlen);
+	if (r < 0)
+		return r;
 	r = collect_ttys(c, err, errlen);
 	if (r < 0)
 		return r;

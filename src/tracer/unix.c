@@ -145,8 +145,8 @@ static const char *printable_name(const struct unix_diag_info *di)
 	return di->name[0] ? di->name : di->name + 1;
 }
 
-/* Rewrite a queue of SOCKQ_FDS records without their (empty) fd lists. */
-static int drop_fd_lists(int *mem, uint64_t size, unsigned int flags)
+/* Rewrite the records written so far (size bytes of *mem) from one format to another. */
+static int reencode(int *mem, uint64_t size, unsigned int from, unsigned int to)
 {
 	_cleanup_free_ uint8_t *buf = malloc(size ? size : 1);
 	_cleanup_close_ int out = memfd_create("trace-ckpt-sockq", MFD_CLOEXEC);
@@ -159,8 +159,8 @@ static int drop_fd_lists(int *mem, uint64_t size, unsigned int flags)
 	if (out < 0)
 		return neg_errno();
 	r = pread_full(*mem, buf, size, 0);
-	while (r == 0 && (r = sockq_next(buf, size, &off, flags | SOCKQ_FDS, &m)) > 0)
-		r = sockq_append(out, &m, flags);
+	while (r == 0 && (r = sockq_next(buf, size, &off, from, &m)) > 0)
+		r = sockq_append(out, &m, to);
 	if (r < 0)
 		return r;
 	closep(mem);
@@ -228,7 +228,7 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	socklen_t sl = sizeof(int);
 	int old_off = -1, off = 0, r = 0;
 	unsigned int flags = f->sock_type != SOCK_STREAM ? SOCKQ_FROM : 0;
-	uint64_t total = 0, nr = 0, nr_passed = 0;
+	uint64_t total = 0, nr = 0, total_bytes = 0;
 
 	if (!buf || !cbuf)
 		return -ENOMEM;
@@ -281,12 +281,19 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			m.from = (const uint8_t *)from.sun_path;
 			m.from_len = mh.msg_namelen - offsetof(struct sockaddr_un, sun_path);
 		}
-		r = sockq_append(mem, &m, flags | SOCKQ_FDS);
+		/* Most queues carry no fds: their records stay without fd lists. */
+		if (nr_fds && !(flags & SOCKQ_FDS)) {
+			r = reencode(&mem, total_bytes, flags, flags | SOCKQ_FDS);
+			if (r < 0)
+				break;
+			flags |= SOCKQ_FDS;
+		}
+		r = sockq_append(mem, &m, flags);
 		if (r < 0)
 			break;
+		total_bytes = (uint64_t)lseek(mem, 0, SEEK_END);
 		total += n;
 		nr++;
-		nr_passed += nr_fds;
 	}
 	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
 	if (f->sock_type == SOCK_SEQPACKET && !f->sock_passcred) {
@@ -297,17 +304,10 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		return r;
 	if (!nr)
 		return 0;
-	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
-	/* Most queues carry no fds: those keep the shorter records. */
-	if (!nr_passed) {
-		r = drop_fd_lists(&mem, f->size, flags);
-		if (r < 0)
-			return r;
-		f->size = (uint64_t)lseek(mem, 0, SEEK_END);
-	}
+	f->size = total_bytes;
 	f->content_fd = TAKE_FD(mem);
 	f->sock_queue_from = !!(flags & SOCKQ_FROM);
-	f->sock_queue_fds = nr_passed > 0;
+	f->sock_queue_fds = !!(flags & SOCKQ_FDS);
 	return 0;
 }
 
