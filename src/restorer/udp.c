@@ -261,7 +261,8 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 		sleep_ms(1);
 	if (have < 0)
 		return have;
-	if (have != sent) {
+	/* More is fine: the socket is bound, and others may send to it from now on. */
+	if (have < sent) {
 		snprintf(what, whatlen, "%d of %d datagrams sent again arrived", have, sent);
 		return -EIO;
 	}

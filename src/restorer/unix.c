@@ -27,6 +27,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/unixname.h"
 
 static const struct fd_record *socket_record(const struct computation *c, uint64_t ino)
 {
@@ -500,19 +501,7 @@ static void sender_name_clear(struct sender_name *sn)
 	sn->path[0] = sn->dir[0] = '\0';
 }
 
-/* Is there a socket listening (or receiving) at path? */
-static bool path_is_live(const char *path, int type)
-{
-	_cleanup_close_ int probe = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-
-	if (probe < 0 || strlen(path) >= sizeof(sun.sun_path))
-		return true;
-	strcpy(sun.sun_path, path);
-	return connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno != ECONNREFUSED;
-}
-
-static int bind_sender(int fd, int type, const uint8_t *name, uint32_t len, struct sender_name *sn)
+static int bind_sender(int fd, const uint8_t *name, uint32_t len, struct sender_name *sn)
 {
 	struct sockaddr_un sun;
 	socklen_t sl = make_addr(name, len, &sun);
@@ -527,7 +516,7 @@ static int bind_sender(int fd, int type, const uint8_t *name, uint32_t len, stru
 	memcpy(path, name, MIN((size_t)len, sizeof(path) - 1));
 	if (path[0] == '/') {
 		if (lstat(path, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode) || path_is_live(path, type))
+			if (!S_ISSOCK(st.st_mode) || unix_name_bound(name, len) != 0)
 				return -EADDRINUSE;
 			unlink(path);
 		}
@@ -666,6 +655,20 @@ static const struct fd_record *named_socket(const struct computation *c, const u
 	return NULL;
 }
 
+/* Does a socket of the computation hold this name (of any type, listeners too)? */
+static bool name_in_computation(const struct computation *c, const uint8_t *name, uint32_t len)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_UNIX && o->sock_name_len == len &&
+			    !memcmp(o->sock_name, name, len))
+				return true;
+		}
+	return false;
+}
+
 static bool sent_by(const struct sockq_msg *m, const struct fd_record *s)
 {
 	return m->from_len == s->sock_name_len && (!m->from_len || !memcmp(m->from, s->sock_name,
@@ -678,7 +681,7 @@ struct deferred_refill {
 	const struct desc_table *t;
 	const struct fd_record *to, *peer;
 	int peer_fd;		/* the other end: of a pair, or held for a widowed socket; -1 */
-	bool widowed;
+	bool widowed, widowed_named;	/* widowed_named: its name was tried */
 	struct sender_name widowed_name;	/* the name the widowed end took */
 	struct send_to dst;	/* to's name; dst.sl 0: it has none */
 	int unbound;		/* an unbound socket of ours, made on first use */
@@ -718,13 +721,22 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 	if (r < 0)
 		return r;
 	if (d->widowed) {
-		/* The closed peer's name, if it had one, comes back for its messages. */
-		if (m->from_len && !d->widowed_name.path[0] && !d->widowed_name.dir[0]) {
-			r = bind_sender(d->peer_fd, (int)d->to->sock_type, m->from, m->from_len,
+		/*
+		 * The closed peer's name, if it had one, comes back for its
+		 * messages; not one a socket of ours holds (an accepted end
+		 * carries its listener's), nor one that cannot be bound any more.
+		 */
+		if (m->from_len && !d->widowed_named &&
+		    !name_in_computation(d->c, m->from, m->from_len)) {
+			r = bind_sender(d->peer_fd, m->from, m->from_len,
 					&d->widowed_name);
 			if (r < 0 && r != -EINVAL)
-				return r;
+				log_warn("unix socket %s%.*s: the closed peer's name cannot be bound "
+					 "again (%s): its messages come from no name",
+					 m->from[0] ? "" : "@", (int)m->from_len - !m->from[0],
+					 (const char *)m->from + !m->from[0], strerror(-r));
 		}
+		d->widowed_named = true;
 		return send_message(d->peer_fd, m, fds, m->nr_fds, NULL, 0);
 	}
 	if (d->peer_fd >= 0 && (d->to->sock_type != SOCK_DGRAM || sent_by(m, d->peer)))
@@ -750,7 +762,18 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 	fd = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return neg_errno();
-	r = bind_sender(fd, (int)d->to->sock_type, m->from, m->from_len, &sn);
+	r = bind_sender(fd, m->from, m->from_len, &sn);
+	if (r == -ENOENT) {
+		/* Its directory is gone too: the datagram comes from no name. */
+		log_warn("unix socket: a datagram from %.*s, whose directory is gone, comes from no name",
+			 (int)m->from_len, (const char *)m->from);
+		close(fd);
+		if (d->unbound < 0)
+			d->unbound = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+		if (d->unbound < 0)
+			return neg_errno();
+		return send_message(d->unbound, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
+	}
 	if (r < 0) {
 		bool abstract = !m->from[0];
 

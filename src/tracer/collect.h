@@ -31,6 +31,7 @@ struct collect_ctx {
 	char *err;		/* the first failure, for the user */
 	size_t errlen;
 	struct in_flight_list *flights;	/* NULL: fds in flight are refused */
+	pid_t names_pid;	/* whose cwd and root paths resolve in; 0: pid's */
 };
 
 /* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */

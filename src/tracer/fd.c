@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,6 +184,15 @@ int collect_keep_in_flight(struct collect_ctx *cx, int h, uint32_t *num)
 		close(h);
 		return -ENOMEM;
 	}
+	/* Up to IN_FLIGHT_MAX of them stay open at once, above the usual soft limit. */
+	if (l->n == 256) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	l->fds = n;
 	l->fds[l->n] = h;
 	*num = IN_FLIGHT_FD_BASE + (uint32_t)l->n++;
@@ -205,6 +215,7 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 	if (self < 0)
 		return neg_errno();
 	own.pid = getpid();
+	own.names_pid = cx->pid;
 	while (r == 0 && l->done < l->n) {
 		int h = l->fds[l->done];
 		uint32_t num = IN_FLIGHT_FD_BASE + (uint32_t)l->done;

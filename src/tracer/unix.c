@@ -31,8 +31,10 @@
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/unixname.h"
 
 #define PEEK_MAX (4u << 20)
+#define SCM_PIDFD_TYPE 0x04	/* SCM_PIDFD, not in older headers */
 #define MAX_PENDING 4096
 
 struct unix_diag_info {
@@ -187,6 +189,12 @@ static int keep_passed_fds(struct collect_ctx *cx, struct fd_record *f, struct m
 		int *fds = (int *)CMSG_DATA(cm);
 		size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
+		/* A pidfd the program asked for (SO_PASSPIDFD) came to us too: not kept. */
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_PIDFD_TYPE &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			close(fds[0]);
+			continue;
+		}
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (size_t k = 0; k < nfds; k++) {
@@ -318,6 +326,8 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
 			     const struct unix_diag_info *di)
 {
+	/* A socket in flight is the receiving process's: its names resolve there. */
+	pid_t names_pid = cx->names_pid ? cx->names_pid : cx->pid;
 	char path[PATH_MAX + 64];
 	struct stat st;
 
@@ -331,12 +341,12 @@ static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
 	if (!di->name[0])
 		return 0;
 	if (di->name[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", cx->pid, di->name);
+		snprintf(path, sizeof(path), "/proc/%d/root%s", names_pid, di->name);
 	} else {
 		char cwd[PATH_MAX];
 		ssize_t n;
 
-		snprintf(path, sizeof(path), "/proc/%d/cwd", cx->pid);
+		snprintf(path, sizeof(path), "/proc/%d/cwd", names_pid);
 		n = readlink(path, cwd, sizeof(cwd) - 1);
 		if (n < 0)
 			return collect_fail(cx, neg_errno(), "fd %d: unix socket %s: cwd", f->fd,
@@ -345,7 +355,7 @@ static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
 		f->sock_dir = strdup(cwd);
 		if (!f->sock_dir)
 			return -ENOMEM;
-		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", cx->pid, di->name);
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", names_pid, di->name);
 	}
 	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == di->vfs_ino) {
 		f->sock_file_mode = st.st_mode & 07777;
@@ -485,21 +495,6 @@ static bool name_in_computation(const struct computation *c, const uint8_t *name
 	return false;
 }
 
-/* Does a socket outside answer at this name (a path or abstract)? */
-static bool name_is_live(const uint8_t *name, uint32_t len, int type)
-{
-	_cleanup_close_ int probe = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-
-	len = MIN(len, (uint32_t)sizeof(sun.sun_path));
-	memcpy(sun.sun_path, name, len);
-	if (probe < 0)
-		return false;
-	if (connect(probe, (struct sockaddr *)&sun, offsetof(struct sockaddr_un, sun_path) + len) == 0)
-		return true;
-	return errno != ECONNREFUSED && errno != ENOENT;
-}
-
 static int check_senders(const struct computation *c, const struct process_record *p,
 			 const struct fd_record *f, char *err, size_t errlen)
 {
@@ -519,7 +514,7 @@ static int check_senders(const struct computation *c, const struct process_recor
 		/* A relative name can always be bound again, in a directory of our own. */
 		if (!m.from_len || (m.from[0] && m.from[0] != '/') ||
 		    name_in_computation(c, m.from, m.from_len) ||
-		    !name_is_live(m.from, m.from_len, (int)f->sock_type))
+		    unix_name_bound(m.from, m.from_len) <= 0)
 			continue;
 		abstract = !m.from[0];
 		snprintf(err, errlen,

@@ -21,7 +21,8 @@
  *     each other.
  *   Unix seqpacket: a connection whose other end (bound to a name) sent a
  *     message and one of no bytes, then closed: both read from that name,
- *     then the end.
+ *     then the end; and a connection to a listener of ours whose accepted
+ *     end sent a message and closed.
  *
  *   dgramqueue [-n TARGET] [-i INTERVAL_MS]
  */
@@ -349,6 +350,40 @@ static void check_widowed(int fd, long n)
 	close(fd);
 }
 
+/*
+ * A seqpacket connection accepted by a listener of ours, whose accepted end
+ * sent a message and closed: the message comes from the listener's name,
+ * which the restore cannot bind for it (the listener holds it).
+ */
+static int make_accepted_widow(int listener, const struct sockaddr_un *at, socklen_t al, long n)
+{
+	char text[32];
+	int cl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), acc;
+
+	snprintf(text, sizeof(text), "a-%ld", n);
+	if (cl < 0 || connect(cl, (const struct sockaddr *)at, al) < 0 ||
+	    (acc = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) < 0 ||
+	    send(acc, text, strlen(text), 0) != (ssize_t)strlen(text))
+		tc_bad("accepted seqpacket %ld: %s", n, strerror(errno));
+	close(acc);
+	return cl;
+}
+
+static void check_accepted_widow(int fd, long n)
+{
+	char text[32], buf[64];
+	ssize_t got;
+
+	snprintf(text, sizeof(text), "a-%ld", n);
+	got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (got != (ssize_t)strlen(text) || memcmp(buf, text, strlen(text)))
+		tc_bad("accepted seqpacket %ld: read %zd bytes", n, got);
+	got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (got != 0)
+		tc_bad("accepted seqpacket %ld: %zd bytes after its message, not the end", n, got);
+	close(fd);
+}
+
 static void check_own_addr(const struct sender *s)
 {
 	struct sockaddr_storage ss;
@@ -379,8 +414,9 @@ int main(int argc, char **argv)
 	struct sender *send_all[] = { &a4, &b4, &c4, &a6, &m4, &up, &ua, &ur, &un, &ut, &sa, &sb };
 	char cwd[4096], path[4200], rel[64], abs_name[64];
 	struct sockaddr_un sun;
-	socklen_t sl;
-	int c, pair[2], widowed;
+	struct sockaddr_un acc_at;
+	socklen_t sl, acc_len;
+	int c, pair[2], widowed, listener, acc_widow;
 
 	while ((c = getopt(argc, argv, "n:i:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
@@ -484,10 +520,19 @@ int main(int argc, char **argv)
 	add_sender(&pa, &sa);
 
 	widowed = make_widowed(0);
+	snprintf(abs_name, sizeof(abs_name), "tc-dgq-%d-listen", (int)getpid());
+	acc_len = abstract_addr(&acc_at, abs_name);
+	listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&acc_at, acc_len) < 0 ||
+	    listen(listener, 4) < 0)
+		tc_bad("seqpacket listener: %s", strerror(errno));
+	acc_widow = make_accepted_widow(listener, &acc_at, acc_len, 0);
 	tc_ready();
 	for (long n = 1; n <= o.target; n++) {
 		check_widowed(widowed, n - 1);
 		widowed = make_widowed(n);
+		check_accepted_widow(acc_widow, n - 1);
+		acc_widow = make_accepted_widow(listener, &acc_at, acc_len, n);
 		for (int k = 0; k < PER_TICK; k++) {
 			for (size_t i = 0; i < sizeof(send_all) / sizeof(send_all[0]); i++)
 				send_one(send_all[i]);
