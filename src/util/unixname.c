@@ -30,16 +30,17 @@ int unix_name_bound(const uint8_t *name, uint32_t len)
 	r = read_file_at(AT_FDCWD, "/proc/net/unix", &list, NULL);
 	if (r < 0)
 		return r;
-	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *path = NULL;
+	/* The first line is the header. */
+	line = strtok_r(list, "\n", &save);
+	while (line && (line = strtok_r(NULL, "\n", &save))) {
+		char *path = line;
 
 		/* Num RefCount Protocol Flags Type St Inode [Path] */
-		for (int field = 0; field < 7 && line; field++) {
-			line = strchr(line, ' ');
-			while (line && *line == ' ')
-				line++;
+		for (int field = 0; field < 7 && path; field++) {
+			path = strchr(path, ' ');
+			while (path && *path == ' ')
+				path++;
 		}
-		path = line;
 		if (path && !strcmp(path, want))
 			return 1;
 	}
