@@ -5,6 +5,19 @@
 #include "proto/model.h"
 #include "proto/record.h"
 
+bool computation_holds_unix_name(const struct computation *c, const uint8_t *name, uint32_t len)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_UNIX && o->sock_name_len == len &&
+			    !memcmp(o->sock_name, name, len))
+				return true;
+		}
+	return false;
+}
+
 bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f)
 {
 	if (f->kind != FD_INET || f->inet_state != 1 /* TCP_ESTABLISHED */)

@@ -365,6 +365,9 @@ struct computation {
 /* An established TCP connection whose other end is not in c. */
 bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f);
 
+/* A unix socket of c is bound to this name (sun_path bytes), of any type, listeners too. */
+bool computation_holds_unix_name(const struct computation *c, const uint8_t *name, uint32_t len);
+
 /* Fd numbers of files in flight: above any fd table (fs.nr_open is at most 2^30 - 64). */
 #define IN_FLIGHT_FD_BASE 0x40000000u
 

@@ -655,20 +655,6 @@ static const struct fd_record *named_socket(const struct computation *c, const u
 	return NULL;
 }
 
-/* Does a socket of the computation hold this name (of any type, listeners too)? */
-static bool name_in_computation(const struct computation *c, const uint8_t *name, uint32_t len)
-{
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-
-			if (o->kind == FD_UNIX && o->sock_name_len == len &&
-			    !memcmp(o->sock_name, name, len))
-				return true;
-		}
-	return false;
-}
-
 static bool sent_by(const struct sockq_msg *m, const struct fd_record *s)
 {
 	return m->from_len == s->sock_name_len && (!m->from_len || !memcmp(m->from, s->sock_name,
@@ -727,7 +713,7 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 		 * carries its listener's), nor one that cannot be bound any more.
 		 */
 		if (m->from_len && !d->widowed_named &&
-		    !name_in_computation(d->c, m->from, m->from_len)) {
+		    !computation_holds_unix_name(d->c, m->from, m->from_len)) {
 			r = bind_sender(d->peer_fd, m->from, m->from_len,
 					&d->widowed_name);
 			if (r < 0 && r != -EINVAL)

@@ -482,19 +482,6 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 	return f->sock_state == TCP_LISTEN ? 0 : peek_queue(cx, f, h);
 }
 
-static bool name_in_computation(const struct computation *c, const uint8_t *name, uint32_t len)
-{
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-
-			if (o->kind == FD_UNIX && o->sock_name_len == len &&
-			    !memcmp(o->sock_name, name, len))
-				return true;
-		}
-	return false;
-}
-
 static int check_senders(const struct computation *c, const struct process_record *p,
 			 const struct fd_record *f, char *err, size_t errlen)
 {
@@ -513,7 +500,7 @@ static int check_senders(const struct computation *c, const struct process_recor
 
 		/* A relative name can always be bound again, in a directory of our own. */
 		if (!m.from_len || (m.from[0] && m.from[0] != '/') ||
-		    name_in_computation(c, m.from, m.from_len) ||
+		    computation_holds_unix_name(c, m.from, m.from_len) ||
 		    unix_name_bound(m.from, m.from_len) <= 0)
 			continue;
 		abstract = !m.from[0];
