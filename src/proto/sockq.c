@@ -5,6 +5,17 @@
 #include "proto/sockq.h"
 #include "util/fileio.h"
 
+size_t sockq_record_len(const struct sockq_msg *m, unsigned int flags)
+{
+	size_t n = 4 + (size_t)m->len;
+
+	if (flags & SOCKQ_FROM)
+		n += 4 + m->from_len;
+	if (flags & SOCKQ_FDS)
+		n += 4 + 4 * (size_t)m->nr_fds;
+	return n;
+}
+
 int sockq_append(int fd, const struct sockq_msg *m, unsigned int flags)
 {
 	uint32_t hdr[3];

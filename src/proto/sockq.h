@@ -33,6 +33,9 @@ struct sockq_msg {
 	uint32_t nr_fds;
 };
 
+/* The bytes sockq_append writes for m in the format of flags. */
+size_t sockq_record_len(const struct sockq_msg *m, unsigned int flags);
+
 /* Append m to fd, in the format of flags (SOCKQ_*). */
 int sockq_append(int fd, const struct sockq_msg *m, unsigned int flags);
 

@@ -295,11 +295,12 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			if (r < 0)
 				break;
 			flags |= SOCKQ_FDS;
+			total_bytes = (uint64_t)lseek(mem, 0, SEEK_END);
 		}
 		r = sockq_append(mem, &m, flags);
 		if (r < 0)
 			break;
-		total_bytes = (uint64_t)lseek(mem, 0, SEEK_END);
+		total_bytes += sockq_record_len(&m, flags);
 		total += n;
 		nr++;
 	}

@@ -139,6 +139,8 @@ START_TEST(round_trip_with_fds)
 		ck_assert_int_eq(sockq_append(fd, &in[i], SOCKQ_FDS), 0);
 	buf = written(fd, &len);
 	ck_assert_uint_eq(len, (8 + 10 + 12) + (8 + 4) + (8 + 3 + 4));
+	ck_assert_uint_eq(len, sockq_record_len(&in[0], SOCKQ_FDS) +
+			       sockq_record_len(&in[1], SOCKQ_FDS) + sockq_record_len(&in[2], SOCKQ_FDS));
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(sockq_next(buf, len, &off, SOCKQ_FDS, &m), 1);
 		ck_assert_uint_eq(m.len, in[i].len);
