@@ -21,6 +21,12 @@ int cmd_status(int argc, char **argv);
 /* list --all-hosts: every host's part, from the coordinator. */
 int list_all_hosts(const char *coord, const char *secret);
 
+/*
+ * Without root: enter a user namespace of our own (util/privilege.h) before
+ * anything else happens, and say so in *rootless.  -1: said why on stderr.
+ */
+int enter_rootless_namespace(const char *cmd, bool *rootless);
+
 struct channel;
 /* The coordinator's address and secret file: options, else environment, else defaults. */
 int coord_resolve(const char *opt_addr, const char *opt_secret, char *addr, size_t addrlen,

@@ -28,6 +28,7 @@ int cmd_restore(int argc, char **argv)
 	struct terminal_lease tl = { .fd = -1 };
 	struct periodic_opts po = { 0 };
 	struct session s;
+	bool rootless;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -90,6 +91,11 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (enter_rootless_namespace("restore", &rootless) < 0)
+		return 1;
+	/* Pids are ours to choose only in a pid namespace our user namespace owns. */
+	if (rootless)
+		flags |= RESTORE_NEW_PIDNS;
 	r = session_init(&s, dir, "");
 	if (r < 0) {
 		log_err("cannot start the supervisor: %s", strerror(-r));

@@ -37,6 +37,7 @@ int cmd_run(int argc, char **argv)
 	char coord_addr[256], secret_path[PATH_MAX];
 	struct periodic_opts po = { 0 };
 	struct session s;
+	bool rootless;
 	char *cmdline;
 	int i, r;
 
@@ -75,6 +76,9 @@ int cmd_run(int argc, char **argv)
 		snprintf(defdir, sizeof(defdir), "%s/%s", cwd, dir);
 		dir = defdir;
 	}
+	/* First, while we are one thread: the namespaces are made from there. */
+	if (enter_rootless_namespace("run", &rootless) < 0)
+		return 1;
 	cmdline = join_args(argv + i);
 	r = session_init(&s, dir, cmdline);
 	free(cmdline);

@@ -38,7 +38,29 @@ enum proc_attr {
 	PROC_A_CTTY_DEV,	/* u64: tty_nr */
 	PROC_A_NO_NEW_PRIVS,	/* u32 */
 	PROC_A_SECCOMP,		/* u32 count + struct sock_filter[], repeated, oldest first */
-	PROC_A_MAX = PROC_A_SECCOMP,
+	PROC_A_CREDS,		/* nest creds_attr */
+	PROC_A_MAX = PROC_A_CREDS,
+};
+
+enum creds_attr {
+	CRED_A_UNSPEC,
+	CRED_A_UID_REAL,	/* u32 */
+	CRED_A_UID_EFFECTIVE,	/* u32 */
+	CRED_A_UID_SAVED,	/* u32 */
+	CRED_A_UID_FS,		/* u32 */
+	CRED_A_GID_REAL,	/* u32 */
+	CRED_A_GID_EFFECTIVE,	/* u32 */
+	CRED_A_GID_SAVED,	/* u32 */
+	CRED_A_GID_FS,		/* u32 */
+	CRED_A_GROUPS,		/* u32[] */
+	CRED_A_CAP_INH,		/* u64 */
+	CRED_A_CAP_PRM,		/* u64 */
+	CRED_A_CAP_EFF,		/* u64 */
+	CRED_A_CAP_BND,		/* u64 */
+	CRED_A_CAP_AMB,		/* u64 */
+	CRED_A_SECUREBITS,	/* u32 */
+	CRED_A_DUMPABLE,	/* u32 */
+	CRED_A_MAXTYPE = CRED_A_DUMPABLE,
 };
 
 enum rlimit_attr {

@@ -55,6 +55,7 @@ void process_record_free(struct process_record *p)
 	free(p->core_path);
 	free(p->posix_timers);
 	free(p->seccomp_filters);
+	creds_record_free(&p->creds);
 	/* Zeroed so a second free, or a free after a failed decode, is harmless. */
 	memset(p, 0, sizeof(*p));
 }

@@ -310,6 +310,21 @@ struct fd_record {
 	int content_fd;
 };
 
+/* Who a process is: what /proc/PID/status and prctl say of its credentials. */
+#define TC_CRED_REAL 0
+#define TC_CRED_EFFECTIVE 1
+#define TC_CRED_SAVED 2
+#define TC_CRED_FS 3
+struct creds_record {
+	uint32_t valid;			/* 0: an image from before credentials were kept */
+	uint32_t uid[4], gid[4];	/* TC_CRED_* */
+	uint8_t *groups;		/* uint32_t[], supplementary groups */
+	uint32_t groups_len;		/* bytes */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t securebits;		/* PR_GET_SECUREBITS */
+	uint32_t dumpable;		/* PR_GET_DUMPABLE */
+};
+
 struct process_record {
 	pid_t pid, ppid, pgid, sid;	/* in the computation's pid namespace */
 	pid_t real_pid;			/* collector only: pid in the supervisor's namespace */
@@ -346,6 +361,7 @@ struct process_record {
 	uint32_t seccomp_filters_len;
 	uint8_t *posix_timers;		/* struct posix_timer_record[] */
 	uint32_t posix_timers_len;	/* bytes */
+	struct creds_record creds;
 
 	char *core_path;		/* reader only: the core file of this process */
 };

@@ -55,6 +55,7 @@ int process_record_encode(struct tlv_buf *b, const struct process_record *p)
 	for (uint32_t i = 0; p->shared_pending && i < p->nr_shared_pending; i++)
 		tlv_put(b, PROC_A_SHARED_PENDING, p->shared_pending[i], TC_SIGINFO_SIZE);
 	mm_record_encode(b, PROC_A_MM, &p->mm);
+	creds_record_encode(b, PROC_A_CREDS, &p->creds);
 	for (size_t i = 0; i < p->nr_threads; i++)
 		thread_record_encode(b, PROC_A_THREAD, &p->threads[i]);
 	for (size_t i = 0; i < p->nr_vmas; i++)
@@ -136,6 +137,11 @@ static int decode(const void *buf, size_t len, struct process_record *p)
 		return r;
 	if (tb[PROC_A_MM]) {
 		r = mm_record_decode(tb[PROC_A_MM], &p->mm);
+		if (r < 0)
+			return r;
+	}
+	if (tb[PROC_A_CREDS]) {
+		r = creds_record_decode(tb[PROC_A_CREDS], &p->creds);
 		if (r < 0)
 			return r;
 	}

@@ -33,6 +33,11 @@ int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f
 int fd_record_decode(const struct tlv_attr *nest, struct fd_record *f);
 void fd_record_free(struct fd_record *f);
 
+/* The nest is always written; its presence is what makes creds.valid. */
+int creds_record_encode(struct tlv_buf *b, uint32_t type, const struct creds_record *c);
+int creds_record_decode(const struct tlv_attr *nest, struct creds_record *c);
+void creds_record_free(struct creds_record *c);
+
 int mm_record_encode(struct tlv_buf *b, uint32_t type, const struct mm_record *m);
 int mm_record_decode(const struct tlv_attr *nest, struct mm_record *m);
 void mm_record_free(struct mm_record *m);

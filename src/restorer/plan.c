@@ -511,6 +511,34 @@ static void fill_thread(const struct thread_record *t, struct stub_thread *s)
 }
 
 /* A hard limit we cannot raise (no CAP_SYS_RESOURCE) is kept as it is here. */
+static void fill_creds(const struct process_record *p, const struct plan_fds *fds,
+		       struct stub_plan *plan, uint8_t *blob, uint64_t groups_off)
+{
+	const struct creds_record *c = &p->creds;
+	struct stub_creds *sc = &plan->creds;
+
+	if (!c->valid)
+		return;
+	sc->valid = 1;
+	/* Where setgroups is denied, the restore checked ours are the image's. */
+	sc->set_groups = fds->can_setgroups;
+	memcpy(sc->uid, c->uid, sizeof(sc->uid));
+	memcpy(sc->gid, c->gid, sizeof(sc->gid));
+	sc->nr_groups = c->groups_len / sizeof(uint32_t);
+	sc->groups_off = groups_off;
+	if (c->groups_len)
+		memcpy(blob + groups_off, c->groups, c->groups_len);
+	sc->securebits = c->securebits;
+	sc->cap_inh = c->cap_inh;
+	sc->cap_prm = c->cap_prm;
+	sc->cap_eff = c->cap_eff;
+	sc->cap_bnd = c->cap_bnd;
+	sc->cap_amb = c->cap_amb;
+	sc->personality = p->personality;
+	sc->set_personality = 1;
+	sc->dumpable = c->dumpable;
+}
+
 static void fill_rlimits(const struct process_record *p, struct stub_plan *plan)
 {
 	for (int i = 0; i < TC_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
@@ -566,7 +594,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	struct stub_thread *st;
 	struct layout l = { 0 };
 	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off, timers_off;
-	uint64_t threads_off;
+	uint64_t threads_off, groups_off;
 	uint32_t nr_close_max, nr_cloexec_max, nr_vmas;
 	int32_t *close_list, *cloexec_list;
 	int r;
@@ -604,6 +632,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	threads_off = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
 	timers_off = reserve(&l, p->posix_timers_len / sizeof(struct posix_timer_record) *
 				     sizeof(struct stub_timer), 8);
+	groups_off = reserve(&l, p->creds.groups_len, 8);
 	for (size_t i = 0; i < p->nr_threads; i++) {
 		tsig_offs[i] = reserve(&l, p->threads[i].nr_pending * sizeof(struct stub_siginfo), 8);
 		if (xstate_sizes[i])
@@ -745,6 +774,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	}
 	plan->nr_threads = (uint32_t)p->nr_threads;
 	plan->threads_off = threads_off;
+	fill_creds(p, fds, plan, blob, groups_off);
 
 	r = write_full(memfd, blob, l.size);
 	if (r < 0)

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "proto/image.h"
 #include "restorer/addrmap.h"
+#include "restorer/creds.h"
 #include "restorer/fds.h"
 #include "restorer/locks.h"
 #include "restorer/plan.h"
@@ -36,6 +37,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 #define STUB_TIMEOUT_MS 120000
 #define PID_BUSY_WAIT_MS 3000
@@ -109,6 +111,7 @@ struct restore_ctx {
 	struct desc_table descs;
 	int *status_w;		/* per process: where its builder and stub report */
 	int *status_r;
+	bool can_setgroups;	/* not in a user namespace that denies setgroups */
 };
 
 /* fork() with the saved pid; the old one may still be a zombie for a moment. */
@@ -337,6 +340,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 		.status_fd = status_fd,
 		.exe_fd = cf.exe,
 		.vma_fds = cf.vma,
+		.can_setgroups = rc->can_setgroups,
 	};
 	r = plan_build(p, &pf, &cf.plan);
 	if (r < 0) {
@@ -348,6 +352,12 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	snprintf(plan_arg, sizeof(plan_arg), "%d", cf.plan);
 	close_all_but(p, &cf);
 	umask(p->umask);
+	r = creds_raise_stub_caps();
+	if (r < 0) {
+		snprintf(err, sizeof(err), "pid %d: capabilities for the stub: %s", p->pid,
+			 strerror(-r));
+		child_fail(status_fd, STUB_ERR_PROC, r, 0, err);
+	}
 	execve(rc->stub, argv, envp);
 	child_fail(status_fd, STUB_ERR_PLAN, neg_errno(), 0, NULL);
 }
@@ -363,7 +373,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_ITIMER] = "itimer", [STUB_ERR_RLIMIT] = "rlimit",
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
 		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
-		[STUB_ERR_MADVISE] = "madvise",
+		[STUB_ERR_MADVISE] = "madvise", [STUB_ERR_CREDS] = "credentials (step)",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -607,6 +617,37 @@ static pid_t outer_pgrp(pid_t inner, void *arg)
 	return outer;
 }
 
+/*
+ * Who the restore acts as.  Root restoring an ordinary user's image becomes
+ * that user, in a user namespace of its own like any user: nothing done on
+ * the image's behalf may have more rights than its user had.  Then every
+ * process's credentials must be ours to give.
+ */
+static int restore_as_who(const struct computation *c, unsigned int *flags, bool *can_setgroups,
+			  char *err, size_t errlen)
+{
+	enum privilege_mode mode = privilege_mode();
+	const uint32_t *groups;
+	size_t nr_groups;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (mode == PRIV_ROOT && creds_single_user(c, &uid, &gid, &groups, &nr_groups)) {
+		r = creds_become_user(uid, gid, groups, nr_groups, err, errlen);
+		if (r == 0)
+			r = userns_enter_own(err, errlen);
+		if (r < 0)
+			return r;
+		log_info("restoring as uid %u gid %u, the image's user", uid, gid);
+		mode = PRIV_ROOTLESS;
+		*flags |= RESTORE_NEW_PIDNS;
+	}
+	*can_setgroups = mode == PRIV_ROOT;
+	return creds_check_restorable(c, mode == PRIV_ROOT, getuid(), getgid(),
+				      creds_bounding_set(), err, errlen);
+}
+
 int restore_computation(struct session *s, const char *dir, unsigned int flags,
 			struct terminal_lease *tl, char *err, size_t errlen)
 {
@@ -630,6 +671,9 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 		return r;
 	}
 
+	r = restore_as_who(c, &flags, &rc.can_setgroups, err, errlen);
+	if (r < 0)
+		goto out;
 	if (s->addr_map && (r = computation_map_addrs(c, s->addr_map, err, errlen)) < 0)
 		goto out;
 	/* Pids taken on this host (an attached computation): ours will be free. */

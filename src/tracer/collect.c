@@ -234,6 +234,9 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	r = collect_seccomp(cx, p, status);
 	if (r < 0)
 		return r;
+	r = collect_creds(cx, p, status);
+	if (r < 0)
+		return r;
 	r = collect_itimers(cx, p);
 	if (r < 0)
 		return r;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -59,6 +60,10 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
 int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char *status);
+int collect_creds(struct collect_ctx *cx, struct process_record *p, const char *status);
+/* The Uid, Gid, Groups and Cap* lines of /proc/PID/status (not securebits, dumpable). */
+int parse_status_creds(const char *status, struct creds_record *c);
+bool creds_same(const struct creds_record *a, const struct creds_record *b);
 int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 /* /proc/PID/timers into a malloc'd array (ids, clocks, signals; no times). */
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);

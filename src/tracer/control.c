@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,19 +20,13 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 int control_dir(char *buf, size_t len)
 {
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	int n;
+	char err[8];
 
-	if (rt && *rt)
-		n = snprintf(buf, len, "%s/trace-ckpt", rt);
-	else
-		n = snprintf(buf, len, "/run/trace-ckpt");
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return runtime_dir(buf, len, false, err, sizeof(err));
 }
 
 int control_listen(struct session *s)
@@ -41,15 +36,12 @@ int control_listen(struct session *s)
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	r = control_dir(dir, sizeof(dir));
+	char err[PATH_MAX + 128];
+
+	/* Only this user may reach the supervisor: runtime_dir checks it is so. */
+	r = runtime_dir(dir, sizeof(dir), true, err, sizeof(err));
 	if (r < 0)
-		return r;
-	r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return log_ret(r, "control directory %s: %s", dir, strerror(-r));
-	/* Only this user may reach the supervisor, whatever the umask made. */
-	if (chmod(dir, 0700) < 0)
-		return log_ret(neg_errno(), "chmod %s: %m", dir);
+		return log_ret(r, "%s", err);
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, getpid()) >=
 	    (int)sizeof(sa.sun_path))
 		return -ENAMETOOLONG;

@@ -11,7 +11,7 @@
 
 struct session;
 
-/* $XDG_RUNTIME_DIR/trace-ckpt, else /run/trace-ckpt (0700, created). */
+/* runtime_dir(): where the control sockets are (not created here). */
 int control_dir(char *buf, size_t len);
 int control_listen(struct session *s);
 void control_close(struct session *s);

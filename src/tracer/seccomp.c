@@ -34,6 +34,11 @@ int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char
 		lens[nr] = ptrace(PTRACE_SECCOMP_GET_FILTER, cx->pid, (void *)nr, NULL);
 		if (lens[nr] < 0 && errno == ENOENT)
 			break;
+		/* The kernel shows filters only to CAP_SYS_ADMIN of the host. */
+		if (lens[nr] < 0 && errno == EACCES)
+			return collect_fail(cx, -EACCES,
+					    "seccomp filter: reading it needs CAP_SYS_ADMIN on the "
+					    "host, which trace-ckpt without root does not have");
 		if (lens[nr] <= 0)
 			return collect_fail(cx, lens[nr] < 0 ? neg_errno() : -EINVAL,
 					    "seccomp filter %zu", nr);

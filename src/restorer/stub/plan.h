@@ -128,6 +128,24 @@ struct stub_special {
 /* More threads than this in one process are refused. */
 #define STUB_MAX_THREADS 8192u
 
+/*
+ * Credentials, set last before the threads are made (they inherit them):
+ * the stub starts with what it needs to rebuild the process
+ * (CAP_CHECKPOINT_RESTORE for the exe link) and ends with these.
+ */
+struct stub_creds {
+	uint32_t valid;			/* 0: keep the ones the stub started with */
+	uint32_t set_groups;		/* 0: setgroups is denied here (user namespace) */
+	uint32_t uid[4], gid[4];	/* real, effective, saved, fs */
+	uint32_t nr_groups;
+	uint32_t securebits;
+	uint64_t groups_off;		/* uint32_t[nr_groups] */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint64_t personality;
+	uint32_t set_personality;
+	uint32_t dumpable;		/* 0 or 1: set; else left */
+};
+
 enum { STUB_SPECIAL_VVAR, STUB_SPECIAL_VVAR_VCLOCK, STUB_SPECIAL_VDSO, STUB_NR_SPECIAL };
 
 struct stub_plan {
@@ -168,6 +186,8 @@ struct stub_plan {
 	uint32_t nr_timers;
 	uint32_t pad1;
 	uint64_t timers_off;		/* struct stub_timer[nr_timers] */
+
+	struct stub_creds creds;
 };
 
 /* What the stub reports on status_fd: one message, then it parks. */
@@ -188,6 +208,20 @@ enum stub_stage {
 	STUB_ERR_THREAD,
 	STUB_ERR_PROC,		/* comm, umask */
 	STUB_ERR_MADVISE,
+	STUB_ERR_CREDS,		/* addr: which step (enum stub_creds_step) */
+};
+
+enum stub_creds_step {
+	STUB_CREDS_PERSONALITY = 1,
+	STUB_CREDS_BOUNDING,
+	STUB_CREDS_KEEPCAPS,
+	STUB_CREDS_GROUPS,
+	STUB_CREDS_GIDS,
+	STUB_CREDS_UIDS,
+	STUB_CREDS_SECUREBITS,
+	STUB_CREDS_CAPS,
+	STUB_CREDS_AMBIENT,
+	STUB_CREDS_DUMPABLE,
 };
 
 struct stub_status {

@@ -219,7 +219,8 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 	uint32_t i, j, nr_targets = 0, nr_specials = 0;
 
 	*bad = 0;
-	if (!array_ok(p, p->close_off, p->nr_close, sizeof(int32_t)) ||
+	if (!array_ok(p, p->creds.groups_off, p->creds.nr_groups, sizeof(uint32_t)) ||
+	    !array_ok(p, p->close_off, p->nr_close, sizeof(int32_t)) ||
 	    !array_ok(p, p->cloexec_off, p->nr_cloexec, sizeof(int32_t)) ||
 	    !array_ok(p, p->vmas_off, p->nr_vmas, sizeof(struct stub_vma)) ||
 	    !array_ok(p, p->runs_off, p->nr_runs, sizeof(struct stub_run)) ||
@@ -767,6 +768,123 @@ static void set_process_state(struct ctx *c)
 	sys1(__NR_umask, p->umask);
 }
 
+struct cap_header {
+	uint32_t version;
+	int pid;
+};
+
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+static long set_caps(uint64_t inh, uint64_t prm, uint64_t eff)
+{
+	struct cap_header h = { LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data d[2] = {
+		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
+		{ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32) },
+	};
+
+	return sys2(__NR_capset, &h, d);
+}
+
+static void caps_now(uint64_t *inh, uint64_t *prm)
+{
+	struct cap_header h = { LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data d[2];
+
+	*inh = *prm = 0;
+	if (is_err(sys2(__NR_capget, &h, d)))
+		return;
+	*inh = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
+	*prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+}
+
+static void creds_fail(struct ctx *c, long ret, enum stub_creds_step step)
+{
+	report_fail(c->status_fd, STUB_ERR_CREDS, ret, step);
+}
+
+/*
+ * Become who the process was: groups and ids with the capabilities kept
+ * across the uid change (KEEPCAPS), then the capability sets themselves,
+ * securebits, ambient and dumpable (a uid change clears dumpable).
+ */
+static void set_creds(struct ctx *c)
+{
+	const struct stub_creds *cr = &c->plan->creds;
+	const uint32_t *u = cr->uid, *g = cr->gid;
+	long ret;
+	int i;
+
+	if (!cr->valid)
+		return;
+	if (cr->set_personality) {
+		ret = sys1(__NR_personality, cr->personality);
+		if (is_err(ret))
+			creds_fail(c, ret, STUB_CREDS_PERSONALITY);
+	}
+	for (i = 0; i < 64; i++) {
+		if (cr->cap_bnd & (1ull << i))
+			continue;
+		ret = sys2(__NR_prctl, PR_CAPBSET_READ, i);
+		if (is_err(ret))
+			break;		/* past the last capability this kernel has */
+		if (ret == 1 && is_err(ret = sys2(__NR_prctl, PR_CAPBSET_DROP, i)))
+			creds_fail(c, ret, STUB_CREDS_BOUNDING);
+	}
+	ret = sys2(__NR_prctl, PR_SET_KEEPCAPS, 1);
+	if (is_err(ret))
+		creds_fail(c, ret, STUB_CREDS_KEEPCAPS);
+	if (cr->set_groups) {
+		ret = sys2(__NR_setgroups, cr->nr_groups, plan_at(c->plan, cr->groups_off));
+		if (is_err(ret))
+			creds_fail(c, ret, STUB_CREDS_GROUPS);
+	}
+	ret = sys3(__NR_setresgid, g[0], g[1], g[2]);
+	if (!is_err(ret)) {
+		sys1(__NR_setfsgid, g[3]);
+		ret = sys1(__NR_setfsgid, -1) == (long)g[3] ? 0 : -EPERM;
+	}
+	if (is_err(ret))
+		creds_fail(c, ret, STUB_CREDS_GIDS);
+	ret = sys3(__NR_setresuid, u[0], u[1], u[2]);
+	if (!is_err(ret)) {
+		sys1(__NR_setfsuid, u[3]);
+		ret = sys1(__NR_setfsuid, -1) == (long)u[3] ? 0 : -EPERM;
+	}
+	if (is_err(ret))
+		creds_fail(c, ret, STUB_CREDS_UIDS);
+	/* Effective again, for the securebits (CAP_SETPCAP); the uid change cleared it. */
+	{
+		uint64_t inh, prm;
+
+		caps_now(&inh, &prm);
+		set_caps(inh, prm, prm);
+	}
+	if ((uint32_t)sys1(__NR_prctl, PR_GET_SECUREBITS) != cr->securebits) {
+		ret = sys2(__NR_prctl, PR_SET_SECUREBITS, cr->securebits);
+		if (is_err(ret))
+			creds_fail(c, ret, STUB_CREDS_SECUREBITS);
+	} else if (!(cr->securebits & SECBIT_KEEP_CAPS)) {
+		sys2(__NR_prctl, PR_SET_KEEPCAPS, 0);
+	}
+	ret = set_caps(cr->cap_inh, cr->cap_prm, cr->cap_eff);
+	if (is_err(ret))
+		creds_fail(c, ret, STUB_CREDS_CAPS);
+	ret = sys2(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+	for (i = 0; i < 64 && !is_err(ret); i++)
+		if (cr->cap_amb & (1ull << i))
+			ret = sys3(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i);
+	if (is_err(ret))
+		creds_fail(c, ret, STUB_CREDS_AMBIENT);
+	if (cr->dumpable <= 1 && sys1(__NR_prctl, PR_GET_DUMPABLE) != (long)cr->dumpable) {
+		ret = sys2(__NR_prctl, PR_SET_DUMPABLE, cr->dumpable);
+		if (is_err(ret))
+			creds_fail(c, ret, STUB_CREDS_DUMPABLE);
+	}
+}
+
 static void set_thread_state(struct ctx *c, const struct stub_thread *t)
 {
 	struct k_stack ss;
@@ -1111,6 +1229,8 @@ static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 	set_mm(c);
 	set_process_state(c);
 	set_thread_state(c, t);
+	/* Before the threads: they inherit who we are. */
+	set_creds(c);
 	/* The others start with our signal mask: everything blocked. */
 	create_threads(c);
 	set_posix_timers(c);

@@ -29,7 +29,15 @@
 #define __NR_umask		95
 #define __NR_rt_sigqueueinfo	129
 #define __NR_sigaltstack	131
+#define __NR_setresuid		117
+#define __NR_setresgid		119
+#define __NR_setfsuid		122
+#define __NR_setfsgid		123
+#define __NR_capget		125
+#define __NR_capset		126
+#define __NR_personality	135
 #define __NR_prctl		157
+#define __NR_setgroups		116
 #define __NR_timer_create	222
 #define __NR_timer_settime	223
 #define PR_TIMER_CREATE_RESTORE_IDS	77
@@ -64,6 +72,18 @@
 #define F_SETFD		2
 #define FD_CLOEXEC	1
 #define PR_SET_NAME	15
+#define PR_GET_DUMPABLE	3
+#define PR_SET_DUMPABLE	4
+#define PR_SET_KEEPCAPS	8
+#define PR_CAPBSET_READ	23
+#define PR_CAPBSET_DROP	24
+#define PR_GET_SECUREBITS	27
+#define PR_SET_SECUREBITS	28
+#define PR_CAP_AMBIENT	47
+#define PR_CAP_AMBIENT_RAISE	2
+#define PR_CAP_AMBIENT_CLEAR_ALL	4
+#define SECBIT_KEEP_CAPS	(1u << 4)
+#define LINUX_CAPABILITY_VERSION_3	0x20080522
 #define PR_SET_MM	35
 #define PR_SET_MM_MAP	14
 #define ARCH_SET_GS	0x1001
@@ -79,6 +99,7 @@
 #define SS_ONSTACK	1
 #define SS_DISABLE	2
 
+#define EPERM		1
 #define EINVAL		22
 #define EINTR		4
 #define EAGAIN		11
