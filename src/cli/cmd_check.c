@@ -2,12 +2,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/privilege.h"
 
 #ifndef PR_SET_MM_MAP_SIZE
 #define PR_SET_MM_MAP_SIZE 15
@@ -66,9 +70,22 @@ static bool check_ptrace(pid_t pid, bool *regset, bool *vm_readv, bool *pagemap)
 	return true;
 }
 
+static bool tcp_repair_works(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok = fd >= 0 && setsockopt(fd, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	bool regset = false, vm_readv = false, pagemap = false, seize, all = true;
+	enum privilege_mode mode = privilege_mode();
+	bool root = mode == PRIV_ROOT, userns = true;
+	char userns_why[512] = "";
 	unsigned int mm_size = 0;
 	struct clone_args ca = { 0 };
 	pid_t pid;
@@ -82,6 +99,7 @@ int cmd_check(int argc, char **argv)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, __WALL);
 	}
+	userns = userns_available(userns_why, sizeof(userns_why)) == 1;
 	/* clone3 with a bad set_tid size: EINVAL means the kernel knows set_tid. */
 	ca.set_tid_size = 1;
 	r = syscall(SYS_clone3, &ca, sizeof(ca));
@@ -89,28 +107,40 @@ int cmd_check(int argc, char **argv)
 		const char *what;
 		bool ok;
 		const char *why;
+		bool needed;	/* in this mode */
 	} checks[] = {
-		{ "ptrace PTRACE_SEIZE/INTERRUPT", seize, "dump: freeze and read threads" },
-		{ "PTRACE_GETREGSET NT_X86_XSTATE", regset, "dump: vector registers" },
-		{ "process_vm_readv", vm_readv, "dump: memory" },
-		{ "/proc/PID/pagemap", pagemap, "dump: skip untouched pages" },
-		{ "clone3 set_tid", r < 0 && errno == EINVAL, "restore: exact pids" },
+		{ "ptrace PTRACE_SEIZE/INTERRUPT", seize, "dump: freeze and read threads", true },
+		{ "PTRACE_GETREGSET NT_X86_XSTATE", regset, "dump: vector registers", true },
+		{ "process_vm_readv", vm_readv, "dump: memory", true },
+		{ "/proc/PID/pagemap", pagemap, "dump: skip untouched pages", true },
+		{ "clone3 set_tid", r < 0 && errno == EINVAL, "restore: exact pids", true },
 		{ "prctl PR_SET_MM_MAP", prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mm_size, 0, 0) == 0,
-		  "restore: brk, arg/env, exe link" },
-		{ "CAP_SYS_PTRACE", have_cap(CAP_SYS_PTRACE), "trace processes of others" },
+		  "restore: brk, arg/env, exe link", true },
+		{ "CAP_SYS_PTRACE", have_cap(CAP_SYS_PTRACE), "trace processes of others", root },
 		{ "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN",
 		  have_cap(CAP_CHECKPOINT_RESTORE) || have_cap(CAP_SYS_ADMIN),
-		  "restore: set_tid and the exe link" },
+		  "restore: set_tid and the exe link", root },
+		{ "user namespaces", userns,
+		  "without root: pid namespace, set_tid and the exe link in one of your own", !root },
 		{ "pidfd_getfd", syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno == EBADF,
-		  "dump: inspect pipes and sockets" },
-		{ "vdso", getauxval(AT_SYSINFO_EHDR) != 0, "remote system calls" },
+		  "dump: inspect pipes and sockets", true },
+		{ "vdso", getauxval(AT_SYSINFO_EHDR) != 0, "remote system calls", true },
+		{ "TCP_REPAIR (CAP_NET_ADMIN on the host)", tcp_repair_works(),
+		  "established TCP connections; without it they are refused", false },
 	};
+	printf("mode: %s\n", privilege_mode_name(mode));
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		printf("%-42s %-8s %s\n", checks[i].what, checks[i].ok ? "ok" : "MISSING",
-		       checks[i].why);
-		all &= checks[i].ok;
+		const char *state = checks[i].ok ? "ok" : checks[i].needed ? "MISSING" : "no";
+
+		if (!checks[i].needed && !checks[i].ok && (i == 6 || i == 7 || i == 8))
+			continue;	/* the other mode's needs */
+		printf("%-42s %-8s %s\n", checks[i].what, state, checks[i].why);
+		if (checks[i].needed)
+			all &= checks[i].ok;
 	}
-	printf("%s\n", all ? "this kernel has everything trace-ckpt needs"
+	if (!userns)
+		printf("%s\n", userns_why);
+	printf("%s\n", all ? "this kernel has everything trace-ckpt needs in this mode"
 			   : "some features are missing: see above");
 	return all ? 0 : 1;
 }

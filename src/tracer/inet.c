@@ -351,6 +351,12 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		f->inet_backlog = 128;
 		return 0;
 	case TCP_ESTABLISHED:
+		if (!cx->s->can_repair_tcp)
+			return collect_fail(cx, -EPERM,
+					    "fd %d: established TCP connection: keeping it needs "
+					    "TCP_REPAIR, that is CAP_NET_ADMIN on the host, which "
+					    "trace-ckpt without root does not have (README, "
+					    "\"Without root\")", f->fd);
 		/* Read once every connection is locked (collect_tcp_connections). */
 		f->repair_fd = dup(h);
 		return f->repair_fd < 0 ? neg_errno() : 0;

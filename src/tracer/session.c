@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <sys/socket.h>
+#include <netinet/tcp.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <poll.h>
@@ -21,6 +24,19 @@
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
+
+/* Tried rather than deduced: what counts is the network namespace's owner. */
+static bool tcp_repair_allowed(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = setsockopt(fd, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0;
+	close(fd);
+	return ok;
+}
 
 int session_init(struct session *s, const char *default_dir, const char *cmdline)
 {
@@ -52,6 +68,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	if (s->signal_fd < 0)
 		return neg_errno();
 	session_note_stdio(s);
+	s->can_repair_tcp = tcp_repair_allowed();
 	return 0;
 }
 
