@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <limits.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +18,35 @@
 #include "tracer/session.h"
 #include "util/log.h"
 
+/*
+ * Whoever can write an image decides what it runs: one made by someone else
+ * is used only when the user says they trust its owner.
+ */
+static bool image_owner_refused(const char *dir)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	if (stat(dir, &st) < 0) {
+		fprintf(stderr, "trace-ckpt restore: %s: %m\n", dir);
+		return true;
+	}
+	if (st.st_uid == geteuid() || st.st_uid == 0)
+		return false;
+	pw = getpwuid(st.st_uid);
+	fprintf(stderr,
+		"trace-ckpt restore: %s is owned by uid %u (%s), not by you: whoever wrote it "
+		"chose what it runs; restore --trust-owner if you trust them\n",
+		dir, st.st_uid, pw ? pw->pw_name : "?");
+	return true;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
 	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
-	bool all_hosts = false, detach = false;
+	bool all_hosts = false, detach = false, trust_owner = false;
 	unsigned long long generation = 0;
 	unsigned int flags = 0;
 	struct timespec t0, t1;
@@ -45,6 +70,8 @@ int cmd_restore(int argc, char **argv)
 				fprintf(stderr, "trace-ckpt restore: --generation takes a number above 0\n");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--trust-owner")) {
+			trust_owner = true;
 		} else if (!strcmp(argv[i], "--detach")) {
 			detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
@@ -72,6 +99,8 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt restore: %s: %m\n", arg);
 		return 1;
 	}
+	if (!trust_owner && image_owner_refused(dir))
+		return 1;
 	if (detach && (all_hosts || coord || po.interval_s)) {
 		fprintf(stderr, "trace-ckpt restore: --detach leaves nobody to take checkpoints or to answer a coordinator\n");
 		return 2;

@@ -350,14 +350,15 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.plan = dup_high(cf.plan, base);
 	cf.keep[cf.nr_keep++] = cf.plan;
 	snprintf(plan_arg, sizeof(plan_arg), "%d", cf.plan);
-	close_all_but(p, &cf);
-	umask(p->umask);
+	/* Before the fds are trimmed: libcap may open files of its own. */
 	r = creds_raise_stub_caps();
 	if (r < 0) {
 		snprintf(err, sizeof(err), "pid %d: capabilities for the stub: %s", p->pid,
 			 strerror(-r));
 		child_fail(status_fd, STUB_ERR_PROC, r, 0, err);
 	}
+	close_all_but(p, &cf);
+	umask(p->umask);
 	execve(rc->stub, argv, envp);
 	child_fail(status_fd, STUB_ERR_PLAN, neg_errno(), 0, NULL);
 }

@@ -1314,6 +1314,8 @@ __attribute__((noreturn)) void stub_entry(uint64_t *sp)
 	if (is_err(ret))
 		report_fail(hdr.status_fd, STUB_ERR_PLAN, ret, 0);
 	plan = (const struct stub_plan *)ret;
+	/* The mapping is enough; the fd would outlive us in the program. */
+	sys1(__NR_close, plan_fd);
 	if (plan->size != hdr.size)
 		report_fail(hdr.status_fd, STUB_ERR_PLAN, -EINVAL, 0);
 	ret = check_plan(plan, &bad);
