@@ -800,17 +800,21 @@ static void caps_now(uint64_t *inh, uint64_t *prm)
 	*prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
 }
 
-static void creds_fail(struct ctx *c, long ret, enum stub_creds_step step)
+static __attribute__((noreturn)) void creds_fail(struct ctx *c, long ret,
+						 enum stub_creds_step step, int32_t tid)
 {
-	report_fail(c->status_fd, STUB_ERR_CREDS, ret, step);
+	report_fail_tid(c->status_fd, STUB_ERR_CREDS, ret, step, tid);
 }
 
 /*
  * Become who the process was: groups and ids with the capabilities kept
  * across the uid change (KEEPCAPS), then the capability sets themselves,
  * securebits, ambient and dumpable (a uid change clears dumpable).
+ * Credentials belong to each thread: every thread calls this for itself,
+ * once it exists (making it with its tid needs the capabilities).  tid: 0
+ * for the leader, else the thread's, for the report.
  */
-static void set_creds(struct ctx *c)
+static void set_creds(struct ctx *c, int32_t tid)
 {
 	const struct stub_creds *cr = &c->plan->creds;
 	const uint32_t *u = cr->uid, *g = cr->gid;
@@ -822,7 +826,7 @@ static void set_creds(struct ctx *c)
 	if (cr->set_personality) {
 		ret = sys1(__NR_personality, cr->personality);
 		if (is_err(ret))
-			creds_fail(c, ret, STUB_CREDS_PERSONALITY);
+			creds_fail(c, ret, STUB_CREDS_PERSONALITY, tid);
 	}
 	for (i = 0; i < 64; i++) {
 		if (cr->cap_bnd & (1ull << i))
@@ -831,15 +835,15 @@ static void set_creds(struct ctx *c)
 		if (is_err(ret))
 			break;		/* past the last capability this kernel has */
 		if (ret == 1 && is_err(ret = sys2(__NR_prctl, PR_CAPBSET_DROP, i)))
-			creds_fail(c, ret, STUB_CREDS_BOUNDING);
+			creds_fail(c, ret, STUB_CREDS_BOUNDING, tid);
 	}
 	ret = sys2(__NR_prctl, PR_SET_KEEPCAPS, 1);
 	if (is_err(ret))
-		creds_fail(c, ret, STUB_CREDS_KEEPCAPS);
+		creds_fail(c, ret, STUB_CREDS_KEEPCAPS, tid);
 	if (cr->set_groups) {
 		ret = sys2(__NR_setgroups, cr->nr_groups, plan_at(c->plan, cr->groups_off));
 		if (is_err(ret))
-			creds_fail(c, ret, STUB_CREDS_GROUPS);
+			creds_fail(c, ret, STUB_CREDS_GROUPS, tid);
 	}
 	ret = sys3(__NR_setresgid, g[0], g[1], g[2]);
 	if (!is_err(ret)) {
@@ -847,14 +851,14 @@ static void set_creds(struct ctx *c)
 		ret = sys1(__NR_setfsgid, -1) == (long)g[3] ? 0 : -EPERM;
 	}
 	if (is_err(ret))
-		creds_fail(c, ret, STUB_CREDS_GIDS);
+		creds_fail(c, ret, STUB_CREDS_GIDS, tid);
 	ret = sys3(__NR_setresuid, u[0], u[1], u[2]);
 	if (!is_err(ret)) {
 		sys1(__NR_setfsuid, u[3]);
 		ret = sys1(__NR_setfsuid, -1) == (long)u[3] ? 0 : -EPERM;
 	}
 	if (is_err(ret))
-		creds_fail(c, ret, STUB_CREDS_UIDS);
+		creds_fail(c, ret, STUB_CREDS_UIDS, tid);
 	/* Effective again, for the securebits (CAP_SETPCAP); the uid change cleared it. */
 	{
 		uint64_t inh, prm;
@@ -865,23 +869,23 @@ static void set_creds(struct ctx *c)
 	if ((uint32_t)sys1(__NR_prctl, PR_GET_SECUREBITS) != cr->securebits) {
 		ret = sys2(__NR_prctl, PR_SET_SECUREBITS, cr->securebits);
 		if (is_err(ret))
-			creds_fail(c, ret, STUB_CREDS_SECUREBITS);
+			creds_fail(c, ret, STUB_CREDS_SECUREBITS, tid);
 	} else if (!(cr->securebits & SECBIT_KEEP_CAPS)) {
 		sys2(__NR_prctl, PR_SET_KEEPCAPS, 0);
 	}
 	ret = set_caps(cr->cap_inh, cr->cap_prm, cr->cap_eff);
 	if (is_err(ret))
-		creds_fail(c, ret, STUB_CREDS_CAPS);
+		creds_fail(c, ret, STUB_CREDS_CAPS, tid);
 	ret = sys2(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
 	for (i = 0; i < 64 && !is_err(ret); i++)
 		if (cr->cap_amb & (1ull << i))
 			ret = sys3(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i);
 	if (is_err(ret))
-		creds_fail(c, ret, STUB_CREDS_AMBIENT);
+		creds_fail(c, ret, STUB_CREDS_AMBIENT, tid);
 	if (cr->dumpable <= 1 && sys1(__NR_prctl, PR_GET_DUMPABLE) != (long)cr->dumpable) {
 		ret = sys2(__NR_prctl, PR_SET_DUMPABLE, cr->dumpable);
 		if (is_err(ret))
-			creds_fail(c, ret, STUB_CREDS_DUMPABLE);
+			creds_fail(c, ret, STUB_CREDS_DUMPABLE, tid);
 	}
 }
 
@@ -1090,6 +1094,7 @@ static __attribute__((noreturn, used)) void thread_main(struct thread_start *s)
 	if (tid != t->tid)
 		thread_fail(c, t, -EINVAL, (uint64_t)tid);
 	set_thread_state(c, t);
+	set_creds(c, t->tid);
 	queue_own_signals(c, t);
 	c->report[s->idx].tid = t->tid;
 	c->report[s->idx].frame_sp = build_frame(c, t);
@@ -1229,10 +1234,9 @@ static __attribute__((noreturn, used)) void stage_two(struct ctx *c)
 	set_mm(c);
 	set_process_state(c);
 	set_thread_state(c, t);
-	/* Before the threads: they inherit who we are. */
-	set_creds(c);
 	/* The others start with our signal mask: everything blocked. */
 	create_threads(c);
+	set_creds(c, 0);
 	set_posix_timers(c);
 	set_fds_and_signals(c);
 	queue_own_signals(c, t);
