@@ -78,6 +78,14 @@ static int open_deleted(const struct fd_record *f, int flags)
 	src = open(f->content, O_RDONLY | O_CLOEXEC);
 	if (src < 0)
 		return neg_errno();
+	/* A memfd has no directory to come back in: a new memfd of that name. */
+	if (!strncmp(f->path, "/memfd:", 7)) {
+		tmp = memfd_create(f->path + 7, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (tmp < 0)
+			return neg_errno();
+		r = copy_contents(src, tmp, f->size);
+		return r < 0 ? r : reopen(tmp, flags);
+	}
 	tmp = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode & 07777);
 	if (tmp >= 0) {
 		r = copy_contents(src, tmp, f->size);
