@@ -53,6 +53,7 @@ struct supervisor_info {
 	pid_t *pids;		/* every process it traces */
 	size_t nr_pids;
 	uint64_t generation;
+	bool unanswered;	/* did not answer in time: busy, or its clients slots full */
 };
 
 /* Every live supervisor of this user; stale sockets are removed. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,8 +35,18 @@ int client_request(const char *path, const struct tlv_buf *req, uint8_t **reply,
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return neg_errno();
+	/*
+	 * connect waits while the supervisor's backlog is full (its client
+	 * slots taken by others until their deadlines): within our timeout.
+	 */
+	if (timeout_ms >= 0) {
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return neg_errno();
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return neg_errno();
+		return errno == EAGAIN ? -ETIMEDOUT : neg_errno();
 	if (send(fd, req->data, req->len, MSG_NOSIGNAL) < 0)
 		return neg_errno();
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -134,6 +145,15 @@ int client_find(pid_t pid, struct supervisor_info **out, size_t *nr)
 	si->pid = tracer;
 	snprintf(si->path, sizeof(si->path), "%s/%d.sock", dir, tracer);
 	r = ask_info(si);
+	if (r == -ETIMEDOUT && !si->nr_pids) {
+		/* Its socket is there, /proc names it: busy, but the one. */
+		si->pids = malloc(sizeof(*si->pids));
+		if (si->pids) {
+			si->pids[si->nr_pids++] = pid;
+			si->unanswered = true;
+			r = 0;
+		}
+	}
 	if (r < 0) {
 		client_list_free(si, 1);
 		/* Not one of ours after all (gdb, strace...): look everywhere. */
@@ -176,7 +196,15 @@ int client_list(struct supervisor_info **out, size_t *nr)
 			unlink(si.path);
 			continue;
 		}
-		if (r < 0) {
+		/*
+		 * One that does not answer in time is still there: counted, so
+		 * that "the user's only computation" is never another one.
+		 */
+		if (r == -ETIMEDOUT) {
+			supervisor_info_clear(&si);
+			si = (struct supervisor_info){ .pid = si.pid, .unanswered = true };
+			snprintf(si.path, sizeof(si.path), "%s/%s", dir, de->d_name);
+		} else if (r < 0) {
 			supervisor_info_clear(&si);
 			continue;
 		}

@@ -84,6 +84,10 @@ int cmd_list(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (v[i].unanswered) {
+			printf("? (supervisor %d, not answering)\n", v[i].pid);
+			continue;
+		}
 		printf("%d %s %s", v[i].nr_pids ? v[i].pids[0] : 0, v[i].cmdline ? v[i].cmdline : "",
 		       v[i].dir ? v[i].dir : "-");
 		printf(" (supervisor %d, %zu processes, generation %llu)\n", v[i].pid, v[i].nr_pids,

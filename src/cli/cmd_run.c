@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "proto/image_tmp.h"
 #include "tracer/control.h"
 #include "tracer/session.h"
 #include "tracer/coord_client.h"
@@ -79,6 +80,8 @@ int cmd_run(int argc, char **argv)
 	/* First, while we are one thread: the namespaces are made from there. */
 	if (enter_rootless_namespace("run", &rootless) < 0)
 		return 1;
+	/* A dump of an earlier run killed while writing here left its directory. */
+	image_tmp_sweep(dir);
 	cmdline = join_args(argv + i);
 	r = session_init(&s, dir, cmdline);
 	free(cmdline);

@@ -9,7 +9,9 @@
  *   DIR/<host>/shared/...           contents of deleted files, pipes, ...
  *
  * Written in DIR.tmp-XXXXXX next to DIR, fsynced, then renamed over DIR;
- * directories 0700, files 0600.
+ * directories 0700, files 0600.  The writer locks DIR.tmp-XXXXXX.lock while
+ * it writes, and removes the temporary directories of writers that died
+ * (image_tmp.h).
  */
 #pragma once
 

@@ -24,6 +24,7 @@
 
 #include "proto/core.h"
 #include "proto/image.h"
+#include "proto/image_tmp.h"
 #include "proto/manifest.h"
 #include "proto/record.h"
 #include "util/fileio.h"
@@ -767,6 +768,7 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 		     const struct mem_reader *mr, struct image_stats *st)
 {
 	struct writer w = { .c = c, .mr = mr, .host_fd = -1, .keep = keep };
+	struct image_tmp tmp;
 	char clean[PATH_MAX];
 	uint8_t *mem;
 	uint64_t t0 = now_ns();
@@ -784,9 +786,12 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 		return log_ret(-ENAMETOOLONG, "image directory \"%s\": name too long", dir);
 	memcpy(clean, dir, n);
 	clean[n] = '\0';
-	path_fmt(w.tmp, sizeof(w.tmp), "%s.tmp-XXXXXX", clean);
-	if (!mkdtemp(w.tmp))
-		return log_ret(neg_errno(), "%s: %m", w.tmp);
+	/* What a writer killed earlier left here would fill the disk by and by. */
+	image_tmp_sweep(clean);
+	r = image_tmp_create(clean, &tmp);
+	if (r < 0)
+		return r;
+	path_fmt(w.tmp, sizeof(w.tmp), "%s", tmp.path);
 
 	/* Faulted in once here rather than page by page in the reader thread. */
 	mem = mmap(NULL, (size_t)NR_BUFS * BUF_SIZE, PROT_READ | PROT_WRITE,
@@ -803,8 +808,8 @@ out:
 	if (w.host_fd >= 0)
 		close(w.host_fd);
 	manifest_free(&w.man);
-	if (r < 0)
-		rm_rf(w.tmp);
+	/* After a failure the directory, after success the image replaced (or nothing). */
+	image_tmp_release(&tmp);
 	w.st.write_ns = now_ns() - t0;
 	if (st)
 		*st = w.st;

@@ -346,13 +346,13 @@ static void forward_signal(struct session *s, int sig)
 int session_loop(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[3 + 1 + CONTROL_MAX_CONNS] = {
 			{ .fd = s->signal_fd, .events = POLLIN },
-			{ .fd = s->control_fd, .events = POLLIN },
 			{ .fd = s->coord ? s->coord->fd : -1, .events = POLLIN },
 			{ .fd = s->periodic_fd, .events = POLLIN },
 		};
-		int r = poll(pfd, 4, -1);
+		size_t nctl = control_pollfds(s, pfd + 3);
+		int r = poll(pfd, 3 + nctl, control_poll_timeout(s));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -369,12 +369,14 @@ int session_loop(struct session *s)
 		r = session_drain_waits(s);
 		if (r < 0)
 			return r;
-		if (s->control_fd >= 0 && (pfd[1].revents & POLLIN))
-			control_serve_one(s);
-		if (s->coord && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
+		control_handle(s, pfd + 3, nctl);
+		if (s->coord && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			coord_serve(s);
-		if (s->periodic_fd >= 0 && (pfd[3].revents & POLLIN) && !s->root_gone)
+		if (s->periodic_fd >= 0 && (pfd[2].revents & POLLIN) && !s->root_gone)
 			periodic_fire(s);
+		/* One request per turn: the stops that came meanwhile are served first. */
+		if (!s->quit)
+			control_run_queued(s);
 	}
 	return 0;
 }

@@ -34,6 +34,7 @@ struct stdio_id {
 };
 
 struct channel;
+struct control_conn;
 
 struct session {
 	pid_t root;		/* the process `run` started or `restore` rebuilt */
@@ -49,6 +50,9 @@ struct session {
 	int signal_fd;
 	int control_fd;
 	char *control_path;
+	struct control_conn *control_conns;	/* its clients (control.c) */
+	size_t nr_control_conns;
+	uint64_t control_seq;	/* order of their requests */
 	char *default_dir;	/* where dump writes unless told otherwise */
 	char *cmdline;		/* for list and the manifest */
 	uint64_t generation;	/* of the last image written */

@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
@@ -146,12 +149,89 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static int rm_rf_at(int parent, const char *name)
+/* Which filesystem, and which mount of it, an open file is on. */
+struct fs_id {
+	dev_t dev;
+	uint64_t mnt;		/* 0 where statx does not tell */
+};
+
+static int fs_id_of(int fd, struct fs_id *id)
 {
-	_cleanup_close_ int fd = -1;
-	DIR *d;
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+		return neg_errno();
+	id->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	id->mnt = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+	return 0;
+}
+
+static bool fs_id_eq(const struct fs_id *a, const struct fs_id *b)
+{
+	return a->dev == b->dev && a->mnt == b->mnt;
+}
+
+#define RM_TREE_MAX_DEPTH 64
+
+/*
+ * Empty the directory dir_fd (which is on fs).  A symbolic link is removed,
+ * never followed; a directory on another filesystem or mount is left whole
+ * (-EXDEV), and so is everything above it.
+ */
+static int rm_tree_in(int dir_fd, const struct fs_id *fs, int depth)
+{
 	struct dirent *de;
-	int r = 0;
+	int fd, r = 0;
+	DIR *d;
+
+	if (depth > RM_TREE_MAX_DEPTH)
+		return -ELOOP;
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		r = neg_errno();
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -1;
+		struct fs_id sub_fs;
+		int q;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			r = r ? r : neg_errno();
+			continue;
+		}
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			r = r ? r : neg_errno();
+			continue;
+		}
+		q = fs_id_of(sub, &sub_fs);
+		if (q == 0 && !fs_id_eq(&sub_fs, fs))
+			q = -EXDEV;
+		if (q == 0)
+			q = rm_tree_in(sub, fs, depth + 1);
+		if (q == 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			q = neg_errno();
+		if (q < 0 && !r)
+			r = q;
+	}
+	closedir(d);
+	return r;
+}
+
+int rm_tree_at(int parent, const char *name)
+{
+	_cleanup_close_ int fd = -1, up = -1;
+	struct fs_id fs, up_fs;
+	int r;
 
 	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -159,24 +239,24 @@ static int rm_rf_at(int parent, const char *name)
 		return neg_errno();
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
+		return errno == ENOENT ? 0 : neg_errno();
+	/* A mount point itself is another filesystem's root: not ours to empty. */
+	up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
 		return neg_errno();
-	d = fdopendir(TAKE_FD(fd));
-	if (!d)
+	if ((r = fs_id_of(fd, &fs)) < 0 || (r = fs_id_of(up, &up_fs)) < 0)
+		return r;
+	if (!fs_id_eq(&fs, &up_fs))
+		return -EXDEV;
+	r = rm_tree_in(fd, &fs, 0);
+	if (r < 0)
+		return r;
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return neg_errno();
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = rm_rf_at(dirfd(d), de->d_name);
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0)
-		r = neg_errno();
-	return r;
+	return 0;
 }
 
 int rm_rf(const char *path)
 {
-	return rm_rf_at(AT_FDCWD, path);
+	return rm_tree_at(AT_FDCWD, path);
 }

@@ -12,5 +12,11 @@ int pread_full(int fd, void *buf, size_t len, off_t off);
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 /* mkdir -p with the given mode for every created component. */
 int mkdir_p(const char *path, mode_t mode);
-/* rm -rf; used on temporary image directories only. */
+/*
+ * rm -rf, on one filesystem: symbolic links are removed, never followed, and
+ * a directory on another filesystem or mount (a mount point, a bind mount)
+ * is left with everything above it (-EXDEV).  Used on image directories only.
+ */
 int rm_rf(const char *path);
+/* The same for name in the directory parent (a file descriptor, or AT_FDCWD). */
+int rm_tree_at(int parent, const char *name);

@@ -29,6 +29,15 @@
 #             truncated manifest fails, names the file, leaves nothing running
 #             and does not touch the image; then the intact image restores
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
+#   silent    run -> silent control clients connect and send nothing -> a
+#             dump -D IMG meanwhile finishes in under 2 s and the program
+#             (forkstall: forks and takes signals all the time) reports no
+#             stall of 1 s or more; the program goes on to PASS
+#   staletmp  run (a large program) -> dump, the supervisor killed while it
+#             writes -> its temporary directory is left; next to it a
+#             directory whose writer lock is held -> the next run into the
+#             same place removes the first, a dump there leaves the second,
+#             until its lock is let go
 #   detach    run -> dump -D IMG --kill -> restore --detach IMG exits 0 at
 #             once -> the program, traced by nobody, goes on to PASS
 #   attach    the program started directly in the background (stdout to a
@@ -79,6 +88,7 @@ done
 [ $# -ge 1 ] || usage
 PROG=$1
 shift
+HERE=$(cd "$(dirname "$0")" && pwd)
 PROG_ARGS=("$@")
 [ -n "$NAME" ] || NAME="$(basename "$PROG")-$MODE"
 
@@ -674,6 +684,114 @@ mode_killsup() {
 	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
 }
 
+# the largest "stall N MS" of ticks FROM+1 .. TO in FILE
+max_stall() {
+	awk -v from="$2" -v to="$3" '
+		$1 == "stall" && $2 > from && $2 <= to && $3 + 0 > max { max = $3 + 0 }
+		END { print max + 0 }' "$1"
+}
+
+mode_silent() {
+	local t0 t1 start ms stall sc
+	command -v python3 >/dev/null || skip "no python3 for the silent client"
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	t0=$(last_tick run.out)
+	# Three, so that a supervisor that serves them one after the other shows it.
+	start silent.out silent.err python3 "$HERE/silent_client.py" "$RUN_PID" 3
+	sc=$LAST_PID
+	wait_line silent.out '^connected ' "$T_READY" "$sc"
+	log "$(head -n1 silent.out)"
+	start=$(now_ms)
+	dump_ok dump ${PROG_PID:+"$PROG_PID"} -D "$WORK/img"
+	ms=$(( $(now_ms) - start ))
+	log "dump with silent clients connected: $ms ms"
+	[ -f "$WORK/img/manifest" ] || fail "the dump wrote no $WORK/img/manifest"
+	wait_tick run.out $((t0 + TICKS + 2)) "$T_TICKS" "$RUN_PID"
+	t1=$(last_tick run.out)
+	alive "$sc" || fail "the silent client ended early: $(cat silent.err)"
+	stall=$(max_stall run.out "$t0" "$t1")
+	log "longest stall of the program while the silent clients were connected: $stall ms (ticks $((t0 + 1))..$t1)"
+	[ "$ms" -lt 2000 ] || fail "the dump took $ms ms with silent clients connected"
+	[ "$stall" -lt 1000 ] || fail "the program stood still $stall ms while silent clients were connected"
+	kill "$sc"
+	wait_line run.out '^PASS$' "$T_PASS" "$RUN_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC, expected 0"
+	check_output run.out
+}
+
+# tmp_dirs: the temporary image directories next to $WORK/images
+tmp_dirs() {
+	local d
+	for d in "$WORK"/images.tmp-??????; do
+		[ -d "$d" ] && echo "$d"
+	done
+}
+
+mode_staletmp() {
+	local start cores stale live=$WORK/images.tmp-LiVe00 holder
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+	start dump.out dump.err "$TC" dump "$PROG_PID"
+	# Killed while it writes: once a core file is on its way.
+	start=$(now_ms)
+	while :; do
+		cores=("$WORK"/images.tmp-??????/*/proc-*.core)
+		[ ${#cores[@]} -gt 0 ] && [ -s "${cores[0]}" ] && break
+		grep -q '^checkpoint: ' dump.out && fail "the dump finished before it could be killed: give the program more memory"
+		[ $(( $(now_ms) - start )) -lt $((T_DUMP * 1000)) ] || fail "no core file being written after $T_DUMP s"
+		sleep 0.02
+	done
+	kill -KILL "$RUN_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run survived SIGKILL"
+	stale=$(tmp_dirs)
+	[ -n "$stale" ] || fail "the killed dump left no temporary directory (did it finish?)"
+	log "the killed dump left $stale ($(du -sh "$stale" | cut -f1))"
+	if alive "$PROG_PID"; then
+		kill -KILL "$PROG_PID"
+		wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
+	fi
+
+	# A writer at work next to it: its lock held by one process, until killed.
+	command -v flock >/dev/null || skip "no flock(1) to hold a writer lock"
+	mkdir -m 0700 "$live" && echo live >"$live/manifest" && : >"$live.lock" || fail "mkdir $live"
+	# shellcheck disable=SC2016
+	start holder.out holder.err bash -c 'exec 9>>"$1" && flock -x 9 && exec sleep 600' _ "$live.lock"
+	holder=$LAST_PID
+	start=$(now_ms)
+	while flock -n -x "$live.lock" true; do
+		alive "$holder" || fail "flock(1) ended: $(cat holder.err)"
+		[ $(( $(now_ms) - start )) -lt $((T_READY * 1000)) ] || fail "flock(1) did not take $live.lock"
+		sleep 0.02
+	done
+
+	start_run run2.out run2.err
+	wait_line run2.out '^READY$' "$T_READY" "$RUN_PID"
+	[ ! -e "$stale" ] || fail "run into the same place left the dead writer's $stale"
+	[ ! -e "$stale.lock" ] || fail "run into the same place left $stale.lock"
+	[ -f "$live/manifest" ] || fail "run into the same place removed $live, whose writer lock is held"
+	log "run removed $stale; $live (lock held) is still there"
+	wait_tick run2.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	dump_ok dump2 ${PROG_PID:+"$PROG_PID"}
+	[ -f "$WORK/images/manifest" ] || fail "the dump wrote no $WORK/images/manifest"
+	[ -f "$live/manifest" ] || fail "a dump into the same place removed $live, whose writer lock is held"
+	[ "$(tmp_dirs)" = "$live" ] || fail "temporary directories after the dump: $(tmp_dirs | tr '\n' ' ')"
+	kill "$holder"
+	wait_exit "$holder" "$T_EXIT" || fail "flock(1) survived SIGTERM"
+	dump_ok dump3 ${PROG_PID:+"$PROG_PID"}
+	[ ! -e "$live" ] || fail "$live is still there after its writer lock was let go"
+	[ -z "$(tmp_dirs)" ] || fail "temporary directories after the last dump: $(tmp_dirs | tr '\n' ' ')"
+	log "the next dump removed $live once its lock was free"
+	check_output run2.out
+}
+
 mode_detach() {
 	local p prog= tracer
 	start_run run.out run.err
@@ -851,6 +969,8 @@ faildump) mode_faildump ;;
 damage) mode_damage ;;
 killsup) mode_killsup ;;
 detach) mode_detach ;;
+silent) mode_silent ;;
+staletmp) mode_staletmp ;;
 cli) mode_cli ;;
 attach) mode_attach ;;
 *) fail "unknown mode $MODE" ;;
