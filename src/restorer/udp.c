@@ -4,11 +4,14 @@
  * holds, or from one a socket of the computation holds again (a bind would
  * fail), so the restorer writes the packets itself on a raw socket (header
  * included); looped back, they keep their route and reach the socket as if
- * the sender had sent them.  An IPv4 sender of an IPv6 socket (a mapped
+ * the sender had sent them.  Without CAP_NET_RAW (an ordinary user) each is
+ * sent from its sender's address instead, which works while that address
+ * is the computation's own or free.  An IPv4 sender of an IPv6 socket (a mapped
  * address) is sent as IPv4.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -211,7 +214,94 @@ static int sleep_ms(int ms)
 
 struct raw_sockets {
 	int v4, v6;
+	bool refused;		/* no CAP_NET_RAW: send from the sender's address instead */
+	const struct computation *c;
+	const struct desc_table *t;
 };
+
+static void route_addrs(const struct udp_route *rt, struct sockaddr_storage *src,
+			struct sockaddr_storage *dst, socklen_t *len)
+{
+	memset(src, 0, sizeof(*src));
+	memset(dst, 0, sizeof(*dst));
+	if (rt->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)src, *d4 = (struct sockaddr_in *)dst;
+
+		s4->sin_family = d4->sin_family = AF_INET;
+		s4->sin_port = rt->sport;
+		d4->sin_port = rt->dport;
+		memcpy(&s4->sin_addr, rt->src, 4);
+		memcpy(&d4->sin_addr, rt->dst, 4);
+		*len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)src, *d6 = (struct sockaddr_in6 *)dst;
+
+		s6->sin6_family = d6->sin6_family = AF_INET6;
+		s6->sin6_port = rt->sport;
+		d6->sin6_port = rt->dport;
+		memcpy(&s6->sin6_addr, rt->src, 16);
+		memcpy(&d6->sin6_addr, rt->dst, 16);
+		*len = sizeof(*s6);
+	}
+}
+
+/* A restored UDP socket of the computation bound to exactly src. */
+static int sender_socket(const struct raw_sockets *raw, const struct sockaddr_storage *src,
+			 socklen_t len)
+{
+	for (size_t i = 0; i < raw->c->nr_procs; i++)
+		for (size_t k = 0; k < raw->c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &raw->c->procs[i].fds[k];
+			struct sockaddr_storage got;
+			socklen_t gl = sizeof(got);
+			int fd;
+
+			if (f->kind != FD_INET || f->sock_type != SOCK_DGRAM)
+				continue;
+			fd = descs_lookup(raw->t, f->desc_id);
+			if (fd >= 0 && getsockname(fd, (struct sockaddr *)&got, &gl) == 0 &&
+			    gl == len && !memcmp(&got, src, len))
+				return fd;
+		}
+	return -ENOENT;
+}
+
+/*
+ * Without a raw socket: the datagram goes out from its sender's address,
+ * through the sender's own restored socket when the computation has it,
+ * else through a socket bound there for the moment.
+ */
+static int send_from_sender(const struct raw_sockets *raw, const struct udp_route *rt,
+			    const uint8_t *data, uint32_t dlen, char *what, size_t whatlen)
+{
+	struct sockaddr_storage src, dst;
+	_cleanup_close_ int tmp = -1;
+	char name[INET6_ADDRSTRLEN] = "?";
+	socklen_t len;
+	int fd, one = 1;
+
+	route_addrs(rt, &src, &dst, &len);
+	fd = sender_socket(raw, &src, len);
+	if (fd < 0) {
+		tmp = socket(rt->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (tmp < 0)
+			return neg_errno();
+		setsockopt(tmp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(tmp, (struct sockaddr *)&src, len) < 0) {
+			inet_ntop(rt->family, rt->src, name, sizeof(name));
+			snprintf(what, whatlen,
+				 "without CAP_NET_RAW a datagram from %s port %u is sent again "
+				 "from that address, which is taken", name, ntohs(rt->sport));
+			return neg_errno();
+		}
+		fd = tmp;
+	}
+	if (sendto(fd, data, dlen, 0, (struct sockaddr *)&dst, len) != (ssize_t)dlen) {
+		snprintf(what, whatlen, "sending a datagram again from its sender's address");
+		return neg_errno();
+	}
+	return 0;
+}
 
 static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw, char *what,
 		      size_t whatlen)
@@ -240,8 +330,17 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 			return r;
 		}
 		rs = rt.family == AF_INET ? &raw->v4 : &raw->v6;
-		if (*rs < 0)
+		if (*rs < 0 && !raw->refused) {
 			*rs = socket(rt.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			raw->refused = *rs < 0 && (errno == EPERM || errno == EACCES);
+		}
+		if (raw->refused) {
+			r = send_from_sender(raw, &rt, m.data, m.len, what, whatlen);
+			if (r < 0)
+				return r;
+			sent++;
+			continue;
+		}
 		if (*rs < 0) {
 			snprintf(what, whatlen, "a raw socket");
 			return neg_errno();
@@ -272,7 +371,7 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 int udp_refill_queues(const struct computation *c, const struct desc_table *t, char *err,
 		      size_t errlen)
 {
-	struct raw_sockets raw = { -1, -1 };
+	struct raw_sockets raw = { -1, -1, false, c, t };
 	int r = 0;
 
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++)
