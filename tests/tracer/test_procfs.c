@@ -8,7 +8,51 @@
 #include <sys/mman.h>
 
 #include "proto/model.h"
+#include "tracer/collect.h"
 #include "tracer/procfs.h"
+
+START_TEST(status_creds)
+{
+	static const char status[] =
+		"Name:\tcat\nUmask:\t0022\nState:\tR (running)\n"
+		"Uid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\n"
+		"FDSize:\t256\nGroups:\t24 27 1000 \nNStgid:\t5\n"
+		"CapInh:\t0000000000000000\nCapPrm:\t0000000000003000\n"
+		"CapEff:\t0000000000001000\nCapBnd:\t000001ffffffffff\n"
+		"CapAmb:\t0000000000000000\nNoNewPrivs:\t0\n";
+	struct creds_record c = { 0 }, d = { 0 };
+	const uint32_t *g;
+
+	ck_assert_int_eq(parse_status_creds(status, &c), 0);
+	ck_assert_uint_eq(c.valid, 1);
+	ck_assert_uint_eq(c.uid[0], 1000);
+	ck_assert_uint_eq(c.uid[3], 1003);
+	ck_assert_uint_eq(c.gid[2], 102);
+	ck_assert_uint_eq(c.groups_len, 3 * sizeof(uint32_t));
+	g = (const uint32_t *)c.groups;
+	ck_assert_uint_eq(g[0], 24);
+	ck_assert_uint_eq(g[2], 1000);
+	ck_assert_uint_eq(c.cap_prm, 0x3000);
+	ck_assert_uint_eq(c.cap_eff, 0x1000);
+	ck_assert_uint_eq(c.cap_bnd, 0x1ffffffffffull);
+	ck_assert_int_eq(parse_status_creds(status, &d), 0);
+	ck_assert(creds_same(&c, &d));
+	d.cap_eff = 0;
+	ck_assert(!creds_same(&c, &d));
+	free(c.groups);
+	free(d.groups);
+	/* No groups at all is an empty list; a line cut short is refused. */
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(parse_status_creds("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n"
+					    "CapInh:\t0\nCapPrm:\t0\nCapEff:\t0\nCapBnd:\t0\n"
+					    "CapAmb:\t0\n", &c), 0);
+	ck_assert_uint_eq(c.groups_len, 0);
+	free(c.groups);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(parse_status_creds("Uid:\t0\t0\nGid:\t0\t0\t0\t0\n", &c), -EINVAL);
+	free(c.groups);
+}
+END_TEST
 
 START_TEST(maps_file_line)
 {
@@ -236,6 +280,7 @@ int main(void)
 	tcase_add_test(tc, stat_with_odd_comm);
 	tcase_add_test(tc, stat_of_self);
 	tcase_add_test(tc, status_fields);
+	tcase_add_test(tc, status_creds);
 	tcase_add_test(tc, fdinfo);
 	tcase_add_test(tc, fdinfo_locks);
 	tcase_add_test(tc, timerfd_info);

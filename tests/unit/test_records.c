@@ -40,6 +40,73 @@ START_TEST(process_round_trip)
 }
 END_TEST
 
+START_TEST(creds_round_trip)
+{
+	struct process_record a = { 0 }, b;
+	struct tlv_buf buf = { 0 };
+	uint32_t groups[] = { 24, 27, 1000 };
+
+	a.creds = (struct creds_record){
+		.valid = 1, .uid = { 1000, 0, 1000, 0 }, .gid = { 1000, 1000, 5, 1000 },
+		.cap_inh = 1, .cap_prm = 0x3, .cap_eff = 0x2, .cap_bnd = 0x1ffffffffffull,
+		.cap_amb = 1, .securebits = 0x10, .dumpable = 1,
+	};
+	a.creds.groups = malloc(sizeof(groups));
+	memcpy(a.creds.groups, groups, sizeof(groups));
+	a.creds.groups_len = sizeof(groups);
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_uint_eq(b.creds.valid, 1);
+	ck_assert_mem_eq(b.creds.uid, a.creds.uid, sizeof(a.creds.uid));
+	ck_assert_mem_eq(b.creds.gid, a.creds.gid, sizeof(a.creds.gid));
+	ck_assert_uint_eq(b.creds.groups_len, sizeof(groups));
+	ck_assert_mem_eq(b.creds.groups, groups, sizeof(groups));
+	ck_assert_uint_eq(b.creds.cap_inh, 1);
+	ck_assert_uint_eq(b.creds.cap_prm, 3);
+	ck_assert_uint_eq(b.creds.cap_eff, 2);
+	ck_assert_uint_eq(b.creds.cap_bnd, 0x1ffffffffffull);
+	ck_assert_uint_eq(b.creds.cap_amb, 1);
+	ck_assert_uint_eq(b.creds.securebits, 0x10);
+	ck_assert_uint_eq(b.creds.dumpable, 1);
+	process_record_free(&a);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+
+	/* Root with nothing else set is still credentials, not their absence. */
+	memset(&a, 0, sizeof(a));
+	a.creds.valid = 1;
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_uint_eq(b.creds.valid, 1);
+	ck_assert_uint_eq(b.creds.uid[0], 0);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+
+	/* An image from before: no credentials at all. */
+	memset(&a, 0, sizeof(a));
+	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
+	ck_assert_uint_eq(b.creds.valid, 0);
+	process_record_free(&b);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(creds_groups_of_odd_length)
+{
+	struct tlv_buf buf = { 0 };
+	struct process_record b;
+	long nest;
+	uint8_t three[3] = { 1, 2, 3 };
+
+	nest = tlv_nest_start(&buf, PROC_A_CREDS);
+	tlv_put(&buf, CRED_A_GROUPS, three, sizeof(three));
+	tlv_nest_end(&buf, nest);
+	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), -EBADMSG);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
 START_TEST(empty_process)
 {
 	struct process_record a = { 0 }, b;
@@ -341,6 +408,8 @@ static Suite *records_suite(void)
 	tcase_add_test(tc, unknown_attributes_skipped);
 	tcase_add_test(tc, truncated_process);
 	tcase_add_test(tc, free_twice_is_harmless);
+	tcase_add_test(tc, creds_round_trip);
+	tcase_add_test(tc, creds_groups_of_odd_length);
 	suite_add_tcase(s, tc);
 	return s;
 }
