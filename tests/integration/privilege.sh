@@ -51,24 +51,31 @@ last_tick() { grep -E '^tick [0-9]+$' "$1" | tail -n1 | cut -d' ' -f2; }
 first_tick() { grep -m1 -E '^tick [0-9]+$' "$1" | cut -d' ' -f2; }
 has_tick() { [ -n "$(first_tick "$1")" ]; }
 has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
-# nothing runs whose working directory is DIR (a restored program would)
-none_in() {
-	local f
+# the program running in DIR (its working directory)
+prog_in() {
+	local f p
 	for f in /proc/[0-9]*/cwd; do
-		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] && return 1
+		p=${f#/proc/}
+		p=${p%/cwd}
+		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
+			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$PROG" ] && { echo "$p"; return; }
 	done
-	return 0
 }
+# the program does not run in DIR (a restore refused must start nothing)
+none_in() { [ -z "$(prog_in "$1")" ]; }
 
 # ---- 1. the user's image, restored by root
 mkdir "$WORK/u" && chown "$uid:$gid" "$WORK/u"
 cd "$WORK/u" || exit 1
 as_user "$TC" run -- "$PROG" -n 100000 -i 20 >run.out 2>run.err </dev/null &
-PIDS+=($!)
+RUN=$!
+PIDS+=("$RUN")
 wait_until 30 "the user's program to tick" has_ticks run.out 5
 grep -q "uid=$uid .*caps=none secret=EACCES" run.out ||
 	fail "the user's program is not what it should be: $(grep -m1 creds run.out)"
-as_user "$TC" dump -D "$WORK/u/img" --kill >dump.out 2>dump.err || fail "the user's dump failed"
+as_user "$TC" dump "$(prog_in "$WORK/u")" -D "$WORK/u/img" --kill >dump.out 2>dump.err ||
+	fail "the user's dump failed"
+wait "$RUN"
 last=$(last_tick run.out)
 if "$TC" restore "$WORK/u/img" >refused.out 2>refused.err </dev/null; then
 	fail "root restored an image owned by $USER_NAME without --trust-owner"
@@ -83,8 +90,9 @@ wait_until 30 "the restored program to tick" has_tick restore.out
 grep -m1 creds restore.out | grep -q "uid=$uid euid=$uid caps=none secret=EACCES" ||
 	fail "root's restore gave the user's program more: $(grep -m1 creds restore.out)"
 grep -q '^BAD' restore.out && fail "$(grep -m1 '^BAD' restore.out)"
-pid=$(pgrep -f "$PROG -n 100000" -U "$uid" | head -n1)
-[ -n "$pid" ] || fail "the restored program does not run as uid $uid"
+pid=$(prog_in "$WORK/u")
+[ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ] ||
+	fail "the restored program does not run as uid $uid"
 grep -q "^CapEff:	0000000000000000" "/proc/$pid/status" || fail "the restored program has capabilities"
 kill -KILL "${PIDS[@]}" 2>/dev/null
 
@@ -92,15 +100,17 @@ kill -KILL "${PIDS[@]}" 2>/dev/null
 mkdir "$WORK/r"
 cd "$WORK/r" || exit 1
 "$TC" run -- "$PROG" -n 100000 -i 20 >run.out 2>run.err </dev/null &
-PIDS+=($!)
+RUN=$!
+PIDS+=("$RUN")
 wait_until 30 "root's program to tick" has_ticks run.out 5
 grep -q "uid=0 .*secret=ok" run.out || fail "root's program cannot read the secret: $(grep -m1 creds run.out)"
-rootpid=$(pgrep -f "$PROG -n 100000" -U 0 | head -n1)
+rootpid=$(prog_in "$WORK/r")
 # ---- 3. (meanwhile) the user cannot take root's process
 if as_user "$TC" attach "$rootpid" >attach.out 2>attach.err </dev/null; then
 	fail "$USER_NAME attached to root's pid $rootpid"
 fi
-"$TC" dump -D "$WORK/r/img" --kill >dump.out 2>dump.err || fail "root's dump failed"
+"$TC" dump "$rootpid" -D "$WORK/r/img" --kill >dump.out 2>dump.err || fail "root's dump failed"
+wait "$RUN"
 chown -R "$uid:$gid" "$WORK/r"
 if as_user "$TC" restore "$WORK/r/img" >restore.out 2>restore.err </dev/null; then
 	fail "$USER_NAME restored root's image"
