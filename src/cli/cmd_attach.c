@@ -14,6 +14,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 static char *cmdline_of(pid_t pid)
 {
@@ -28,6 +29,38 @@ static char *cmdline_of(pid_t pid)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	return buf;
+}
+
+/*
+ * With file capabilities the kernel's own check is not enough to rely on:
+ * only the invoking user's processes are taken, by their real uid.
+ */
+static bool not_the_users(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned int ruid = 0;
+	bool found = false;
+	FILE *f;
+
+	if (privilege_mode() != PRIV_FILECAPS)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %u", &ruid) == 1) {
+			found = true;
+			break;
+		}
+	if (f)
+		fclose(f);
+	if (found && ruid == getuid())
+		return false;
+	if (found)
+		fprintf(stderr, "trace-ckpt attach: pid %d belongs to uid %u; you are uid %u\n", pid,
+			ruid, getuid());
+	else
+		fprintf(stderr, "trace-ckpt attach: pid %d: no such process\n", pid);
+	return true;
 }
 
 int cmd_attach(int argc, char **argv)
@@ -65,6 +98,8 @@ int cmd_attach(int argc, char **argv)
 		snprintf(defdir, sizeof(defdir), "%s/%s", cwd, dir);
 	else
 		snprintf(defdir, sizeof(defdir), "%s", dir);
+	if (not_the_users(pid))
+		return 1;
 	cmdline = cmdline_of(pid);
 	r = session_init(&s, defdir, cmdline);
 	if (r < 0) {

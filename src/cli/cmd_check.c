@@ -14,11 +14,13 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/privilege.h"
+#include "util/netlock.h"
 
 #ifndef PR_SET_MM_MAP_SIZE
 #define PR_SET_MM_MAP_SIZE 15
@@ -39,12 +41,27 @@ static bool have_cap(cap_value_t c)
 /* A child that waits to be looked at, for the ptrace checks. */
 static pid_t start_sleeper(void)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
+	char c;
 
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid == 0) {
+		/* A program after its exec, as dumps see them (file capabilities
+		 * made this process undumpable, and /proc then root's). */
+		execl("/bin/sleep", "sleep", "3600", (char *)NULL);
+		prctl(PR_SET_DUMPABLE, 1);
+		close(ready[0]);
+		close(ready[1]);
 		pause();
 		_exit(0);
 	}
+	close(ready[1]);
+	/* EOF once it has exec'd (close-on-exec) or given up. */
+	(void)!read(ready[0], &c, 1);
+	close(ready[0]);
 	return pid;
 }
 
@@ -60,7 +77,15 @@ static bool check_ptrace(pid_t pid, bool *regset, bool *vm_readv, bool *pagemap)
 	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0 || waitpid(pid, &status, __WALL) != pid)
 		return false;
 	*regset = ptrace(PTRACE_GETREGSET, pid, 0x202 /* NT_X86_XSTATE */, &iov) == 0;
-	remote = (struct iovec){ (void *)&start_sleeper, 8 };
+	{
+		struct user_regs_struct regs;
+		struct iovec riov = { &regs, sizeof(regs) };
+
+		/* Its stack: mapped whatever program it is. */
+		if (ptrace(PTRACE_GETREGSET, pid, 1 /* NT_PRSTATUS */, &riov) < 0)
+			return false;
+		remote = (struct iovec){ (void *)regs.rsp, 8 };
+	}
 	*vm_readv = process_vm_readv(pid, &local, 1, &remote, 1, 0) == 8;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	fd = open(path, O_RDONLY);
@@ -72,8 +97,8 @@ static bool check_ptrace(pid_t pid, bool *regset, bool *vm_readv, bool *pagemap)
 
 static bool tcp_repair_works(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
-	bool ok = fd >= 0 && setsockopt(fd, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && tcp_set_repair(fd, 1) == 0;
 
 	if (fd >= 0)
 		close(fd);

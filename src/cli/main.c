@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "util/log.h"
+#include "util/privilege.h"
 
 static const struct command {
 	const char *name;
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
 	const char *dbg = getenv("TRACE_CKPT_DEBUG");
 	int i = 1;
 
+	/* Installed with file capabilities: none effective unless raised for a call. */
+	priv_lower_all();
 	if (dbg && *dbg)
 		log_set_level(LOG_DEBUG);
 	for (; i < argc && argv[i][0] == '-'; i++) {

@@ -131,16 +131,28 @@ int creds_raise_stub_caps(void)
 	cap_t caps;
 	int r = 0;
 
+	cap_value_t have[4];
+	int n = 0;
+
 	if (getuid() == 0)
 		return 0;	/* uid 0 keeps every capability across exec */
 	caps = cap_get_proc();
 	if (!caps)
 		return -errno;
-	if (cap_set_flag(caps, CAP_INHERITABLE, 4, need, CAP_SET) < 0 || cap_set_proc(caps) < 0)
+	/* Those we hold: all in our user namespace, one with file capabilities. */
+	for (size_t i = 0; i < 4; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		cap_get_flag(caps, need[i], CAP_PERMITTED, &v);
+		if (v == CAP_SET)
+			have[n++] = need[i];
+	}
+	if (n && (cap_set_flag(caps, CAP_INHERITABLE, n, have, CAP_SET) < 0 ||
+		  cap_set_proc(caps) < 0))
 		r = -errno;
 	cap_free(caps);
-	for (size_t i = 0; r == 0 && i < 4; i++)
-		if (cap_set_ambient(need[i], CAP_SET) < 0)
+	for (int i = 0; r == 0 && i < n; i++)
+		if (cap_set_ambient(have[i], CAP_SET) < 0)
 			r = -errno;
 	return r;
 }

@@ -32,6 +32,7 @@
 #include "util/log.h"
 #include "util/netlock.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 /* Flags that only matter at open time or that we set ourselves. */
 #define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
@@ -366,7 +367,7 @@ static int repair_tcp(const struct fd_record *f, int fd)
 	if (r < 0)
 		return r;
 	/* Repair mode also forces address reuse: the listener holds the port. */
-	r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+	r = tcp_set_repair(fd, TCP_REPAIR_ON);
 	/*
 	 * The saved numbers are past the queued bytes (write_seq, rcv_nxt):
 	 * the queues start that much earlier and refilling them moves the
@@ -440,7 +441,7 @@ static int repair_done(const struct computation *c, const struct desc_table *t)
 				netlock_add(f->inet_local, f->inet_remote);
 			else if (fd_record_peer_outside(c, f))
 				netlock_del(f->inet_local, f->inet_remote);
-			r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
+			r = tcp_set_repair(fd, TCP_REPAIR_OFF);
 			if (r == -EINVAL)
 				continue;	/* another fd of the same socket did it */
 			if (r == 0)
@@ -709,6 +710,21 @@ static int open_desc(const struct computation *c, struct desc_table *t,
 	}
 }
 
+/* /proc/self/map_files: CAP_CHECKPOINT_RESTORE of the host, for this open only. */
+static int open_map_file(const char *path)
+{
+	PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
+
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+static int open_shm_next_id(void)
+{
+	PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
+
+	return open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
+}
+
 /* An fd on a fresh object of the same kind, size and contents. */
 static int create_shm(const struct vma_record *v)
 {
@@ -726,7 +742,7 @@ static int create_shm(const struct vma_record *v)
 			return neg_errno();
 		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
 			 (unsigned long)m + v->shm_size);
-		fd = open(path, O_RDWR | O_CLOEXEC);
+		fd = open_map_file(path);
 		r = fd < 0 ? neg_errno() : 0;
 		munmap(m, v->shm_size);
 		if (r < 0)
@@ -744,8 +760,7 @@ static int create_shm(const struct vma_record *v)
 		void *m;
 
 		/* The program knows its segment by id: ask the kernel for that one. */
-		vfd = v->sysv_id >= 0 ? open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC)
-				      : -1;
+		vfd = v->sysv_id >= 0 ? open_shm_next_id() : -1;
 		if (vfd >= 0) {
 			dprintf(vfd, "%d", v->sysv_id);
 			close(vfd);
@@ -763,7 +778,7 @@ static int create_shm(const struct vma_record *v)
 			return neg_errno();
 		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
 			 (unsigned long)m + ALIGN_UP(v->shm_size, 4096));
-		fd = open(path, O_RDWR | O_CLOEXEC);
+		fd = open_map_file(path);
 		r = fd < 0 ? neg_errno() : 0;
 		shmdt(m);
 		/*
@@ -845,7 +860,7 @@ void descs_quiesce(const struct computation *c, const struct desc_table *t)
 			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
 			    f->inet_state != TCP_ESTABLISHED || (fd = descs_lookup(t, f->desc_id)) < 0)
 				continue;
-			set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+			tcp_set_repair(fd, TCP_REPAIR_ON);
 		}
 }
 

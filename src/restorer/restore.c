@@ -50,13 +50,28 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The stub is exec'd with CAP_CHECKPOINT_RESTORE: with file capabilities
+ * only root's own copy will do, never one the user names or could write.
+ */
+static int stub_trusted(const char *path)
+{
+	struct stat st;
+
+	if (privilege_mode() != PRIV_FILECAPS)
+		return 0;
+	if (stat(path, &st) < 0)
+		return neg_errno();
+	return st.st_uid == 0 && !(st.st_mode & 022) ? 0 : -EPERM;
+}
+
 static int find_stub(char *out, size_t len)
 {
 	const char *env = getenv("TRACE_CKPT_STUB");
 	char self[PATH_MAX];
 	ssize_t n;
 
-	if (env && *env) {
+	if (env && *env && privilege_mode() != PRIV_FILECAPS) {
 		snprintf(out, len, "%s", env);
 		return access(out, X_OK) == 0 ? 0 : neg_errno();
 	}
@@ -67,10 +82,10 @@ static int find_stub(char *out, size_t len)
 		*strrchr(self, '/') = '\0';
 		snprintf(out, len, "%s/../restorer/stub/trace-ckpt-stub", self);
 		if (access(out, X_OK) == 0)
-			return 0;
+			return stub_trusted(out);
 	}
 	snprintf(out, len, "%s/trace-ckpt-stub", TC_LIBEXECDIR);
-	return access(out, X_OK) == 0 ? 0 : neg_errno();
+	return access(out, X_OK) == 0 ? stub_trusted(out) : neg_errno();
 }
 
 /* The image's checksums, checked while the stubs load it. */
@@ -644,6 +659,7 @@ static int restore_as_who(const struct computation *c, unsigned int *flags, bool
 		mode = PRIV_ROOTLESS;
 		*flags |= RESTORE_NEW_PIDNS;
 	}
+	/* With file capabilities, the user is who the processes may be. */
 	*can_setgroups = mode == PRIV_ROOT;
 	return creds_check_restorable(c, mode == PRIV_ROOT, getuid(), getgid(),
 				      creds_bounding_set(), err, errlen);
@@ -661,8 +677,12 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 	err[0] = '\0';
 	r = find_stub(stub, sizeof(stub));
 	if (r < 0) {
-		snprintf(err, errlen, "cannot find trace-ckpt-stub (set TRACE_CKPT_STUB): %s",
-			 strerror(-r));
+		if (r == -EPERM)
+			snprintf(err, errlen, "%s: not root's, or writable by others: with file "
+				 "capabilities only root's installed stub runs", stub);
+		else
+			snprintf(err, errlen, "cannot find trace-ckpt-stub (set TRACE_CKPT_STUB): %s",
+				 strerror(-r));
 		return r;
 	}
 	r = image_read_flags(dir, &c, IMAGE_READ_SIZES_ONLY, err, errlen);

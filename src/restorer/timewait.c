@@ -14,6 +14,7 @@
 #include "restorer/timewait.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 struct diag_msg {
 	struct nlmsghdr nlh;
@@ -54,6 +55,8 @@ static bool same_local(const struct inet_diag_msg *d, const uint8_t *local)
 
 int timewait_clear(const uint8_t *local)
 {
+	/* SOCK_DESTROY: CAP_NET_ADMIN, when the socket is made and when it is used. */
+	PRIV_SCOPE(CAP_NET_ADMIN);
 	const struct sockaddr *sa = (const void *)local;
 	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
 					.sdiag_protocol = IPPROTO_TCP,

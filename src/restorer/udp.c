@@ -29,6 +29,7 @@
 #include "restorer/udp.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 #define ARRIVAL_WAIT_MS 2000
 
@@ -331,6 +332,8 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 		}
 		rs = rt.family == AF_INET ? &raw->v4 : &raw->v6;
 		if (*rs < 0 && !raw->refused) {
+			PRIV_SCOPE(CAP_NET_RAW);
+
 			*rs = socket(rt.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 			raw->refused = *rs < 0 && (errno == EPERM || errno == EACCES);
 		}

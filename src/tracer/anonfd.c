@@ -17,6 +17,7 @@
 #include "tracer/procfs.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 static int collect_epoll(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
 {
@@ -78,7 +79,11 @@ static int handle_path(const char *hex, unsigned int bytes, int type, uint64_t s
 			return -EINVAL;
 		fh->f_handle[i] = (unsigned char)b;
 	}
-	fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	{
+		PRIV_SCOPE(CAP_DAC_READ_SEARCH);
+
+		fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return neg_errno();
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);

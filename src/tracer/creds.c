@@ -14,11 +14,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/privilege.h"
+#include "tracer/session.h"
 
 static const char *status_line(const char *buf, const char *key)
 {
@@ -166,6 +169,11 @@ int collect_creds(struct collect_ctx *cx, struct process_record *p, const char *
 	r = parse_status_creds(status, &p->creds);
 	if (r < 0)
 		return collect_fail(cx, r, "credentials in /proc/%d/status", cx->pid);
+	/* Capabilities of the host act for the invoking user's processes alone. */
+	if (cx->s && cx->s->priv_mode == PRIV_FILECAPS &&
+	    p->creds.uid[TC_CRED_REAL] != getuid())
+		return collect_fail(cx, -EPERM, "belongs to uid %u; you are uid %u",
+				    p->creds.uid[TC_CRED_REAL], getuid());
 	r = collect_remote(cx, cx->pid, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, &ret);
 	if (r == 0 && ret < 0)
 		r = (int)ret;

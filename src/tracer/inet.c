@@ -87,8 +87,9 @@ static int read_established(struct fd_record *f, int h)
 	socklen_t sl;
 	int on = TCP_REPAIR_ON, r;
 
-	if (setsockopt(h, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
-		return neg_errno();
+	r = tcp_set_repair(h, on);
+	if (r < 0)
+		return r;
 	sl = sizeof(ti);
 	if (getsockopt(h, SOL_TCP, TCP_INFO, &ti, &sl) < 0)
 		return neg_errno();
@@ -276,7 +277,7 @@ void release_tcp_connections(struct computation *c, bool killed)
 				continue;
 			/* A program that goes on gets them back as they were (no window probe). */
 			if (!killed && f->tcp_locked &&
-			    setsockopt(f->repair_fd, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+			    tcp_set_repair(f->repair_fd, off) < 0)
 				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
 					 c->procs[i].pid, f->fd);
 		}

@@ -20,6 +20,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 static bool kept(const int *keep, int fd)
 {
@@ -59,6 +60,7 @@ static long clone3_flags(uint64_t flags, pid_t *set_tid)
 
 pid_t clone_with_pid(pid_t want)
 {
+	PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
 	long r = clone3_flags(0, want > 0 ? &want : NULL);
 
 	return r < 0 ? -errno : (pid_t)r;
@@ -76,6 +78,8 @@ static void __attribute__((noreturn)) init_main(pid_t (*spawn)(void *), void *ar
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("pid namespace: mounting /proc: %m");
+	/* What init does from here needs no capability of the host. */
+	priv_lower_all();
 	child = spawn(arg);
 	if (child < 0)
 		_exit(127);
@@ -99,6 +103,7 @@ static void __attribute__((noreturn)) init_main(pid_t (*spawn)(void *), void *ar
 
 int pidns_start(pid_t (*spawn)(void *arg), void *arg, const int *keep_fds, pid_t *init_pid)
 {
+	PRIV_SCOPE(CAP_SYS_ADMIN);
 	long pid = clone3_flags(CLONE_NEWPID | CLONE_NEWNS, NULL);
 
 	if (pid < 0)

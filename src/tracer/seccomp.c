@@ -14,6 +14,7 @@
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 #define MAX_FILTERS 64
 
@@ -30,6 +31,7 @@ int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char
 		return 0;
 	if (mode == 1)
 		return collect_fail(cx, -EOPNOTSUPP, "seccomp strict mode");
+	PRIV_SCOPE(CAP_SYS_ADMIN);
 	for (; nr < MAX_FILTERS; nr++) {
 		lens[nr] = ptrace(PTRACE_SECCOMP_GET_FILTER, cx->pid, (void *)nr, NULL);
 		if (lens[nr] < 0 && errno == ENOENT)

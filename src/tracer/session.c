@@ -24,16 +24,18 @@
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/netlock.h"
+#include "util/privilege.h"
 
 /* Tried rather than deduced: what counts is the network namespace's owner. */
 static bool tcp_repair_allowed(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	bool ok;
 
 	if (fd < 0)
 		return false;
-	ok = setsockopt(fd, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0;
+	ok = tcp_set_repair(fd, 1) == 0;
 	close(fd);
 	return ok;
 }
@@ -69,6 +71,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 		return neg_errno();
 	session_note_stdio(s);
 	s->can_repair_tcp = tcp_repair_allowed();
+	s->priv_mode = privilege_mode();
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 struct fd_ref {
 	struct process_record *p;
@@ -292,7 +293,11 @@ static int collect_shm(struct computation *c, char *err, size_t errlen)
 			}
 			snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", p->real_pid,
 				 (unsigned long long)v->start, (unsigned long long)v->end);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
+			{
+				PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
+
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			}
 			if (fd < 0 || fstat(fd, &st) < 0)
 				return collect_fail(&cx, neg_errno(), "shared memory at 0x%llx",
 						    (unsigned long long)v->start);

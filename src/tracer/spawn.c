@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@
 #include "util/macro.h"
 
 struct spawn_args {
-	int go_fd, err_fd;
+	int go_fd, err_fd, ready_fd;
 	char *const *argv;
 	bool trap_exec;		/* stop every exec for the supervisor (ssh) */
 };
@@ -31,6 +32,12 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * A supervisor with file capabilities is undumpable, and so is this
+	 * fork of it until its exec: let it seize us now.  EOF tells it.
+	 */
+	prctl(PR_SET_DUMPABLE, 1);
+	close(a->ready_fd);
 	/* Wait until the supervisor has seized us: nothing may run untraced. */
 	if (read(a->go_fd, &c, 1) != 1)
 		_exit(127);
@@ -58,7 +65,7 @@ static pid_t spawn_first(void *opaque)
 
 int session_spawn(struct session *s, char *const argv[])
 {
-	int go[2], err[2], e = 0, r;
+	int go[2], err[2], ready[2] = { -1, -1 }, e = 0, r;
 	struct spawn_args args;
 	pid_t pid;
 	ssize_t n;
@@ -70,10 +77,14 @@ int session_spawn(struct session *s, char *const argv[])
 		close(go[1]);
 		return neg_errno();
 	}
-	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .argv = argv,
-				    .trap_exec = s->coord != NULL };
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		e = errno;
+		goto out;
+	}
+	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .ready_fd = ready[1],
+				    .argv = argv, .trap_exec = s->coord != NULL };
 	{
-		int keep[] = { go[0], err[1], -1 };
+		int keep[] = { go[0], err[1], ready[1], -1 };
 
 		r = pidns_start(spawn_first, &args, keep, &s->init_pid);
 	}
@@ -92,7 +103,14 @@ int session_spawn(struct session *s, char *const argv[])
 	}
 	close(go[0]);
 	close(err[1]);
+	closep(&ready[1]);
 	go[0] = err[1] = -1;
+	{
+		char c;
+
+		/* EOF: it made itself dumpable (and init let go of the pipe). */
+		(void)!read(ready[0], &c, 1);
+	}
 	if (ptrace(PTRACE_SEIZE, pid, 0, SESSION_PTRACE_OPTIONS) < 0) {
 		e = errno;
 		log_err("cannot trace pid %d: %m", pid);
@@ -132,6 +150,8 @@ out:
 			close(go[i]);
 		if (err[i] >= 0)
 			close(err[i]);
+		if (ready[i] >= 0)
+			close(ready[i]);
 	}
 	return -e;
 }

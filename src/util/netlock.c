@@ -2,7 +2,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +15,41 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/netlock.h"
+#include "util/privilege.h"
 
 extern char **environ;
 
-/* Run nft with a script on its command line; 0 or -errno. */
+int tcp_set_repair(int fd, int mode)
+{
+	PRIV_SCOPE(CAP_NET_ADMIN);
+
+	return setsockopt(fd, SOL_TCP, TCP_REPAIR, &mode, sizeof(mode)) < 0 ? -errno : 0;
+}
+
+/*
+ * Run nft with a script on its command line; 0 or -errno.  With file
+ * capabilities nft gets CAP_NET_ADMIN (ambient, for its exec alone), so
+ * it is the system's by its path, with an environment of ours: nothing the
+ * user sets may choose what runs with it.
+ */
 static int nft(const char *script)
 {
+	static char *const clean_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char *argv[] = { "nft", (char *)script, NULL };
+	bool filecaps = privilege_mode() == PRIV_FILECAPS;
 	pid_t pid;
 	int status, r;
 
-	r = posix_spawnp(&pid, "nft", NULL, NULL, argv, environ);
+	if (filecaps) {
+		r = -priv_ambient_raise(CAP_NET_ADMIN);
+		if (r == 0)
+			r = posix_spawn(&pid, access("/usr/sbin/nft", X_OK) == 0 ? "/usr/sbin/nft"
+										 : "/sbin/nft",
+					NULL, NULL, argv, clean_env);
+		priv_ambient_clear();
+	} else {
+		r = posix_spawnp(&pid, "nft", NULL, NULL, argv, environ);
+	}
 	if (r)
 		return -r;
 	if (waitpid(pid, &status, 0) < 0)

@@ -19,6 +19,12 @@ struct netlock_conn {
 	const void *remote;
 };
 
+/*
+ * Socket fd into or out of TCP repair mode (TCP_REPAIR_ON, _OFF, ...): the
+ * one call that needs CAP_NET_ADMIN, raised for it alone.  0 or -errno.
+ */
+int tcp_set_repair(int fd, int mode);
+
 /* 0 or -errno; a batch costs one nft run per 256 connections. */
 int netlock_add(const void *local, const void *remote);
 int netlock_del(const void *local, const void *remote);

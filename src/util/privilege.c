@@ -38,17 +38,119 @@ bool privilege_in_init_userns(void)
 	       outer == 0 && count == 4294967295ul;
 }
 
+static bool have_flag(cap_value_t c, cap_flag_t flag)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps) {
+		cap_get_flag(caps, c, flag, &v);
+		cap_free(caps);
+	}
+	return v == CAP_SET;
+}
+
 enum privilege_mode privilege_mode(void)
 {
-	if (geteuid() == 0 && have_effective(CAP_SYS_ADMIN) && have_effective(CAP_SYS_PTRACE) &&
-	    privilege_in_init_userns())
+	if (!privilege_in_init_userns())
+		return PRIV_ROOTLESS;
+	if (geteuid() == 0 && have_effective(CAP_SYS_ADMIN) && have_effective(CAP_SYS_PTRACE))
 		return PRIV_ROOT;
+	if (geteuid() != 0 && have_flag(CAP_SYS_ADMIN, CAP_PERMITTED) &&
+	    have_flag(CAP_CHECKPOINT_RESTORE, CAP_PERMITTED))
+		return PRIV_FILECAPS;
 	return PRIV_ROOTLESS;
 }
 
 const char *privilege_mode_name(enum privilege_mode m)
 {
-	return m == PRIV_ROOT ? "root" : "rootless (a user namespace of your own)";
+	switch (m) {
+	case PRIV_ROOT:
+		return "root";
+	case PRIV_FILECAPS:
+		return "file capabilities (an ordinary user; " PRIV_FILECAPS_SET ")";
+	default:
+		return "rootless (a user namespace of your own)";
+	}
+}
+
+void priv_lower_all(void)
+{
+	cap_t caps;
+
+	if (geteuid() == 0 || !privilege_in_init_userns())
+		return;
+	caps = cap_get_proc();
+	if (!caps)
+		return;
+	cap_clear_flag(caps, CAP_EFFECTIVE);
+	cap_set_proc(caps);
+	cap_free(caps);
+}
+
+int priv_raise(int cap)
+{
+	cap_value_t c = cap;
+	cap_flag_value_t eff = CAP_CLEAR, prm = CAP_CLEAR;
+	cap_t caps = cap_get_proc();
+	int token = 0;
+
+	if (!caps)
+		return 0;
+	cap_get_flag(caps, c, CAP_EFFECTIVE, &eff);
+	cap_get_flag(caps, c, CAP_PERMITTED, &prm);
+	if (eff == CAP_CLEAR && prm == CAP_SET &&
+	    cap_set_flag(caps, CAP_EFFECTIVE, 1, &c, CAP_SET) == 0 && cap_set_proc(caps) == 0)
+		token = cap + 1;
+	cap_free(caps);
+	return token;
+}
+
+void priv_lower(const int *token)
+{
+	cap_value_t c;
+	cap_t caps;
+
+	if (!*token)
+		return;
+	c = *token - 1;
+	caps = cap_get_proc();
+	if (caps && cap_set_flag(caps, CAP_EFFECTIVE, 1, &c, CAP_CLEAR) == 0)
+		cap_set_proc(caps);
+	if (caps)
+		cap_free(caps);
+}
+
+int priv_ambient_raise(int cap)
+{
+	cap_value_t c = cap;
+	cap_t caps;
+	int r = 0;
+
+	if (!have_flag(c, CAP_PERMITTED))
+		return -EPERM;
+	caps = cap_get_proc();
+	if (!caps)
+		return -errno;
+	if (cap_set_flag(caps, CAP_INHERITABLE, 1, &c, CAP_SET) < 0 || cap_set_proc(caps) < 0)
+		r = -errno;
+	cap_free(caps);
+	if (r == 0 && cap_set_ambient(c, CAP_SET) < 0)
+		r = -errno;
+	return r;
+}
+
+void priv_ambient_clear(void)
+{
+	cap_t caps;
+
+	cap_reset_ambient();
+	caps = cap_get_proc();
+	if (!caps)
+		return;
+	cap_clear_flag(caps, CAP_INHERITABLE);
+	cap_set_proc(caps);
+	cap_free(caps);
 }
 
 static int write_proc_self(const char *name, const char *text)

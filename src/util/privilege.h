@@ -15,16 +15,54 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/capability.h>
 #include <sys/types.h>
 
 enum privilege_mode {
 	PRIV_ROOT,
 	PRIV_ROOTLESS,
+	/*
+	 * An ordinary user running a binary installed with file capabilities
+	 * (README, "Without root"): the capabilities are in the permitted set
+	 * only, raised into the effective set around the one call that needs
+	 * each (priv_raise) and never while opening a path the user chose.
+	 * No user namespace: it would cost the host's capabilities.
+	 */
+	PRIV_FILECAPS,
 };
+
+/* The capabilities the file-capability install is given (README). */
+#define PRIV_FILECAPS_SET "cap_sys_admin,cap_checkpoint_restore,cap_net_admin,cap_net_raw,cap_dac_read_search"
 
 /* The mode of this process: PRIV_ROOT only with full capabilities on the host. */
 enum privilege_mode privilege_mode(void);
 const char *privilege_mode_name(enum privilege_mode m);
+
+/*
+ * With file capabilities: lower every effective capability, keep them
+ * permitted.  Called first thing in main; a no-op in the other modes.
+ */
+void priv_lower_all(void);
+
+/*
+ * Raise cap into the effective set if it is permitted and not effective yet;
+ * returns a token for priv_lower (0: nothing was raised).  Root has them
+ * all effective already, rootless none: both no-ops.
+ */
+int priv_raise(int cap);
+void priv_lower(const int *token);
+#define _cleanup_priv_ __attribute__((cleanup(priv_lower)))
+/* cap effective until the end of the enclosing scope. */
+#define PRIV_SCOPE(cap) _cleanup_priv_ int PRIV_UNIQ(priv_, __LINE__) = priv_raise(cap)
+#define PRIV_UNIQ(a, b) PRIV_UNIQ2(a, b)
+#define PRIV_UNIQ2(a, b) a##b
+
+/*
+ * Raise cap into the ambient set too, for a program we exec that must have
+ * it (nft, the stub).  Returns 0 or -errno; priv_ambient_clear undoes.
+ */
+int priv_ambient_raise(int cap);
+void priv_ambient_clear(void);
 
 /* This process is in the initial user namespace (its uid_map maps everything). */
 bool privilege_in_init_userns(void);

@@ -866,12 +866,16 @@ static void set_creds(struct ctx *c, int32_t tid)
 		caps_now(&inh, &prm);
 		set_caps(inh, prm, prm);
 	}
-	if ((uint32_t)sys1(__NR_prctl, PR_GET_SECUREBITS) != cr->securebits) {
+	/* KEEP_CAPS alone is ours to change without CAP_SETPCAP. */
+	if (((uint32_t)sys1(__NR_prctl, PR_GET_SECUREBITS) & ~SECBIT_KEEP_CAPS) !=
+	    (cr->securebits & ~SECBIT_KEEP_CAPS)) {
 		ret = sys2(__NR_prctl, PR_SET_SECUREBITS, cr->securebits);
 		if (is_err(ret))
 			creds_fail(c, ret, STUB_CREDS_SECUREBITS, tid);
-	} else if (!(cr->securebits & SECBIT_KEEP_CAPS)) {
-		sys2(__NR_prctl, PR_SET_KEEPCAPS, 0);
+	} else {
+		ret = sys2(__NR_prctl, PR_SET_KEEPCAPS, !!(cr->securebits & SECBIT_KEEP_CAPS));
+		if (is_err(ret))
+			creds_fail(c, ret, STUB_CREDS_KEEPCAPS, tid);
 	}
 	ret = set_caps(cr->cap_inh, cr->cap_prm, cr->cap_eff);
 	if (is_err(ret))
