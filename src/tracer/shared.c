@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -96,7 +97,7 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 	_cleanup_close_ int h = -1, tmp_r = -1, tmp_w = -1, mem = -1;
 	struct collect_ctx cx = { .pid = r->p->real_pid, .err = err, .errlen = errlen };
 	char path[64];
-	int tmp[2], size;
+	int tmp[2], size, avail = -1;
 	ssize_t n, total = 0;
 
 	/* A read end of the same pipe, whichever end the program holds. */
@@ -107,12 +108,27 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 	size = fcntl(h, F_GETPIPE_SZ);
 	if (size < 0)
 		return collect_fail(&cx, neg_errno(), "fd %d: pipe size", r->f->fd);
+	r->f->pipe_size = size;
+	/* Nothing buffered (the common case): nothing to copy, no pipe to make. */
+	if (ioctl(h, FIONREAD, &avail) == 0 && avail == 0) {
+		r->f->size = 0;
+		return 0;
+	}
 	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0)
 		return neg_errno();
 	tmp_r = tmp[0];
 	tmp_w = tmp[1];
-	if (fcntl(tmp_w, F_SETPIPE_SZ, size) < 0)
-		return collect_fail(&cx, neg_errno(), "fd %d: pipe of %d bytes", r->f->fd, size);
+	/*
+	 * Ours must hold all that is buffered.  An ordinary user past
+	 * fs.pipe-user-pages-soft gets one-page pipes only: enough when that
+	 * is all there is to copy.
+	 */
+	if (fcntl(tmp_w, F_GETPIPE_SZ) < avail && fcntl(tmp_w, F_SETPIPE_SZ, size) < 0)
+		return collect_fail(&cx, neg_errno(),
+				    "fd %d: a pipe of %d bytes to copy its %d buffered bytes%s",
+				    r->f->fd, size, avail,
+				    errno == EPERM ? " (this user's pipe buffers are used up: "
+						     "sysctl fs.pipe-user-pages-soft)" : "");
 	n = tee(h, tmp_w, size, SPLICE_F_NONBLOCK);
 	if (n < 0 && errno != EAGAIN)
 		return collect_fail(&cx, neg_errno(), "fd %d: tee", r->f->fd);
@@ -131,7 +147,6 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 			return e;
 		total += got;
 	}
-	r->f->pipe_size = size;
 	r->f->size = total;
 	r->f->content_fd = TAKE_FD(mem);
 	return 0;
