@@ -61,6 +61,8 @@
 /* Accepted per turn of the loop, so that a flood does not starve the rest. */
 #define ACCEPT_BATCH 64
 #define MAX_EVENTS 256
+/* Handshakes ended for their deadline per turn of the loop. */
+#define EXPIRE_BATCH 64
 /* Messages read from one member per turn of the loop. */
 #define MEMBER_BATCH 16
 
@@ -184,6 +186,10 @@ static void free_dead(struct coordinator *co)
 
 static int send_simple(struct member *m, uint32_t type, const char *msg);
 
+/* The ordinary ends of a member: not worth a warning about a command. */
+static const char closed_why[] = "connection closed";
+static const char stop_why[] = "the coordinator stops";
+
 static void drop_member(struct coordinator *co, struct member *m, const char *why)
 {
 	size_t i;
@@ -196,6 +202,9 @@ static void drop_member(struct coordinator *co, struct member *m, const char *wh
 	if (m->role == WIRE_ROLE_SUPERVISOR)
 		log_info("coordinator: host %s (pid %d) left: %s", m->host ? m->host : "?", m->pid,
 			 why);
+	else if (why != closed_why && why != stop_why)
+		log_warn("coordinator: a command from %s (pid %d) was dropped: %s", m->ch.peer,
+			 m->pid, why);
 	/* A part of the running checkpoint lost fails its step, named. */
 	if (co->ck.want && m->in_ckpt && !co->ck.r) {
 		snprintf(co->ck.err, sizeof(co->ck.err), "host %s was lost: %s",
@@ -509,7 +518,7 @@ static void conn_event(struct coordinator *co, struct member *m, uint32_t events
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
-			drop_member(co, m, r == -ECONNRESET ? "connection closed" : strerror(-r));
+			drop_member(co, m, r == -ECONNRESET ? closed_why : strerror(-r));
 			return;
 		}
 		handle_message(co, m, &in);
@@ -520,7 +529,8 @@ static void conn_event(struct coordinator *co, struct member *m, uint32_t events
 /* Handshakes past their deadline; members stuck in the middle of a message. */
 static void expire(struct coordinator *co, int64_t now)
 {
-	while (co->hs_head && co->hs_head->deadline <= now)
+	/* A wave of them at once is cut into turns: the next comes at once. */
+	for (int k = 0; k < EXPIRE_BATCH && co->hs_head && co->hs_head->deadline <= now; k++)
 		end_handshake(co, co->hs_head, -ETIMEDOUT);
 	for (size_t i = co->n; i-- > 0;) {
 		struct member *m = co->m[i];
@@ -1126,7 +1136,7 @@ int coordinator_run(const struct coordinator_options *o)
 		free_dead(&co);
 	}
 	while (co.n)
-		drop_member(&co, co.m[co.n - 1], "the coordinator stops");
+		drop_member(&co, co.m[co.n - 1], stop_why);
 	while (co.hs_head) {
 		struct member *m = co.hs_head;
 
