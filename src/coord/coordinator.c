@@ -362,8 +362,8 @@ static void new_connection(struct coordinator *co, int fd, const struct sockaddr
 			char s[64];
 
 			source_addr_str(&a, s, sizeof(s));
-			log_warn("coordinator: %s holds %u connections that have not proved the secret, the most one source may: closing its new ones at once%s",
-				 s, co->sources.cap, say.more ? " (more were closed since the last such line)" : "");
+			log_warn("coordinator: %s holds %u connections that have not proved the secret, the most one source may: closing its new ones at once (%u closed since the last such line)",
+				 s, co->sources.cap, say.more);
 		}
 		close(fd);
 		return;
@@ -588,8 +588,12 @@ static void dispatch(struct coordinator *co, int timeout_ms)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	int64_t now = now_ms(), due = next_due(co, timeout_ms < 0 ? -1 : now + timeout_ms);
-	int n = epoll_wait(co->epoll_fd, ev, MAX_EVENTS,
-			   due < 0 ? -1 : (int)MIN(MAX(due - now, 0), (int64_t)INT32_MAX));
+	int n;
+
+	/* What was queued since the last turn (a broadcast) is waited on too. */
+	sync_output(co);
+	n = epoll_wait(co->epoll_fd, ev, MAX_EVENTS,
+		       due < 0 ? -1 : (int)MIN(MAX(due - now, 0), (int64_t)INT32_MAX));
 
 	for (int i = 0; i < n; i++) {
 		enum ev_kind *k = ev[i].data.ptr;
