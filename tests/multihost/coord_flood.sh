@@ -218,5 +218,8 @@ dup=$(sed -n 's/.*refused a connection from \([0-9.]*\):[0-9]*: .*/\1/p' "$WORK/
 	sort | uniq -d | head -n 3)
 [ -z "$dup" ] || fail "refusals logged more than once for $dup"
 log "coordinator log: $(wc -l <"$WORK/coord.log") lines, $(grep -c 'refused a connection' "$WORK/coord.log") refusals said"
+# It stops cleanly, with its members and the handshakes in progress.
+kill -TERM "$CPID"
+wait "$CPID" || fail "the coordinator exited with status $? on SIGTERM"
 log "ok: status and checkpoint were served while $IDLE idle and hostile connections were open"
 exit 0

@@ -350,6 +350,11 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("reopened %lu, not connected %u\n", reopened, failed);
+	for (size_t i = 0; i < n; i++)
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+	free(c);
+	free(pfd);
 	return 0;
 usage:
 	fprintf(stderr, "usage: flood --target IPV4:PORT [--idle N] [--per-source K] [--garbage G] [--burst B] [--stall K SECRET] [--reopen-per-s R]\n");
