@@ -434,10 +434,6 @@ static void accept_some(struct coordinator *co)
 	}
 }
 
-static char *attr_str(const struct wire_in *in, uint32_t a);
-static uint32_t attr_u32(const struct wire_in *in, uint32_t a, uint32_t dflt);
-static uint64_t attr_u64(const struct wire_in *in, uint32_t a, uint64_t dflt);
-
 /* Its JOIN came: a member from now on. */
 static void introduce(struct coordinator *co, struct member *m, const struct wire_in *in)
 {
