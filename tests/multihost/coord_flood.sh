@@ -24,7 +24,12 @@
 #     are closed and opened again in a wave) and the stalled members were
 #     dropped;
 #   - the checkpoint is good (`show`), the counter runs on without BAD;
-#   - refusals are logged at most once per source; the coordinator lives.
+#   - while a checkpoint is held open (a fake supervisor that does not
+#     answer FREEZE until told), a status request is served, a second
+#     checkpoint is refused as busy, the command that asked may leave, and
+#     the checkpoint is called off when the fake fails it;
+#   - refusals are logged at most once per source; the coordinator lives,
+#     and stops cleanly on SIGTERM.
 # Exit: 0 pass, 1 fail.
 
 set -u
@@ -71,7 +76,7 @@ tree() {
 }
 cleanup() {
 	local p all=()
-	exec 7>&- 2>/dev/null
+	exec 7>&- 8>&- 2>/dev/null
 	# The supervisor's program sits below it (in a pid namespace of its
 	# own): the whole tree goes, not only the pids started here.
 	for p in "${PIDS[@]}"; do all+=($(tree "$p")); done
@@ -204,6 +209,40 @@ grep -q '^checkpoint of 1 host' "$WORK/dump1.out" || fail "dump: $(cat "$WORK/du
 t=$(last_tick)
 wait_for 30 "the counter to run on after the checkpoint" has_tick $((t + 3))
 grep -q '^BAD' "$WORK/prog.out" && fail "the counter: $(grep -m1 '^BAD' "$WORK/prog.out")"
+
+# While a checkpoint runs (held open by a fake supervisor that does not
+# answer FREEZE until told), the loop goes on: a status request is served,
+# a second checkpoint is refused as busy, and the command that asked for
+# the first may leave; told to fail, the checkpoint is called off and the
+# counter is thawed.
+mkfifo "$WORK/fake-hold"
+"$FLOOD" --target "$COORD" --fake-supervisor "$SECRET" <"$WORK/fake-hold" >"$WORK/fake.out" 2>"$WORK/fake.err" &
+FAKE=$!
+PIDS+=("$FAKE")
+exec 8>"$WORK/fake-hold"
+wait_for 30 "the fake supervisor to join" grep -q '^JOINED' "$WORK/fake.out"
+hosts_listed() { [ "$("${list_cmd[@]}" 2>/dev/null | grep -c .)" = "$1" ]; }
+wait_for 30 "two hosts listed" hosts_listed 2
+dump_cmd "$WORK/img3" >"$WORK/dump3.out" 2>&1 &
+DUMP3=$!
+PIDS+=("$DUMP3")
+wait_for 30 "the checkpoint to reach the fake supervisor" grep -q '^FREEZE' "$WORK/fake.out"
+timed list7 "${list_cmd[@]}"
+log "status while a checkpoint runs: $T ms"
+[ "$(grep -c . "$WORK/list7.out")" = 2 ] || fail "status while a checkpoint runs: $(cat "$WORK/list7.out")"
+[ "$T" -lt $BOUND_MS ] || fail "a status request took $T ms while a checkpoint ran (bound $BOUND_MS ms)"
+if dump_cmd "$WORK/img4" >"$WORK/dump4.out" 2>&1; then fail "a second checkpoint started while one ran"; fi
+grep -q 'a checkpoint is running already' "$WORK/dump4.out" || fail "the second checkpoint: $(cat "$WORK/dump4.out")"
+{ kill -9 "$DUMP3" && wait "$DUMP3"; } 2>/dev/null
+echo fail >&8
+wait_for 30 "the checkpoint to be called off" grep -q 'called off: host fake-host: the test said so' "$WORK/coord.log"
+wait_for 30 "the fake supervisor to be told" grep -q '^ABORT' "$WORK/fake.out"
+t=$(last_tick)
+wait_for 30 "the counter to be thawed" has_tick $((t + 3))
+exec 8>&-
+wait "$FAKE" || fail "the fake supervisor: $(cat "$WORK/fake.err")"
+wait_for 30 "the fake supervisor to be gone" hosts_listed 1
+log "a checkpoint held open: status served, a second one refused as busy, its command gone, called off"
 
 exec 7>&-
 wait $FPID || fail "flood: $(cat "$WORK/flood.err")"

@@ -26,6 +26,11 @@
  * refusal) are opened again, at most reopen-per-s a second, so the load
  * stays on; burst ones are not.  Runs until stdin is closed, then prints
  * "reopened R, not connected F" and exits 0.  Exit 1: an error, said on stderr.
+ *
+ *   flood --target 127.0.0.1:PORT --fake-supervisor SECRET
+ *
+ * is something else: a supervisor that holds a checkpoint open (see
+ * fake_supervisor below).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -200,12 +205,78 @@ static int burst_outcome(int fd, int64_t deadline)
 	return -1;
 }
 
+/*
+ * --fake-supervisor: a supervisor that joins (host "fake-host") and, told
+ * to FREEZE, says "FREEZE" and waits for a line on stdin before it answers
+ * FAILED ("the test said so"); it says "ABORT" when the checkpoint is
+ * called off.  So a test holds a checkpoint open as long as it likes.
+ * Ends at EOF on stdin.
+ */
+static int fake_supervisor(const struct sockaddr_in *target, const uint8_t secret[SECRET_LEN])
+{
+	struct channel ch;
+	struct tlv_buf b = { 0 };
+	char addr[64];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)target, sizeof(*target)) < 0)
+		return -errno;
+	r = channel_connect(&ch, fd, secret, 5000);
+	if (r < 0)
+		return r;
+	inet_ntop(AF_INET, &target->sin_addr, addr, sizeof(addr));
+	tlv_put_u32(&b, WIRE_A_ROLE, WIRE_ROLE_SUPERVISOR);
+	tlv_put_str(&b, WIRE_A_HOST, "fake-host");
+	tlv_put_str(&b, WIRE_A_ADDR, addr);
+	tlv_put_u32(&b, WIRE_A_PID, (uint32_t)getpid());
+	tlv_put_str(&b, WIRE_A_CMDLINE, "fake supervisor");
+	r = channel_send(&ch, WIRE_JOIN, &b);
+	tlv_buf_free(&b);
+	if (r < 0)
+		return r;
+	printf("JOINED\n");
+	fflush(stdout);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+		struct wire_in in;
+		char line[64];
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return -errno;
+		if (p[0].revents && (!fgets(line, sizeof(line), stdin)))
+			break;
+		if (!p[1].revents)
+			continue;
+		r = channel_recv(&ch, &in, 5000);
+		if (r < 0)
+			return r;
+		if (in.type == WIRE_ABORT) {
+			printf("ABORT\n");
+			fflush(stdout);
+		}
+		if (in.type == WIRE_FREEZE) {
+			printf("FREEZE\n");
+			fflush(stdout);
+			if (!fgets(line, sizeof(line), stdin))
+				break;
+			tlv_put_str(&b, WIRE_A_MSG, "the test said so");
+			r = channel_send(&ch, WIRE_FAILED, &b);
+			tlv_buf_free(&b);
+			if (r < 0)
+				return r;
+		}
+		wire_in_free(&in);
+	}
+	channel_close(&ch);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int idle = 1000, per_source = 10, garbage = 50, burst = 40, reopen_per_s = 1000;
 	unsigned int stalled = 0;
 	uint8_t secret[SECRET_LEN];
-	bool secret_ok = false;
+	bool secret_ok = false, fake = false;
 	unsigned int challenged = 0, capped = 0, undecided = 0, failed = 0;
 	unsigned long reopened = 0;
 	struct sockaddr_in target = { .sin_family = AF_INET };
@@ -231,7 +302,13 @@ int main(int argc, char **argv)
 			garbage = (unsigned int)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--burst"))
 			burst = (unsigned int)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--stall") && i + 2 < argc) {
+		else if (!strcmp(argv[i], "--fake-supervisor")) {
+			if (secret_load(argv[++i], secret) < 0) {
+				fprintf(stderr, "flood: the secret %s: %m\n", argv[i]);
+				return 1;
+			}
+			fake = true;
+		} else if (!strcmp(argv[i], "--stall") && i + 2 < argc) {
 			stalled = (unsigned int)atoi(argv[++i]);
 			if (secret_load(argv[++i], secret) < 0) {
 				fprintf(stderr, "flood: the secret %s: %m\n", argv[i]);
@@ -246,6 +323,13 @@ int main(int argc, char **argv)
 	if (!port || inet_pton(AF_INET, host, &target.sin_addr) != 1 || !per_source)
 		goto usage;
 	target.sin_port = htons((uint16_t)port);
+	if (fake) {
+		int r = fake_supervisor(&target, secret);
+
+		if (r < 0)
+			fprintf(stderr, "flood: the fake supervisor: %s\n", strerror(-r));
+		return r < 0 ? 1 : 0;
+	}
 	n = idle + garbage + burst + stalled;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -357,6 +441,7 @@ int main(int argc, char **argv)
 	free(pfd);
 	return 0;
 usage:
-	fprintf(stderr, "usage: flood --target IPV4:PORT [--idle N] [--per-source K] [--garbage G] [--burst B] [--stall K SECRET] [--reopen-per-s R]\n");
+	fprintf(stderr, "usage: flood --target IPV4:PORT [--idle N] [--per-source K] [--garbage G] [--burst B] [--stall K SECRET] [--reopen-per-s R]\n"
+			"       flood --target IPV4:PORT --fake-supervisor SECRET\n");
 	return 2;
 }
