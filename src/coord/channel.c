@@ -119,29 +119,35 @@ static void frame_mac(const struct channel *ch, bool from_coordinator, const str
 
 #define OUT_MAX (16u << 20)	/* queued for a peer that does not read: it is dropped */
 
-/* Append len bytes to the queue of what is to be sent. */
-static int queue_bytes(struct channel *ch, const void *p, size_t len)
+/* A whole frame onto the queue of what is to be sent, or nothing of it. */
+static int queue_frame(struct channel *ch, const struct wire_hdr *h, const void *payload,
+		       const uint8_t mac[WIRE_MAC_LEN])
 {
+	size_t total = sizeof(*h) + h->len + WIRE_MAC_LEN;
+
 	if (ch->out_off == ch->out_len)
 		ch->out_off = ch->out_len = 0;
-	if (ch->out_len - ch->out_off + len > OUT_MAX)
+	if (ch->out_len - ch->out_off + total > OUT_MAX)
 		return -ENOBUFS;
-	if (ch->out_len + len > ch->out_cap && ch->out_off) {
+	if (ch->out_len + total > ch->out_cap && ch->out_off) {
 		memmove(ch->out, ch->out + ch->out_off, ch->out_len - ch->out_off);
 		ch->out_len -= ch->out_off;
 		ch->out_off = 0;
 	}
-	if (ch->out_len + len > ch->out_cap) {
-		size_t cap = MAX(ch->out_cap * 2, ch->out_len + len);
-		uint8_t *n = realloc(ch->out, MAX(cap, (size_t)4096));
+	if (ch->out_len + total > ch->out_cap) {
+		size_t cap = MAX(MAX(ch->out_cap * 2, ch->out_len + total), (size_t)4096);
+		uint8_t *n = realloc(ch->out, cap);
 
 		if (!n)
 			return -ENOMEM;
 		ch->out = n;
-		ch->out_cap = MAX(cap, (size_t)4096);
+		ch->out_cap = cap;
 	}
-	memcpy(ch->out + ch->out_len, p, len);
-	ch->out_len += len;
+	memcpy(ch->out + ch->out_len, h, sizeof(*h));
+	if (h->len)
+		memcpy(ch->out + ch->out_len + sizeof(*h), payload, h->len);
+	memcpy(ch->out + ch->out_len + sizeof(*h) + h->len, mac, WIRE_MAC_LEN);
+	ch->out_len += total;
 	return 0;
 }
 
@@ -188,13 +194,14 @@ static int send_frame(struct channel *ch, uint32_t type, const void *payload, si
 		frame_mac(ch, ch->is_coordinator, &h, payload, mac);
 	}
 	if (ch->queue_sends) {
-		r = queue_bytes(ch, &h, sizeof(h));
-		if (r == 0 && len)
-			r = queue_bytes(ch, payload, len);
-		if (r == 0)
-			r = queue_bytes(ch, mac, sizeof(mac));
-		if (r == 0)
-			r = channel_flush(ch);
+		r = queue_frame(ch, &h, payload, mac);
+		if (r < 0) {
+			/* Not sent: the next frame takes its number, the stream stays whole. */
+			if (authenticated)
+				ch->send_seq--;
+			return r;
+		}
+		r = channel_flush(ch);
 		return r == -EAGAIN ? 0 : r;
 	}
 	iov[0] = (struct iovec){ &h, sizeof(h) };

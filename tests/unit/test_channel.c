@@ -320,7 +320,8 @@ START_TEST(sends_queue_for_a_slow_reader)
 	while ((r = channel_send(&co.ch, WIRE_STATUS, &b)) == 0)
 		sent++;
 	ck_assert_int_eq(r, -ENOBUFS);
-	ck_assert_int_eq(co.ch.send_seq, (uint64_t)sent + 1);
+	/* What was refused took no number: what was queued still arrives in order. */
+	ck_assert_int_eq(co.ch.send_seq, (uint64_t)sent);
 	/* The peer reads; flushing lets the queue go, every message whole. */
 	while (got < sent) {
 		ck_assert_int_ne(channel_flush(&co.ch), -EPIPE);
