@@ -242,7 +242,7 @@ int cmd_show(int argc, char **argv)
 	} else if (r == -EKEYREJECTED) {
 		fprintf(stderr, "trace-ckpt show: %s\n", err);
 		if (!key_file)
-			fprintf(stderr, "trace-ckpt show: an image of several hosts is checked with the computation's secret: show --key SECRET-FILE %s\n",
+			fprintf(stderr, "trace-ckpt show: if %s is an image of several hosts, its key is the computation's secret: show --key SECRET-FILE\n",
 				dir);
 		return 1;
 	}
