@@ -54,6 +54,9 @@ int image_key_default_path(char *path, size_t len, char *note, size_t notelen)
 		n = snprintf(path, len, "%s/%s/%s", xdg, KEY_DIR, KEY_NAME);
 		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 	}
+	if (xdg && *xdg)
+		set_err(note, notelen, "XDG_CONFIG_HOME (%s) is not an absolute directory of uid %u: ignored for the image key",
+			xdg, (unsigned int)geteuid());
 	if (dir_of_ours(home)) {
 		n = snprintf(path, len, "%s/.config/%s/%s", home, KEY_DIR, KEY_NAME);
 		return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
