@@ -3,8 +3,8 @@
 #
 # as_user.sh CMD ARGS...: run a test as the ordinary test user, for the
 # rootless pass of the suite.  As root: CMD runs as TC_TEST_USER (default
-# tctest, made by scripts/test) with its own HOME and no XDG_RUNTIME_DIR of
-# root's.  Not root: the plain suite already runs without root; skip (77).
+# tctest, made by scripts/test) with its own HOME and no XDG_RUNTIME_DIR or
+# XDG_CONFIG_HOME (where the image key is) of root's.  Not root: the plain suite already runs without root; skip (77).
 set -u
 
 user=${TC_TEST_USER:-tctest}
@@ -28,4 +28,4 @@ for f in "$@"; do
 	esac
 done
 exec setpriv --reuid="$uid" --regid="$(id -g "$user")" --init-groups \
-	env -u XDG_RUNTIME_DIR HOME="$home" USER="$user" LOGNAME="$user" "$@"
+	env -u XDG_RUNTIME_DIR -u XDG_CONFIG_HOME HOME="$home" USER="$user" LOGNAME="$user" "$@"

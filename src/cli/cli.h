@@ -34,11 +34,20 @@ int coord_resolve(const char *opt_addr, const char *opt_secret, char *addr, size
 /* Connect to the coordinator as a command (said on stderr on failure). */
 int coord_command(const char *addr, const char *secret_path, struct channel *ch);
 struct manifest;
-/* DIR/manifest, parsed and checked. */
-int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen);
+struct image_key;
+/* DIR/manifest, parsed and checked: its MAC under key (NULL: show --no-verify) first. */
+int read_top_manifest(const char *dir, const struct image_key *key, struct manifest *m, char *err,
+		      size_t errlen);
 /* DIR/manifest.gGEN (0: DIR/manifest, the latest). */
-int read_top_manifest_gen(const char *dir, uint64_t gen, struct manifest *m, char *err,
-			  size_t errlen);
+int read_top_manifest_gen(const char *dir, uint64_t gen, const struct image_key *key,
+			  struct manifest *m, char *err, size_t errlen);
+/*
+ * The key an image is checked with: FILE of --key (root may give another
+ * user's), else the computation's secret at secret_path when not NULL, else
+ * the user's own (made on first use).  Said on stderr on failure.
+ */
+int cli_image_key(const char *cmd, const char *key_file, const char *secret_path,
+		  struct image_key *k);
 /* restore --all-hosts DIR: the exit status for the command. */
 int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map);

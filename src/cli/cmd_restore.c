@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "proto/imagekey.h"
 #include "restorer/restore.h"
 #include "restorer/tty.h"
 #include "tracer/attach.h"
@@ -17,6 +18,7 @@
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
 #include "util/log.h"
+#include "util/macro.h"
 
 /*
  * Whoever can write an image decides what it runs: one made by someone else
@@ -44,7 +46,9 @@ static bool image_owner_refused(const char *dir)
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
-	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL;
+	const char *arg = NULL, *coord = NULL, *secret = NULL, *addr_map = NULL, *host_map = NULL,
+		   *key_file = NULL;
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	char coord_addr[256], secret_path[PATH_MAX];
 	bool all_hosts = false, detach = false, trust_owner = false;
 	unsigned long long generation = 0;
@@ -84,6 +88,8 @@ int cmd_restore(int argc, char **argv)
 			coord = argv[++i];
 		} else if (!strcmp(argv[i], "--secret") && i + 1 < argc) {
 			secret = argv[++i];
+		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			key_file = argv[++i];
 		} else if (argv[i][0] != '-' && !arg) {
 			arg = argv[i];
 		} else {
@@ -109,6 +115,10 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt restore: with --all-hosts, the coordinator takes the checkpoints: trace-ckpt coordinator --interval\n");
 		return 2;
 	}
+	if (all_hosts && key_file) {
+		fprintf(stderr, "trace-ckpt restore: --all-hosts: the computation's secret is the key (--secret)\n");
+		return 2;
+	}
 	if (all_hosts)
 		return restore_all_hosts(dir, generation, coord, secret, host_map);
 	if (generation) {
@@ -120,6 +130,12 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A host's part of a checkpoint of several hosts is checked with the computation's secret. */
+	if (coord && coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
+				   sizeof(secret_path)) < 0)
+		return 1;
+	if (cli_image_key("restore", key_file, coord ? secret_path : NULL, &key) < 0)
+		return 1;
 	if (enter_rootless_namespace("restore", &rootless) < 0)
 		return 1;
 	/* Pids are ours to choose only in a pid namespace our user namespace owns. */
@@ -131,9 +147,7 @@ int cmd_restore(int argc, char **argv)
 		return 1;
 	}
 	s.addr_map = addr_map;
-	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
-				    sizeof(secret_path)) < 0 ||
-		      coord_join(&s, coord_addr, secret_path, true) < 0)) {
+	if (coord && coord_join(&s, coord_addr, secret_path, true) < 0) {
 		session_done(&s);
 		return 1;
 	}
@@ -141,7 +155,7 @@ int cmd_restore(int argc, char **argv)
 		session_done(&s);
 		return 2;
 	}
-	r = restore_computation(&s, dir, flags, &tl, err, sizeof(err));
+	r = restore_computation(&s, dir, &key, flags, &tl, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt restore: %s\n", err);
 		session_done(&s);

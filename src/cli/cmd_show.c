@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "proto/manifest.h"
 #include "proto/image.h"
+#include "proto/imagekey.h"
+#include "proto/manifest.h"
+#include "util/macro.h"
 
 static const char *vma_kind_name(uint32_t kind)
 {
@@ -153,7 +156,8 @@ static void show_text(const char *dir, const struct computation *c)
 	}
 }
 
-static int show_hosts(const char *dir, const struct manifest *top, bool json)
+static int show_hosts(const char *dir, const struct manifest *top, const struct image_key *key,
+		      bool json)
 {
 	int rc = 0;
 
@@ -179,7 +183,7 @@ static int show_hosts(const char *dir, const struct manifest *top, bool json)
 		       mb->addr ? mb->addr : "?", mb->subdir, mb->nr_procs, mb->bytes / 1048576.0,
 		       mb->cmdline ? mb->cmdline : "");
 		snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir);
-		if (image_read(part, &c, err, sizeof(err)) < 0) {
+		if (image_read(part, key, &c, err, sizeof(err)) < 0) {
 			printf("  (not readable here: %s)\n", err);
 			rc = 1;
 			continue;
@@ -192,15 +196,22 @@ static int show_hosts(const char *dir, const struct manifest *top, bool json)
 
 int cmd_show(int argc, char **argv)
 {
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
+	const struct image_key *kp = &key;
 	struct computation *c = NULL;
-	const char *dir = NULL;
-	bool json = false;
+	const char *dir = NULL, *key_file = NULL;
+	bool json = false, verify = true;
 	char err[1024] = "";
+	struct manifest top;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "--no-verify"))
+			verify = false;
+		else if (!strcmp(argv[i], "--key") && i + 1 < argc)
+			key_file = argv[++i];
 		else if (!dir && argv[i][0] != '-')
 			dir = argv[i];
 		else {
@@ -208,25 +219,35 @@ int cmd_show(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!dir) {
+	if (!dir || (key_file && !verify)) {
 		usage_of("show", true);
 		return 2;
 	}
-	{
-		struct manifest top;
-
-		/* Several hosts: the tree, then each host's part. */
-		if (read_top_manifest(dir, &top, err, sizeof(err)) == 0) {
-			bool hosts = top.flags & TC_COMP_F_MULTIHOST;
-
-			r = hosts ? show_hosts(dir, &top, json) : 0;
-			manifest_free(&top);
-			if (hosts)
-				return r;
-		}
-		err[0] = '\0';
+	if (verify && cli_image_key("show", key_file, NULL, &key) < 0)
+		return 1;
+	if (!verify) {
+		fprintf(stderr, "trace-ckpt show: --no-verify: %s is not authenticated; what it says may be forged\n",
+			dir);
+		kp = NULL;
 	}
-	r = image_read(dir, &c, err, sizeof(err));
+	/* Several hosts: the tree, then each host's part. */
+	r = read_top_manifest(dir, kp, &top, err, sizeof(err));
+	if (r == 0) {
+		bool hosts = top.flags & TC_COMP_F_MULTIHOST;
+
+		r = hosts ? show_hosts(dir, &top, kp, json) : 0;
+		manifest_free(&top);
+		if (hosts)
+			return r;
+	} else if (r == -EKEYREJECTED) {
+		fprintf(stderr, "trace-ckpt show: %s\n", err);
+		if (!key_file)
+			fprintf(stderr, "trace-ckpt show: if %s is an image of several hosts, its key is the computation's secret: show --key SECRET-FILE\n",
+				dir);
+		return 1;
+	}
+	err[0] = '\0';
+	r = image_read(dir, kp, &c, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt show: %s\n", err[0] ? err : strerror(-r));
 		return 1;

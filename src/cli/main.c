@@ -19,7 +19,7 @@ static const struct command {
 	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
 	{ "restore", cmd_restore,
-	  "restore [--new-pidns] [--trust-owner] [--detach | --interval S [--keep N]] [--all-hosts [--generation N] [--host-map OLD=NEW,...]] [--coordinator H:P] DIR",
+	  "restore [--new-pidns] [--trust-owner] [--detach | --interval S [--keep N]] [--all-hosts [--generation N] [--host-map OLD=NEW,...]] [--coordinator H:P [--secret F]] [--key FILE] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
 	{ "attach", cmd_attach, "attach [--dir DIR] [--interval S [--keep N]] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },
@@ -33,7 +33,7 @@ static const struct command {
 	{ "coordinator", cmd_coordinator,
 	  "coordinator [--listen H:P] [--secret F] [--interval S -D DIR [--keep N]] [--freeze-timeout MS] [--dump-timeout MS]",
 	  "the rendezvous of the supervisors of a computation on several hosts" },
-	{ "show", cmd_show, "show DIR [--json]", "describe the image in DIR" },
+	{ "show", cmd_show, "show [--key FILE | --no-verify] DIR [--json]", "describe the image in DIR" },
 };
 
 void usage_of(const char *cmd, bool to_stderr)

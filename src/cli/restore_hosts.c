@@ -18,22 +18,25 @@
 
 #include "cli/cli.h"
 #include "coord/channel.h"
+#include "proto/imagekey.h"
 #include "proto/manifest.h"
 #include "proto/model.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/shellword.h"
 
 #define BARRIER_WAIT_MS 300000
 
-int read_top_manifest(const char *dir, struct manifest *m, char *err, size_t errlen)
+int read_top_manifest(const char *dir, const struct image_key *key, struct manifest *m, char *err,
+		      size_t errlen)
 {
-	return read_top_manifest_gen(dir, 0, m, err, errlen);
+	return read_top_manifest_gen(dir, 0, key, m, err, errlen);
 }
 
-int read_top_manifest_gen(const char *dir, uint64_t gen, struct manifest *m, char *err,
-			  size_t errlen)
+int read_top_manifest_gen(const char *dir, uint64_t gen, const struct image_key *key,
+			  struct manifest *m, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[1024] = "";
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -47,25 +50,53 @@ int read_top_manifest_gen(const char *dir, uint64_t gen, struct manifest *m, cha
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	return manifest_parse(buf, len, m, err, errlen);
+	r = manifest_parse(buf, len, key, m, why, sizeof(why));
+	/* why starts with "manifest: ": the path says which one. */
+	if (r < 0)
+		snprintf(err, errlen, "%s%s", path,
+			 strncmp(why, "manifest", 8) ? ": unreadable" : why + 8);
+	return r;
 }
 
+/*
+ * One host's part: restore PART --coordinator ADDR --secret PATH, here or
+ * through ssh.  ssh joins its remote words into one line for the remote
+ * shell, so each is quoted as one word of a POSIX shell; the host is a
+ * checked host name after "--", never an option.
+ */
 static pid_t start_part(const char *self, const struct manifest_member *mb, const char *dir,
 			const char *addr, const char *secret, const char *target,
 			const char *addr_map, bool local)
 {
+	_cleanup_free_ char *q_self = NULL, *q_addr = NULL, *q_secret = NULL, *q_map = NULL,
+			    *q_part = NULL;
 	char part[PATH_MAX], *script = NULL;
 	pid_t pid;
 
-	snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir);
-	/* Quoted for the remote shell: no path of ours may hold a quote. */
-	if (strchr(self, '\'') || strchr(dir, '\'') || strchr(secret, '\'') || strchr(mb->subdir, '\'')) {
-		fprintf(stderr, "trace-ckpt restore: a path with a quote cannot go through ssh\n");
+	if ((size_t)snprintf(part, sizeof(part), "%s/%s", dir, mb->subdir) >= sizeof(part)) {
+		fprintf(stderr, "trace-ckpt restore: %s/%s: name too long\n", dir, mb->subdir);
 		return -1;
 	}
+	if (!local) {
+		q_self = shell_quote(self);
+		q_addr = shell_quote(addr);
+		q_secret = shell_quote(secret);
+		q_map = addr_map ? shell_quote(addr_map) : NULL;
+		q_part = shell_quote(part);
+		if (!q_self || !q_addr || !q_secret || !q_part || (addr_map && !q_map) ||
+		    asprintf(&script, "t=%s; [ -x \"$t\" ] || t=trace-ckpt; exec \"$t\" restore "
+				      "--coordinator %s --secret %s %s%s %s",
+			     q_self, q_addr, q_secret, q_map ? "--addr-map " : "",
+			     q_map ? q_map : "", q_part) < 0) {
+			fprintf(stderr, "trace-ckpt restore: out of memory\n");
+			return -1;
+		}
+	}
 	pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		free(script);
 		return pid;
+	}
 	if (local) {
 		execl(self, self, "restore", "--coordinator", addr, "--secret", secret, part,
 		      (char *)NULL);
@@ -75,13 +106,7 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 
 		if (null >= 0)
 			dup2(null, 0);
-		/* Its own trace-ckpt: ours at the same path, else the one in its PATH. */
-		if (asprintf(&script, "t='%s'; [ -x \"$t\" ] || t=trace-ckpt; exec \"$t\" restore "
-				      "--coordinator '%s' --secret '%s' %s%s%s '%s'",
-			     self, addr, secret, addr_map ? "--addr-map '" : "",
-			     addr_map ? addr_map : "", addr_map ? "'" : "", part) < 0)
-			_exit(127);
-		execlp("ssh", "ssh", "-o", "BatchMode=yes", target, script, (char *)NULL);
+		execlp("ssh", "ssh", "-o", "BatchMode=yes", "--", target, script, (char *)NULL);
 	}
 	fprintf(stderr, "trace-ckpt restore: starting the part of %s: %m\n", mb->host);
 	_exit(127);
@@ -144,6 +169,12 @@ static int map_hosts(const struct manifest *m, const char *host_map, char **targ
 			return -EINVAL;
 		}
 		*eq = '\0';
+		/* NEW goes to ssh and, as an address, to every restoring host. */
+		if (!is_host_name(eq + 1)) {
+			fprintf(stderr, "trace-ckpt restore: --host-map: host '%s': not a host name\n",
+				eq + 1);
+			return -EINVAL;
+		}
 		for (size_t i = 0; i < m->nr_members; i++) {
 			const struct manifest_member *mb = &m->members[i];
 			char *nm;
@@ -168,6 +199,30 @@ static int map_hosts(const struct manifest *m, const char *host_map, char **targ
 	return 0;
 }
 
+static void free_targets(const struct manifest *m, char **targets)
+{
+	for (size_t i = 0; targets && i < m->nr_members; i++)
+		if (targets[i] != m->members[i].addr)
+			free(targets[i]);
+}
+
+/* Every member must be reachable by a host name before any part is started. */
+static int check_targets(const struct manifest *m, char **targets, bool local_ok, const char *here)
+{
+	for (size_t i = 0; i < m->nr_members; i++) {
+		if (local_ok && !strcmp(m->members[i].host, here))
+			continue;
+		if (!targets[i] || !is_host_name(targets[i])) {
+			fprintf(stderr, "trace-ckpt restore: host %s: %s%s%s\n", m->members[i].host,
+				targets[i] ? "'" : "no address in the manifest",
+				targets[i] ? targets[i] : "",
+				targets[i] ? "': not a host name" : " (--host-map it to one)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map)
 {
@@ -179,9 +234,18 @@ int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const ch
 	struct manifest m;
 	struct channel ch;
 	struct tlv_buf b = { 0 };
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	int r, status, rc = 0;
 
-	if (read_top_manifest_gen(dir, gen, &m, err, sizeof(err)) < 0) {
+	/* The computation's secret authenticates the manifest: before it is read. */
+	if (coord_resolve(coord, secret, addr, sizeof(addr), secret_path, sizeof(secret_path)) < 0 ||
+	    !realpath("/proc/self/exe", self))
+		return 1;
+	if (image_key_load(secret_path, false, &key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trace-ckpt restore: the computation's secret: %s\n", err);
+		return 1;
+	}
+	if (read_top_manifest_gen(dir, gen, &key, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "trace-ckpt restore: %s\n", err);
 		return 1;
 	}
@@ -191,16 +255,13 @@ int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const ch
 		manifest_free(&m);
 		return 1;
 	}
-	if (coord_resolve(coord, secret, addr, sizeof(addr), secret_path, sizeof(secret_path)) < 0 ||
-	    !realpath("/proc/self/exe", self)) {
-		manifest_free(&m);
-		return 1;
-	}
 	gethostname(host, sizeof(host) - 1);
 	pids = calloc(m.nr_members, sizeof(*pids));
 	targets = calloc(m.nr_members, sizeof(*targets));
 	if (!pids || !targets || map_hosts(&m, host_map, targets, &addr_map) < 0 ||
+	    check_targets(&m, targets, !addr_map, host) < 0 ||
 	    coord_command(addr, secret_path, &ch) < 0) {
+		free_targets(&m, targets);
 		manifest_free(&m);
 		return 1;
 	}
@@ -232,9 +293,7 @@ int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const ch
 		if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
 			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
-	for (size_t i = 0; i < m.nr_members; i++)
-		if (targets[i] != m.members[i].addr)
-			free(targets[i]);
+	free_targets(&m, targets);
 	manifest_free(&m);
 	return r < 0 && !rc ? 1 : rc;
 }

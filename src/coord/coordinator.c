@@ -36,11 +36,13 @@
 #include "coord/coordinator.h"
 #include "coord/sources.h"
 #include "proto/ctlmsg.h"
+#include "proto/imagekey.h"
 #include "proto/manifest.h"
 #include "proto/model.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/shellword.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -725,6 +727,9 @@ static void ckpt_answer(struct coordinator *co, struct member *m, const struct w
 		}
 	}
 }
+
+_Static_assert(SECRET_LEN == IMAGE_KEY_LEN, "the computation's secret is an image key");
+
 /* DIR/manifest of a checkpoint of several hosts: written last, the commit point. */
 static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t gen,
 			      char *err, size_t errlen)
@@ -732,6 +737,7 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 	struct manifest man = { .version = TC_FORMAT_VERSION, .generation = gen,
 				.flags = TC_COMP_F_MULTIHOST };
 	struct tlv_buf b = { 0 };
+	struct image_key key = { 0 };
 	char tmp[PATH_MAX], final[PATH_MAX], gen_path[PATH_MAX], host[256] = "";
 	struct timespec ts;
 	_cleanup_close_ int fd = -1, dfd = -1;
@@ -750,12 +756,22 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 
 		if (!m->in_ckpt)
 			continue;
+		/* What a member said of itself reaches ssh at restore: a host name or nothing. */
+		if (!is_host_name(m->host) || (m->addr && !is_host_name(m->addr))) {
+			snprintf(err, errlen, "host '%s' (address '%s'): not a host name",
+				 m->host ? m->host : "", m->addr ? m->addr : "");
+			free(man.members);
+			return -EINVAL;
+		}
 		man.members[k++] = (struct manifest_member){
 			.host = m->host, .addr = m->addr, .subdir = m->subdir,
 			.bytes = m->bytes, .nr_procs = m->nr_procs, .cmdline = m->cmdline };
 	}
 	man.nr_members = k;
-	r = manifest_encode(&b, &man);
+	/* The computation's secret authenticates it: every host that restores holds it. */
+	memcpy(key.bytes, co->secret, sizeof(key.bytes));
+	r = manifest_encode(&b, &man, &key);
+	image_key_wipe(&key);
 	free(man.members);
 	snprintf(tmp, sizeof(tmp), "%s/.manifest.%llu", dir, (unsigned long long)gen);
 	snprintf(final, sizeof(final), "%s/manifest", dir);

@@ -229,7 +229,9 @@ enum fd_attr {
 
 /*
  * DIR/manifest: "TCKPMAN1", u32 header version, u32 zero, then man_attr
- * TLVs, the last one MAN_A_CHECKSUM: XXH3-64 of every byte before it.
+ * TLVs, the last but one MAN_A_MAC (HMAC-SHA256 of every byte before it),
+ * the last one MAN_A_CHECKSUM: XXH3-64 of every byte before it.  A manifest
+ * without the MAC (written before there was one) is refused.
  */
 #define MANIFEST_MAGIC "TCKPMAN1"
 #define MANIFEST_HDR_VERSION 1
@@ -246,7 +248,8 @@ enum man_attr {
 	MAN_A_CHECKSUM,		/* u64, last */
 	MAN_A_FLAGS,		/* u32 TC_COMP_F_* */
 	MAN_A_MEMBER,		/* nest man_member_attr, repeated: a host of a multi-host image */
-	MAN_A_MAX = MAN_A_MEMBER,
+	MAN_A_MAC,		/* u8[32]: HMAC-SHA256 of every byte before it (imagekey.h); last but one */
+	MAN_A_MAX = MAN_A_MAC,
 };
 
 enum man_proc_attr {

@@ -4,7 +4,8 @@
  *
  *   DIR/manifest                    TLV: version, generation, time, host,
  *                                   processes (pid, ppid, pgid, sid, host),
- *                                   every file with its size and XXH3-64
+ *                                   every file with its size and XXH3-64,
+ *                                   HMAC-SHA256 of all that (imagekey.h)
  *   DIR/<host>/proc-<pid>.core      one ELF core per process (gdb opens it)
  *   DIR/<host>/shared/...           contents of deleted files, pipes, ...
  *
@@ -20,6 +21,8 @@
 #include <sys/types.h>
 
 #include "proto/model.h"
+
+struct image_key;
 
 /*
  * Where the writer gets the dumped pages from: read len bytes of process
@@ -37,19 +40,23 @@ struct image_stats {
 	uint64_t write_ns;		/* time spent in image_write */
 };
 
-int image_write(const struct computation *c, const char *dir,
+/* The manifest is authenticated with key (imagekey.h). */
+int image_write(const struct computation *c, const char *dir, const struct image_key *key,
 		const struct mem_reader *mr, struct image_stats *st);
 /* Same; the image DIR had is kept as DIR.1 (and DIR.1 as DIR.2...), keep of them. */
 int image_write_keep(const struct computation *c, const char *dir, unsigned int keep,
-		     const struct mem_reader *mr, struct image_stats *st);
+		     const struct image_key *key, const struct mem_reader *mr,
+		     struct image_stats *st);
 
 /*
- * Read DIR/manifest and every core file into a computation.  Every file's
- * size and checksum is verified; on a mismatch the error names the file.
- * Page contents are not read: runs carry their file offsets, and
- * process_record.core_path names the core file.
+ * Read DIR/manifest and every core file into a computation.  The manifest's
+ * MAC under key is checked first (key NULL: not checked, for show
+ * --no-verify only), then every file's size and checksum; on a mismatch the
+ * error names the file.  Page contents are not read: runs carry their file
+ * offsets, and process_record.core_path names the core file.
  */
-int image_read(const char *dir, struct computation **out, char *err, size_t errlen);
+int image_read(const char *dir, const struct image_key *key, struct computation **out, char *err,
+	       size_t errlen);
 
 /*
  * Same, but files larger than 1 MiB are only checked for presence and size:
@@ -57,10 +64,10 @@ int image_read(const char *dir, struct computation **out, char *err, size_t errl
  * the image's contents for anything lasting before that succeeded.
  */
 #define IMAGE_READ_SIZES_ONLY (1u << 0)
-int image_read_flags(const char *dir, struct computation **out, unsigned int flags, char *err,
-		     size_t errlen);
-/* Every file's size and checksum against the manifest; err names the bad one. */
-int image_verify(const char *dir, char *err, size_t errlen);
+int image_read_flags(const char *dir, const struct image_key *key, struct computation **out,
+		     unsigned int flags, char *err, size_t errlen);
+/* The manifest's MAC, every file's size and checksum; err names the bad one. */
+int image_verify(const char *dir, const struct image_key *key, char *err, size_t errlen);
 
 /* Checksum of a whole file, as stored in the manifest. */
 int image_file_checksum(int fd, uint64_t *sum, uint64_t *size);

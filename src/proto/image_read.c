@@ -341,26 +341,34 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 	return 0;
 }
 
-static int read_manifest(int dirfd, struct manifest *m, char *err, size_t errlen)
+/* Its errors name it by its path: DIR/manifest. */
+static int read_manifest(int dirfd, const char *dir, const struct image_key *key,
+			 struct manifest *m, char *err, size_t errlen)
 {
 	_cleanup_free_ char *buf = NULL;
+	char why[1024] = "";
 	size_t len;
 	int r;
 
 	r = read_file_at(dirfd, "manifest", &buf, &len);
 	if (r < 0) {
-		set_err(err, errlen, "manifest: %s", r == -ENOENT ? "missing" : strerror(-r));
+		set_err(err, errlen, "%s/manifest: %s", dir,
+			r == -ENOENT ? "missing" : strerror(-r));
 		return r;
 	}
-	return manifest_parse(buf, len, m, err, errlen);
+	r = manifest_parse(buf, len, key, m, why, sizeof(why));
+	if (r < 0)
+		set_err(err, errlen, "%s/%s", dir, why[0] ? why : "manifest: unreadable");
+	return r;
 }
 
-int image_read(const char *dir, struct computation **out, char *err, size_t errlen)
+int image_read(const char *dir, const struct image_key *key, struct computation **out, char *err,
+	       size_t errlen)
 {
-	return image_read_flags(dir, out, 0, err, errlen);
+	return image_read_flags(dir, key, out, 0, err, errlen);
 }
 
-int image_verify(const char *dir, char *err, size_t errlen)
+int image_verify(const char *dir, const struct image_key *key, char *err, size_t errlen)
 {
 	struct manifest m = { 0 };
 	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -371,15 +379,15 @@ int image_verify(const char *dir, char *err, size_t errlen)
 		set_err(err, errlen, "%s: %s", dir, strerror(-r));
 		return r;
 	}
-	r = read_manifest(dirfd, &m, err, errlen);
+	r = read_manifest(dirfd, dir, key, &m, err, errlen);
 	for (size_t i = 0; r == 0 && i < m.nr_files; i++)
 		r = verify_file(dirfd, &m.files[i], true, err, errlen);
 	manifest_free(&m);
 	return r;
 }
 
-int image_read_flags(const char *dir, struct computation **out, unsigned int flags, char *err,
-		     size_t errlen)
+int image_read_flags(const char *dir, const struct image_key *key, struct computation **out,
+		     unsigned int flags, char *err, size_t errlen)
 {
 	struct manifest m = { 0 };
 	struct computation *c = NULL;
@@ -401,7 +409,7 @@ int image_read_flags(const char *dir, struct computation **out, unsigned int fla
 		set_err(err, errlen, "%s: %s", absdir, strerror(-r));
 		return r;
 	}
-	r = read_manifest(dirfd, &m, err, errlen);
+	r = read_manifest(dirfd, absdir, key, &m, err, errlen);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m.nr_files; i++) {

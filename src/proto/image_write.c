@@ -41,6 +41,7 @@ struct writer {
 	int host_fd;			/* tmp/<host> */
 	uint8_t *bufs[NR_BUFS];		/* BUF_SIZE each, one mapping */
 	struct manifest man;
+	const struct image_key *key;
 	size_t files_cap;
 	struct image_stats st;
 	unsigned int keep;		/* previous images kept: DIR.1 ... DIR.<keep> */
@@ -585,7 +586,7 @@ static int write_manifest(struct writer *w)
 	m->host = c->host;
 	m->cmdline = c->cmdline;
 	m->flags = c->flags;
-	r = manifest_encode(&b, m);
+	r = manifest_encode(&b, m, w->key);
 	m->host = m->cmdline = NULL;
 	if (r < 0)
 		goto out;
@@ -758,16 +759,17 @@ static bool host_name_ok(const char *host)
 	       strcmp(host, ".") && strcmp(host, "..");
 }
 
-int image_write(const struct computation *c, const char *dir, const struct mem_reader *mr,
-		struct image_stats *st)
+int image_write(const struct computation *c, const char *dir, const struct image_key *key,
+		const struct mem_reader *mr, struct image_stats *st)
 {
-	return image_write_keep(c, dir, 0, mr, st);
+	return image_write_keep(c, dir, 0, key, mr, st);
 }
 
 int image_write_keep(const struct computation *c, const char *dir, unsigned int keep,
-		     const struct mem_reader *mr, struct image_stats *st)
+		     const struct image_key *key, const struct mem_reader *mr,
+		     struct image_stats *st)
 {
-	struct writer w = { .c = c, .mr = mr, .host_fd = -1, .keep = keep };
+	struct writer w = { .c = c, .mr = mr, .host_fd = -1, .keep = keep, .key = key };
 	struct image_tmp tmp;
 	char clean[PATH_MAX];
 	uint8_t *mem;
@@ -775,7 +777,7 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 	size_t n;
 	int r;
 
-	if (!c || !dir || !mr || !mr->read || !host_name_ok(c->host))
+	if (!c || !dir || !key || !mr || !mr->read || !host_name_ok(c->host))
 		return log_ret(-EINVAL, "image_write: bad arguments (host name \"%s\")",
 			       c && c->host ? c->host : "(null)");
 	n = strlen(dir);

@@ -9,11 +9,15 @@
 
 #include "proto/attrs.h"
 #include "proto/field.h"
+#include "proto/imagekey.h"
 #include "proto/manifest.h"
 #include "proto/model.h"
 #include "util/macro.h"
+#include "util/shellword.h"
 
 #define MANIFEST_HDRLEN 16
+#define CHECKSUM_ATTR_LEN (TLV_HDRLEN + sizeof(uint64_t))
+#define MAC_ATTR_LEN (TLV_HDRLEN + IMAGE_MAC_LEN)
 
 static const struct field man_fields[] = {
 	F_U32(MAN_A_VERSION, struct manifest, version),
@@ -90,12 +94,12 @@ bool image_path_is_safe(const char *path)
 	return p[-1] != '/';
 }
 
-int manifest_encode(struct tlv_buf *b, const struct manifest *m)
+int manifest_encode(struct tlv_buf *b, const struct manifest *m, const struct image_key *key)
 {
 	uint32_t hdr[2] = { MANIFEST_HDR_VERSION, 0 };
-	uint8_t head[MANIFEST_HDRLEN];
+	uint8_t head[MANIFEST_HDRLEN], mac[IMAGE_MAC_LEN];
 
-	if (b->len)
+	if (b->len || !key)
 		return -EINVAL;
 	memcpy(head, MANIFEST_MAGIC, 8);
 	memcpy(head + 8, hdr, sizeof(hdr));
@@ -109,6 +113,10 @@ int manifest_encode(struct tlv_buf *b, const struct manifest *m)
 	for (size_t i = 0; i < m->nr_members; i++)
 		fields_encode_nest(b, MAN_A_MEMBER, manm_fields, ARRAY_SIZE(manm_fields),
 				   &m->members[i]);
+	if (b->err)
+		return b->err;
+	image_mac(key, b->data, b->len, mac);
+	tlv_put(b, MAN_A_MAC, mac, sizeof(mac));
 	if (b->err)
 		return b->err;
 	return tlv_put_u64(b, MAN_A_CHECKSUM, XXH3_64bits(b->data, b->len));
@@ -126,7 +134,39 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, size_t errlen)
+/*
+ * The MAC attribute right before the checksum, and whether it holds.  What
+ * it covers is checked before a single attribute is looked at.
+ */
+static int check_mac(const uint8_t *buf, size_t len, const struct image_key *key, char *err,
+		     size_t errlen)
+{
+	struct tlv_attr a;
+	size_t off;
+
+	if (len < MANIFEST_HDRLEN + MAC_ATTR_LEN + CHECKSUM_ATTR_LEN)
+		goto none;
+	off = len - CHECKSUM_ATTR_LEN - MAC_ATTR_LEN;
+	memcpy(&a, buf + off, sizeof(a));
+	if (a.type != MAN_A_MAC || a.len != MAC_ATTR_LEN)
+		goto none;
+	if (!key)
+		return 0;
+	if (!image_mac_ok(key, buf, off, buf + off + TLV_HDRLEN)) {
+		set_err(err, errlen, "manifest: MAC does not match (tampered, or made by another user; key %s)",
+			key->path[0] ? key->path : "given");
+		return -EKEYREJECTED;
+	}
+	return 0;
+none:
+	if (!key)
+		return 0;
+	set_err(err, errlen, "manifest: no MAC: written by a trace-ckpt before images were authenticated, or altered; it cannot be trusted (take a new checkpoint)");
+	return -EKEYREJECTED;
+}
+
+static int parse(const uint8_t *buf, size_t len, const struct image_key *key, struct manifest *m,
+		 char *err, size_t errlen)
 {
 	const struct tlv_attr *tb[MAN_A_MAX + 1], *a;
 	struct tlv_attr last;
@@ -156,6 +196,9 @@ static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, 
 		set_err(err, errlen, "manifest: checksum mismatch (damaged)");
 		return -EBADMSG;
 	}
+	r = check_mac(buf, len, key, err, errlen);
+	if (r < 0)
+		return r;
 	body = buf + MANIFEST_HDRLEN;
 	body_len = len - MANIFEST_HDRLEN - TLV_HDRLEN - sizeof(sum);
 	r = tlv_parse(body, body_len, tb, MAN_A_MAX);
@@ -203,6 +246,12 @@ static int parse(const uint8_t *buf, size_t len, struct manifest *m, char *err, 
 			if (r == 0 && (!mb->host || !mb->subdir || !image_path_is_safe(mb->subdir) ||
 				       strchr(mb->subdir, '/')))
 				r = -EBADMSG;
+			/* Both may reach ssh's command line: neither an option nor shell text. */
+			if (r == 0 && (!is_host_name(mb->host) || (mb->addr && !is_host_name(mb->addr)))) {
+				set_err(err, errlen, "manifest: host '%s': not a host name",
+					is_host_name(mb->host) ? mb->addr : mb->host);
+				return -EBADMSG;
+			}
 		}
 		if (r < 0)
 			goto bad;
@@ -218,12 +267,13 @@ bad:
 	return r;
 }
 
-int manifest_parse(const void *buf, size_t len, struct manifest *m, char *err, size_t errlen)
+int manifest_parse(const void *buf, size_t len, const struct image_key *key, struct manifest *m,
+		   char *err, size_t errlen)
 {
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	r = parse(buf, len, m, err, errlen);
+	r = parse(buf, len, key, m, err, errlen);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			set_err(err, errlen, "manifest: out of memory");

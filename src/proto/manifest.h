@@ -50,15 +50,22 @@ struct manifest {
 
 void manifest_free(struct manifest *m);
 
-/* The whole file: header, attributes, checksum.  Appends to an empty b. */
-int manifest_encode(struct tlv_buf *b, const struct manifest *m);
+struct image_key;
+
+/* The whole file: header, attributes, MAC under key, checksum.  Appends to an empty b. */
+int manifest_encode(struct tlv_buf *b, const struct manifest *m, const struct image_key *key);
 
 /*
- * Parse and verify a whole manifest file held in buf.  On error m is freed
- * and err says what is wrong with it.  Paths are checked to be relative and
- * free of ".." so a damaged manifest cannot point outside DIR.
+ * Parse and verify a whole manifest file held in buf: its checksum, then its
+ * MAC under key (-EKEYREJECTED when it does not match or is missing), then
+ * its records.  key NULL skips the MAC: only for a caller that says the
+ * image is untrusted (show --no-verify) and for the fuzzer.  On error m is
+ * freed and err says what is wrong with it.  Paths are checked to be
+ * relative and free of ".." so a damaged manifest cannot point outside DIR;
+ * hosts and addresses of the members to be host names (is_host_name).
  */
-int manifest_parse(const void *buf, size_t len, struct manifest *m, char *err, size_t errlen);
+int manifest_parse(const void *buf, size_t len, const struct image_key *key, struct manifest *m,
+		   char *err, size_t errlen);
 
 /* A relative path that stays below its directory: no "..", no leading '/'. */
 bool image_path_is_safe(const char *path);

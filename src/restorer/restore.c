@@ -93,6 +93,7 @@ struct verifier {
 	pthread_t thread;
 	bool started;
 	const char *dir;
+	const struct image_key *key;
 	char err[1024];
 	int r;
 };
@@ -101,7 +102,7 @@ static void *verify_main(void *opaque)
 {
 	struct verifier *v = opaque;
 
-	v->r = image_verify(v->dir, v->err, sizeof(v->err));
+	v->r = image_verify(v->dir, v->key, v->err, sizeof(v->err));
 	return NULL;
 }
 
@@ -574,7 +575,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	rc->verify->started =
 		pthread_create(&rc->verify->thread, NULL, verify_main, rc->verify) == 0;
 	if (!rc->verify->started) {
-		r = image_verify(rc->verify->dir, err, errlen);
+		r = image_verify(rc->verify->dir, rc->verify->key, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -665,10 +666,10 @@ static int restore_as_who(const struct computation *c, unsigned int *flags, bool
 				      creds_bounding_set(), err, errlen);
 }
 
-int restore_computation(struct session *s, const char *dir, unsigned int flags,
-			struct terminal_lease *tl, char *err, size_t errlen)
+int restore_computation(struct session *s, const char *dir, const struct image_key *key,
+			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen)
 {
-	struct verifier verify = { .dir = dir };
+	struct verifier verify = { .dir = dir, .key = key };
 	struct restore_ctx rc = { .s = s, .verify = &verify };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
@@ -685,7 +686,12 @@ int restore_computation(struct session *s, const char *dir, unsigned int flags,
 				 strerror(-r));
 		return r;
 	}
-	r = image_read_flags(dir, &c, IMAGE_READ_SIZES_ONLY, err, errlen);
+	/* The MAC first: nothing of an image it does not vouch for is used. */
+	if (!key) {
+		snprintf(err, errlen, "no key to check the image with");
+		return -EINVAL;
+	}
+	r = image_read_flags(dir, key, &c, IMAGE_READ_SIZES_ONLY, err, errlen);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s: %s", dir, strerror(-r));

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+struct image_key;
 struct session;
 struct terminal_lease;
 
@@ -14,8 +15,9 @@ struct terminal_lease;
 #define RESTORE_NEW_PIDNS (1u << 0)	/* a fresh pid namespace even if it had none */
 
 /*
+ * key: what the image's manifest must be authenticated with (imagekey.h).
  * tl (may be NULL): when the program had a terminal, ours is lent to it;
  * terminal_lease_return() once it is over.
  */
-int restore_computation(struct session *s, const char *dir, unsigned int flags,
-			struct terminal_lease *tl, char *err, size_t errlen);
+int restore_computation(struct session *s, const char *dir, const struct image_key *key,
+			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 
 #include "proto/ctlmsg.h"
 #include "proto/image.h"
+#include "proto/imagekey.h"
 #include "tracer/collect.h"
 #include "tracer/dump.h"
 #include "tracer/memread.h"
@@ -226,6 +227,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	struct mem_reader mr;
 	struct snapshot sn = { 0 };
 	struct image_stats st = { 0 };
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	char host[256] = "localhost";
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
 	bool thawed = false;
@@ -248,6 +250,17 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "the computation has exited");
 		return -ESRCH;
 	}
+	/*
+	 * Before anything is frozen.  A host's part of a checkpoint of several
+	 * hosts is the computation's, which every host holds the secret of;
+	 * any other image is its user's.
+	 */
+	if (rq->hooks && s->coord_secret)
+		r = image_key_load(s->coord_secret, false, &key, res->msg, sizeof(res->msg));
+	else
+		r = image_key_user(&key, res->msg, sizeof(res->msg));
+	if (r < 0)
+		return r;
 
 	/*
 	 * A program that goes on after the dump is thawed before the write.
@@ -306,10 +319,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
 		snapshot_reader(&sn, &mr);
-		r = image_write_keep(&c, res->dir, keep, &mr, &st);
+		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
 	} else {
 		memread_init(&mctx, &mr);
-		r = image_write_keep(&c, res->dir, keep, &mr, &st);
+		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
 		memread_done(&mctx);
 	}
 	if (r < 0 && !res->msg[0])

@@ -35,6 +35,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/shellword.h"
 
 #define MAX_ARGS 512
 #define MAX_ARG_LEN 8192
@@ -124,32 +125,6 @@ static int ssh_host_index(char **argv, size_t n, size_t *host, size_t *cmd)
 	*host = i;
 	*cmd = i + 1 < n ? i + 1 : 0;
 	return 0;
-}
-
-/* 'S' for a POSIX shell: single quotes, each ' as '\''. */
-static char *shell_quote(const char *s)
-{
-	size_t len = 3;
-	char *out, *p;
-
-	for (const char *c = s; *c; c++)
-		len += *c == '\'' ? 4 : 1;
-	out = malloc(len);
-	if (!out)
-		return NULL;
-	p = out;
-	*p++ = '\'';
-	for (const char *c = s; *c; c++) {
-		if (*c == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-		} else {
-			*p++ = *c;
-		}
-	}
-	*p++ = '\'';
-	*p = '\0';
-	return out;
 }
 
 static char *join_words(char **v, size_t from, size_t n)
@@ -295,7 +270,8 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	const char *base;
 	char **argv = NULL, **nv = NULL;
 	size_t n = 0, host, cmd, k = 0;
-	_cleanup_free_ char *command = NULL, *quoted = NULL, *q_tc = NULL, *q_secret = NULL;
+	_cleanup_free_ char *command = NULL, *quoted = NULL, *q_tc = NULL, *q_secret = NULL,
+			    *q_coord = NULL;
 	bool at;
 	int r;
 
@@ -339,15 +315,16 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	/* ssh joins the words for the remote shell: each one quoted for it. */
 	q_tc = shell_quote(remote_tc);
 	q_secret = shell_quote(s->coord_secret);
+	q_coord = shell_quote(s->coord->peer);
 	nv = calloc(cmd + 11, sizeof(*nv));
-	if (!quoted || !nv || !q_tc || !q_secret)
+	if (!quoted || !nv || !q_tc || !q_secret || !q_coord)
 		goto out;
 	for (k = 0; k < cmd; k++)
 		nv[k] = argv[k];
 	nv[k++] = q_tc;
 	nv[k++] = "run";
 	nv[k++] = "--coordinator";
-	nv[k++] = s->coord->peer;
+	nv[k++] = q_coord;
 	nv[k++] = "--secret";
 	nv[k++] = q_secret;
 	nv[k++] = "--";

@@ -78,7 +78,7 @@ static void image_seeds(struct seed *man, struct seed *core)
 	c.procs[0].runs[1] = (struct page_run){ c.procs[0].vmas[0].start + 8192, 4096 };
 	fake_mem_reader(&mr, &fm);
 	snprintf(path, sizeof(path), "%s/img", tmp);
-	if (image_write(&c, path, &mr, NULL) < 0)
+	if (image_write(&c, path, &sample_key, &mr, NULL) < 0)
 		abort();
 	snprintf(path, sizeof(path), "%s/img/manifest", tmp);
 	if (read_file_at(AT_FDCWD, path, &buf, &len) < 0)

@@ -5,7 +5,7 @@
 # it resumes from the state it had.
 #
 #   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
-#             [--dump-timeout S] [--keep] -- PROGRAM ARGS...
+#             [--dump-timeout S] [--sign PATH] [--keep] -- PROGRAM ARGS...
 #
 # The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
 # up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
@@ -28,6 +28,14 @@
 #   damage    restore of an image with a flipped byte / truncated core file /
 #             truncated manifest fails, names the file, leaves nothing running
 #             and does not touch the image; then the intact image restores
+#   auth      images are authenticated (needs --sign PATH: sign_manifest):
+#             a manifest changed under a good checksum, a core file changed
+#             with its checksum put right in the manifest, a manifest without
+#             a MAC, another user's key, a key others may read: restore and
+#             show refuse each by name and start nothing; crafted hosts in a
+#             signed multi-host manifest and in --host-map are refused and
+#             nothing they hold runs; then restore --key with the maker's key
+#             from another user's config goes on to PASS
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
 #   silent    run -> silent control clients connect and send nothing -> a
 #             dump -D IMG meanwhile finishes in under 2 s and the program
@@ -65,6 +73,7 @@ GENS=3
 KEEP=${TC_KEEP:-0}
 SCALE=${TC_TIMEOUT_SCALE:-1}
 DUMP_TIMEOUT=60
+SIGN=
 
 usage() {
 	sed -n '4,8p' "$0" >&2
@@ -79,6 +88,7 @@ while [ $# -gt 0 ]; do
 	--ticks) TICKS=$2; shift 2 ;;
 	--gens) GENS=$2; shift 2 ;;
 	--dump-timeout) DUMP_TIMEOUT=$2; shift 2 ;;
+	--sign) SIGN=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
@@ -414,6 +424,7 @@ preflight() {
 	# meson passes paths relative to the build directory; we cd away
 	TC=$(readlink -f "$TC")
 	PROG=$(readlink -f "$PROG")
+	[ -z "$SIGN" ] || SIGN=$(readlink -f "$SIGN")
 	PROG_REAL=$PROG
 	if [ -r /proc/sys/kernel/yama/ptrace_scope ] &&
 	   [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" -ge 3 ]; then
@@ -651,6 +662,128 @@ mode_damage() {
 	[ "$sums_before" = "$sums_after" ] || fail "failed restores changed the original image"
 
 	start_restore "$WORK/img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity run.out restore.out
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	check_output restore.out
+}
+
+# refused WHAT PATTERN CMD...: CMD fails, says PATTERN, and nothing of the
+# program runs
+refused() {
+	local what=$1 pat=$2 rc
+	shift 2
+	timed "$T_RESTORE_FAIL" "$WORK/$what.out" "$WORK/$what.err" "$@"
+	rc=$TIMED_RC
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		fail "$what did not end in $T_RESTORE_FAIL s"
+	fi
+	[ "$rc" -ne 0 ] || fail "$what exited 0"
+	grep -qF -- "$pat" "$WORK/$what.err" ||
+		fail "$what does not say '$pat': $(head -n3 "$WORK/$what.err")"
+	grep -qE '^tick' "$WORK/$what.out" && fail "the program ran: $what"
+	log "$what: refused ($rc): $(grep -m1 -F -- "$pat" "$WORK/$what.err")"
+	leftovers "$what"
+}
+
+mode_auth() {
+	local core rel size sums_before sums_after key_a secret d i host mh
+	[ -x "$SIGN" ] || fail "--mode auth needs --sign PATH (sign_manifest)"
+	# The user who makes the image: a key of this test's own, made by the dump.
+	export XDG_CONFIG_HOME=$WORK/config-a
+	key_a=$XDG_CONFIG_HOME/trace-ckpt/image.key
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	dump_kill "$RUN_PID" run.out "$WORK/img" dump
+	[ -f "$key_a" ] || fail "the dump made no key at $key_a"
+	[ "$(stat -c %a "$key_a")" = 600 ] || fail "$key_a is mode $(stat -c %a "$key_a"), not 600"
+	[ "$(stat -c %s "$key_a")" = 32 ] || fail "$key_a is not 32 bytes"
+	core=$(find "$WORK/img" -name '*.core' -type f | head -n1)
+	[ -n "$core" ] || fail "no *.core file in the image"
+	rel=${core#"$WORK/img/"}
+	size=$(stat -c %s "$core")
+	sums_before=$(cd "$WORK/img" && find . -type f -exec sha256sum {} + | sort)
+
+	# One byte of the manifest (its version), the checksum made right again.
+	cp -a "$WORK/img" "$WORK/img-manifest"
+	flip_byte "$WORK/img-manifest/manifest" 24
+	"$SIGN" --checksum-only "$WORK/img-manifest" || fail "sign_manifest --checksum-only"
+	# One byte of a core file, its checksum in the manifest made right; the MAC left as it was.
+	cp -a "$WORK/img" "$WORK/img-core"
+	flip_byte "$WORK/img-core/$rel" $((size / 2))
+	"$SIGN" --sum "$rel" "$WORK/img-core" || fail "sign_manifest --sum"
+	# Written before images were authenticated.
+	cp -a "$WORK/img" "$WORK/img-nomac"
+	"$SIGN" --no-mac "$WORK/img-nomac" || fail "sign_manifest --no-mac"
+	for d in manifest core; do
+		refused "restore-$d" "img-$d/manifest: MAC does not match" "$TC" restore "$WORK/img-$d"
+		refused "show-$d" "img-$d/manifest: MAC does not match" "$TC" show "$WORK/img-$d"
+	done
+	refused restore-nomac "img-nomac/manifest: no MAC" "$TC" restore "$WORK/img-nomac"
+	refused show-nomac "img-nomac/manifest: no MAC" "$TC" show "$WORK/img-nomac"
+	# show --no-verify is the way to look at one anyway, and says so.
+	timed 60 show-noverify.out show-noverify.err "$TC" show --no-verify "$WORK/img-nomac"
+	[ "$TIMED_RC" -eq 0 ] || fail "show --no-verify exited $TIMED_RC: $(head -n3 show-noverify.err)"
+	grep -q "not authenticated" show-noverify.err || fail "show --no-verify does not warn"
+
+	# Another user: a key of their own, which did not make the image.
+	refused restore-other-user "MAC does not match" \
+		env XDG_CONFIG_HOME="$WORK/config-b" "$TC" restore "$WORK/img"
+	grep -qF "$WORK/config-b/trace-ckpt/image.key" restore-other-user.err ||
+		fail "the refusal does not name the key: $(head -n2 restore-other-user.err)"
+	refused show-other-user "MAC does not match" \
+		env XDG_CONFIG_HOME="$WORK/config-b" "$TC" show "$WORK/img"
+	# A key others may read is no key.
+	mkdir -p "$WORK/config-c/trace-ckpt"
+	chmod 700 "$WORK/config-c/trace-ckpt"
+	cp "$key_a" "$WORK/config-c/trace-ckpt/image.key"
+	chmod 644 "$WORK/config-c/trace-ckpt/image.key"
+	refused restore-loose-key "image.key: mode 0644" \
+		env XDG_CONFIG_HOME="$WORK/config-c" "$TC" restore "$WORK/img"
+
+	# Crafted hosts, in a multi-host manifest signed with the computation's secret.
+	secret=$WORK/secret
+	(umask 077 && head -c 32 /dev/urandom >"$secret")
+	rm -f "$WORK/pwned" "$WORK/pwned2"
+	i=0
+	for host in "-oProxyCommand=touch $WORK/pwned" "x'\$(touch $WORK/pwned2)'"; do
+		for mh in "h1|$host" "$host|127.0.0.2"; do
+			i=$((i + 1))
+			cp -a "$WORK/img" "$WORK/img-mh$i"
+			"$SIGN" --key "$secret" --member "${mh%%|*}" "${mh#*|}" "$WORK/img-mh$i" ||
+				fail "sign_manifest --member"
+			refused "restore-mh$i" "'$host': not a host name" "$TC" restore --all-hosts \
+				--coordinator 127.0.0.1:9 --secret "$secret" "$WORK/img-mh$i"
+			refused "show-mh$i" "'$host': not a host name" "$TC" show --key "$secret" "$WORK/img-mh$i"
+		done
+	done
+	# A good one: it is the host map that is crafted.
+	cp -a "$WORK/img" "$WORK/img-mhok"
+	"$SIGN" --key "$secret" --member h1 127.0.0.2 "$WORK/img-mhok" || fail "sign_manifest --member"
+	timed 60 show-mhok.out show-mhok.err "$TC" show --key "$secret" "$WORK/img-mhok"
+	grep -qF "host h1 (127.0.0.2)" show-mhok.out ||
+		fail "a manifest sign_manifest signed is not taken: $(head -n3 show-mhok.err)"
+	for host in "-oProxyCommand=touch $WORK/pwned" "x'\$(touch $WORK/pwned2)'"; do
+		i=$((i + 1))
+		refused "restore-hostmap$i" "'$host': not a host name" "$TC" restore --all-hosts \
+			--coordinator 127.0.0.1:9 --secret "$secret" --host-map "h1=$host" "$WORK/img-mhok"
+	done
+	[ ! -e "$WORK/pwned" ] && [ ! -e "$WORK/pwned2" ] || fail "a crafted host ran its command"
+
+	sums_after=$(cd "$WORK/img" && find . -type f -exec sha256sum {} + | sort)
+	[ "$sums_before" = "$sums_after" ] || fail "failed restores changed the original image"
+
+	# Signed again with the maker's key (sign_manifest's MAC is the real one), and
+	# restored by "another user" who gives that key: it goes on.
+	cp -a "$WORK/img" "$WORK/img-resigned"
+	"$SIGN" --key "$key_a" "$WORK/img-resigned" || fail "sign_manifest --key"
+	cmp -s "$WORK/img/manifest" "$WORK/img-resigned/manifest" ||
+		fail "sign_manifest --key does not make the manifest the dump made"
+	XDG_CONFIG_HOME=$WORK/config-b start restore.out restore.err "$TC" restore --key "$key_a" "$WORK/img"
+	RESTORE_PID=$LAST_PID
 	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
 	check_continuity run.out restore.out
 	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
@@ -967,6 +1100,7 @@ leave) mode_leave ;;
 crash) mode_crash ;;
 faildump) mode_faildump ;;
 damage) mode_damage ;;
+auth) mode_auth ;;
 killsup) mode_killsup ;;
 detach) mode_detach ;;
 silent) mode_silent ;;

@@ -7,10 +7,12 @@
 #
 #   1. the user runs credcheck and dumps it (--kill); root's restore refuses
 #      the image, owned by the user, without --trust-owner (nothing starts);
-#      with it the program goes on as the user: its uid, no capabilities,
+#      with it, and the user's key (--key: the image is authenticated with
+#      it), the program goes on as the user: its uid, no capabilities,
 #      /etc/shadow still EACCES, the ticks continuing;
 #   2. root runs credcheck and dumps it; the user, given the image, cannot
-#      restore it ("uid 0 in the image"): nothing starts;
+#      restore it: not with their own key (the MAC), and not with root's key
+#      either ("uid 0 in the image"): nothing starts;
 #   3. the user cannot attach to root's process.
 set -u
 TC=$(readlink -f "$1")
@@ -22,12 +24,15 @@ gid=$(id -g "$USER_NAME")
 home=$(getent passwd "$USER_NAME" | cut -d: -f6)
 as_user() {
 	setpriv --reuid="$uid" --regid="$gid" --init-groups \
-		env -u XDG_RUNTIME_DIR HOME="$home" USER="$USER_NAME" "$@"
+		env -u XDG_RUNTIME_DIR -u XDG_CONFIG_HOME HOME="$home" USER="$USER_NAME" "$@"
 }
 as_user test -x "$TC" || { echo "skip: $USER_NAME cannot run $TC"; exit 77; }
 
 WORK=$(mktemp -d /tmp/tc-privilege.XXXXXX)
 chmod 755 "$WORK"
+# Root's image key, of this test's own; the user's is in their home.
+export XDG_CONFIG_HOME=$WORK/rootcfg
+user_key=$home/.config/trace-ckpt/image.key
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
@@ -82,7 +87,7 @@ if "$TC" restore "$WORK/u/img" >refused.out 2>refused.err </dev/null; then
 fi
 grep -q "owned by uid $uid" refused.err || fail "no word of the owner: $(cat refused.err)"
 none_in "$WORK/u" || fail "something runs from the refused image"
-"$TC" restore --trust-owner "$WORK/u/img" >restore.out 2>restore.err </dev/null &
+"$TC" restore --trust-owner --key "$user_key" "$WORK/u/img" >restore.out 2>restore.err </dev/null &
 PIDS+=($!)
 wait_until 30 "the restored program to tick" has_tick restore.out
 [ "$(first_tick restore.out)" -eq $((last + 1)) ] ||
@@ -112,7 +117,15 @@ fi
 "$TC" dump "$rootpid" -D "$WORK/r/img" --kill >dump.out 2>dump.err || fail "root's dump failed"
 wait "$RUN"
 chown -R "$uid:$gid" "$WORK/r"
-if as_user "$TC" restore "$WORK/r/img" >restore.out 2>restore.err </dev/null; then
+if as_user "$TC" restore "$WORK/r/img" >restore-mac.out 2>restore-mac.err </dev/null; then
+	fail "$USER_NAME restored root's image with their own key"
+fi
+grep -q "MAC does not match" restore-mac.err ||
+	fail "the refusal does not say why: $(cat restore-mac.err)"
+none_in "$WORK/r" || fail "something runs from the refused image"
+# Root's key given to the user: the credentials are what stops it.
+install -m 600 -o "$uid" -g "$gid" "$XDG_CONFIG_HOME/trace-ckpt/image.key" "$WORK/r/root.key"
+if as_user "$TC" restore --key "$WORK/r/root.key" "$WORK/r/img" >restore.out 2>restore.err </dev/null; then
 	fail "$USER_NAME restored root's image"
 fi
 grep -q "uid 0 in the image; you are uid $uid" restore.err ||

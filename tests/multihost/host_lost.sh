@@ -92,7 +92,7 @@ for i in 1 3; do
 	p=$(pgrep -f -- "^$RING --id $((i - 1)) --n $N " | head -n1)
 	[ -z "$p" ] || wait_for 30 "node $i to be thawed" running "$p"
 done
-"$TC" show "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
+"$TC" show --key "$SECRET" "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
 grep -q "generation 1," "$WORK/show.out" || fail "the image is not generation 1 any more: $(head -1 "$WORK/show.out")"
 log "the other hosts resumed; $WORK/img is still generation 1"
 

@@ -128,7 +128,7 @@ else
 	done
 	log "every node killed at: ${BEFORE[*]}"
 	if [ $BENCH = 0 ]; then
-		"$TC" show "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
+		"$TC" show --key "$SECRET" "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
 		[ "$(grep -c '^host ' "$WORK/show.out")" = "$N" ] || fail "show lists $(grep -c '^host ' "$WORK/show.out") hosts"
 	fi
 fi

@@ -59,7 +59,7 @@ for i in $(seq 1 "$N"); do
 	RUN_PID[$i]=$!
 done
 
-generation() { "$TC" show "$IMG" 2>/dev/null | sed -n 's/.*generation \([0-9]*\).*/\1/p' | head -n1; }
+generation() { "$TC" show --key "$SECRET" "$IMG" 2>/dev/null | sed -n 's/.*generation \([0-9]*\).*/\1/p' | head -n1; }
 generation_at_least() { local g; g=$(generation); [ -n "$g" ] && [ "$g" -ge "$1" ]; }
 no_first_generation() { ! ls -d "$IMG"/*.g1 >/dev/null 2>&1; }
 tick_lines_at_least() { [ "$(grep -ac '^tick ' "$1")" -ge "$2" ]; }

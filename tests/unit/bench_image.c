@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include "proto/image.h"
+#include "proto/imagekey.h"
 #include "util/fileio.h"
+
+static const struct image_key test_key = { .bytes = { 7, 7, 7 }, .path = "test" };
 
 static int vm_read(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len)
 {
@@ -69,7 +72,7 @@ int main(int argc, char **argv)
 		/* Replacing an old image costs its unlink too; -k keeps it, to measure that. */
 		if (!keep)
 			rm_rf(dir);
-		r = image_write(&c, dir, &mr, &st);
+		r = image_write(&c, dir, &test_key, &mr, &st);
 
 		if (r < 0) {
 			fprintf(stderr, "image_write: %s\n", strerror(-r));
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
 
 		/* Verifying reads the whole image back: from the disk, the writer bypassed the cache. */
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		r = image_read(dir, &rc, err, sizeof(err));
+		r = image_read(dir, &test_key, &rc, err, sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 		if (r < 0) {

@@ -8,6 +8,12 @@
 
 #include "sample.h"
 
+const struct image_key sample_key = {
+	.bytes = { 0x54, 0x43, 0x4b, 0x50, 0x74, 0x65, 0x73, 0x74, 1, 2, 3, 4, 5, 6, 7, 8,
+		   9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24 },
+	.path = "(the tests' key)",
+};
+
 static char *xstrdup(const char *s)
 {
 	char *d = strdup(s);

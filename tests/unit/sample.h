@@ -6,7 +6,11 @@
 #include <stddef.h>
 
 #include "proto/image.h"
+#include "proto/imagekey.h"
 #include "proto/model.h"
+
+/* The key the tests' images and manifests are authenticated with. */
+extern const struct image_key sample_key;
 
 /* Every field set, all values derived from seed so two samples differ. */
 void sample_process(struct process_record *p, unsigned int seed, size_t nr_threads,

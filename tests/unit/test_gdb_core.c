@@ -22,8 +22,11 @@
 #include <unistd.h>
 
 #include "proto/image.h"
+#include "proto/imagekey.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+
+static const struct image_key test_key = { .bytes = { 7, 7, 7 }, .path = "test" };
 
 #define SKIP 77
 #define MAX_DUMPED_VMA (64ull << 20)
@@ -245,7 +248,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(dir, sizeof(dir), "%s/img", tmp);
-	errno = -image_write(&c, dir, &mr, NULL);
+	errno = -image_write(&c, dir, &test_key, &mr, NULL);
 	if (errno) {
 		fail("image_write");
 		goto out_rm;

@@ -80,7 +80,7 @@ static int write_sample(struct computation *c, const char *dir, struct image_sta
 	struct mem_reader mr;
 
 	fake_mem_reader(&mr, &fm);
-	return image_write(c, dir, &mr, st);
+	return image_write(c, dir, &sample_key, &mr, st);
 }
 
 static void check_pages(const struct process_record *p)
@@ -114,7 +114,7 @@ START_TEST(round_trip)
 	sample_computation(&c, 3);
 	add_runs_and_contents(&c);
 	ck_assert_int_eq(write_sample(&c, dir, &st), 0);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r, "%s", err);
 	ck_assert_uint_eq(r->version, c.version);
 	ck_assert_uint_eq(r->generation, c.generation);
@@ -281,7 +281,7 @@ static void expect_damage(const char *dir, const char *what)
 	struct computation *r = NULL;
 	char err[256] = "";
 
-	ck_assert_int_lt(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_lt(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_ptr_null(r);
 	ck_assert_msg(strstr(err, what), "error \"%s\" does not say \"%s\"", err, what);
 }
@@ -358,7 +358,7 @@ START_TEST(replace_and_fail_atomically)
 	write_fixture(dir, 1);
 	write_fixture(dir, 2);
 	ck_assert_uint_eq(leftovers(tmp), 0);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_uint_eq(r->generation, 2);
 	computation_destroy(r);
 	ck_assert_int_eq(stat(dir, &sb), 0);
@@ -369,9 +369,9 @@ START_TEST(replace_and_fail_atomically)
 	c.generation = 3;
 	add_runs_and_contents(&c);
 	fake_mem_reader(&mr, &fm);
-	ck_assert_int_eq(image_write(&c, dir, &mr, NULL), -EFAULT);
+	ck_assert_int_eq(image_write(&c, dir, &sample_key, &mr, NULL), -EFAULT);
 	ck_assert_uint_eq(leftovers(tmp), 0);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_uint_eq(r->generation, 2);
 	computation_destroy(r);
 
@@ -392,7 +392,7 @@ static uint64_t generation_of(const char *dir)
 	char err[256];
 	uint64_t g;
 
-	ck_assert_msg(image_read(dir, &r, err, sizeof(err)) == 0, "%s: %s", dir, err);
+	ck_assert_msg(image_read(dir, &sample_key, &r, err, sizeof(err)) == 0, "%s: %s", dir, err);
 	g = r->generation;
 	computation_destroy(r);
 	return g;
@@ -414,7 +414,7 @@ START_TEST(keep_previous_images)
 		c.generation = g;
 		add_runs_and_contents(&c);
 		fake_mem_reader(&mr, &fm);
-		ck_assert_int_eq(image_write_keep(&c, dir, 2, &mr, NULL), 0);
+		ck_assert_int_eq(image_write_keep(&c, dir, 2, &sample_key, &mr, NULL), 0);
 		close_contents(&c);
 		computation_free(&c);
 	}
@@ -465,7 +465,7 @@ START_TEST(empty_computation)
 
 	c.host = strdup("h");
 	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_uint_eq(r->nr_procs, 0);
 	ck_assert_ptr_null(r->cmdline);
 	computation_destroy(r);
@@ -587,7 +587,7 @@ START_TEST(too_many_runs)
 	}
 	p->vmas[0].end = p->runs[nr - 1].vaddr + PG;
 	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_msg(r, "%s", err);
 	p = &r->procs[0];
 	ck_assert_uint_eq(p->nr_runs, CORE_MAX_LOADS);
@@ -625,7 +625,7 @@ START_TEST(other_filesystem)
 		return;
 	dir = image_dir(tmp);
 	write_fixture(dir, 5);
-	ck_assert_int_eq(image_read(dir, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
 	ck_assert_uint_eq(r->generation, 5);
 	check_pages(&r->procs[1]);
 	computation_destroy(r);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -7,7 +8,14 @@
 #include "check_main.h"
 #include "proto/attrs.h"
 #include "proto/manifest.h"
+#include "proto/imagekey.h"
 #include "proto/model.h"
+#include "sample.h"
+#include "util/macro.h"
+#include "util/shellword.h"
+
+/* The MAC attribute and the checksum attribute at the end of a manifest. */
+#define MAC_TAIL (8 + IMAGE_MAC_LEN + 16)
 
 static void sample_manifest(struct manifest *m)
 {
@@ -59,9 +67,9 @@ START_TEST(round_trip)
 	char err[128] = "";
 
 	sample_manifest(&a);
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
 	ck_assert_mem_eq(buf.data, "TCKPMAN1", 8);
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), 0);
 	assert_manifest_eq(&a, &b);
 	manifest_free(&a);
 	manifest_free(&b);
@@ -84,8 +92,8 @@ START_TEST(members_round_trip)
 	a.host = (char *)"h1";
 	a.members = mm;
 	a.nr_members = 2;
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), 0);
 	ck_assert_uint_eq(b.flags, TC_COMP_F_MULTIHOST);
 	ck_assert_uint_eq(b.nr_members, 2);
 	for (size_t i = 0; i < 2; i++) {
@@ -100,12 +108,12 @@ START_TEST(members_round_trip)
 	tlv_buf_free(&buf);
 	/* A host's part is one directory right below DIR, nothing else. */
 	mm[1].subdir = (char *)"../h2.g4";
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), -EBADMSG);
 	tlv_buf_free(&buf);
 	mm[1].subdir = (char *)"x/h2.g4";
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), -EBADMSG);
 	tlv_buf_free(&buf);
 }
 END_TEST
@@ -117,18 +125,18 @@ START_TEST(every_byte_is_covered)
 	char err[128];
 
 	sample_manifest(&a);
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
 	for (size_t i = 0; i < buf.len; i++) {
 		buf.data[i] ^= 0x20;
 		err[0] = '\0';
-		ck_assert_msg(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)) < 0,
+		ck_assert_msg(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)) < 0,
 			      "flip at %zu accepted", i);
 		ck_assert_msg(strstr(err, "manifest"), "byte %zu: \"%s\"", i, err);
 		ck_assert_ptr_null(b.procs);
 		buf.data[i] ^= 0x20;
 	}
 	for (size_t len = 0; len < buf.len; len++)
-		ck_assert_msg(manifest_parse(buf.data, len, &b, err, sizeof(err)) < 0,
+		ck_assert_msg(manifest_parse(buf.data, len, &sample_key, &b, err, sizeof(err)) < 0,
 			      "truncation to %zu accepted", len);
 	manifest_free(&a);
 	tlv_buf_free(&buf);
@@ -149,8 +157,8 @@ START_TEST(unsafe_paths_refused)
 		sample_manifest(&a);
 		free(a.files[2].path);
 		a.files[2].path = strdup(bad[i]);
-		ck_assert_int_eq(manifest_encode(&buf, &a), 0);
-		ck_assert_msg(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)) == -EBADMSG,
+		ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+		ck_assert_msg(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)) == -EBADMSG,
 			      "path \"%s\" accepted", bad[i]);
 		manifest_free(&a);
 		tlv_buf_free(&buf);
@@ -168,21 +176,149 @@ START_TEST(future_attributes_skipped)
 	char err[128];
 	uint64_t sum;
 
+	uint8_t mac[IMAGE_MAC_LEN];
+
 	sample_manifest(&a);
-	ck_assert_int_eq(manifest_encode(&buf, &a), 0);
-	/* Insert an unknown attribute before the checksum, and re-seal. */
-	buf.len -= 16;
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	/* Insert an unknown attribute before the MAC, and re-seal. */
+	buf.len -= MAC_TAIL;
 	tlv_put_str(&buf, MAN_A_MAX + 10, "from the future");
+	image_mac(&sample_key, buf.data, buf.len, mac);
+	tlv_put(&buf, MAN_A_MAC, mac, sizeof(mac));
 	sum = XXH3_64bits(buf.data, buf.len);
 	tlv_put_u64(&buf, MAN_A_CHECKSUM, sum);
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), 0);
 	assert_manifest_eq(&a, &b);
 	manifest_free(&b);
 	/* A newer header layout is refused by name. */
 	buf.data[8] = 2;
-	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &b, err, sizeof(err)), -EPROTONOSUPPORT);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), -EPROTONOSUPPORT);
 	manifest_free(&a);
 	tlv_buf_free(&buf);
+}
+END_TEST
+
+/* The checksum made right again over a change, as anyone can: only the MAC stops it. */
+static void reseal_checksum(struct tlv_buf *buf)
+{
+	uint64_t sum = XXH3_64bits(buf->data, buf->len - 16);
+
+	memcpy(buf->data + buf->len - 8, &sum, sizeof(sum));
+}
+
+START_TEST(mac_refuses_a_change_under_a_good_checksum)
+{
+	struct manifest a, b;
+	struct tlv_buf buf = { 0 };
+	char err[256];
+
+	sample_manifest(&a);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	/*
+	 * Every byte after the header (magic and layout version are refused
+	 * before the MAC) up to the checksum, the MAC's own bytes included.
+	 */
+	for (size_t i = 16; i < buf.len - 16; i++) {
+		buf.data[i] ^= 0x01;
+		reseal_checksum(&buf);
+		err[0] = '\0';
+		ck_assert_msg(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)) ==
+			      -EKEYREJECTED, "change at %zu: %s", i, err);
+		ck_assert_ptr_null(b.procs);
+		buf.data[i] ^= 0x01;
+	}
+	reseal_checksum(&buf);
+	/* A byte of the body: refused for the MAC, by name, with the key's path. */
+	buf.data[24] ^= 0x01;
+	reseal_checksum(&buf);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)),
+			 -EKEYREJECTED);
+	ck_assert_msg(strstr(err, "MAC does not match") && strstr(err, sample_key.path), "%s", err);
+	manifest_free(&a);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+START_TEST(mac_of_another_key_refused)
+{
+	struct image_key other = sample_key;
+	struct manifest a, b;
+	struct tlv_buf buf = { 0 };
+	char err[256];
+
+	other.bytes[31] ^= 0x80;
+	snprintf(other.path, sizeof(other.path), "/somewhere/else/image.key");
+	sample_manifest(&a);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &other, &b, err, sizeof(err)),
+			 -EKEYREJECTED);
+	ck_assert_msg(strstr(err, "MAC does not match") && strstr(err, "/somewhere/else/image.key"),
+		      "%s", err);
+	/* Without a key (show --no-verify) the same bytes parse. */
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, NULL, &b, err, sizeof(err)), 0);
+	assert_manifest_eq(&a, &b);
+	manifest_free(&b);
+	/* And with the right one. */
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)), 0);
+	manifest_free(&b);
+	ck_assert_int_eq(manifest_encode(&buf, &a, NULL), -EINVAL);
+	manifest_free(&a);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+/* A manifest from before the MAC: the checksum holds, and it is refused all the same. */
+START_TEST(manifest_without_mac_refused)
+{
+	struct manifest a, b;
+	struct tlv_buf buf = { 0 };
+	char err[256];
+	uint64_t sum;
+
+	sample_manifest(&a);
+	ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+	buf.len -= MAC_TAIL;
+	sum = XXH3_64bits(buf.data, buf.len);
+	tlv_put_u64(&buf, MAN_A_CHECKSUM, sum);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)),
+			 -EKEYREJECTED);
+	ck_assert_msg(strstr(err, "no MAC"), "%s", err);
+	ck_assert_int_eq(manifest_parse(buf.data, buf.len, NULL, &b, err, sizeof(err)), 0);
+	manifest_free(&b);
+	manifest_free(&a);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+/* Even signed, a member whose host or address would reach ssh as an option or shell text. */
+START_TEST(member_hosts_checked)
+{
+	static const char *const bad[] = {
+		"-oProxyCommand=x", "x'$(touch /tmp/pwned2)'", "a b", "h;id", "", "[::1", "h\n",
+	};
+	struct manifest_member mm = { (char *)"h1", (char *)"10.0.0.1", (char *)"h1.g1", 1, 1,
+				      (char *)"ring" };
+	struct manifest a, b;
+	char err[256];
+
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(bad); i++) {
+		struct tlv_buf buf = { 0 };
+		const char *v = bad[i / 2];
+
+		sample_manifest(&a);
+		a.members = &mm;
+		a.nr_members = 1;
+		mm.host = i % 2 ? (char *)"h1" : (char *)v;
+		mm.addr = i % 2 ? (char *)v : (char *)"10.0.0.1";
+		ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+		ck_assert_msg(manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err)) ==
+			      -EBADMSG, "host '%s' accepted", v);
+		ck_assert_msg(*v == '\0' || strstr(err, "not a host name"), "%s", err);
+		a.members = NULL;
+		a.nr_members = 0;
+		manifest_free(&a);
+		tlv_buf_free(&buf);
+	}
 }
 END_TEST
 
@@ -196,6 +332,10 @@ static Suite *manifest_suite(void)
 	tcase_add_test(tc, every_byte_is_covered);
 	tcase_add_test(tc, unsafe_paths_refused);
 	tcase_add_test(tc, future_attributes_skipped);
+	tcase_add_test(tc, mac_refuses_a_change_under_a_good_checksum);
+	tcase_add_test(tc, mac_of_another_key_refused);
+	tcase_add_test(tc, manifest_without_mac_refused);
+	tcase_add_test(tc, member_hosts_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }
