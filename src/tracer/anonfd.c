@@ -4,7 +4,9 @@
  * signalfd, timerfd and epoll.  Nothing of the program is touched.
  */
 #include <errno.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "tracer/collect.h"
+#include "tracer/inode_search.h"
 #include "proto/tlv.h"
 #include "tracer/procfs.h"
 #include "util/fileio.h"
@@ -34,10 +37,9 @@ static int collect_epoll(struct collect_ctx *cx, struct fd_record *f, const char
 
 /* A mount of the device the watched inode is on, to open its handle from
  * (open_by_handle_at refuses an O_PATH mount fd). */
-static int mount_of(uint64_t sdev)
+static int mount_of(dev_t dev)
 {
 	_cleanup_free_ char *mi = NULL;
-	unsigned int major = sdev >> 20, minor = sdev & 0xfffff;
 	char *line, *save = NULL;
 
 	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL) < 0)
@@ -48,7 +50,7 @@ static int mount_of(uint64_t sdev)
 		int fd;
 
 		if (sscanf(line, "%*d %*d %u:%u %4095s %4095s", &ma, &mi_, root, point) != 4 ||
-		    ma != major || mi_ != minor)
+		    makedev(ma, mi_) != dev)
 			continue;
 		fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0)
@@ -58,24 +60,23 @@ static int mount_of(uint64_t sdev)
 }
 
 /* The path of a watched inode, from the file handle fdinfo shows. */
-static int handle_path(const char *hex, unsigned int bytes, int type, uint64_t sdev, char *out,
-		       size_t outlen)
+static int handle_path(const struct inotify_watch_line *w, char *out, size_t outlen)
 {
-	_cleanup_close_ int mfd = mount_of(sdev), fd = -1;
-	_cleanup_free_ struct file_handle *fh = malloc(sizeof(*fh) + bytes);
+	_cleanup_close_ int mfd = mount_of(kernel_dev_to_dev(w->sdev)), fd = -1;
+	_cleanup_free_ struct file_handle *fh = malloc(sizeof(*fh) + w->handle_bytes);
 	char link[64];
 	ssize_t n;
 
 	if (mfd < 0)
 		return mfd;
-	if (!fh || bytes > 128 || strlen(hex) < bytes * 2)
-		return -EINVAL;
-	fh->handle_bytes = bytes;
-	fh->handle_type = type;
-	for (unsigned int i = 0; i < bytes; i++) {
+	if (!fh)
+		return -ENOMEM;
+	fh->handle_bytes = w->handle_bytes;
+	fh->handle_type = w->handle_type;
+	for (unsigned int i = 0; i < w->handle_bytes; i++) {
 		unsigned int b;
 
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+		if (sscanf(w->handle_hex + 2 * i, "%2x", &b) != 1)
 			return -EINVAL;
 		fh->f_handle[i] = (unsigned char)b;
 	}
@@ -94,11 +95,115 @@ static int handle_path(const char *hex, unsigned int bytes, int type, uint64_t s
 	return 0;
 }
 
+struct inotify_watch {
+	struct inotify_watch_line line;
+	char *path;
+	bool dont_follow;	/* the path names the watched symbolic link itself */
+};
+
+static void free_watches(struct inotify_watch *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(w[i].path);
+	free(w);
+}
+
+/*
+ * Without CAP_DAC_READ_SEARCH in the initial user namespace no file handle
+ * opens: the paths of every watch left are looked for in one search.
+ */
+static int search_watch_paths(struct collect_ctx *cx, struct fd_record *f,
+			      struct inotify_watch *w, size_t n)
+{
+	pid_t pid = cx->names_pid ? cx->names_pid : cx->pid;
+	_cleanup_free_ struct inode_query *q = calloc(n ? n : 1, sizeof(*q));
+	size_t nq = 0, total, entries;
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!w[i].path)
+			q[nq++] = (struct inode_query){ .dev = kernel_dev_to_dev(w[i].line.sdev),
+							.ino = w[i].line.ino };
+	if (!nq)
+		return 0;
+	r = inode_search(cx->inodes, pid, q, nq, &entries);
+	if (r < 0)
+		return collect_fail(cx, r, "fd %d: inotify: looking for the watched paths", f->fd);
+	total = nq;
+	nq = 0;
+	for (size_t i = 0; i < n; i++) {
+		char cwd[PATH_MAX] = "its cwd", link[64];
+		ssize_t len;
+
+		if (w[i].path)
+			continue;
+		w[i].path = TAKE_PTR(q[nq].path);
+		w[i].dont_follow = q[nq++].symlink;
+		if (w[i].path)
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+		len = readlink(link, cwd, sizeof(cwd) - 1);
+		if (len > 0)
+			cwd[len] = '\0';
+		r = collect_fail(cx, -ENOENT, "fd %d: inotify watch %u: inode %llu not found below %s "
+				 "(without root the watched path must be found by a search; it looked "
+				 "near the process's open and mapped files, and %d levels below its "
+				 "cwd, $HOME and the mounts of that file system: %zu entries)",
+				 f->fd, w[i].line.wd, (unsigned long long)w[i].line.ino, cwd,
+				 INODE_SEARCH_DEPTH, entries);
+		break;
+	}
+	for (size_t i = 0; i < total; i++)
+		free(q[i].path);
+	return r;
+}
+
+static int parse_watches(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo,
+			 struct inotify_watch **out, size_t *nr)
+{
+	struct inotify_watch *w = NULL;
+	size_t n = 0;
+
+	for (const char *p = fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		struct inotify_watch *grown;
+
+		if (strncmp(p, "inotify wd:", 11))
+			continue;
+		grown = realloc(w, (n + 1) * sizeof(*w));
+		if (!grown) {
+			free_watches(w, n);
+			return -ENOMEM;
+		}
+		w = grown;
+		memset(&w[n], 0, sizeof(w[n]));
+		if (parse_inotify_watch_line(p, &w[n].line) < 0) {
+			free_watches(w, n);
+			return collect_fail(cx, -EINVAL, "fd %d: inotify watch line", f->fd);
+		}
+		/* The mask goes back to inotify_add_watch as it is. */
+		if (!inotify_mask_restorable(w[n].line.mask)) {
+			uint32_t wd = w[n].line.wd, mask = w[n].line.mask;
+
+			free_watches(w, n);
+			return collect_fail(cx, -EOPNOTSUPP, "fd %d: inotify watch %u: mask %#x",
+					    f->fd, wd, mask);
+		}
+		n++;
+	}
+	*out = w;
+	*nr = n;
+	return 0;
+}
+
 static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
 {
 	struct tlv_buf b = { 0 };
 	_cleanup_close_ int handle = collect_fd_handle(cx, f->fd);
-	int queued = 0;
+	struct inotify_watch *w = NULL;
+	size_t n = 0;
+	int queued = 0, r;
 
 	if (handle < 0)
 		return handle;
@@ -111,34 +216,44 @@ static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const ch
 		return collect_fail(cx, -EAGAIN, "fd %d: inotify: %d bytes of events not read yet",
 				    f->fd, queued);
 
-	for (const char *p = fdinfo; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned int wd, mask, ignored, bytes;
-		unsigned long long ino, sdev;
-		int type, r;
-		char hex[300], path[PATH_MAX];
-		struct inotify_watch_hdr h;
-		static const uint8_t zeros[4];
+	r = parse_watches(cx, f, fdinfo, &w, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
 
-		if (strncmp(p, "inotify wd:", 11))
+		if (!w[i].line.handle_bytes)
 			continue;
-		if (sscanf(p, "inotify wd:%x ino:%llx sdev:%llx mask:%x ignored_mask:%x "
-			      "fhandle-bytes:%x fhandle-type:%x f_handle:%299s",
-			   &wd, &ino, &sdev, &mask, &ignored, &bytes, &type, hex) != 8) {
-			tlv_buf_free(&b);
-			return collect_fail(cx, -EINVAL, "fd %d: inotify watch line", f->fd);
-		}
-		r = handle_path(hex, bytes, type, sdev, path, sizeof(path));
+		r = handle_path(&w[i].line, path, sizeof(path));
+		if (r == -EPERM)
+			continue;
+		if (r == 0 && !(w[i].path = strdup(path)))
+			r = -ENOMEM;
 		if (r < 0) {
-			tlv_buf_free(&b);
-			return collect_fail(cx, r, "fd %d: inotify watch %u (inode %llu)", f->fd, wd,
-					    ino);
+			r = collect_fail(cx, r, "fd %d: inotify watch %u (inode %llu)", f->fd,
+					 w[i].line.wd, (unsigned long long)w[i].line.ino);
+			free_watches(w, n);
+			return r;
 		}
-		h = (struct inotify_watch_hdr){ .wd = (int32_t)wd, .mask = mask,
-						.path_len = (uint32_t)strlen(path) + 1 };
+	}
+	r = search_watch_paths(cx, f, w, n);
+	if (r < 0) {
+		free_watches(w, n);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		static const uint8_t zeros[4];
+		struct inotify_watch_hdr h = {
+			.wd = (int32_t)w[i].line.wd,
+			.mask = w[i].line.mask | (w[i].dont_follow ? IN_DONT_FOLLOW : 0),
+			.path_len = (uint32_t)strlen(w[i].path) + 1,
+		};
+
 		tlv_put_raw(&b, &h, sizeof(h));
-		tlv_put_raw(&b, path, h.path_len);
+		tlv_put_raw(&b, w[i].path, h.path_len);
 		tlv_put_raw(&b, zeros, (4 - h.path_len % 4) % 4);
 	}
+	free_watches(w, n);
 	if (b.err) {
 		tlv_buf_free(&b);
 		return b.err;

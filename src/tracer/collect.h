@@ -14,6 +14,7 @@
 #include "proto/model.h"
 
 struct session;
+struct inode_cache;
 
 /*
  * Files a process's sockets hold in flight (SCM_RIGHTS), as our own fds
@@ -33,6 +34,7 @@ struct collect_ctx {
 	size_t errlen;
 	struct in_flight_list *flights;	/* NULL: fds in flight are refused */
 	pid_t names_pid;	/* whose cwd and root paths resolve in; 0: pid's */
+	struct inode_cache *inodes;	/* paths found by search in this dump; may be NULL */
 };
 
 /* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */

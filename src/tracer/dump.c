@@ -19,6 +19,7 @@
 #include "proto/imagekey.h"
 #include "tracer/collect.h"
 #include "tracer/dump.h"
+#include "tracer/inode_search.h"
 #include "tracer/memread.h"
 #include "tracer/remote.h"
 #include "tracer/session.h"
@@ -125,6 +126,7 @@ static int collect_zombies(struct session *s, struct computation *c, char *err, 
 
 static int collect_all(struct session *s, struct computation *c, char *err, size_t errlen)
 {
+	_cleanup_(inode_cache_freep) struct inode_cache *inodes = inode_cache_new();
 	size_t nprocs = 0;
 
 	for (size_t i = 0; i < s->nr_tracees; i++)
@@ -136,7 +138,8 @@ static int collect_all(struct session *s, struct computation *c, char *err, size
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < s->nr_tracees; i++) {
 			const struct tracee *t = &s->tracees[i];
-			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen };
+			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen,
+						  .inodes = inodes };
 			struct process_record *p;
 			int r;
 

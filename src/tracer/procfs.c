@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 
 #include "proto/model.h"
 #include "tracer/procfs.h"
@@ -279,4 +281,43 @@ uint32_t parse_vmflags(const char *value)
 		p += n;
 	}
 	return bits;
+}
+
+int parse_inotify_watch_line(const char *line, struct inotify_watch_line *w)
+{
+	unsigned int wd, mask, ignored, bytes;
+	unsigned long long ino, sdev;
+	int type, used = 0, n;
+
+	memset(w, 0, sizeof(*w));
+	if (sscanf(line, "inotify wd:%x ino:%llx sdev:%llx mask:%x ignored_mask:%x%n", &wd, &ino,
+		   &sdev, &mask, &ignored, &used) != 5 || !used)
+		return -EINVAL;
+	w->wd = wd;
+	w->ino = ino;
+	w->sdev = sdev;
+	w->mask = mask;
+	line += used;
+	/* The kernel leaves the handle out where the file system cannot make one. */
+	n = sscanf(line, " fhandle-bytes:%x fhandle-type:%x f_handle:%256[0-9a-fA-F]", &bytes,
+		   &type, w->handle_hex);
+	if (n <= 0)
+		return 0;
+	if (n != 3 || !bytes || bytes > 128 || strlen(w->handle_hex) != 2 * (size_t)bytes) {
+		memset(w->handle_hex, 0, sizeof(w->handle_hex));
+		return -EINVAL;
+	}
+	w->handle_bytes = bytes;
+	w->handle_type = type;
+	return 0;
+}
+
+dev_t kernel_dev_to_dev(uint64_t kdev)
+{
+	return makedev((unsigned int)(kdev >> 20) & 0xfff, (unsigned int)(kdev & 0xfffff));
+}
+
+bool inotify_mask_restorable(uint32_t mask)
+{
+	return (mask & IN_ALL_EVENTS) && !(mask & ~(IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT));
 }

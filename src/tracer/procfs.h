@@ -61,3 +61,29 @@ int parse_fdinfo_locks(const char *buf, struct file_lock_record **out, size_t *n
 
 /* /proc/PID/fdinfo/N: pos and flags (octal). */
 int parse_fdinfo(const char *buf, uint64_t *pos, uint32_t *flags);
+
+/* One "inotify wd:" line of an inotify fd's fdinfo. */
+struct inotify_watch_line {
+	uint32_t wd, mask;
+	uint64_t ino;
+	uint64_t sdev;			/* as the kernel keeps it: see kernel_dev_to_dev */
+	uint32_t handle_bytes;		/* 0 when the line shows no file handle */
+	int32_t handle_type;
+	char handle_hex[257];		/* handle_bytes * 2 hex digits */
+};
+
+/* -EINVAL when line is no well-formed watch line; the file handle is optional. */
+int parse_inotify_watch_line(const char *line, struct inotify_watch_line *w);
+
+/*
+ * fdinfo prints devices in the kernel's own encoding (major << 20 | minor),
+ * stat and readdir in the C library's: the same device as st_dev would say.
+ */
+dev_t kernel_dev_to_dev(uint64_t kdev);
+
+/*
+ * Whether an inotify mask from fdinfo, given back to inotify_add_watch,
+ * makes the same watch: only events and the flags the kernel keeps with it
+ * (IN_EXCL_UNLINK, IN_ONESHOT), and at least one event.
+ */
+bool inotify_mask_restorable(uint32_t mask);
