@@ -3,13 +3,18 @@
 #include <errno.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "proto/model.h"
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
+#include "util/fileio.h"
 
 START_TEST(status_creds)
 {
@@ -266,6 +271,88 @@ START_TEST(epoll_info)
 }
 END_TEST
 
+START_TEST(inotify_watch_lines)
+{
+	struct inotify_watch_line w;
+
+	ck_assert_int_eq(parse_inotify_watch_line("inotify wd:3 ino:a7812e sdev:800002 mask:300 "
+						  "ignored_mask:0 fhandle-bytes:8 fhandle-type:1 "
+						  "f_handle:2e78a700a1b2c3d4", &w), 0);
+	ck_assert_uint_eq(w.wd, 3);
+	ck_assert_uint_eq(w.ino, 0xa7812e);
+	ck_assert_uint_eq(w.sdev, 0x800002);
+	ck_assert_uint_eq(w.mask, 0x300);
+	ck_assert_uint_eq(w.handle_bytes, 8);
+	ck_assert_int_eq(w.handle_type, 1);
+	ck_assert_str_eq(w.handle_hex, "2e78a700a1b2c3d4");
+	/* No handle where the file system cannot encode one. */
+	ck_assert_int_eq(parse_inotify_watch_line("inotify wd:1 ino:2 sdev:2d mask:2 ignored_mask:0",
+						  &w), 0);
+	ck_assert_uint_eq(w.handle_bytes, 0);
+	ck_assert_uint_eq(w.sdev, 0x2d);
+	/* A handle shorter than it says, or a line cut short. */
+	ck_assert_int_lt(parse_inotify_watch_line("inotify wd:1 ino:2 sdev:2d mask:2 ignored_mask:0 "
+						  "fhandle-bytes:8 fhandle-type:1 f_handle:2e78",
+						  &w), 0);
+	ck_assert_int_lt(parse_inotify_watch_line("inotify wd:1 ino:2 sdev:2d", &w), 0);
+	ck_assert_int_lt(parse_inotify_watch_line("tfd: 3 events: 19", &w), 0);
+}
+END_TEST
+
+START_TEST(kernel_dev_encoding)
+{
+	/* major 8 minor 2 (sda2), 259:1 (nvme), 0:45 (tmpfs), a minor above 255. */
+	ck_assert_uint_eq(kernel_dev_to_dev(0x800002), makedev(8, 2));
+	ck_assert_uint_eq(kernel_dev_to_dev(0x10300001), makedev(259, 1));
+	ck_assert_uint_eq(kernel_dev_to_dev(0x2d), makedev(0, 45));
+	ck_assert_uint_eq(kernel_dev_to_dev(0x100123), makedev(1, 0x123));
+	ck_assert_uint_ne(kernel_dev_to_dev(0x800002), 0x800002);
+}
+END_TEST
+
+/* What this kernel shows for a watch of ours: the same inode as stat says. */
+START_TEST(inotify_fdinfo_of_self)
+{
+	char dir[] = "/tmp/tc-procfs-ino.XXXXXX", info[64];
+	struct inotify_watch_line w;
+	struct stat st;
+	char *fi = NULL, *line;
+	int fd, wd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(stat(dir, &st), 0);
+	fd = inotify_init1(IN_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	wd = inotify_add_watch(fd, dir, IN_CREATE | IN_DELETE | IN_ONESHOT);
+	ck_assert_int_ge(wd, 0);
+	snprintf(info, sizeof(info), "/proc/self/fdinfo/%d", fd);
+	ck_assert_int_eq(read_file_at(AT_FDCWD, info, &fi, NULL), 0);
+	line = strstr(fi, "inotify wd:");
+	ck_assert_ptr_nonnull(line);
+	ck_assert_int_eq(parse_inotify_watch_line(line, &w), 0);
+	ck_assert_uint_eq(w.wd, (uint32_t)wd);
+	ck_assert_uint_eq(w.ino, st.st_ino);
+	ck_assert_uint_eq(kernel_dev_to_dev(w.sdev), st.st_dev);
+	ck_assert_uint_eq(w.mask, IN_CREATE | IN_DELETE | IN_ONESHOT);
+	ck_assert(inotify_mask_restorable(w.mask));
+	free(fi);
+	close(fd);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(inotify_masks)
+{
+	ck_assert(inotify_mask_restorable(IN_CREATE));
+	ck_assert(inotify_mask_restorable(IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT));
+	ck_assert(!inotify_mask_restorable(0));
+	ck_assert(!inotify_mask_restorable(IN_ONESHOT));
+	ck_assert(!inotify_mask_restorable(IN_CREATE | IN_MASK_ADD));
+	ck_assert(!inotify_mask_restorable(IN_CREATE | IN_MASK_CREATE));
+	ck_assert(!inotify_mask_restorable(IN_CREATE | IN_ISDIR));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("procfs");
@@ -285,6 +372,10 @@ int main(void)
 	tcase_add_test(tc, fdinfo_locks);
 	tcase_add_test(tc, timerfd_info);
 	tcase_add_test(tc, epoll_info);
+	tcase_add_test(tc, inotify_watch_lines);
+	tcase_add_test(tc, kernel_dev_encoding);
+	tcase_add_test(tc, inotify_fdinfo_of_self);
+	tcase_add_test(tc, inotify_masks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
