@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,11 +61,13 @@ static int mount_of(dev_t dev)
 }
 
 /* The path of a watched inode, from the file handle fdinfo shows. */
-static int handle_path(const struct inotify_watch_line *w, char *out, size_t outlen)
+static int handle_path(const struct inotify_watch_line *w, char *out, size_t outlen,
+		       bool *symlink)
 {
 	_cleanup_close_ int mfd = mount_of(kernel_dev_to_dev(w->sdev)), fd = -1;
 	_cleanup_free_ struct file_handle *fh = malloc(sizeof(*fh) + w->handle_bytes);
 	char link[64];
+	struct stat st;
 	ssize_t n;
 
 	if (mfd < 0)
@@ -85,8 +88,9 @@ static int handle_path(const struct inotify_watch_line *w, char *out, size_t out
 
 		fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
 	}
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return neg_errno();
+	*symlink = S_ISLNK(st.st_mode);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, out, outlen - 1);
 	if (n < 0)
@@ -224,7 +228,7 @@ static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const ch
 
 		if (!w[i].line.handle_bytes)
 			continue;
-		r = handle_path(&w[i].line, path, sizeof(path));
+		r = handle_path(&w[i].line, path, sizeof(path), &w[i].dont_follow);
 		if (r == -EPERM)
 			continue;
 		if (r == 0 && !(w[i].path = strdup(path)))
