@@ -13,10 +13,46 @@
 
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
+#include "tracer/ssh.h"
+#include "tracer/session.h"
 #include "util/macro.h"
 #include "util/privilege.h"
 
 #define MAX_FILTERS 64
+
+/*
+ * Without root the kernel shows no filter; the one trace-ckpt installed
+ * itself (run --coordinator's ssh trap) is known without looking.
+ */
+static int collect_own_trap(struct collect_ctx *cx, struct process_record *p, const char *status)
+{
+	uint64_t nr_filters = 0;
+	uint8_t *prog = NULL, *blob;
+	size_t len = 0;
+	uint32_t n;
+	int r;
+
+	parse_status_u64(status, "Seccomp_filters", 10, &nr_filters);
+	if (!cx->s || !cx->s->coord || nr_filters != 1)
+		return collect_fail(cx, -EACCES,
+				    "seccomp filter: reading it needs CAP_SYS_ADMIN on the host, "
+				    "which trace-ckpt without root does not have");
+	r = ssh_exec_trap_program(&prog, &len);
+	if (r < 0)
+		return collect_fail(cx, r, "seccomp filter: the ssh trap's program");
+	blob = malloc(sizeof(n) + len);
+	if (!blob) {
+		free(prog);
+		return -ENOMEM;
+	}
+	n = (uint32_t)(len / sizeof(struct sock_filter));
+	memcpy(blob, &n, sizeof(n));
+	memcpy(blob + sizeof(n), prog, len);
+	free(prog);
+	p->seccomp_filters = blob;
+	p->seccomp_filters_len = (uint32_t)(sizeof(n) + len);
+	return 0;
+}
 
 int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char *status)
 {
@@ -38,9 +74,7 @@ int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char
 			break;
 		/* The kernel shows filters only to CAP_SYS_ADMIN of the host. */
 		if (lens[nr] < 0 && errno == EACCES)
-			return collect_fail(cx, -EACCES,
-					    "seccomp filter: reading it needs CAP_SYS_ADMIN on the "
-					    "host, which trace-ckpt without root does not have");
+			return collect_own_trap(cx, p, status);
 		if (lens[nr] <= 0)
 			return collect_fail(cx, lens[nr] < 0 ? neg_errno() : -EINVAL,
 					    "seccomp filter %zu", nr);

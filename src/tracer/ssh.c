@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -343,7 +344,7 @@ out:
 	free_args(argv, n);
 }
 
-int ssh_install_exec_trap(void)
+static int exec_trap_ctx(scmp_filter_ctx *out)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
@@ -356,8 +357,53 @@ int ssh_install_exec_trap(void)
 		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execve), 0);
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execveat), 0);
-	if (r == 0)
-		r = seccomp_load(ctx);
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int ssh_install_exec_trap(void)
+{
+	scmp_filter_ctx ctx;
+	int r = exec_trap_ctx(&ctx);
+
+	if (r < 0)
+		return r;
+	r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r;
+}
+
+int ssh_exec_trap_program(uint8_t **prog, size_t *len)
+{
+	_cleanup_close_ int mem = memfd_create("trace-ckpt-trap", MFD_CLOEXEC);
+	scmp_filter_ctx ctx;
+	off_t end;
+	int r;
+
+	if (mem < 0)
+		return neg_errno();
+	r = exec_trap_ctx(&ctx);
+	if (r < 0)
+		return r;
+	r = seccomp_export_bpf(ctx, mem);
+	seccomp_release(ctx);
+	if (r < 0)
+		return r;
+	end = lseek(mem, 0, SEEK_END);
+	if (end <= 0)
+		return -EIO;
+	*prog = malloc((size_t)end);
+	if (!*prog)
+		return -ENOMEM;
+	*len = (size_t)end;
+	if (pread(mem, *prog, *len, 0) != (ssize_t)*len) {
+		free(*prog);
+		*prog = NULL;
+		return -EIO;
+	}
+	return 0;
 }
