@@ -279,5 +279,7 @@ enum man_file_attr {
 	MANF_A_PATH,		/* str: relative to DIR */
 	MANF_A_SIZE,		/* u64 */
 	MANF_A_XXH3,		/* u64: XXH3-64 of the whole file */
-	MANF_A_MAX = MANF_A_XXH3,
+	MANF_A_HEAD_LEN,	/* u64: a core's headers and notes, [0, HEAD_LEN) */
+	MANF_A_HEAD_XXH3,	/* u64: XXH3-64 of those bytes alone */
+	MANF_A_MAX = MANF_A_HEAD_XXH3,
 };

@@ -75,6 +75,29 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A core's headers and records, alone: what is read before the pages are checked. */
+static int verify_head(int fd, const struct manifest_file *f, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	ssize_t n;
+
+	if (f->head_len > f->size || f->head_len > (1ull << 30)) {
+		set_err(err, errlen, "%s: a head of %llu bytes in the manifest", f->path,
+			(unsigned long long)f->head_len);
+		return -EBADMSG;
+	}
+	buf = malloc(f->head_len);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, f->head_len, 0);
+	if (n < 0 || (uint64_t)n != f->head_len || XXH3_64bits(buf, f->head_len) != f->head_xxh3) {
+		set_err(err, errlen, "%s: checksum mismatch in its headers and records (damaged)",
+			f->path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static int verify_file(int dirfd, const struct manifest_file *f, bool sum_it, char *err,
 		       size_t errlen)
 {
@@ -110,6 +133,9 @@ static int verify_file(int dirfd, const struct manifest_file *f, bool sum_it, ch
 		set_err(err, errlen, "%s: checksum mismatch (damaged)", f->path);
 		return -EBADMSG;
 	}
+	/* Not summed whole: its records are about to be read, so those now. */
+	if (!sum_it)
+		return verify_head(fd, f, err, errlen);
 	return 0;
 }
 
@@ -413,7 +439,13 @@ int image_read_flags(const char *dir, const struct image_key *key, struct comput
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m.nr_files; i++) {
-		bool sum_it = !(flags & IMAGE_READ_SIZES_ONLY) || m.files[i].size <= (1u << 20);
+		/*
+		 * Big cores are checked while they load (the restore's verifier)
+		 * but their records now; any other file is used as soon as it is
+		 * read, so all of it now.
+		 */
+		bool sum_it = !(flags & IMAGE_READ_SIZES_ONLY) || m.files[i].size <= (1u << 20) ||
+			      !m.files[i].head_len;
 
 		r = verify_file(dirfd, &m.files[i], sum_it, err, errlen);
 		if (r < 0)

@@ -281,7 +281,8 @@ static void read_psargs(const struct writer *w, const struct process_record *p, 
 			out[i] = ' ';
 }
 
-static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t sum)
+static int add_file_head(struct writer *w, const char *path, uint64_t size, uint64_t sum,
+			 uint64_t head_len, uint64_t head_sum)
 {
 	struct manifest *m = &w->man;
 	char *dup;
@@ -298,9 +299,14 @@ static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t 
 	dup = strdup(path);
 	if (!dup)
 		return -ENOMEM;
-	m->files[m->nr_files++] = (struct manifest_file){ dup, size, sum };
+	m->files[m->nr_files++] = (struct manifest_file){ dup, size, sum, head_len, head_sum };
 	w->st.bytes_written += size;
 	return 0;
+}
+
+static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t sum)
+{
+	return add_file_head(w, path, size, sum, 0, 0);
 }
 
 static void shm_name(const struct vma_record *v, char *out, size_t len)
@@ -546,7 +552,8 @@ static int write_core(struct writer *w, const struct process_record *p)
 		r = neg_errno();
 	if (r == 0) {
 		path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
-		r = add_file(w, path, data_off + plan.data_bytes, XXH3_64bits_digest(s.xxh));
+		r = add_file_head(w, path, data_off + plan.data_bytes, XXH3_64bits_digest(s.xxh),
+				  head_len, XXH3_64bits(head, head_len));
 		w->st.pages_dumped += plan.data_bytes / CORE_PAGE;
 	} else {
 		log_err("%s/%s/%s: writing the core file: %s", w->tmp, w->c->host, name,

@@ -41,6 +41,8 @@ static const struct field manf_fields[] = {
 	F_STR(MANF_A_PATH, struct manifest_file, path),
 	F_U64(MANF_A_SIZE, struct manifest_file, size),
 	F_U64(MANF_A_XXH3, struct manifest_file, xxh3),
+	F_U64(MANF_A_HEAD_LEN, struct manifest_file, head_len),
+	F_U64(MANF_A_HEAD_XXH3, struct manifest_file, head_xxh3),
 };
 
 static const struct field manm_fields[] = {

@@ -21,6 +21,12 @@ struct manifest_file {
 	char *path;		/* relative to DIR */
 	uint64_t size;
 	uint64_t xxh3;
+	/*
+	 * A core file's records come first: checked alone before they are
+	 * read, while the pages behind them are checked as they load (0: no
+	 * such part, the whole file is checked first).
+	 */
+	uint64_t head_len, head_xxh3;
 };
 
 /* A host of a checkpoint of several hosts (TC_COMP_F_MULTIHOST). */

@@ -634,6 +634,15 @@ mode_damage() {
 	cp -a "$WORK/img" "$WORK/img-header"
 	flip_byte "$WORK/img-header/$rel" 20
 	local cases=(flipped truncated header)
+	# A byte of the process record of a core over 1 MiB: such cores are
+	# checked whole only while they load, their records before they are read.
+	local note
+	note=$(grep -obUaF TRACECKPT "$core" | head -n1 | cut -d: -f1)
+	if [ "$size" -gt $((1 << 20)) ] && [ -n "$note" ]; then
+		cp -a "$WORK/img" "$WORK/img-record"
+		flip_byte "$WORK/img-record/$rel" $((note + 48))
+		cases+=(record)
+	fi
 	if [ -f "$WORK/img/manifest" ]; then
 		cp -a "$WORK/img" "$WORK/img-manifest"
 		truncate -s $(( $(stat -c %s "$WORK/img/manifest") / 2 )) "$WORK/img-manifest/manifest"
