@@ -26,18 +26,6 @@
 #define PR_SET_MM_MAP_SIZE 15
 #endif
 
-static bool have_cap(cap_value_t c)
-{
-	cap_t caps = cap_get_proc();
-	cap_flag_value_t v = CAP_CLEAR;
-
-	if (caps) {
-		cap_get_flag(caps, c, CAP_EFFECTIVE, &v);
-		cap_free(caps);
-	}
-	return v == CAP_SET;
-}
-
 /* A child that waits to be looked at, for the ptrace checks. */
 static pid_t start_sleeper(void)
 {
@@ -141,9 +129,10 @@ int cmd_check(int argc, char **argv)
 		{ "clone3 set_tid", r < 0 && errno == EINVAL, "restore: exact pids", true },
 		{ "prctl PR_SET_MM_MAP", prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mm_size, 0, 0) == 0,
 		  "restore: brk, arg/env, exe link", true },
-		{ "CAP_SYS_PTRACE", have_cap(CAP_SYS_PTRACE), "trace processes of others", root },
+		{ "CAP_SYS_PTRACE", privilege_has_cap(CAP_SYS_PTRACE, true), "trace processes of others", root },
 		{ "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN",
-		  have_cap(CAP_CHECKPOINT_RESTORE) || have_cap(CAP_SYS_ADMIN),
+		  privilege_has_cap(CAP_CHECKPOINT_RESTORE, true) ||
+		  privilege_has_cap(CAP_SYS_ADMIN, true),
 		  "restore: set_tid and the exe link", root },
 		{ "user namespaces", userns,
 		  "without root: pid namespace, set_tid and the exe link in one of your own", !root },

@@ -14,18 +14,6 @@
 #include "util/macro.h"
 #include "util/privilege.h"
 
-static bool have_effective(cap_value_t c)
-{
-	cap_t caps = cap_get_proc();
-	cap_flag_value_t v = CAP_CLEAR;
-
-	if (caps) {
-		cap_get_flag(caps, c, CAP_EFFECTIVE, &v);
-		cap_free(caps);
-	}
-	return v == CAP_SET;
-}
-
 bool privilege_in_init_userns(void)
 {
 	_cleanup_free_ char *map = NULL;
@@ -38,13 +26,13 @@ bool privilege_in_init_userns(void)
 	       outer == 0 && count == 4294967295ul;
 }
 
-static bool have_flag(cap_value_t c, cap_flag_t flag)
+bool privilege_has_cap(int cap, bool effective)
 {
 	cap_t caps = cap_get_proc();
 	cap_flag_value_t v = CAP_CLEAR;
 
 	if (caps) {
-		cap_get_flag(caps, c, flag, &v);
+		cap_get_flag(caps, (cap_value_t)cap, effective ? CAP_EFFECTIVE : CAP_PERMITTED, &v);
 		cap_free(caps);
 	}
 	return v == CAP_SET;
@@ -54,10 +42,11 @@ enum privilege_mode privilege_mode(void)
 {
 	if (!privilege_in_init_userns())
 		return PRIV_ROOTLESS;
-	if (geteuid() == 0 && have_effective(CAP_SYS_ADMIN) && have_effective(CAP_SYS_PTRACE))
+	if (geteuid() == 0 && privilege_has_cap(CAP_SYS_ADMIN, true) &&
+	    privilege_has_cap(CAP_SYS_PTRACE, true))
 		return PRIV_ROOT;
-	if (geteuid() != 0 && have_flag(CAP_SYS_ADMIN, CAP_PERMITTED) &&
-	    have_flag(CAP_CHECKPOINT_RESTORE, CAP_PERMITTED))
+	if (geteuid() != 0 && privilege_has_cap(CAP_SYS_ADMIN, false) &&
+	    privilege_has_cap(CAP_CHECKPOINT_RESTORE, false))
 		return PRIV_FILECAPS;
 	return PRIV_ROOTLESS;
 }
@@ -127,7 +116,7 @@ int priv_ambient_raise(int cap)
 	cap_t caps;
 	int r = 0;
 
-	if (!have_flag(c, CAP_PERMITTED))
+	if (!privilege_has_cap(cap, false))
 		return -EPERM;
 	caps = cap_get_proc();
 	if (!caps)

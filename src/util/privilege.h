@@ -64,6 +64,9 @@ void priv_lower(const int *token);
 int priv_ambient_raise(int cap);
 void priv_ambient_clear(void);
 
+/* cap is in our effective (else permitted) set. */
+bool privilege_has_cap(int cap, bool effective);
+
 /* This process is in the initial user namespace (its uid_map maps everything). */
 bool privilege_in_init_userns(void);
 

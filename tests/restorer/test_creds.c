@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a restore may give: restorer/creds.c's policy on crafted images. */
-#include <check.h>
+#include "../unit/check_main.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,13 +122,4 @@ static Suite *creds_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(creds_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(creds_suite)
