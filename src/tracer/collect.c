@@ -60,10 +60,65 @@ int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1,
 	return remote_syscall(tid, cx->syscall_insn, nr, args, ret);
 }
 
+/* Reading /proc/PID/maps per thread was most of the freeze of 1,000 threads. */
+static int read_writable(struct collect_ctx *cx)
+{
+	_cleanup_free_ char *maps = NULL;
+	char path[64], *line, *save = NULL;
+	size_t cap = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", cx->pid);
+	r = read_file_at(AT_FDCWD, path, &maps, NULL);
+	if (r < 0)
+		return collect_fail(cx, r, "%s", path);
+	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+		char perms[5];
+
+		if (sscanf(line, "%llx-%llx %4s", &s, &e, perms) != 3 || perms[1] != 'w')
+			continue;
+		if (cx->nr_writable == cap) {
+			uint64_t (*g)[2] = realloc(cx->writable, (cap = cap ? cap * 2 : 64) *
+							     sizeof(*g));
+
+			if (!g)
+				return -ENOMEM;
+			cx->writable = g;
+		}
+		cx->writable[cx->nr_writable][0] = s;
+		cx->writable[cx->nr_writable++][1] = e;
+	}
+	cx->writable_read = true;
+	return 0;
+}
+
 int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64_t *addr)
 {
-	(void)cx;
-	return remote_scratch(tid, len, addr);
+	uint64_t start, end;
+	size_t lo = 0, hi;
+	int r;
+
+	if (!cx->writable_read && (r = read_writable(cx)) < 0)
+		return r;
+	r = remote_scratch_range(tid, len, &start, &end);
+	if (r < 0)
+		return r;
+	/* The last mapping that starts at or below start must hold it all. */
+	hi = cx->nr_writable;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cx->writable[mid][0] <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || end > cx->writable[lo - 1][1])
+		return collect_fail(cx, -ENOSPC, "tid %d: no writable stack at 0x%llx for %zu "
+				    "bytes of scratch", tid, (unsigned long long)start, len);
+	*addr = start;
+	return 0;
 }
 
 int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len)
@@ -187,7 +242,7 @@ static void check_args_mapped(struct collect_ctx *cx, const struct process_recor
 		 (unsigned long long)p->mm.arg_start, (unsigned long long)p->mm.arg_end);
 }
 
-int collect_process(struct collect_ctx *cx, struct process_record *p)
+static int collect_process_parts(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *stat = NULL, *status = NULL, *comm = NULL, *pers = NULL;
 	struct proc_stat st;
@@ -219,6 +274,9 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	r = collect_rlimits(cx, p);
 	if (r < 0)
 		return r;
+	r = collect_creds(cx, p, status);
+	if (r < 0)
+		return r;
 	r = collect_threads(cx, p);
 	if (r < 0)
 		return r;
@@ -234,9 +292,6 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 	r = collect_seccomp(cx, p, status);
 	if (r < 0)
 		return r;
-	r = collect_creds(cx, p, status);
-	if (r < 0)
-		return r;
 	r = collect_itimers(cx, p);
 	if (r < 0)
 		return r;
@@ -248,4 +303,15 @@ int collect_process(struct collect_ctx *cx, struct process_record *p)
 		return r;
 	check_args_mapped(cx, p);
 	return collect_fds(cx, p);
+}
+
+int collect_process(struct collect_ctx *cx, struct process_record *p)
+{
+	int r = collect_process_parts(cx, p);
+
+	free(cx->writable);
+	cx->writable = NULL;
+	cx->nr_writable = 0;
+	cx->writable_read = false;
+	return r;
 }

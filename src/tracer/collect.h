@@ -34,6 +34,11 @@ struct collect_ctx {
 	size_t errlen;
 	struct in_flight_list *flights;	/* NULL: fds in flight are refused */
 	pid_t names_pid;	/* whose cwd and root paths resolve in; 0: pid's */
+	/* The process's writable mappings, [start, end) pairs by address, read
+	 * once for every scratch buffer of its threads (collect_remote_scratch). */
+	uint64_t (*writable)[2];
+	size_t nr_writable;
+	bool writable_read;
 	struct inode_cache *inodes;	/* paths found by search in this dump; may be NULL */
 };
 
@@ -62,7 +67,10 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);
 int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char *status);
+/* Before the threads: each thread's are compared with them (collect_thread_creds). */
 int collect_creds(struct collect_ctx *cx, struct process_record *p, const char *status);
+int collect_thread_creds(struct collect_ctx *cx, const struct process_record *p, pid_t tid,
+			 const char *status);
 /* The Uid, Gid, Groups and Cap* lines of /proc/PID/status (not securebits, dumpable). */
 int parse_status_creds(const char *status, struct creds_record *c);
 bool creds_same(const struct creds_record *a, const struct creds_record *b);

@@ -6,7 +6,6 @@
  * credentials per thread, the restore per process: a thread whose
  * credentials differ from its leader's is refused by name.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -126,39 +125,18 @@ bool creds_same(const struct creds_record *a, const struct creds_record *b)
 }
 
 /* A thread that changed its own credentials by a raw system call. */
-static int check_threads_agree(struct collect_ctx *cx, const struct process_record *p)
+int collect_thread_creds(struct collect_ctx *cx, const struct process_record *p, pid_t tid,
+			 const char *status)
 {
-	char path[96];
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
+	struct creds_record t = { 0 };
+	bool same = parse_status_creds(status, &t) == 0 && creds_same(&t, &p->creds);
 
-	if (p->nr_threads < 2)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", cx->pid);
-	d = opendir(path);
-	if (!d)
-		return collect_fail(cx, neg_errno(), "%s", path);
-	while (r == 0 && (de = readdir(d))) {
-		_cleanup_free_ char *status = NULL;
-		struct creds_record t = { 0 };
-		pid_t tid = atoi(de->d_name);
-		bool same;
-
-		if (tid <= 0 || tid == cx->pid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", cx->pid, tid);
-		if (read_file_at(AT_FDCWD, path, &status, NULL) < 0)
-			continue;	/* gone since: not restored either */
-		same = parse_status_creds(status, &t) == 0 && creds_same(&t, &p->creds);
-		free(t.groups);
-		if (!same)
-			r = collect_fail(cx, -EOPNOTSUPP,
-					 "thread %d: credentials other than its process's "
-					 "(changed by a raw system call)", tid);
-	}
-	closedir(d);
-	return r;
+	free(t.groups);
+	if (!same)
+		return collect_fail(cx, -EOPNOTSUPP,
+				    "thread %d: credentials other than its process's "
+				    "(changed by a raw system call)", tid);
+	return 0;
 }
 
 int collect_creds(struct collect_ctx *cx, struct process_record *p, const char *status)
@@ -186,5 +164,5 @@ int collect_creds(struct collect_ctx *cx, struct process_record *p, const char *
 	if (r < 0)
 		return collect_fail(cx, r, "dumpable flag");
 	p->creds.dumpable = (uint32_t)ret;
-	return check_threads_agree(cx, p);
+	return 0;
 }

@@ -203,19 +203,28 @@ static bool holds_range(const char *line, uint64_t s, uint64_t e, void *arg)
 	return sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[1] == 'w';
 }
 
-int remote_scratch(pid_t tid, size_t len, uint64_t *addr)
+int remote_scratch_range(pid_t tid, size_t len, uint64_t *start, uint64_t *end)
 {
 	struct user_regs_struct regs;
-	struct range want;
-	uint64_t s, e;
-	int r;
 
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
 	if (regs.rsp < RED_ZONE + len + 16)
 		return log_ret(-ENOSPC, "tid %d: no stack for %zu bytes of scratch", tid, len);
-	want.end = regs.rsp - RED_ZONE;
-	want.start = ALIGN_DOWN(want.end - len, 16);
+	*end = regs.rsp - RED_ZONE;
+	*start = ALIGN_DOWN(*end - len, 16);
+	return 0;
+}
+
+int remote_scratch(pid_t tid, size_t len, uint64_t *addr)
+{
+	struct range want;
+	uint64_t s, e;
+	int r;
+
+	r = remote_scratch_range(tid, len, &want.start, &want.end);
+	if (r < 0)
+		return r;
 	r = find_mapping(tid, holds_range, &want, &s, &e);
 	if (r == -ENOENT)
 		return log_ret(-ENOSPC, "tid %d: no writable stack at 0x%" PRIx64 " for %zu bytes"

@@ -42,6 +42,8 @@ int remote_find_syscall_insn(pid_t pid, uint64_t *addr);
  * signal frame.  -ENOSPC if that is not inside a writable mapping.
  */
 int remote_scratch(pid_t tid, size_t len, uint64_t *addr);
+/* Where remote_scratch would put len bytes, unchecked against the mappings. */
+int remote_scratch_range(pid_t tid, size_t len, uint64_t *start, uint64_t *end);
 
 /* process_vm_readv/writev of the whole range, or -EFAULT. */
 int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);

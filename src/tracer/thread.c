@@ -15,7 +15,9 @@
 
 #include "tracer/collect.h"
 #include "tracer/pidns.h"
+#include "tracer/procfs.h"
 #include "tracer/session.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 
 #define XSTATE_MAX 8192
@@ -132,10 +134,27 @@ static int collect_thread(struct collect_ctx *cx, struct process_record *p,
 	if (r < 0)
 		return collect_fail(cx, r, "tid %d: tid address", tid);
 	t->clear_child_tid = word;
-	/* The tid as the program knows it, in its own pid namespace. */
 	t->tid = tid;
-	if (cx->s->init_pid)
-		return pidns_inner_pid(tid, &t->tid) < 0 ? collect_fail(cx, -ESRCH, "tid %d: NSpid", tid) : 0;
+	if (!cx->s->init_pid && leader)
+		return 0;
+	/* One read of its status: its tid as the program knows it, its credentials. */
+	{
+		_cleanup_free_ char *status = NULL;
+		char path[96];
+		uint64_t v;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", cx->pid, tid);
+		r = read_file_at(AT_FDCWD, path, &status, NULL);
+		if (r < 0)
+			return collect_fail(cx, r, "%s", path);
+		if (cx->s->init_pid) {
+			if (parse_status_last_u64(status, "NSpid", &v) < 0)
+				return collect_fail(cx, -ESRCH, "tid %d: NSpid", tid);
+			t->tid = (pid_t)v;
+		}
+		if (!leader && p->creds.valid)
+			return collect_thread_creds(cx, p, tid, status);
+	}
 	return 0;
 }
 
