@@ -76,6 +76,8 @@ int cmd_restore(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--trust-owner")) {
 			trust_owner = true;
+		} else if (!strcmp(argv[i], "--ignore-changed-files")) {
+			flags |= RESTORE_IGNORE_CHANGED_FILES;
 		} else if (!strcmp(argv[i], "--detach")) {
 			detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
