@@ -161,3 +161,19 @@ bool file_id_same(const struct file_id *then, const struct file_id *now, char *w
 	}
 	return true;
 }
+
+void file_id_describe(const struct file_id *id, char *out, size_t len)
+{
+	char t[64], b[2 * TC_BUILD_ID_MAX + 1];
+	size_t n = id_len(id);
+
+	if (!(id->flags & FILE_ID_F_KNOWN)) {
+		snprintf(out, len, "not recorded");
+		return;
+	}
+	time_str(id->mtime_ns, t, sizeof(t));
+	if (n)
+		hex(id->build_id, n, b, sizeof(b));
+	snprintf(out, len, "size %llu, mtime %s%s%s", (unsigned long long)id->size, t,
+		 n ? ", build-id " : "", n ? b : "");
+}

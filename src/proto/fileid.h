@@ -33,3 +33,6 @@ int file_id_read(int fd, struct file_id *id);
  * then is from an image: its build_id_len is clamped, not trusted.
  */
 bool file_id_same(const struct file_id *then, const struct file_id *now, char *why, size_t len);
+
+/* "size 1234, mtime 2026-... UTC, build-id 1a2b...", or "not recorded". */
+void file_id_describe(const struct file_id *id, char *out, size_t len);
