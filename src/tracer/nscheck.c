@@ -66,7 +66,6 @@ int check_namespaces(const struct session *s, char *err, size_t errlen)
 		root_ns[k] = ns_ino(s->root, ns_kinds[k].file);
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		pid_t pid = s->tracees[i].tgid;
-		ino_t children;
 		char why[96];
 
 		if (s->tracees[i].tid != pid)
@@ -79,7 +78,14 @@ int check_namespaces(const struct session *s, char *err, size_t errlen)
 			snprintf(why, sizeof(why), "in %s namespace of its own", ns_kinds[k].name);
 			return refuse(pid, why, err, errlen);
 		}
-		/* unshare(CLONE_NEWPID): its next child would be pid 1 of a new namespace. */
+	}
+	/* Then the parents: unshare(CLONE_NEWPID) makes the next child pid 1 of a new namespace. */
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		pid_t pid = s->tracees[i].tgid;
+		ino_t children;
+
+		if (s->tracees[i].tid != pid)
+			continue;
 		children = ns_ino(pid, "pid_for_children");
 		if (children && root_ns[0] && children != root_ns[0])
 			return refuse(pid, "made a pid namespace for its children", err, errlen);
