@@ -121,6 +121,11 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "trace-ckpt restore: --all-hosts: the computation's secret is the key (--secret)\n");
 		return 2;
 	}
+	if (all_hosts && (flags & RESTORE_IGNORE_CHANGED_FILES)) {
+		/* Not passed on to the hosts' parts yet: refused rather than dropped. */
+		fprintf(stderr, "trace-ckpt restore: --ignore-changed-files does not go with --all-hosts yet: restore each host's part (DIR/HOST) with it\n");
+		return 2;
+	}
 	if (all_hosts)
 		return restore_all_hosts(dir, generation, coord, secret, host_map);
 	if (generation) {
