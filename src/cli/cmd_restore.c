@@ -123,7 +123,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (all_hosts && (flags & RESTORE_IGNORE_CHANGED_FILES)) {
 		/* Not passed on to the hosts' parts yet: refused rather than dropped. */
-		fprintf(stderr, "trace-ckpt restore: --ignore-changed-files does not go with --all-hosts yet: restore each host's part (DIR/HOST) with it\n");
+		fprintf(stderr, "trace-ckpt restore: --ignore-changed-files does not go with --all-hosts yet (the changed files must be put back as they were)\n");
 		return 2;
 	}
 	if (all_hosts)
