@@ -16,6 +16,7 @@
 #   data     a mapped data file truncated: refused by size
 #   pidns    run -- unshare -p -f COUNTER: dump refused by name, no image, the
 #            program keeps running
+#   userns   the same inside unshare --user --map-current-user --mount --pid --fork
 #
 # Needs root, cc and python3 (the build-id edit); 77 without them.
 set -u
@@ -252,6 +253,26 @@ wait_until 30 "the program to go on after the refusal" ticks_at_least pidns-run.
 kill -0 "$RUN" 2>/dev/null || fail "pidns: run ended after the refused dump"
 no_bad pidns-run.out || fail "pidns: $(grep -m1 '^BAD' pidns-run.out)"
 echo "ok: pidns: $(head -n1 pidns-dump.err)"
+kill -KILL "$RUN" $(progs_in "$WORK/pidns") 2>/dev/null
+
+# ---------------------------------------------------------------- userns
+# A rootless container's way: user, mount and pid namespaces at once.
+mkdir userns && cp "$COUNTER" userns/prog
+start_run userns-run unshare --user --map-current-user --mount --pid --fork \
+	"$WORK/userns/prog" -n 1000 -i 20
+wait_until 30 "ticks of userns-run" ticks_at_least "$WORK/userns-run.out" 3
+pid=$(progs_in "$WORK/userns" | head -n1)
+[ -n "$pid" ] || fail "userns: the program is not running"
+timeout -k 5 60 "$TC" dump "$pid" -D img-userns --kill >userns-dump.out 2>userns-dump.err
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "userns: dump exited $rc, expected a refusal"
+grep -qE "pid $pid \\(tc-counter\\): in a (pid|user|mount) namespace of its own \\(nested namespaces are not supported yet\\); the program keeps running" \
+	userns-dump.err || fail "userns: dump did not refuse by name: $(cat userns-dump.err)"
+[ -e img-userns ] && fail "userns: an image was written"
+t=$(last_tick userns-run.out)
+wait_until 30 "the program to go on after the refusal" ticks_at_least userns-run.out $((t + 3))
+no_bad userns-run.out || fail "userns: $(grep -m1 '^BAD' userns-run.out)"
+echo "ok: userns: $(head -n1 userns-dump.err)"
 
 cd / && rm -rf "$WORK"
 exit 0
