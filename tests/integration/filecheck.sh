@@ -253,6 +253,7 @@ wait_until 30 "the program to go on after the refusal" ticks_at_least pidns-run.
 kill -0 "$RUN" 2>/dev/null || fail "pidns: run ended after the refused dump"
 no_bad pidns-run.out || fail "pidns: $(grep -m1 '^BAD' pidns-run.out)"
 echo "ok: pidns: $(head -n1 pidns-dump.err)"
+# shellcheck disable=SC2046  # pids, one word each
 kill -KILL "$RUN" $(progs_in "$WORK/pidns") 2>/dev/null
 
 # ---------------------------------------------------------------- userns
