@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,7 +83,7 @@ static int collect_written(struct file_checks *fc)
 				fc->written[fc->nr_written++] =
 					(struct file_key){ p->fds[k].dev, p->fds[k].ino };
 		for (size_t k = 0; k < p->nr_vmas; k++)
-			if (p->vmas[k].kind == VMA_FILE_SHARED && (p->vmas[k].prot & 2 /* PROT_WRITE */))
+			if (p->vmas[k].kind == VMA_FILE_SHARED && (p->vmas[k].prot & PROT_WRITE))
 				fc->written[fc->nr_written++] =
 					(struct file_key){ p->vmas[k].dev, p->vmas[k].ino };
 	}
