@@ -294,7 +294,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		return -ESRCH;
 	}
 
-	/* Processes that appeared while freezing: refused before anything is written. */
+	/*
+	 * Again for what happened meanwhile (a process born while freezing, an
+	 * unshare): still before anything is written.
+	 */
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		snapshot_release(&sn);
