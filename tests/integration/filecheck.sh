@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# filecheck.sh TRACE_CKPT COUNTER: a restore refuses files that changed since
-# the dump, by name, before any process is created; a dump refuses a nested
-# pid namespace, by name, before anything stops.
+# filecheck.sh TRACE_CKPT COUNTER CPUCLAIM: a restore refuses files that
+# changed since the dump, and a CPU that lacks the image's features, by name,
+# before any process is created; a dump refuses a nested pid namespace, by
+# name, before anything stops.
 #
 #   exe      COUNTER copied to a work directory, run from there, dumped
 #            --kill; the copy rebuilt (its build-id changed, same size):
@@ -13,7 +14,9 @@
 #            one of the same size with one constant changed: refused by
 #            build-id; the first .so copied back (a new mtime, the same
 #            build-id): restores, to PASS
-#   data     a mapped data file truncated: refused by size
+#   data     a mapped data file truncated: refused by size; removed: refused
+#   cpu      an image edited (CPUCLAIM, checksum kept) to claim avx512pf and
+#            avx512er: refused, naming both
 #   pidns    run -- unshare -p -f COUNTER: dump refused by name, no image, the
 #            program keeps running
 #   userns   the same inside unshare --user --map-current-user --mount --pid --fork
@@ -22,6 +25,7 @@
 set -u
 TC=$(readlink -f "$1")
 COUNTER=$(readlink -f "$2")
+CPUCLAIM=$(readlink -f "$3")
 [ "$(id -u)" -eq 0 ] || { echo "skip: not root"; exit 77; }
 command -v cc >/dev/null || { echo "skip: no cc"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
@@ -89,10 +93,12 @@ dump_kill() {
 	wait_until 30 "the end of run ($tag)" ended "$RUN"
 }
 
-# refused TAG IMG PATTERN: restore IMG fails, saying PATTERN, with nothing started
+# refused TAG IMG PATTERN [ARGS...]: restore ARGS IMG fails, saying PATTERN,
+# with nothing started
 refused() {
 	local tag=$1 img=$2 pattern=$3 rc
-	timeout -k 5 60 "$TC" restore "$img" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
+	shift 3
+	timeout -k 5 60 "$TC" restore "$@" "$img" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null
 	rc=$?
 	[ "$rc" -eq 1 ] || fail "$tag: restore exited $rc, expected 1 (refused)"
 	grep -qE "$pattern" "$WORK/$tag.err" ||
@@ -234,6 +240,23 @@ truncate -s 32768 data/table.dat
 refused data-refused img-data "pid [0-9]+: $WORK/data/table.dat changed since the dump \\(size 65536 now 32768\\)"
 rm data/table.dat
 refused data-missing img-data "pid [0-9]+: $WORK/data/table.dat is gone since the dump"
+
+# ---------------------------------------------------------------- cpu
+mkdir cpu && cp "$COUNTER" cpu/prog
+start_run cpu-run "$WORK/cpu/prog" -n 400 -i 20
+dump_kill cpu-run "$WORK/cpu/prog" img-cpu
+"$CPUCLAIM" img-cpu >cpuclaim.out 2>&1
+rc=$?
+if [ "$rc" -eq 77 ]; then
+	echo "skip: cpu: $(cat cpuclaim.out)"
+else
+	[ "$rc" -eq 0 ] || fail "cpuclaim failed: $(cat cpuclaim.out)"
+	"$TC" show img-cpu | grep -q 'features: .*avx512pf, avx512er' ||
+		fail "cpu: show does not list the claimed features"
+	refused cpu-refused img-cpu "this CPU lacks avx512pf, avx512er \\(the image was made on [A-Za-z]+ family [0-9]+ model [0-9]+; this is "
+	# Not a file: the option about files does not get past it.
+	refused cpu-refused-ignore img-cpu "this CPU lacks avx512pf, avx512er" --ignore-changed-files
+fi
 
 # ---------------------------------------------------------------- pidns
 mkdir pidns && cp "$COUNTER" pidns/prog
