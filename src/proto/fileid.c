@@ -78,6 +78,14 @@ int elf_build_id(int fd, uint8_t *out, size_t cap, size_t *len)
 	return -ENOENT;
 }
 
+void file_id_from_stat(const struct stat *st, struct file_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->flags = FILE_ID_F_KNOWN;
+	id->size = (uint64_t)st->st_size;
+	id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+}
+
 int file_id_read(int fd, struct file_id *id)
 {
 	struct stat st;
@@ -86,9 +94,7 @@ int file_id_read(int fd, struct file_id *id)
 	memset(id, 0, sizeof(*id));
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	id->flags = FILE_ID_F_KNOWN;
-	id->size = (uint64_t)st.st_size;
-	id->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	file_id_from_stat(&st, id);
 	/* A 64-byte header at least, or it is no ELF file worth asking. */
 	if (S_ISREG(st.st_mode) && st.st_size >= 64 &&
 	    elf_build_id(fd, id->build_id, sizeof(id->build_id), &len) == 0) {

@@ -19,6 +19,10 @@
  */
 int elf_build_id(int fd, uint8_t *out, size_t cap, size_t *len);
 
+struct stat;
+/* Size and mtime only: for a file we may not read (execute-only, write-only). */
+void file_id_from_stat(const struct stat *st, struct file_id *id);
+
 /*
  * Size, mtime and build-id of the file open at fd (any file: only a
  * regular ELF file has a build-id).

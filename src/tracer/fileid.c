@@ -42,10 +42,7 @@ static int id_of_path(const char *path, struct file_id *id)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd >= 0)
 		return file_id_read(fd, id);
-	memset(id, 0, sizeof(*id));
-	id->flags = FILE_ID_F_KNOWN;
-	id->size = (uint64_t)st.st_size;
-	id->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	file_id_from_stat(&st, id);
 	return 0;
 }
 
