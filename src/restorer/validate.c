@@ -43,36 +43,58 @@ struct file_key {
 	uint64_t dev, ino;
 };
 
+/* A file to compare: each name once, at its first process. */
+struct candidate {
+	const char *path;
+	const struct file_id *then;
+	pid_t pid;
+	bool again;	/* a later record of a name already compared */
+};
+
 struct file_checks {
 	const struct computation *c;
 	bool ignore;
-	/* Files the program writes: their changes are its own. */
+	/* Files the program writes, sorted: their changes are its own. */
 	struct file_key *written;
 	size_t nr_written;
-	/* Names already compared, each once. */
-	const char **seen;
-	size_t nr_seen, cap_seen;
+	struct candidate *cand;
+	size_t nr_cand;
 	size_t nr_bad;
 	char *err;
 	size_t errlen, errpos;
 };
 
+static int cmp_key(const void *a, const void *b)
+{
+	const struct file_key *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
 static bool written(const struct file_checks *fc, uint64_t dev, uint64_t ino)
 {
-	for (size_t i = 0; i < fc->nr_written; i++)
-		if (fc->written[i].dev == dev && fc->written[i].ino == ino)
-			return true;
-	return false;
+	struct file_key k = { dev, ino };
+
+	return fc->nr_written &&
+	       bsearch(&k, fc->written, fc->nr_written, sizeof(k), cmp_key) != NULL;
+}
+
+static size_t nr_records(const struct computation *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		n += 1 + c->procs[i].nr_fds + c->procs[i].nr_vmas;
+	return n;
 }
 
 static int collect_written(struct file_checks *fc)
 {
 	const struct computation *c = fc->c;
-	size_t n = 0;
 
-	for (size_t i = 0; i < c->nr_procs; i++)
-		n += c->procs[i].nr_fds + c->procs[i].nr_vmas;
-	fc->written = calloc(n ? n : 1, sizeof(*fc->written));
+	fc->written = calloc(nr_records(c) + 1, sizeof(*fc->written));
 	if (!fc->written)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->nr_procs; i++) {
@@ -87,24 +109,61 @@ static int collect_written(struct file_checks *fc)
 				fc->written[fc->nr_written++] =
 					(struct file_key){ p->vmas[k].dev, p->vmas[k].ino };
 	}
+	qsort(fc->written, fc->nr_written, sizeof(*fc->written), cmp_key);
 	return 0;
 }
 
-static int mark_seen(struct file_checks *fc, const char *path)
+static void add_candidate(struct file_checks *fc, pid_t pid, const char *path,
+			  const struct file_id *then)
 {
-	for (size_t i = 0; i < fc->nr_seen; i++)
-		if (!strcmp(fc->seen[i], path))
-			return 1;
-	if (fc->nr_seen == fc->cap_seen) {
-		size_t ncap = fc->cap_seen ? fc->cap_seen * 2 : 64;
-		const char **n = realloc(fc->seen, ncap * sizeof(*n));
+	if (!path || path[0] != '/' || !(then->flags & FILE_ID_F_KNOWN))
+		return;
+	fc->cand[fc->nr_cand++] = (struct candidate){ .path = path, .then = then, .pid = pid };
+}
 
-		if (!n)
-			return -ENOMEM;
-		fc->seen = n;
-		fc->cap_seen = ncap;
+static void collect_candidates(struct file_checks *fc, const struct process_record *p)
+{
+	if (p->zombie)
+		return;
+	add_candidate(fc, p->pid, p->mm.exe, &p->mm.exe_id);
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		const struct vma_record *v = &p->vmas[i];
+
+		if (v->kind != VMA_FILE_PRIVATE && v->kind != VMA_FILE_SHARED)
+			continue;
+		if (!(v->flags & VMA_F_DELETED) && !written(fc, v->dev, v->ino))
+			add_candidate(fc, p->pid, v->path, &v->file_id);
 	}
-	fc->seen[fc->nr_seen++] = path;
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const struct fd_record *f = &p->fds[i];
+
+		if (f->kind == FD_REGULAR && !f->deleted && !written(fc, f->dev, f->ino))
+			add_candidate(fc, p->pid, f->path, &f->file_id);
+	}
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct candidate *x = *(const struct candidate *const *)a;
+	const struct candidate *y = *(const struct candidate *const *)b;
+	int r = strcmp(x->path, y->path);
+
+	/* The same name: the first in the image's order first. */
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+/* Mark every record of a name but the first: by sorting, not n x n. */
+static int mark_again(struct file_checks *fc)
+{
+	_cleanup_free_ struct candidate **sorted = calloc(fc->nr_cand + 1, sizeof(*sorted));
+
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < fc->nr_cand; i++)
+		sorted[i] = &fc->cand[i];
+	qsort(sorted, fc->nr_cand, sizeof(*sorted), cmp_cand);
+	for (size_t i = 1; i < fc->nr_cand; i++)
+		sorted[i]->again = !strcmp(sorted[i]->path, sorted[i - 1]->path);
 	return 0;
 }
 
@@ -151,31 +210,26 @@ static int id_now(const char *path, struct file_id *now)
 	return file_id_read(fd, now);
 }
 
-static int check_one(struct file_checks *fc, pid_t pid, const char *path,
-		     const struct file_id *then)
+static void check_one(struct file_checks *fc, pid_t pid, const char *path,
+		      const struct file_id *then)
 {
 	struct file_id now;
 	char why[512], what[600];
 	int r;
 
-	if (!path || path[0] != '/' || !(then->flags & FILE_ID_F_KNOWN))
-		return 0;
-	r = mark_seen(fc, path);
-	if (r)
-		return r < 0 ? r : 0;
 	r = id_now(path, &now);
 	if (r == -ENOENT) {
 		problem(fc, pid, path, "is gone since the dump");
-		return 0;
+		return;
 	}
 	if (r == -EINVAL) {
 		problem(fc, pid, path, "is no regular file any more");
-		return 0;
+		return;
 	}
 	if (r < 0) {
 		snprintf(what, sizeof(what), "cannot be compared with the dump's: %s", strerror(-r));
 		problem(fc, pid, path, what);
-		return 0;
+		return;
 	}
 	if (r == 1) {
 		/* No build-id to compare with: size and mtime must do. */
@@ -183,39 +237,12 @@ static int check_one(struct file_checks *fc, pid_t pid, const char *path,
 
 		known.flags &= ~FILE_ID_F_BUILD_ID;
 		if (file_id_same(&known, &now, why, sizeof(why)))
-			return 0;
+			return;
 	} else if (file_id_same(then, &now, why, sizeof(why))) {
-		return 0;
+		return;
 	}
 	snprintf(what, sizeof(what), "changed since the dump (%s)", why);
 	problem(fc, pid, path, what);
-	return 0;
-}
-
-static int check_process(struct file_checks *fc, const struct process_record *p)
-{
-	int r;
-
-	if (p->zombie)
-		return 0;
-	r = check_one(fc, p->pid, p->mm.exe, &p->mm.exe_id);
-	for (size_t i = 0; i < p->nr_vmas && r == 0; i++) {
-		const struct vma_record *v = &p->vmas[i];
-
-		if (v->kind != VMA_FILE_PRIVATE && v->kind != VMA_FILE_SHARED)
-			continue;
-		if ((v->flags & VMA_F_DELETED) || written(fc, v->dev, v->ino))
-			continue;
-		r = check_one(fc, p->pid, v->path, &v->file_id);
-	}
-	for (size_t i = 0; i < p->nr_fds && r == 0; i++) {
-		const struct fd_record *f = &p->fds[i];
-
-		if (f->kind != FD_REGULAR || f->deleted || written(fc, f->dev, f->ino))
-			continue;
-		r = check_one(fc, p->pid, f->path, &f->file_id);
-	}
-	return r;
 }
 
 int validate_files(const struct computation *c, bool ignore_changed, char *err, size_t errlen)
@@ -227,10 +254,19 @@ int validate_files(const struct computation *c, bool ignore_changed, char *err, 
 	if (errlen)
 		err[0] = '\0';
 	r = collect_written(&fc);
+	if (r == 0) {
+		fc.cand = calloc(nr_records(c) + 1, sizeof(*fc.cand));
+		r = fc.cand ? 0 : -ENOMEM;
+	}
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++)
-		r = check_process(&fc, &c->procs[i]);
+		collect_candidates(&fc, &c->procs[i]);
+	if (r == 0)
+		r = mark_again(&fc);
+	for (size_t i = 0; i < fc.nr_cand && r == 0; i++)
+		if (!fc.cand[i].again)
+			check_one(&fc, fc.cand[i].pid, fc.cand[i].path, fc.cand[i].then);
 	free(fc.written);
-	free(fc.seen);
+	free(fc.cand);
 	if (r < 0) {
 		snprintf(err, errlen, "comparing the image's files with this host's: %s",
 			 strerror(-r));
