@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/fileid.h"
 #include "proto/image.h"
 #include "proto/imagekey.h"
 #include "proto/manifest.h"
@@ -78,6 +79,26 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+static void json_file_id(const struct file_id *id)
+{
+	size_t n = MIN((size_t)id->build_id_len, sizeof(id->build_id));
+
+	if (!(id->flags & FILE_ID_F_KNOWN)) {
+		printf("null");
+		return;
+	}
+	printf("{\"size\":%llu,\"mtime_ns\":%llu,\"build_id\":", (unsigned long long)id->size,
+	       (unsigned long long)id->mtime_ns);
+	if (!(id->flags & FILE_ID_F_BUILD_ID) || !n) {
+		printf("null}");
+		return;
+	}
+	putchar('"');
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", id->build_id[i]);
+	printf("\"}");
+}
+
 static void show_json(const struct computation *c)
 {
 	printf("{\"version\":%u,\"generation\":%llu,\"time_ns\":%llu,\"host\":", c->version,
@@ -85,6 +106,17 @@ static void show_json(const struct computation *c)
 	json_str(c->host);
 	printf(",\"cmdline\":");
 	json_str(c->cmdline);
+	if (c->cpu.flags & CPU_F_KNOWN) {
+		char vendor[sizeof(c->cpu.vendor)];
+
+		memcpy(vendor, c->cpu.vendor, sizeof(vendor));
+		vendor[sizeof(vendor) - 1] = '\0';
+		printf(",\"cpu\":{\"vendor\":");
+		json_str(vendor);
+		printf(",\"family\":%u,\"model\":%u,\"xcr0\":%llu,\"xstate_size\":%u}",
+		       c->cpu.family, c->cpu.model, (unsigned long long)c->cpu.xcr0,
+		       c->cpu.xstate_size);
+	}
 	printf(",\"processes\":[");
 	for (size_t i = 0; i < c->nr_procs; i++) {
 		const struct process_record *p = &c->procs[i];
@@ -94,6 +126,8 @@ static void show_json(const struct computation *c)
 		json_str(p->comm);
 		printf(",\"exe\":");
 		json_str(p->mm.exe);
+		printf(",\"exe_id\":");
+		json_file_id(&p->mm.exe_id);
 		printf(",\"threads\":[");
 		for (size_t t = 0; t < p->nr_threads; t++)
 			printf("%s%d", t ? "," : "", p->threads[t].tid);
@@ -104,6 +138,10 @@ static void show_json(const struct computation *c)
 			       (unsigned long long)p->vmas[v].end, p->vmas[v].prot,
 			       vma_kind_name(p->vmas[v].kind));
 			json_str(p->vmas[v].path ? p->vmas[v].path : p->vmas[v].name);
+			if (p->vmas[v].file_id.flags & FILE_ID_F_KNOWN) {
+				printf(",\"file_id\":");
+				json_file_id(&p->vmas[v].file_id);
+			}
 			putchar('}');
 		}
 		printf("],\"fds\":[");
@@ -112,6 +150,10 @@ static void show_json(const struct computation *c)
 			       f ? "," : "", p->fds[f].fd, fd_kind_name(p->fds[f].kind),
 			       (unsigned long long)p->fds[f].pos, p->fds[f].in_flight ? "true" : "false");
 			json_str(p->fds[f].path);
+			if (p->fds[f].file_id.flags & FILE_ID_F_KNOWN) {
+				printf(",\"file_id\":");
+				json_file_id(&p->fds[f].file_id);
+			}
 			putchar('}');
 		}
 		printf("],\"dumped_bytes\":%llu}", (unsigned long long)dumped_bytes(p));
@@ -119,25 +161,52 @@ static void show_json(const struct computation *c)
 	printf("]}\n");
 }
 
+static void show_cpu(const struct cpu_record *cpu)
+{
+	struct cpu_record none = { 0 };
+	char desc[96], features[1024];
+
+	if (!(cpu->flags & CPU_F_KNOWN)) {
+		printf("cpu: not recorded\n");
+		return;
+	}
+	cpu_record_describe(cpu, desc, sizeof(desc));
+	/* What it has is what a CPU with nothing would lack. */
+	cpu_record_missing(cpu, &none, features, sizeof(features));
+	printf("cpu: %s, xcr0 0x%llx, xsave area %u bytes\n  features: %s\n", desc,
+	       (unsigned long long)cpu->xcr0, cpu->xstate_size, features);
+}
+
 static void show_text(const char *dir, const struct computation *c)
 {
+	char id[256];
+
 	printf("image %s: generation %llu, host %s, format %u\ncommand: %s\n", dir,
 	       (unsigned long long)c->generation, c->host ? c->host : "?", c->version,
 	       c->cmdline ? c->cmdline : "");
+	show_cpu(&c->cpu);
 	for (size_t i = 0; i < c->nr_procs; i++) {
 		const struct process_record *p = &c->procs[i];
 
 		printf("\nprocess %d (%s) ppid %d pgid %d sid %d, %zu thread(s), %.1f MiB of pages\n",
 		       p->pid, p->comm, p->ppid, p->pgid, p->sid, p->nr_threads,
 		       dumped_bytes(p) / 1048576.0);
-		printf("  exe %s\n  cwd %s\n", p->mm.exe ? p->mm.exe : "?", p->cwd ? p->cwd : "?");
+		file_id_describe(&p->mm.exe_id, id, sizeof(id));
+		printf("  exe %s (%s)\n  cwd %s\n", p->mm.exe ? p->mm.exe : "?", id,
+		       p->cwd ? p->cwd : "?");
 		for (size_t v = 0; v < p->nr_vmas; v++) {
 			const struct vma_record *m = &p->vmas[v];
+			/* A file's identity once, at its first mapping. */
+			bool first = m->path && (m->file_id.flags & FILE_ID_F_KNOWN) &&
+				     (!v || !p->vmas[v - 1].path || strcmp(p->vmas[v - 1].path, m->path));
 
-			printf("  %012llx-%012llx %c%c%c %-11s %s\n", (unsigned long long)m->start,
+			if (first)
+				file_id_describe(&m->file_id, id, sizeof(id));
+			printf("  %012llx-%012llx %c%c%c %-11s %s%s%s%s\n", (unsigned long long)m->start,
 			       (unsigned long long)m->end, m->prot & 1 ? 'r' : '-',
 			       m->prot & 2 ? 'w' : '-', m->prot & 4 ? 'x' : '-',
-			       vma_kind_name(m->kind), m->path ? m->path : m->name ? m->name : "");
+			       vma_kind_name(m->kind), m->path ? m->path : m->name ? m->name : "",
+			       first ? " (" : "", first ? id : "", first ? ")" : "");
 		}
 		for (size_t f = 0; f < p->nr_fds; f++) {
 			const struct fd_record *d = &p->fds[f];
@@ -148,10 +217,17 @@ static void show_text(const char *dir, const struct computation *c)
 					 (unsigned int)d->fd - IN_FLIGHT_FD_BASE);
 			else
 				snprintf(name, sizeof(name), "fd %d", d->fd);
-			printf("  %s: %s %s pos %llu desc %u%s%s\n", name, fd_kind_name(d->kind),
+			id[0] = '\0';
+			if (d->file_id.flags & FILE_ID_F_KNOWN) {
+				char what[160];
+
+				file_id_describe(&d->file_id, what, sizeof(what));
+				snprintf(id, sizeof(id), " (%s)", what);
+			}
+			printf("  %s: %s %s pos %llu desc %u%s%s%s\n", name, fd_kind_name(d->kind),
 			       d->path ? d->path : "", (unsigned long long)d->pos, d->desc_id,
 			       d->deleted ? " (deleted)" : "",
-			       d->sock_queue_fds ? " (queue carries files)" : "");
+			       d->sock_queue_fds ? " (queue carries files)" : "", id);
 		}
 	}
 }

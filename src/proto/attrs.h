@@ -106,7 +106,8 @@ enum mm_attr {
 	MM_A_EXE,		/* str */
 	MM_A_EXE_DEV,		/* u64 */
 	MM_A_EXE_INO,		/* u64 */
-	MM_A_MAX = MM_A_EXE_INO,
+	MM_A_EXE_ID,		/* struct file_id */
+	MM_A_MAX = MM_A_EXE_ID,
 };
 
 enum thread_attr {
@@ -147,7 +148,8 @@ enum vma_attr {
 	VMA_A_SYSV_KEY,		/* u32 */
 	VMA_A_SYSV_MODE,	/* u32 */
 	VMA_A_CONTENT,		/* str: relative to the host directory */
-	VMA_A_MAX = VMA_A_CONTENT,
+	VMA_A_FILE_ID,		/* struct file_id */
+	VMA_A_MAX = VMA_A_FILE_ID,
 };
 
 enum fd_attr {
@@ -224,7 +226,8 @@ enum fd_attr {
 	FD_A_SOCK_QUEUE_FROM,	/* u32: queued datagrams carry their senders */
 	FD_A_SOCK_QUEUE_FDS,	/* u32: queued messages carry fds in flight */
 	FD_A_IN_FLIGHT,		/* u32: a file in flight in a socket, in no fd table */
-	FD_A_MAX = FD_A_IN_FLIGHT,
+	FD_A_FILE_ID,		/* struct file_id */
+	FD_A_MAX = FD_A_FILE_ID,
 };
 
 /*
@@ -249,7 +252,8 @@ enum man_attr {
 	MAN_A_FLAGS,		/* u32 TC_COMP_F_* */
 	MAN_A_MEMBER,		/* nest man_member_attr, repeated: a host of a multi-host image */
 	MAN_A_MAC,		/* u8[32]: HMAC-SHA256 of every byte before it (imagekey.h); last but one */
-	MAN_A_MAX = MAN_A_MAC,
+	MAN_A_CPU,		/* struct cpu_record */
+	MAN_A_MAX = MAN_A_CPU,
 };
 
 enum man_proc_attr {

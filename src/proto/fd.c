@@ -81,6 +81,7 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_TTY_FG_PGRP, struct fd_record, tty_fg_pgrp),
 	F_U32(FD_A_TTY_SID, struct fd_record, tty_sid),
 	F_BLOB(FD_A_LOCKS, struct fd_record, locks, locks_len),
+	F_BYTES(FD_A_FILE_ID, struct fd_record, file_id),
 };
 
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)

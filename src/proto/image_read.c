@@ -462,6 +462,8 @@ int image_read_flags(const char *dir, const struct image_key *key, struct comput
 	c->host = TAKE_PTR(m.host);
 	c->cmdline = TAKE_PTR(m.cmdline);
 	c->flags = m.flags;
+	c->cpu = m.cpu;
+	c->cpu.vendor[sizeof(c->cpu.vendor) - 1] = '\0';
 	if (m.nr_procs) {
 		c->procs = calloc(m.nr_procs, sizeof(*c->procs));
 		if (!c->procs) {

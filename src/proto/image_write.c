@@ -609,6 +609,7 @@ static int write_manifest(struct writer *w)
 	m->host = c->host;
 	m->cmdline = c->cmdline;
 	m->flags = c->flags;
+	m->cpu = c->cpu;
 	r = manifest_encode(&b, m, w->key);
 	m->host = m->cmdline = NULL;
 	if (r < 0)

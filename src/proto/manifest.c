@@ -26,6 +26,7 @@ static const struct field man_fields[] = {
 	F_STR(MAN_A_HOST, struct manifest, host),
 	F_STR(MAN_A_CMDLINE, struct manifest, cmdline),
 	F_U32(MAN_A_FLAGS, struct manifest, flags),
+	F_BYTES(MAN_A_CPU, struct manifest, cpu),
 };
 
 static const struct field manp_fields[] = {

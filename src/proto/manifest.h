@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/cpu.h"
 #include "proto/tlv.h"
 
 struct manifest_proc {
@@ -52,6 +53,12 @@ struct manifest {
 	struct manifest_file *files;
 	size_t nr_members;
 	struct manifest_member *members;
+	/*
+	 * In the manifest, not in each process's record: it is one host's,
+	 * read once, and a check of an image against this host (check DIR)
+	 * needs no core file for it.
+	 */
+	struct cpu_record cpu;
 };
 
 void manifest_free(struct manifest *m);

@@ -23,6 +23,7 @@ static const struct field mm_fields[] = {
 	F_STR(MM_A_EXE, struct mm_record, exe),
 	F_U64(MM_A_EXE_DEV, struct mm_record, exe_dev),
 	F_U64(MM_A_EXE_INO, struct mm_record, exe_ino),
+	F_BYTES(MM_A_EXE_ID, struct mm_record, exe_id),
 };
 
 int mm_record_encode(struct tlv_buf *b, uint32_t type, const struct mm_record *m)

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "proto/cpu.h"
+
 #define TC_FORMAT_VERSION 1
 #define TC_NSIG 64
 #define TC_NR_RLIMITS 16
@@ -24,6 +26,23 @@
 #define TC_COMP_F_PIDNS (1u << 0)
 /* DIR/manifest of a checkpoint of several hosts: members, one subdirectory each. */
 #define TC_COMP_F_MULTIHOST (1u << 1)
+
+/*
+ * What a file was at the dump, to tell at restore whether it is still the
+ * same: the restorer opens files by name, and a rebuilt program or a
+ * swapped library under the same name would run wrong.  A fixed-size
+ * struct, stored whole (one attribute).
+ */
+#define TC_BUILD_ID_MAX 64
+#define FILE_ID_F_KNOWN (1u << 0)	/* recorded (older images: 0, nothing to compare) */
+#define FILE_ID_F_BUILD_ID (1u << 1)	/* an ELF file with an NT_GNU_BUILD_ID note */
+struct file_id {
+	uint32_t flags;		/* FILE_ID_F_* */
+	uint32_t build_id_len;	/* <= TC_BUILD_ID_MAX; checked again after reading */
+	uint64_t size;		/* st_size */
+	uint64_t mtime_ns;	/* st_mtim */
+	uint8_t build_id[TC_BUILD_ID_MAX];
+};
 
 enum vma_kind {
 	VMA_ANON_PRIVATE = 1,	/* heap, stack, MAP_PRIVATE|MAP_ANONYMOUS */
@@ -79,6 +98,8 @@ struct vma_record {
 	/* Collector only: a handle on the object for the writer (-1: none,
 	 * another VMA of the same object carries it). */
 	int content_fd;
+	/* A mapped file (not deleted): what it was at the dump. */
+	struct file_id file_id;
 };
 
 /*
@@ -143,6 +164,7 @@ struct mm_record {
 	uint32_t auxv_len;
 	char *exe;		/* /proc/PID/exe */
 	uint64_t exe_dev, exe_ino;
+	struct file_id exe_id;	/* the executable at the dump */
 };
 
 enum fd_kind {
@@ -308,6 +330,8 @@ struct fd_record {
 	/* Collector only, never encoded: a handle the writer copies contents from
 	 * (size bytes from offset 0), for deleted files and pipe buffers. */
 	int content_fd;
+	/* FD_REGULAR, a regular file not deleted: what it was at the dump. */
+	struct file_id file_id;
 };
 
 /* Who a process is: what /proc/PID/status and prctl say of its credentials. */
@@ -375,6 +399,7 @@ struct computation {
 	uint32_t flags;		/* TC_COMP_F_* */
 	size_t nr_procs;
 	struct process_record *procs;	/* procs[0] is the root of the tree */
+	struct cpu_record cpu;	/* the CPU it was dumped on (in the manifest) */
 };
 
 /* Free what c and p own, not c or p themselves (they may be on the stack). */

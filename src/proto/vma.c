@@ -25,6 +25,7 @@ static const struct field vma_fields[] = {
 	F_U32(VMA_A_SYSV_KEY, struct vma_record, sysv_key),
 	F_U32(VMA_A_SYSV_MODE, struct vma_record, sysv_mode),
 	F_STR(VMA_A_CONTENT, struct vma_record, content),
+	F_BYTES(VMA_A_FILE_ID, struct vma_record, file_id),
 };
 
 int vma_record_encode(struct tlv_buf *b, uint32_t type, const struct vma_record *v)

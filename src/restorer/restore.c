@@ -30,6 +30,7 @@
 #include "restorer/seccomp.h"
 #include "restorer/tty.h"
 #include "restorer/restore.h"
+#include "restorer/validate.h"
 #include "restorer/stub/plan.h"
 #include "tracer/coord_client.h"
 #include "tracer/pidns.h"
@@ -702,6 +703,12 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	if (r < 0)
 		goto out;
 	if (s->addr_map && (r = computation_map_addrs(c, s->addr_map, err, errlen)) < 0)
+		goto out;
+	/* Before any process exists: a refusal leaves nothing to clean up. */
+	r = validate_cpu(c, err, errlen);
+	if (r == 0)
+		r = validate_files(c, flags & RESTORE_IGNORE_CHANGED_FILES, err, errlen);
+	if (r < 0)
 		goto out;
 	/* Pids taken on this host (an attached computation): ours will be free. */
 	if (flags & RESTORE_NEW_PIDNS)

@@ -20,7 +20,9 @@
 #include "tracer/collect.h"
 #include "tracer/dump.h"
 #include "tracer/inode_search.h"
+#include "tracer/fileid.h"
 #include "tracer/memread.h"
+#include "tracer/nscheck.h"
 #include "tracer/remote.h"
 #include "tracer/session.h"
 #include "tracer/shared.h"
@@ -253,6 +255,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "the computation has exited");
 		return -ESRCH;
 	}
+	/* Refused before anything stops: the program does not even notice. */
+	r = check_namespaces(s, res->msg, sizeof(res->msg));
+	if (r < 0)
+		return r;
 	/*
 	 * Before anything is frozen.  A host's part of a checkpoint of several
 	 * hosts is the computation's, which every host holds the secret of;
@@ -288,6 +294,17 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		return -ESRCH;
 	}
 
+	/*
+	 * Again for what happened meanwhile (a process born while freezing, an
+	 * unshare): still before anything is written.
+	 */
+	r = check_namespaces(s, res->msg, sizeof(res->msg));
+	if (r < 0) {
+		snapshot_release(&sn);
+		session_thaw(s);
+		return r;
+	}
+
 	if (rq->hooks && (r = rq->hooks->frozen(rq->hooks->arg)) < 0) {
 		snapshot_release(&sn);
 		session_thaw(s);
@@ -312,8 +329,11 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		r = collect_shared(s, &c, res->msg, sizeof(res->msg));
 	if (r == 0)
 		r = check_unix_senders(&c, res->msg, sizeof(res->msg));
+	if (r == 0)
+		r = collect_file_ids(&c);
 	if (r < 0)
 		goto out;
+	cpu_record_host(&c.cpu);
 
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);

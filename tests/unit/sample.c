@@ -75,6 +75,20 @@ static void sample_thread(struct thread_record *t, unsigned int seed, unsigned i
 	t->rseq_sig = 0x53053053;
 }
 
+/* Every other one with a build-id: ELF and data files. */
+static void sample_file_id(struct file_id *id, unsigned int seed, unsigned int i)
+{
+	id->flags = FILE_ID_F_KNOWN;
+	id->size = 10000 + seed * 100 + i;
+	id->mtime_ns = 1700000000000000000ull + seed * 1000 + i;
+	if (i % 2 == 0) {
+		id->flags |= FILE_ID_F_BUILD_ID;
+		id->build_id_len = 20;
+		for (unsigned int k = 0; k < 20; k++)
+			id->build_id[k] = (uint8_t)(seed * 7 + i * 3 + k);
+	}
+}
+
 static void sample_vma(struct vma_record *v, unsigned int seed, unsigned int i)
 {
 	v->start = 0x400000ull + (uint64_t)i * 0x100000;
@@ -85,8 +99,10 @@ static void sample_vma(struct vma_record *v, unsigned int seed, unsigned int i)
 	v->kind = 1 + i % 7;
 	v->dev = 0x803 + seed;
 	v->ino = 1000 + i;
-	if (v->kind == 3 || v->kind == 4)
+	if (v->kind == 3 || v->kind == 4) {
 		v->path = fmt("/usr/lib/lib%u-%u.so", seed, i);
+		sample_file_id(&v->file_id, seed, i);
+	}
 	if (i % 4 == 1)
 		v->name = fmt("[anon:s%u-%u]", seed, i);
 }
@@ -104,6 +120,8 @@ static void sample_fd(struct fd_record *f, unsigned int seed, unsigned int i)
 	f->ino = 5000 + seed * 10 + i;
 	f->size = 100 + i;
 	f->path = fmt("/tmp/file-%u-%u", seed, i);
+	if (i % 2)
+		sample_file_id(&f->file_id, seed + 100, i);
 	f->deleted = i % 4 == 3;
 	f->content_fd = -1;
 }
@@ -147,6 +165,7 @@ void sample_process(struct process_record *p, unsigned int seed, size_t nr_threa
 	p->mm.exe = fmt("/usr/bin/prog%u", seed);
 	p->mm.exe_dev = 0x803;
 	p->mm.exe_ino = 4242 + seed;
+	sample_file_id(&p->mm.exe_id, seed + 200, 0);
 
 	p->nr_threads = nr_threads;
 	p->threads = xcalloc(nr_threads, sizeof(*p->threads));
@@ -170,6 +189,13 @@ void sample_computation(struct computation *c, size_t nr_procs)
 	c->time_ns = 1700000000123456789ull;
 	c->host = xstrdup("node-a");
 	c->cmdline = xstrdup("./sim --steps 1000");
+	c->cpu.flags = CPU_F_KNOWN;
+	memcpy(c->cpu.vendor, "GenuineIntel", 12);
+	c->cpu.family = 6;
+	c->cpu.model = 85;
+	c->cpu.leaf7_ebx = 1u << 16;
+	c->cpu.xcr0 = 0xe7;
+	c->cpu.xstate_size = 2696;
 	c->nr_procs = nr_procs;
 	c->procs = xcalloc(nr_procs, sizeof(*c->procs));
 	for (size_t i = 0; i < nr_procs; i++)
@@ -242,6 +268,7 @@ static bool vma_equal(const struct vma_record *a, const struct vma_record *b, ch
 	CMP(ino);
 	CMPSTR(path);
 	CMPSTR(name);
+	CMP(file_id);
 	return true;
 }
 
@@ -259,6 +286,7 @@ static bool fd_equal(const struct fd_record *a, const struct fd_record *b, bool 
 	CMP(ino);
 	CMP(size);
 	CMPSTR(path);
+	CMP(file_id);
 	CMP(deleted);
 	if (with_content)
 		CMPSTR(content);
@@ -298,6 +326,7 @@ bool process_equal(const struct process_record *a, const struct process_record *
 	CMPSTR(mm.exe);
 	CMP(mm.exe_dev);
 	CMP(mm.exe_ino);
+	CMP(mm.exe_id);
 	if (!mem_eq(a->mm.auxv, a->mm.auxv_len, b->mm.auxv, b->mm.auxv_len)) {
 		snprintf(why, len, "mm.auxv");
 		return false;

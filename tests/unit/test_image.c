@@ -121,6 +121,7 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(r->time_ns, c.time_ns);
 	ck_assert_str_eq(r->host, c.host);
 	ck_assert_str_eq(r->cmdline, c.cmdline);
+	ck_assert_mem_eq(&r->cpu, &c.cpu, sizeof(c.cpu));
 	ck_assert_uint_eq(r->nr_procs, c.nr_procs);
 	for (size_t i = 0; i < c.nr_procs; i++) {
 		const struct process_record *a = &c.procs[i], *b = &r->procs[i];
