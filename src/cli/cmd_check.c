@@ -104,8 +104,23 @@ int cmd_check(int argc, char **argv)
 	pid_t pid;
 	long r;
 
-	(void)argc;
-	(void)argv;
+	const char *dir = NULL, *key_file = NULL;
+	bool new_pidns = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			key_file = argv[++i];
+		} else if (!strcmp(argv[i], "--new-pidns")) {
+			new_pidns = true;
+		} else if (argv[i][0] != '-' && !dir) {
+			dir = argv[i];
+		} else {
+			usage_of("check", true);
+			return 2;
+		}
+	}
+	if (dir)
+		return check_image(dir, key_file, new_pidns);
 	pid = start_sleeper();
 	seize = pid > 0 && check_ptrace(pid, &regset, &vm_readv, &pagemap);
 	if (pid > 0) {

@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# check_dir.sh TRACE_CKPT COUNTER TCPECHO: `check DIR` says whether a
+# restore would start here, one line per problem, and exits 0 or 1 to say
+# so, starting nothing:
+#   - a fresh image: 0, "a restore would start here";
+#   - the image of a program still running (leave-running) that listens on a
+#     port: 1, the port named; once the program is gone: 0;
+#   - its executable replaced since the dump: 1, the file named;
+#   - an attached program's image while it still runs: 1, its pid in use and
+#     --new-pidns named; with --new-pidns no such line.
+set -u
+TC=$(readlink -f "$1")
+COUNTER=$(readlink -f "$2")
+TCPECHO=$(readlink -f "$3")
+WORK=$(mktemp -d /tmp/tc-check-dir.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+wait_until() {
+	local end=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || fail "timed out waiting for $what"
+		sleep 0.05
+	done
+}
+has_ticks() { grep -qE "^tick $2\$" "$1"; }
+# the program running from DIR (its working directory) with executable EXE
+prog_in() {
+	local f p
+	for f in /proc/[0-9]*/cwd; do
+		p=${f#/proc/}
+		p=${p%/cwd}
+		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
+			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$2" ] && { echo "$p"; return; }
+	done
+}
+# check_says NAME WANT_RC PATTERN ARGS...: check ARGS exits WANT_RC and says PATTERN
+check_says() {
+	local name=$1 want=$2 pat=$3 rc
+	shift 3
+	"$TC" check "$@" >"$WORK/$name.out" 2>&1
+	rc=$?
+	[ "$rc" -eq "$want" ] || fail "$name: check exited $rc, expected $want: $(cat "$WORK/$name.out")"
+	grep -qE -- "$pat" "$WORK/$name.out" || fail "$name: no '$pat' in: $(cat "$WORK/$name.out")"
+	echo "$name: $(grep -m1 -E -- "$pat" "$WORK/$name.out")"
+}
+
+# 1. a fresh image
+mkdir "$WORK/a" && cd "$WORK/a" || exit 1
+"$TC" run -- "$COUNTER" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+RUN=$!
+PIDS+=("$RUN")
+wait_until 30 "ticks" has_ticks run.out 3
+"$TC" dump "$(prog_in "$WORK/a" "$COUNTER")" -D "$WORK/a/img" --kill >/dev/null || fail "dump a"
+wait "$RUN"
+check_says fresh 0 '^a restore would start here$' "$WORK/a/img"
+
+# 2. a port in use
+mkdir "$WORK/b" && cd "$WORK/b" || exit 1
+"$TC" run -- "$TCPECHO" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+RUN=$!
+PIDS+=("$RUN")
+wait_until 30 "ticks" has_ticks run.out 3
+"$TC" dump "$(prog_in "$WORK/b" "$TCPECHO")" -D "$WORK/b/img" >/dev/null || fail "dump b"
+check_says port 1 '^problem: pid [0-9]+ fd [0-9]+: port [0-9]+/tcp is in use on this host' \
+	"$WORK/b/img"
+grep -q '^a restore would not start here' "$WORK/port.out" || fail "port: no verdict"
+kill -TERM "$RUN"
+wait "$RUN"
+wait_until 30 "the program to end" test -z "$(prog_in "$WORK/b" "$TCPECHO")"
+check_says port-free 0 '^a restore would start here$' "$WORK/b/img"
+
+# 3. the executable replaced
+mkdir "$WORK/c" "$WORK/c/bin" && cd "$WORK/c" || exit 1
+cp "$COUNTER" bin/counter
+"$TC" run -- "$WORK/c/bin/counter" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+RUN=$!
+PIDS+=("$RUN")
+wait_until 30 "ticks" has_ticks run.out 3
+"$TC" dump "$(prog_in "$WORK/c" "$WORK/c/bin/counter")" -D "$WORK/c/img" --kill >/dev/null ||
+	fail "dump c"
+wait "$RUN"
+cp "$TCPECHO" bin/counter.new && mv bin/counter.new bin/counter
+check_says changed 1 "^problem: pid [0-9]+: $WORK/c/bin/counter (changed since the dump|is gone)" \
+	"$WORK/c/img"
+
+# 4. an attached program's pids, still in use
+mkdir "$WORK/d" && cd "$WORK/d" || exit 1
+# Only its own fds: what the test was started with is no part of it.
+python3 -c 'import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])' \
+	"$COUNTER" -n 100000 -i 20 >prog.out 2>&1 </dev/null &
+PROG=$!
+PIDS+=("$PROG")
+wait_until 30 "ticks" has_ticks prog.out 2
+"$TC" attach "$PROG" >attach.out 2>&1 </dev/null &
+PIDS+=($!)
+wait_until 30 "the attach" grep -q supervising attach.out
+"$TC" dump "$PROG" -D "$WORK/d/img" >/dev/null || fail "dump d"
+check_says pid-in-use 1 "^problem: pid $PROG is in use on this host: restore --new-pidns" \
+	"$WORK/d/img"
+"$TC" check --new-pidns "$WORK/d/img" >"$WORK/new-pidns.out" 2>&1
+grep -q "pid $PROG is in use" "$WORK/new-pidns.out" && fail "--new-pidns: the pid is still named"
+echo PASS
