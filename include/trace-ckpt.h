@@ -17,6 +17,7 @@ extern "C" {
 enum tc_dump_mode {
 	TC_DUMP_LEAVE_RUNNING = 0,	/* the computation goes on (default) */
 	TC_DUMP_KILL = 1,		/* ended once the image is safe on disk */
+	TC_DUMP_CHECK = 2,		/* nothing written: would a dump work, how big */
 };
 
 /*

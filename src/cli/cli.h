@@ -14,6 +14,8 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 /* check DIR: would a restore start here?  0 yes, 1 no, 2 usage. */
 int check_image(const char *dir, const char *key_file, bool new_pidns);
+/* check PID: would a dump of its computation work?  0 yes, 1 no, 2 usage. */
+int check_pid(pid_t pid);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/capability.h>
@@ -119,6 +120,8 @@ int cmd_check(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (dir && dir[strspn(dir, "0123456789")] == '\0' && access(dir, F_OK) < 0)
+		return check_pid(atoi(dir));
 	if (dir)
 		return check_image(dir, key_file, new_pidns);
 	pid = start_sleeper();

@@ -25,9 +25,10 @@ static const struct command {
 	  "supervise the running process PID and its descendants, in the foreground" },
 	{ "detach", cmd_detach, "detach [PID]",
 	  "stop supervising a computation and leave it running untouched" },
-	{ "check", cmd_check, "check [[--key F] [--new-pidns] DIR]",
+	{ "check", cmd_check, "check [[--key F] [--new-pidns] DIR | PID]",
 	  "say which mode this is and which kernel features trace-ckpt needs here; with DIR, "
-	  "whether that image would restore here and, if not, why" },
+	  "whether that image would restore here and, if not, why; with PID, whether a dump of "
+	  "its computation would work, how big and how long" },
 	{ "list", cmd_list, "list [--all-hosts --coordinator H:P]",
 	  "list the supervised computations of this user (or every host's part)" },
 	{ "status", cmd_status, "status [--coordinator H:P] [--secret F]",

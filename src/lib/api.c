@@ -32,7 +32,9 @@ int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_
 		return -ESRCH;
 	}
 	tlv_put_u32(&req, CTL_A_CMD, CTL_CMD_DUMP);
-	tlv_put_u32(&req, CTL_A_MODE, mode == TC_DUMP_KILL ? CTL_DUMP_KILL : CTL_DUMP_LEAVE_RUNNING);
+	tlv_put_u32(&req, CTL_A_MODE, mode == TC_DUMP_KILL    ? CTL_DUMP_KILL
+				      : mode == TC_DUMP_CHECK ? CTL_DUMP_CHECK
+							      : CTL_DUMP_LEAVE_RUNNING);
 	if (dir)
 		tlv_put_str(&req, CTL_A_DIR, dir);
 	r = req.err ? req.err : client_request(si->path, &req, &reply, &len, 3600 * 1000);

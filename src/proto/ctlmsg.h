@@ -11,6 +11,9 @@ enum ctl_cmd {
 enum ctl_dump_mode {
 	CTL_DUMP_LEAVE_RUNNING = 0,
 	CTL_DUMP_KILL = 1,
+	/* check PID: freeze and collect, write nothing: what a dump would
+	 * refuse, or the size it would write */
+	CTL_DUMP_CHECK = 2,
 };
 
 enum ctl_attr {

@@ -146,7 +146,7 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 
 	if (tb[CTL_A_DIR] && tlv_get_strdup(tb[CTL_A_DIR], &dir) < 0)
 		return -EBADMSG;
-	if (tb[CTL_A_MODE] && tlv_get_u32(tb[CTL_A_MODE], &mode) < 0)
+	if (tb[CTL_A_MODE] && (tlv_get_u32(tb[CTL_A_MODE], &mode) < 0 || mode > CTL_DUMP_CHECK))
 		return -EBADMSG;
 	rq.dir = dir;
 	rq.mode = mode;

@@ -225,6 +225,26 @@ static void reserve_snapshot(struct session *s, struct snapshot *sn)
 	snapshot_reserve(sn, pids, n);
 }
 
+/* What the writer would write: the pages of every run, and every content. */
+static uint64_t image_bytes_estimate(const struct computation *c)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		for (size_t k = 0; k < p->nr_runs; k++)
+			b += p->runs[k].len;
+		for (size_t k = 0; k < p->nr_fds; k++)
+			if (fd_record_has_content(&p->fds[k]))
+				b += p->fds[k].size;
+		for (size_t k = 0; k < p->nr_vmas; k++)
+			if (p->vmas[k].shm_kind && p->vmas[k].content_fd >= 0)
+				b += p->vmas[k].shm_size;
+	}
+	return b;
+}
+
 static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
@@ -277,7 +297,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	 * have read their connections, it could send them bytes their images
 	 * would hold and its own would not; it thaws after the commit.
 	 */
-	if (rq->mode != CTL_DUMP_KILL && !rq->hooks)
+	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks)
 		reserve_snapshot(s, &sn);
 	t_frozen = now_ns(CLOCK_MONOTONIC);
 	r = session_freeze(s, FREEZE_TIMEOUT_MS);
@@ -334,6 +354,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	if (r < 0)
 		goto out;
 	cpu_record_host(&c.cpu);
+	if (rq->mode == CTL_DUMP_CHECK) {
+		res->bytes = image_bytes_estimate(&c);
+		goto out;
+	}
 
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);
@@ -371,7 +395,14 @@ out:
 		session_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 	}
-	if (r == 0) {
+	if (r == 0 && rq->mode == CTL_DUMP_CHECK) {
+		res->frozen_ns = t_thawed - t_frozen;
+		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
+		snprintf(res->msg, sizeof(res->msg),
+			 "a dump would work: about %.1f MiB to write, %zu process%s (frozen %.1f ms to "
+			 "look)", res->bytes / 1048576.0, c.nr_procs, c.nr_procs == 1 ? "" : "es",
+			 res->frozen_ns / 1e6);
+	} else if (r == 0) {
 		s->generation = c.generation;
 		res->generation = c.generation;
 		res->bytes = st.bytes_written;

@@ -10,6 +10,9 @@
 #   - its executable replaced since the dump: 1, the file named;
 #   - an attached program's image while it still runs: 1, its pid in use and
 #     --new-pidns named; with --new-pidns no such line.
+# And `check PID`: a dump of a counter would work (0, its size and an
+# estimate of the time), one of a program in a nested pid namespace would
+# be refused (1, said why); neither writes an image, both run on.
 set -u
 TC=$(readlink -f "$1")
 COUNTER=$(readlink -f "$2")
@@ -107,4 +110,26 @@ check_says pid-in-use 1 "^problem: pid $PROG is in use on this host: restore --n
 	"$WORK/d/img"
 "$TC" check --new-pidns "$WORK/d/img" >"$WORK/new-pidns.out" 2>&1
 grep -q "pid $PROG is in use" "$WORK/new-pidns.out" && fail "--new-pidns: the pid is still named"
+
+# 5. check PID
+mkdir "$WORK/e" && cd "$WORK/e" || exit 1
+"$TC" run --dir "$WORK/e/img" -- "$COUNTER" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+PIDS+=($!)
+wait_until 30 "ticks" has_ticks run.out 3
+pid=$(prog_in "$WORK/e" "$COUNTER")
+check_says pid-ok 0 '^a dump would work: about [0-9.]+ MiB to write, 1 process' "$pid"
+grep -q '^estimate: ' "$WORK/pid-ok.out" || fail "pid-ok: no estimate: $(cat "$WORK/pid-ok.out")"
+[ ! -e "$WORK/e/img" ] || fail "check PID wrote an image"
+t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
+if command -v unshare >/dev/null; then
+	mkdir "$WORK/f" && cd "$WORK/f" || exit 1
+	"$TC" run -- unshare --pid --fork "$COUNTER" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+	PIDS+=($!)
+	wait_until 30 "ticks" has_ticks run.out 3
+	pid=$(prog_in "$WORK/f" "$COUNTER")
+	check_says pid-refused 1 'pid namespace of its own' "$pid"
+	t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+	wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
+fi
 echo PASS
