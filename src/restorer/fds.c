@@ -107,12 +107,16 @@ static int open_deleted(const struct fd_record *f, int flags)
 	return reopen(tmp, flags);
 }
 
-static int open_regular(const struct fd_record *f)
+static int open_regular(const struct desc_table *t, const struct fd_record *f)
 {
 	int flags = f->flags & ~OPEN_ONLY_FLAGS;
 	int fd, r;
 
-	if (f->deleted) {
+	if (f->deleted && !strncmp(f->path, "/memfd:", 7)) {
+		fd = shm_open_memfd(t, f, flags);
+		if (fd < 0)
+			return fd;
+	} else if (f->deleted) {
 		fd = open_deleted(f, flags);
 		if (fd < 0)
 			return fd;
@@ -682,7 +686,7 @@ static int open_desc(const struct computation *c, struct desc_table *t,
 		fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
 		return fd < 0 ? neg_errno() : fd;
 	case FD_REGULAR:
-		return open_regular(f);
+		return open_regular(t, f);
 	case FD_PIPE: {
 		struct pipe_pair *pp = NULL;
 		int r;
@@ -767,6 +771,8 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	memset(t, 0, sizeof(*t));
 	t->hold_netlock = hold;
 	t->base = descs_highest_fd(c) + 1;
+	/* Shared memory first: an fd on a memfd opens the object its mappings share. */
+	r = shms_open(c, t, err, errlen);
 	/*
 	 * Listeners (and bound unix sockets) first: connections accepted from
 	 * them share their port or are made by connecting to them; last, the
@@ -828,8 +834,6 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	if (r == 0)
 		tty_state_finish(c, &ts);
 	tty_state_clear(&ts);
-	if (r == 0)
-		r = shms_open(c, t, err, errlen);
 	if (r == 0 && (r = repair_done(c, t)) < 0)
 		snprintf(err, errlen, "TCP connections: leaving repair mode: %s", strerror(-r));
 	if (r < 0)

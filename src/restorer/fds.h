@@ -24,8 +24,7 @@ struct shm_entry {
 	uint64_t dev, ino;	/* as saved */
 	int fd;			/* -1: a SysV segment the processes attach by id */
 	int sysv_id;
-	void *attached;		/* our attach of that segment, held until descs_close */
-	size_t attached_len;
+	void *attached;		/* our attach of a SysV segment, held until descs_close */
 };
 
 struct desc_table {

@@ -45,7 +45,10 @@ static int fill_from_image(const struct vma_record *v, int fd)
 	return copy_contents(src, fd, MIN(v->shm_size, (uint64_t)lseek(src, 0, SEEK_END)));
 }
 
-/* As root: an fd on a fresh object of the same kind, size and contents. */
+/*
+ * As root: an fd on a fresh object of the same kind, size and contents
+ * (SysV: only for a segment saved without an id).
+ */
 static int create_shm(const struct vma_record *v)
 {
 	_cleanup_close_ int fd = -1;
@@ -190,17 +193,19 @@ static int own_ipc_namespace(struct desc_table *t)
 }
 
 /*
- * A SysV segment under its saved id, in the IPC namespace of our own.
- * There is no fd on it without map_files: the contents go in through our
- * attach, which we hold until every process has attached it by id (the
- * stub does); a segment removed while attached is removed again at once,
- * since Linux lets a removed segment be attached by id while attached.
+ * A SysV segment under its saved id (without root, in the IPC namespace of
+ * our own).  Every process attaches it by that id (the stub does), as the
+ * program did: an fd from map_files would map it without counting as an
+ * attach, so a removed segment would lose its id as soon as we let go, and
+ * without root there is no such fd.  The contents go in through our own
+ * attach, held until every process has its own; a segment removed while
+ * attached is removed again at once (Linux lets a removed segment be
+ * attached by id while it is attached).
  */
-static int create_sysv_by_id(const struct vma_record *v, struct desc_table *t,
+static int create_sysv_by_id(const struct vma_record *v, struct desc_table *t, bool own_ns,
 			     struct shm_entry *e)
 {
 	_cleanup_close_ int src = -1, vfd = -1;
-	size_t len = ALIGN_UP(v->shm_size, 4096);
 	uint64_t have = 0;
 	void *m;
 	int id, r;
@@ -208,7 +213,7 @@ static int create_sysv_by_id(const struct vma_record *v, struct desc_table *t,
 	if (v->sysv_id < 0)
 		return log_ret(-EOPNOTSUPP, "SysV segment without an id (saved by root after "
 			       "it was removed): restore it as root");
-	r = own_ipc_namespace(t);
+	r = own_ns ? own_ipc_namespace(t) : 0;
 	if (r < 0)
 		return r;
 	vfd = open_shm_next_id();
@@ -230,7 +235,7 @@ static int create_sysv_by_id(const struct vma_record *v, struct desc_table *t,
 	}
 	if (v->sysv_mode & SHM_DEST)
 		shmctl(id, IPC_RMID, NULL);
-	*e = (struct shm_entry){ v->dev, v->ino, -1, id, m, len };
+	*e = (struct shm_entry){ v->dev, v->ino, -1, id, m };
 	if (!v->content)
 		return 0;
 	src = open(v->content, O_RDONLY | O_CLOEXEC);
@@ -288,10 +293,10 @@ int shms_open(const struct computation *c, struct desc_table *t, char *err, size
 
 			if (!v->shm_kind || shm_known(t, v))
 				continue;
-			if (map_files)
+			if (v->shm_kind == SHM_SYSV && (v->sysv_id >= 0 || !map_files))
+				fd = create_sysv_by_id(v, t, !map_files, &e);
+			else if (map_files)
 				fd = create_shm(v);
-			else if (v->shm_kind == SHM_SYSV)
-				fd = create_sysv_by_id(v, t, &e);
 			else
 				fd = create_memfd(v);
 			if (fd < 0) {
@@ -306,7 +311,7 @@ int shms_open(const struct computation *c, struct desc_table *t, char *err, size
 				fd = move_above(fd, t->base);
 				if (fd < 0)
 					return fd;
-				e = (struct shm_entry){ v->dev, v->ino, fd, -1, NULL, 0 };
+				e = (struct shm_entry){ v->dev, v->ino, fd, -1, NULL };
 			}
 			n = realloc(t->shm, (t->nr_shm + 1) * sizeof(*n));
 			if (!n) {
@@ -321,6 +326,39 @@ int shms_open(const struct computation *c, struct desc_table *t, char *err, size
 		}
 	}
 	return 0;
+}
+
+static int reopen_as(int fd, int flags)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, flags | O_CLOEXEC);
+	return n < 0 ? neg_errno() : n;
+}
+
+int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int flags)
+{
+	_cleanup_close_ int src = -1, fd = -1;
+	int r;
+
+	for (size_t i = 0; i < t->nr_shm; i++)
+		if (t->shm[i].dev == f->dev && t->shm[i].ino == f->ino && t->shm[i].fd >= 0)
+			return reopen_as(t->shm[i].fd, flags);
+	/* Mapped by nobody: a memfd of its own (its seals were not saved). */
+	fd = memfd_create(f->path + strlen("/memfd:"), MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, f->size) < 0)
+		return neg_errno();
+	if (f->content) {
+		src = open(f->content, O_RDONLY | O_CLOEXEC);
+		if (src < 0)
+			return neg_errno();
+		r = copy_contents(src, fd, f->size);
+		if (r < 0)
+			return r;
+	}
+	return reopen_as(fd, flags);
 }
 
 void shms_close(struct desc_table *t)

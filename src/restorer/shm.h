@@ -13,3 +13,10 @@
 
 int shms_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen);
 void shms_close(struct desc_table *t);
+
+/*
+ * A new open file description (flags) of the memfd that fd record f was
+ * open on: the object its mappings share when there is one, else a new
+ * memfd with the saved contents.
+ */
+int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int flags);
