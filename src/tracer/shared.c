@@ -247,7 +247,11 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 	return 0;
 }
 
-/* The id, mode and size of a SysV segment, by the inode its mapping shows. */
+/*
+ * The id, mode and size of a SysV segment, by the inode its mapping shows:
+ * the kernel numbers a segment's file with its id.  (Not by key: a removed
+ * segment, and every IPC_PRIVATE one, shows key 0.)
+ */
 static int sysv_lookup(struct vma_record *v)
 {
 	_cleanup_free_ char *list = NULL;
@@ -266,7 +270,7 @@ static int sysv_lookup(struct vma_record *v)
 			   &id, &perms, &size, &cpid, &lpid, &nattch, &uid, &gid, &cuid, &cgid,
 			   &atime, &dtime, &ctime, &ino) < 4)
 			continue;
-		if ((uint32_t)key != v->sysv_key)
+		if (id < 0 || (uint64_t)id != v->ino)
 			continue;
 		v->sysv_id = id;
 		v->sysv_mode = perms & 01777;	/* with SHM_DEST */
@@ -436,8 +440,10 @@ static int copy_from_mappings(struct computation *c, const struct vma_record *v,
 				if (r == 0)
 					r = write_sparse(mem, buf, chunk, o->pgoff + at);
 				if (r < 0) {
-					cx->pid = p->real_pid;
-					return collect_fail(cx, r, "shared memory at 0x%llx: copying its bytes",
+					struct collect_ctx pcx = *cx;
+
+					pcx.pid = p->real_pid;
+					return collect_fail(&pcx, r, "shared memory at 0x%llx: copying its bytes",
 							    (unsigned long long)(o->start + at));
 				}
 			}
@@ -503,8 +509,10 @@ static int memfd_seals_without_fd(struct computation *c, const struct vma_record
 				continue;
 			r = vma_may_write(p->real_pid, o->start, &mw);
 			if (r < 0) {
-				cx->pid = p->real_pid;
-				return collect_fail(cx, r, "shared memory at 0x%llx: VmFlags in smaps",
+				struct collect_ctx pcx = *cx;
+
+				pcx.pid = p->real_pid;
+				return collect_fail(&pcx, r, "shared memory at 0x%llx: VmFlags in smaps",
 						    (unsigned long long)o->start);
 			}
 			if (mw) {
