@@ -62,7 +62,8 @@ static void wait_all(struct cell **cells, uint64_t n, int answer, const char *wh
 	}
 }
 
-static void check_kernel_view(int held, const struct cell *cells4, int id, struct cell *ro, const struct cell *ro_model)
+static void check_kernel_view(int held, const struct cell *cells4, int id, struct cell *ro,
+			      const struct cell *ro_model)
 {
 	struct shmid_ds ds;
 	struct cell got;
