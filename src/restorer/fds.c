@@ -18,12 +18,12 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "restorer/fds.h"
 #include "restorer/locks.h"
+#include "restorer/shm.h"
 #include "restorer/udp.h"
 #include "restorer/unix.h"
 #include "restorer/timewait.h"
@@ -39,7 +39,7 @@
 /* Flags F_SETFL can change on an open description. */
 #define SETFL_FLAGS (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
-static int copy_contents(int from, int to, uint64_t size)
+int copy_contents(int from, int to, uint64_t size)
 {
 	off_t off = 0;
 
@@ -107,12 +107,16 @@ static int open_deleted(const struct fd_record *f, int flags)
 	return reopen(tmp, flags);
 }
 
-static int open_regular(const struct fd_record *f)
+static int open_regular(const struct desc_table *t, const struct fd_record *f)
 {
 	int flags = f->flags & ~OPEN_ONLY_FLAGS;
 	int fd, r;
 
-	if (f->deleted) {
+	if (f->deleted && !strncmp(f->path, "/memfd:", 7)) {
+		fd = shm_open_memfd(t, f, flags);
+		if (fd < 0)
+			return fd;
+	} else if (f->deleted) {
 		fd = open_deleted(f, flags);
 		if (fd < 0)
 			return fd;
@@ -155,7 +159,7 @@ struct pipe_pair {
 };
 
 /* fd moved above every saved fd number (the table's own fds live there). */
-static int move_above(int fd, int base)
+int move_above(int fd, int base)
 {
 	int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
 
@@ -682,7 +686,7 @@ static int open_desc(const struct computation *c, struct desc_table *t,
 		fd = open(f->path, (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC);
 		return fd < 0 ? neg_errno() : fd;
 	case FD_REGULAR:
-		return open_regular(f);
+		return open_regular(t, f);
 	case FD_PIPE: {
 		struct pipe_pair *pp = NULL;
 		int r;
@@ -708,146 +712,6 @@ static int open_desc(const struct computation *c, struct desc_table *t,
 	default:
 		return -EOPNOTSUPP;
 	}
-}
-
-/* /proc/self/map_files: CAP_CHECKPOINT_RESTORE of the host, for this open only. */
-static int open_map_file(const char *path)
-{
-	PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
-
-	return open(path, O_RDWR | O_CLOEXEC);
-}
-
-static int open_shm_next_id(void)
-{
-	PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
-
-	return open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
-}
-
-/* An fd on a fresh object of the same kind, size and contents. */
-static int create_shm(const struct vma_record *v)
-{
-	_cleanup_close_ int src = -1, fd = -1;
-	char path[96];
-	int r;
-
-	switch (v->shm_kind) {
-	case SHM_ANON: {
-		/* Only a real shared anonymous mapping shows as "/dev/zero (deleted)". */
-		void *m = mmap(NULL, v->shm_size, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-		if (m == MAP_FAILED)
-			return neg_errno();
-		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
-			 (unsigned long)m + v->shm_size);
-		fd = open_map_file(path);
-		r = fd < 0 ? neg_errno() : 0;
-		munmap(m, v->shm_size);
-		if (r < 0)
-			return r;
-		break;
-	}
-	case SHM_MEMFD:
-		fd = memfd_create(v->path + strlen("/memfd:"),
-				  MFD_CLOEXEC | (v->shm_seals ? MFD_ALLOW_SEALING : 0));
-		if (fd < 0 || ftruncate(fd, v->shm_size) < 0)
-			return neg_errno();
-		break;
-	case SHM_SYSV: {
-		int id, vfd;
-		void *m;
-
-		/* The program knows its segment by id: ask the kernel for that one. */
-		vfd = v->sysv_id >= 0 ? open_shm_next_id() : -1;
-		if (vfd >= 0) {
-			dprintf(vfd, "%d", v->sysv_id);
-			close(vfd);
-		}
-		id = shmget(v->sysv_id >= 0 ? (key_t)v->sysv_key : IPC_PRIVATE, v->shm_size,
-			    IPC_CREAT | IPC_EXCL | (v->sysv_mode & 0777));
-		if (id < 0)
-			return neg_errno();
-		if (v->sysv_id >= 0 && id != v->sysv_id) {
-			shmctl(id, IPC_RMID, NULL);
-			return -EADDRINUSE;
-		}
-		m = shmat(id, NULL, 0);
-		if (m == (void *)-1)
-			return neg_errno();
-		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
-			 (unsigned long)m + ALIGN_UP(v->shm_size, 4096));
-		fd = open_map_file(path);
-		r = fd < 0 ? neg_errno() : 0;
-		shmdt(m);
-		/*
-		 * Removed but still attached when saved: remove it again now;
-		 * our fd keeps it alive for the processes that map it.  Else it
-		 * is left for the program (a failed restore removes it).
-		 */
-		if (r < 0 || (v->sysv_mode & SHM_DEST))
-			shmctl(id, IPC_RMID, NULL);
-		if (r < 0)
-			return r;
-		break;
-	}
-	default:
-		return -EOPNOTSUPP;
-	}
-	if (v->content) {
-		src = open(v->content, O_RDONLY | O_CLOEXEC);
-		if (src < 0)
-			return neg_errno();
-		r = copy_contents(src, fd, MIN(v->shm_size, (uint64_t)lseek(src, 0, SEEK_END)));
-		if (r < 0)
-			return r;
-	}
-	if (v->shm_kind == SHM_MEMFD && v->shm_seals && fcntl(fd, F_ADD_SEALS, v->shm_seals) < 0)
-		return neg_errno();
-	return TAKE_FD(fd);
-}
-
-int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v)
-{
-	for (size_t i = 0; i < t->nr_shm; i++)
-		if (t->shm[i].dev == v->dev && t->shm[i].ino == v->ino)
-			return t->shm[i].fd;
-	return -1;
-}
-
-static int open_shms(const struct computation *c, struct desc_table *t, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < c->nr_procs; i++) {
-		const struct process_record *p = &c->procs[i];
-
-		for (size_t k = 0; k < p->nr_vmas; k++) {
-			const struct vma_record *v = &p->vmas[k];
-			struct shm_entry *n;
-			int fd, high;
-
-			if (!v->shm_kind || descs_shm_lookup(t, v) >= 0)
-				continue;
-			fd = create_shm(v);
-			if (fd < 0) {
-				snprintf(err, errlen, "pid %d mapping 0x%llx: shared memory %s: %s",
-					 p->pid, (unsigned long long)v->start,
-					 v->path ? v->path : "", strerror(-fd));
-				return fd;
-			}
-			high = move_above(fd, t->base);
-			if (high < 0)
-				return high;
-			n = realloc(t->shm, (t->nr_shm + 1) * sizeof(*n));
-			if (!n) {
-				close(high);
-				return -ENOMEM;
-			}
-			t->shm = n;
-			t->shm[t->nr_shm++] = (struct shm_entry){ v->dev, v->ino, high };
-		}
-	}
-	return 0;
 }
 
 void descs_quiesce(const struct computation *c, const struct desc_table *t)
@@ -907,6 +771,8 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	memset(t, 0, sizeof(*t));
 	t->hold_netlock = hold;
 	t->base = descs_highest_fd(c) + 1;
+	/* Shared memory first: an fd on a memfd opens the object its mappings share. */
+	r = shms_open(c, t, err, errlen);
 	/*
 	 * Listeners (and bound unix sockets) first: connections accepted from
 	 * them share their port or are made by connecting to them; last, the
@@ -968,8 +834,6 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	if (r == 0)
 		tty_state_finish(c, &ts);
 	tty_state_clear(&ts);
-	if (r == 0)
-		r = open_shms(c, t, err, errlen);
 	if (r == 0 && (r = repair_done(c, t)) < 0)
 		snprintf(err, errlen, "TCP connections: leaving repair mode: %s", strerror(-r));
 	if (r < 0)
@@ -989,13 +853,10 @@ void descs_close(struct desc_table *t)
 	t->nr_dead_ends = 0;
 	for (size_t i = 0; i < t->n; i++)
 		close(t->v[i].fd);
-	for (size_t i = 0; i < t->nr_shm; i++)
-		close(t->shm[i].fd);
+	shms_close(t);
 	free(t->v);
-	free(t->shm);
 	t->v = NULL;
-	t->shm = NULL;
-	t->n = t->nr_shm = 0;
+	t->n = 0;
 }
 
 /* In the process: its epoll fds watch what they watched, by its own fd numbers. */

@@ -22,7 +22,9 @@ struct desc_entry {
 /* A shared memory object, re-created once for every process that maps it. */
 struct shm_entry {
 	uint64_t dev, ino;	/* as saved */
-	int fd;
+	int fd;			/* -1: a SysV segment the processes attach by id */
+	int sysv_id;
+	void *attached;		/* our attach of a SysV segment, held until descs_close */
 };
 
 struct desc_table {
@@ -34,6 +36,8 @@ struct desc_table {
 	/* Part of a computation on several hosts: TCP connections to the other
 	 * hosts stay locked (nftables) until every host is released. */
 	bool hold_netlock;
+	/* Without root: the IPC namespace we made, where SysV ids are ours to set. */
+	bool own_ipcns;
 	/* Our ends of the FD_DEAD_END sockets, to be kept while we supervise,
 	 * and the inodes of the program's ends. */
 	int *dead_ends;
@@ -55,6 +59,16 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 
 /* The fd of the re-created shared memory object a VMA maps, or -1. */
 int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v);
+
+/*
+ * The VMA maps a SysV segment that has no fd here (restored without root):
+ * the stub attaches it by its id, v->sysv_id.
+ */
+bool descs_shm_by_id(const struct desc_table *t, const struct vma_record *v);
+
+/* For the builders of each kind: sendfile size bytes; fd moved to >= base, cloexec. */
+int copy_contents(int from, int to, uint64_t size);
+int move_above(int fd, int base);
 
 /*
  * A restore called off: its TCP connections back in repair mode, so that

@@ -226,7 +226,8 @@ static int check_vmas(const struct process_record *p, const struct plan_fds *fds
 			return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 "-0x%" PRIx64
 				       ": unaligned, empty or out of order", p->pid, v->start,
 				       v->end);
-		if (v->kind == VMA_FILE_SHARED && (!fds->vma_fds || fds->vma_fds[i] < 0))
+		if (v->kind == VMA_FILE_SHARED && (!fds->vma_fds || fds->vma_fds[i] < 0) &&
+		    !(v->shm_kind == SHM_SYSV && v->sysv_id >= 0))
 			return log_ret(-EBADF, "pid %d: shared mapping 0x%" PRIx64 " of %s: no fd",
 				       p->pid, v->start, v->path ? v->path : "?");
 		if (v->kind < VMA_ANON_PRIVATE || v->kind > VMA_VVAR_VCLOCK)
@@ -277,6 +278,12 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 			s->flags |= STUB_VMA_SHARED;
 			s->fd = fd;
 			s->pgoff = v->pgoff;
+			/* Without an fd on it (no map_files), by its id. */
+			if (fd < 0 && v->shm_kind == SHM_SYSV) {
+				s->flags |= STUB_VMA_SYSV;
+				s->shmid = v->sysv_id;
+				s->shm_size = v->shm_size;
+			}
 			break;
 		case VMA_FILE_PRIVATE:
 			if (fd >= 0) {

@@ -172,6 +172,8 @@ static int open_mapped_files(const struct process_record *p, const struct desc_t
 			int shm = descs_shm_lookup(descs, v);
 
 			/* The table's fds are close-on-exec; the stub needs its own. */
+			if (shm < 0 && descs_shm_by_id(descs, v))
+				continue;	/* the stub attaches it by id */
 			if (shm < 0)
 				return -ENOENT;
 			for (size_t k = 0; k < i && cf->vma[i] < 0; k++)
@@ -556,7 +558,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	for (size_t i = 0; i < rc->descs.n; i++)
 		keep[nk++] = rc->descs.v[i].fd;
 	for (size_t i = 0; i < rc->descs.nr_shm; i++)
-		keep[nk++] = rc->descs.shm[i].fd;
+		if (rc->descs.shm[i].fd >= 0)	/* -1: a SysV segment held by id */
+			keep[nk++] = rc->descs.shm[i].fd;
 	keep[nk] = -1;
 	if (c->flags & TC_COMP_F_PIDNS)
 		r = pidns_start(spawn_top, rc, keep, &s->init_pid);

@@ -16,6 +16,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tracer/collect.h"
@@ -246,7 +247,11 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 	return 0;
 }
 
-/* The id, mode and size of a SysV segment, by the inode its mapping shows. */
+/*
+ * The id, mode and size of a SysV segment, by the inode its mapping shows:
+ * the kernel numbers a segment's file with its id.  (Not by key: a removed
+ * segment, and every IPC_PRIVATE one, shows key 0.)
+ */
 static int sysv_lookup(struct vma_record *v)
 {
 	_cleanup_free_ char *list = NULL;
@@ -265,7 +270,7 @@ static int sysv_lookup(struct vma_record *v)
 			   &id, &perms, &size, &cpid, &lpid, &nattch, &uid, &gid, &cuid, &cgid,
 			   &atime, &dtime, &ctime, &ino) < 4)
 			continue;
-		if ((uint32_t)key != v->sysv_key)
+		if (id < 0 || (uint64_t)id != v->ino)
 			continue;
 		v->sysv_id = id;
 		v->sysv_mode = perms & 01777;	/* with SHM_DEST */
@@ -275,30 +280,387 @@ static int sysv_lookup(struct vma_record *v)
 	return -ENOENT;
 }
 
-/* One handle per shared memory object, whoever maps it. */
-static int collect_shm(struct computation *c, char *err, size_t errlen)
+/* The first VMA, in process order, of the object v maps, if not v itself. */
+static struct vma_record *shm_first(struct computation *c, size_t upto, struct vma_record *v)
 {
+	for (size_t a = 0; a <= upto; a++)
+		for (size_t b = 0; b < c->procs[a].nr_vmas; b++) {
+			struct vma_record *o = &c->procs[a].vmas[b];
+
+			if (o == v)
+				return NULL;
+			if (o->shm_kind && o->dev == v->dev && o->ino == v->ino)
+				return o;
+		}
+	return NULL;
+}
+
+/* As root (or with file capabilities): a handle on the object through the mapping itself. */
+static int shm_by_map_files(struct process_record *p, struct vma_record *v,
+			    struct collect_ctx *cx)
+{
+	char path[96];
+	struct stat st;
+	int fd, seals;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", p->real_pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	{
+		PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
+
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return collect_fail(cx, neg_errno(), "shared memory at 0x%llx",
+				    (unsigned long long)v->start);
+	v->content_fd = fd;
+	v->shm_size = st.st_size;
+	seals = fcntl(fd, F_GET_SEALS);
+	v->shm_seals = seals > 0 ? seals : 0;
+	/* Not listed: removed while attached (only the mapping keeps it). */
+	if (v->shm_kind == SHM_SYSV && sysv_lookup(v) < 0) {
+		v->sysv_id = -1;
+		v->sysv_mode = SHM_DEST | (st.st_mode & 0777);
+	}
+	return 0;
+}
+
+/*
+ * Without root, /proc/PID/map_files is closed to us (it wants
+ * CAP_CHECKPOINT_RESTORE on the host), so an object is had by another way:
+ * an fd of the computation on it, its bytes copied out of a process that
+ * maps it, or the SysV segment attached by its id.
+ */
+
+#define SHM_COPY_BATCH (4u << 20)
+
+static bool all_zero(const char *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Write buf at off into mem, leaving zero pages as holes (the file stays sparse). */
+static int write_sparse(int mem, const char *buf, size_t len, uint64_t off)
+{
+	for (size_t at = 0; at < len;) {
+		size_t run = 0;
+
+		while (at + run < len && !all_zero(buf + at + run, MIN((size_t)4096, len - at - run)))
+			run += MIN((size_t)4096, len - at - run);
+		if (run) {
+			if (pwrite(mem, buf + at, run, off + at) != (ssize_t)run)
+				return neg_errno();
+			at += run;
+		} else {
+			at += MIN((size_t)4096, len - at);
+		}
+	}
+	return 0;
+}
+
+/* len bytes at addr of process pid; /proc/PID/mem where the mapping is not readable. */
+static int read_remote(pid_t pid, uint64_t addr, char *buf, size_t len, int *mem_fd)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n == (ssize_t)len)
+		return 0;
+	if (*mem_fd < 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		*mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*mem_fd < 0)
+			return neg_errno();
+	}
+	n = pread(*mem_fd, buf, len, (off_t)addr);
+	if (n < 0)
+		return neg_errno();
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+struct shm_range {
+	uint64_t off, len;
+};
+
+/*
+ * The object's bytes, from the processes that map it, into mem: each part
+ * once, from the first mapping that shows it.  Every page is read, touched
+ * or not: a shared page may be in the object and mapped by nobody
+ * (swapped, or unmapped by MADV_DONTNEED), so pagemap cannot tell which
+ * pages hold data; reading a never-touched page allocates it in the object.
+ */
+static int copy_from_mappings(struct computation *c, const struct vma_record *v, int mem,
+			      uint64_t *size, struct collect_ctx *cx)
+{
+	_cleanup_free_ struct shm_range *done = NULL;
+	_cleanup_free_ char *buf = malloc(SHM_COPY_BATCH);
+	size_t nr_done = 0, cap = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	*size = 0;
+	for (size_t a = 0; a < c->nr_procs; a++) {
+		struct process_record *p = &c->procs[a];
+		_cleanup_close_ int mem_fd = -1;
+
+		for (size_t b = 0; b < p->nr_vmas; b++) {
+			const struct vma_record *o = &p->vmas[b];
+			uint64_t len = o->end - o->start;
+			bool covered = false;
+
+			if (!o->shm_kind || o->dev != v->dev || o->ino != v->ino)
+				continue;
+			if (o->pgoff + len > *size)
+				*size = o->pgoff + len;
+			for (size_t i = 0; i < nr_done && !covered; i++)
+				covered = done[i].off <= o->pgoff &&
+					  o->pgoff + len <= done[i].off + done[i].len;
+			if (covered)
+				continue;
+			if (nr_done == cap) {
+				struct shm_range *n = realloc(done, (cap * 2 + 4) * sizeof(*n));
+
+				if (!n)
+					return -ENOMEM;
+				done = n;
+				cap = cap * 2 + 4;
+			}
+			done[nr_done++] = (struct shm_range){ o->pgoff, len };
+			for (uint64_t at = 0; at < len; at += SHM_COPY_BATCH) {
+				size_t chunk = MIN((uint64_t)SHM_COPY_BATCH, len - at);
+				int r = read_remote(p->real_pid, o->start + at, buf, chunk, &mem_fd);
+
+				if (r == 0)
+					r = write_sparse(mem, buf, chunk, o->pgoff + at);
+				if (r < 0) {
+					struct collect_ctx pcx = *cx;
+
+					pcx.pid = p->real_pid;
+					return collect_fail(&pcx, r, "shared memory at 0x%llx: copying its bytes",
+							    (unsigned long long)(o->start + at));
+				}
+			}
+		}
+	}
+	if (ftruncate(mem, *size) < 0)
+		return neg_errno();
+	return 0;
+}
+
+/* Whether /proc/PID/smaps shows "mw" (VM_MAYWRITE) in the VmFlags of the VMA at start. */
+static int vma_may_write(pid_t pid, uint64_t start, bool *may_write)
+{
+	_cleanup_free_ char *smaps = NULL;
+	char path[64], want[32];
+	const char *at, *flags;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	r = read_file_at(AT_FDCWD, path, &smaps, NULL);
+	if (r < 0)
+		return r;
+	snprintf(want, sizeof(want), "%llx-", (unsigned long long)start);
+	for (at = smaps; at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
+		if (!strncmp(at, want, strlen(want)))
+			break;
+	if (!at || !(flags = strstr(at, "\nVmFlags:")))
+		return -ENOENT;
+	for (flags += 9; *flags && *flags != '\n'; flags++)
+		if (flags[0] == 'm' && flags[1] == 'w' && flags[-1] == ' ' &&
+		    (flags[2] == ' ' || flags[2] == '\n' || !flags[2])) {
+			*may_write = true;
+			return 0;
+		}
+	*may_write = false;
+	return 0;
+}
+
+/*
+ * The seals of a memfd that no fd of the computation holds: F_GET_SEALS
+ * needs an fd, which only map_files could give.  Neither can the program
+ * get one again (map_files needs the same privilege), so what it can still
+ * see of the seals is through its mappings alone: F_SEAL_WRITE means no
+ * mapping of it may become writable (no "mw" in VmFlags), and restoring
+ * F_SEAL_WRITE gives exactly that back.  F_SEAL_SHRINK, F_SEAL_GROW,
+ * F_SEAL_SEAL and F_SEAL_EXEC only ever act on calls that take an fd.
+ * What cannot be seen from here is F_SEAL_FUTURE_WRITE on an object whose
+ * older mappings stayed writable (madvise(MADV_REMOVE) fails with it): not
+ * kept, and said so.
+ */
+static int memfd_seals_without_fd(struct computation *c, const struct vma_record *v,
+				  uint32_t *seals, struct collect_ctx *cx)
+{
+	for (size_t a = 0; a < c->nr_procs; a++) {
+		struct process_record *p = &c->procs[a];
+
+		for (size_t b = 0; b < p->nr_vmas; b++) {
+			const struct vma_record *o = &p->vmas[b];
+			bool mw;
+			int r;
+
+			if (!o->shm_kind || o->dev != v->dev || o->ino != v->ino)
+				continue;
+			r = vma_may_write(p->real_pid, o->start, &mw);
+			if (r < 0) {
+				struct collect_ctx pcx = *cx;
+
+				pcx.pid = p->real_pid;
+				return collect_fail(&pcx, r, "shared memory at 0x%llx: VmFlags in smaps",
+						    (unsigned long long)o->start);
+			}
+			if (mw) {
+				*seals = 0;
+				log_warn("pid %d: %s at 0x%llx: no fd of the computation holds it, so its "
+					 "seals cannot be read without root; restored without seals "
+					 "(F_SEAL_FUTURE_WRITE would not be kept)",
+					 cx->pid, v->path, (unsigned long long)v->start);
+				return 0;
+			}
+		}
+	}
+	*seals = F_SEAL_WRITE;
+	return 0;
+}
+
+/* An fd of the computation (or one in flight) on the object v maps, as our own handle. */
+static int memfd_from_fds(const struct fd_ref *refs, size_t n, const struct vma_record *v)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_ref *r = &refs[i];
+		_cleanup_close_ int pidfd = -1;
+		int h;
+
+		if (r->f->dev != v->dev || r->f->ino != v->ino)
+			continue;
+		if (r->f->in_flight) {
+			h = fcntl(r->f->flight_fd, F_DUPFD_CLOEXEC, 0);
+			return h < 0 ? neg_errno() : h;
+		}
+		pidfd = syscall(SYS_pidfd_open, r->p->real_pid, 0);
+		if (pidfd < 0)
+			return neg_errno();
+		h = syscall(SYS_pidfd_getfd, pidfd, (int)r->f->fd, 0);
+		return h < 0 ? neg_errno() : h;
+	}
+	return -ENOENT;
+}
+
+static bool same_ipc_namespace(pid_t pid)
+{
+	char path[64];
+	struct stat ours, theirs;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	return stat("/proc/self/ns/ipc", &ours) == 0 && stat(path, &theirs) == 0 &&
+	       ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+}
+
+/*
+ * A SysV segment's inode number is its id (the kernel numbers the file so),
+ * which the program may use: attach it by that id ourselves, read-only, to
+ * copy its bytes.  That sets its attach and detach times and last pid.
+ */
+static int sysv_by_id(const struct vma_record *v, int mem, struct collect_ctx *cx,
+		      struct vma_record *out)
+{
+	struct shmid_ds ds;
+	int id = (int)v->ino;
+	void *m;
+	int r;
+
+	if (!same_ipc_namespace(cx->pid))
+		return collect_fail(cx, -EOPNOTSUPP,
+				    "SysV segment %d at 0x%llx: in another IPC namespace than ours",
+				    id, (unsigned long long)v->start);
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return collect_fail(cx, neg_errno(), "SysV segment %d at 0x%llx: shmctl IPC_STAT",
+				    id, (unsigned long long)v->start);
+	m = shmat(id, NULL, SHM_RDONLY);
+	if (m == (void *)-1)
+		return collect_fail(cx, neg_errno(), "SysV segment %d at 0x%llx: shmat", id,
+				    (unsigned long long)v->start);
+	r = write_sparse(mem, m, ds.shm_segsz & ~7ul, 0);
+	if (r == 0 && (ds.shm_segsz & 7) &&
+	    pwrite(mem, (char *)m + (ds.shm_segsz & ~7ul), ds.shm_segsz & 7,
+		   ds.shm_segsz & ~7ul) < 0)
+		r = neg_errno();
+	shmdt(m);
+	if (r == 0 && ftruncate(mem, ds.shm_segsz) < 0)
+		r = neg_errno();
+	if (r < 0)
+		return collect_fail(cx, r, "SysV segment %d: copying its bytes", id);
+	out->sysv_id = id;
+	out->sysv_mode = ds.shm_perm.mode & 01777;	/* with SHM_DEST */
+	out->shm_size = ds.shm_segsz;
+	return 0;
+}
+
+static int shm_without_map_files(struct computation *c, const struct fd_ref *refs, size_t n,
+				 struct vma_record *v, struct collect_ctx *cx)
+{
+	_cleanup_close_ int mem = -1;
+	struct stat st;
+	int h, seals, r;
+
+	if (v->shm_kind == SHM_MEMFD) {
+		h = memfd_from_fds(refs, n, v);
+		if (h >= 0) {
+			if (fstat(h, &st) < 0) {
+				r = neg_errno();
+				close(h);
+				return collect_fail(cx, r, "%s at 0x%llx", v->path,
+						    (unsigned long long)v->start);
+			}
+			v->content_fd = h;
+			v->shm_size = st.st_size;
+			seals = fcntl(h, F_GET_SEALS);
+			v->shm_seals = seals > 0 ? seals : 0;
+			return 0;
+		}
+		if (h != -ENOENT)
+			return collect_fail(cx, h, "%s at 0x%llx: pidfd_getfd", v->path,
+					    (unsigned long long)v->start);
+	}
+	mem = memfd_create("trace-ckpt-shm", MFD_CLOEXEC);
+	if (mem < 0)
+		return neg_errno();
+	if (v->shm_kind == SHM_SYSV) {
+		r = sysv_by_id(v, mem, cx, v);
+	} else {
+		r = copy_from_mappings(c, v, mem, &v->shm_size, cx);
+		if (r == 0 && v->shm_kind == SHM_MEMFD)
+			r = memfd_seals_without_fd(c, v, &v->shm_seals, cx);
+	}
+	if (r < 0)
+		return r;
+	v->content_fd = TAKE_FD(mem);
+	return 0;
+}
+
+/* One handle per shared memory object, whoever maps it. */
+static int collect_shm(struct computation *c, const struct fd_ref *refs, size_t n, char *err,
+		       size_t errlen)
+{
+	bool map_files = privilege_mode() != PRIV_ROOTLESS;
+
 	for (size_t i = 0; i < c->nr_procs; i++) {
 		struct process_record *p = &c->procs[i];
 
 		for (size_t k = 0; k < p->nr_vmas; k++) {
-			struct vma_record *v = &p->vmas[k], *first = NULL;
+			struct vma_record *v = &p->vmas[k], *first;
 			struct collect_ctx cx = { .pid = p->real_pid, .err = err, .errlen = errlen };
-			char path[96];
-			struct stat st;
-			int fd, seals;
+			int r;
 
 			if (!v->shm_kind)
 				continue;
-			for (size_t a = 0; a <= i && !first; a++)
-				for (size_t b = 0; b < c->procs[a].nr_vmas && !first; b++) {
-					struct vma_record *o = &c->procs[a].vmas[b];
-
-					if (o == v)
-						break;
-					if (o->shm_kind && o->dev == v->dev && o->ino == v->ino)
-						first = o;
-				}
+			first = shm_first(c, i, v);
 			if (first) {
 				v->shm_size = first->shm_size;
 				v->shm_seals = first->shm_seals;
@@ -306,25 +668,10 @@ static int collect_shm(struct computation *c, char *err, size_t errlen)
 				v->sysv_mode = first->sysv_mode;
 				continue;
 			}
-			snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", p->real_pid,
-				 (unsigned long long)v->start, (unsigned long long)v->end);
-			{
-				PRIV_SCOPE(CAP_CHECKPOINT_RESTORE);
-
-				fd = open(path, O_RDONLY | O_CLOEXEC);
-			}
-			if (fd < 0 || fstat(fd, &st) < 0)
-				return collect_fail(&cx, neg_errno(), "shared memory at 0x%llx",
-						    (unsigned long long)v->start);
-			v->content_fd = fd;
-			v->shm_size = st.st_size;
-			seals = fcntl(fd, F_GET_SEALS);
-			v->shm_seals = seals > 0 ? seals : 0;
-			/* Not listed: removed while attached (only the mapping keeps it). */
-			if (v->shm_kind == SHM_SYSV && sysv_lookup(v) < 0) {
-				v->sysv_id = -1;
-				v->sysv_mode = SHM_DEST | (st.st_mode & 0777);
-			}
+			r = map_files ? shm_by_map_files(p, v, &cx)
+				      : shm_without_map_files(c, refs, n, v, &cx);
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;
@@ -411,5 +758,5 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = collect_ttys(c, err, errlen);
 	if (r < 0)
 		return r;
-	return collect_shm(c, err, errlen);
+	return collect_shm(c, refs, n, err, errlen);
 }

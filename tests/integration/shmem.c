@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * shmem: a parent and its child check each other's counters in four kinds
+ * shmem: a parent and its child check each other's counters in five kinds
  * of shared memory -- MAP_SHARED|MAP_ANONYMOUS inherited over fork, POSIX
- * shm (/dev/shm), a sealed memfd and a SysV segment.  The parent writes
- * count n everywhere, the child checks all four and answers n in each; the
- * parent checks the answers and prints the tick.  If the memory stops being
- * shared after a restore, the answers never come and the parent says BAD.
+ * shm (/dev/shm), a sealed memfd whose fd is closed, a SysV segment and a
+ * sealed memfd whose fd stays open.  The parent writes count n everywhere,
+ * the child checks all five and answers n in each; the parent checks the
+ * answers and prints the tick.  If the memory stops being shared after a
+ * restore, the answers never come and the parent says BAD.  The parent
+ * also checks what the kernel says of them: the open memfd's seals and
+ * that its fd reads what its mapping holds, the SysV segment by its id
+ * (removed, still attached), and that a write-sealed memfd mapped
+ * read-only with no fd left stays unwritable.
  *
  *   shmem [-n TARGET] [-i INTERVAL_MS]
  */
@@ -16,7 +21,8 @@
 
 #include "tc_test.h"
 
-#define NKIND 4
+#define NKIND 5
+#define HELD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 struct cell {
 	volatile uint64_t ask, answer;
@@ -56,12 +62,37 @@ static void wait_all(struct cell **cells, uint64_t n, int answer, const char *wh
 	}
 }
 
+static void check_kernel_view(int held, const struct cell *cells4, int id, struct cell *ro,
+			      const struct cell *ro_model)
+{
+	struct shmid_ds ds;
+	struct cell got;
+	int seals = fcntl(held, F_GET_SEALS);
+
+	if (seals != HELD_SEALS)
+		tc_bad("memfd held: seals 0x%x, want 0x%x", seals, HELD_SEALS);
+	if (pread(held, &got, sizeof(got), 0) != sizeof(got) || memcmp(&got, cells4, sizeof(got)))
+		tc_bad("memfd held: its fd does not read what its mapping holds");
+	/* Linux keeps a removed segment's id usable while it is attached. */
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		tc_bad("SysV segment %d: IPC_STAT: %s", id, strerror(errno));
+	if (ds.shm_segsz != sizeof(struct cell) || !(ds.shm_perm.mode & SHM_DEST) ||
+	    (ds.shm_perm.mode & 0777) != 0600)
+		tc_bad("SysV segment %d: size %zu mode 0%o", id, (size_t)ds.shm_segsz,
+		       ds.shm_perm.mode);
+	if (memcmp(ro, ro_model, sizeof(*ro)))
+		tc_bad("memfd ro: contents changed");
+	if (mprotect(ro, sizeof(*ro), PROT_READ | PROT_WRITE) == 0)
+		tc_bad("memfd ro: sealed against writing, yet its mapping became writable");
+}
+
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 300, .interval_ms = 20 };
-	struct cell *cells[NKIND];
+	struct cell *cells[NKIND], *ro;
+	struct cell ro_model;
 	char shm_name[64];
-	int c, fd, id;
+	int c, fd, held, id;
 	pid_t child;
 
 	while ((c = getopt(argc, argv, "n:i:")) != -1)
@@ -94,6 +125,22 @@ int main(int argc, char **argv)
 			tc_bad("shared memory kind %d: %s", k, strerror(errno));
 	/* Gone once both detach; the restore re-creates it under the same id. */
 	shmctl(id, IPC_RMID, NULL);
+	held = memfd_create("tc-shmem-held", MFD_ALLOW_SEALING);
+	if (held < 0 || ftruncate(held, sizeof(struct cell)) < 0)
+		tc_bad("memfd held: %s", strerror(errno));
+	cells[4] = mmap(NULL, sizeof(struct cell), PROT_READ | PROT_WRITE, MAP_SHARED, held, 0);
+	if (cells[4] == MAP_FAILED || fcntl(held, F_ADD_SEALS, HELD_SEALS) < 0)
+		tc_bad("memfd held: %s", strerror(errno));
+	/* Written, sealed against writing, mapped read-only, its fd closed. */
+	fill(&ro_model, 4242);
+	fd = memfd_create("tc-shmem-ro", MFD_ALLOW_SEALING);
+	if (fd < 0 || pwrite(fd, &ro_model, sizeof(ro_model), 0) != sizeof(ro_model) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) < 0)
+		tc_bad("memfd ro: %s", strerror(errno));
+	ro = mmap(NULL, sizeof(struct cell), PROT_READ, MAP_SHARED, fd, 0);
+	if (ro == MAP_FAILED)
+		tc_bad("memfd ro: mmap: %s", strerror(errno));
+	close(fd);
 
 	child = fork();
 	if (child < 0)
@@ -118,6 +165,7 @@ int main(int argc, char **argv)
 		wait_all(cells, n, 1, "parent");
 		for (int k = 0; k < NKIND; k++)
 			check(cells[k], n, k, "parent");
+		check_kernel_view(held, cells[4], id, ro, &ro_model);
 		tc_proc_check();
 		tc_tick((long)n);
 		tc_sleep_ms(o.interval_ms, 0);

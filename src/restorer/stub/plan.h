@@ -17,6 +17,7 @@
 #define STUB_VMA_SHARED (1u << 0)	/* MAP_SHARED, else MAP_PRIVATE */
 #define STUB_VMA_ANON (1u << 1)		/* no file: fd is -1 */
 #define STUB_VMA_GROWSDOWN (1u << 2)
+#define STUB_VMA_SYSV (1u << 3)		/* a SysV segment attached by shmid: fd is -1 */
 
 /* madvise to redo on a VMA (stub_vma.madv) */
 #define STUB_MADV_HUGEPAGE (1u << 0)	/* before its pages are read in */
@@ -33,6 +34,9 @@ struct stub_vma {
 	uint32_t flags;		/* STUB_VMA_* */
 	int32_t fd;		/* opened by the restorer for file mappings, else -1 */
 	uint32_t madv;		/* STUB_MADV_* */
+	int32_t shmid;		/* STUB_VMA_SYSV: the segment, pgoff into it */
+	uint32_t pad;
+	uint64_t shm_size;	/* STUB_VMA_SYSV: bytes of the segment */
 };
 
 /* Pages to read from the core file (image_fd) into memory. */

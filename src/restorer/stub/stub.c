@@ -237,7 +237,9 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 			return -EINVAL;
 		if (i && v[i].start < v[i - 1].end)
 			return -EINVAL;
-		if (!(v[i].flags & STUB_VMA_ANON) && v[i].fd < 0)
+		if (!(v[i].flags & (STUB_VMA_ANON | STUB_VMA_SYSV)) && v[i].fd < 0)
+			return -EINVAL;
+		if ((v[i].flags & STUB_VMA_SYSV) && (v[i].shmid < 0 || !(v[i].flags & STUB_VMA_SHARED)))
 			return -EINVAL;
 	}
 	/* Runs are sorted and each lies inside one mapping. */
@@ -636,6 +638,42 @@ static void load_runs(struct ctx *c, const struct loader *l, const struct stub_v
 		sys3(__NR_ioctl, l->uffd, (long)UFFDIO_UNREGISTER, (long)&range);
 }
 
+/*
+ * A SysV segment there is no fd on (restored without root, where no
+ * map_files turns a mapping into one): attach it whole by its id, move the
+ * part this VMA shows into its place, drop the rest.  The place is taken
+ * first so that, as for every other mapping, nothing there is replaced.
+ */
+static long map_sysv(const struct stub_vma *v, int prot)
+{
+	uint64_t len = v->end - v->start;
+	uint64_t size = (v->shm_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	int shmflg = ((prot & PROT_WRITE) ? 0 : SHM_RDONLY) | ((prot & PROT_EXEC) ? SHM_EXEC : 0);
+	int given = PROT_READ | (prot & (PROT_WRITE | PROT_EXEC));
+	long base, ret;
+
+	if (v->pgoff > size || len > size - v->pgoff)
+		return -EINVAL;
+	ret = sys_mmap(v->start, len, 0, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (is_err(ret) || (uint64_t)ret != v->start)
+		return ret;
+	base = sys3(__NR_shmat, v->shmid, 0, shmflg);
+	if (is_err(base))
+		return base;
+	ret = sys6(__NR_mremap, base + (long)v->pgoff, (long)len, (long)len,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, (long)v->start, 0);
+	sys2(__NR_munmap, base, size);
+	if (is_err(ret))
+		return ret;
+	if (prot != given) {
+		long r = sys3(__NR_mprotect, v->start, len, prot);
+
+		if (is_err(r))
+			return r;
+	}
+	return ret;
+}
+
 static void build_memory(struct ctx *c)
 {
 	const struct stub_plan *p = c->plan;
@@ -667,7 +705,10 @@ static void build_memory(struct ctx *c)
 			fd = v[i].fd;
 			off = v[i].pgoff;
 		}
-		ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
+		if (v[i].flags & STUB_VMA_SYSV)
+			ret = map_sysv(&v[i], prot);
+		else
+			ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
 		/*
 		 * A huge sparse reservation (a sanitizer's shadow, a JIT heap)
 		 * was made with MAP_NORESERVE, which /proc/PID/maps does not

@@ -20,6 +20,7 @@
 #define __NR_ioctl		16
 #define __NR_pread64		17
 #define __NR_mremap		25
+#define __NR_shmat		30
 #define __NR_madvise		28
 #define __NR_pause		34
 #define __NR_nanosleep		35
@@ -67,6 +68,8 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
+#define SHM_RDONLY	010000
+#define SHM_EXEC	0100000
 
 #define SIG_SETMASK	2
 #define F_SETFD		2
