@@ -524,8 +524,29 @@ static void fill_creds(const struct process_record *p, const struct plan_fds *fd
 	const struct creds_record *c = &p->creds;
 	struct stub_creds *sc = &plan->creds;
 
-	if (!c->valid)
+	if (!c->valid) {
+		uid_t u[3];
+		gid_t g[3];
+
+		/*
+		 * An image from before credentials were kept: who we are, without
+		 * the capabilities the stub started with (not uid 0: it had none
+		 * to lose, and root's programs keep theirs as before).
+		 */
+		if (getuid() == 0 || getresuid(&u[0], &u[1], &u[2]) < 0 ||
+		    getresgid(&g[0], &g[1], &g[2]) < 0)
+			return;
+		sc->valid = 1;
+		for (int i = 0; i < 3; i++) {
+			sc->uid[i] = u[i];
+			sc->gid[i] = g[i];
+		}
+		sc->uid[3] = u[1];
+		sc->gid[3] = g[1];
+		sc->cap_bnd = ~0ull;
+		sc->dumpable = 1;
 		return;
+	}
 	sc->valid = 1;
 	/* Where setgroups is denied, the restore checked ours are the image's. */
 	sc->set_groups = fds->can_setgroups;

@@ -274,8 +274,11 @@ int runtime_dir(char *buf, size_t len, bool create, char *err, size_t errlen)
 	int n, r;
 
 	err[0] = '\0';
-	/* Root keeps the system place unless its session has a runtime dir. */
-	if (rt && *rt && (root ? rt[0] == '/' : xdg_runtime_is_ours(rt)))
+	/*
+	 * Only a runtime dir of our own: root under sudo keeps the user's,
+	 * where a directory of root's would lock the user out.
+	 */
+	if (rt && *rt && xdg_runtime_is_ours(rt))
 		n = snprintf(buf, len, "%s/trace-ckpt", rt);
 	else if (root)
 		n = snprintf(buf, len, "/run/trace-ckpt");
