@@ -393,10 +393,23 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_ITIMER] = "itimer", [STUB_ERR_RLIMIT] = "rlimit",
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
 		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
-		[STUB_ERR_MADVISE] = "madvise", [STUB_ERR_CREDS] = "credentials (step)",
+		[STUB_ERR_MADVISE] = "madvise", [STUB_ERR_CREDS] = "credentials",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
+}
+
+static const char *creds_step_name(uint64_t step)
+{
+	static const char *const names[] = {
+		[STUB_CREDS_PERSONALITY] = "personality", [STUB_CREDS_BOUNDING] = "bounding set",
+		[STUB_CREDS_KEEPCAPS] = "keep-caps", [STUB_CREDS_GROUPS] = "groups",
+		[STUB_CREDS_GIDS] = "gids", [STUB_CREDS_UIDS] = "uids",
+		[STUB_CREDS_SECUREBITS] = "securebits", [STUB_CREDS_CAPS] = "capability sets",
+		[STUB_CREDS_AMBIENT] = "ambient capabilities", [STUB_CREDS_DUMPABLE] = "dumpable",
+	};
+
+	return step < ARRAY_SIZE(names) && names[step] ? names[step] : "?";
 }
 
 static int wait_stub(pid_t pid, int status_fd, struct stub_status *st)
@@ -591,7 +604,12 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (p->zombie)
 			continue;
 		r = wait_stub(p->pid, rc->status_r[i], &st[i]);
-		if (r == 0 && st[i].stage != STUB_READY) {
+		if (r == 0 && st[i].stage == STUB_ERR_CREDS) {
+			r = st[i].err < 0 ? st[i].err : -EIO;
+			snprintf(err, errlen, "pid %d%s%.0d: setting its credentials (%s): %s", p->pid,
+				 st[i].failed_tid ? " thread " : "", st[i].failed_tid,
+				 creds_step_name(st[i].addr), strerror(-r));
+		} else if (r == 0 && st[i].stage != STUB_READY) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
 				 stage_name(st[i].stage), (unsigned long long)st[i].addr,
