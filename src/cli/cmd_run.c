@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_job.h"
 #include "proto/image_tmp.h"
+#include "proto/imagekey.h"
+#include "restorer/restore.h"
+#include "restorer/tty.h"
 #include "tracer/control.h"
 #include "tracer/session.h"
 #include "tracer/coord_client.h"
+#include "tracer/sigckpt.h"
 #include "tracer/spawn.h"
 #include "util/log.h"
+#include "util/macro.h"
 
 static char *join_args(char **argv)
 {
@@ -31,12 +39,62 @@ static char *join_args(char **argv)
 	return s;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* --resume found a checkpoint: it becomes the session's computation instead of CMD. */
+static int resume_computation(struct session *s, const char *dir, const struct image_key *key,
+			      bool rootless, uint64_t generation, struct terminal_lease *tl)
+{
+	char err[2048];
+	struct timespec t0;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Pids are ours to choose only in a pid namespace our user namespace owns. */
+	r = restore_computation(s, dir, key, rootless ? RESTORE_NEW_PIDNS : 0, tl, err,
+				sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "trace-ckpt run: --resume: restoring %s: %s\n", dir, err);
+		return r;
+	}
+	fprintf(stderr, "trace-ckpt run: resumed from %s (generation %llu) in %.1f ms\n", dir,
+		(unsigned long long)generation, ms_since(&t0));
+	return 0;
+}
+
+/* After the checkpoint at the signal: say so, requeue if asked; the exit status. */
+static int after_signal_checkpoint(const struct sigckpt *k, const struct job_opts *jo)
+{
+	fprintf(stderr, "trace-ckpt run: SIG%s: %s; signal to checkpoint written %.1f ms; "
+		"the program is stopped\n", sigabbrev_np(k->signo), k->res.msg,
+		k->signal_to_done_ns / 1e6);
+	if (jo->requeue) {
+		if (job_requeue() < 0)
+			return 1;
+		fprintf(stderr, "trace-ckpt run: job %s requeued\n", getenv("SLURM_JOB_ID"));
+	}
+	/* What a shell reports for a program that the signal ended. */
+	return 128 + k->signo;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	char defdir[PATH_MAX], cwd[PATH_MAX];
 	const char *dir = NULL, *coord = NULL, *secret = NULL;
 	char coord_addr[256], secret_path[PATH_MAX];
 	struct periodic_opts po = { 0 };
+	struct job_opts jo = { 0 };
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
+	struct terminal_lease tl = { .fd = -1 };
+	struct sigckpt sk;
+	uint64_t resume_gen = 0;
+	bool resuming = false;
 	struct session s;
 	bool rootless;
 	char *cmdline;
@@ -48,6 +106,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		if ((r = periodic_opt("run", argc, argv, &i, &po)) != 0) {
+			if (r < 0)
+				return 2;
+		} else if ((r = job_opt(argc, argv, &i, &jo)) != 0) {
 			if (r < 0)
 				return 2;
 		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
@@ -68,6 +129,8 @@ int cmd_run(int argc, char **argv)
 		usage_of("run", true);
 		return 2;
 	}
+	if (job_opts_check(&jo, dir != NULL, coord != NULL) < 0)
+		return 2;
 	if (!dir) {
 		if (!getcwd(cwd, sizeof(cwd)))
 			return 1;
@@ -76,6 +139,15 @@ int cmd_run(int argc, char **argv)
 	} else if (dir[0] != '/' && getcwd(cwd, sizeof(cwd))) {
 		snprintf(defdir, sizeof(defdir), "%s/%s", cwd, dir);
 		dir = defdir;
+	}
+	/* Before the namespaces: a bad checkpoint is refused with nothing set up. */
+	if (jo.resume) {
+		if (cli_image_key("run", NULL, NULL, &key) < 0)
+			return 1;
+		r = job_find_checkpoint(dir, &key, &resume_gen);
+		if (r < 0)
+			return 1;
+		resuming = r > 0;
 	}
 	/* First, while we are one thread: the namespaces are made from there. */
 	if (enter_rootless_namespace("run", &rootless) < 0)
@@ -87,6 +159,11 @@ int cmd_run(int argc, char **argv)
 	free(cmdline);
 	if (r < 0) {
 		log_err("cannot start the supervisor: %s", strerror(-r));
+		return 1;
+	}
+	if (jo.signo && (r = sigckpt_start(&s, &sk, jo.signo)) < 0) {
+		log_err("cannot catch SIG%s: %s", sigabbrev_np(jo.signo), strerror(-r));
+		session_done(&s);
 		return 1;
 	}
 	r = control_listen(&s);
@@ -103,7 +180,15 @@ int cmd_run(int argc, char **argv)
 		session_done(&s);
 		return 2;
 	}
-	r = session_spawn(&s, argv + i);
+	if (resuming) {
+		if (resume_computation(&s, dir, &key, rootless, resume_gen, &tl) < 0) {
+			session_done(&s);
+			return 1;
+		}
+		r = 0;
+	} else {
+		r = session_spawn(&s, argv + i);
+	}
 	if (r < 0) {
 		log_err("cannot run %s: %s", argv[i], strerror(-r));
 		session_done(&s);
@@ -112,7 +197,10 @@ int cmd_run(int argc, char **argv)
 	r = session_loop(&s);
 	if (r < 0)
 		log_err("supervisor: %s", strerror(-r));
+	terminal_lease_return(&tl);
 	r = session_exit_code(&s);
 	session_done(&s);
+	if (jo.signo && sk.done)
+		r = after_signal_checkpoint(&sk, &jo);
 	return r;
 }

@@ -21,6 +21,7 @@
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
 #include "tracer/periodic.h"
+#include "tracer/sigckpt.h"
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -365,6 +366,8 @@ int session_loop(struct session *s)
 			struct signalfd_siginfo si;
 
 			while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (sigckpt_note(s, (int)si.ssi_signo))
+					continue;
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
 					forward_signal(s, si.ssi_signo);
 			}
@@ -377,6 +380,8 @@ int session_loop(struct session *s)
 			coord_serve(s);
 		if (s->periodic_fd >= 0 && (pfd[2].revents & POLLIN) && !s->root_gone)
 			periodic_fire(s);
+		if (s->sigckpt && !s->root_gone)
+			sigckpt_fire(s);
 		/* One request per turn: the stops that came meanwhile are served first. */
 		if (!s->quit)
 			control_run_queued(s);

@@ -35,6 +35,7 @@ struct stdio_id {
 
 struct channel;
 struct control_conn;
+struct sigckpt;
 
 struct session {
 	pid_t root;		/* the process `run` started or `restore` rebuilt */
@@ -57,6 +58,7 @@ struct session {
 	char *cmdline;		/* for list and the manifest */
 	uint64_t generation;	/* of the last image written */
 	int periodic_fd;	/* timerfd of run --interval, or -1 */
+	struct sigckpt *sigckpt;	/* run --checkpoint-on SIG, or NULL */
 	unsigned int keep;	/* images before the latest kept in default_dir.N */
 	bool quit;
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */

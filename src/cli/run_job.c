@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * run --resume, --checkpoint-on SIG and --requeue: one line in a batch
+ * script makes a job that stops at its time limit with a checkpoint and goes
+ * on from it when the scheduler starts it again, however often.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/run_job.h"
+#include "proto/imagekey.h"
+#include "proto/manifest.h"
+
+/* Signals a scheduler or a user sends on purpose; not the ones the supervisor lives by. */
+static int parse_signal(const char *v)
+{
+	static const int allowed[] = { SIGUSR1, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+				       SIGXCPU, SIGALRM, SIGVTALRM, SIGPROF, SIGURG, SIGPWR,
+				       SIGWINCH, SIGCONT };
+	char *end;
+	long n;
+
+	if (!strncasecmp(v, "SIG", 3))
+		v += 3;
+	n = strtol(v, &end, 10);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		const char *name = sigabbrev_np(allowed[i]);
+
+		if ((end != v && !*end && n == allowed[i]) || (name && !strcasecmp(v, name)))
+			return allowed[i];
+	}
+	return -EINVAL;
+}
+
+int job_opt(int argc, char **argv, int *i, struct job_opts *o)
+{
+	if (!strcmp(argv[*i], "--resume")) {
+		o->resume = true;
+		return 1;
+	}
+	if (!strcmp(argv[*i], "--requeue")) {
+		o->requeue = true;
+		return 1;
+	}
+	if (strcmp(argv[*i], "--checkpoint-on"))
+		return 0;
+	if (*i + 1 >= argc || (o->signo = parse_signal(argv[*i + 1])) < 0) {
+		fprintf(stderr, "trace-ckpt run: --checkpoint-on takes a signal: USR1, USR2, TERM, "
+			"HUP, INT, QUIT, XCPU, ALRM, ... (a name or its number)\n");
+		return -1;
+	}
+	(*i)++;
+	return 1;
+}
+
+int job_opts_check(const struct job_opts *o, bool dir_given, bool coord)
+{
+	const char *id = getenv("SLURM_JOB_ID");
+
+	if (o->resume && !dir_given) {
+		fprintf(stderr, "trace-ckpt run: --resume needs --dir DIR: where the job's checkpoint is\n");
+		return -1;
+	}
+	if (o->requeue && !o->signo) {
+		fprintf(stderr, "trace-ckpt run: --requeue goes with --checkpoint-on SIG: the job is "
+			"requeued after the checkpoint at SIG\n");
+		return -1;
+	}
+	if (o->requeue && (!id || !*id || strspn(id, "0123456789") != strlen(id))) {
+		fprintf(stderr, "trace-ckpt run: --requeue: not in a Slurm batch job (SLURM_JOB_ID is %s)\n",
+			id && *id ? "not a number" : "not set");
+		return -1;
+	}
+	if ((o->resume || o->signo) && coord) {
+		fprintf(stderr, "trace-ckpt run: --resume and --checkpoint-on are for a job on one "
+			"host; several hosts are checkpointed by their coordinator\n");
+		return -1;
+	}
+	return 0;
+}
+
+int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation)
+{
+	char path[PATH_MAX + 16], err[2048];
+	struct manifest m = { 0 };
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	/* Whoever can write the image decides what it runs. */
+	if (stat(dir, &st) == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+		fprintf(stderr, "trace-ckpt run: --resume: %s is owned by uid %u, not by you: "
+			"its checkpoint is not used (trace-ckpt restore --trust-owner if you trust them)\n",
+			dir, st.st_uid);
+		return -1;
+	}
+	r = read_top_manifest(dir, key, &m, err, sizeof(err));
+	if (r < 0) {
+		/*
+		 * The writer renames a complete image into place, so a killed
+		 * checkpoint never leaves this: the image was damaged or is not
+		 * the user's.  Starting afresh would throw the job's progress
+		 * away at the next checkpoint; the user decides.
+		 */
+		fprintf(stderr, "trace-ckpt run: --resume: %s; remove %s to start the program afresh\n",
+			err, dir);
+		return -1;
+	}
+	if (m.nr_members) {
+		fprintf(stderr, "trace-ckpt run: --resume: %s is a checkpoint of several hosts: "
+			"trace-ckpt restore --all-hosts\n", dir);
+		manifest_free(&m);
+		return -1;
+	}
+	*generation = m.generation;
+	manifest_free(&m);
+	return 1;
+}
+
+int job_requeue(void)
+{
+	const char *id = getenv("SLURM_JOB_ID");
+	char *argv[] = { "scontrol", "requeue", (char *)id, NULL };
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+
+		/* The supervisor's blocked signals are not scontrol's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "trace-ckpt run: --requeue: cannot run scontrol: %m\n");
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "trace-ckpt run: scontrol requeue %s failed (status %d)\n", id,
+			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		return -EIO;
+	}
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* run --resume, --checkpoint-on SIG, --requeue (run_job.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct job_opts {
+	bool resume;		/* restore DIR when it holds a checkpoint, else start CMD */
+	int signo;		/* --checkpoint-on: 0 or the signal */
+	bool requeue;		/* scontrol requeue $SLURM_JOB_ID after that checkpoint */
+};
+
+/* argv[*i] is one of them: 1 (taken, *i moved past its value); 0: not ours; -1: bad (said). */
+int job_opt(int argc, char **argv, int *i, struct job_opts *o);
+/* Options that do not go together, or --requeue outside a Slurm job: -1 (said). */
+int job_opts_check(const struct job_opts *o, bool dir_given, bool coord);
+
+struct image_key;
+/*
+ * DIR/manifest: 0 when there is none; 1 when it verifies under key (its
+ * generation in *generation); -1 when it does not, or is not the user's (said).
+ */
+int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation);
+/* scontrol requeue $SLURM_JOB_ID, by argv.  0 or -errno (said). */
+int job_requeue(void);
