@@ -14,6 +14,9 @@
 #   cluster.sh node I [--user U] CMD...
 #                        run CMD on node I (its network and UTS namespaces)
 #   cluster.sh pids I    the pids of everything running on node I
+#   cluster.sh kill-node I   SIGKILL to everything running on node I: slurmd,
+#                        slurmstepd, the jobs (a node that dies without warning)
+#   cluster.sh start-node I  start node I's slurmd again if it is not running
 #   cluster.sh available exit 0 when a cluster can be made here, else 77 (said why)
 #
 # Layout: a network namespace tcslurm-sw holds a bridge br0 (10.234.0.254/24)
@@ -351,13 +354,25 @@ main()
 		fi
 		in_ns "$i" "${USER_ARGV[@]}" "$@"
 		;;
-	pids)
+	pids | kill-node | start-node)
 		i=${1:-}
 		[[ $i =~ ^[1-9]$ && -e /run/netns/$(node_ns "$i") ]] || { err "node 1..$NODES, up"; return 2; }
-		ip netns pids "$(node_ns "$i")"
+		case $cmd in
+		pids) ip netns pids "$(node_ns "$i")" ;;
+		kill-node)
+			# shellcheck disable=SC2046 # one pid a line
+			kill -KILL $(ip netns pids "$(node_ns "$i")") 2>/dev/null
+			return 0
+			;;
+		start-node)
+			pidfile_alive "$D/run/slurmd-$(node_name "$i").pid" && return 0
+			rm -f "$D/run/slurmd-$(node_name "$i").pid"
+			start_node "$i"
+			;;
+		esac
 		;;
 	*)
-		err "usage: cluster.sh up|down|status|available|exec [--user U] CMD...|node I [--user U] CMD...|pids I"
+		err "usage: cluster.sh up|down|status|available|exec [--user U] CMD...|node I [--user U] CMD...|pids I|kill-node I|start-node I"
 		return 2
 		;;
 	esac

@@ -87,24 +87,24 @@ ticks_check()
 
 _sl_cleanup()
 {
-	local rc=$?
+	local rc=$? n
 	if [[ -n $WORK && -d $WORK ]]; then
 		# Jobs of this test that are still there.
 		[[ -s $WORK/jobs ]] && sl_root scancel $(cat "$WORK/jobs") 2>/dev/null
+		# Nodes drained or lost by the test serve again.
+		if [[ -z $SL_WE_BROUGHT_UP && -s $SL_DRAINED ]]; then
+			for n in $(sort -u "$SL_DRAINED"); do
+				[[ $n =~ ^tcsn([0-9]+)$ ]] && "$CLUSTER" start-node "${BASH_REMATCH[1]}" >/dev/null 2>&1
+				sl_root scontrol update NodeName="$n" State=RESUME 2>/dev/null
+			done
+		fi
 		if ((rc == 0)) && [[ -z ${TC_KEEP:-} ]]; then
 			rm -rf "$WORK"
 		else
 			log "work directory kept: $WORK"
 		fi
 	fi
-	if [[ -n $SL_WE_BROUGHT_UP && -z ${TC_SLURM_KEEP:-} ]]; then
-		"$CLUSTER" down
-	elif [[ -s ${SL_DRAINED:-/nonexistent} ]]; then
-		# Nodes drained or killed by the test serve again.
-		for n in $(cat "$SL_DRAINED"); do
-			sl_root scontrol update NodeName="$n" State=RESUME 2>/dev/null
-		done
-	fi
+	[[ -n $SL_WE_BROUGHT_UP && -z ${TC_SLURM_KEEP:-} ]] && "$CLUSTER" down
 	exit $rc
 }
 
