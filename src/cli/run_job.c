@@ -19,12 +19,16 @@
 #include "proto/imagekey.h"
 #include "proto/manifest.h"
 
-/* Signals a scheduler or a user sends on purpose; not the ones the supervisor lives by. */
+/*
+ * Signals a scheduler or a user sends on purpose.  Not CHLD (the supervisor
+ * lives by it), KILL and STOP (cannot be caught), the ones faults raise, or
+ * CONT (Slurm sends it to every process of a job it ends).
+ */
 static int parse_signal(const char *v)
 {
 	static const int allowed[] = { SIGUSR1, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGQUIT,
 				       SIGXCPU, SIGALRM, SIGVTALRM, SIGPROF, SIGURG, SIGPWR,
-				       SIGWINCH, SIGCONT };
+				       SIGWINCH };
 	char *end;
 	long n;
 
