@@ -67,7 +67,7 @@ void sigckpt_fire(struct session *s)
 		return;
 	if (dump_computation(s, &rq, &k->res) < 0) {
 		/* The previous image, if any, is still the one to go on from. */
-		log_err("checkpoint at signal %s failed, the program runs on: %s",
+		log_err("checkpoint at SIG%s failed, the program runs on: %s",
 			sigabbrev_np(k->signo), k->res.msg);
 		return;
 	}
