@@ -98,7 +98,7 @@ _sl_cleanup()
 				sl_root scontrol update NodeName="$n" State=RESUME 2>/dev/null
 			done
 		fi
-		if ((rc == 0)) && [[ -z ${TC_KEEP:-} ]]; then
+		if ((rc == 0 || rc == 77)) && [[ -z ${TC_KEEP:-} ]]; then
 			rm -rf "$WORK"
 		else
 			log "work directory kept: $WORK"
