@@ -97,6 +97,8 @@ _sl_cleanup()
 				[[ $n =~ ^tcsn([0-9]+)$ ]] && "$CLUSTER" start-node "${BASH_REMATCH[1]}" >/dev/null 2>&1
 				sl_root scontrol update NodeName="$n" State=RESUME 2>/dev/null
 			done
+			# Resumed nodes are "not responding" until slurmctld pings them.
+			wait_for "the nodes to respond again" 30 eval '"$CLUSTER" status >/dev/null 2>&1'
 		fi
 		if ((rc == 0 || rc == 77)) && [[ -z ${TC_KEEP:-} ]]; then
 			rm -rf "$WORK"
