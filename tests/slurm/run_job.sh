@@ -11,6 +11,8 @@
 #     ends it (exit 138, "checkpoint:" said); --resume then goes on from
 #     it, a second SIGUSR1 makes generation 2, a third --resume runs to
 #     PASS: ticks consecutive across the three runs;
+#   - the leftover of a checkpoint killed while it wrote is swept, and the
+#     image before it used;
 #   - a damaged manifest (one byte changed) is refused by name (exit 1) and
 #     CMD does not run;
 #   - a SIGUSR1 whose checkpoint fails (DIR below a regular file) is said,
@@ -116,10 +118,16 @@ start_run
 checkpoint_run 1 0
 grep -q "^trace-ckpt run: resumed" "$OUT" && fail "the first run resumed from nothing"
 at1=$(last_tick "$OUT")
+# What a checkpoint killed while it wrote leaves (a temporary directory with
+# part of an image, its writer's lock free): the image in DIR is still the
+# one to go on from, and the leftover is swept.
+mkdir -m 0700 "$CK.tmp-k1ll3d" && echo partial >"$CK.tmp-k1ll3d/manifest" && : >"$CK.tmp-k1ll3d.lock" ||
+	fail "cannot fake a killed writer's leftover"
 start_run
 checkpoint_run 2 "$at1"
 [[ $(grep -c "^trace-ckpt run: resumed from $CK (generation 1)" "$OUT") == 1 ]] ||
 	{ cat "$OUT" >&2; fail "the second run did not resume from generation 1"; }
+[[ ! -e $CK.tmp-k1ll3d ]] || fail "the leftover of a killed checkpoint was not swept"
 at2=$(last_tick "$OUT")
 start_run
 wait "$SUP"
