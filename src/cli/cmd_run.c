@@ -92,7 +92,7 @@ int cmd_run(int argc, char **argv)
 	struct job_opts jo = { 0 };
 	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	struct terminal_lease tl = { .fd = -1 };
-	struct sigckpt sk;
+	struct sigckpt sk = { 0 };
 	uint64_t resume_gen = 0;
 	bool resuming = false;
 	struct session s;
@@ -131,6 +131,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (job_opts_check(&jo, dir != NULL, coord != NULL) < 0)
 		return 2;
+	if (jo.signo && sigckpt_hold(jo.signo) < 0)
+		return 1;
 	if (!dir) {
 		if (!getcwd(cwd, sizeof(cwd)))
 			return 1;

@@ -19,6 +19,15 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int sigckpt_hold(int signo)
+{
+	sigset_t add;
+
+	sigemptyset(&add);
+	sigaddset(&add, signo);
+	return sigprocmask(SIG_BLOCK, &add, NULL) < 0 ? neg_errno() : 0;
+}
+
 int sigckpt_start(struct session *s, struct sigckpt *k, int signo)
 {
 	sigset_t add, mask;

@@ -23,6 +23,11 @@ struct sigckpt {
 	struct dump_result res;
 };
 
+/*
+ * Before the session exists: from now on signo waits (blocked) instead of
+ * ending the process, so one sent while a resume is being set up is not lost.
+ */
+int sigckpt_hold(int signo);
 /* Catch signo from now on (it joins the session's signalfd).  0 or -errno. */
 int sigckpt_start(struct session *s, struct sigckpt *k, int signo);
 /* A signal read from the signalfd: true when it is the one we checkpoint on. */
