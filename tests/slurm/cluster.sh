@@ -328,7 +328,7 @@ up()
 
 main()
 {
-	local cmd=${1:-} user= i
+	local cmd=${1:-} user='' i
 	(($#)) && shift
 	case $cmd in
 	available) available ;;

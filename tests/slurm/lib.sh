@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 #
 # lib.sh: what the tests in tests/slurm share (source it).  The tests run as
 # root (they bring the cluster up); every job is submitted, signalled and
@@ -90,7 +91,9 @@ _sl_cleanup()
 	local rc=$? n
 	if [[ -n $WORK && -d $WORK ]]; then
 		# Jobs of this test that are still there.
-		[[ -s $WORK/jobs ]] && sl_root scancel $(cat "$WORK/jobs") 2>/dev/null
+		local jobs=()
+		[[ -s $WORK/jobs ]] && mapfile -t jobs <"$WORK/jobs"
+		((${#jobs[@]})) && sl_root scancel "${jobs[@]}" 2>/dev/null
 		# Nodes drained or lost by the test serve again.
 		if [[ -z $SL_WE_BROUGHT_UP && -s $SL_DRAINED ]]; then
 			for n in $(sort -u "$SL_DRAINED"); do

@@ -16,7 +16,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-TC= COUNTER= TICKS=900
+TC='' COUNTER='' TICKS=900
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;

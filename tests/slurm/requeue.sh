@@ -15,7 +15,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-TC= COUNTER= TICKS=600
+TC='' COUNTER='' TICKS=600
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;

@@ -29,7 +29,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-TC= RING=
+TC='' RING=''
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;

@@ -19,7 +19,7 @@
 #     and the program runs on to PASS.
 set -u
 
-TC= COUNTER=
+TC='' COUNTER=''
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;

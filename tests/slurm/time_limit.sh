@@ -16,7 +16,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-TC= COUNTER= TICKS=2000
+TC='' COUNTER='' TICKS=2000
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;
