@@ -66,4 +66,4 @@ ckpts=$(count_of "$OUT" '^trace-ckpt run: SIGUSR1: checkpoint: ')
 ((restarts >= 1)) || fail "never requeued: the time limit's signal did not come"
 ((ckpts == restarts)) || fail "$restarts requeues but $ckpts checkpoints"
 grep -q "DUE TO TIME LIMIT" "$OUT" && fail "a run was ended by the time limit"
-log "PASS: $((restarts + 1)) runs of at most 1 minute each, $ckpts checkpoints at Slurm's SIGUSR1, ticks 1..$TICKS exactly once"
+log "PASS: $((restarts + 1)) runs of at most 1 minute each, checkpoints at Slurm's SIGUSR1: $ckpts, ticks 1..$TICKS exactly once"
