@@ -185,6 +185,27 @@ static void userns_off_reason(int e, char *err, size_t errlen)
 			    : "");
 }
 
+/*
+ * In our own user namespace we hold every capability over the user's own
+ * files: without these, a file or directory the user made read-only stays
+ * so for the supervisor too.  Permitted still, for nothing needs them now.
+ */
+static int lower_file_caps(void)
+{
+	static const cap_value_t fs[] = { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+					  CAP_FSETID, CAP_CHOWN, CAP_LINUX_IMMUTABLE };
+	cap_t caps = cap_get_proc();
+	int r = 0;
+
+	if (!caps)
+		return neg_errno();
+	if (cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(fs), fs, CAP_CLEAR) < 0 ||
+	    cap_set_proc(caps) < 0)
+		r = neg_errno();
+	cap_free(caps);
+	return r;
+}
+
 int userns_enter_own(char *err, size_t errlen)
 {
 	uid_t uid = geteuid();
@@ -205,9 +226,11 @@ int userns_enter_own(char *err, size_t errlen)
 		snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
 		r = write_proc_self("gid_map", map);
 	}
-	if (r < 0)
+	if (r < 0) {
 		snprintf(err, errlen, "user namespace: writing its uid/gid maps: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	return lower_file_caps();
 }
 
 int userns_available(char *err, size_t errlen)
