@@ -587,6 +587,15 @@ static int open_inotify(const struct fd_record *f)
 	return TAKE_FD(fd);
 }
 
+static unsigned int inet_port(const struct fd_record *f)
+{
+	const struct sockaddr *sa = (const void *)f->inet_local;
+
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
 static const char *desc_kind_name(uint32_t kind)
 {
 	switch (kind) {
@@ -799,6 +808,14 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
 			fd = open_desc(c, t, f, &pipes, &nr_pipes, &us, &ts);
+			if (fd == -EADDRINUSE && f->kind == FD_INET) {
+				r = fd;
+				snprintf(err, errlen, "pid %d fd %d: port %u/%s is in use on this host: "
+					 "free it, or restore elsewhere (check DIR names every port)",
+					 p->pid, f->fd, inet_port(f),
+					 f->sock_type == SOCK_STREAM ? "tcp" : "udp");
+				break;
+			}
 			if (fd < 0) {
 				r = fd;
 				bool abstract = f->sock_name_len && !f->sock_name[0];

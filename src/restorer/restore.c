@@ -267,7 +267,10 @@ static int fork_children(const struct restore_ctx *rc, size_t idx, char *err, si
 			if (pid == 0)
 				build_process(rc, i);
 			if (pid < 0) {
-				snprintf(err, errlen, pid == -EEXIST ? "pid %d is in use"
+				snprintf(err, errlen, pid == -EEXIST ? "pid %d is in use here: "
+								       "restore --new-pidns gives the "
+								       "computation a pid namespace of "
+								       "its own"
 								     : "pid %d: clone3: %s",
 					 ch->pid, strerror(-pid));
 				return pid;
@@ -609,6 +612,10 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			snprintf(err, errlen, "pid %d%s%.0d: setting its credentials (%s): %s", p->pid,
 				 st[i].failed_tid ? " thread " : "", st[i].failed_tid,
 				 creds_step_name(st[i].addr), strerror(-r));
+		} else if (r == 0 && st[i].stage == STUB_ERR_PROC && st[i].err == -EEXIST) {
+			r = -EEXIST;
+			snprintf(err, errlen, "pid %d is in use here: restore --new-pidns gives the "
+				 "computation a pid namespace of its own", p->pid);
 		} else if (r == 0 && st[i].stage != STUB_READY) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
