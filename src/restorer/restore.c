@@ -457,7 +457,6 @@ static pid_t spawn_top(void *opaque)
 		if (pid < 0) {
 			struct stub_status st = { .stage = STUB_ERR_PROC, .err = pid };
 
-			log_err("pid %d: %s", p->pid, pid == -EEXIST ? "pid in use" : strerror(-pid));
 			(void)!write(rc->status_w[i], &st, sizeof(st));
 			return pid;
 		}
@@ -580,7 +579,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	if (c->flags & TC_COMP_F_PIDNS)
 		r = pidns_start(spawn_top, rc, keep, &s->init_pid);
 	else
-		r = spawn_top(rc) < 0 ? -ESRCH : 0;
+		spawn_top(rc);	/* a process it could not make says so on its status pipe */
 	for (size_t i = 0; i < c->nr_procs; i++)
 		closep(&rc->status_w[i]);
 	if (r < 0) {
