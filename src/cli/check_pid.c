@@ -93,7 +93,7 @@ static void image_parent(pid_t pid, char *out, size_t len)
 
 int check_pid(pid_t pid)
 {
-	char msg[2048] = "", dir[PATH_MAX];
+	char msg[8192] = "", dir[PATH_MAX];
 	double rate, mib;
 	int r;
 
@@ -104,8 +104,17 @@ int check_pid(pid_t pid)
 		return 2;
 	}
 	if (r < 0) {
-		printf("problem: %s\n", msg[0] ? msg : strerror(-r));
-		printf("a dump would be refused: it would say this, and the program run on\n");
+		const char *line = strchr(msg, '\n');
+
+		/* "N things a dump would refuse:" and a line each, or one reason. */
+		if (line) {
+			printf("%.*s\n", (int)(line - msg), msg);
+			for (line++; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0))
+				printf("problem: %.*s\n", (int)strcspn(line, "\n"), line);
+		} else {
+			printf("problem: %s\n", msg[0] ? msg : strerror(-r));
+		}
+		printf("a dump would be refused, with the first of these, the program running on\n");
 		return 1;
 	}
 	printf("%s\n", msg);

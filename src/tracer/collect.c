@@ -33,6 +33,36 @@ int collect_fd_handle(struct collect_ctx *cx, int fd)
 	return h;
 }
 
+void refusal_list_free(struct refusal_list *rl)
+{
+	free(rl->text);
+	rl->text = NULL;
+}
+
+int refusal_take(struct refusal_list *rl, char *err)
+{
+	size_t n = strlen(err);
+
+	if (!n)
+		return 0;
+	if (rl->len + n + 2 > rl->cap) {
+		size_t cap = (rl->len + n + 2) * 2;
+		char *t = realloc(rl->text, cap);
+
+		if (!t)
+			return -ENOMEM;
+		rl->text = t;
+		rl->cap = cap;
+	}
+	memcpy(rl->text + rl->len, err, n);
+	rl->len += n;
+	rl->text[rl->len++] = '\n';
+	rl->text[rl->len] = '\0';
+	rl->n++;
+	err[0] = '\0';
+	return 0;
+}
+
 int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 {
 	char what[512];

@@ -26,6 +26,21 @@ struct in_flight_list {
 	size_t n, done;
 };
 
+/*
+ * check PID: every refusal, not the first only.  A collector that refuses
+ * an fd or a process has it left out, its reason kept here, and the dump
+ * goes on looking; it writes nothing.
+ */
+struct refusal_list {
+	char *text;		/* lines */
+	size_t len, cap;
+	unsigned int n;
+};
+
+/* Keep cx->err as one more refusal and clear it for the next; 0 or -ENOMEM. */
+int refusal_take(struct refusal_list *rl, char *err);
+void refusal_list_free(struct refusal_list *rl);
+
 struct collect_ctx {
 	struct session *s;
 	pid_t pid;		/* the process, in the supervisor's pid namespace */
@@ -36,6 +51,7 @@ struct collect_ctx {
 	pid_t names_pid;	/* whose cwd and root paths resolve in; 0: pid's */
 	/* The process's writable mappings, [start, end) pairs by address, read
 	 * once for every scratch buffer of its threads (collect_remote_scratch). */
+	struct refusal_list *refused;	/* NULL: the first refusal ends the dump */
 	uint64_t (*writable)[2];
 	size_t nr_writable;
 	bool writable_read;

@@ -69,18 +69,21 @@ static int absolute_dir(const char *dir, char *out, size_t len)
 	return 0;
 }
 
+static void close_process_content_fds(struct process_record *p)
+{
+	for (size_t k = 0; k < p->nr_fds; k++) {
+		closep(&p->fds[k].content_fd);
+		if (p->fds[k].in_flight)
+			closep(&p->fds[k].flight_fd);
+	}
+	for (size_t k = 0; k < p->nr_vmas; k++)
+		closep(&p->vmas[k].content_fd);
+}
+
 static void close_content_fds(struct computation *c)
 {
 	for (size_t i = 0; i < c->nr_procs; i++)
-	{
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			closep(&c->procs[i].fds[k].content_fd);
-			if (c->procs[i].fds[k].in_flight)
-				closep(&c->procs[i].fds[k].flight_fd);
-		}
-		for (size_t k = 0; k < c->procs[i].nr_vmas; k++)
-			closep(&c->procs[i].vmas[k].content_fd);
-	}
+		close_process_content_fds(&c->procs[i]);
 }
 
 /*
@@ -126,7 +129,8 @@ static int collect_zombies(struct session *s, struct computation *c, char *err, 
 	return 0;
 }
 
-static int collect_all(struct session *s, struct computation *c, char *err, size_t errlen)
+static int collect_all(struct session *s, struct computation *c, struct refusal_list *refused,
+		       char *err, size_t errlen)
 {
 	_cleanup_(inode_cache_freep) struct inode_cache *inodes = inode_cache_new();
 	size_t nprocs = 0;
@@ -141,7 +145,7 @@ static int collect_all(struct session *s, struct computation *c, char *err, size
 		for (size_t i = 0; i < s->nr_tracees; i++) {
 			const struct tracee *t = &s->tracees[i];
 			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen,
-						  .inodes = inodes };
+						  .inodes = inodes, .refused = refused };
 			struct process_record *p;
 			int r;
 
@@ -152,6 +156,13 @@ static int collect_all(struct session *s, struct computation *c, char *err, size
 				return collect_fail(&cx, r, "no syscall instruction in [vdso]");
 			p = &c->procs[c->nr_procs++];
 			r = collect_process(&cx, p);
+			if (r < 0 && r != -ENOMEM && refused && err[0]) {
+				/* check PID: this process left out, the others looked at. */
+				r = refusal_take(refused, err);
+				close_process_content_fds(p);
+				process_record_free(p);
+				c->nr_procs--;
+			}
 			if (r < 0)
 				return r;
 		}
@@ -245,6 +256,16 @@ static uint64_t image_bytes_estimate(const struct computation *c)
 	return b;
 }
 
+/* check PID: a pass's refusal is one more line, and the dump goes on looking. */
+static int take_refusal(struct refusal_list *rl, char *msg, int before, int r)
+{
+	if (!rl || r == 0 || r == -ENOMEM)
+		return r ? r : before;
+	if (!msg[0])
+		snprintf(msg, 256, "%s", strerror(-r));
+	return refusal_take(rl, msg) < 0 ? -ENOMEM : before;
+}
+
 static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
@@ -257,6 +278,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
 	bool thawed = false;
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
+	bool checking = rq->mode == CTL_DUMP_CHECK;
+	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
 	/* The session's own directory keeps its older images (run --keep). */
 	unsigned int keep = rq->dir ? 0 : s->keep;
 	int r;
@@ -342,20 +365,28 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		r = -ENOMEM;
 		goto out;
 	}
-	r = collect_all(s, &c, res->msg, sizeof(res->msg));
-	if (r == 0)
-		r = collect_tcp_connections(&c, res->msg, sizeof(res->msg));
-	if (r == 0)
-		r = collect_shared(s, &c, res->msg, sizeof(res->msg));
-	if (r == 0)
-		r = check_unix_senders(&c, res->msg, sizeof(res->msg));
+	r = collect_all(s, &c, checking ? &refused : NULL, res->msg, sizeof(res->msg));
+	if (r == 0 || checking)
+		r = take_refusal(checking ? &refused : NULL, res->msg, r,
+				 collect_tcp_connections(&c, res->msg, sizeof(res->msg)));
+	if (r == 0 || checking)
+		r = take_refusal(checking ? &refused : NULL, res->msg, r,
+				 collect_shared(s, &c, res->msg, sizeof(res->msg)));
+	if (r == 0 || checking)
+		r = take_refusal(checking ? &refused : NULL, res->msg, r,
+				 check_unix_senders(&c, res->msg, sizeof(res->msg)));
 	if (r == 0)
 		r = collect_file_ids(&c);
 	if (r < 0)
 		goto out;
 	cpu_record_host(&c.cpu);
-	if (rq->mode == CTL_DUMP_CHECK) {
+	if (checking) {
 		res->bytes = image_bytes_estimate(&c);
+		if (refused.n) {
+			r = -EOPNOTSUPP;
+			snprintf(res->msg, sizeof(res->msg), "%u thing%s a dump would refuse:\n%s",
+				 refused.n, refused.n == 1 ? "" : "s", refused.text);
+		}
 		goto out;
 	}
 

@@ -31,7 +31,7 @@ struct dump_result {
 	uint64_t frozen_ns, total_ns;
 	uint64_t bytes;
 	char dir[PATH_MAX];
-	char msg[1024];		/* on failure: what failed (process, object, errno) */
+	char msg[8192];		/* on failure: what failed (process, object, errno) */
 };
 
 /*

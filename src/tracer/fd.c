@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/record.h"
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
 #include "tracer/session.h"
@@ -256,6 +257,17 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 	return r;
 }
 
+/* A record collected halfway, and its handles. */
+static void drop_fd_record(struct fd_record *f)
+{
+	int *handles[] = { &f->content_fd, &f->repair_fd, &f->tty_hold_fd, &f->flight_fd };
+
+	for (size_t i = 0; i < ARRAY_SIZE(handles); i++)
+		if (*handles[i] > 2)
+			closep(handles[i]);
+	fd_record_free(f);
+}
+
 int collect_fds(struct collect_ctx *cx, struct process_record *p)
 {
 	struct in_flight_list flights = { 0 };
@@ -291,6 +303,14 @@ int collect_fds(struct collect_ctx *cx, struct process_record *p)
 		memset(&p->fds[p->nr_fds], 0, sizeof(p->fds[0]));
 		r = collect_fd(cx, dirfd(d), (int)fd, &p->fds[p->nr_fds]);
 		p->nr_fds++;
+		if (r < 0 && r != -ENOMEM && cx->refused && cx->err && cx->err[0]) {
+			/* check PID: this fd left out, its reason kept, the others looked at. */
+			r = refusal_take(cx->refused, cx->err);
+			drop_fd_record(&p->fds[--p->nr_fds]);
+			if (r < 0)
+				break;
+			continue;
+		}
 		if (r < 0)
 			break;
 	}

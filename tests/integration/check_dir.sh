@@ -132,4 +132,26 @@ if command -v unshare >/dev/null; then
 	t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
 	wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 fi
+
+# 6. every refusal at once, not the first only: two sockets of kinds not kept
+mkdir "$WORK/g" && cd "$WORK/g" || exit 1
+cat >prog.py <<'PY'
+import socket, sys, time
+kept = [socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0),
+        socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)]
+n = 0
+while True:
+    n += 1
+    print("tick", n, flush=True)
+    time.sleep(0.02)
+PY
+"$TC" run -- /usr/bin/python3 "$WORK/g/prog.py" >run.out 2>&1 </dev/null &
+PIDS+=($!)
+wait_until 30 "ticks" has_ticks run.out 3
+pid=$(prog_in "$WORK/g" "$(readlink -f /usr/bin/python3)")
+check_says refusals 1 '^2 things a dump would refuse:$' "$pid"
+[ "$(grep -c '^problem: pid [0-9]* fd [34]: AF_NETLINK socket' "$WORK/refusals.out")" -eq 2 ] ||
+	fail "refusals: not each fd named: $(cat "$WORK/refusals.out")"
+t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 echo PASS
