@@ -7,37 +7,15 @@
 # one before (an earlier tick, generation one less); DIR.2 never exists.
 # Both restored programs run to PASS with every tick checked.
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 PROG=$(readlink -f "$2")
 WORK=$(mktemp -d /tmp/tc-periodic.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do echo "----- $f"; tail -n 5 "$f"; done
-	exit 1
-}
-# wait_until SECONDS WHAT CMD...: poll CMD, no fixed sleeps
-wait_until() {
-	local end=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-last_tick() { grep -E '^tick [0-9]+$' "$1" | tail -n1 | cut -d' ' -f2; }
-first_tick() { grep -m1 -E '^tick [0-9]+$' "$1" | cut -d' ' -f2; }
+trap kill_pids EXIT
 generation() { "$TC" show "$1" 2>/dev/null | sed -n 's/.*generation \([0-9]*\),.*/\1/p'; }
+# shellcheck disable=SC2317  # called through wait_until
 generation_at_least() { local g; g=$(generation "$1"); [ -n "$g" ] && [ "$g" -ge "$2" ]; }
-has_tick() { [ -n "$(first_tick "$1")" ]; }
-has_pass() { grep -q '^PASS$' "$1"; }
-consecutive() {
-	awk '/^tick [0-9]+$/ { n = $2 + 0; if (seen && n != prev + 1) exit 1; prev = n; seen = 1 }' "$1"
-}
 
 cd "$WORK" || exit 1
 "$TC" run --dir img --interval 1 --keep 2 -- "$PROG" -n 400 -i 20 >run.out 2>run.err </dev/null &
@@ -48,7 +26,7 @@ wait_until 30 "a third periodic checkpoint" generation_at_least img 3
 [ -e img.2 ] && fail "img.2 exists with --keep 2"
 g=$(generation img)
 g1=$(generation img.1)
-[ -n "$g1" ] && [ "$g1" -lt "$g" ] || fail "img.1 has generation ${g1:-none}, img has $g"
+{ [ -n "$g1" ] && [ "$g1" -lt "$g" ]; } || fail "img.1 has generation ${g1:-none}, img has $g"
 grep -q '^PASS' run.out && fail "the program finished before the crash: give it more ticks"
 # The crash: every process of the computation killed at once.
 # shellcheck disable=SC2046
@@ -69,7 +47,7 @@ for d in img img.1; do
 done
 t0=$(first_tick restore-img.out)
 t1=$(first_tick restore-img.1.out)
-[ "$t0" -gt 1 ] && [ "$t0" -le $((crashed + 1)) ] ||
+{ [ "$t0" -gt 1 ] && [ "$t0" -le $((crashed + 1)) ]; } ||
 	fail "img went on from tick $t0; the program crashed at tick $crashed"
 [ "$t1" -lt "$t0" ] || fail "img.1 went on from tick $t1, not before img's tick $t0"
 echo "ok: img went on from tick $t0, img.1 from tick $t1, crash at tick $crashed"

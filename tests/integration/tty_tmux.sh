@@ -80,23 +80,13 @@ SESSION=tc
 WORK=
 RESULT=fail
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+# log, now_ms, alive (fail is this test's own, below)
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 
-now_ms() {
-	local t=${EPOCHREALTIME//[!0-9]/}
-	echo $((10#$t / 1000))
-}
-
 # ---------------------------------------------------------------- processes
-
-alive() {
-	local st
-	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
-	st=${st##*) }
-	[ "${st%% *}" != Z ]
-}
 
 # descendants ROOT...: the ROOTs and every process below them
 descendants() {

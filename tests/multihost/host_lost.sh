@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) echo "host_lost.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: host_lost.sh --tc PATH --ring PATH" >&2; exit 2; }
+{ [ -n "$TC" ] && [ -n "$RING" ]; } || { echo "usage: host_lost.sh --tc PATH --ring PATH" >&2; exit 2; }
 TC=$(realpath "$TC")
 RING=$(realpath "$RING")
 
@@ -45,20 +45,19 @@ up "$PREFIX" "$N" "$OCTET"
 log "$N hosts up; work directory $WORK"
 start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
-declare -A RUN_PID
 start_node() {
 	local i=$1 next=$(( $1 % N + 1 )) size=$2
+	# shellcheck disable=SC2016  # "$0" "$@" are the inner sh's
 	host_exec "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
 		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/node$i.out"'"' "$RING" --id $((i - 1)) --n "$N" \
 		--listen "10.$OCTET.0.$i:7700" --next "10.$OCTET.0.$next:7700" -n "$ROUNDS" -i 20 \
 		--timeout-ms 0 -s "$size" 2>"$WORK/run$i.err" &
-	PIDS+=($!)
-	RUN_PID[$i]=$!
+	PIDS+=("$!")
 }
 start_node 1 4M
 start_node 2 512M
 start_node 3 4M
-for i in 1 2 3; do wait_for 120 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
+for i in 1 2 3; do wait_until 120 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
 
 host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" \
 	>"$WORK/dump1.out" 2>&1 || fail "the first checkpoint: $(cat "$WORK/dump1.out")"
@@ -72,12 +71,11 @@ ring2=$(pgrep -f -- "^$RING --id 1 --n $N " | head -n1)
 host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
 	>"$WORK/dump2.out" 2>&1 &
 DUMP2=$!
-end=$((SECONDS + 30))
-until grep -q '^State:.*t (tracing stop)' "/proc/$ring2/status" 2>/dev/null; do
-	[ $SECONDS -lt $end ] || fail "the second checkpoint did not freeze node 2"
-done
+# shellcheck disable=SC2317  # called through wait_until
+frozen() { grep -q '^State:.*t (tracing stop)' "/proc/$1/status" 2>/dev/null; }
+wait_until 30 "the second checkpoint to freeze node 2" frozen "$ring2"
 sup2=$(sed -n 's/^TracerPid:\t*//p' "/proc/$ring2/status")
-[ -n "$sup2" ] && [ "$sup2" != 0 ] || fail "node 2 has no supervisor"
+{ [ -n "$sup2" ] && [ "$sup2" != 0 ]; } || fail "node 2 has no supervisor"
 # The host dies: its supervisor and its program.
 kill -9 "$sup2" "$ring2"
 log "host 2 (supervisor $sup2, program $ring2) killed during the checkpoint"
@@ -87,10 +85,11 @@ grep -q "host tchl" "$WORK/dump2.out" || fail "the failure names no host: $(cat 
 log "it failed: $(cat "$WORK/dump2.out")"
 # The others were let go: not stopped any more (whether they notice their
 # neighbour is gone depends on where the token was).
-running() { ! grep -q '^State:.*t (tracing stop)' "/proc/$1/status" 2>/dev/null; }
+# shellcheck disable=SC2317  # called through wait_until
+running() { ! frozen "$1"; }
 for i in 1 3; do
 	p=$(pgrep -f -- "^$RING --id $((i - 1)) --n $N " | head -n1)
-	[ -z "$p" ] || wait_for 30 "node $i to be thawed" running "$p"
+	[ -z "$p" ] || wait_until 30 "node $i to be thawed" running "$p"
 done
 "$TC" show --key "$SECRET" "$WORK/img" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
 grep -q "generation 1," "$WORK/show.out" || fail "the image is not generation 1 any more: $(head -1 "$WORK/show.out")"

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$TC" ] || { echo "usage: mpi_ckpt.sh --tc PATH" >&2; exit 2; }
-command -v mpicc.openmpi >/dev/null && command -v mpirun.openmpi >/dev/null ||
+{ command -v mpicc.openmpi >/dev/null && command -v mpirun.openmpi >/dev/null; } ||
 	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
 
 PREFIX=tcmp
@@ -41,16 +41,16 @@ log "$N hosts up; work directory $WORK"
 start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
 MPIRUN=(mpirun.openmpi --allow-run-as-root -np 4 --host "${PREFIX}1:2,${PREFIX}2:2"
-	--mca pml ob1 --mca btl self,vader,tcp --mca btl_tcp_if_include eth0
+	--mca pml ob1 --mca btl "self,vader,tcp" --mca btl_tcp_if_include eth0
 	--mca oob_tcp_if_include eth0 --mca mpi_yield_when_idle 1
 	"$WORK/mpi_ring" -n "$ROUNDS" -i 10)
 host_exec 1 env PATH="$STATE/bin:$PATH" OMPI_MCA_plm_rsh_agent="$STATE/bin/ssh" \
 	"$TC" run --coordinator "$COORD" --secret "$SECRET" -- "${MPIRUN[@]}" \
 	>"$WORK/run.out" 2>"$WORK/run.err" </dev/null &
 RUN=$!
-PIDS+=($RUN)
-wait_for 60 "the job to tick" has_ticks "$WORK/run.out" 30
-wait_for 30 "both hosts in the computation" hosts_joined 2
+PIDS+=("$RUN")
+wait_until 60 "the job to tick" has_ticks "$WORK/run.out" 30
+wait_until 30 "both hosts in the computation" hosts_joined 2
 log "mpirun runs 4 ranks on 2 hosts, each host's part supervised (tick $(last_tick "$WORK/run.out"))"
 
 host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
@@ -65,20 +65,18 @@ log "killed at tick $BEFORE"
 host_exec 1 env PATH="$STATE/bin:$PATH" "$TC" restore --all-hosts --coordinator "$COORD" \
 	--secret "$SECRET" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" </dev/null &
 RESTORE=$!
-PIDS+=($RESTORE)
-wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+PIDS+=("$RESTORE")
+wait_until 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
 grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
-wait_for 120 "the job to finish" grep -q '^PASS' "$WORK/restore.out"
+wait_until 120 "the job to finish" grep -q '^PASS' "$WORK/restore.out"
 wait "$RESTORE"
 rc=$?
 [ $rc = 0 ] || fail "restore --all-hosts exited $rc"
 grep -a '^BAD' "$WORK/restore.out" && fail "BAD after the restore"
-first=$(grep -a -m1 '^tick ' "$WORK/restore.out" | cut -d' ' -f2)
-[ -n "$first" ] && [ "$first" -le $((BEFORE + 1)) ] ||
+first=$(first_tick "$WORK/restore.out")
+{ [ -n "$first" ] && [ "$first" -le $((BEFORE + 1)) ]; } ||
 	fail "the restored job started at tick ${first:-none}, the dump was at $BEFORE"
-grep -a '^tick ' "$WORK/restore.out" | awk -v f="$first" '
-	{ if ($2 != f + NR - 1) { printf "tick %s where %d was due\n", $2, f + NR - 1; bad = 1; exit } }
-	END { exit bad }' || fail "ticks not consecutive after the restore"
+ticks_from "$WORK/restore.out" "$first" "after the restore"
 [ "$(last_tick "$WORK/restore.out")" = "$ROUNDS" ] || fail "the job did not reach round $ROUNDS"
 log "ok: $(grep -a '^result' "$WORK/restore.out"), the same as an uninterrupted run (rank 0 checks it)"
 exit 0

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 	*) echo "ring_periodic.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ -n "$TC" ] && [ -n "$RING" ] || { echo "usage: ring_periodic.sh --tc PATH --ring PATH" >&2; exit 2; }
+{ [ -n "$TC" ] && [ -n "$RING" ]; } || { echo "usage: ring_periodic.sh --tc PATH --ring PATH" >&2; exit 2; }
 TC=$(realpath "$TC")
 RING=$(realpath "$RING")
 
@@ -51,26 +51,29 @@ start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log" --interval 1 -D "$IMG" --
 declare -a RUN_PID CRASHED CRASH_SIZE
 for i in $(seq 1 "$N"); do
 	next=$(( i % N + 1 ))
+	# shellcheck disable=SC2016  # "$0" "$@" are the inner sh's
 	host_exec "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
 		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/node$i.out"'"' "$RING" --id $((i - 1)) --n "$N" \
 		--listen "10.$OCTET.0.$i:7700" --next "10.$OCTET.0.$next:7700" -n 100000 -i 20 \
 		--timeout-ms 0 2>"$WORK/run$i.err" &
-	PIDS+=($!)
-	RUN_PID[$i]=$!
+	PIDS+=("$!")
+	RUN_PID[i]=$!
 done
 
 generation() { "$TC" show --key "$SECRET" "$IMG" 2>/dev/null | sed -n 's/.*generation \([0-9]*\).*/\1/p' | head -n1; }
+# shellcheck disable=SC2317  # called through wait_until
 generation_at_least() { local g; g=$(generation); [ -n "$g" ] && [ "$g" -ge "$1" ]; }
+# shellcheck disable=SC2317  # called through wait_until
 no_first_generation() { ! ls -d "$IMG"/*.g1 >/dev/null 2>&1; }
-tick_lines_at_least() { [ "$(grep -ac '^tick ' "$1")" -ge "$2" ]; }
 
-wait_for 60 "a third checkpoint by the coordinator" generation_at_least 3
-wait_for 10 "generation 1 to go (--keep 2)" no_first_generation
+wait_until 60 "a third checkpoint by the coordinator" generation_at_least 3
+wait_until 10 "generation 1 to go (--keep 2)" no_first_generation
 for i in $(seq 1 "$N"); do
 	parts=$(find "$IMG" -maxdepth 1 -name "$PREFIX$i.g*" | wc -l)
 	# 2 kept, and maybe the next one being written
-	[ "$parts" -ge 2 ] && [ "$parts" -le 3 ] || fail "host $i has $parts parts in $IMG"
+	{ [ "$parts" -ge 2 ] && [ "$parts" -le 3 ]; } || fail "host $i has $parts parts in $IMG"
 done
+# shellcheck disable=SC2012  # a listing for the log only
 log "checkpoints by the coordinator: generation $(generation); $(ls "$IMG" | tr '\n' ' ')"
 
 # The crash: every node's program at once.
@@ -79,13 +82,14 @@ host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" >"$
 crash_programs "$WORK/list.out" "$N"
 for i in $(seq 1 "$N"); do
 	wait "${RUN_PID[$i]}"
-	CRASHED[$i]=$(last_tick "$WORK/node$i.out")
-	CRASH_SIZE[$i]=$(stat -c %s "$WORK/node$i.out")
+	CRASHED[i]=$(last_tick "$WORK/node$i.out")
+	CRASH_SIZE[i]=$(stat -c %s "$WORK/node$i.out")
 done
 gen=$(generation)
 # The one before the latest: kept (--keep 2), with its own manifest.
 old=$((gen - 1))
-[ -f "$IMG/manifest.g$gen" ] && [ -f "$IMG/manifest.g$old" ] ||
+# shellcheck disable=SC2012  # a listing for the message only
+{ [ -f "$IMG/manifest.g$gen" ] && [ -f "$IMG/manifest.g$old" ]; } ||
 	fail "no manifest.g$gen and manifest.g$old in $IMG: $(ls "$IMG" | tr '\n' ' ')"
 [ -e "$IMG/manifest.g$((gen - 2))" ] && fail "manifest.g$((gen - 2)) is still there with --keep 2"
 if host_exec 1 "$TC" restore --all-hosts --generation 999 --coordinator "$COORD" --secret "$SECRET" \
@@ -97,21 +101,21 @@ log "every node killed at: ${CRASHED[*]}; restoring generation $old of $gen"
 
 host_exec 1 "$TC" restore --all-hosts --generation "$old" --coordinator "$COORD" --secret "$SECRET" "$IMG" \
 	>"$WORK/restore.out" 2>"$WORK/restore.err" &
-PIDS+=($!)
-wait_for 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
+PIDS+=("$!")
+wait_until 120 "the release" grep -q "released together\|failed" "$WORK/restore.err"
 grep -q "released together" "$WORK/restore.err" || fail "restore --all-hosts: $(cat "$WORK/restore.err")"
 for i in $(seq 1 "$N"); do
 	f=$WORK/node$i.out
 	lines=$(head -c "${CRASH_SIZE[$i]}" "$f" | grep -ac '^tick ')
-	wait_for 60 "node $i after the restore" tick_lines_at_least "$f" $((lines + 3))
+	wait_until 60 "node $i after the restore" tick_lines_at_least "$f" $((lines + 3))
 	first=$(grep -a '^tick ' "$f" | sed -n "$((lines + 1))s/^tick //p")
-	[ "$first" -gt 1 ] && [ "$first" -le $((CRASHED[i] + 1)) ] ||
+	{ [ "$first" -gt 1 ] && [ "$first" -le $((CRASHED[i] + 1)) ]; } ||
 		fail "node $i: first tick after the restore $first; it crashed at tick ${CRASHED[$i]}"
 	ticks_from "$f" "$first" "node $i after the restore" "$lines"
 	tail -c +$((CRASH_SIZE[i] + 1)) "$f" | grep -a '^BAD' &&
 		fail "node $i after the restore: $(tail -c +$((CRASH_SIZE[i] + 1)) "$f" | grep -a -m1 '^BAD')"
 done
 log "restored from generation $old: every node went on"
-wait_for 30 "a checkpoint of the restored ring" generation_at_least $((gen + 1))
+wait_until 30 "a checkpoint of the restored ring" generation_at_least $((gen + 1))
 log "ok: the coordinator checkpoints the restored ring too (generation $(generation))"
 exit 0
