@@ -902,7 +902,7 @@ mode_staletmp() {
 
 	# A writer at work next to it: its lock held by one process, until killed.
 	command -v flock >/dev/null || skip "no flock(1) to hold a writer lock"
-	mkdir -m 0700 "$live" && echo live >"$live/manifest" && : >"$live.lock" || fail "mkdir $live"
+	{ mkdir -m 0700 "$live" && echo live >"$live/manifest" && : >"$live.lock"; } || fail "mkdir $live"
 	# shellcheck disable=SC2016
 	start holder.out holder.err bash -c 'exec 9>>"$1" && flock -x 9 && exec sleep 600' _ "$live.lock"
 	holder=$LAST_PID
@@ -935,7 +935,7 @@ mode_staletmp() {
 }
 
 mode_detach() {
-	local p prog= tracer
+	local p prog='' tracer
 	start_run run.out run.err
 	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
 	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"

@@ -59,7 +59,7 @@ gen() {
 		echo '	unsigned long h = 1;'
 		for i in $(seq 1 "$FILES"); do
 			echo "	h = f$i(h);"
-			echo "	printf(\"f$i %lx\\n\", h);"
+			printf '\tprintf("f%s %%lx\\n", h);\n' "$i"
 		done
 		echo '	return 0;'
 		echo '}'
@@ -73,6 +73,7 @@ gen() {
 	echo "$n" >tick.count.new && mv tick.count.new tick.count || exit 1
 	echo "tick $n"
 	EOT
+	# shellcheck disable=SC2016  # make's variables, not the shell's
 	{
 		echo "OBJS =$objs main.o"
 		echo 'PAUSE = 0'

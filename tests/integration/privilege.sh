@@ -96,7 +96,7 @@ grep -m1 creds restore.out | grep -q "uid=$uid euid=$uid caps=none secret=EACCES
 	fail "root's restore gave the user's program more: $(grep -m1 creds restore.out)"
 grep -q '^BAD' restore.out && fail "$(grep -m1 '^BAD' restore.out)"
 pid=$(prog_in "$WORK/u")
-[ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ] ||
+{ [ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ]; } ||
 	fail "the restored program does not run as uid $uid"
 grep -q "^CapEff:	0000000000000000" "/proc/$pid/status" || fail "the restored program has capabilities"
 kill -KILL "${PIDS[@]}" 2>/dev/null
