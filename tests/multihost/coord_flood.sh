@@ -205,7 +205,7 @@ printf 'checkpoint: %5d ms without the flood, %5d ms (worst of 2) with\n' "$DUMP
 	fail "the checkpoint took $DUMP1 ms with the flood on, $DUMP0 ms without"
 
 grep -q '^checkpoint of 1 host' "$WORK/dump1.out" || fail "dump: $(cat "$WORK/dump1.out")"
-"$TC" show "$WORK/img1" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
+"$TC" show --key "$SECRET" "$WORK/img1" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
 t=$(last_tick)
 wait_for 30 "the counter to run on after the checkpoint" has_tick $((t + 3))
 grep -q '^BAD' "$WORK/prog.out" && fail "the counter: $(grep -m1 '^BAD' "$WORK/prog.out")"
