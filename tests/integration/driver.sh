@@ -780,7 +780,7 @@ mode_auth() {
 		refused "restore-hostmap$i" "'$host': not a host name" "$TC" restore --all-hosts \
 			--coordinator 127.0.0.1:9 --secret "$secret" --host-map "h1=$host" "$WORK/img-mhok"
 	done
-	[ ! -e "$WORK/pwned" ] && [ ! -e "$WORK/pwned2" ] || fail "a crafted host ran its command"
+	{ [ ! -e "$WORK/pwned" ] && [ ! -e "$WORK/pwned2" ]; } || fail "a crafted host ran its command"
 
 	sums_after=$(cd "$WORK/img" && find . -type f -exec sha256sum {} + | sort)
 	[ "$sums_before" = "$sums_after" ] || fail "failed restores changed the original image"

@@ -23,6 +23,8 @@
 #
 # Needs root, cc and python3 (the build-id edit); 77 without them.
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 COUNTER=$(readlink -f "$2")
 CPUCLAIM=$(readlink -f "$3")
@@ -30,32 +32,14 @@ CPUCLAIM=$(readlink -f "$3")
 command -v cc >/dev/null || { echo "skip: no cc"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
 WORK=$(mktemp -d /tmp/tc-filecheck.XXXXXX)
-PIDS=()
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	kill_pids KILL
 	# Whatever runs from the work directory is ours.
 	for p in $(progs_in "$WORK"); do kill -KILL "$p" 2>/dev/null; done
 }
 trap cleanup EXIT
-fail() {
-	local f
-	echo "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do echo "----- $f"; tail -n 5 "$f"; done
-	exit 1
-}
-# wait_until SECONDS WHAT CMD...: poll CMD, no fixed sleeps
-wait_until() {
-	local end=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-last_tick() { grep -E '^tick [0-9]+$' "$1" | tail -n1 | cut -d' ' -f2; }
-ticks_at_least() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
-has_pass() { grep -q '^PASS$' "$1"; }
 no_bad() { ! grep -q '^BAD' "$1"; }
 # progs_in DIR: pids of processes whose executable is in DIR
 progs_in() {
@@ -66,6 +50,7 @@ progs_in() {
 	done
 }
 # ended PID: gone, or a zombie (our children stay until waited for)
+# shellcheck disable=SC2317  # called through wait_until
 ended() {
 	local st
 	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 0
@@ -85,7 +70,7 @@ start_run() {
 # dump_kill TAG EXE IMG: dump the computation running EXE with --kill into IMG
 dump_kill() {
 	local tag=$1 exe=$2 img=$3 pid
-	wait_until 30 "ticks of $tag" ticks_at_least "$WORK/$tag.out" 3
+	wait_until 30 "ticks of $tag" has_ticks "$WORK/$tag.out" 3
 	pid=$(progs_in "$(dirname "$exe")" | head -n1)
 	[ -n "$pid" ] || fail "$tag: the program is not running"
 	timeout -k 5 60 "$TC" dump "$pid" -D "$img" --kill >"$WORK/$tag-dump.out" \
@@ -178,10 +163,10 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-cc -shared -fPIC -O1 -DK=1234567 -o libk1.so k.c &&
+{ cc -shared -fPIC -O1 -DK=1234567 -o libk1.so k.c &&
 	cc -shared -fPIC -O1 -DK=7654321 -o libk2.so k.c &&
 	cp libk1.so libk.so &&
-	cc -O1 -o uselib uselib.c -L. -lk -Wl,-rpath,"$WORK/lib" || fail "cannot build the library test"
+	cc -O1 -o uselib uselib.c -L. -lk -Wl,-rpath,"$WORK/lib"; } || fail "cannot build the library test"
 cd "$WORK" || exit 1
 [ "$(stat -c %s lib/libk1.so)" = "$(stat -c %s lib/libk2.so)" ] || fail "the two libraries differ in size"
 cmp -s lib/libk1.so lib/libk2.so && fail "the two libraries are the same"
@@ -261,7 +246,7 @@ fi
 # ---------------------------------------------------------------- pidns
 mkdir pidns && cp "$COUNTER" pidns/prog
 start_run pidns-run unshare -p -f "$WORK/pidns/prog" -n 1000 -i 20
-wait_until 30 "ticks of pidns-run" ticks_at_least "$WORK/pidns-run.out" 3
+wait_until 30 "ticks of pidns-run" has_ticks "$WORK/pidns-run.out" 3
 pid=$(progs_in "$WORK/pidns" | head -n1)
 [ -n "$pid" ] || fail "pidns: the program is not running"
 timeout -k 5 60 "$TC" dump "$pid" -D img-pidns --kill >pidns-dump.out 2>pidns-dump.err
@@ -272,7 +257,7 @@ grep -qE "pid $pid \\(tc-counter\\): in a pid namespace of its own \\(nested nam
 	pidns-dump.err || fail "pidns: dump did not refuse by name: $(cat pidns-dump.err)"
 [ -e img-pidns ] && fail "pidns: an image was written"
 t=$(last_tick pidns-run.out)
-wait_until 30 "the program to go on after the refusal" ticks_at_least pidns-run.out $((t + 3))
+wait_until 30 "the program to go on after the refusal" has_ticks pidns-run.out $((t + 3))
 kill -0 "$RUN" 2>/dev/null || fail "pidns: run ended after the refused dump"
 no_bad pidns-run.out || fail "pidns: $(grep -m1 '^BAD' pidns-run.out)"
 echo "ok: pidns: $(head -n1 pidns-dump.err)"
@@ -284,17 +269,17 @@ kill -KILL "$RUN" $(progs_in "$WORK/pidns") 2>/dev/null
 mkdir userns && cp "$COUNTER" userns/prog
 start_run userns-run unshare --user --map-current-user --mount --pid --fork \
 	"$WORK/userns/prog" -n 1000 -i 20
-wait_until 30 "ticks of userns-run" ticks_at_least "$WORK/userns-run.out" 3
+wait_until 30 "ticks of userns-run" has_ticks "$WORK/userns-run.out" 3
 pid=$(progs_in "$WORK/userns" | head -n1)
 [ -n "$pid" ] || fail "userns: the program is not running"
 timeout -k 5 60 "$TC" dump "$pid" -D img-userns --kill >userns-dump.out 2>userns-dump.err
 rc=$?
-[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "userns: dump exited $rc, expected a refusal"
+{ [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; } || fail "userns: dump exited $rc, expected a refusal"
 grep -qE "pid $pid \\(tc-counter\\): in a (pid|user|mount) namespace of its own \\(nested namespaces are not supported yet\\); the program keeps running" \
 	userns-dump.err || fail "userns: dump did not refuse by name: $(cat userns-dump.err)"
 [ -e img-userns ] && fail "userns: an image was written"
 t=$(last_tick userns-run.out)
-wait_until 30 "the program to go on after the refusal" ticks_at_least userns-run.out $((t + 3))
+wait_until 30 "the program to go on after the refusal" has_ticks userns-run.out $((t + 3))
 no_bad userns-run.out || fail "userns: $(grep -m1 '^BAD' userns-run.out)"
 echo "ok: userns: $(head -n1 userns-dump.err)"
 

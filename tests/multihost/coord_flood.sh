@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
 	*) echo "coord_flood.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ -n "$TC" ] && [ -n "$FLOOD" ] && [ -n "$COUNTER" ] ||
+{ [ -n "$TC" ] && [ -n "$FLOOD" ] && [ -n "$COUNTER" ]; } ||
 	{ echo "usage: coord_flood.sh --tc PATH --flood PATH --counter PATH" >&2; exit 2; }
 TC=$(realpath "$TC")
 FLOOD=$(realpath "$FLOOD")
@@ -56,45 +56,29 @@ IDLE=1000
 BURST=40
 CAP=16
 BOUND_MS=2000
-PIDS=()
+# log, fail, wait_until, now_ms, the tick helpers (no hosts: all is on loopback)
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-fail() {
-	log "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err "$WORK"/*.log; do
-		[ -f "$f" ] || continue
-		echo "----- $f (last 12 lines)"
-		tail -n 12 "$f"
-	done
-	exit 1
-}
 # PID and every process below it.
+# shellcheck disable=SC2317  # called by cleanup, from the EXIT trap
 tree() {
 	local c
 	echo "$1"
 	for c in $(pgrep -P "$1"); do tree "$c"; done
 }
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
 	local p all=()
 	exec 7>&- 8>&- 2>/dev/null
 	# The supervisor's program sits below it (in a pid namespace of its
 	# own): the whole tree goes, not only the pids started here.
+	# shellcheck disable=SC2207  # pids, one word each
 	for p in "${PIDS[@]}"; do all+=($(tree "$p")); done
 	[ ${#all[@]} = 0 ] || kill -9 "${all[@]}" 2>/dev/null
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-wait_for() {
-	local s=$1 what=$2
-	shift 2
-	local end=$((SECONDS + s))
-	until "$@"; do
-		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
 
 # 1,000 connections here and as many in the coordinator: the soft limit up
 # to the hard one (the coordinator raises its own too).
@@ -103,7 +87,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 	fail "only $(ulimit -n) fds may be open here; $((IDLE + 300)) are needed"
 
 # A free port: the coordinator says when it cannot listen.
-for try in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	PORT=$((20000 + (RANDOM * 7 + $$) % 30000))
 	COORD=127.0.0.1:$PORT
 	"$TC" coordinator --listen "$COORD" --secret "$SECRET" >"$WORK/coord.log" 2>&1 &
@@ -122,21 +106,20 @@ log "coordinator $CPID on $COORD"
 "$TC" run --coordinator "$COORD" --secret "$SECRET" -- "$COUNTER" -n 10000000 -i 20 \
 	>"$WORK/prog.out" 2>"$WORK/run.err" </dev/null &
 PIDS+=($!)
+# shellcheck disable=SC2317  # called through wait_until
 joined() {
 	[ "$("$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" 2>/dev/null | grep -c .)" = 1 ]
 }
-wait_for 30 "the supervisor to join" joined
-last_tick() { grep -a '^tick ' "$WORK/prog.out" | tail -n 1 | cut -d' ' -f2; }
-has_tick() { local t; t=$(last_tick); [ -n "$t" ] && [ "$t" -ge "$1" ]; }
-wait_for 30 "the counter to tick" has_tick 3
+wait_until 30 "the supervisor to join" joined
+wait_until 30 "the counter to tick" has_ticks "$WORK/prog.out" 3
 
 # timed NAME CMD...: run it, its output in WORK/NAME.out; sets T (ms).
 timed() {
 	local name=$1 t0
 	shift
-	t0=$(ms)
+	t0=$(now_ms)
 	"$@" >"$WORK/$name.out" 2>&1 || fail "$name: $(cat "$WORK/$name.out")"
-	T=$(( $(ms) - t0 ))
+	T=$(( $(now_ms) - t0 ))
 }
 list_cmd=("$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET")
 dump_cmd() { "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$1"; }
@@ -151,8 +134,9 @@ mkfifo "$WORK/hold"
 FPID=$!
 PIDS+=("$FPID")
 exec 7>"$WORK/hold"
-flood_ready() { grep -q '^READY' "$WORK/flood.out" || ! kill -0 $FPID 2>/dev/null; }
-wait_for 60 "the flood" flood_ready
+# shellcheck disable=SC2317  # called through wait_until
+flood_ready() { grep -q '^READY' "$WORK/flood.out" || ! kill -0 "$FPID" 2>/dev/null; }
+wait_until 60 "the flood" flood_ready
 grep -q '^READY' "$WORK/flood.out" || fail "the flood did not start: $(cat "$WORK/flood.err")"
 OPEN=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
 log "flood on: $(grep '^READY' "$WORK/flood.out"); $OPEN connections to the coordinator open"
@@ -163,7 +147,7 @@ burst=$(grep '^burst ' "$WORK/flood.out")
 log "$burst"
 [[ $burst =~ :\ ([0-9]+)\ challenged,\ ([0-9]+)\ closed\ at\ once,\ ([0-9]+)\ neither ]] ||
 	fail "no outcome of the burst"
-[ "${BASH_REMATCH[1]}" = $CAP ] && [ "${BASH_REMATCH[2]}" = $((BURST - CAP)) ] ||
+{ [ "${BASH_REMATCH[1]}" = $CAP ] && [ "${BASH_REMATCH[2]}" = $((BURST - CAP)) ]; } ||
 	fail "the cap per source: $burst (expected $CAP challenged, $((BURST - CAP)) closed at once)"
 
 # Real work while the flood is on.
@@ -182,8 +166,8 @@ log "$OPEN2 connections to the coordinator open after the checkpoint"
 
 # Once more after the first handshake deadlines passed (the idle ones
 # closed and opened again in a wave) and the stalled members were dropped.
-wait_for 30 "the first handshake deadlines" grep -q 'no handshake within' "$WORK/coord.log"
-wait_for 30 "the stalled members to be dropped" grep -q 'a message was begun and not finished' "$WORK/coord.log"
+wait_until 30 "the first handshake deadlines" grep -q 'no handshake within' "$WORK/coord.log"
+wait_until 30 "the stalled members to be dropped" grep -q 'a message was begun and not finished' "$WORK/coord.log"
 for i in 4 5 6; do
 	timed "list$i" "${list_cmd[@]}"
 	grep -q "$COUNTER" "$WORK/list$i.out" || fail "status $i does not list the counter: $(cat "$WORK/list$i.out")"
@@ -206,8 +190,8 @@ printf 'checkpoint: %5d ms without the flood, %5d ms (worst of 2) with\n' "$DUMP
 
 grep -q '^checkpoint of 1 host' "$WORK/dump1.out" || fail "dump: $(cat "$WORK/dump1.out")"
 "$TC" show --key "$SECRET" "$WORK/img1" >"$WORK/show.out" 2>&1 || fail "show: $(head -3 "$WORK/show.out")"
-t=$(last_tick)
-wait_for 30 "the counter to run on after the checkpoint" has_tick $((t + 3))
+t=$(last_tick "$WORK/prog.out")
+wait_until 30 "the counter to run on after the checkpoint" has_ticks "$WORK/prog.out" $((t + 3))
 grep -q '^BAD' "$WORK/prog.out" && fail "the counter: $(grep -m1 '^BAD' "$WORK/prog.out")"
 
 # While a checkpoint runs (held open by a fake supervisor that does not
@@ -220,13 +204,14 @@ mkfifo "$WORK/fake-hold"
 FAKE=$!
 PIDS+=("$FAKE")
 exec 8>"$WORK/fake-hold"
-wait_for 30 "the fake supervisor to join" grep -q '^JOINED' "$WORK/fake.out"
+wait_until 30 "the fake supervisor to join" grep -q '^JOINED' "$WORK/fake.out"
+# shellcheck disable=SC2317  # called through wait_until
 hosts_listed() { [ "$("${list_cmd[@]}" 2>/dev/null | grep -c .)" = "$1" ]; }
-wait_for 30 "two hosts listed" hosts_listed 2
+wait_until 30 "two hosts listed" hosts_listed 2
 dump_cmd "$WORK/img3" >"$WORK/dump3.out" 2>&1 &
 DUMP3=$!
 PIDS+=("$DUMP3")
-wait_for 30 "the checkpoint to reach the fake supervisor" grep -q '^FREEZE' "$WORK/fake.out"
+wait_until 30 "the checkpoint to reach the fake supervisor" grep -q '^FREEZE' "$WORK/fake.out"
 timed list7 "${list_cmd[@]}"
 log "status while a checkpoint runs: $T ms"
 [ "$(grep -c . "$WORK/list7.out")" = 2 ] || fail "status while a checkpoint runs: $(cat "$WORK/list7.out")"
@@ -235,13 +220,13 @@ if dump_cmd "$WORK/img4" >"$WORK/dump4.out" 2>&1; then fail "a second checkpoint
 grep -q 'a checkpoint is running already' "$WORK/dump4.out" || fail "the second checkpoint: $(cat "$WORK/dump4.out")"
 { kill -9 "$DUMP3" && wait "$DUMP3"; } 2>/dev/null
 echo fail >&8
-wait_for 30 "the checkpoint to be called off" grep -q 'called off: host fake-host: the test said so' "$WORK/coord.log"
-wait_for 30 "the fake supervisor to be told" grep -q '^ABORT' "$WORK/fake.out"
-t=$(last_tick)
-wait_for 30 "the counter to be thawed" has_tick $((t + 3))
+wait_until 30 "the checkpoint to be called off" grep -q 'called off: host fake-host: the test said so' "$WORK/coord.log"
+wait_until 30 "the fake supervisor to be told" grep -q '^ABORT' "$WORK/fake.out"
+t=$(last_tick "$WORK/prog.out")
+wait_until 30 "the counter to be thawed" has_ticks "$WORK/prog.out" $((t + 3))
 exec 8>&-
 wait "$FAKE" || fail "the fake supervisor: $(cat "$WORK/fake.err")"
-wait_for 30 "the fake supervisor to be gone" hosts_listed 1
+wait_until 30 "the fake supervisor to be gone" hosts_listed 1
 log "a checkpoint held open: status served, a second one refused as busy, its command gone, called off"
 
 exec 7>&-
