@@ -52,8 +52,10 @@ void priv_lower_all(void);
 int priv_raise(int cap);
 void priv_lower(const int *token);
 #define _cleanup_priv_ __attribute__((cleanup(priv_lower)))
-/* cap effective until the end of the enclosing scope. */
-#define PRIV_SCOPE(cap) _cleanup_priv_ int PRIV_UNIQ(priv_, __LINE__) = priv_raise(cap)
+/* cap effective until the end of the enclosing scope (the variable is only
+ * read by its cleanup, which clang calls unused). */
+#define PRIV_SCOPE(cap) \
+	_cleanup_priv_ __attribute__((unused)) int PRIV_UNIQ(priv_, __LINE__) = priv_raise(cap)
 #define PRIV_UNIQ(a, b) PRIV_UNIQ2(a, b)
 #define PRIV_UNIQ2(a, b) a##b
 

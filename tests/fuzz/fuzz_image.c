@@ -107,8 +107,11 @@ static void fuzz_handshake(const uint8_t *buf, size_t len)
 		/* Nobody can know the secret here: it must never be accepted. */
 		if (channel_accept(&ch, sv[0], secret, 100) == 0)
 			abort();
+		/* Closes sv[0] and frees the part of a frame read so far. */
+		channel_close(&ch);
+	} else {
+		close(sv[0]);
 	}
-	close(sv[0]);
 	close(sv[1]);
 }
 
