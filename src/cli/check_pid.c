@@ -109,8 +109,12 @@ int check_pid(pid_t pid)
 		/* "N things a dump would refuse:" and a line each, or one reason. */
 		if (line) {
 			printf("%.*s\n", (int)(line - msg), msg);
-			for (line++; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0))
-				printf("problem: %.*s\n", (int)strcspn(line, "\n"), line);
+			for (const char *p = line + 1; *p;) {
+				size_t n = strcspn(p, "\n");
+
+				printf("problem: %.*s\n", (int)n, p);
+				p += n + (p[n] != '\0');
+			}
 		} else {
 			printf("problem: %s\n", msg[0] ? msg : strerror(-r));
 		}
