@@ -14,26 +14,18 @@
 # estimate of the time), one of a program in a nested pid namespace would
 # be refused (1, said why); neither writes an image, both run on.
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 COUNTER=$(readlink -f "$2")
 TCPECHO=$(readlink -f "$3")
 WORK=$(mktemp -d /tmp/tc-check-dir.XXXXXX)
-PIDS=()
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	kill_pids KILL
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-wait_until() {
-	local end=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-has_ticks() { grep -qE "^tick $2\$" "$1"; }
 # the program running from DIR (its working directory) with executable EXE
 prog_in() {
 	local f p
@@ -120,7 +112,7 @@ pid=$(prog_in "$WORK/e" "$COUNTER")
 check_says pid-ok 0 '^a dump would work: about [0-9.]+ MiB to write, 1 process' "$pid"
 grep -q '^estimate: ' "$WORK/pid-ok.out" || fail "pid-ok: no estimate: $(cat "$WORK/pid-ok.out")"
 [ ! -e "$WORK/e/img" ] || fail "check PID wrote an image"
-t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+t=$(last_tick run.out)
 wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 if command -v unshare >/dev/null; then
 	mkdir "$WORK/f" && cd "$WORK/f" || exit 1
@@ -129,7 +121,7 @@ if command -v unshare >/dev/null; then
 	wait_until 30 "ticks" has_ticks run.out 3
 	pid=$(prog_in "$WORK/f" "$COUNTER")
 	check_says pid-refused 1 'pid namespace of its own' "$pid"
-	t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+	t=$(last_tick run.out)
 	wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 fi
 
@@ -152,6 +144,6 @@ pid=$(prog_in "$WORK/g" "$(readlink -f /usr/bin/python3)")
 check_says refusals 1 '^2 things a dump would refuse:$' "$pid"
 [ "$(grep -c '^problem: pid [0-9]* fd [34]: AF_NETLINK socket' "$WORK/refusals.out")" -eq 2 ] ||
 	fail "refusals: not each fd named: $(cat "$WORK/refusals.out")"
-t=$(grep -E '^tick [0-9]+$' run.out | tail -n1 | cut -d' ' -f2)
+t=$(last_tick run.out)
 wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 echo PASS
