@@ -8,31 +8,17 @@
 # again.  Works as root and as an ordinary user (whose dump cannot read
 # seccomp filters from the kernel, and knows the trap's without looking).
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 PROG=$(readlink -f "$2")
 WORK=$(mktemp -d /tmp/tc-coord-local.XXXXXX)
-PIDS=()
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	kill_pids KILL
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for f in "$WORK"/*.out "$WORK"/*.err; do echo "----- $f"; tail -n 5 "$f"; done
-	exit 1
-}
-wait_until() {
-	local end=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || fail "timed out waiting for $what"
-		sleep 0.05
-	done
-}
-last_tick() { grep -E '^tick [0-9]+$' "$1" | tail -n1 | cut -d' ' -f2; }
-first_tick() { grep -m1 -E '^tick [0-9]+$' "$1" | cut -d' ' -f2; }
-has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
 
 cd "$WORK" || exit 1
 head -c 32 /dev/urandom >secret
