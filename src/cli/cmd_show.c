@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -228,6 +229,16 @@ static void show_text(const char *dir, const struct computation *c)
 			       d->path ? d->path : "", (unsigned long long)d->pos, d->desc_id,
 			       d->deleted ? " (deleted)" : "",
 			       d->sock_queue_fds ? " (queue carries files)" : "", id);
+			if (d->kind == FD_INET && d->sock_type == SOCK_STREAM && d->inet_state != 7 &&
+			    d->inet_state != 10) {
+				char l[INET_ADDR_STR_MAX], r[INET_ADDR_STR_MAX];
+
+				inet_addr_str(d->inet_local, l, sizeof(l));
+				inet_addr_str(d->inet_remote, r, sizeof(r));
+				printf("    TCP %s -> %s state %u, %s%s\n", l, r, d->inet_state,
+				       d->tcp_drained ? "drained" : "repaired",
+				       d->tcp_shut_wr ? ", shut for writing" : "");
+			}
 		}
 	}
 }

@@ -227,7 +227,11 @@ enum fd_attr {
 	FD_A_SOCK_QUEUE_FDS,	/* u32: queued messages carry fds in flight */
 	FD_A_IN_FLIGHT,		/* u32: a file in flight in a socket, in no fd table */
 	FD_A_FILE_ID,		/* struct file_id */
-	FD_A_MAX = FD_A_FILE_ID,
+	FD_A_TCP_DRAINED,	/* u32: the connection was drained, not repaired (no TCP_REPAIR) */
+	FD_A_TCP_SHUT_WR,	/* u32: this end had shut its writing (its FIN was sent) */
+	FD_A_TCP_CORK,		/* u32 */
+	FD_A_SOCK_BUF_LOCK,	/* u32: SO_BUF_LOCK, the buffer sizes the program set itself */
+	FD_A_MAX = FD_A_SOCK_BUF_LOCK,
 };
 
 /*

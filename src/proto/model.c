@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,37 @@ bool fd_record_peer_outside(const struct computation *c, const struct fd_record 
 				return false;
 		}
 	return true;
+}
+
+const struct fd_record *fd_record_tcp_peer(const struct computation *c, const struct fd_record *f)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_INET && o->tcp_drained && o != f &&
+			    !memcmp(o->inet_local, f->inet_remote, sizeof(o->inet_local)) &&
+			    !memcmp(o->inet_remote, f->inet_local, sizeof(o->inet_remote)))
+				return o;
+		}
+	return NULL;
+}
+
+void inet_addr_str(const uint8_t *sa, char *buf, size_t len)
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	memcpy(&a6, sa, sizeof(a6));
+	if (a6.sin6_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a6.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a6.sin6_port));
+		return;
+	}
+	memcpy(&a4, sa, sizeof(a4));
+	inet_ntop(AF_INET, &a4.sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(a4.sin_port));
 }
 
 void process_record_free(struct process_record *p)

@@ -305,6 +305,21 @@ struct fd_record {
 	uint32_t tcp_timestamp;
 	uint32_t tcp_window[5];	/* struct tcp_repair_window */
 	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive, sock_v6only;
+	/*
+	 * Drained instead of repaired (an ordinary user has no TCP_REPAIR, or
+	 * TRACE_CKPT_TCP=drain): both ends are in the computation, the send
+	 * queues had flowed into their peers, and content holds
+	 * [u32 0][u32 length][what this end had not read] on one record of
+	 * the socket.  inet_state may then also be TCP_FIN_WAIT1/2 or
+	 * TCP_CLOSE_WAIT: a connection shut in one direction.
+	 */
+	uint32_t tcp_drained;
+	uint32_t tcp_shut_wr;	/* this end had called shutdown(SHUT_WR) */
+	uint32_t tcp_cork;	/* TCP_CORK */
+	uint32_t sock_buf_lock;	/* SO_BUF_LOCK: sizes the program set, kept as they were */
+	/* Collector only: bytes of its receive queue were read out (drained)
+	 * and must go back before the program runs on. */
+	bool tcp_consumed;
 	/* FD_TTY and a terminal FD_STDIO: tty_termios is a struct termios; a
 	 * master's content is [u32 length][bytes the master had not read]
 	 * [u32 length][bytes the slave had not read]. */
@@ -405,6 +420,13 @@ struct computation {
 /* Free what c and p own, not c or p themselves (they may be on the stack). */
 /* An established TCP connection whose other end is not in c. */
 bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f);
+
+/* The other end of a drained connection f (the first record of that socket), or NULL. */
+const struct fd_record *fd_record_tcp_peer(const struct computation *c, const struct fd_record *f);
+
+/* "ADDR:PORT" or "[ADDR]:PORT" of a struct sockaddr_in or _in6 (inet_local...). */
+#define INET_ADDR_STR_MAX 64
+void inet_addr_str(const uint8_t *sa, char *buf, size_t len);
 
 /* A unix socket of c is bound to this name (sun_path bytes), of any type, listeners too. */
 bool computation_holds_unix_name(const struct computation *c, const uint8_t *name, uint32_t len);

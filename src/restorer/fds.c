@@ -24,6 +24,7 @@
 #include "restorer/fds.h"
 #include "restorer/locks.h"
 #include "restorer/shm.h"
+#include "restorer/tcpdrain.h"
 #include "restorer/udp.h"
 #include "restorer/unix.h"
 #include "restorer/timewait.h"
@@ -431,7 +432,7 @@ static int repair_done(const struct computation *c, const struct desc_table *t)
 			int fd, r;
 
 			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
-			    f->inet_state != TCP_ESTABLISHED)
+			    f->inet_state != TCP_ESTABLISHED || f->tcp_drained)
 				continue;
 			fd = descs_lookup(t, f->desc_id);
 			if (fd < 0)
@@ -596,6 +597,31 @@ static unsigned int inet_port(const struct fd_record *f)
 	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
 }
 
+/* Both ends of a drained connection at once, each in the table under its description. */
+static int open_drained(const struct computation *c, struct desc_table *t, pid_t pid,
+			const struct fd_record *f, char *err, size_t errlen)
+{
+	const struct fd_record *peer = NULL;
+	int a = -1, b = -1, r;
+
+	r = tcpdrain_connect(c, t, pid, f, &peer, &a, &b, err, errlen);
+	if (r < 0)
+		return r;
+	r = dup_with_flags(a, f->flags);
+	close(a);
+	if (r >= 0)
+		r = add_desc(t, f->desc_id, r);
+	if (r >= 0 && descs_lookup(t, peer->desc_id) < 0) {
+		r = dup_with_flags(b, peer->flags);
+		if (r >= 0)
+			r = add_desc(t, peer->desc_id, r);
+	}
+	close(b);
+	if (r < 0)
+		snprintf(err, errlen, "pid %d fd %d: TCP connection: %s", pid, f->fd, strerror(-r));
+	return r < 0 ? r : 0;
+}
+
 static const char *desc_kind_name(uint32_t kind)
 {
 	switch (kind) {
@@ -731,7 +757,8 @@ void descs_quiesce(const struct computation *c, const struct desc_table *t)
 			int fd;
 
 			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
-			    f->inet_state != TCP_ESTABLISHED || (fd = descs_lookup(t, f->desc_id)) < 0)
+			    f->inet_state != TCP_ESTABLISHED || f->tcp_drained ||
+			    (fd = descs_lookup(t, f->desc_id)) < 0)
 				continue;
 			tcp_set_repair(fd, TCP_REPAIR_ON);
 		}
@@ -744,7 +771,8 @@ void descs_unlock_peers(const struct computation *c)
 			const struct fd_record *f = &c->procs[i].fds[k];
 
 			if (f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
-			    f->inet_state == TCP_ESTABLISHED && fd_record_peer_outside(c, f))
+			    f->inet_state == TCP_ESTABLISHED && !f->tcp_drained &&
+			    fd_record_peer_outside(c, f))
 				netlock_del(f->inet_local, f->inet_remote);
 		}
 }
@@ -807,6 +835,10 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			}
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
+			if (f->kind == FD_INET && f->tcp_drained) {
+				r = open_drained(c, t, p->pid, f, err, errlen);
+				continue;
+			}
 			fd = open_desc(c, t, f, &pipes, &nr_pipes, &us, &ts);
 			if (fd == -EADDRINUSE && f->kind == FD_INET) {
 				r = fd;
@@ -848,6 +880,8 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 	unix_state_clear(&us);
 	if (r == 0)
 		r = udp_refill_queues(c, t, err, errlen);
+	if (r == 0)
+		r = tcpdrain_refill(c, t, err, errlen);
 	if (r == 0)
 		tty_state_finish(c, &ts);
 	tty_state_clear(&ts);

@@ -99,6 +99,12 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 int collect_tcp_connections(struct computation *c, char *err, size_t errlen);
 /* Out of repair mode (unless killed), and unlocked (but a killed program's peers outside). */
 void release_tcp_connections(struct computation *c, bool killed);
+/* An established (or half-closed) TCP socket to be drained: its options and our handle. */
+int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h);
+/* Drain every such connection (both ends in c) into its records' contents. */
+int tcpdrain_connections(struct computation *c, char *err, size_t errlen);
+/* Unless killed: what was read out goes back into the program's queues. */
+void tcpdrain_release(struct computation *c, bool killed);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 /*
  * Every queued datagram's sender is in the computation, unbound, or gone:

@@ -191,7 +191,7 @@ static int peek_udp_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 static bool is_connection(const struct fd_record *f)
 {
 	return f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
-	       f->inet_state == TCP_ESTABLISHED && f->repair_fd >= 0;
+	       f->inet_state == TCP_ESTABLISHED && f->repair_fd >= 0 && !f->tcp_drained;
 }
 
 /* The computation's connections, each socket once (a shared one has several fds). */
@@ -259,7 +259,7 @@ int collect_tcp_connections(struct computation *c, char *err, size_t errlen)
 				return collect_fail(&cx, r, "fd %d: TCP connection state", f->fd);
 			}
 		}
-	return 0;
+	return tcpdrain_connections(c, err, errlen);
 }
 
 void release_tcp_connections(struct computation *c, bool killed)
@@ -268,6 +268,7 @@ void release_tcp_connections(struct computation *c, bool killed)
 	int off = TCP_REPAIR_OFF_NO_WP;
 	size_t n = 0;
 
+	tcpdrain_release(c, killed);
 	conns = connections(c, &n, killed);
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
@@ -344,6 +345,9 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		state = ti.tcpi_state;
 	}
 	f->inet_state = state;
+	/* Without TCP_REPAIR (or asked to): drained, between processes of the computation. */
+	if (cx->s->tcp_drain && state != TCP_CLOSE && state != TCP_LISTEN)
+		return tcpdrain_collect_socket(cx, f, h);
 	switch (state) {
 	case TCP_CLOSE:
 		return 0;	/* created, maybe bound, never connected */

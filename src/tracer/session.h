@@ -66,8 +66,11 @@ struct session {
 	const char *addr_map;	/* restore on other hosts: "OLD=NEW,..." or NULL */
 	pid_t *carried_ssh;	/* ssh clients whose command went to another host */
 	size_t nr_carried_ssh;
-	bool can_repair_tcp;
-	int priv_mode;		/* enum privilege_mode, at session_init */	/* TCP_REPAIR works here (CAP_NET_ADMIN on the host) */
+	bool can_repair_tcp;	/* TCP_REPAIR works here (CAP_NET_ADMIN on the host) */
+	int priv_mode;		/* enum privilege_mode, at session_init */
+	/* Established TCP connections are drained rather than repaired: no
+	 * TCP_REPAIR here, or TRACE_CKPT_TCP=drain asked for it. */
+	bool tcp_drain;
 	int *dead_ends;		/* our ends of the FD_DEAD_END sockets restored */
 	uint64_t *dead_end_inos;	/* and the inodes of the program's ends */
 	size_t nr_dead_ends;

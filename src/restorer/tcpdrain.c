@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A drained connection is made again the ordinary way, which needs no
+ * privilege: one end listens on its old address (the program's own restored
+ * listener when it has one on that port, else a listener of ours for the
+ * moment), the other binds its old address and connects, and the first
+ * accepts.  Nothing of the program runs before the bytes its ends had not
+ * read are back in their receive queues, sent by the peer's end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "restorer/tcpdrain.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+#define SNDBUF_LOCK 1	/* SOCK_SNDBUF_LOCK */
+#define RCVBUF_LOCK 2	/* SOCK_RCVBUF_LOCK */
+
+/* How long a connect may meet the old connection's TIME_WAIT (tcp_tw_reuse_delay). */
+#define TIMEWAIT_WAIT_MS 3000
+#define REFILL_DEADLINE_MS 2000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static socklen_t addr_len(uint32_t family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? neg_errno() : 0;
+}
+
+/* Same family, port and address (a wildcard in a matches any when any_ok). */
+static bool addr_match(const uint8_t *a, const uint8_t *b, bool any_ok)
+{
+	struct sockaddr_in6 a6, b6;
+	struct sockaddr_in a4, b4;
+
+	memcpy(&a6, a, sizeof(a6));
+	memcpy(&b6, b, sizeof(b6));
+	if (a6.sin6_family != b6.sin6_family)
+		return false;
+	if (a6.sin6_family == AF_INET6)
+		return a6.sin6_port == b6.sin6_port &&
+		       (!memcmp(&a6.sin6_addr, &b6.sin6_addr, sizeof(a6.sin6_addr)) ||
+			(any_ok && IN6_IS_ADDR_UNSPECIFIED(&a6.sin6_addr)));
+	memcpy(&a4, a, sizeof(a4));
+	memcpy(&b4, b, sizeof(b4));
+	return a4.sin_port == b4.sin_port &&
+	       (a4.sin_addr.s_addr == b4.sin_addr.s_addr ||
+		(any_ok && a4.sin_addr.s_addr == htonl(INADDR_ANY)));
+}
+
+/* The program's listener that takes connections to local, or NULL. */
+static const struct fd_record *listener_for(const struct computation *c, const uint8_t *local)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *l = &c->procs[i].fds[k];
+
+			if (l->kind == FD_INET && l->sock_type == SOCK_STREAM &&
+			    l->inet_state == TCP_LISTEN && addr_match(l->inet_local, local, true))
+				return l;
+		}
+	return NULL;
+}
+
+/* A socket for end f, its old address free to share with what the old connection left. */
+static int new_socket(const struct fd_record *f)
+{
+	_cleanup_close_ int fd = socket((int)f->inet_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return neg_errno();
+	r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (r == 0 && f->inet_family == AF_INET6 && f->sock_v6only)
+		r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+/* Sizes the program chose itself; others are left to the kernel's tuning. */
+static void set_buffers(int fd, const struct fd_record *f)
+{
+	if ((f->sock_buf_lock & SNDBUF_LOCK) && f->sock_sndbuf)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock_sndbuf / 2);
+	if ((f->sock_buf_lock & RCVBUF_LOCK) && f->sock_rcvbuf)
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock_rcvbuf / 2);
+	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock_buf_lock);
+}
+
+static int finish_options(int fd, const struct fd_record *f)
+{
+	int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, f->sock_reuseaddr ? 1 : 0);
+
+	if (r == 0)
+		r = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, f->sock_keepalive ? 1 : 0);
+	if (r == 0)
+		r = set_int(fd, IPPROTO_TCP, TCP_NODELAY, f->sock_nodelay ? 1 : 0);
+	set_buffers(fd, f);
+	return r;
+}
+
+/* b binds its old address and connects to a's. */
+static int connect_from(const struct fd_record *b, const struct fd_record *a, int *out,
+			const char **step)
+{
+	_cleanup_close_ int fd = new_socket(b);
+	uint64_t deadline = now_ms() + TIMEWAIT_WAIT_MS;
+
+	if (fd < 0)
+		return fd;
+	set_buffers(fd, b);	/* before the handshake: the window scale follows it */
+	*step = "binding its old address";
+	if (bind(fd, (const struct sockaddr *)b->inet_local, addr_len(b->inet_family)) < 0)
+		return neg_errno();
+	*step = "connecting";
+	/*
+	 * The old connection's TIME_WAIT (a program that was not killed by the
+	 * dump closed it) holds these very addresses until the kernel lets a
+	 * new connection reuse them, a second after its last packet.
+	 */
+	while (connect(fd, (const struct sockaddr *)a->inet_local, addr_len(a->inet_family)) < 0) {
+		struct timespec ts = { 0, 20 * 1000000L };
+
+		if (errno == EINTR)
+			continue;
+		if (errno != EADDRNOTAVAIL || now_ms() >= deadline)
+			return neg_errno();
+		nanosleep(&ts, NULL);
+	}
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
+/* The connection from want out of listener lfd's queue (others there are not ours). */
+static int accept_from(int lfd, const uint8_t *want, int *out)
+{
+	uint64_t deadline = now_ms() + REFILL_DEADLINE_MS;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		struct sockaddr_storage ss = { 0 };
+		socklen_t sl = sizeof(ss);
+		uint8_t peer[28] = { 0 };
+		int left = (int)(deadline - MIN(deadline, now_ms())), fd;
+
+		if (poll(&pfd, 1, left) <= 0)
+			return -ETIMEDOUT;
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0)
+			return neg_errno();
+		memcpy(peer, &ss, MIN((size_t)sl, sizeof(peer)));
+		if (addr_match(peer, want, false)) {
+			*out = fd;
+			return 0;
+		}
+		log_warn("a connection to a restored listener before the program runs: closed");
+		close(fd);
+	}
+}
+
+static int conn_fail(pid_t pid, const struct fd_record *f, char *err, size_t errlen, int r,
+		     const char *step)
+{
+	char l[INET_ADDR_STR_MAX], p[INET_ADDR_STR_MAX];
+
+	inet_addr_str(f->inet_local, l, sizeof(l));
+	inet_addr_str(f->inet_remote, p, sizeof(p));
+	snprintf(err, errlen, "pid %d fd %d: TCP connection %s -> %s (drained): %s: %s%s", pid,
+		 f->fd, l, p, step, strerror(-r),
+		 r == -EADDRINUSE ? " (the port is taken by another socket now)" : "");
+	return r;
+}
+
+int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pid_t pid,
+		     const struct fd_record *f, const struct fd_record **peer, int *fd,
+		     int *peer_fd, char *err, size_t errlen)
+{
+	const struct fd_record *a = f, *b = fd_record_tcp_peer(c, f), *l;
+	_cleanup_close_ int own_listener = -1, afd = -1, bfd = -1;
+	const char *step = "its peer";
+	int lfd, r;
+
+	if (!b)
+		return conn_fail(pid, f, err, errlen, -ENOENT, "its peer is not in the image");
+	*peer = b;
+	/* The end on a port the program listens on is the accepted one. */
+	if (!listener_for(c, a->inet_local) && listener_for(c, b->inet_local)) {
+		a = b;
+		b = f;
+	}
+	l = listener_for(c, a->inet_local);
+	if (l) {
+		step = "the program's listener on its port";
+		lfd = descs_lookup(t, l->desc_id);
+		if (lfd < 0)
+			return conn_fail(pid, f, err, errlen, -ENOENT, step);
+	} else {
+		step = "listening on its old address";
+		own_listener = new_socket(a);
+		if (own_listener < 0)
+			return conn_fail(pid, f, err, errlen, own_listener, step);
+		if (bind(own_listener, (const struct sockaddr *)a->inet_local,
+			 addr_len(a->inet_family)) < 0 || listen(own_listener, 1) < 0)
+			return conn_fail(pid, a, err, errlen, neg_errno(), step);
+		lfd = own_listener;
+	}
+	r = connect_from(b, a, &bfd, &step);
+	if (r < 0)
+		return conn_fail(pid, f, err, errlen, r, step);
+	r = accept_from(lfd, b->inet_local, &afd);
+	if (r < 0)
+		return conn_fail(pid, f, err, errlen, r, "accepting it");
+	r = finish_options(afd, a);
+	if (r == 0)
+		r = finish_options(bfd, b);
+	if (r < 0)
+		return conn_fail(pid, f, err, errlen, r, "its options");
+	*fd = a == f ? TAKE_FD(afd) : TAKE_FD(bfd);
+	*peer_fd = a == f ? TAKE_FD(bfd) : TAKE_FD(afd);
+	return 0;
+}
+
+/* The bytes f's end had not read: [u32 0][u32 length][bytes] (tracer/tcpdrain.c). */
+static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
+{
+	_cleanup_close_ int src = -1;
+	uint32_t hdr[2];
+	int r;
+
+	*buf = NULL;
+	*len = 0;
+	if (!f->content)
+		return 0;
+	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return neg_errno();
+	r = pread_full(src, hdr, sizeof(hdr), 0);
+	if (r < 0)
+		return r;
+	if (hdr[0] != 0 || (uint64_t)hdr[1] + sizeof(hdr) > f->size)
+		return -EBADMSG;
+	*buf = malloc(hdr[1] ? hdr[1] : 1);
+	if (!*buf)
+		return -ENOMEM;
+	*len = hdr[1];
+	return pread_full(src, *buf, hdr[1], sizeof(hdr));
+}
+
+/* Into the receive queue of the peer, through our end: nothing reads it yet. */
+static int send_all(int fd, const uint8_t *buf, uint32_t len)
+{
+	uint64_t deadline = now_ms() + REFILL_DEADLINE_MS;
+
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		if (n > 0) {
+			buf += n;
+			len -= n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return neg_errno();
+		if (now_ms() >= deadline)
+			return -ENOBUFS;
+		poll(&pfd, 1, 10);
+	}
+	return 0;
+}
+
+int tcpdrain_refill(const struct computation *c, const struct desc_table *t, char *err,
+		    size_t errlen)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k], *peer;
+			_cleanup_free_ uint8_t *buf = NULL;
+			uint32_t len;
+			int r, sfd;
+
+			if (f->kind != FD_INET || !f->tcp_drained || !f->content)
+				continue;
+			peer = fd_record_tcp_peer(c, f);
+			sfd = peer ? descs_lookup(t, peer->desc_id) : -1;
+			r = sfd < 0 ? -ENOENT : read_queue(f, &buf, &len);
+			if (r == 0)
+				r = send_all(sfd, buf, len);
+			if (r < 0)
+				return conn_fail(c->procs[i].pid, f, err, errlen, r,
+						 r == -ENOBUFS ? "the bytes it had not read do not fit in the new connection's buffers"
+							       : "the bytes it had not read");
+		}
+	/* After the bytes: a FIN behind them, and corked ends hold what comes next. */
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			int fd;
+
+			if (f->kind != FD_INET || !f->tcp_drained ||
+			    (fd = descs_lookup(t, f->desc_id)) < 0)
+				continue;
+			if (f->tcp_shut_wr && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
+				return conn_fail(c->procs[i].pid, f, err, errlen, neg_errno(),
+						 "shutdown(SHUT_WR)");
+			if (f->tcp_cork)
+				set_int(fd, IPPROTO_TCP, TCP_CORK, 1);
+		}
+	return 0;
+}

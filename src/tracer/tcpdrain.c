@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * TCP connections between processes of the computation, kept without
+ * TCP_REPAIR (the method of DMTCP): while everything is frozen, the bytes
+ * in flight finish their way into the receivers -- the kernel moves them
+ * although the processes are stopped -- and what each end has not read
+ * goes into the image.  The restore connects the two ends again and sends
+ * those bytes once more, from the other end (restorer/tcpdrain.c).
+ *
+ * A receiver whose buffer is full stops its sender's queue: its bytes are
+ * read out through our handle (consumed) until the sender's queue has
+ * flowed.  A program that goes on after the dump gets them back before it
+ * thaws, sent again from its peer's end, in order and before anything new.
+ *
+ * "All arrived" is told by the kernel's counters, not by waiting: the
+ * sender's bytes acknowledged plus its send queue (everything it ever
+ * wrote, its FIN included) equal what the receiver took in.  The side that
+ * connected counts its SYN among the bytes acknowledged; its peer's
+ * pending ACKs are pushed (TCP_QUICKACK) so that its send queue empties
+ * instead.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/collect.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+/* The states of netinet/tcp.h, whose struct tcp_info lacks the byte counters. */
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_FIN_WAIT1 = 4,
+	TCP_FIN_WAIT2 = 5,
+	TCP_CLOSE_WAIT = 8,
+};
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+
+/* Longest the freeze may wait for the bytes in flight. */
+#define DRAIN_DEADLINE_MS 2000
+#define DRAIN_QUEUE_MAX (64u << 20)
+
+struct drain_end {
+	struct fd_record *f;	/* the first record of the socket: it carries the content */
+	pid_t pid;		/* in the computation's pid namespace, for messages */
+	int h;			/* our handle on the socket */
+	size_t peer;		/* the other end, an index */
+	bool arrived;		/* everything its peer wrote is in its receive queue */
+	bool consumed;		/* bytes were read out of its receive queue */
+	int peek_off;		/* the program's SO_PEEK_OFF, -1: none */
+	uint8_t *rx;		/* what it had not read */
+	size_t rx_len, rx_cap;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static bool drainable_state(uint32_t state)
+{
+	return state == TCP_ESTABLISHED || state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ||
+	       state == TCP_CLOSE_WAIT;
+}
+
+int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h)
+{
+	int v = 0;
+	socklen_t sl = sizeof(v);
+
+	if (!drainable_state(f->inet_state))
+		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd,
+				    f->inet_state);
+	f->tcp_drained = 1;
+	if (getsockopt(h, IPPROTO_TCP, TCP_CORK, &v, &sl) == 0)
+		f->tcp_cork = (uint32_t)v;
+	sl = sizeof(v);
+	v = 0;
+	if (getsockopt(h, SOL_SOCKET, SO_BUF_LOCK, &v, &sl) == 0)
+		f->sock_buf_lock = (uint32_t)v;
+	/* Drained once every fd of the computation is known (tcpdrain_connections). */
+	f->repair_fd = dup(h);
+	return f->repair_fd < 0 ? collect_fail(cx, neg_errno(), "fd %d: dup", f->fd) : 0;
+}
+
+static int drain_fail(const struct drain_end *e, char *err, size_t errlen, int r, const char *what)
+{
+	char l[INET_ADDR_STR_MAX], p[INET_ADDR_STR_MAX];
+
+	inet_addr_str(e->f->inet_local, l, sizeof(l));
+	inet_addr_str(e->f->inet_remote, p, sizeof(p));
+	snprintf(err, errlen, "pid %d fd %d: TCP connection %s -> %s: %s%s%s", e->pid, e->f->fd, l,
+		 p, what, r == -EIO || r == -EOPNOTSUPP || r == -ETIMEDOUT ? "" : ": ",
+		 r == -EIO || r == -EOPNOTSUPP || r == -ETIMEDOUT ? "" : strerror(-r));
+	return r;
+}
+
+static int tcp_info_of(int h, struct tcp_info *ti)
+{
+	socklen_t sl = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	return getsockopt(h, IPPROTO_TCP, TCP_INFO, ti, &sl) < 0 ? neg_errno() : 0;
+}
+
+static int queue_len(int h, unsigned long req, uint32_t *len)
+{
+	int v = 0;
+
+	if (ioctl(h, req, &v) < 0)
+		return neg_errno();
+	*len = (uint32_t)v;
+	return 0;
+}
+
+/* Everything the sender s wrote is in r's receive queue, or read out of it. */
+static int direction_arrived(const struct drain_end *s, const struct drain_end *r, bool *arrived)
+{
+	struct tcp_info ts, tr;
+	uint32_t outq;
+	int e;
+
+	e = queue_len(s->h, SIOCOUTQ, &outq);
+	if (e < 0)
+		return e;
+	if (outq == 0) {
+		*arrived = true;
+		return 0;
+	}
+	e = tcp_info_of(s->h, &ts);
+	if (e == 0)
+		e = tcp_info_of(r->h, &tr);
+	if (e < 0)
+		return e;
+	*arrived = ts.tcpi_bytes_acked + outq == tr.tcpi_bytes_received;
+	return 0;
+}
+
+/* Urgent data not read yet (a byte out of band): not kept, refused. */
+static bool has_urgent(int h)
+{
+	char b;
+	ssize_t n = recv(h, &b, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
+
+	/* EAGAIN: announced, its byte not there yet; EINVAL: none (or inline). */
+	return n == 1 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+static int rx_reserve(struct drain_end *e, size_t more)
+{
+	uint8_t *n;
+	size_t cap;
+
+	if (e->rx_len + more <= e->rx_cap)
+		return 0;
+	if (e->rx_len + more > DRAIN_QUEUE_MAX)
+		return -E2BIG;
+	cap = MAX(e->rx_cap * 2, e->rx_len + more);
+	n = realloc(e->rx, cap);
+	if (!n)
+		return -ENOMEM;
+	e->rx = n;
+	e->rx_cap = cap;
+	return 0;
+}
+
+/* Read (and consume) what the receive queue has now. */
+static int consume(struct drain_end *e)
+{
+	for (;;) {
+		uint32_t inq;
+		ssize_t n;
+		int r = queue_len(e->h, SIOCINQ, &inq);
+
+		if (r < 0 || inq == 0)
+			return r;
+		r = rx_reserve(e, inq);
+		if (r < 0)
+			return r;
+		n = recv(e->h, e->rx + e->rx_len, inq, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n < 0 ? neg_errno() : 0;
+		e->rx_len += n;
+		e->consumed = true;
+	}
+}
+
+/* Copy (nothing consumed) the whole receive queue, after what was consumed. */
+static int peek_rest(struct drain_end *e)
+{
+	uint32_t inq;
+	ssize_t n;
+	int r = queue_len(e->h, SIOCINQ, &inq);
+
+	if (r < 0 || inq == 0)
+		return r;
+	if (e->consumed)
+		return consume(e);
+	r = rx_reserve(e, inq);
+	if (r < 0)
+		return r;
+	n = recv(e->h, e->rx + e->rx_len, inq, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return neg_errno();
+	if ((uint32_t)n != inq)
+		return -EIO;
+	e->rx_len += n;
+	return 0;
+}
+
+/* Bytes read out go back into e's receive queue, sent again by its peer's end. */
+static int refill_original(int peer_h, const uint8_t *buf, size_t len)
+{
+	uint64_t deadline = now_ms() + DRAIN_DEADLINE_MS;
+
+	while (len > 0) {
+		ssize_t n = send(peer_h, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		struct pollfd pfd = { .fd = peer_h, .events = POLLOUT };
+
+		if (n > 0) {
+			buf += n;
+			len -= n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return neg_errno();
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		poll(&pfd, 1, 10);
+	}
+	return 0;
+}
+
+static void drain_ends_free(struct drain_end *ends, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ends[i].rx);
+		if (ends[i].peek_off >= 0)
+			setsockopt(ends[i].h, SOL_SOCKET, SO_PEEK_OFF, &ends[i].peek_off,
+				   sizeof(ends[i].peek_off));
+	}
+	free(ends);
+}
+
+/* The drained sockets of c, each once, paired with their peers. */
+static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, char *err,
+		     size_t errlen)
+{
+	struct drain_end *ends;
+	size_t total = 0, n = 0;
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		total += c->procs[i].nr_fds;
+	ends = calloc(total ? total : 1, sizeof(*ends));
+	if (!ends)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+			bool seen = false;
+			socklen_t sl = sizeof(int);
+
+			if (f->kind != FD_INET || !f->tcp_drained || f->repair_fd < 0)
+				continue;
+			for (size_t m = 0; m < n && !seen; m++)
+				seen = !memcmp(ends[m].f->inet_local, f->inet_local, sizeof(f->inet_local)) &&
+				       !memcmp(ends[m].f->inet_remote, f->inet_remote, sizeof(f->inet_remote));
+			if (seen)
+				continue;
+			ends[n] = (struct drain_end){ .f = f, .pid = c->procs[i].pid, .h = f->repair_fd,
+						      .peer = SIZE_MAX, .peek_off = -1 };
+			/* Our peeks must start at the queue's head, not at the program's offset. */
+			if (getsockopt(f->repair_fd, SOL_SOCKET, SO_PEEK_OFF, &ends[n].peek_off, &sl) < 0)
+				ends[n].peek_off = -1;
+			if (ends[n].peek_off >= 0) {
+				int off = -1;
+
+				setsockopt(f->repair_fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+			}
+			n++;
+		}
+	*out = ends;
+	*nr = n;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t m = 0; m < n && ends[i].peer == SIZE_MAX; m++)
+			if (!memcmp(ends[m].f->inet_local, ends[i].f->inet_remote, sizeof(ends[m].f->inet_local)) &&
+			    !memcmp(ends[m].f->inet_remote, ends[i].f->inet_local, sizeof(ends[m].f->inet_remote)))
+				ends[i].peer = m;
+		if (ends[i].peer == SIZE_MAX)
+			return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
+					  "its peer is not in the computation; without TCP_REPAIR "
+					  "(CAP_NET_ADMIN on the host) only connections between its "
+					  "processes are kept (README, \"Without root\")");
+	}
+	return 0;
+}
+
+/* A sender that shut its writing cannot send again what would be read out. */
+static bool may_consume(const struct drain_end *ends, const struct drain_end *e)
+{
+	return !ends[e->peer].f->tcp_shut_wr;
+}
+
+static int drain_all(struct drain_end *ends, size_t n, char *err, size_t errlen)
+{
+	_cleanup_free_ struct pollfd *pfds = calloc(n ? n : 1, sizeof(*pfds));
+	uint64_t deadline = now_ms() + DRAIN_DEADLINE_MS;
+	int r;
+
+	if (!pfds)
+		return -ENOMEM;
+	for (unsigned int round = 0;; round++) {
+		size_t waiting = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct drain_end *e = &ends[i];
+
+			if (e->arrived)
+				continue;
+			/* The sender is stopped: once all there, it stays so. */
+			r = direction_arrived(&ends[e->peer], e, &e->arrived);
+			if (r < 0)
+				return drain_fail(e, err, errlen, r, "its queues");
+			if (!e->arrived)
+				waiting++;
+		}
+		if (!waiting)
+			return 0;
+		if (now_ms() >= deadline) {
+			for (size_t i = 0; i < n; i++)
+				if (!ends[i].arrived) {
+					uint32_t outq = 0;
+					char what[160];
+
+					queue_len(ends[ends[i].peer].h, SIOCOUTQ, &outq);
+					snprintf(what, sizeof(what),
+						 "%u bytes its peer sent did not arrive within %d ms%s",
+						 outq, DRAIN_DEADLINE_MS,
+						 may_consume(ends, &ends[i]) ? "" :
+						 " (its peer had shut its writing: nothing could be read out)");
+					return drain_fail(&ends[i], err, errlen, -ETIMEDOUT, what);
+				}
+		}
+		waiting = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct drain_end *e = &ends[i];
+			int one = 1;
+
+			if (e->arrived)
+				continue;
+			if (has_urgent(e->h))
+				return drain_fail(e, err, errlen, -EOPNOTSUPP,
+						  "urgent data (MSG_OOB) not read: not supported");
+			/* An ACK held back (delayed) is sent now: the sender's queue can empty. */
+			setsockopt(e->h, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+			/* Still there after that: a full buffer holds the sender back. */
+			if (round > 0 && may_consume(ends, e)) {
+				r = consume(e);
+				if (r < 0)
+					return drain_fail(e, err, errlen, r, "reading its receive queue");
+			}
+			pfds[waiting++] = (struct pollfd){ .fd = e->h, .events = POLLIN };
+		}
+		if (round > 0)
+			poll(pfds, waiting, 1);
+	}
+}
+
+/* Put back what was read out, before anything else can come. */
+static void refill_all(struct drain_end *ends, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct drain_end *e = &ends[i];
+		int r;
+
+		if (!e->consumed)
+			continue;
+		r = refill_original(ends[e->peer].h, e->rx, e->rx_len);
+		if (r < 0)
+			log_err("pid %d fd %d: TCP connection: %zu bytes read out could not be put back: %s",
+				  e->pid, e->f->fd, e->rx_len, strerror(-r));
+		e->consumed = false;
+	}
+}
+
+static int keep_queue(struct drain_end *e)
+{
+	_cleanup_close_ int mem = memfd_create("trace-ckpt-tcpdrain", MFD_CLOEXEC);
+	uint32_t hdr[2] = { 0, (uint32_t)e->rx_len };
+	int r;
+
+	if (mem < 0)
+		return neg_errno();
+	r = write_full(mem, hdr, sizeof(hdr));
+	if (r == 0 && e->rx_len)
+		r = write_full(mem, e->rx, e->rx_len);
+	if (r < 0)
+		return r;
+	closep(&e->f->content_fd);
+	e->f->size = sizeof(hdr) + e->rx_len;
+	e->f->content_fd = TAKE_FD(mem);
+	e->f->tcp_consumed = e->consumed;
+	return 0;
+}
+
+/* The half-closed state and the counters of the other records of e's socket. */
+static void mark_socket(struct computation *c, const struct drain_end *e, bool shut_wr)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+
+			if (f->kind == FD_INET && f->tcp_drained &&
+			    !memcmp(f->inet_local, e->f->inet_local, sizeof(f->inet_local)) &&
+			    !memcmp(f->inet_remote, e->f->inet_remote, sizeof(f->inet_remote)))
+				f->tcp_shut_wr = shut_wr;
+		}
+}
+
+int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
+{
+	struct drain_end *ends = NULL;
+	size_t n = 0;
+	int r;
+
+	r = find_ends(c, &ends, &n, err, errlen);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct tcp_info ti;
+
+		r = tcp_info_of(ends[i].h, &ti);
+		if (r < 0)
+			r = drain_fail(&ends[i], err, errlen, r, "TCP_INFO");
+		else if (has_urgent(ends[i].h))
+			r = drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
+				       "urgent data (MSG_OOB) not read: not supported");
+		else
+			ends[i].f->tcp_shut_wr = ti.tcpi_state == TCP_FIN_WAIT1 ||
+						 ti.tcpi_state == TCP_FIN_WAIT2;
+	}
+	if (r == 0)
+		r = drain_all(ends, n, err, errlen);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct tcp_info ti;
+
+		r = peek_rest(&ends[i]);
+		if (r < 0) {
+			r = drain_fail(&ends[i], err, errlen, r, "reading its receive queue");
+			break;
+		}
+		r = tcp_info_of(ends[i].h, &ti);
+		if (r == 0 && !drainable_state(ti.tcpi_state))
+			r = -EAGAIN;	/* closed meanwhile: tried again */
+		if (r < 0) {
+			drain_fail(&ends[i], err, errlen, r, "its state changed during the dump");
+			break;
+		}
+		ends[i].f->inet_state = ti.tcpi_state;
+		mark_socket(c, &ends[i], ti.tcpi_state == TCP_FIN_WAIT1 || ti.tcpi_state == TCP_FIN_WAIT2);
+		r = keep_queue(&ends[i]);
+		if (r < 0)
+			drain_fail(&ends[i], err, errlen, r, "keeping its queue");
+	}
+	/* A dump that fails harms nothing: the bytes read out go back at once. */
+	if (r < 0) {
+		refill_all(ends, n);
+		for (size_t i = 0; i < n; i++)
+			ends[i].f->tcp_consumed = false;
+	}
+	drain_ends_free(ends, n);
+	return r;
+}
+
+void tcpdrain_release(struct computation *c, bool killed)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+			const struct fd_record *peer;
+			_cleanup_free_ uint8_t *buf = NULL;
+			uint32_t len = 0;
+			int r;
+
+			if (f->kind != FD_INET || !f->tcp_drained || f->repair_fd < 0)
+				continue;
+			if (killed) {
+				/*
+				 * Closed by a reset when the program dies: no FIN and
+				 * no TIME_WAIT that could hold the addresses the
+				 * restore connects again.
+				 */
+				struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+				setsockopt(f->repair_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				continue;
+			}
+			if (!f->tcp_consumed)
+				continue;
+			f->tcp_consumed = false;
+			peer = fd_record_tcp_peer(c, f);
+			r = peer && peer->repair_fd >= 0 ? 0 : -ENOENT;
+			if (r == 0)
+				r = pread_full(f->content_fd, &len, sizeof(len), 4);
+			if (r == 0 && !(buf = malloc(len ? len : 1)))
+				r = -ENOMEM;
+			if (r == 0)
+				r = pread_full(f->content_fd, buf, len, 8);
+			if (r == 0)
+				r = refill_original(peer->repair_fd, buf, len);
+			if (r < 0)
+				log_err("pid %d fd %d: TCP connection: %u bytes read out could not be put back: %s",
+					  c->procs[i].pid, f->fd, len, strerror(-r));
+		}
+}
