@@ -27,6 +27,9 @@
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK 72
 #endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
 #define SNDBUF_LOCK 1	/* SOCK_SNDBUF_LOCK */
 #define RCVBUF_LOCK 2	/* SOCK_RCVBUF_LOCK */
 
@@ -123,24 +126,67 @@ static int finish_options(int fd, const struct fd_record *f)
 	return r;
 }
 
+static uint16_t port_of(const uint8_t *sa)
+{
+	struct sockaddr_in6 a6;
+
+	memcpy(&a6, sa, sizeof(a6));
+	/* sin_port and sin6_port are at the same place. */
+	return ntohs(a6.sin6_port);
+}
+
+/*
+ * The old connection left a TIME_WAIT on b's address (its program was not
+ * killed by the dump, and closed it), which bind() refuses to share when
+ * the old socket had no SO_REUSEADDR.  connect() may take such a port over
+ * (tcp_tw_reuse, on loopback): it picks the port itself, from a range of
+ * this one port only.
+ */
+static int new_socket_port_by_connect(const struct fd_record *b)
+{
+	_cleanup_close_ int fd = new_socket(b);
+	uint8_t any_port[28];
+	uint32_t range = port_of(b->inet_local) | (uint32_t)port_of(b->inet_local) << 16;
+	int r;
+
+	if (fd < 0)
+		return fd;
+	memcpy(any_port, b->inet_local, sizeof(any_port));
+	memset(any_port + 2, 0, 2);	/* the port, in either family */
+	r = set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+	if (r == 0 && setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) < 0)
+		r = neg_errno();
+	if (r == 0 && bind(fd, (const struct sockaddr *)any_port, addr_len(b->inet_family)) < 0)
+		r = neg_errno();
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
 /* b binds its old address and connects to a's. */
 static int connect_from(const struct fd_record *b, const struct fd_record *a, int *out,
 			const char **step)
 {
 	_cleanup_close_ int fd = new_socket(b);
 	uint64_t deadline = now_ms() + TIMEWAIT_WAIT_MS;
+	uint8_t got[28] = { 0 };
+	socklen_t sl = sizeof(got);
 
 	if (fd < 0)
 		return fd;
-	set_buffers(fd, b);	/* before the handshake: the window scale follows it */
 	*step = "binding its old address";
-	if (bind(fd, (const struct sockaddr *)b->inet_local, addr_len(b->inet_family)) < 0)
-		return neg_errno();
+	if (bind(fd, (const struct sockaddr *)b->inet_local, addr_len(b->inet_family)) < 0) {
+		if (errno != EADDRINUSE)
+			return neg_errno();
+		closep(&fd);
+		fd = new_socket_port_by_connect(b);
+		if (fd < 0)
+			return fd;
+	}
+	set_buffers(fd, b);	/* before the handshake: the window scale follows it */
 	*step = "connecting";
 	/*
-	 * The old connection's TIME_WAIT (a program that was not killed by the
-	 * dump closed it) holds these very addresses until the kernel lets a
-	 * new connection reuse them, a second after its last packet.
+	 * The old connection's TIME_WAIT holds these very addresses until the
+	 * kernel lets a new connection reuse them, a second after its last
+	 * packet (net.ipv4.tcp_tw_reuse_delay).
 	 */
 	while (connect(fd, (const struct sockaddr *)a->inet_local, addr_len(a->inet_family)) < 0) {
 		struct timespec ts = { 0, 20 * 1000000L };
@@ -148,9 +194,13 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 		if (errno == EINTR)
 			continue;
 		if (errno != EADDRNOTAVAIL || now_ms() >= deadline)
-			return neg_errno();
+			return errno == EADDRNOTAVAIL ? -EADDRINUSE : neg_errno();
 		nanosleep(&ts, NULL);
 	}
+	if (getsockname(fd, (struct sockaddr *)got, &sl) < 0)
+		return neg_errno();
+	if (!addr_match(got, b->inet_local, false))
+		return -EADDRINUSE;
 	*out = TAKE_FD(fd);
 	return 0;
 }
@@ -204,6 +254,7 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 	const struct fd_record *a = f, *b = fd_record_tcp_peer(c, f), *l;
 	_cleanup_close_ int own_listener = -1, afd = -1, bfd = -1;
 	const char *step = "its peer";
+	bool swapped = false;
 	int lfd, r;
 
 	if (!b)
@@ -214,6 +265,7 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 		a = b;
 		b = f;
 	}
+again:
 	l = listener_for(c, a->inet_local);
 	if (l) {
 		step = "the program's listener on its port";
@@ -225,9 +277,20 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 		own_listener = new_socket(a);
 		if (own_listener < 0)
 			return conn_fail(pid, f, err, errlen, own_listener, step);
-		if (bind(own_listener, (const struct sockaddr *)a->inet_local,
-			 addr_len(a->inet_family)) < 0 || listen(own_listener, 1) < 0)
-			return conn_fail(pid, a, err, errlen, neg_errno(), step);
+		r = bind(own_listener, (const struct sockaddr *)a->inet_local,
+			 addr_len(a->inet_family)) < 0 ? neg_errno() : 0;
+		/* The old connection's TIME_WAIT there: this end connects instead. */
+		if (r == -EADDRINUSE && !swapped && !listener_for(c, b->inet_local)) {
+			closep(&own_listener);
+			swapped = true;
+			a = a == f ? b : f;
+			b = b == f ? *peer : f;
+			goto again;
+		}
+		if (r == 0 && listen(own_listener, 1) < 0)
+			r = neg_errno();
+		if (r < 0)
+			return conn_fail(pid, f, err, errlen, r, step);
 		lfd = own_listener;
 	}
 	r = connect_from(b, a, &bfd, &step);
