@@ -235,9 +235,12 @@ static void show_text(const char *dir, const struct computation *c)
 
 				inet_addr_str(d->inet_local, l, sizeof(l));
 				inet_addr_str(d->inet_remote, r, sizeof(r));
-				printf("    TCP %s -> %s state %u, %s%s\n", l, r, d->inet_state,
-				       d->tcp_drained ? "drained" : "repaired",
-				       d->tcp_shut_wr ? ", shut for writing" : "");
+				printf("    TCP %s -> %s state %u, %s", l, r, d->inet_state,
+				       d->tcp_drained ? "drained" : "repaired");
+				if (d->tcp_drained && d->content && d->size >= 8)
+					printf(", %llu bytes not read",
+					       (unsigned long long)d->size - 8);
+				printf("%s\n", d->tcp_shut_wr ? ", shut for writing" : "");
 			}
 		}
 	}

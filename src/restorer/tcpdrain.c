@@ -335,10 +335,29 @@ static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 	return pread_full(src, *buf, hdr[1], sizeof(hdr));
 }
 
+/*
+ * Room in our end's send buffer for what the peer's window does not take
+ * (the old connection's buffers had grown while running); the kernel's
+ * tuning stays on unless the program had fixed the size.
+ */
+static void grow_sndbuf(int fd, const struct fd_record *f, uint32_t len)
+{
+	int cur = 0;
+	socklen_t sl = sizeof(cur);
+
+	if ((f->sock_buf_lock & SNDBUF_LOCK) ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &sl) < 0 || (uint64_t)cur >= 2ull * len)
+		return;
+	set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)MIN(len, (uint32_t)INT32_MAX / 2));
+	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock_buf_lock);
+}
+
 /* Into the receive queue of the peer, through our end: nothing reads it yet. */
-static int send_all(int fd, const uint8_t *buf, uint32_t len)
+static int send_all(int fd, const struct fd_record *sender, const uint8_t *buf, uint32_t len)
 {
 	uint64_t deadline = now_ms() + REFILL_DEADLINE_MS;
+
+	grow_sndbuf(fd, sender, len);
 
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -374,7 +393,7 @@ int tcpdrain_refill(const struct computation *c, const struct desc_table *t, cha
 			sfd = peer ? descs_lookup(t, peer->desc_id) : -1;
 			r = sfd < 0 ? -ENOENT : read_queue(f, &buf, &len);
 			if (r == 0)
-				r = send_all(sfd, buf, len);
+				r = send_all(sfd, peer, buf, len);
 			if (r < 0)
 				return conn_fail(c->procs[i].pid, f, err, errlen, r,
 						 r == -ENOBUFS ? "the bytes it had not read do not fit in the new connection's buffers"

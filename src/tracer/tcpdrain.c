@@ -229,10 +229,34 @@ static int peek_rest(struct drain_end *e)
 	return 0;
 }
 
+/*
+ * Room in the sender's buffer for len more bytes: what the receiver's
+ * window does not take waits there, as it did before the drain, but in
+ * skbs of another size.  Never smaller than it was; the kernel's own
+ * tuning stays on unless the program had fixed the size (SO_BUF_LOCK).
+ */
+static void grow_sndbuf(int h, size_t len)
+{
+	int cur = 0, lock = 0, want;
+	socklen_t sl = sizeof(cur);
+
+	if (getsockopt(h, SOL_SOCKET, SO_SNDBUF, &cur, &sl) < 0 || (size_t)cur >= 2 * len)
+		return;
+	sl = sizeof(lock);
+	if (getsockopt(h, SOL_SOCKET, SO_BUF_LOCK, &lock, &sl) < 0)
+		return;
+	want = (int)MIN(len, (size_t)INT32_MAX / 2);
+	/* The kernel doubles it, up to net.core.wmem_max twice. */
+	setsockopt(h, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	setsockopt(h, SOL_SOCKET, SO_BUF_LOCK, &lock, sizeof(lock));
+}
+
 /* Bytes read out go back into e's receive queue, sent again by its peer's end. */
 static int refill_original(int peer_h, const uint8_t *buf, size_t len)
 {
 	uint64_t deadline = now_ms() + DRAIN_DEADLINE_MS;
+
+	grow_sndbuf(peer_h, len);
 
 	while (len > 0) {
 		ssize_t n = send(peer_h, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -441,6 +465,7 @@ static void mark_socket(struct computation *c, const struct drain_end *e, bool s
 int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
 {
 	struct drain_end *ends = NULL;
+	uint64_t t0 = now_ms(), kept = 0, read_out = 0;
 	size_t n = 0;
 	int r;
 
@@ -480,7 +505,13 @@ int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
 		r = keep_queue(&ends[i]);
 		if (r < 0)
 			drain_fail(&ends[i], err, errlen, r, "keeping its queue");
+		kept += ends[i].rx_len;
+		read_out += ends[i].consumed ? ends[i].rx_len : 0;
 	}
+	if (r == 0 && n)
+		log_debug("tcp drain: %zu sockets, %llu bytes kept (%llu read out) in %llu ms", n,
+			  (unsigned long long)kept, (unsigned long long)read_out,
+			  (unsigned long long)(now_ms() - t0));
 	/* A dump that fails harms nothing: the bytes read out go back at once. */
 	if (r < 0) {
 		refill_all(ends, n);

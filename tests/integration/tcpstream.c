@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tcpstream: a parent and a child each send the other a deterministic byte
+ * stream over one TCP connection on 127.0.0.1, and both directions are
+ * full most of the time: every tick each side first writes SIZE bytes
+ * without reading (until its buffers are full, or SIZE is queued), waits
+ * INTERVAL ms with them in flight, then reads the other's SIZE bytes while
+ * writing what is left.  Every byte read is checked against its position in
+ * the stream: a byte lost, duplicated or reordered by a checkpoint is BAD.
+ *
+ *   tcpstream [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6]
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+
+#include "tc_test.h"
+
+#define IO_TIMEOUT_MS 30000
+#define CHUNK (64u << 10)
+
+struct stream {
+	int fd;
+	uint64_t dir;		/* 0: parent to child, 1: child to parent */
+	uint64_t sent, received;
+	const char *who;
+	uint8_t buf[CHUNK];
+};
+
+/* Byte i of the stream of direction dir. */
+static uint8_t stream_byte(uint64_t dir, uint64_t i)
+{
+	return (uint8_t)(tc_mix((i >> 3) ^ (dir << 62)) >> ((i & 7) * 8));
+}
+
+static void fill(uint8_t *p, uint64_t dir, uint64_t from, size_t len)
+{
+	for (size_t k = 0; k < len; k++)
+		p[k] = stream_byte(dir, from + k);
+}
+
+/* Write up to until bytes of our stream without blocking; false: the buffers are full. */
+static bool write_some(struct stream *s, uint64_t until)
+{
+	while (s->sent < until) {
+		size_t len = (size_t)(until - s->sent < CHUNK ? until - s->sent : CHUNK);
+		ssize_t n;
+
+		fill(s->buf, s->dir, s->sent, len);
+		n = send(s->fd, s->buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			tc_bad("%s: send at byte %llu: %s", s->who, (unsigned long long)s->sent,
+			       n ? strerror(errno) : "0");
+		s->sent += n;
+	}
+	return true;
+}
+
+/* Read what is there of the other's stream, up to until, checking every byte. */
+static void read_some(struct stream *s, uint64_t until)
+{
+	while (s->received < until) {
+		size_t len = (size_t)(until - s->received < CHUNK ? until - s->received : CHUNK);
+		ssize_t n = recv(s->fd, s->buf, len, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			tc_bad("%s: recv at byte %llu: %s", s->who, (unsigned long long)s->received,
+			       n ? strerror(errno) : "EOF");
+		for (ssize_t k = 0; k < n; k++)
+			if (s->buf[k] != stream_byte(!s->dir, s->received + k))
+				tc_bad("%s: byte %llu is %#x, expected %#x", s->who,
+				       (unsigned long long)(s->received + k), s->buf[k],
+				       stream_byte(!s->dir, s->received + k));
+		s->received += n;
+	}
+}
+
+static void one_round(struct stream *s, uint64_t size, long interval_ms)
+{
+	uint64_t goal = s->sent + size, deadline = tc_now_ns() + IO_TIMEOUT_MS * 1000000ull;
+
+	write_some(s, goal);
+	/* Both directions in flight, nobody reading: the moment to be checkpointed. */
+	tc_sleep_ms(interval_ms, 0);
+	while (s->sent < goal || s->received < goal) {
+		struct pollfd p = { .fd = s->fd,
+				    .events = POLLIN | (s->sent < goal ? POLLOUT : 0) };
+
+		if (tc_now_ns() > deadline)
+			tc_bad("%s: round stuck: sent %llu received %llu of %llu", s->who,
+			       (unsigned long long)s->sent, (unsigned long long)s->received,
+			       (unsigned long long)goal);
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			tc_bad("%s: poll: %s", s->who, strerror(errno));
+		read_some(s, goal);
+		write_some(s, goal);
+	}
+}
+
+static struct stream parent_s, child_s;
+
+int main(int argc, char **argv)
+{
+	struct tc_opts o = { .target = 300, .interval_ms = 20 };
+	struct sockaddr_storage addr = { 0 };
+	uint64_t size = 1u << 20;
+	socklen_t alen;
+	int c, lfd, fd, status, v6 = 0;
+	pid_t child;
+
+	while ((c = getopt(argc, argv, "n:i:s:6")) != -1) {
+		if (tc_common_opt(c, optarg, &o))
+			continue;
+		if (c == 's') {
+			size = (uint64_t)tc_parse_long(optarg, "-s");
+			continue;
+		}
+		if (c == '6') {
+			v6 = 1;
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6]\n", argv[0]);
+		return 2;
+	}
+	tc_proc_init("tcpstream");
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		alen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		alen = sizeof(*a);
+	}
+	lfd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, alen) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
+		tc_bad("listen: %s", strerror(errno));
+	child = fork();
+	if (child < 0)
+		tc_bad("fork: %s", strerror(errno));
+	if (child == 0) {
+		close(lfd);
+		fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&addr, alen) < 0)
+			tc_bad("child: connect: %s", strerror(errno));
+		child_s = (struct stream){ .fd = fd, .dir = 1, .who = "child" };
+		for (long n = 1; n <= o.target; n++)
+			one_round(&child_s, size, o.interval_ms);
+		_exit(0);
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		tc_bad("accept: %s", strerror(errno));
+	close(lfd);
+	parent_s = (struct stream){ .fd = fd, .dir = 0, .who = "parent" };
+	tc_ready();
+	for (long n = 1; n <= o.target; n++) {
+		one_round(&parent_s, size, o.interval_ms);
+		tc_proc_check();
+		tc_tick(n);
+	}
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
+		tc_bad("child ended badly");
+	tc_pass();
+}
