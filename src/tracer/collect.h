@@ -101,6 +101,8 @@ int collect_tcp_connections(struct computation *c, char *err, size_t errlen);
 void release_tcp_connections(struct computation *c, bool killed);
 /* An established (or half-closed) TCP socket to be drained: its options and our handle. */
 int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h);
+/* The other end of a drained connection is drained too, even where it could be repaired. */
+void tcpdrain_pull_peers(struct computation *c);
 /* Drain every such connection (both ends in c) into its records' contents. */
 int tcpdrain_connections(struct computation *c, char *err, size_t errlen);
 /* Unless killed: what was read out goes back into the program's queues. */

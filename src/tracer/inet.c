@@ -230,6 +230,7 @@ int collect_tcp_connections(struct computation *c, char *err, size_t errlen)
 	_cleanup_free_ struct netlock_conn *conns = NULL;
 	size_t n = 0;
 
+	tcpdrain_pull_peers(c);
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
 			if (is_connection(&c->procs[i].fds[k]))
@@ -345,8 +346,13 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		state = ti.tcpi_state;
 	}
 	f->inet_state = state;
-	/* Without TCP_REPAIR (or asked to): drained, between processes of the computation. */
-	if (cx->s->tcp_drain && state != TCP_CLOSE && state != TCP_LISTEN)
+	/*
+	 * Without TCP_REPAIR (or asked to): drained, between processes of the
+	 * computation.  So is a connection shut in one direction, which repair
+	 * mode cannot rebuild.
+	 */
+	if ((cx->s->tcp_drain || state != TCP_ESTABLISHED) && state != TCP_CLOSE &&
+	    state != TCP_LISTEN)
 		return tcpdrain_collect_socket(cx, f, h);
 	switch (state) {
 	case TCP_CLOSE:

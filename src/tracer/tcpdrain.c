@@ -80,24 +80,44 @@ static bool drainable_state(uint32_t state)
 	       state == TCP_CLOSE_WAIT;
 }
 
-int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h)
+static void read_options(struct fd_record *f, int h)
 {
 	int v = 0;
 	socklen_t sl = sizeof(v);
 
-	if (!drainable_state(f->inet_state))
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd,
-				    f->inet_state);
-	f->tcp_drained = 1;
 	if (getsockopt(h, IPPROTO_TCP, TCP_CORK, &v, &sl) == 0)
 		f->tcp_cork = (uint32_t)v;
 	sl = sizeof(v);
 	v = 0;
 	if (getsockopt(h, SOL_SOCKET, SO_BUF_LOCK, &v, &sl) == 0)
 		f->sock_buf_lock = (uint32_t)v;
+}
+
+int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h)
+{
+	if (!drainable_state(f->inet_state))
+		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd,
+				    f->inet_state);
+	f->tcp_drained = 1;
+	read_options(f, h);
 	/* Drained once every fd of the computation is known (tcpdrain_connections). */
 	f->repair_fd = dup(h);
 	return f->repair_fd < 0 ? collect_fail(cx, neg_errno(), "fd %d: dup", f->fd) : 0;
+}
+
+void tcpdrain_pull_peers(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+
+			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM || f->tcp_drained ||
+			    f->inet_state != TCP_ESTABLISHED || f->repair_fd < 0 ||
+			    !fd_record_tcp_peer(c, f))
+				continue;
+			f->tcp_drained = 1;
+			read_options(f, f->repair_fd);
+		}
 }
 
 static int drain_fail(const struct drain_end *e, char *err, size_t errlen, int r, const char *what)
