@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "check_main.h"
 #include "proto/attrs.h"
@@ -394,6 +396,69 @@ START_TEST(free_twice_is_harmless)
 }
 END_TEST
 
+static void set_addr(uint8_t *sa, const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+	memset(sa, 0, 28);
+	memcpy(sa, &a, sizeof(a));
+}
+
+/* A drained connection's path, half-closed state and options survive the image. */
+START_TEST(drained_tcp_round_trip)
+{
+	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet_family = AF_INET,
+			       .sock_type = 1, .inet_state = 5, .tcp_drained = 1,
+			       .tcp_shut_wr = 1, .tcp_cork = 1, .sock_buf_lock = 3,
+			       .sock_sndbuf = 8192, .sock_nodelay = 1 }, g = { 0 };
+	struct tlv_buf buf = { 0 };
+
+	set_addr(f.inet_local, "127.0.0.1", 5000);
+	set_addr(f.inet_remote, "127.0.0.2", 41000);
+	ck_assert_int_eq(fd_record_encode(&buf, 1, &f), 0);
+	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &g), 0);
+	ck_assert_uint_eq(g.tcp_drained, 1);
+	ck_assert_uint_eq(g.tcp_shut_wr, 1);
+	ck_assert_uint_eq(g.tcp_cork, 1);
+	ck_assert_uint_eq(g.sock_buf_lock, 3);
+	ck_assert_uint_eq(g.inet_state, 5);
+	ck_assert_uint_eq(g.sock_sndbuf, 8192);
+	ck_assert_mem_eq(g.inet_local, f.inet_local, 28);
+	ck_assert_mem_eq(g.inet_remote, f.inet_remote, 28);
+	ck_assert(!g.tcp_consumed);	/* collector only */
+	fd_record_free(&g);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
+/* The other end of a drained connection is found by its swapped addresses, never itself. */
+START_TEST(drained_tcp_peer)
+{
+	struct fd_record fds[3] = { 0 };
+	struct process_record procs[2] = { { .nr_fds = 2, .fds = fds }, { .nr_fds = 1, .fds = fds + 2 } };
+	struct computation c = { .nr_procs = 2, .procs = procs };
+	char s[INET_ADDR_STR_MAX];
+
+	for (int i = 0; i < 3; i++) {
+		fds[i].kind = FD_INET;
+		fds[i].tcp_drained = 1;
+	}
+	set_addr(fds[0].inet_local, "127.0.0.1", 5000);
+	set_addr(fds[0].inet_remote, "127.0.0.1", 41000);
+	memcpy(fds[1].inet_local, fds[0].inet_local, 28);	/* a dup of fd 0: not its peer */
+	memcpy(fds[1].inet_remote, fds[0].inet_remote, 28);
+	memcpy(fds[2].inet_local, fds[0].inet_remote, 28);
+	memcpy(fds[2].inet_remote, fds[0].inet_local, 28);
+	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
+	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[2]), &fds[0]);
+	fds[2].tcp_drained = 0;	/* repaired: not a drained peer */
+	ck_assert_ptr_null(fd_record_tcp_peer(&c, &fds[0]));
+	inet_addr_str(fds[0].inet_local, s, sizeof(s));
+	ck_assert_str_eq(s, "127.0.0.1:5000");
+}
+END_TEST
+
 static Suite *records_suite(void)
 {
 	Suite *s = suite_create("records");
@@ -410,6 +475,8 @@ static Suite *records_suite(void)
 	tcase_add_test(tc, free_twice_is_harmless);
 	tcase_add_test(tc, creds_round_trip);
 	tcase_add_test(tc, creds_groups_of_odd_length);
+	tcase_add_test(tc, drained_tcp_round_trip);
+	tcase_add_test(tc, drained_tcp_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
