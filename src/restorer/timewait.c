@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "restorer/timewait.h"
@@ -53,10 +54,110 @@ static bool same_local(const struct inet_diag_msg *d, const uint8_t *local)
 	}
 }
 
+/* SOCK_DESTROY answered with no error (without CAP_NET_ADMIN it says EPERM). */
+static bool nl_ack_ok(const uint8_t *ack)
+{
+	const struct nlmsghdr *h = (const void *)ack;
+	const struct nlmsgerr *e = NLMSG_DATA(h);
+
+	return h->nlmsg_type != NLMSG_ERROR || e->error == 0;
+}
+
+#define MAX_EVICTORS 64
+
+/*
+ * A TIME_WAIT socket whose peer address is on this host ends without
+ * privilege: a socket bound to that peer address connects to it; the
+ * TIME_WAIT socket answers the SYN with an ACK of its old connection,
+ * which our socket (in SYN_SENT) answers with a reset of exactly the
+ * sequence number it expects, and a reset ends a TIME_WAIT
+ * (net.ipv4.tcp_rfc1337 = 0, the default).  Our socket is closed once the
+ * exchange is done (it never connects: nothing listens there any more).
+ */
+static void evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t *n)
+{
+	struct sockaddr_storage from = { 0 }, to = { 0 };
+	socklen_t len;
+	int fd, one = 1;
+
+	if (*n >= MAX_EVICTORS)
+		return;
+	if (d->idiag_family == AF_INET) {
+		struct sockaddr_in *f = (void *)&from, *t = (void *)&to;
+
+		f->sin_family = t->sin_family = AF_INET;
+		f->sin_port = d->id.idiag_dport;
+		f->sin_addr.s_addr = d->id.idiag_dst[0];
+		t->sin_port = d->id.idiag_sport;
+		t->sin_addr.s_addr = d->id.idiag_src[0];
+		len = sizeof(*f);
+	} else {
+		struct sockaddr_in6 *f = (void *)&from, *t = (void *)&to;
+
+		f->sin6_family = t->sin6_family = AF_INET6;
+		f->sin6_port = d->id.idiag_dport;
+		memcpy(&f->sin6_addr, d->id.idiag_dst, 16);
+		t->sin6_port = d->id.idiag_sport;
+		memcpy(&t->sin6_addr, d->id.idiag_src, 16);
+		len = sizeof(*f);
+	}
+	fd = socket(d->idiag_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&from, len) < 0 ||
+	    (connect(fd, (struct sockaddr *)&to, len) < 0 && errno != EINPROGRESS)) {
+		close(fd);
+		return;
+	}
+	evictors[(*n)++] = fd;
+}
+
+/* How many TIME_WAIT sockets hold local now, or -errno. */
+static int count_timewait(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
+			  uint8_t *buf)
+{
+	int found = 0, r = send_req(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req);
+
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = recv(nl, buf, 65536, 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n < 0)
+			return neg_errno();
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return found;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			found += d->idiag_state == TCP_TIME_WAIT && same_local(d, local);
+		}
+	}
+}
+
+/* The resets take a moment (softirq): wait until the addresses are free. */
+static void evictors_done(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
+			  uint8_t *buf, int *evictors, size_t n)
+{
+	for (int tries = 0; n && tries < 50 && count_timewait(nl, req, local, buf) > 0; tries++) {
+		struct timespec ts = { 0, 2 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; i < n; i++)
+		close(evictors[i]);
+}
+
 int timewait_clear(const uint8_t *local)
 {
 	/* SOCK_DESTROY: CAP_NET_ADMIN, when the socket is made and when it is used. */
 	PRIV_SCOPE(CAP_NET_ADMIN);
+	int evictors[MAX_EVICTORS];
+	size_t nr_evictors = 0;
 	const struct sockaddr *sa = (const void *)local;
 	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
 					.sdiag_protocol = IPPROTO_TCP,
@@ -78,23 +179,34 @@ int timewait_clear(const uint8_t *local)
 		ssize_t n = recv(nl, buf, 65536, 0);
 		struct nlmsghdr *h = (struct nlmsghdr *)buf;
 
-		if (n < 0)
+		if (n < 0) {
+			evictors_done(nl, &req, local, buf, evictors, nr_evictors);
 			return neg_errno();
+		}
 		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			const struct inet_diag_msg *d = NLMSG_DATA(h);
 			struct inet_diag_req_v2 kill_req = req;
 			uint8_t ack[512];
 
-			if (h->nlmsg_type == NLMSG_DONE)
+			if (h->nlmsg_type == NLMSG_DONE) {
+				evictors_done(nl, &req, local, buf, evictors, nr_evictors);
 				return done;
-			if (h->nlmsg_type == NLMSG_ERROR)
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				evictors_done(nl, &req, local, buf, evictors, nr_evictors);
 				return done ? done : -EIO;
+			}
 			if (d->idiag_state != TCP_TIME_WAIT || !same_local(d, local))
 				continue;
 			kill_req.id = d->id;
 			if (send_req(kill_nl, SOCK_DESTROY, NLM_F_ACK, &kill_req) == 0 &&
-			    recv(kill_nl, ack, sizeof(ack), 0) > 0)
+			    recv(kill_nl, ack, sizeof(ack), 0) > 0 && nl_ack_ok(ack)) {
 				done++;
+				continue;
+			}
+			/* No CAP_NET_ADMIN: the reset of a peer of ours ends it. */
+			evict_by_reset(d, evictors, &nr_evictors);
+			done++;
 		}
 	}
 }

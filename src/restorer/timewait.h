@@ -8,6 +8,8 @@
  * in TIME_WAIT: closed by the program itself before the dump, they would
  * keep a listener without SO_REUSEADDR from binding again for a minute.
  * They are gone for good (nothing will ever use them): destroy them
- * (SOCK_DESTROY).  Returns how many went, or -errno.
+ * (SOCK_DESTROY), or without CAP_NET_ADMIN end them with a reset from
+ * their peer's address when that is on this host.  Returns how many were
+ * ended, or -errno.
  */
 int timewait_clear(const uint8_t *local);
