@@ -158,7 +158,7 @@ int cmd_check(int argc, char **argv)
 		  "dump: inspect pipes and sockets", true },
 		{ "vdso", getauxval(AT_SYSINFO_EHDR) != 0, "remote system calls", true },
 		{ "TCP_REPAIR (CAP_NET_ADMIN on the host)", tcp_repair_works(),
-		  "established TCP connections; without it they are refused", false },
+		  "TCP connections to peers outside the computation; without it those are refused and connections inside are drained", false },
 	};
 	printf("mode: %s\n", privilege_mode_name(mode));
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
