@@ -101,8 +101,9 @@ static void check_ports(struct report *rep, const struct computation *c)
 
 			if (f->kind != FD_INET || !port_of(f))
 				continue;
-			/* The connecting side of a connection may get its port back later. */
-			if (f->inet_state == TCP_ESTABLISHED)
+			/* The connecting side of a connection may get its port back later;
+			 * a drained one takes over its old connection's TIME_WAIT. */
+			if (f->inet_state == TCP_ESTABLISHED || f->tcp_drained)
 				continue;
 			r = try_bind(f);
 			if (r == -EADDRINUSE)
@@ -148,7 +149,8 @@ static void check_tcp_privilege(struct report *rep, const struct computation *c)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind == FD_INET && f->inet_state == TCP_ESTABLISHED)
+			/* A drained connection is made again the ordinary way. */
+			if (f->kind == FD_INET && f->inet_state == TCP_ESTABLISHED && !f->tcp_drained)
 				problem(rep, "pid %d fd %d: a TCP connection kept by TCP_REPAIR: its "
 					"restore needs CAP_NET_ADMIN on the host (root, or the file-"
 					"capability install)", c->procs[i].pid, f->fd);
