@@ -37,6 +37,38 @@ bool fd_record_peer_outside(const struct computation *c, const struct fd_record 
 	return true;
 }
 
+/* Port and address as IPv4 when it is one (also ::ffff:a.b.c.d), else IPv6. */
+static void endpoint_of(const uint8_t *sa, uint8_t out[18])
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+
+	memset(out, 0, 18);
+	memcpy(&a6, sa, sizeof(a6));
+	if (a6.sin6_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) {
+		memcpy(out, &a6.sin6_port, 2);
+		memcpy(out + 2, &a6.sin6_addr, 16);
+		return;
+	}
+	if (a6.sin6_family == AF_INET6) {
+		memcpy(out, &a6.sin6_port, 2);
+		memcpy(out + 14, (const uint8_t *)&a6.sin6_addr + 12, 4);
+		return;
+	}
+	memcpy(&a4, sa, sizeof(a4));
+	memcpy(out, &a4.sin_port, 2);
+	memcpy(out + 14, &a4.sin_addr, 4);
+}
+
+bool inet_same_endpoint(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t x[18], y[18];
+
+	endpoint_of(a, x);
+	endpoint_of(b, y);
+	return !memcmp(x, y, sizeof(x));
+}
+
 const struct fd_record *fd_record_tcp_peer(const struct computation *c, const struct fd_record *f)
 {
 	for (size_t i = 0; i < c->nr_procs; i++)
@@ -44,8 +76,8 @@ const struct fd_record *fd_record_tcp_peer(const struct computation *c, const st
 			const struct fd_record *o = &c->procs[i].fds[k];
 
 			if (o->kind == FD_INET && o->tcp_drained && o != f &&
-			    !memcmp(o->inet_local, f->inet_remote, sizeof(o->inet_local)) &&
-			    !memcmp(o->inet_remote, f->inet_local, sizeof(o->inet_remote)))
+			    inet_same_endpoint(o->inet_local, f->inet_remote) &&
+			    inet_same_endpoint(o->inet_remote, f->inet_local))
 				return o;
 		}
 	return NULL;

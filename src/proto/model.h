@@ -424,6 +424,13 @@ bool fd_record_peer_outside(const struct computation *c, const struct fd_record 
 /* The other end of a drained connection f (the first record of that socket), or NULL. */
 const struct fd_record *fd_record_tcp_peer(const struct computation *c, const struct fd_record *f);
 
+/*
+ * Two struct sockaddr_in or _in6 name the same port and address: an IPv4
+ * address and its IPv6 form ::ffff:a.b.c.d (a dual-stack socket's view) are
+ * the same.
+ */
+bool inet_same_endpoint(const uint8_t *a, const uint8_t *b);
+
 /* "ADDR:PORT" or "[ADDR]:PORT" of a struct sockaddr_in or _in6 (inet_local...). */
 #define INET_ADDR_STR_MAX 64
 void inet_addr_str(const uint8_t *sa, char *buf, size_t len);

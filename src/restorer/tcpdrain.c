@@ -126,6 +126,38 @@ static int finish_options(int fd, const struct fd_record *f)
 	return r;
 }
 
+/* a's address as a socket of family gets to it (IPv4 and ::ffff:a.b.c.d). */
+static socklen_t addr_for_family(const uint8_t *a, uint32_t family, struct sockaddr_storage *out)
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(&a6, a, sizeof(a6));
+	memcpy(&a4, a, sizeof(a4));
+	if (a6.sin6_family == (sa_family_t)family) {
+		memcpy(out, a, addr_len(family));
+		return addr_len(family);
+	}
+	if (family == AF_INET) {	/* from ::ffff:a.b.c.d */
+		struct sockaddr_in *o = (void *)out;
+
+		o->sin_family = AF_INET;
+		o->sin_port = a6.sin6_port;
+		memcpy(&o->sin_addr, (const uint8_t *)&a6.sin6_addr + 12, 4);
+		return sizeof(*o);
+	}
+	{
+		struct sockaddr_in6 *o = (void *)out;
+
+		o->sin6_family = AF_INET6;
+		o->sin6_port = a4.sin_port;
+		o->sin6_addr.s6_addr[10] = o->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&o->sin6_addr.s6_addr[12], &a4.sin_addr, 4);
+		return sizeof(*o);
+	}
+}
+
 static uint16_t port_of(const uint8_t *sa)
 {
 	struct sockaddr_in6 a6;
@@ -168,7 +200,8 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	_cleanup_close_ int fd = new_socket(b);
 	uint64_t deadline = now_ms() + TIMEWAIT_WAIT_MS;
 	uint8_t got[28] = { 0 };
-	socklen_t sl = sizeof(got);
+	socklen_t sl = sizeof(got), to_len;
+	struct sockaddr_storage to;
 
 	if (fd < 0)
 		return fd;
@@ -188,7 +221,8 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	 * kernel lets a new connection reuse them, a second after its last
 	 * packet (net.ipv4.tcp_tw_reuse_delay).
 	 */
-	while (connect(fd, (const struct sockaddr *)a->inet_local, addr_len(a->inet_family)) < 0) {
+	to_len = addr_for_family(a->inet_local, b->inet_family, &to);
+	while (connect(fd, (const struct sockaddr *)&to, to_len) < 0) {
 		struct timespec ts = { 0, 20 * 1000000L };
 
 		if (errno == EINTR)
@@ -225,7 +259,7 @@ static int accept_from(int lfd, const uint8_t *want, int *out)
 		if (fd < 0)
 			return neg_errno();
 		memcpy(peer, &ss, MIN((size_t)sl, sizeof(peer)));
-		if (addr_match(peer, want, false)) {
+		if (inet_same_endpoint(peer, want)) {
 			*out = fd;
 			return 0;
 		}

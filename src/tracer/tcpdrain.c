@@ -348,8 +348,8 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 	*nr = n;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t m = 0; m < n && ends[i].peer == SIZE_MAX; m++)
-			if (!memcmp(ends[m].f->inet_local, ends[i].f->inet_remote, sizeof(ends[m].f->inet_local)) &&
-			    !memcmp(ends[m].f->inet_remote, ends[i].f->inet_local, sizeof(ends[m].f->inet_remote)))
+			if (m != i && inet_same_endpoint(ends[m].f->inet_local, ends[i].f->inet_remote) &&
+			    inet_same_endpoint(ends[m].f->inet_remote, ends[i].f->inet_local))
 				ends[i].peer = m;
 		if (ends[i].peer == SIZE_MAX)
 			return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
@@ -503,8 +503,19 @@ int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
 			ends[i].f->tcp_shut_wr = ti.tcpi_state == TCP_FIN_WAIT1 ||
 						 ti.tcpi_state == TCP_FIN_WAIT2;
 	}
+	/*
+	 * A corked sender holds back a partial segment for up to 200 ms: it
+	 * goes now (as it would have), and the cork is put back before the
+	 * program runs again.
+	 */
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (ends[i].f->tcp_cork)
+			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
 	if (r == 0)
 		r = drain_all(ends, n, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		if (ends[i].f->tcp_cork)
+			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct tcp_info ti;
 

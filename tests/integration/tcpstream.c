@@ -8,7 +8,11 @@
  * writing what is left.  Every byte read is checked against its position in
  * the stream: a byte lost, duplicated or reordered by a checkpoint is BAD.
  *
- *   tcpstream [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6]
+ * Each side also checks that its connection keeps its addresses and the
+ * options it set.  -6: over ::1; -m: a dual-stack listener on [::] and a
+ * child that connects over IPv4 (the parent's end sees ::ffff:127.0.0.1).
+ *
+ *   tcpstream [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -109,7 +113,48 @@ static void one_round(struct stream *s, uint64_t size, long interval_ms)
 	}
 }
 
+/* What a restore must give back: both addresses and the options each side set. */
+struct sock_facts {
+	struct sockaddr_storage local, peer;
+	int nodelay, keepalive, rcvbuf;
+};
+
+static void sock_facts_get(int fd, struct sock_facts *f)
+{
+	socklen_t sl = sizeof(f->local);
+
+	memset(f, 0, sizeof(*f));
+	if (getsockname(fd, (struct sockaddr *)&f->local, &sl) < 0)
+		tc_bad("getsockname: %s", strerror(errno));
+	sl = sizeof(f->peer);
+	if (getpeername(fd, (struct sockaddr *)&f->peer, &sl) < 0)
+		tc_bad("getpeername: %s", strerror(errno));
+	sl = sizeof(int);
+	getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &f->nodelay, &sl);
+	sl = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &f->keepalive, &sl);
+	sl = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &f->rcvbuf, &sl);
+}
+
+static void sock_facts_check(int fd, const struct sock_facts *was, bool fixed_rcvbuf,
+			     const char *who)
+{
+	struct sock_facts now;
+
+	sock_facts_get(fd, &now);
+	if (memcmp(&now.local, &was->local, sizeof(now.local)) ||
+	    memcmp(&now.peer, &was->peer, sizeof(now.peer)))
+		tc_bad("%s: the connection's addresses changed", who);
+	if (!now.nodelay != !was->nodelay || !now.keepalive != !was->keepalive)
+		tc_bad("%s: TCP_NODELAY %d SO_KEEPALIVE %d, were %d %d", who, now.nodelay,
+		       now.keepalive, was->nodelay, was->keepalive);
+	if (fixed_rcvbuf && now.rcvbuf != was->rcvbuf)
+		tc_bad("%s: SO_RCVBUF %d, was %d", who, now.rcvbuf, was->rcvbuf);
+}
+
 static struct stream parent_s, child_s;
+static struct sock_facts parent_f, child_f;
 
 int main(int argc, char **argv)
 {
@@ -117,21 +162,23 @@ int main(int argc, char **argv)
 	struct sockaddr_storage addr = { 0 };
 	uint64_t size = 1u << 20;
 	socklen_t alen;
-	int c, lfd, fd, status, v6 = 0;
+	struct sockaddr_in to4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int c, lfd, fd, status, v6 = 0, mixed = 0;
 	pid_t child;
 
-	while ((c = getopt(argc, argv, "n:i:s:6")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:s:6m")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
 			size = (uint64_t)tc_parse_long(optarg, "-s");
 			continue;
 		}
-		if (c == '6') {
+		if (c == '6' || c == 'm') {
 			v6 = 1;
+			mixed = c == 'm';
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m]\n", argv[0]);
 		return 2;
 	}
 	tc_proc_init("tcpstream");
@@ -139,7 +186,7 @@ int main(int argc, char **argv)
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
 
 		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
+		a->sin6_addr = mixed ? in6addr_any : in6addr_loopback;
 		alen = sizeof(*a);
 	} else {
 		struct sockaddr_in *a = (struct sockaddr_in *)&addr;
@@ -149,6 +196,8 @@ int main(int argc, char **argv)
 		alen = sizeof(*a);
 	}
 	lfd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (mixed)
+		setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, alen) < 0 || listen(lfd, 1) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&addr, &alen) < 0)
 		tc_bad("listen: %s", strerror(errno));
@@ -157,12 +206,20 @@ int main(int argc, char **argv)
 		tc_bad("fork: %s", strerror(errno));
 	if (child == 0) {
 		close(lfd);
-		fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&addr, alen) < 0)
+		to4.sin_port = ((struct sockaddr_in6 *)&addr)->sin6_port;
+		fd = socket(mixed ? AF_INET : addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || (mixed ? connect(fd, (struct sockaddr *)&to4, sizeof(to4))
+				     : connect(fd, (struct sockaddr *)&addr, alen)) < 0)
 			tc_bad("child: connect: %s", strerror(errno));
 		child_s = (struct stream){ .fd = fd, .dir = 1, .who = "child" };
-		for (long n = 1; n <= o.target; n++)
+		/* A receive buffer of its own size (no autotuning) and keepalive. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 }, sizeof(int));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
+		sock_facts_get(fd, &child_f);
+		for (long n = 1; n <= o.target; n++) {
 			one_round(&child_s, size, o.interval_ms);
+			sock_facts_check(fd, &child_f, true, "child");
+		}
 		_exit(0);
 	}
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -170,9 +227,12 @@ int main(int argc, char **argv)
 		tc_bad("accept: %s", strerror(errno));
 	close(lfd);
 	parent_s = (struct stream){ .fd = fd, .dir = 0, .who = "parent" };
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	sock_facts_get(fd, &parent_f);
 	tc_ready();
 	for (long n = 1; n <= o.target; n++) {
 		one_round(&parent_s, size, o.interval_ms);
+		sock_facts_check(fd, &parent_f, false, "parent");
 		tc_proc_check();
 		tc_tick(n);
 	}

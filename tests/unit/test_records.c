@@ -456,6 +456,23 @@ START_TEST(drained_tcp_peer)
 	ck_assert_ptr_null(fd_record_tcp_peer(&c, &fds[0]));
 	inet_addr_str(fds[0].inet_local, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.1:5000");
+	/* A dual-stack listener's end sees its IPv4 peer as ::ffff:127.0.0.1. */
+	{
+		struct sockaddr_in6 m = { .sin6_family = AF_INET6, .sin6_port = htons(41000) };
+
+		ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr), 1);
+		memset(fds[2].inet_local, 0, 28);
+		memcpy(fds[2].inet_local, &m, sizeof(m));
+		m.sin6_port = htons(5000);
+		memset(fds[2].inet_remote, 0, 28);
+		memcpy(fds[2].inet_remote, &m, sizeof(m));
+		fds[2].tcp_drained = 1;
+		ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
+		ck_assert(inet_same_endpoint(fds[2].inet_local, fds[0].inet_remote));
+		ck_assert(!inet_same_endpoint(fds[2].inet_local, fds[0].inet_local));
+		inet_addr_str(fds[2].inet_local, s, sizeof(s));
+		ck_assert_str_eq(s, "[::ffff:127.0.0.1]:41000");
+	}
 }
 END_TEST
 
