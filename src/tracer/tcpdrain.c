@@ -307,6 +307,46 @@ static void drain_ends_free(struct drain_end *ends, size_t n)
 	free(ends);
 }
 
+/*
+ * The peer of f is a connection a listener of the computation has not
+ * accepted yet: it has no fd to drain it through, and taking it out of the
+ * accept queue could not be undone for a program that goes on.
+ */
+static bool waits_in_accept_queue(const struct computation *c, const struct fd_record *f,
+				  pid_t *pid, int *fd)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *l = &c->procs[i].fds[k];
+			struct sockaddr_in6 la, fr;
+
+			if (l->kind != FD_INET || l->sock_type != SOCK_STREAM ||
+			    l->inet_state != 10 /* TCP_LISTEN */)
+				continue;
+			memcpy(&la, l->inet_local, sizeof(la));
+			memcpy(&fr, f->inet_remote, sizeof(fr));
+			/* sin_port and sin6_port are at the same place. */
+			if (la.sin6_port != fr.sin6_port)
+				continue;
+			*pid = c->procs[i].pid;
+			*fd = l->fd;
+			return true;
+		}
+	return false;
+}
+
+/* -EAGAIN: the dump is tried again once the program has had a moment to accept it. */
+static int drain_fail_pending(const struct drain_end *e, char *err, size_t errlen, pid_t lpid,
+			      int lfd)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "its peer waits in the accept queue of pid %d fd %d, not "
+		 "accepted yet: not supported without TCP_REPAIR", lpid, lfd);
+	drain_fail(e, err, errlen, -EIO, what);
+	return -EAGAIN;
+}
+
 /* The drained sockets of c, each once, paired with their peers. */
 static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, char *err,
 		     size_t errlen)
@@ -347,10 +387,15 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 	*out = ends;
 	*nr = n;
 	for (size_t i = 0; i < n; i++) {
+		pid_t lp = 0;
+		int lfd = -1;
+
 		for (size_t m = 0; m < n && ends[i].peer == SIZE_MAX; m++)
 			if (m != i && inet_same_endpoint(ends[m].f->inet_local, ends[i].f->inet_remote) &&
 			    inet_same_endpoint(ends[m].f->inet_remote, ends[i].f->inet_local))
 				ends[i].peer = m;
+		if (ends[i].peer == SIZE_MAX && waits_in_accept_queue(c, ends[i].f, &lp, &lfd))
+			return drain_fail_pending(&ends[i], err, errlen, lp, lfd);
 		if (ends[i].peer == SIZE_MAX)
 			return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
 					  "its peer is not in the computation; without TCP_REPAIR "
