@@ -240,7 +240,8 @@ static void show_text(const char *dir, const struct computation *c)
 				if (d->tcp_drained && d->content && d->size >= 8)
 					printf(", %llu bytes not read",
 					       (unsigned long long)d->size - 8);
-				printf("%s\n", d->tcp_shut_wr ? ", shut for writing" : "");
+				printf("%s%s\n", d->tcp_shut_wr ? ", shut for writing" : "",
+				       d->tcp_peer_gone ? ", its peer closed and gone" : "");
 			}
 		}
 	}

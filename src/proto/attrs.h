@@ -231,7 +231,8 @@ enum fd_attr {
 	FD_A_TCP_SHUT_WR,	/* u32: this end had shut its writing (its FIN was sent) */
 	FD_A_TCP_CORK,		/* u32 */
 	FD_A_SOCK_BUF_LOCK,	/* u32: SO_BUF_LOCK, the buffer sizes the program set itself */
-	FD_A_MAX = FD_A_SOCK_BUF_LOCK,
+	FD_A_TCP_PEER_GONE,	/* u32: drained, its peer had closed (no process holds it) */
+	FD_A_MAX = FD_A_TCP_PEER_GONE,
 };
 
 /*

@@ -315,6 +315,9 @@ struct fd_record {
 	 */
 	uint32_t tcp_drained;
 	uint32_t tcp_shut_wr;	/* this end had called shutdown(SHUT_WR) */
+	/* TCP_CLOSE_WAIT, its peer closed by a process now gone (an orphan
+	 * socket, or none): no peer record; the restore plays the peer. */
+	uint32_t tcp_peer_gone;
 	uint32_t tcp_cork;	/* TCP_CORK */
 	uint32_t sock_buf_lock;	/* SO_BUF_LOCK: sizes the program set, kept as they were */
 	/* Collector only: bytes of its receive queue were read out (drained)

@@ -611,12 +611,14 @@ static int open_drained(const struct computation *c, struct desc_table *t, pid_t
 	close(a);
 	if (r >= 0)
 		r = add_desc(t, f->desc_id, r);
-	if (r >= 0 && descs_lookup(t, peer->desc_id) < 0) {
+	/* No peer: it had closed, and the restore played its part. */
+	if (r >= 0 && peer && descs_lookup(t, peer->desc_id) < 0) {
 		r = dup_with_flags(b, peer->flags);
 		if (r >= 0)
 			r = add_desc(t, peer->desc_id, r);
 	}
-	close(b);
+	if (b >= 0)
+		close(b);
 	if (r < 0)
 		snprintf(err, errlen, "pid %d fd %d: TCP connection: %s", pid, f->fd, strerror(-r));
 	return r < 0 ? r : 0;

@@ -281,19 +281,47 @@ static int conn_fail(pid_t pid, const struct fd_record *f, char *err, size_t err
 	return r;
 }
 
+static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len);
+static int send_all(int fd, const struct fd_record *sender, const uint8_t *buf, uint32_t len);
+
+/* What f had not read, then the FIN: sent by our socket in the closed peer's place. */
+static int refill_closed(const struct fd_record *f, int peer_fd)
+{
+	static const struct fd_record no_options = { .kind = FD_INET };
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint32_t len = 0;
+	int r = read_queue(f, &buf, &len);
+
+	if (r == 0)
+		r = send_all(peer_fd, &no_options, buf, len);
+	/* Closed with the bytes still on their way: the kernel sends them, then the FIN. */
+	return r;
+}
+
 int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pid_t pid,
 		     const struct fd_record *f, const struct fd_record **peer, int *fd,
 		     int *peer_fd, char *err, size_t errlen)
 {
-	const struct fd_record *a = f, *b = fd_record_tcp_peer(c, f), *l;
+	const struct fd_record *a = f, *b = fd_record_tcp_peer(c, f), *other, *l;
 	_cleanup_close_ int own_listener = -1, afd = -1, bfd = -1;
 	const char *step = "its peer";
+	struct fd_record closed_peer = { .kind = FD_INET, .sock_type = SOCK_STREAM };
 	bool swapped = false;
 	int lfd, r;
 
+	/* A peer that had closed: a socket of ours in its place, closed again after the bytes. */
+	if (!b && f->tcp_peer_gone) {
+		struct sockaddr_in6 sa;
+
+		memcpy(&sa, f->inet_remote, sizeof(sa));
+		closed_peer.inet_family = sa.sin6_family;
+		memcpy(closed_peer.inet_local, f->inet_remote, sizeof(closed_peer.inet_local));
+		memcpy(closed_peer.inet_remote, f->inet_local, sizeof(closed_peer.inet_remote));
+		b = &closed_peer;
+	}
 	if (!b)
 		return conn_fail(pid, f, err, errlen, -ENOENT, "its peer is not in the image");
-	*peer = b;
+	other = b;
 	/* The end on a port the program listens on is the accepted one. */
 	if (!listener_for(c, a->inet_local) && listener_for(c, b->inet_local)) {
 		a = b;
@@ -317,8 +345,8 @@ again:
 		if (r == -EADDRINUSE && !swapped && !listener_for(c, b->inet_local)) {
 			closep(&own_listener);
 			swapped = true;
-			a = a == f ? b : f;
-			b = b == f ? *peer : f;
+			a = a == f ? other : f;
+			b = b == f ? other : f;
 			goto again;
 		}
 		if (r == 0 && listen(own_listener, 1) < 0)
@@ -340,6 +368,16 @@ again:
 		return conn_fail(pid, f, err, errlen, r, "its options");
 	*fd = a == f ? TAKE_FD(afd) : TAKE_FD(bfd);
 	*peer_fd = a == f ? TAKE_FD(bfd) : TAKE_FD(afd);
+	*peer = other;
+	if (other == &closed_peer) {
+		r = refill_closed(f, *peer_fd);
+		closep(peer_fd);
+		*peer = NULL;
+		if (r < 0) {
+			closep(fd);
+			return conn_fail(pid, f, err, errlen, r, "the bytes it had not read");
+		}
+	}
 	return 0;
 }
 
@@ -421,7 +459,8 @@ int tcpdrain_refill(const struct computation *c, const struct desc_table *t, cha
 			uint32_t len;
 			int r, sfd;
 
-			if (f->kind != FD_INET || !f->tcp_drained || !f->content)
+			/* A closed peer's part was played at connect time. */
+			if (f->kind != FD_INET || !f->tcp_drained || !f->content || f->tcp_peer_gone)
 				continue;
 			peer = fd_record_tcp_peer(c, f);
 			sfd = peer ? descs_lookup(t, peer->desc_id) : -1;

@@ -15,7 +15,8 @@
 /*
  * Both ends of the drained connection f (of process pid) is one end of,
  * connected again: *fd is f's end, *peer_fd the other's, whose record is
- * *peer.  The program's listeners are in t already: a connection to one of
+ * *peer (NULL and -1 when the peer had closed: a socket of ours took its
+ * place, sent what f had not read and closed).  The program's listeners are in t already: a connection to one of
  * their ports is accepted from it.  On failure err names f and what failed
  * (a port taken: EADDRINUSE).
  */

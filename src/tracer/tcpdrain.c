@@ -20,6 +20,9 @@
  * instead.
  */
 #include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -335,6 +338,87 @@ static bool waits_in_accept_queue(const struct computation *c, const struct fd_r
 	return false;
 }
 
+static void diag_endpoint(uint8_t family, const __be32 *addr, __be16 port, uint8_t *out)
+{
+	memset(out, 0, 28);
+	if (family == AF_INET) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = port };
+
+		memcpy(&a.sin_addr, addr, 4);
+		memcpy(out, &a, sizeof(a));
+	} else {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = port };
+
+		memcpy(&a.sin6_addr, addr, 16);
+		memcpy(out, &a, sizeof(a));
+	}
+}
+
+/* Whether a socket of family is f's peer, and whether a process holds it (its inode). */
+static int find_peer_socket(const struct fd_record *f, uint8_t family, bool *found, bool *held)
+{
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} m = {
+		.nlh = { .nlmsg_len = sizeof(m), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
+			 .idiag_states = ~0u },
+	};
+
+	if (nl < 0)
+		return neg_errno();
+	if (!buf)
+		return -ENOMEM;
+	if (send(nl, &m, sizeof(m), 0) != sizeof(m))
+		return neg_errno();
+	for (;;) {
+		ssize_t n = recv(nl, buf, 65536, 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (n < 0)
+			return neg_errno();
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+			uint8_t src[28], dst[28];
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport, src);
+			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport, dst);
+			if (inet_same_endpoint(src, f->inet_remote) &&
+			    inet_same_endpoint(dst, f->inet_local)) {
+				*found = true;
+				*held |= d->idiag_inode != 0;
+			}
+		}
+	}
+}
+
+/*
+ * f received its peer's FIN and the peer's socket is held by no process
+ * (an orphan closing, or gone): nothing more can come, and no one would
+ * read what f sends.  A process outside that only shut its writing still
+ * holds its socket: that connection is refused like any other to outside.
+ */
+static int peer_closed(const struct fd_record *f)
+{
+	bool found = false, held = false;
+
+	if (find_peer_socket(f, AF_INET, &found, &held) < 0 ||
+	    find_peer_socket(f, AF_INET6, &found, &held) < 0 || held)
+		return 0;
+	if (f->inet_state == TCP_CLOSE_WAIT)
+		return 1;
+	/* Closed, its last bytes and FIN still on their way: a moment later. */
+	return found && f->inet_state == TCP_ESTABLISHED ? -EAGAIN : 0;
+}
+
 /* -EAGAIN: the dump is tried again once the program has had a moment to accept it. */
 static int drain_fail_pending(const struct drain_end *e, char *err, size_t errlen, pid_t lpid,
 			      int lfd)
@@ -388,7 +472,7 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 	*nr = n;
 	for (size_t i = 0; i < n; i++) {
 		pid_t lp = 0;
-		int lfd = -1;
+		int lfd = -1, closed = 0;
 
 		for (size_t m = 0; m < n && ends[i].peer == SIZE_MAX; m++)
 			if (m != i && inet_same_endpoint(ends[m].f->inet_local, ends[i].f->inet_remote) &&
@@ -396,6 +480,15 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 				ends[i].peer = m;
 		if (ends[i].peer == SIZE_MAX && waits_in_accept_queue(c, ends[i].f, &lp, &lfd))
 			return drain_fail_pending(&ends[i], err, errlen, lp, lfd);
+		/* Its bytes are all in; the restore plays the closed peer. */
+		if (ends[i].peer == SIZE_MAX && (closed = peer_closed(ends[i].f)) == -EAGAIN)
+			return drain_fail(&ends[i], err, errlen, -EAGAIN,
+					  "its peer closed, its last bytes on their way");
+		if (ends[i].peer == SIZE_MAX && closed > 0) {
+			ends[i].f->tcp_peer_gone = 1;
+			ends[i].arrived = true;
+			continue;
+		}
 		if (ends[i].peer == SIZE_MAX)
 			return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
 					  "its peer is not in the computation; without TCP_REPAIR "
@@ -408,7 +501,7 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 /* A sender that shut its writing cannot send again what would be read out. */
 static bool may_consume(const struct drain_end *ends, const struct drain_end *e)
 {
-	return !ends[e->peer].f->tcp_shut_wr;
+	return e->peer != SIZE_MAX && !ends[e->peer].f->tcp_shut_wr;
 }
 
 static int drain_all(struct drain_end *ends, size_t n, char *err, size_t errlen)
@@ -483,7 +576,7 @@ static void refill_all(struct drain_end *ends, size_t n)
 		struct drain_end *e = &ends[i];
 		int r;
 
-		if (!e->consumed)
+		if (!e->consumed || e->peer == SIZE_MAX)
 			continue;
 		r = refill_original(ends[e->peer].h, e->rx, e->rx_len);
 		if (r < 0)
@@ -522,8 +615,10 @@ static void mark_socket(struct computation *c, const struct drain_end *e, bool s
 
 			if (f->kind == FD_INET && f->tcp_drained &&
 			    !memcmp(f->inet_local, e->f->inet_local, sizeof(f->inet_local)) &&
-			    !memcmp(f->inet_remote, e->f->inet_remote, sizeof(f->inet_remote)))
+			    !memcmp(f->inet_remote, e->f->inet_remote, sizeof(f->inet_remote))) {
 				f->tcp_shut_wr = shut_wr;
+				f->tcp_peer_gone = e->f->tcp_peer_gone;
+			}
 		}
 }
 

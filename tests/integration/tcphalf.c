@@ -7,9 +7,10 @@
  * meet the end of the stream exactly after the last byte.  The other
  * direction stays open: each tick the parent sends a message the child
  * reads and checks.  At the end the parent shuts its writing too and the
- * child must see the end of the stream.
+ * child must see the end of the stream.  -c: the child closes its socket
+ * after its stream and exits (its end is gone, no process holds it).
  *
- *   tcphalf [-n TARGET] [-i INTERVAL_MS] [-s SIZE]
+ *   tcphalf [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-c]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,17 +36,21 @@ int main(int argc, char **argv)
 	socklen_t alen = sizeof(addr);
 	uint64_t size = 60000, got = 0;
 	static uint8_t buf[1u << 16];
-	int c, lfd, fd, status;
+	int c, lfd, fd, status, close_all = 0;
 	pid_t child;
 
-	while ((c = getopt(argc, argv, "n:i:s:")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:s:c")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
 			size = (uint64_t)tc_parse_long(optarg, "-s");
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE]\n", argv[0]);
+		if (c == 'c') {
+			close_all = 1;
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-c]\n", argv[0]);
 		return 2;
 	}
 	if (size > sizeof(buf) || o.target < 1)
@@ -66,6 +71,10 @@ int main(int argc, char **argv)
 		for (uint64_t i = 0; i < size; i++)
 			buf[i] = stream_byte(i);
 		tc_write_full(fd, buf, size, "child: its stream");
+		if (close_all) {
+			close(fd);
+			_exit(0);
+		}
 		if (shutdown(fd, SHUT_WR) < 0)
 			tc_bad("child: shutdown: %s", strerror(errno));
 		for (uint64_t n = 1;; n++) {
@@ -104,7 +113,8 @@ int main(int argc, char **argv)
 					       stream_byte(got + i));
 			got = upto;
 		}
-		tc_write_full(fd, &m, sizeof(m), "parent: message");
+		if (!close_all)
+			tc_write_full(fd, &m, sizeof(m), "parent: message");
 		tc_proc_check();
 		tc_tick(n);
 		tc_sleep_ms(o.interval_ms, 0);
@@ -112,7 +122,7 @@ int main(int argc, char **argv)
 	/* All of the stream read: the next read must be its end, not a byte more. */
 	if (tc_read_full(fd, buf, 1, TC_IO_TIMEOUT_MS, "parent: end of stream") != 0)
 		tc_bad("parent: a byte after the child's %llu", (unsigned long long)size);
-	if (shutdown(fd, SHUT_WR) < 0)
+	if (!close_all && shutdown(fd, SHUT_WR) < 0)
 		tc_bad("parent: shutdown: %s", strerror(errno));
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
 		tc_bad("child ended badly");

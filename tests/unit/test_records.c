@@ -410,7 +410,7 @@ START_TEST(drained_tcp_round_trip)
 {
 	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet_family = AF_INET,
 			       .sock_type = 1, .inet_state = 5, .tcp_drained = 1,
-			       .tcp_shut_wr = 1, .tcp_cork = 1, .sock_buf_lock = 3,
+			       .tcp_shut_wr = 1, .tcp_cork = 1, .sock_buf_lock = 3, .tcp_peer_gone = 1,
 			       .sock_sndbuf = 8192, .sock_nodelay = 1 }, g = { 0 };
 	struct tlv_buf buf = { 0 };
 
@@ -422,6 +422,7 @@ START_TEST(drained_tcp_round_trip)
 	ck_assert_uint_eq(g.tcp_shut_wr, 1);
 	ck_assert_uint_eq(g.tcp_cork, 1);
 	ck_assert_uint_eq(g.sock_buf_lock, 3);
+	ck_assert_uint_eq(g.tcp_peer_gone, 1);
 	ck_assert_uint_eq(g.inet_state, 5);
 	ck_assert_uint_eq(g.sock_sndbuf, 8192);
 	ck_assert_mem_eq(g.inet_local, f.inet_local, 28);
