@@ -36,6 +36,8 @@
 /* How long a connect may meet the old connection's TIME_WAIT (tcp_tw_reuse_delay). */
 #define TIMEWAIT_WAIT_MS 3000
 #define REFILL_DEADLINE_MS 2000
+/* The most a dump keeps of one queue (tracer/tcpdrain.c). */
+#define QUEUE_MAX (64u << 20)
 
 static uint64_t now_ms(void)
 {
@@ -282,15 +284,40 @@ static int conn_fail(pid_t pid, const struct fd_record *f, char *err, size_t err
 }
 
 static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len);
+
+/* The image is untrusted: addresses of one of the two families, as the record says. */
+static bool family_ok(const struct fd_record *f)
+{
+	struct sockaddr_in6 l, r;
+
+	memcpy(&l, f->inet_local, sizeof(l));
+	memcpy(&r, f->inet_remote, sizeof(r));
+	return (f->inet_family == AF_INET || f->inet_family == AF_INET6) &&
+	       l.sin6_family == f->inet_family &&
+	       (r.sin6_family == AF_INET || r.sin6_family == AF_INET6);
+}
 static int send_all(int fd, const struct fd_record *sender, const uint8_t *buf, uint32_t len);
 
+/* The record of f's socket that carries its queue (its other fds repeat only the rest). */
+static const struct fd_record *with_queue(const struct computation *c, const struct fd_record *f)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *o = &c->procs[i].fds[k];
+
+			if (o->kind == FD_INET && o->desc_id == f->desc_id && o->content)
+				return o;
+		}
+	return f;
+}
+
 /* What f had not read, then the FIN: sent by our socket in the closed peer's place. */
-static int refill_closed(const struct fd_record *f, int peer_fd)
+static int refill_closed(const struct computation *c, const struct fd_record *f, int peer_fd)
 {
 	static const struct fd_record no_options = { .kind = FD_INET };
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint32_t len = 0;
-	int r = read_queue(f, &buf, &len);
+	int r = read_queue(with_queue(c, f), &buf, &len);
 
 	if (r == 0)
 		r = send_all(peer_fd, &no_options, buf, len);
@@ -309,6 +336,8 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 	bool swapped = false;
 	int lfd, r;
 
+	if (!family_ok(f) || (b && !family_ok(b)))
+		return conn_fail(pid, f, err, errlen, -EBADMSG, "its addresses");
 	/* A peer that had closed: a socket of ours in its place, closed again after the bytes. */
 	if (!b && f->tcp_peer_gone) {
 		struct sockaddr_in6 sa;
@@ -370,7 +399,7 @@ again:
 	*peer_fd = a == f ? TAKE_FD(bfd) : TAKE_FD(afd);
 	*peer = other;
 	if (other == &closed_peer) {
-		r = refill_closed(f, *peer_fd);
+		r = refill_closed(c, f, *peer_fd);
 		closep(peer_fd);
 		*peer = NULL;
 		if (r < 0) {
@@ -398,7 +427,7 @@ static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 	r = pread_full(src, hdr, sizeof(hdr), 0);
 	if (r < 0)
 		return r;
-	if (hdr[0] != 0 || (uint64_t)hdr[1] + sizeof(hdr) > f->size)
+	if (hdr[0] != 0 || (uint64_t)hdr[1] + sizeof(hdr) > f->size || hdr[1] > QUEUE_MAX)
 		return -EBADMSG;
 	*buf = malloc(hdr[1] ? hdr[1] : 1);
 	if (!*buf)
