@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "restorer/tcpdrain.h"
+#include "restorer/timewait.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -170,6 +171,28 @@ static uint16_t port_of(const uint8_t *sa)
 }
 
 /*
+ * bind() to f's old address; a TIME_WAIT there (the old connection, closed
+ * by a program that was not killed by the dump) is ended first when that
+ * can be done (timewait_clear), as a restored listener's would be.
+ */
+static int bind_old(int fd, const struct fd_record *f)
+{
+	int n;
+
+	if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+		return 0;
+	if (errno != EADDRINUSE)
+		return -1;
+	n = timewait_clear(f->inet_local);
+	log_debug("tcp drain: %d TIME_WAIT on port %u ended", n, port_of(f->inet_local));
+	if (n <= 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family));
+}
+
+/*
  * The old connection left a TIME_WAIT on b's address (its program was not
  * killed by the dump, and closed it), which bind() refuses to share when
  * the old socket had no SO_REUSEADDR.  connect() may take such a port over
@@ -208,7 +231,7 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	if (fd < 0)
 		return fd;
 	*step = "binding its old address";
-	if (bind(fd, (const struct sockaddr *)b->inet_local, addr_len(b->inet_family)) < 0) {
+	if (bind_old(fd, b) < 0) {
 		if (errno != EADDRINUSE)
 			return neg_errno();
 		closep(&fd);
@@ -227,6 +250,8 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	while (connect(fd, (const struct sockaddr *)&to, to_len) < 0) {
 		struct timespec ts = { 0, 20 * 1000000L };
 
+		log_debug("tcp drain: connect from port %u to %u: %m", port_of(b->inet_local),
+			  port_of(a->inet_local));
 		if (errno == EINTR)
 			continue;
 		if (errno != EADDRNOTAVAIL || now_ms() >= deadline)
@@ -351,6 +376,13 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 	if (!b)
 		return conn_fail(pid, f, err, errlen, -ENOENT, "its peer is not in the image");
 	other = b;
+	/*
+	 * The old connection's TIME_WAIT, on either side, ended while both
+	 * addresses are still free: ending it takes a reset from the other
+	 * address (timewait_clear without CAP_NET_ADMIN).
+	 */
+	timewait_clear(f->inet_local);
+	timewait_clear(b->inet_local);
 	/* The end on a port the program listens on is the accepted one. */
 	if (!listener_for(c, a->inet_local) && listener_for(c, b->inet_local)) {
 		a = b;
@@ -368,8 +400,7 @@ again:
 		own_listener = new_socket(a);
 		if (own_listener < 0)
 			return conn_fail(pid, f, err, errlen, own_listener, step);
-		r = bind(own_listener, (const struct sockaddr *)a->inet_local,
-			 addr_len(a->inet_family)) < 0 ? neg_errno() : 0;
+		r = bind_old(own_listener, a) < 0 ? neg_errno() : 0;
 		/* The old connection's TIME_WAIT there: this end connects instead. */
 		if (r == -EADDRINUSE && !swapped && !listener_for(c, b->inet_local)) {
 			closep(&own_listener);

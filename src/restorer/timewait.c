@@ -74,14 +74,14 @@ static bool nl_ack_ok(const uint8_t *ack)
  * (net.ipv4.tcp_rfc1337 = 0, the default).  Our socket is closed once the
  * exchange is done (it never connects: nothing listens there any more).
  */
-static void evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t *n)
+static bool evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t *n)
 {
 	struct sockaddr_storage from = { 0 }, to = { 0 };
 	socklen_t len;
 	int fd, one = 1;
 
 	if (*n >= MAX_EVICTORS)
-		return;
+		return false;
 	if (d->idiag_family == AF_INET) {
 		struct sockaddr_in *f = (void *)&from, *t = (void *)&to;
 
@@ -103,14 +103,15 @@ static void evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t 
 	}
 	fd = socket(d->idiag_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return;
+		return false;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&from, len) < 0 ||
 	    (connect(fd, (struct sockaddr *)&to, len) < 0 && errno != EINPROGRESS)) {
 		close(fd);
-		return;
+		return false;
 	}
 	evictors[(*n)++] = fd;
+	return true;
 }
 
 /* How many TIME_WAIT sockets hold local now, or -errno. */
@@ -205,8 +206,7 @@ int timewait_clear(const uint8_t *local)
 				continue;
 			}
 			/* No CAP_NET_ADMIN: the reset of a peer of ours ends it. */
-			evict_by_reset(d, evictors, &nr_evictors);
-			done++;
+			done += evict_by_reset(d, evictors, &nr_evictors);
 		}
 	}
 }
