@@ -9,26 +9,19 @@
 # Each program prints READY once its connection is made, then waits; after
 # the refused dump it must still be there and say ALIVE when asked (stdin).
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 PY=$(command -v python3) || { echo "skip: no python3"; exit 77; }
 export TRACE_CKPT_TCP=drain
 WORK=$(mktemp -d "${TC_TEST_TMPDIR:-/tmp}/tc-tcprefuse.XXXXXX")
-PIDS=()
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	kill_pids KILL
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	local end=$((SECONDS + $3))
-	until grep -q "$2" "$1" 2>/dev/null; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
+says() { grep -q "$2" "$1" 2>/dev/null; }
 
 # case NAME PYTHON-SETUP EXPECTED-MESSAGE
 one_case() {
@@ -40,7 +33,7 @@ one_case() {
 	sup=$!
 	PIDS+=("$sup")
 	exec 9>"$WORK/$name.in"
-	wait_for "$WORK/$name.out" '^READY$' 20 || fail "$name: no READY: $(cat "$WORK/$name.err")"
+	wait_until 20 "$name: READY" says "$WORK/$name.out" '^READY$'
 	pid=$("$TC" list | awk -v s="(supervisor $sup," 'index($0, s) { print $1 }')
 	[ -n "$pid" ] || fail "$name: supervisor $sup not listed"
 	if out=$("$TC" dump "$pid" -D "$WORK/$name.img" 2>&1); then
@@ -50,8 +43,8 @@ one_case() {
 	[ ! -e "$WORK/$name.img" ] || fail "$name: an image was left"
 	echo >&9
 	exec 9>&-
-	wait_for "$WORK/$name.out" '^ALIVE$' 20 || fail "$name: the program did not go on"
-	echo "$name: $out"
+	wait_until 20 "$name: the program going on (ALIVE)" says "$WORK/$name.out" '^ALIVE$'
+	log "$name: $out"
 }
 
 # A server outside, the client inside.
@@ -60,7 +53,7 @@ l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
 print(l.getsockname()[1], flush=True)
 c, _ = l.accept(); time.sleep(60)" >"$WORK/server.port" &
 PIDS+=($!)
-wait_for "$WORK/server.port" '^[0-9]' 20 || fail "the outside server did not start"
+wait_until 20 "the outside server" says "$WORK/server.port" '^[0-9]'
 port=$(head -n1 "$WORK/server.port")
 
 one_case outside "c = socket.create_connection(('127.0.0.1', $port))" \
