@@ -70,6 +70,7 @@ int cmd_attach(int argc, char **argv)
 	const char *dir = NULL;
 	struct periodic_opts po = { 0 };
 	struct session s;
+	size_t nr_threads = 0;
 	pid_t pid = 0;
 	int r;
 
@@ -110,7 +111,7 @@ int cmd_attach(int argc, char **argv)
 		session_done(&s);
 		return 2;
 	}
-	r = session_attach(&s, pid);
+	r = session_attach(&s, pid, &nr_threads);
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt attach: pid %d: %s\n", pid, strerror(-r));
 		session_done(&s);
@@ -119,7 +120,7 @@ int cmd_attach(int argc, char **argv)
 	r = control_listen(&s);
 	if (r < 0)
 		log_warn("no control socket, dumps are not possible: %s", strerror(-r));
-	fprintf(stderr, "attach: supervising pid %d (%zu threads)\n", pid, s.nr_tracees);
+	fprintf(stderr, "attach: supervising pid %d (%zu threads)\n", pid, nr_threads);
 	r = session_loop(&s);
 	if (r < 0)
 		log_err("supervisor: %s", strerror(-r));

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tracer/attach.h"
 #include "tracer/session.h"
@@ -16,120 +18,47 @@
 
 #define FREEZE_TIMEOUT_MS 10000
 
-/* Seize every thread of pid; repeat until no new thread shows up. */
-static int seize_threads(struct session *s, pid_t pid, bool *added)
+int session_attach(struct session *s, pid_t pid, size_t *nr_threads)
 {
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return neg_errno();
-	while ((de = readdir(d))) {
-		pid_t tid = strtol(de->d_name, NULL, 10);
-		struct tracee *t;
-
-		if (tid <= 0 || session_find(s, tid))
-			continue;
-		/* A zombie cannot be seized; a dump finds it through its parent. */
-		if (!session_alive(pid, tid))
-			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, SESSION_PTRACE_OPTIONS) < 0) {
-			int r = neg_errno();
-
-			if (r == -ESRCH)
-				continue;	/* exited meanwhile */
-			closedir(d);
-			log_err("pid %d thread %d: PTRACE_SEIZE: %s", pid, tid, strerror(-r));
-			return r;
-		}
-		t = session_add(s, tid, pid);
-		if (!t) {
-			closedir(d);
-			return -ENOMEM;
-		}
-		t->new_child = false;
-		*added = true;
-	}
-	closedir(d);
-	return 0;
-}
-
-static int seize_tree(struct session *s, pid_t pid)
-{
-	bool added;
-	char path[64];
-	struct dirent *de;
-	DIR *d;
+	char err[512];
 	int r;
 
-	do {
-		added = false;
-		r = seize_threads(s, pid, &added);
-		if (r < 0)
-			return r;
-	} while (added);
-
-	/* Children listed after the parent is seized: later forks are traced. */
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
+	s->root = pid;
+	s->attached = true;
+	s->root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (s->root_pidfd < 0)
 		return neg_errno();
-	while ((de = readdir(d))) {
-		_cleanup_free_ char *children = NULL;
-		char cpath[96];
-		char *p, *end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, de->d_name);
-		if (read_file_at(AT_FDCWD, cpath, &children, NULL) < 0)
-			continue;
-		for (p = children;; p = end) {
-			pid_t child = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (!session_find(s, child)) {
-				r = seize_tree(s, child);
-				if (r < 0 && r != -ENOENT) {
-					closedir(d);
-					return r;
-				}
-			}
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-int session_attach(struct session *s, pid_t pid)
-{
-	int r = seize_tree(s, pid);
-
+	/* Seized once now, to learn that we can (and refuse what we cannot). */
+	r = session_seize_all(s, err, sizeof(err));
+	*nr_threads = s->nr_tracees;
 	if (r < 0) {
-		session_detach(s);
+		log_err("%s", err);
+		session_thaw(s);
 		return r;
 	}
-	s->root = pid;
+	session_thaw(s);
 	return 0;
 }
 
 int session_detach(struct session *s)
 {
-	int r = session_freeze(s, FREEZE_TIMEOUT_MS), ret = 0;
+	int r = 0;
 
-	if (r < 0)
-		log_warn("detach: not every thread stopped: %s", strerror(-r));
+	if (s->nr_tracees) {
+		char err[512];
+
+		r = session_freeze(s, FREEZE_TIMEOUT_MS, err, sizeof(err));
+		if (r < 0)
+			log_warn("detach: not every thread stopped: %s", err);
+		r = 0;
+	}
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		if (ptrace(PTRACE_DETACH, s->tracees[i].tid, 0, 0) < 0 && errno != ESRCH) {
 			log_warn("tid %d: PTRACE_DETACH: %m", s->tracees[i].tid);
-			ret = neg_errno();
+			r = neg_errno();
 		}
 	}
 	s->nr_tracees = 0;
 	s->quit = true;
-	return ret;
+	return r;
 }

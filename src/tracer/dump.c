@@ -294,14 +294,25 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "image directory %s: %s", dir, strerror(-r));
 		return r;
 	}
-	if (s->root_gone || s->nr_tracees == 0) {
+	if (s->root_gone || (!session_detached(s) && s->nr_tracees == 0)) {
 		snprintf(res->msg, sizeof(res->msg), "the computation has exited");
 		return -ESRCH;
 	}
+	/*
+	 * Detached, the computation is seized first (nothing stops): the
+	 * snapshot's room is sized by its processes, and one that somebody
+	 * else traces is refused before anything of it stood still.
+	 */
+	if (session_detached(s) && (r = session_seize_all(s, res->msg, sizeof(res->msg))) < 0) {
+		session_thaw(s);
+		return r;
+	}
 	/* Refused before anything stops: the program does not even notice. */
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
-	if (r < 0)
+	if (r < 0) {
+		session_thaw(s);
 		return r;
+	}
 	/*
 	 * Before anything is frozen.  A host's part of a checkpoint of several
 	 * hosts is the computation's, which every host holds the secret of;
@@ -311,8 +322,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		r = image_key_load(s->coord_secret, false, &key, res->msg, sizeof(res->msg));
 	else
 		r = image_key_user(&key, res->msg, sizeof(res->msg));
-	if (r < 0)
+	if (r < 0) {
+		session_thaw(s);
 		return r;
+	}
 
 	/*
 	 * A program that goes on after the dump is thawed before the write.
@@ -323,11 +336,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks)
 		reserve_snapshot(s, &sn);
 	t_frozen = now_ns(CLOCK_MONOTONIC);
-	r = session_freeze(s, FREEZE_TIMEOUT_MS);
+	r = session_freeze(s, FREEZE_TIMEOUT_MS, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		snapshot_release(&sn);
 		session_thaw(s);
-		snprintf(res->msg, sizeof(res->msg), "freezing the computation: %s", strerror(-r));
 		return r;
 	}
 	if (s->root_gone || !session_find(s, s->root)) {
@@ -418,6 +430,7 @@ out:
 	snapshot_release(&sn);
 	if (r == 0 && rq->mode == CTL_DUMP_KILL) {
 		/* SIGKILL ends ptrace-stopped tasks too; the loop reaps them. */
+		s->killed_by_dump = true;
 		for (size_t i = 0; i < s->nr_tracees; i++)
 			if (s->tracees[i].tid == s->tracees[i].tgid)
 				kill(s->tracees[i].tid, SIGKILL);

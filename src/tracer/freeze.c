@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -87,20 +89,53 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 	return 0;
 }
 
-int session_freeze(struct session *s, int timeout_ms)
+static int wait_all_stopped(struct session *s, uint64_t deadline);
+
+int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
+	int r;
 
+	if (err)
+		err[0] = '\0';
+	if (session_detached(s) && (r = session_seize_all(s, err, errlen)) < 0)
+		return r;
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		s->tracees[i].group_stop = s->tracees[i].state == TRACEE_GROUP_STOPPED;
 		interrupt(&s->tracees[i]);
 		if (s->tracees[i].state == TRACEE_GROUP_STOPPED)
 			s->tracees[i].state = TRACEE_RUNNING;
 	}
+	for (;;) {
+		bool added = false;
+
+		r = wait_all_stopped(s, deadline);
+		if (r < 0 || !session_detached(s))
+			break;
+		/*
+		 * Everything seized is stopped, so nothing of it can fork now:
+		 * a walk that finds nothing new found everything.
+		 */
+		r = session_seize_pass(s, &added, err, errlen);
+		if (r < 0 || !added)
+			break;
+		for (size_t i = 0; i < s->nr_tracees; i++)
+			if (s->tracees[i].state == TRACEE_RUNNING)
+				interrupt(&s->tracees[i]);
+	}
+	if (r < 0 && err && !err[0])
+		snprintf(err, errlen, "freezing the computation: %s", strerror(-r));
+	return r;
+}
+
+static int wait_all_stopped(struct session *s, uint64_t deadline)
+{
 	while (count_running(s) > 0) {
 		int status, r;
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
 
+		if (tid < 0 && errno == ECHILD)
+			tid = 0;
 		if (tid < 0 && errno != EINTR)
 			return neg_errno();
 		if (tid > 0) {
@@ -137,8 +172,40 @@ int session_freeze(struct session *s, int timeout_ms)
 	return 0;
 }
 
+/*
+ * Let every thread go, detached: group-stops come back by themselves (the
+ * kernel reinstates a stop of the group on detach).  One still running (a
+ * freeze that failed) is stopped first: only a stopped thread can be let go.
+ */
+static void detach_all(struct session *s)
+{
+	uint64_t deadline = now_ms() + 1000;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		if (s->tracees[i].state != TRACEE_STOPPED)
+			interrupt(&s->tracees[i]);
+	if (count_running(s) > 0 && wait_all_stopped(s, deadline) < 0)
+		log_warn("detach: not every thread stopped; those stay traced for now");
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		struct tracee *t = &s->tracees[i];
+
+		if (ptrace(PTRACE_DETACH, t->tid, 0, 0) == 0 || errno == ESRCH) {
+			/* ESRCH: gone, or dying of a dump --kill. */
+			continue;
+		}
+		log_warn("tid %d: PTRACE_DETACH: %m", t->tid);
+		s->tracees[kept++] = *t;
+	}
+	s->nr_tracees = kept;
+}
+
 void session_thaw(struct session *s)
 {
+	if (session_detached(s)) {
+		detach_all(s);
+		return;
+	}
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		struct tracee *t = &s->tracees[i];
 

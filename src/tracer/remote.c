@@ -74,6 +74,37 @@ static int step_syscall(pid_t tid)
 	return -EINTR;
 }
 
+/*
+ * After a single-step the trap flag stays armed until the thread is resumed:
+ * a tracer that dies now (SIGKILL) leaves the kernel to let it go, and it
+ * would take a SIGTRAP at its next instruction.  Only a resume disarms it,
+ * so resume it into a stop: the interrupt asked first is taken in the same
+ * pass through the signal code, before any instruction of the program runs.
+ */
+static int disarm_step(pid_t tid)
+{
+	int status;
+	pid_t r;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_INTERRUPT: %m", tid);
+	if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+		return log_ret(neg_errno(), "tid %d: PTRACE_CONT: %m", tid);
+	do {
+		r = waitpid(tid, &status, __WALL);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return log_ret(neg_errno(), "tid %d: waitpid: %m", tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return log_ret(-ESRCH, "tid %d: died after a remote system call", tid);
+	if (!WIFSTOPPED(status) || status >> 16 != PTRACE_EVENT_STOP) {
+		log_err("tid %d: after a remote system call: unexpected stop (status 0x%x)", tid,
+			status);
+		return -EINTR;
+	}
+	return 0;
+}
+
 int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
 {
 	struct user_regs_struct saved, regs;
@@ -121,6 +152,8 @@ restore:
 		r2 = log_ret(neg_errno(), "tid %d: restoring registers: %m", tid);
 	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
 		r2 = log_ret(neg_errno(), "tid %d: restoring the signal mask: %m", tid);
+	if (r2 == 0)
+		r2 = disarm_step(tid);
 	return r ? r : r2;
 }
 

@@ -50,6 +50,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	s->signal_fd = -1;
 	s->control_fd = -1;
 	s->periodic_fd = -1;
+	s->root_pidfd = -1;
 	s->default_dir = default_dir ? strdup(default_dir) : NULL;
 	s->cmdline = strdup(cmdline ? cmdline : "");
 	if ((default_dir && !s->default_dir) || !s->cmdline)
@@ -97,11 +98,12 @@ void session_done(struct session *s)
 	control_close(s);
 	closep(&s->signal_fd);
 	closep(&s->periodic_fd);
+	closep(&s->root_pidfd);
 	free(s->tracees);
 	free(s->default_dir);
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
-	s->signal_fd = s->control_fd = s->periodic_fd = -1;
+	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = -1;
 }
 
 void session_note_carried_ssh(struct session *s, pid_t pid)
@@ -256,7 +258,8 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 	int sig;
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		if (tid == s->root) {
+		/* init leaves with the root's status (pidns.c): the computation ended. */
+		if (tid == s->root || (s->init_pid && tid == s->init_pid)) {
 			s->root_status = status;
 			s->root_gone = true;
 		}
@@ -265,6 +268,12 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return 0;
+	if (!t && session_detached(s)) {
+		/* Not one of ours any more (let go at a thaw): let it go again. */
+		if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno != ESRCH)
+			log_debug("tid %d: PTRACE_DETACH: %m", tid);
+		return 0;
+	}
 	if (!t) {
 		/* A child auto-attached before its parent's fork event arrived. */
 		t = session_add(s, tid, tgid_of(tid));
@@ -353,16 +362,33 @@ static void forward_signal(struct session *s, int sig)
 		kill(s->root, sig);
 }
 
+/*
+ * The root of an attached tree is not our child: its pidfd says it is gone,
+ * but only its parent learns how it ended.  Killed by our own dump --kill,
+ * we know.
+ */
+static void note_attached_root_gone(struct session *s)
+{
+	s->root_gone = true;
+	if (s->killed_by_dump) {
+		s->root_status = SIGKILL;
+		return;
+	}
+	s->root_status = 0;
+	log_info("pid %d is gone; its exit status goes to its parent, not to attach", s->root);
+}
+
 int session_loop(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
-		struct pollfd pfd[3 + 1 + CONTROL_MAX_CONNS] = {
+		struct pollfd pfd[4 + CONTROL_MAX_CONNS] = {
 			{ .fd = s->signal_fd, .events = POLLIN },
 			{ .fd = s->coord ? s->coord->fd : -1, .events = POLLIN },
 			{ .fd = s->periodic_fd, .events = POLLIN },
+			{ .fd = s->root_pidfd, .events = POLLIN },
 		};
-		size_t nctl = control_pollfds(s, pfd + 3);
-		int r = poll(pfd, 3 + nctl, control_poll_timeout(s));
+		size_t nctl = control_pollfds(s, pfd + 4);
+		int r = poll(pfd, 4 + nctl, control_poll_timeout(s));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -381,7 +407,9 @@ int session_loop(struct session *s)
 		r = session_drain_waits(s);
 		if (r < 0)
 			return r;
-		control_handle(s, pfd + 3, nctl);
+		if (s->root_pidfd >= 0 && (pfd[3].revents & POLLIN) && !s->root_gone)
+			note_attached_root_gone(s);
+		control_handle(s, pfd + 4, nctl);
 		if (s->coord && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			coord_serve(s);
 		if (s->periodic_fd >= 0 && (pfd[2].revents & POLLIN) && !s->root_gone)

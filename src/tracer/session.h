@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,6 +43,9 @@ struct session {
 	pid_t init_pid;		/* pid 1 of the computation's pid namespace, or 0 */
 	int root_status;	/* wait status once it is gone */
 	bool root_gone;
+	bool attached;		/* attach: the tree hangs from root, not our child */
+	int root_pidfd;		/* attach: tells when root is gone, or -1 */
+	bool killed_by_dump;	/* dump --kill ended the computation */
 
 	struct tracee *tracees;
 	size_t nr_tracees, cap_tracees;
@@ -95,10 +99,37 @@ void session_note_stdio(struct session *s);
 int session_handle_wait(struct session *s, pid_t tid, int status);
 
 /*
- * Stop every traced thread (PTRACE_INTERRUPT) and wait until each is in a
- * ptrace-stop, following children born meanwhile; then put them back.
+ * Between checkpoints nothing is traced (session_detached): the computation
+ * is held together by its pid namespace's init, whose exit status is the
+ * root's, or for attach by a pidfd of the root.  Only a computation of
+ * several hosts stays traced all its life: ssh's exec is stopped for the
+ * supervisor with SECCOMP_RET_TRACE (ssh.c).
  */
-int session_freeze(struct session *s, int timeout_ms);
+static inline bool session_detached(const struct session *s)
+{
+	return s->coord == NULL;
+}
+
+/*
+ * Seize every thread of the computation not traced yet (PTRACE_SEIZE, no
+ * stop), walking its tree of processes until a walk finds nothing new.  A
+ * thread somebody else traces is refused by name in err.
+ */
+int session_seize_all(struct session *s, char *err, size_t errlen);
+/* One walk of the above; *added says whether it seized anything. */
+int session_seize_pass(struct session *s, bool *added, char *err, size_t errlen);
+
+/* Every process of the computation (tgids), walking its tree; malloc'd. */
+int session_list_pids(struct session *s, pid_t **pids, size_t *nr);
+
+/*
+ * Stop every thread (PTRACE_INTERRUPT) and wait until each is in a
+ * ptrace-stop, following children born meanwhile (and, detached, seizing
+ * them first, until the set is complete and stable); then put them back:
+ * session_thaw resumes them, detached it lets them go.  err (may be NULL)
+ * says why it failed.
+ */
+int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen);
 void session_thaw(struct session *s);
 
 /* The ssh client pid carried a command to another host (see FD_DEAD_END). */

@@ -38,7 +38,7 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
 	 */
 	prctl(PR_SET_DUMPABLE, 1);
 	close(a->ready_fd);
-	/* Wait until the supervisor has seized us: nothing may run untraced. */
+	/* Wait until the supervisor is ready (run --coordinator: has seized us). */
 	if (read(a->go_fd, &c, 1) != 1)
 		_exit(127);
 	close(a->go_fd);
@@ -110,6 +110,19 @@ int session_spawn(struct session *s, char *const argv[])
 
 		/* EOF: it made itself dumpable (and init let go of the pipe). */
 		(void)!read(ready[0], &c, 1);
+	}
+	s->root = pid;
+	if (session_detached(s)) {
+		/*
+		 * Nothing is traced between checkpoints: init holds the
+		 * computation together and hands us the root's exit status.
+		 */
+		(void)!write(go[1], "g", 1);
+		n = read(err[0], &e, sizeof(e));
+		if (n == sizeof(e))
+			log_err("cannot run %s: %s", argv[0], strerror(e));
+		e = 0;
+		goto out;
 	}
 	if (ptrace(PTRACE_SEIZE, pid, 0, SESSION_PTRACE_OPTIONS) < 0) {
 		e = errno;
