@@ -10,7 +10,9 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -266,6 +268,21 @@ static int take_refusal(struct refusal_list *rl, char *msg, int before, int r)
 	return refusal_take(rl, msg) < 0 ? -ENOMEM : before;
 }
 
+/*
+ * In a dump's worker, once nothing is traced any more, the worker may die
+ * with the supervisor: a dump killed with it while it writes leaves its
+ * temporary directory, as a dump in the supervisor would.
+ */
+static void dump_thaw(struct session *s)
+{
+	session_thaw(s);
+	if (!s->in_dump_worker || s->nr_tracees)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != s->supervisor_pid)
+		raise(SIGKILL);
+}
+
 static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
@@ -303,14 +320,16 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	 * snapshot's room is sized by its processes, and one that somebody
 	 * else traces is refused before anything of it stood still.
 	 */
+	if (s->in_dump_worker)
+		prctl(PR_SET_PDEATHSIG, 0);	/* from here it must outlive the supervisor */
 	if (session_detached(s) && (r = session_seize_all(s, res->msg, sizeof(res->msg))) < 0) {
-		session_thaw(s);
+		dump_thaw(s);
 		return r;
 	}
 	/* Refused before anything stops: the program does not even notice. */
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
 	if (r < 0) {
-		session_thaw(s);
+		dump_thaw(s);
 		return r;
 	}
 	/*
@@ -323,7 +342,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	else
 		r = image_key_user(&key, res->msg, sizeof(res->msg));
 	if (r < 0) {
-		session_thaw(s);
+		dump_thaw(s);
 		return r;
 	}
 
@@ -339,12 +358,12 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	r = session_freeze(s, FREEZE_TIMEOUT_MS, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		snapshot_release(&sn);
-		session_thaw(s);
+		dump_thaw(s);
 		return r;
 	}
 	if (s->root_gone || !session_find(s, s->root)) {
 		snapshot_release(&sn);
-		session_thaw(s);
+		dump_thaw(s);
 		snprintf(res->msg, sizeof(res->msg), "pid %d exited during the dump", s->root);
 		return -ESRCH;
 	}
@@ -356,13 +375,13 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		snapshot_release(&sn);
-		session_thaw(s);
+		dump_thaw(s);
 		return r;
 	}
 
 	if (rq->hooks && (r = rq->hooks->frozen(rq->hooks->arg)) < 0) {
 		snapshot_release(&sn);
-		session_thaw(s);
+		dump_thaw(s);
 		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
 		return r;
 	}
@@ -405,7 +424,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
-		session_thaw(s);
+		dump_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
 		snapshot_reader(&sn, &mr);
@@ -436,7 +455,7 @@ out:
 				kill(s->tracees[i].tid, SIGKILL);
 	}
 	if (!thawed) {
-		session_thaw(s);
+		dump_thaw(s);
 		t_thawed = now_ns(CLOCK_MONOTONIC);
 	}
 	if (r == 0 && rq->mode == CTL_DUMP_CHECK) {
@@ -470,7 +489,8 @@ out:
 #define DUMP_TRIES 50
 #define DUMP_RETRY_MS 5
 
-int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
+static int dump_retrying(struct session *s, const struct dump_request *rq,
+			 struct dump_result *res)
 {
 	for (int i = 1;; i++) {
 		int r = dump_once(s, rq, res);
@@ -487,4 +507,65 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 			session_drain_waits(s);
 		}
 	}
+}
+
+struct worker_result {
+	int r;
+	bool killed_by_dump;
+	struct dump_result res;
+};
+
+/*
+ * Detached, a dump runs in a worker process of its own, which is the tracer
+ * while the computation is seized: a supervisor killed at any moment cannot
+ * leave a thread mid remote system call, nor frozen; the worker finishes
+ * what holds the program (puts every register back, lets go) on its own.
+ * Several hosts: in the supervisor, which the coordinator channel is.
+ */
+int dump_computation(struct session *s, const struct dump_request *rq, struct dump_result *res)
+{
+	struct worker_result wr;
+	int p[2], status, r;
+	pid_t w;
+
+	if (!session_detached(s) || rq->hooks)
+		return dump_retrying(s, rq, res);
+	memset(res, 0, sizeof(*res));
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = neg_errno();
+		snprintf(res->msg, sizeof(res->msg), "dump worker: pipe: %s", strerror(-r));
+		return r;
+	}
+	w = fork();
+	if (w < 0) {
+		r = neg_errno();
+		close(p[0]);
+		close(p[1]);
+		snprintf(res->msg, sizeof(res->msg), "dump worker: fork: %s", strerror(-r));
+		return r;
+	}
+	if (w == 0) {
+		close(p[0]);
+		s->in_dump_worker = true;
+		memset(&wr, 0, sizeof(wr));
+		wr.r = dump_retrying(s, rq, &wr.res);
+		wr.killed_by_dump = s->killed_by_dump;
+		(void)!write_full(p[1], &wr, sizeof(wr));
+		_exit(0);
+	}
+	close(p[1]);
+	r = read_full(p[0], &wr, sizeof(wr));
+	close(p[0]);
+	while (waitpid(w, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		snprintf(res->msg, sizeof(res->msg), "the dump worker (pid %d) died: %s", w,
+			 WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result");
+		return -EIO;
+	}
+	*res = wr.res;
+	if (wr.r == 0)
+		s->generation = wr.res.generation;
+	s->killed_by_dump |= wr.killed_by_dump;
+	return wr.r;
 }

@@ -76,7 +76,7 @@ static int walk_tree(struct session *s, visit_fn fn, void *arg)
 	if (s->init_pid)
 		return walk_below(s, s->init_pid, false, 0, fn, arg);
 	/* Restored without a pid namespace: its top processes are ours. */
-	return walk_below(s, getpid(), false, 0, fn, arg);
+	return walk_below(s, s->supervisor_pid, false, 0, fn, arg);
 }
 
 struct pid_list {
@@ -182,6 +182,19 @@ static int seize_threads(struct session *s, pid_t pid, void *arg)
 			if (r == -ESRCH || !session_alive(pid, tid)) {
 				r = 0;
 				continue;	/* exited meanwhile */
+			}
+			/*
+			 * Ours already: born of a seized thread, its event
+			 * not waited for yet.  Its first stop comes.
+			 */
+			if (status_field(tid, "\nTracerPid:") == getpid()) {
+				r = 0;
+				if (!session_add(s, tid, pid)) {
+					r = -ENOMEM;
+					break;
+				}
+				sp->added = true;
+				continue;
 			}
 			r = refuse(pid, tid, r, sp->err, sp->errlen);
 			break;

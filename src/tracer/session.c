@@ -51,6 +51,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	s->control_fd = -1;
 	s->periodic_fd = -1;
 	s->root_pidfd = -1;
+	s->supervisor_pid = getpid();
 	s->default_dir = default_dir ? strdup(default_dir) : NULL;
 	s->cmdline = strdup(cmdline ? cmdline : "");
 	if ((default_dir && !s->default_dir) || !s->cmdline)

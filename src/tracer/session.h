@@ -46,6 +46,8 @@ struct session {
 	bool attached;		/* attach: the tree hangs from root, not our child */
 	int root_pidfd;		/* attach: tells when root is gone, or -1 */
 	bool killed_by_dump;	/* dump --kill ended the computation */
+	pid_t supervisor_pid;	/* getpid() of the supervisor (a dump worker is another) */
+	bool in_dump_worker;	/* this process is a dump's worker (dump.c) */
 
 	struct tracee *tracees;
 	size_t nr_tracees, cap_tracees;

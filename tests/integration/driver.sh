@@ -48,6 +48,16 @@
 #             until its lock is let go
 #   detach    run -> dump -D IMG --kill -> restore --detach IMG exits 0 at
 #             once -> the program, traced by nobody, goes on to PASS
+#   debugger  run -> every process of the program has TracerPid 0 between
+#             checkpoints -> gdb -p attaches (batch) and detaches -> a dump
+#             works -> a tracer of our own (needs --holder PATH: ptholder)
+#             holds the program -> a dump refuses, naming the thread, the
+#             tracer's pid and command, and both run on -> the tracer ends ->
+#             a dump works -> PASS
+#   killdump  run, then attach -> 20 dumps, the supervisor killed with SIGKILL
+#             at a random moment of each: the program runs on every time,
+#             traced by nobody and not stopped, and the last image written is
+#             whole (show); the next round attaches a new supervisor
 #   attach    the program started directly in the background (stdout to a
 #             file) -> READY -> trace-ckpt attach PID -> K ticks -> dump -D IMG
 #             --kill -> attach exits 137 -> restore IMG -> PASS; the restored
@@ -74,6 +84,7 @@ KEEP=${TC_KEEP:-0}
 SCALE=${TC_TIMEOUT_SCALE:-1}
 DUMP_TIMEOUT=60
 SIGN=
+HOLDER=
 
 usage() {
 	sed -n '4,8p' "$0" >&2
@@ -89,6 +100,7 @@ while [ $# -gt 0 ]; do
 	--gens) GENS=$2; shift 2 ;;
 	--dump-timeout) DUMP_TIMEOUT=$2; shift 2 ;;
 	--sign) SIGN=$2; shift 2 ;;
+	--holder) HOLDER=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
@@ -100,6 +112,7 @@ PROG=$1
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROG_ARGS=("$@")
+[ -z "$HOLDER" ] || HOLDER=$(realpath "$HOLDER")
 [ -n "$NAME" ] || NAME="$(basename "$PROG")-$MODE"
 
 # deadlines, in seconds
@@ -1099,6 +1112,124 @@ mode_attach() {
 	fi
 }
 
+# tracers_of PID: "pid:TracerPid" of PID and its descendants that are traced
+tracers_of() {
+	local p t
+	for p in "$1" $(descendants "$1"); do
+		t=$(awk '/^TracerPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		[ -z "$t" ] || [ "$t" = 0 ] || echo "$p:$t"
+	done
+}
+
+# not_stopped PID: its state is not a stop (T: job control, t: ptrace)
+not_stopped() {
+	local state
+	state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	case $state in T|t) return 1 ;; esac
+	return 0
+}
+
+mode_debugger() {
+	local t traced holder
+	[ -n "$HOLDER" ] || fail "mode debugger needs --holder PATH"
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+	traced=$(tracers_of "$PROG_PID")
+	[ -z "$traced" ] || fail "traced between checkpoints (pid:tracer): $traced"
+	log "nothing of the program is traced"
+	if command -v gdb >/dev/null; then
+		timed "$T_EXIT" gdb.out gdb.err gdb -p "$PROG_PID" -batch -ex 'info threads'
+		[ "$TIMED_RC" -eq 0 ] || fail "gdb -p $PROG_PID exited $TIMED_RC: $(tail -n3 gdb.err)"
+		grep -q "LWP $PROG_PID" gdb.out || fail "gdb -p $PROG_PID shows no thread of it: $(tail -n3 gdb.out)"
+		log "gdb -p attached and detached: $(grep -c LWP gdb.out) threads"
+	else
+		log "no gdb: only our own tracer is tried"
+	fi
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + 2)) "$T_TICKS" "$RUN_PID"
+	dump_ok dump1 "$PROG_PID" -D "$WORK/img1"
+	traced=$(tracers_of "$PROG_PID")
+	[ -z "$traced" ] || fail "traced after the dump (pid:tracer): $traced"
+
+	start holder.out holder.err "$HOLDER" "$PROG_PID"
+	holder=$LAST_PID
+	wait_line holder.out '^held ' "$T_READY" "$holder"
+	log "pid $holder holds the program ($(cat holder.out))"
+	dump dump2 "$PROG_PID" -D "$WORK/img2"
+	[ "$DUMP_RC" -ne 0 ] || fail "a dump of a program somebody else traces succeeded"
+	grep -q "thread $PROG_PID is traced by pid $holder (ptholder)" "$WORK/dump2.err" ||
+		fail "the refusal does not name the thread, the tracer and its command: $(tail -n2 "$WORK/dump2.err")"
+	log "refused: $(tail -n1 "$WORK/dump2.err")"
+	[ ! -e "$WORK/img2/manifest" ] || fail "the refused dump wrote an image"
+	alive "$holder" || fail "the tracer ended with the refused dump"
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PROG_PID/status")" = "$holder" ] ||
+		fail "the tracer lost the program to the refused dump"
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + 2)) "$T_TICKS" "$RUN_PID"
+	kill -TERM "$holder"
+	wait_exit "$holder" "$T_EXIT" || fail "the tracer $holder did not end"
+	dump_ok dump3 "$PROG_PID" -D "$WORK/img3"
+	traced=$(tracers_of "$PROG_PID")
+	[ -z "$traced" ] || fail "traced after the last dump (pid:tracer): $traced"
+	wait_line run.out '^PASS$' "$T_PASS" "$RUN_PID"
+	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC, expected 0"
+	check_output run.out
+}
+
+KILLDUMP_ROUNDS=20
+
+mode_killdump() {
+	local i sup start ms span delay t traced deadline done_dumps=0
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+	sup=$RUN_PID
+	# How long a whole dump takes here: the kills fall within 1.5 times that.
+	start=$(now_ms)
+	dump_ok dump0 "$PROG_PID" -D "$WORK/images"
+	span=$(( ($(now_ms) - start) * 3 / 2 + 1 ))
+	log "a dump takes $((span * 2 / 3)) ms; kills within $span ms of its start"
+	for ((i = 1; i <= KILLDUMP_ROUNDS; i++)); do
+		if [ "$i" -gt 1 ]; then
+			start "attach$i.out" "attach$i.err" "$TC" attach --dir "$WORK/images" "$PROG_PID"
+			sup=$LAST_PID
+			wait_line "attach$i.err" '^attach: supervising pid' "$T_READY" "$sup"
+		fi
+		delay=$((RANDOM % span))
+		start "dump$i.out" "dump$i.err" "$TC" dump "$PROG_PID" -D "$WORK/images"
+		sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+		kill -KILL "$sup"
+		wait_exit "$sup" "$T_EXIT" || fail "supervisor $sup survived SIGKILL"
+		wait_exit "$LAST_PID" "$T_DUMP" || fail "dump client still running after its supervisor died"
+		grep -q '^checkpoint: ' "dump$i.out" && done_dumps=$((done_dumps + 1))
+		alive "$PROG_PID" || fail "round $i: the program died with its supervisor, killed $delay ms into a dump"
+		# The kernel lets go of what the dead supervisor traced, at once.
+		deadline=$(( $(now_ms) + T_EXIT * 1000 ))
+		while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
+			[ "$(now_ms)" -lt "$deadline" ] || fail "round $i: still traced (pid:tracer): $traced"
+			sleep 0.05
+		done
+		not_stopped "$PROG_PID" || fail "round $i: the program is stopped after its supervisor died"
+		t=$(last_tick run.out)
+		wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+		log "round $i: supervisor killed $delay ms into a dump; the program runs on (tick $(last_tick run.out))"
+		if [ -e "$WORK/images/manifest" ]; then
+			timed "$T_EXIT" "show$i.out" "show$i.err" "$TC" show "$WORK/images"
+			[ "$TIMED_RC" -eq 0 ] || fail "round $i: the image left is damaged: $(tail -n2 "show$i.err")"
+		fi
+	done
+	log "$done_dumps of $KILLDUMP_ROUNDS dumps finished before their supervisor was killed"
+	check_output run.out
+	kill -KILL "$PROG_PID"
+	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
+}
+
 # ---------------------------------------------------------------- main
 
 preflight
@@ -1116,6 +1247,8 @@ silent) mode_silent ;;
 staletmp) mode_staletmp ;;
 cli) mode_cli ;;
 attach) mode_attach ;;
+debugger) mode_debugger ;;
+killdump) mode_killdump ;;
 *) fail "unknown mode $MODE" ;;
 esac
 RESULT=pass
