@@ -1190,11 +1190,11 @@ mode_killdump() {
 	prog_of "$RUN_PID"
 	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
 	sup=$RUN_PID
-	# How long a whole dump takes here: the kills fall within 1.5 times that.
+	# How long a whole dump takes here: the kills fall within that.
 	start=$(now_ms)
 	dump_ok dump0 "$PROG_PID" -D "$WORK/images"
-	span=$(( ($(now_ms) - start) * 3 / 2 + 1 ))
-	log "a dump takes $((span * 2 / 3)) ms; kills within $span ms of its start"
+	span=$(( $(now_ms) - start + 1 ))
+	log "a dump takes $span ms; each kill falls within that much of its start"
 	for ((i = 1; i <= KILLDUMP_ROUNDS; i++)); do
 		if [ "$i" -gt 1 ]; then
 			start "attach$i.out" "attach$i.err" "$TC" attach --dir "$WORK/images" "$PROG_PID"
