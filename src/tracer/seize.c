@@ -62,6 +62,9 @@ static int walk_below(struct session *s, pid_t pid, bool visit_self, int depth, 
 
 			if (end == p)
 				break;
+			/* A dump's worker is the supervisor's child too. */
+			if (child == getpid())
+				continue;
 			r = walk_below(s, child, true, depth + 1, fn, arg);
 		}
 	}
