@@ -57,7 +57,8 @@
 #   killdump  run, then attach -> 20 dumps, the supervisor killed with SIGKILL
 #             at a random moment of each: the program runs on every time,
 #             traced by nobody and not stopped, and the last image written is
-#             whole (show); the next round attaches a new supervisor
+#             whole (show); the next round attaches a new supervisor; a
+#             last dump into the same place leaves no temporary directory
 #   attach    the program started directly in the background (stdout to a
 #             file) -> READY -> trace-ckpt attach PID -> K ticks -> dump -D IMG
 #             --kill -> attach exits 137 -> restore IMG -> PASS; the restored
@@ -1225,6 +1226,16 @@ mode_killdump() {
 		fi
 	done
 	log "$done_dumps of $KILLDUMP_ROUNDS dumps finished before their supervisor was killed"
+	# A dump into the same place removes what the killed ones left.
+	start attach.out attach.err "$TC" attach --dir "$WORK/images" "$PROG_PID"
+	sup=$LAST_PID
+	wait_line attach.err '^attach: supervising pid' "$T_READY" "$sup"
+	dump_ok dumplast "$PROG_PID"
+	[ -z "$(tmp_dirs)" ] || fail "temporary directories left after a dump into the same place: $(tmp_dirs)"
+	timed "$T_EXIT" showlast.out showlast.err "$TC" show "$WORK/images"
+	[ "$TIMED_RC" -eq 0 ] || fail "the last image is damaged: $(tail -n2 showlast.err)"
+	kill -KILL "$sup"
+	wait_exit "$sup" "$T_EXIT" || fail "supervisor $sup survived SIGKILL"
 	check_output run.out
 	kill -KILL "$PROG_PID"
 	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
