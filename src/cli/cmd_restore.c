@@ -171,6 +171,7 @@ int cmd_restore(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "restore: ready in %.1f ms\n",
 		(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	terminal_lease_started(&tl);
 	if (detach) {
 		/* The program goes on alone, as after trace-ckpt detach. */
 		r = session_detach(&s);

@@ -65,6 +65,8 @@ static int resume_computation(struct session *s, const char *dir, const struct i
 	}
 	fprintf(stderr, "trace-ckpt run: resumed from %s (generation %llu) in %.1f ms\n", dir,
 		(unsigned long long)generation, ms_since(&t0));
+	if (tl)
+		terminal_lease_started(tl);
 	return 0;
 }
 

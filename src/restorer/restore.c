@@ -792,8 +792,6 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	r = 0;
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
-	if (tl)
-		terminal_lease_started(tl);
 out:
 	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);

@@ -21,5 +21,10 @@ struct terminal_lease;
  * tl (may be NULL): when the program had a terminal, ours is lent to it;
  * terminal_lease_return() once it is over.
  */
+/*
+ * With a terminal lease, the caller tells the program of its terminal
+ * (terminal_lease_started) once it has said it is ready: untraced, the
+ * program redraws at once, and a message after that would scroll its screen.
+ */
 int restore_computation(struct session *s, const char *dir, const struct image_key *key,
 			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen);
