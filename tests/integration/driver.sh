@@ -1144,8 +1144,9 @@ mode_debugger() {
 	if command -v gdb >/dev/null; then
 		timed "$T_EXIT" gdb.out gdb.err gdb -p "$PROG_PID" -batch -ex 'info threads'
 		[ "$TIMED_RC" -eq 0 ] || fail "gdb -p $PROG_PID exited $TIMED_RC: $(tail -n3 gdb.err)"
-		grep -q "LWP $PROG_PID" gdb.out || fail "gdb -p $PROG_PID shows no thread of it: $(tail -n3 gdb.out)"
-		log "gdb -p attached and detached: $(grep -c LWP gdb.out) threads"
+		# "Thread ... (LWP PID)", or "process PID" without libthread_db
+		grep -qE "(LWP|process) $PROG_PID\b" gdb.out || fail "gdb -p $PROG_PID shows no thread of it: $(tail -n3 gdb.out)"
+		log "gdb -p attached and detached: $(grep -cE '(LWP|process) [0-9]' gdb.out) threads"
 	else
 		log "no gdb: only our own tracer is tried"
 	fi
