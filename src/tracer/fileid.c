@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "proto/fileid.h"
@@ -37,12 +39,24 @@ struct id_cache {
 static int id_of_path(const char *path, bool contents, struct file_id *id)
 {
 	_cleanup_close_ int fd = -1;
+	struct statfs sfs;
 	struct stat st;
 
 	if (stat(path, &st) < 0)
 		return -errno;
 	/* Only regular files: opening a device or a FIFO can do things. */
 	if (!S_ISREG(st.st_mode))
+		return -ENOENT;
+	/*
+	 * /proc and /sys files are made anew for whoever looks (their mtime is
+	 * when they were looked up, their /proc/PID the process's): nothing to
+	 * compare at a restore.
+	 */
+	if (statfs(path, &sfs) == 0 &&
+	    (sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC ||
+	     sfs.f_type == DEBUGFS_MAGIC || sfs.f_type == TRACEFS_MAGIC ||
+	     sfs.f_type == CGROUP2_SUPER_MAGIC || sfs.f_type == CGROUP_SUPER_MAGIC ||
+	     sfs.f_type == SECURITYFS_MAGIC || sfs.f_type == BPF_FS_MAGIC))
 		return -ENOENT;
 	fd = contents ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
 	if (fd >= 0)
