@@ -26,10 +26,22 @@ alive() {
 	[ "${st%% *}" != Z ]
 }
 
-# kill_pids [SIGNAL]: send SIGNAL (default KILL) to every process in PIDS
+# kill_tree SIGNAL PID: PID and every process below it, children first (a
+# supervisor killed alone leaves its computation running, as promised)
+kill_tree() {
+	local c
+	for c in $(cat /proc/"$2"/task/*/children 2>/dev/null); do
+		kill_tree "$1" "$c"
+	done
+	kill -"$1" "$2" 2>/dev/null
+	return 0
+}
+
+# kill_pids [SIGNAL]: send SIGNAL (default KILL) to every process in PIDS and
+# to everything below them
 kill_pids() {
 	local p
-	for p in "${PIDS[@]}"; do kill -"${1:-KILL}" "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill_tree "${1:-KILL}" "$p"; done
 	return 0
 }
 

@@ -32,8 +32,16 @@ as_user test -x "$TCPECHO" || { echo "skip: $USER_NAME cannot run $TCPECHO"; exi
 WORK=$(mktemp -d /tmp/tc-filecaps.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
+# PID and everything below it: a supervisor killed alone leaves its program running
+kill_tree() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
+}
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill_tree "$p"; done
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT

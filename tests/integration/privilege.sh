@@ -34,8 +34,16 @@ chmod 755 "$WORK"
 export XDG_CONFIG_HOME=$WORK/rootcfg
 user_key=$home/.config/trace-ckpt/image.key
 PIDS=()
+# PID and everything below it: a supervisor killed alone leaves its program running
+kill_tree() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -KILL "$1" 2>/dev/null
+}
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill_tree "$p"; done
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -99,7 +107,7 @@ pid=$(prog_in "$WORK/u")
 { [ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ]; } ||
 	fail "the restored program does not run as uid $uid"
 grep -q "^CapEff:	0000000000000000" "/proc/$pid/status" || fail "the restored program has capabilities"
-kill -KILL "${PIDS[@]}" 2>/dev/null
+for p in "${PIDS[@]}"; do kill_tree "$p"; done
 
 # ---- 2. root's image, restored by the user
 mkdir "$WORK/r"
