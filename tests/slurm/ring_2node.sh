@@ -77,7 +77,10 @@ log "1. the ring runs on $(job_field "$JOB" NodeList); both supervisors joined $
 # 2. One checkpoint of both nodes, the job's computation ended.
 if ! sl_user "$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "$COORD" \
 	--secret "$WORK/secret" >"$WORK/dump.out" 2>&1; then
-	if grep -q "established TCP connection: keeping it needs TCP_REPAIR" "$WORK/dump.out"; then
+	# A connection between hosts, without TCP_REPAIR: refused by name (the
+	# drain works between processes of one host only, for now).
+	if grep -qE "TCP connection .*(without TCP_REPAIR|peer is not in the computation)|established TCP connection: keeping it needs TCP_REPAIR" \
+		"$WORK/dump.out"; then
 		log "2. dump --all-hosts: $(head -1 "$WORK/dump.out")"
 		# A refused checkpoint leaves the ring running as before.
 		at=$(awk '/^[01]: tick [0-9]+$/ { n = $3 } END { print n + 0 }' "$OUT")
@@ -86,7 +89,7 @@ if ! sl_user "$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "$COORD" 
 			'[[ $(grep -cE "^[01]: tick $want$" "$OUT") == 2 ]]' ||
 			fail "the ring stopped after the refused checkpoint"
 		grep -q BAD "$OUT" && fail "BAD after the refused checkpoint"
-		log "skip: not done yet: TCP between processes of the computation without privilege (drain and refill)"
+		log "skip: not done yet: TCP between hosts without privilege (drain and refill across hosts)"
 		exit 77
 	fi
 	fail "dump --all-hosts: $(cat "$WORK/dump.out")"
