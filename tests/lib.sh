@@ -29,8 +29,9 @@ alive() {
 # kill_tree SIGNAL PID: PID and every process below it, children first (a
 # supervisor killed alone leaves its computation running, as promised)
 kill_tree() {
-	local c
-	for c in $(cat /proc/"$2"/task/*/children 2>/dev/null); do
+	local c kids
+	kids=$(cat /proc/"$2"/task/*/children 2>/dev/null)
+	for c in $kids; do
 		kill_tree "$1" "$c"
 	done
 	kill -"$1" "$2" 2>/dev/null

@@ -34,8 +34,9 @@ chmod 755 "$WORK"
 PIDS=()
 # PID and everything below it: a supervisor killed alone leaves its program running
 kill_tree() {
-	local c
-	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+	local c kids
+	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null)
+	for c in $kids; do
 		kill_tree "$c"
 	done
 	kill -KILL "$1" 2>/dev/null
