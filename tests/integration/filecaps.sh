@@ -12,6 +12,8 @@
 #   - attach to a process of root's is refused ("belongs to uid 0");
 #   - TRACE_CKPT_STUB naming a stub of the user's is not used.
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 STUB=$(readlink -f "$2")
 TCPECHO=$(readlink -f "$3")
@@ -32,17 +34,8 @@ as_user test -x "$TCPECHO" || { echo "skip: $USER_NAME cannot run $TCPECHO"; exi
 WORK=$(mktemp -d /tmp/tc-filecaps.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
-# PID and everything below it: a supervisor killed alone leaves its program running
-kill_tree() {
-	local c kids
-	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null)
-	for c in $kids; do
-		kill_tree "$c"
-	done
-	kill -KILL "$1" 2>/dev/null
-}
 cleanup() {
-	for p in "${PIDS[@]}"; do kill_tree "$p"; done
+	kill_pids KILL
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT

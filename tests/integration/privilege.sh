@@ -15,6 +15,8 @@
 #      either ("uid 0 in the image"): nothing starts;
 #   3. the user cannot attach to root's process.
 set -u
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 PROG=$(readlink -f "$2")
 USER_NAME=${TC_TEST_USER:-tctest}
@@ -34,17 +36,8 @@ chmod 755 "$WORK"
 export XDG_CONFIG_HOME=$WORK/rootcfg
 user_key=$home/.config/trace-ckpt/image.key
 PIDS=()
-# PID and everything below it: a supervisor killed alone leaves its program running
-kill_tree() {
-	local c kids
-	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null)
-	for c in $kids; do
-		kill_tree "$c"
-	done
-	kill -KILL "$1" 2>/dev/null
-}
 cleanup() {
-	for p in "${PIDS[@]}"; do kill_tree "$p"; done
+	kill_pids KILL
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -108,7 +101,7 @@ pid=$(prog_in "$WORK/u")
 { [ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ]; } ||
 	fail "the restored program does not run as uid $uid"
 grep -q "^CapEff:	0000000000000000" "/proc/$pid/status" || fail "the restored program has capabilities"
-for p in "${PIDS[@]}"; do kill_tree "$p"; done
+kill_pids KILL
 
 # ---- 2. root's image, restored by the user
 mkdir "$WORK/r"
