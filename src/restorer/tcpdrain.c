@@ -487,26 +487,12 @@ static void grow_sndbuf(int fd, const struct fd_record *f, uint32_t len)
 /* Into the receive queue of the peer, through our end: nothing reads it yet. */
 static int send_all(int fd, const struct fd_record *sender, const uint8_t *buf, uint32_t len)
 {
-	uint64_t deadline = now_ms() + REFILL_DEADLINE_MS;
+	int r;
 
 	grow_sndbuf(fd, sender, len);
-
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-		if (n > 0) {
-			buf += n;
-			len -= n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return neg_errno();
-		if (now_ms() >= deadline)
-			return -ENOBUFS;
-		poll(&pfd, 1, 10);
-	}
-	return 0;
+	r = send_all_within(fd, buf, len, REFILL_DEADLINE_MS);
+	/* Not sent in time: the receiver's buffer cannot take it. */
+	return r == -ETIMEDOUT ? -ENOBUFS : r;
 }
 
 int tcpdrain_refill(const struct computation *c, const struct desc_table *t, char *err,

@@ -277,26 +277,8 @@ static void grow_sndbuf(int h, size_t len)
 /* Bytes read out go back into e's receive queue, sent again by its peer's end. */
 static int refill_original(int peer_h, const uint8_t *buf, size_t len)
 {
-	uint64_t deadline = now_ms() + DRAIN_DEADLINE_MS;
-
 	grow_sndbuf(peer_h, len);
-
-	while (len > 0) {
-		ssize_t n = send(peer_h, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		struct pollfd pfd = { .fd = peer_h, .events = POLLOUT };
-
-		if (n > 0) {
-			buf += n;
-			len -= n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return neg_errno();
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		poll(&pfd, 1, 10);
-	}
-	return 0;
+	return send_all_within(peer_h, buf, len, DRAIN_DEADLINE_MS);
 }
 
 static void drain_ends_free(struct drain_end *ends, size_t n)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -259,4 +262,32 @@ int rm_tree_at(int parent, const char *name)
 int rm_rf(const char *path)
 {
 	return rm_tree_at(AT_FDCWD, path);
+}
+
+int send_all_within(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const uint8_t *p = buf;
+	struct timespec ts;
+	uint64_t now, deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = ts.tv_sec * 1000ull + ts.tv_nsec / 1000000 + (uint64_t)timeout_ms;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		poll(&pfd, 1, 10);
+	}
+	return 0;
 }

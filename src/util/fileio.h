@@ -8,6 +8,11 @@
 int read_file_at(int dirfd, const char *path, char **out, size_t *len);
 int read_full(int fd, void *buf, size_t len);
 int write_full(int fd, const void *buf, size_t len);
+/*
+ * All of buf on a socket, without blocking past timeout_ms (the peer may be
+ * frozen): 0, -errno, or -ETIMEDOUT.
+ */
+int send_all_within(int fd, const void *buf, size_t len, int timeout_ms);
 int pread_full(int fd, void *buf, size_t len, off_t off);
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 /* mkdir -p with the given mode for every created component. */
