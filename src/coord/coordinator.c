@@ -100,6 +100,8 @@ struct member {
 	uint64_t bytes;
 	uint32_t nr_procs;
 	uint32_t own_ms;	/* its own dump, as it says */
+	struct wire_tcp_end *tcp_ends;	/* its TCP connections drained between hosts */
+	size_t nr_tcp_ends;
 };
 
 struct barrier {
@@ -155,6 +157,7 @@ static int64_t now_ms(void)
 
 static void member_free(struct member *m)
 {
+	free(m->tcp_ends);
 	channel_close(&m->ch);
 	free(m->host);
 	free(m->addr);
@@ -207,8 +210,11 @@ static void drop_member(struct coordinator *co, struct member *m, const char *wh
 	else if (why != closed_why && why != stop_why)
 		log_warn("coordinator: a command from %s (pid %d) was dropped: %s", m->ch.peer,
 			 m->pid, why);
-	/* A part of the running checkpoint lost fails its step, named. */
-	if (co->ck.want && m->in_ckpt && !co->ck.r) {
+	/*
+	 * A part of the running checkpoint lost fails its step, named; one that
+	 * had answered it already (DONE, then gone with its killed program) not.
+	 */
+	if (co->ck.want && m->in_ckpt && !m->replied && !co->ck.r) {
 		snprintf(co->ck.err, sizeof(co->ck.err), "host %s was lost: %s",
 			 m->host ? m->host : "?", why);
 		co->ck.r = -EHOSTDOWN;
@@ -692,7 +698,9 @@ static int wait_all(struct coordinator *co, uint32_t want, int timeout_ms, char 
 		if (left <= 0) {
 			snprintf(err, errlen, "host %s did not answer %s within %d ms",
 				 late->host ? late->host : "?",
-				 want == WIRE_FROZEN ? "FREEZE" : want == WIRE_PREPARED ? "DUMP" : "COMMIT",
+				 want == WIRE_FROZEN ? "FREEZE" : want == WIRE_PREPARED ? "DUMP" :
+				 want == WIRE_TCP_ENDS ? "DUMP (its TCP connections)" :
+				 want == WIRE_TCP_SENT ? "TCP_PEERS (its bytes in flight)" : "COMMIT",
 				 timeout_ms);
 			r = -ETIMEDOUT;
 			break;
@@ -717,6 +725,17 @@ static void ckpt_answer(struct coordinator *co, struct member *m, const struct w
 		m->replied = true;	/* it has thawed already */
 		co->ck.r = -EIO;
 	} else if (in->type == co->ck.want) {
+		if (in->type == WIRE_TCP_ENDS) {
+			int r = wire_get_tcp_ends(in->payload, in->len, &m->tcp_ends, &m->nr_tcp_ends);
+
+			if (r < 0) {
+				snprintf(co->ck.err, sizeof(co->ck.err), "host %s: its TCP connections: %s",
+					 m->host ? m->host : "?",
+					 r == -E2BIG ? "too many between hosts" : strerror(-r));
+				co->ck.r = r;
+				return;
+			}
+		}
 		m->replied = true;
 		m->own_ms = attr_u32(in, WIRE_A_OWN_MS, m->own_ms);
 		if (in->type == WIRE_PREPARED) {
@@ -729,6 +748,83 @@ static void ckpt_answer(struct coordinator *co, struct member *m, const struct w
 }
 
 _Static_assert(SECRET_LEN == IMAGE_KEY_LEN, "the computation's secret is an image key");
+
+/*
+ * The connections drained between hosts: every part lists its ends, gets
+ * the list of all (each host works out its peers and which end accepts),
+ * and says when its send queues are empty; once all have, each reads its
+ * ends out and the bytes go to the peers' hosts (forward_tcp_bytes).
+ */
+static int tcp_exchange(struct coordinator *co, char *err, size_t errlen)
+{
+	struct tlv_buf b = { 0 };
+	size_t total = 0;
+	int r;
+
+	for (size_t i = 0; i < co->n; i++) {
+		free(co->m[i]->tcp_ends);
+		co->m[i]->tcp_ends = NULL;
+		co->m[i]->nr_tcp_ends = 0;
+	}
+	r = wait_all(co, WIRE_TCP_ENDS, co->o->dump_timeout_ms, err, errlen);
+	for (size_t i = 0; r == 0 && i < co->n; i++) {
+		const struct member *m = co->m[i];
+
+		if (!m->in_ckpt)
+			continue;
+		total += m->nr_tcp_ends;
+		if (total > WIRE_TCP_ENDS_MAX) {
+			snprintf(err, errlen, "more than %d TCP connections between hosts",
+				 WIRE_TCP_ENDS_MAX / 2);
+			r = -E2BIG;
+		} else {
+			r = wire_put_tcp_ends(&b, m->tcp_ends, m->nr_tcp_ends);
+		}
+	}
+	if (r == 0)
+		r = broadcast(co, WIRE_TCP_PEERS, &b, err, errlen);
+	tlv_buf_free(&b);
+	if (r == 0)
+		r = wait_all(co, WIRE_TCP_SENT, co->o->dump_timeout_ms, err, errlen);
+	if (r == 0)
+		r = broadcast(co, WIRE_TCP_ARRIVED, NULL, err, errlen);
+	if (r == 0 && total)
+		log_debug("coordinator: %zu TCP ends between hosts drained", total);
+	return r;
+}
+
+/* A host's bytes for the other end of one of its connections: to that end's host. */
+static void forward_tcp_bytes(struct coordinator *co, struct member *from,
+			      const struct wire_in *in)
+{
+	const struct tlv_attr *l = in->tb[WIRE_A_LOCAL], *rm = in->tb[WIRE_A_REMOTE];
+	struct tlv_buf b = { 0 };
+	struct member *to = NULL;
+
+	if (!co->ck.active || !from->in_ckpt || co->ck.r)
+		return;
+	if (l && rm && tlv_len(l) == WIRE_ADDR_LEN && tlv_len(rm) == WIRE_ADDR_LEN)
+		for (size_t i = 0; i < co->n && !to; i++)
+			for (size_t k = 0; co->m[i]->in_ckpt && k < co->m[i]->nr_tcp_ends && !to; k++)
+				if (!memcmp(co->m[i]->tcp_ends[k].local, tlv_data(rm), WIRE_ADDR_LEN) &&
+				    !memcmp(co->m[i]->tcp_ends[k].remote, tlv_data(l), WIRE_ADDR_LEN))
+					to = co->m[i];
+	if (!to) {
+		snprintf(co->ck.err, sizeof(co->ck.err),
+			 "host %s: bytes for a TCP connection no host has the other end of",
+			 from->host ? from->host : "?");
+		co->ck.r = -EBADMSG;
+		return;
+	}
+	/* The payload as it came, authenticated again for its new channel. */
+	if (tlv_put_raw(&b, in->payload, in->len) == 0 &&
+	    channel_send(&to->ch, WIRE_TCP_BYTES, &b) < 0 && !co->ck.r) {
+		snprintf(co->ck.err, sizeof(co->ck.err), "host %s: sending TCP_BYTES: lost",
+			 to->host ? to->host : "?");
+		co->ck.r = -ECONNRESET;
+	}
+	tlv_buf_free(&b);
+}
 
 /* DIR/manifest of a checkpoint of several hosts: written last, the commit point. */
 static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t gen,
@@ -866,6 +962,8 @@ static void checkpoint_steps(struct coordinator *co, const char *dir, uint32_t m
 	t_frozen = now_ms();
 	if (r == 0)
 		r = broadcast(co, WIRE_DUMP, NULL, err, sizeof(err));
+	if (r == 0)
+		r = tcp_exchange(co, err, sizeof(err));
 	if (r == 0)
 		r = wait_all(co, WIRE_PREPARED, co->o->dump_timeout_ms, err, sizeof(err));
 	if (r == 0)
@@ -1006,6 +1104,12 @@ static void handle_message(struct coordinator *co, struct member *m, const struc
 		m->generation = attr_u64(in, WIRE_A_GEN, m->generation);
 		co->generation = MAX(co->generation, m->generation);
 		break;
+	case WIRE_TCP_BYTES:
+		if (m->role == WIRE_ROLE_SUPERVISOR)
+			forward_tcp_bytes(co, m, in);
+		break;
+	case WIRE_TCP_ENDS:
+	case WIRE_TCP_SENT:
 	case WIRE_FROZEN:
 	case WIRE_PREPARED:
 	case WIRE_DONE:

@@ -232,7 +232,8 @@ enum fd_attr {
 	FD_A_TCP_CORK,		/* u32 */
 	FD_A_SOCK_BUF_LOCK,	/* u32: SO_BUF_LOCK, the buffer sizes the program set itself */
 	FD_A_TCP_PEER_GONE,	/* u32: drained, its peer had closed (no process holds it) */
-	FD_A_MAX = FD_A_TCP_PEER_GONE,
+	FD_A_TCP_REMOTE,	/* u32 enum tcp_remote: drained, its peer on another host */
+	FD_A_MAX = FD_A_TCP_REMOTE,
 };
 
 /*

@@ -66,6 +66,7 @@ static const struct field fd_fields[] = {
 	F_U32(FD_A_TCP_CORK, struct fd_record, tcp_cork),
 	F_U32(FD_A_SOCK_BUF_LOCK, struct fd_record, sock_buf_lock),
 	F_U32(FD_A_TCP_PEER_GONE, struct fd_record, tcp_peer_gone),
+	F_U32(FD_A_TCP_REMOTE, struct fd_record, tcp_remote),
 	F_U32(FD_A_SOCK_STATE, struct fd_record, sock_state),
 	F_BLOB(FD_A_SOCK_NAME, struct fd_record, sock_name, sock_name_len),
 	F_STR(FD_A_SOCK_DIR, struct fd_record, sock_dir),

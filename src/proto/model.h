@@ -167,6 +167,14 @@ struct mm_record {
 	struct file_id exe_id;	/* the executable at the dump */
 };
 
+/* How a drained connection whose peer is on another host is made again. */
+enum tcp_remote {
+	TCP_REMOTE_NONE,	/* its peer is here, or gone */
+	TCP_REMOTE_CONNECTS,	/* this end binds its old address and connects */
+	TCP_REMOTE_ACCEPTS,	/* this end is accepted on its old address */
+	TCP_REMOTE_MAX = TCP_REMOTE_ACCEPTS,
+};
+
 enum fd_kind {
 	FD_REGULAR = 1,	/* a file (or directory) opened by path */
 	FD_STDIO,	/* the supervisor's own stdin/stdout/stderr: rebound to the restorer's */
@@ -318,6 +326,12 @@ struct fd_record {
 	/* TCP_CLOSE_WAIT, its peer closed by a process now gone (an orphan
 	 * socket, or none): no peer record; the restore plays the peer. */
 	uint32_t tcp_peer_gone;
+	/*
+	 * enum tcp_remote.  Drained with its peer on another host of the
+	 * computation: content is [u32 1][u32 length][bytes]: what the peer
+	 * had not read, which this end sends again before anything new.
+	 */
+	uint32_t tcp_remote;
 	uint32_t tcp_cork;	/* TCP_CORK */
 	uint32_t sock_buf_lock;	/* SO_BUF_LOCK: sizes the program set, kept as they were */
 	/* Collector only: bytes of its receive queue were read out (drained)

@@ -45,6 +45,19 @@ enum wire_msg {
 	WIRE_READY,		/* restoring supervisor: built, waiting for GO */
 	WIRE_GO,		/* coordinator: release the restored computation */
 	WIRE_BARRIER,		/* command -> coordinator: COUNT, TIMEOUT_MS; RESULT when all READY */
+	/*
+	 * During DUMP, the TCP connections drained between hosts
+	 * (tracer/tcpdrain.c): each host lists its ends, everyone gets the
+	 * list of all; each says when what it sent has all been taken in,
+	 * and once all have, reads its ends out and hands the bytes to the
+	 * peer's host, which keeps them to send again.
+	 */
+	WIRE_TCP_ENDS,		/* supervisor: TCP_END... */
+	WIRE_TCP_PEERS,		/* coordinator -> every part: TCP_END... of them all */
+	WIRE_TCP_SENT,		/* supervisor: its send queues are empty */
+	WIRE_TCP_ARRIVED,	/* coordinator: everybody's are */
+	WIRE_TCP_BYTES,		/* supervisor -> coordinator -> the peer's host: LOCAL, REMOTE, DATA, LAST */
+	WIRE_MSG_MAX = WIRE_TCP_BYTES,
 };
 
 enum wire_attr {
@@ -70,7 +83,13 @@ enum wire_attr {
 	WIRE_A_OWN_MS,		/* u32: DONE: the host's own dump, freeze to thaw/kill */
 	WIRE_A_KEEP,		/* u32: FREEZE: generations each host keeps (0: all) */
 	WIRE_A_RESTORING,	/* u32: JOIN: 1 from a restore, not running until GO */
-	WIRE_A_MAX = WIRE_A_RESTORING,
+	WIRE_A_TCP_END,		/* nest: LOCAL, REMOTE, LISTENS */
+	WIRE_A_LOCAL,		/* 28 bytes: struct sockaddr_in or _in6, zero-padded */
+	WIRE_A_REMOTE,		/* 28 bytes, as LOCAL */
+	WIRE_A_LISTENS,		/* u32: a listener of the computation takes connections to LOCAL */
+	WIRE_A_DATA,		/* bytes */
+	WIRE_A_LAST,		/* u32: the last piece of DATA for this end */
+	WIRE_A_MAX = WIRE_A_LAST,
 };
 
 enum wire_role {
@@ -81,3 +100,19 @@ enum wire_role {
 /* A frame header that can be followed: magic, no flags, a sane length. */
 bool wire_hdr_ok(const struct wire_hdr *h);
 const char *wire_msg_name(uint32_t type);
+
+/* One end of a TCP connection drained between hosts (WIRE_A_TCP_END). */
+#define WIRE_ADDR_LEN 28
+#define WIRE_TCP_ENDS_MAX 8192	/* of the whole computation: PEERS fits one frame */
+struct wire_tcp_end {
+	uint8_t local[WIRE_ADDR_LEN], remote[WIRE_ADDR_LEN];
+	uint32_t listens;
+};
+
+struct tlv_buf;
+int wire_put_tcp_ends(struct tlv_buf *b, const struct wire_tcp_end *e, size_t n);
+/*
+ * Every TCP_END of a payload, appended to *ends (*n of them, realloc'd);
+ * -EBADMSG for a malformed one, -E2BIG past WIRE_TCP_ENDS_MAX in all.
+ */
+int wire_get_tcp_ends(const void *payload, size_t len, struct wire_tcp_end **ends, size_t *n);

@@ -624,6 +624,28 @@ static int open_drained(const struct computation *c, struct desc_table *t, pid_t
 	return r < 0 ? r : 0;
 }
 
+/* The drained connections to other hosts, made with their restores. */
+static int open_remote(const struct computation *c, struct desc_table *t, char *err,
+		       size_t errlen)
+{
+	_cleanup_free_ struct tcpdrain_made *made = NULL;
+	size_t n = 0;
+	int r = tcpdrain_connect_remote(c, t, &made, &n, err, errlen);
+
+	for (size_t i = 0; i < n; i++) {
+		int fd = r < 0 ? -1 : dup_with_flags(made[i].fd, made[i].f->flags);
+
+		close(made[i].fd);
+		if (r < 0)
+			continue;
+		r = fd < 0 ? fd : add_desc(t, made[i].f->desc_id, fd);
+		if (r < 0)
+			snprintf(err, errlen, "pid %d fd %d: TCP connection: %s", made[i].pid,
+				 made[i].f->fd, strerror(-r));
+	}
+	return r;
+}
+
 static const char *desc_kind_name(uint32_t kind)
 {
 	switch (kind) {
@@ -837,6 +859,9 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			}
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
+			/* After every listener of every host is up (open_remote). */
+			if (f->kind == FD_INET && f->tcp_drained && f->tcp_remote)
+				continue;
 			if (f->kind == FD_INET && f->tcp_drained) {
 				r = open_drained(c, t, p->pid, f, err, errlen);
 				continue;
@@ -877,6 +902,8 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 		closep(&pipes[i].rfd);
 		closep(&pipes[i].wfd);
 	}
+	if (r == 0)
+		r = open_remote(c, t, err, errlen);
 	if (r == 0)
 		r = unix_refill_deferred(c, t, &us, err, errlen);
 	unix_state_clear(&us);

@@ -441,7 +441,290 @@ again:
 	return 0;
 }
 
-/* The bytes f's end had not read: [u32 0][u32 length][bytes] (tracer/tcpdrain.c). */
+/*
+ * Connections to other hosts.  Every host restores at the same time, each
+ * end as the dump decided (tcp_remote): first every accepting end listens
+ * (the program's listener, restored already, or one of ours on its old
+ * address), then every connecting end connects -- again and again while
+ * the other host is not listening yet -- and what comes in is accepted,
+ * all in one loop, so that no host waits on another that waits on it.
+ */
+#define REMOTE_DEADLINE_MS 30000
+#define REMOTE_RETRY_MS 50
+
+struct remote_end {
+	const struct fd_record *f;
+	pid_t pid;
+	int lfd;		/* accepting: the listener it comes in on */
+	int fd;			/* connecting: in progress; then the connection */
+	uint64_t retry_at;	/* connecting, refused: when to try again */
+	bool done;
+};
+
+static int remote_connect_start(struct remote_end *e)
+{
+	_cleanup_close_ int fd = new_socket(e->f);
+	struct sockaddr_storage to;
+	socklen_t to_len;
+
+	if (fd < 0)
+		return fd;
+	if (bind_old(fd, e->f) < 0) {
+		if (errno != EADDRINUSE)
+			return neg_errno();
+		closep(&fd);
+		fd = new_socket_port_by_connect(e->f);
+		if (fd < 0)
+			return fd;
+	}
+	set_buffers(fd, e->f);
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return neg_errno();
+	to_len = addr_for_family(e->f->inet_remote, e->f->inet_family, &to);
+	if (connect(fd, (const struct sockaddr *)&to, to_len) < 0 && errno != EINPROGRESS) {
+		/* The old connection's TIME_WAIT, or nobody listening yet: again. */
+		if (errno == EADDRNOTAVAIL || errno == ECONNREFUSED)
+			return -EAGAIN;
+		return neg_errno();
+	}
+	e->fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* A connect in progress has ended: 1 connected, 0 to be tried again, or -errno. */
+static int remote_connect_end(struct remote_end *e)
+{
+	uint8_t got[28] = { 0 };
+	socklen_t sl = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		return neg_errno();
+	if (soerr == ECONNREFUSED || soerr == ETIMEDOUT || soerr == EHOSTUNREACH ||
+	    soerr == ENETUNREACH || soerr == ECONNRESET) {
+		closep(&e->fd);
+		e->retry_at = now_ms() + REMOTE_RETRY_MS;
+		return 0;
+	}
+	if (soerr)
+		return -soerr;
+	sl = sizeof(got);
+	if (getsockname(e->fd, (struct sockaddr *)got, &sl) < 0)
+		return neg_errno();
+	if (!addr_match(got, e->f->inet_local, false))
+		return -EADDRINUSE;
+	e->done = true;
+	return 1;
+}
+
+/* One connection on listener lfd: to the accepting end it is the other end of. */
+static int remote_accept(struct remote_end *ends, size_t n, int lfd)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl = sizeof(ss);
+	uint8_t peer[28] = { 0 }, local[28] = { 0 };
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return errno == EAGAIN || errno == EINTR || errno == ECONNABORTED ? 0 : neg_errno();
+	memcpy(peer, &ss, MIN((size_t)sl, sizeof(peer)));
+	sl = sizeof(local);
+	getsockname(fd, (struct sockaddr *)local, &sl);
+	for (size_t i = 0; i < n; i++) {
+		struct remote_end *e = &ends[i];
+
+		if (e->done || e->lfd != lfd || !inet_same_endpoint(peer, e->f->inet_remote) ||
+		    !inet_same_endpoint(local, e->f->inet_local))
+			continue;
+		e->fd = fd;
+		e->done = true;
+		return 1;
+	}
+	log_warn("a connection to a restored listener before the program runs: closed");
+	close(fd);
+	return 0;
+}
+
+static int remote_listen(const struct computation *c, const struct desc_table *t,
+			 struct remote_end *ends, size_t i, int *own, size_t *nr_own)
+{
+	struct remote_end *e = &ends[i];
+	const struct fd_record *l = listener_for(c, e->f->inet_local);
+	int fd;
+
+	if (l) {
+		e->lfd = descs_lookup(t, l->desc_id);
+		return e->lfd < 0 ? -ENOENT : 0;
+	}
+	/* Several connections accepted on one address share our listener there. */
+	for (size_t k = 0; k < i; k++)
+		if (ends[k].f->tcp_remote == TCP_REMOTE_ACCEPTS && ends[k].lfd >= 0 &&
+		    addr_match(ends[k].f->inet_local, e->f->inet_local, false)) {
+			e->lfd = ends[k].lfd;
+			return 0;
+		}
+	fd = new_socket(e->f);
+	if (fd < 0)
+		return fd;
+	if (bind_old(fd, e->f) < 0 || listen(fd, 64) < 0) {
+		int r = neg_errno();
+
+		close(fd);
+		return r;
+	}
+	own[(*nr_own)++] = fd;
+	e->lfd = fd;
+	return 0;
+}
+
+static int remote_fail(const struct remote_end *e, char *err, size_t errlen, int r,
+		       const char *step)
+{
+	return conn_fail(e->pid, e->f, err, errlen, r, step);
+}
+
+int tcpdrain_connect_remote(const struct computation *c, const struct desc_table *t,
+			    struct tcpdrain_made **out, size_t *nr_out, char *err, size_t errlen)
+{
+	_cleanup_free_ struct remote_end *ends = NULL;
+	_cleanup_free_ struct pollfd *pfds = NULL;
+	_cleanup_free_ int *own = NULL;
+	size_t n = 0, total = 0, nr_own = 0;
+	uint64_t deadline = now_ms() + REMOTE_DEADLINE_MS;
+	int r = 0;
+
+	*out = NULL;
+	*nr_out = 0;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		total += c->procs[i].nr_fds;
+	ends = calloc(total ? total : 1, sizeof(*ends));
+	own = calloc(total ? total : 1, sizeof(*own));
+	pfds = calloc(total ? total : 1, sizeof(*pfds));
+	if (!ends || !own || !pfds)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *f = &c->procs[i].fds[k];
+			bool seen = false;
+
+			if (f->kind != FD_INET || !f->tcp_drained || !f->tcp_remote)
+				continue;
+			for (size_t m = 0; m < n && !seen; m++)
+				seen = ends[m].f->desc_id == f->desc_id;
+			if (seen)
+				continue;
+			if (!family_ok(f) || f->tcp_remote > TCP_REMOTE_MAX)
+				return conn_fail(c->procs[i].pid, f, err, errlen, -EBADMSG,
+						 "its addresses");
+			ends[n++] = (struct remote_end){ .f = f, .pid = c->procs[i].pid, .lfd = -1,
+							 .fd = -1 };
+		}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS) {
+			r = remote_listen(c, t, ends, i, own, &nr_own);
+			if (r < 0)
+				remote_fail(&ends[i], err, errlen, r, "listening on its old address");
+		}
+	for (;;) {
+		size_t np = 0, waiting = 0;
+		uint64_t now = now_ms();
+		int timeout = REMOTE_RETRY_MS;
+
+		for (size_t i = 0; i < n && r == 0; i++) {
+			struct remote_end *e = &ends[i];
+			bool listed = false;
+
+			if (e->done)
+				continue;
+			waiting++;
+			if (e->f->tcp_remote == TCP_REMOTE_ACCEPTS) {
+				for (size_t k = 0; k < np && !listed; k++)
+					listed = pfds[k].fd == e->lfd;
+				if (!listed)
+					pfds[np++] = (struct pollfd){ .fd = e->lfd, .events = POLLIN };
+				continue;
+			}
+			if (e->fd < 0 && now >= e->retry_at) {
+				r = remote_connect_start(e);
+				if (r == -EAGAIN) {
+					e->retry_at = now + REMOTE_RETRY_MS;
+					r = 0;
+				} else if (r < 0) {
+					remote_fail(e, err, errlen, r, "connecting");
+				}
+			}
+			if (e->fd >= 0)
+				pfds[np++] = (struct pollfd){ .fd = e->fd, .events = POLLOUT };
+		}
+		if (r < 0 || !waiting)
+			break;
+		if (now >= deadline) {
+			for (size_t i = 0; i < n; i++)
+				if (!ends[i].done) {
+					r = remote_fail(&ends[i], err, errlen, -ETIMEDOUT,
+							ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS ?
+							"its peer's host did not connect again" :
+							"its peer's host did not take the connection again");
+					break;
+				}
+			break;
+		}
+		if (poll(pfds, np, timeout) < 0 && errno != EINTR) {
+			r = neg_errno();
+			snprintf(err, errlen, "TCP connections to other hosts: poll: %s", strerror(-r));
+			break;
+		}
+		for (size_t k = 0; k < np && r >= 0; k++) {
+			if (!pfds[k].revents)
+				continue;
+			for (size_t i = 0; i < n && r >= 0; i++) {
+				struct remote_end *e = &ends[i];
+
+				if (e->done)
+					continue;
+				if (e->f->tcp_remote == TCP_REMOTE_CONNECTS && e->fd == pfds[k].fd) {
+					r = remote_connect_end(e);
+					if (r < 0)
+						remote_fail(e, err, errlen, r, "connecting");
+					break;
+				}
+				if (e->f->tcp_remote == TCP_REMOTE_ACCEPTS && e->lfd == pfds[k].fd) {
+					r = remote_accept(ends, n, e->lfd);
+					if (r < 0)
+						remote_fail(e, err, errlen, r, "accepting it");
+					break;
+				}
+			}
+		}
+		if (r > 0)
+			r = 0;
+	}
+	for (size_t i = 0; i < nr_own; i++)
+		close(own[i]);
+	if (r == 0 && !(*out = calloc(n ? n : 1, sizeof(**out)))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "TCP connections to other hosts: %s", strerror(-r));
+	}
+		snprintf(err, errlen, "TCP connections to other hosts: %s", strerror(-r));
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0) {
+			r = fcntl(ends[i].fd, F_SETFL, 0) < 0 ? neg_errno()
+							      : finish_options(ends[i].fd, ends[i].f);
+			if (r < 0)
+				remote_fail(&ends[i], err, errlen, r, "its options");
+		}
+		if (r == 0)
+			(*out)[(*nr_out)++] = (struct tcpdrain_made){ ends[i].f, ends[i].pid, ends[i].fd };
+		else
+			closep(&ends[i].fd);
+	}
+	if (r == 0 && n)
+		log_debug("tcp drain: %zu connections to other hosts made again", n);
+	return r;
+}
+
+/* The bytes f's end had not read: [u32 0][u32 length][bytes] (tracer/tcpdrain.c);
+ * or, its peer on another host, what the peer had not read: [u32 1]... */
 static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 {
 	_cleanup_close_ int src = -1;
@@ -458,7 +741,8 @@ static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 	r = pread_full(src, hdr, sizeof(hdr), 0);
 	if (r < 0)
 		return r;
-	if (hdr[0] != 0 || (uint64_t)hdr[1] + sizeof(hdr) > f->size || hdr[1] > QUEUE_MAX)
+	if (hdr[0] != (f->tcp_remote ? 1u : 0u) || (uint64_t)hdr[1] + sizeof(hdr) > f->size ||
+	    hdr[1] > QUEUE_MAX)
 		return -EBADMSG;
 	*buf = malloc(hdr[1] ? hdr[1] : 1);
 	if (!*buf)
@@ -508,7 +792,8 @@ int tcpdrain_refill(const struct computation *c, const struct desc_table *t, cha
 			/* A closed peer's part was played at connect time. */
 			if (f->kind != FD_INET || !f->tcp_drained || !f->content || f->tcp_peer_gone)
 				continue;
-			peer = fd_record_tcp_peer(c, f);
+			/* The peer on another host: what it had not read goes from here. */
+			peer = f->tcp_remote ? f : fd_record_tcp_peer(c, f);
 			sfd = peer ? descs_lookup(t, peer->desc_id) : -1;
 			r = sfd < 0 ? -ENOENT : read_queue(f, &buf, &len);
 			if (r == 0)

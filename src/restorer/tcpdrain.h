@@ -31,3 +31,19 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
  */
 int tcpdrain_refill(const struct computation *c, const struct desc_table *t, char *err,
 		    size_t errlen);
+
+/* A connection made again, for f of process pid, to be installed. */
+struct tcpdrain_made {
+	const struct fd_record *f;
+	pid_t pid;
+	int fd;
+};
+
+/*
+ * Every drained connection whose peer is on another host (tcp_remote),
+ * made again with that host's restore, which runs at the same time: *out
+ * (malloc'd) holds one socket per description.  The program's listeners
+ * are in t already.
+ */
+int tcpdrain_connect_remote(const struct computation *c, const struct desc_table *t,
+			    struct tcpdrain_made **out, size_t *nr_out, char *err, size_t errlen);

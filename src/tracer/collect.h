@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "proto/model.h"
+#include "proto/wire.h"
 
 struct session;
 struct inode_cache;
@@ -95,16 +96,48 @@ int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
 int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type);
-/* Once every fd is known: lock the connections, then read them. */
-int collect_tcp_connections(struct computation *c, char *err, size_t errlen);
+/*
+ * A host's part of a checkpoint of several hosts: how its drained TCP
+ * connections meet their other ends on the other hosts, through the
+ * coordinator (tracer/coord_client.c).  Each returns 0 or -errno
+ * (-ECANCELED: the checkpoint was called off).
+ */
+struct tcp_bytes_piece {
+	uint8_t local[WIRE_ADDR_LEN], remote[WIRE_ADDR_LEN];	/* the sender's end */
+	uint8_t *data;		/* malloc'd */
+	size_t len;
+	bool last;
+};
+struct tcp_exchange {
+	/* Ours out, everybody's (ours too) back: *all is malloc'd. */
+	int (*ends)(void *arg, const struct wire_tcp_end *mine, size_t n,
+		    struct wire_tcp_end **all, size_t *nr_all);
+	/* Our send queues are empty. */
+	int (*sent)(void *arg);
+	/* Everybody's are: 1; not yet: 0 (without waiting; poll fd). */
+	int (*arrived)(void *arg);
+	int fd;
+	/* What our end e had not read, for its peer's host (in pieces). */
+	int (*give)(void *arg, const struct wire_tcp_end *e, const uint8_t *data, size_t len);
+	/* The next piece for one of our ends. */
+	int (*take)(void *arg, struct tcp_bytes_piece *p);
+	void *arg;
+};
+/* Once every fd is known: lock the connections, then read them.  x: NULL on one host. */
+int collect_tcp_connections(struct computation *c, const struct tcp_exchange *x, char *err,
+			    size_t errlen);
 /* Out of repair mode (unless killed), and unlocked (but a killed program's peers outside). */
 void release_tcp_connections(struct computation *c, bool killed);
 /* An established (or half-closed) TCP socket to be drained: its options and our handle. */
 int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h);
 /* The other end of a drained connection is drained too, even where it could be repaired. */
 void tcpdrain_pull_peers(struct computation *c);
-/* Drain every such connection (both ends in c) into its records' contents. */
-int tcpdrain_connections(struct computation *c, char *err, size_t errlen);
+/*
+ * Drain every such connection into its records' contents: both ends in c,
+ * or (x) one end here and the other on another host of the computation.
+ */
+int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, char *err,
+			 size_t errlen);
 /* Unless killed: what was read out goes back into the program's queues. */
 void tcpdrain_release(struct computation *c, bool killed);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);

@@ -13,6 +13,7 @@
 
 #include "coord/channel.h"
 #include "proto/ctlmsg.h"
+#include "tracer/collect.h"
 #include "tracer/control.h"
 #include "tracer/coord_client.h"
 #include "tracer/dump.h"
@@ -152,6 +153,159 @@ static int on_frozen(void *arg)
 	return r < 0 ? r : await_timed(g, WIRE_DUMP, DUMP_ORDER_TIMEOUT_MS);
 }
 
+/* The next message of the coordinator, which must be want (ABORT: -ECANCELED). */
+static int await_msg(struct global_dump *g, uint32_t want, struct wire_in *in)
+{
+	uint64_t t0 = mono_ns();
+	int r = channel_recv(g->ch, in, DUMP_ORDER_TIMEOUT_MS);
+
+	g->waited_ns += mono_ns() - t0;
+	if (r < 0) {
+		snprintf(g->why, sizeof(g->why), "the coordinator: %s",
+			 r == -ECONNRESET ? "lost" : strerror(-r));
+		return r;
+	}
+	if (in->type == want)
+		return 0;
+	if (in->type == WIRE_ABORT) {
+		char *msg = NULL;
+
+		if (in->tb[WIRE_A_MSG])
+			tlv_get_strdup(in->tb[WIRE_A_MSG], &msg);
+		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
+		free(msg);
+		r = -ECANCELED;
+	} else {
+		snprintf(g->why, sizeof(g->why), "the coordinator sent %s where %s was due",
+			 wire_msg_name(in->type), wire_msg_name(want));
+		r = -EPROTO;
+	}
+	wire_in_free(in);
+	return r;
+}
+
+static int tcp_ends(void *arg, const struct wire_tcp_end *mine, size_t n,
+		    struct wire_tcp_end **all, size_t *nr_all)
+{
+	struct global_dump *g = arg;
+	struct tlv_buf b = { 0 };
+	struct wire_in in;
+	int r = wire_put_tcp_ends(&b, mine, n);
+
+	if (r == 0)
+		r = channel_send(g->ch, WIRE_TCP_ENDS, &b);
+	tlv_buf_free(&b);
+	if (r == 0)
+		r = await_msg(g, WIRE_TCP_PEERS, &in);
+	if (r < 0)
+		return r;
+	*all = NULL;
+	*nr_all = 0;
+	r = wire_get_tcp_ends(in.payload, in.len, all, nr_all);
+	wire_in_free(&in);
+	return r;
+}
+
+static int tcp_sent(void *arg)
+{
+	struct global_dump *g = arg;
+
+	return channel_send(g->ch, WIRE_TCP_SENT, NULL);
+}
+
+/*
+ * Without blocking: the drain goes on reading meanwhile (a peer's bytes
+ * may still wait for room in our receive queues).  A frame read in part
+ * stays in the channel for the next call; ARRIVED is the last message
+ * before the bytes, so the blocking reads after it start on a frame's edge.
+ */
+static int tcp_arrived(void *arg)
+{
+	struct global_dump *g = arg;
+	struct wire_in in;
+	uint32_t type;
+	int r = channel_recv_nowait(g->ch, &in);
+
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0) {
+		snprintf(g->why, sizeof(g->why), "the coordinator: %s",
+			 r == -ECONNRESET ? "lost" : strerror(-r));
+		return r;
+	}
+	type = in.type;
+	if (type == WIRE_ABORT) {
+		char *msg = NULL;
+
+		if (in.tb[WIRE_A_MSG])
+			tlv_get_strdup(in.tb[WIRE_A_MSG], &msg);
+		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
+		free(msg);
+	}
+	wire_in_free(&in);
+	if (type == WIRE_TCP_ARRIVED)
+		return 1;
+	return type == WIRE_ABORT ? -ECANCELED : -EPROTO;
+}
+
+/* Pieces that fit a frame with room for the addresses and the MAC. */
+#define TCP_PIECE (512u << 10)
+
+static int tcp_give(void *arg, const struct wire_tcp_end *e, const uint8_t *data, size_t len)
+{
+	struct global_dump *g = arg;
+	size_t off = 0;
+
+	do {
+		size_t piece = MIN(len - off, (size_t)TCP_PIECE);
+		struct tlv_buf b = { 0 };
+		int r = tlv_put(&b, WIRE_A_LOCAL, e->local, WIRE_ADDR_LEN);
+
+		if (r == 0)
+			r = tlv_put(&b, WIRE_A_REMOTE, e->remote, WIRE_ADDR_LEN);
+		if (r == 0)
+			r = tlv_put(&b, WIRE_A_DATA, data + off, piece);
+		if (r == 0)
+			r = tlv_put_u32(&b, WIRE_A_LAST, off + piece == len);
+		if (r == 0)
+			r = channel_send(g->ch, WIRE_TCP_BYTES, &b);
+		tlv_buf_free(&b);
+		if (r < 0)
+			return r;
+		off += piece;
+	} while (off < len);
+	return 0;
+}
+
+static int tcp_take(void *arg, struct tcp_bytes_piece *p)
+{
+	struct global_dump *g = arg;
+	const struct tlv_attr *l, *rm, *d;
+	struct wire_in in;
+	uint32_t last = 0;
+	int r = await_msg(g, WIRE_TCP_BYTES, &in);
+
+	if (r < 0)
+		return r;
+	l = in.tb[WIRE_A_LOCAL];
+	rm = in.tb[WIRE_A_REMOTE];
+	d = in.tb[WIRE_A_DATA];
+	if (!l || !rm || !d || tlv_len(l) != WIRE_ADDR_LEN || tlv_len(rm) != WIRE_ADDR_LEN ||
+	    !in.tb[WIRE_A_LAST] || tlv_get_u32(in.tb[WIRE_A_LAST], &last) < 0) {
+		wire_in_free(&in);
+		return -EBADMSG;
+	}
+	memcpy(p->local, tlv_data(l), WIRE_ADDR_LEN);
+	memcpy(p->remote, tlv_data(rm), WIRE_ADDR_LEN);
+	p->len = tlv_len(d);
+	p->last = last != 0;
+	p->data = malloc(p->len ? p->len : 1);
+	if (p->data)
+		memcpy(p->data, tlv_data(d), p->len);
+	wire_in_free(&in);
+	return p->data ? 0 : -ENOMEM;
+}
+
 static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_procs)
 {
 	struct global_dump *g = arg;
@@ -201,7 +355,10 @@ static void prune_generations(const char *top, const char *host, uint64_t gen, u
 static void global_checkpoint(struct session *s, const struct wire_in *in)
 {
 	struct global_dump g = { .ch = s->coord };
-	struct dump_hooks hooks = { on_frozen, on_written, &g };
+	struct tcp_exchange tcp = { .ends = tcp_ends, .sent = tcp_sent, .arrived = tcp_arrived,
+				    .fd = s->coord->fd, .give = tcp_give, .take = tcp_take,
+				    .arg = &g };
+	struct dump_hooks hooks = { on_frozen, on_written, &tcp, &g };
 	struct dump_request rq = { .hooks = &hooks };
 	struct dump_result res;
 	char host[256] = "?", dir[PATH_MAX];

@@ -399,7 +399,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	r = collect_all(s, &c, checking ? &refused : NULL, res->msg, sizeof(res->msg));
 	if (r == 0 || checking)
 		r = take_refusal(checking ? &refused : NULL, res->msg, r,
-				 collect_tcp_connections(&c, res->msg, sizeof(res->msg)));
+				 collect_tcp_connections(&c, rq->hooks ? rq->hooks->tcp : NULL,
+							 res->msg, sizeof(res->msg)));
 	if (r == 0 || checking)
 		r = take_refusal(checking ? &refused : NULL, res->msg, r,
 				 collect_shared(s, &c, res->msg, sizeof(res->msg)));

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 struct session;
+struct tcp_exchange;
 
 /*
  * A checkpoint of several hosts at once: the coordinator decides when each
@@ -16,6 +17,8 @@ struct dump_hooks {
 	int (*frozen)(void *arg);
 	/* The image is written in dir; may the program be let go (or killed)? */
 	int (*written)(void *arg, const char *dir, uint64_t bytes, size_t nr_procs);
+	/* The TCP connections between hosts (collect.h) */
+	const struct tcp_exchange *tcp;
 	void *arg;
 };
 

@@ -225,7 +225,8 @@ static struct netlock_conn *connections(const struct computation *c, size_t *n, 
 	return conns;
 }
 
-int collect_tcp_connections(struct computation *c, char *err, size_t errlen)
+int collect_tcp_connections(struct computation *c, const struct tcp_exchange *x, char *err,
+			    size_t errlen)
 {
 	_cleanup_free_ struct netlock_conn *conns = NULL;
 	size_t n = 0;
@@ -260,7 +261,7 @@ int collect_tcp_connections(struct computation *c, char *err, size_t errlen)
 				return collect_fail(&cx, r, "fd %d: TCP connection state", f->fd);
 			}
 		}
-	return tcpdrain_connections(c, err, errlen);
+	return tcpdrain_connections(c, x, err, errlen);
 }
 
 void release_tcp_connections(struct computation *c, bool killed)

@@ -270,7 +270,7 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	char file[PATH_MAX], tc[PATH_MAX], remote_tc[PATH_MAX];
 	const char *base;
 	char **argv = NULL, **nv = NULL;
-	size_t n = 0, host, cmd, k = 0;
+	size_t n = 0, host, cmd, tc_word, k = 0;
 	_cleanup_free_ char *command = NULL, *quoted = NULL, *q_tc = NULL, *q_secret = NULL,
 			    *q_coord = NULL;
 	bool at;
@@ -298,7 +298,9 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	if (!realpath("/proc/self/exe", tc))
 		goto out;
 	/* Carried over already (an ssh wrapper script execs the real ssh). */
-	if (cmd + 2 < n && !strcmp(argv[cmd + 1], "run") && !strcmp(argv[cmd + 2], "--coordinator"))
+	tc_word = cmd + (cmd < n && !strcmp(argv[cmd], "TRACE_CKPT_TCP=drain"));
+	if (tc_word + 2 < n && !strcmp(argv[tc_word + 1], "run") &&
+	    !strcmp(argv[tc_word + 2], "--coordinator"))
 		goto out;
 	r = hand_over_secret(file, argv, host, tc, s->coord_secret, remote_tc, sizeof(remote_tc));
 	if (r == NOT_INSTALLED) {
@@ -317,11 +319,14 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	q_tc = shell_quote(remote_tc);
 	q_secret = shell_quote(s->coord_secret);
 	q_coord = shell_quote(s->coord->peer);
-	nv = calloc(cmd + 11, sizeof(*nv));
+	nv = calloc(cmd + 12, sizeof(*nv));
 	if (!quoted || !nv || !q_tc || !q_secret || !q_coord)
 		goto out;
 	for (k = 0; k < cmd; k++)
 		nv[k] = argv[k];
+	/* One way for the TCP connections of the whole computation. */
+	if (s->tcp_drain && s->can_repair_tcp)
+		nv[k++] = "TRACE_CKPT_TCP=drain";
 	nv[k++] = q_tc;
 	nv[k++] = "run";
 	nv[k++] = "--coordinator";

@@ -56,6 +56,8 @@ enum {
 /* Longest the freeze may wait for the bytes in flight. */
 #define DRAIN_DEADLINE_MS 2000
 #define DRAIN_QUEUE_MAX (64u << 20)
+/* Across hosts the others' freeze and collection are in it too. */
+#define DRAIN_REMOTE_DEADLINE_MS 10000
 
 struct drain_end {
 	struct fd_record *f;	/* the first record of the socket: it carries the content */
@@ -67,6 +69,13 @@ struct drain_end {
 	int peek_off;		/* the program's SO_PEEK_OFF, -1: none */
 	uint8_t *rx;		/* what it had not read */
 	size_t rx_len, rx_cap;
+	/* Its peer is on another host: the bytes it had not read go there, and
+	 * the bytes the peer had not read come here, to be sent again. */
+	bool remote;
+	bool listens;		/* a listener here takes connections to its address */
+	bool tx_done;
+	uint8_t *tx;
+	size_t tx_len;
 };
 
 static uint64_t now_ms(void)
@@ -285,6 +294,7 @@ static void drain_ends_free(struct drain_end *ends, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(ends[i].rx);
+		free(ends[i].tx);
 		if (ends[i].peek_off >= 0)
 			setsockopt(ends[i].h, SOL_SOCKET, SO_PEEK_OFF, &ends[i].peek_off,
 				   sizeof(ends[i].peek_off));
@@ -387,13 +397,11 @@ static int find_peer_socket(const struct fd_record *f, uint8_t family, bool *fou
  * (an orphan closing, or gone): nothing more can come, and no one would
  * read what f sends.  A process outside that only shut its writing still
  * holds its socket: that connection is refused like any other to outside.
+ * found: the peer's socket is on this host (its network namespace).
  */
-static int peer_closed(const struct fd_record *f)
+static int peer_closed(const struct fd_record *f, bool found, bool held)
 {
-	bool found = false, held = false;
-
-	if (find_peer_socket(f, AF_INET, &found, &held) < 0 ||
-	    find_peer_socket(f, AF_INET6, &found, &held) < 0 || held)
+	if (held)
 		return 0;
 	if (f->inet_state == TCP_CLOSE_WAIT)
 		return 1;
@@ -414,8 +422,8 @@ static int drain_fail_pending(const struct drain_end *e, char *err, size_t errle
 }
 
 /* The drained sockets of c, each once, paired with their peers. */
-static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, char *err,
-		     size_t errlen)
+static int find_ends(struct computation *c, bool remote_ok, struct drain_end **out, size_t *nr,
+		     char *err, size_t errlen)
 {
 	struct drain_end *ends;
 	size_t total = 0, n = 0;
@@ -453,6 +461,7 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 	*out = ends;
 	*nr = n;
 	for (size_t i = 0; i < n; i++) {
+		bool found = false, held = false;
 		pid_t lp = 0;
 		int lfd = -1, closed = 0;
 
@@ -460,22 +469,34 @@ static int find_ends(struct computation *c, struct drain_end **out, size_t *nr, 
 			if (m != i && inet_same_endpoint(ends[m].f->inet_local, ends[i].f->inet_remote) &&
 			    inet_same_endpoint(ends[m].f->inet_remote, ends[i].f->inet_local))
 				ends[i].peer = m;
-		if (ends[i].peer == SIZE_MAX && waits_in_accept_queue(c, ends[i].f, &lp, &lfd))
+		if (ends[i].peer != SIZE_MAX)
+			continue;
+		/* Not found here: on another host (or in another network namespace). */
+		if (find_peer_socket(ends[i].f, AF_INET, &found, &held) < 0 ||
+		    find_peer_socket(ends[i].f, AF_INET6, &found, &held) < 0)
+			found = held = false;
+		if (found && !held && waits_in_accept_queue(c, ends[i].f, &lp, &lfd))
 			return drain_fail_pending(&ends[i], err, errlen, lp, lfd);
 		/* Its bytes are all in; the restore plays the closed peer. */
-		if (ends[i].peer == SIZE_MAX && (closed = peer_closed(ends[i].f)) == -EAGAIN)
+		closed = found || !remote_ok ? peer_closed(ends[i].f, found, held) : 0;
+		if (closed == -EAGAIN)
 			return drain_fail(&ends[i], err, errlen, -EAGAIN,
 					  "its peer closed, its last bytes on their way");
-		if (ends[i].peer == SIZE_MAX && closed > 0) {
+		if (closed > 0) {
 			ends[i].f->tcp_peer_gone = 1;
 			ends[i].arrived = true;
 			continue;
 		}
-		if (ends[i].peer == SIZE_MAX)
-			return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
-					  "its peer is not in the computation; without TCP_REPAIR "
-					  "(CAP_NET_ADMIN on the host) only connections between its "
-					  "processes are kept (README, \"Without root\")");
+		/* Paired (or found closed) once the other hosts have said what they hold. */
+		if (!found && remote_ok) {
+			ends[i].remote = true;
+			ends[i].arrived = true;	/* not by drain_all */
+			continue;
+		}
+		return drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
+				  "its peer is not in the computation; without TCP_REPAIR "
+				  "(CAP_NET_ADMIN on the host) only connections between its "
+				  "processes are kept (README, \"Without root\")");
 	}
 	return 0;
 }
@@ -558,6 +579,9 @@ static void refill_all(struct drain_end *ends, size_t n)
 		struct drain_end *e = &ends[i];
 		int r;
 
+		if (e->consumed && e->remote && e->rx_len)
+			log_err("pid %d fd %d: TCP connection to another host: %zu bytes read out "
+				"for a checkpoint that failed are lost", e->pid, e->f->fd, e->rx_len);
 		if (!e->consumed || e->peer == SIZE_MAX)
 			continue;
 		r = refill_original(ends[e->peer].h, e->rx, e->rx_len);
@@ -566,6 +590,255 @@ static void refill_all(struct drain_end *ends, size_t n)
 				  e->pid, e->f->fd, e->rx_len, strerror(-r));
 		e->consumed = false;
 	}
+}
+
+/* A listener of c takes connections to local (its address, or the wildcard). */
+static bool listens_on(const struct computation *c, const uint8_t *local)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			const struct fd_record *l = &c->procs[i].fds[k];
+			struct sockaddr_in6 la6, lo6;
+			struct sockaddr_in la4, lo4;
+
+			if (l->kind != FD_INET || l->sock_type != SOCK_STREAM ||
+			    l->inet_state != 10 /* TCP_LISTEN */)
+				continue;
+			memcpy(&la6, l->inet_local, sizeof(la6));
+			memcpy(&lo6, local, sizeof(lo6));
+			if (la6.sin6_port != lo6.sin6_port)
+				continue;
+			if (la6.sin6_family == AF_INET6 &&
+			    (IN6_IS_ADDR_UNSPECIFIED(&la6.sin6_addr) ||
+			     (lo6.sin6_family == AF_INET6 &&
+			      !memcmp(&la6.sin6_addr, &lo6.sin6_addr, sizeof(la6.sin6_addr)))))
+				return true;
+			memcpy(&la4, l->inet_local, sizeof(la4));
+			memcpy(&lo4, local, sizeof(lo4));
+			if (la4.sin_family == AF_INET && lo4.sin_family == AF_INET &&
+			    (la4.sin_addr.s_addr == htonl(INADDR_ANY) ||
+			     la4.sin_addr.s_addr == lo4.sin_addr.s_addr))
+				return true;
+		}
+	return false;
+}
+
+static const struct wire_tcp_end *peer_end(const struct wire_tcp_end *all, size_t n,
+					   const struct fd_record *f)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(all[i].local, f->inet_remote, WIRE_ADDR_LEN) &&
+		    !memcmp(all[i].remote, f->inet_local, WIRE_ADDR_LEN))
+			return &all[i];
+	return NULL;
+}
+
+/*
+ * Every host names its ends; an end whose peer no host has is refused (or,
+ * its peer having closed, played by the restore); the end on a listener's
+ * port is accepted at restore, else the lower address: both hosts decide
+ * alike from the same list.
+ */
+static int pair_remote(struct computation *c, struct drain_end *ends, size_t n,
+		       const struct tcp_exchange *x, char *err, size_t errlen)
+{
+	_cleanup_free_ struct wire_tcp_end *mine = calloc(n ? n : 1, sizeof(*mine));
+	_cleanup_free_ struct wire_tcp_end *all = NULL;
+	size_t nm = 0, nr_all = 0;
+	int r;
+
+	if (!mine)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!ends[i].remote)
+			continue;
+		ends[i].listens = listens_on(c, ends[i].f->inet_local);
+		memcpy(mine[nm].local, ends[i].f->inet_local, WIRE_ADDR_LEN);
+		memcpy(mine[nm].remote, ends[i].f->inet_remote, WIRE_ADDR_LEN);
+		mine[nm++].listens = ends[i].listens;
+	}
+	r = x->ends(x->arg, mine, nm, &all, &nr_all);
+	if (r < 0) {
+		snprintf(err, errlen, "the TCP connections of the other hosts: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct drain_end *e = &ends[i];
+		const struct wire_tcp_end *p;
+		bool accepts;
+
+		if (!e->remote)
+			continue;
+		p = peer_end(all, nr_all, e->f);
+		if (!p && e->f->inet_state == TCP_CLOSE_WAIT) {
+			e->remote = false;
+			e->f->tcp_peer_gone = 1;
+			continue;
+		}
+		if (!p)
+			return drain_fail(e, err, errlen, -EOPNOTSUPP,
+					  "its peer is on no host of the computation; without "
+					  "TCP_REPAIR (CAP_NET_ADMIN on the host) only connections "
+					  "between its processes are kept (README, \"Without root\")");
+		accepts = e->listens != !!p->listens ? e->listens
+						     : memcmp(e->f->inet_local, e->f->inet_remote,
+							      WIRE_ADDR_LEN) < 0;
+		e->f->tcp_remote = accepts ? TCP_REMOTE_ACCEPTS : TCP_REMOTE_CONNECTS;
+	}
+	return 0;
+}
+
+/*
+ * Connections to other hosts.  Everything that comes in is read out (it
+ * goes to the peer's host, which sends it again) until our own send queues
+ * are empty -- taken in by the peers' kernels -- and everybody's are; then
+ * the rest, and the bytes change hosts.
+ */
+static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
+			const struct tcp_exchange *x, char *err, size_t errlen)
+{
+	_cleanup_free_ struct pollfd *pfds = calloc(n + 1, sizeof(*pfds));
+	uint64_t deadline = now_ms() + DRAIN_REMOTE_DEADLINE_MS;
+	size_t expected = 0, done = 0;
+	bool said_sent = false;
+	int r;
+
+	if (!pfds)
+		return -ENOMEM;
+	r = pair_remote(c, ends, n, x, err, errlen);
+	if (r < 0)
+		return r;
+	/*
+	 * Reading goes on after ours are all sent: a peer whose host is not
+	 * done yet may still be waiting for room in our receive queues.
+	 */
+	for (;;) {
+		struct drain_end *late = NULL;
+		size_t np = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct drain_end *e = &ends[i];
+			uint32_t outq = 0;
+			int one = 1;
+
+			if (!e->remote)
+				continue;
+			if (has_urgent(e->h))
+				return drain_fail(e, err, errlen, -EOPNOTSUPP,
+						  "urgent data (MSG_OOB) not read: not supported");
+			setsockopt(e->h, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+			r = consume(e);
+			if (r == 0)
+				r = queue_len(e->h, SIOCOUTQ, &outq);
+			if (r < 0)
+				return drain_fail(e, err, errlen, r, "its queues");
+			if (outq && !late)
+				late = e;
+			pfds[np++] = (struct pollfd){ .fd = e->h, .events = POLLIN };
+		}
+		if (!late && !said_sent) {
+			r = x->sent(x->arg);
+			said_sent = true;
+		}
+		if (r == 0 && said_sent)
+			r = x->arrived(x->arg);
+		if (r < 0) {
+			snprintf(err, errlen, "the other hosts' TCP connections: %s", strerror(-r));
+			return r;
+		}
+		if (r > 0)
+			break;
+		if (now_ms() >= deadline && late) {
+			char what[160];
+			uint32_t outq = 0;
+
+			queue_len(late->h, SIOCOUTQ, &outq);
+			snprintf(what, sizeof(what),
+				 "%u bytes it sent were not taken in by its peer's host within %d ms",
+				 outq, DRAIN_REMOTE_DEADLINE_MS);
+			return drain_fail(late, err, errlen, -ETIMEDOUT, what);
+		}
+		pfds[np++] = (struct pollfd){ .fd = x->fd, .events = POLLIN };
+		poll(pfds, np, 1);
+	}
+	/* Everything the peers sent is in our queues now. */
+	for (size_t i = 0; i < n; i++) {
+		struct drain_end *e = &ends[i];
+		struct wire_tcp_end we = { 0 };
+
+		if (!e->remote)
+			continue;
+		r = consume(e);
+		if (r < 0)
+			return drain_fail(e, err, errlen, r, "reading its receive queue");
+		memcpy(we.local, e->f->inet_local, WIRE_ADDR_LEN);
+		memcpy(we.remote, e->f->inet_remote, WIRE_ADDR_LEN);
+		r = x->give(x->arg, &we, e->rx, e->rx_len);
+		if (r < 0)
+			return drain_fail(e, err, errlen, r, "handing its bytes to its peer's host");
+		expected++;
+	}
+	while (done < expected) {
+		struct tcp_bytes_piece p = { 0 };
+		struct drain_end *e = NULL;
+		uint8_t *grown;
+
+		r = x->take(x->arg, &p);
+		if (r < 0) {
+			snprintf(err, errlen, "the bytes of the TCP connections of the other hosts: %s",
+				 strerror(-r));
+			return r;
+		}
+		for (size_t i = 0; i < n && !e; i++)
+			if (ends[i].remote && !ends[i].tx_done &&
+			    !memcmp(ends[i].f->inet_local, p.remote, WIRE_ADDR_LEN) &&
+			    !memcmp(ends[i].f->inet_remote, p.local, WIRE_ADDR_LEN))
+				e = &ends[i];
+		r = !e ? -EBADMSG : e->tx_len + p.len > DRAIN_QUEUE_MAX ? -E2BIG : 0;
+		if (r == 0 && p.len) {
+			grown = realloc(e->tx, e->tx_len + p.len);
+			if (!grown) {
+				r = -ENOMEM;
+			} else {
+				e->tx = grown;
+				memcpy(e->tx + e->tx_len, p.data, p.len);
+				e->tx_len += p.len;
+			}
+		}
+		free(p.data);
+		if (r < 0) {
+			snprintf(err, errlen, "bytes from another host for a TCP connection: %s",
+				 r == -EBADMSG ? "not one of ours" : strerror(-r));
+			return r;
+		}
+		if (p.last) {
+			e->tx_done = true;
+			done++;
+		}
+	}
+	return 0;
+}
+
+/* [u32 1][u32 length][what the peer on another host had not read]: sent again from here. */
+static int keep_remote_queue(struct drain_end *e)
+{
+	_cleanup_close_ int mem = memfd_create("trace-ckpt-tcpdrain", MFD_CLOEXEC);
+	uint32_t hdr[2] = { 1, (uint32_t)e->tx_len };
+	int r;
+
+	if (mem < 0)
+		return neg_errno();
+	r = write_full(mem, hdr, sizeof(hdr));
+	if (r == 0 && e->tx_len)
+		r = write_full(mem, e->tx, e->tx_len);
+	if (r < 0)
+		return r;
+	closep(&e->f->content_fd);
+	e->f->size = sizeof(hdr) + e->tx_len;
+	e->f->content_fd = TAKE_FD(mem);
+	/* The peer read out all it had: a program that goes on gets it again from here. */
+	e->f->tcp_consumed = e->tx_len > 0;
+	return 0;
 }
 
 static int keep_queue(struct drain_end *e)
@@ -604,14 +877,15 @@ static void mark_socket(struct computation *c, const struct drain_end *e, bool s
 		}
 }
 
-int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
+int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, char *err,
+			 size_t errlen)
 {
 	struct drain_end *ends = NULL;
 	uint64_t t0 = now_ms(), kept = 0, read_out = 0;
 	size_t n = 0;
 	int r;
 
-	r = find_ends(c, &ends, &n, err, errlen);
+	r = find_ends(c, x != NULL, &ends, &n, err, errlen);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct tcp_info ti;
 
@@ -635,13 +909,16 @@ int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
 			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
 	if (r == 0)
 		r = drain_all(ends, n, err, errlen);
+	/* Every host of the checkpoint goes through it, with connections or none. */
+	if (r == 0 && x)
+		r = drain_remote(c, ends, n, x, err, errlen);
 	for (size_t i = 0; i < n; i++)
 		if (ends[i].f->tcp_cork)
 			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct tcp_info ti;
 
-		r = peek_rest(&ends[i]);
+		r = ends[i].remote ? 0 : peek_rest(&ends[i]);
 		if (r < 0) {
 			r = drain_fail(&ends[i], err, errlen, r, "reading its receive queue");
 			break;
@@ -655,10 +932,10 @@ int tcpdrain_connections(struct computation *c, char *err, size_t errlen)
 		}
 		ends[i].f->inet_state = ti.tcpi_state;
 		mark_socket(c, &ends[i], ti.tcpi_state == TCP_FIN_WAIT1 || ti.tcpi_state == TCP_FIN_WAIT2);
-		r = keep_queue(&ends[i]);
+		r = ends[i].remote ? keep_remote_queue(&ends[i]) : keep_queue(&ends[i]);
 		if (r < 0)
 			drain_fail(&ends[i], err, errlen, r, "keeping its queue");
-		kept += ends[i].rx_len;
+		kept += ends[i].remote ? ends[i].tx_len : ends[i].rx_len;
 		read_out += ends[i].consumed ? ends[i].rx_len : 0;
 	}
 	if (r == 0 && n)
@@ -701,7 +978,8 @@ void tcpdrain_release(struct computation *c, bool killed)
 			if (!f->tcp_consumed)
 				continue;
 			f->tcp_consumed = false;
-			peer = fd_record_tcp_peer(c, f);
+			/* Its peer's bytes, on another host: sent again from this end. */
+			peer = f->tcp_remote ? f : fd_record_tcp_peer(c, f);
 			r = peer && peer->repair_fd >= 0 ? 0 : -ENOENT;
 			if (r == 0)
 				r = pread_full(f->content_fd, &len, sizeof(len), 4);

@@ -11,8 +11,10 @@
  * Each side also checks that its connection keeps its addresses and the
  * options it set.  -6: over ::1; -m: a dual-stack listener on [::] and a
  * child that connects over IPv4 (the parent's end sees ::ffff:127.0.0.1).
+ * Between two hosts, one process each: -L IPV4:PORT listens there and plays
+ * the parent, -C IPV4:PORT connects there and plays the child; both tick.
  *
- *   tcpstream [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m]
+ *   tcpstream [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m | -L A:P | -C A:P]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -156,6 +158,71 @@ static void sock_facts_check(int fd, const struct sock_facts *was, bool fixed_rc
 static struct stream parent_s, child_s;
 static struct sock_facts parent_f, child_f;
 
+static void parse_addr(const char *arg, struct sockaddr_in *a)
+{
+	char host[64];
+	const char *colon = strrchr(arg, ':');
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(host))
+		tc_bad("%s: not IPV4:PORT", arg);
+	memcpy(host, arg, colon - arg);
+	host[colon - arg] = 0;
+	*a = (struct sockaddr_in){ .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)tc_parse_long(colon + 1, "port")) };
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		tc_bad("%s: not an IPv4 address", host);
+}
+
+/* One side of a stream between two hosts: the parent's part (-L) or the child's (-C). */
+static __attribute__((noreturn)) void two_hosts(const struct tc_opts *o, uint64_t size,
+						const char *listen_at, const char *connect_to)
+{
+	struct sockaddr_in a;
+	struct stream *s = listen_at ? &parent_s : &child_s;
+	struct sock_facts *f = listen_at ? &parent_f : &child_f;
+	int fd;
+
+	parse_addr(listen_at ? listen_at : connect_to, &a);
+	if (listen_at) {
+		int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0)
+			tc_bad("listen on %s: %s", listen_at, strerror(errno));
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		close(lfd);
+		*s = (struct stream){ .fd = fd, .dir = 0, .who = "listener's end" };
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	} else {
+		uint64_t deadline = tc_now_ns() + IO_TIMEOUT_MS * 1000000ull;
+
+		/* The other host's program may not listen yet. */
+		for (;;) {
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+				break;
+			if (tc_now_ns() > deadline)
+				tc_bad("connect to %s: %s", connect_to, strerror(errno));
+			close(fd);
+			tc_sleep_ms(50, 0);
+		}
+		*s = (struct stream){ .fd = fd, .dir = 1, .who = "connecting end" };
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ 1 << 20 }, sizeof(int));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
+	}
+	if (fd < 0)
+		tc_bad("accept: %s", strerror(errno));
+	sock_facts_get(fd, f);
+	tc_ready();
+	for (long n = 1; n <= o->target; n++) {
+		one_round(s, size, o->interval_ms);
+		sock_facts_check(fd, f, !listen_at, s->who);
+		tc_proc_check();
+		tc_tick(n);
+	}
+	tc_pass();
+}
+
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 300, .interval_ms = 20 };
@@ -164,13 +231,18 @@ int main(int argc, char **argv)
 	socklen_t alen;
 	struct sockaddr_in to4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int c, lfd, fd, status, v6 = 0, mixed = 0;
+	const char *listen_at = NULL, *connect_to = NULL;
 	pid_t child;
 
-	while ((c = getopt(argc, argv, "n:i:s:6m")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:s:6mL:C:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
 			size = (uint64_t)tc_parse_long(optarg, "-s");
+			continue;
+		}
+		if (c == 'L' || c == 'C') {
+			*(c == 'L' ? &listen_at : &connect_to) = optarg;
 			continue;
 		}
 		if (c == '6' || c == 'm') {
@@ -178,10 +250,12 @@ int main(int argc, char **argv)
 			mixed = c == 'm';
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s SIZE] [-6 | -m | -L A:P | -C A:P]\n", argv[0]);
 		return 2;
 	}
 	tc_proc_init("tcpstream");
+	if (listen_at || connect_to)
+		two_hosts(&o, size, listen_at, connect_to);
 	if (v6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
 
