@@ -96,6 +96,7 @@ int cmd_run(int argc, char **argv)
 	struct terminal_lease tl = { .fd = -1 };
 	struct sigckpt sk = { 0 };
 	uint64_t resume_gen = 0;
+	struct job_part part = { 0 };
 	bool resuming = false;
 	struct session s;
 	bool rootless;
@@ -144,11 +145,18 @@ int cmd_run(int argc, char **argv)
 		snprintf(defdir, sizeof(defdir), "%s/%s", cwd, dir);
 		dir = defdir;
 	}
-	/* Before the namespaces: a bad checkpoint is refused with nothing set up. */
+	if (coord && coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
+				   sizeof(secret_path)) < 0)
+		return 1;
+	/*
+	 * Before the namespaces: a bad checkpoint is refused with nothing set
+	 * up.  A job's part of a checkpoint of several hosts is checked with
+	 * the computation's secret.
+	 */
 	if (jo.resume) {
-		if (cli_image_key("run", NULL, NULL, &key) < 0)
+		if (cli_image_key("run", NULL, coord ? secret_path : NULL, &key) < 0)
 			return 1;
-		r = job_find_checkpoint(dir, &key, &resume_gen);
+		r = job_find_checkpoint(dir, &key, &resume_gen, coord ? &part : NULL);
 		if (r < 0)
 			return 1;
 		resuming = r > 0;
@@ -173,10 +181,16 @@ int cmd_run(int argc, char **argv)
 	r = control_listen(&s);
 	if (r < 0)
 		log_warn("no control socket, dumps are not possible: %s", strerror(-r));
-	/* Part of a computation on several hosts: nothing starts unless it can join. */
-	if (coord && (coord_resolve(coord, secret, coord_addr, sizeof(coord_addr), secret_path,
-				    sizeof(secret_path)) < 0 ||
-		      coord_join(&s, coord_addr, secret_path, false) < 0)) {
+	/*
+	 * Part of a computation on several hosts: nothing starts unless it can
+	 * join.  A part the job restores joins with where its host was, and
+	 * learns where every other went once all have joined.
+	 */
+	if (coord && resuming) {
+		s.part_old_addr = part.old_addr;
+		s.part_count = part.count;
+	}
+	if (coord && coord_join(&s, coord_addr, secret_path, resuming) < 0) {
 		session_done(&s);
 		return 1;
 	}
@@ -185,7 +199,8 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (resuming) {
-		if (resume_computation(&s, dir, &key, rootless, resume_gen, &tl) < 0) {
+		if (resume_computation(&s, coord ? part.dir : dir, &key, rootless, resume_gen,
+				       &tl) < 0) {
 			session_done(&s);
 			return 1;
 		}

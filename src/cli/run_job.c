@@ -5,6 +5,7 @@
  * on from it when the scheduler starts it again, however often.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,15 +84,60 @@ int job_opts_check(const struct job_opts *o, bool dir_given, bool coord)
 			id && *id ? "not a number" : "not set");
 		return -1;
 	}
-	if ((o->resume || o->signo) && coord) {
-		fprintf(stderr, "trace-ckpt run: --resume and --checkpoint-on are for a job on one "
-			"host; several hosts are checkpointed by their coordinator\n");
+	if (o->signo && coord) {
+		fprintf(stderr, "trace-ckpt run: --checkpoint-on is for a job on one host; several "
+			"hosts are checkpointed by their coordinator (dump --all-hosts)\n");
 		return -1;
 	}
 	return 0;
 }
 
-int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation)
+/* The part of the checkpoint m (of several hosts) that this task of the job restores. */
+static int find_part(const char *dir, const struct manifest *m, struct job_part *part)
+{
+	const char *id = getenv("SLURM_PROCID");
+	char *end;
+	unsigned long task;
+
+	if (!m->nr_members) {
+		fprintf(stderr, "trace-ckpt run: --resume --coordinator: %s is the checkpoint of one "
+			"host, not of several\n", dir);
+		return -1;
+	}
+	errno = 0;
+	task = id && *id && getenv("SLURM_JOB_ID") ? strtoul(id, &end, 10) : ULONG_MAX;
+	if (task == ULONG_MAX || *end || errno) {
+		fprintf(stderr, "trace-ckpt run: --resume: %s is a checkpoint of several hosts, and "
+			"this is no task of a Slurm job (SLURM_PROCID): start it with srun\n", dir);
+		return -1;
+	}
+	for (size_t i = 0; i < m->nr_members; i++) {
+		const struct manifest_member *mb = &m->members[i];
+
+		if (mb->task != task + 1)
+			continue;
+		/* From the image: a name within DIR, an address that goes into a map. */
+		if (!mb->subdir || strchr(mb->subdir, '/') || !strcmp(mb->subdir, "..") ||
+		    !mb->addr || !*mb->addr || strpbrk(mb->addr, ",= ") ||
+		    (size_t)snprintf(part->dir, sizeof(part->dir), "%s/%s", dir, mb->subdir) >=
+			    sizeof(part->dir) ||
+		    (size_t)snprintf(part->old_addr, sizeof(part->old_addr), "%s", mb->addr) >=
+			    sizeof(part->old_addr)) {
+			fprintf(stderr, "trace-ckpt run: --resume: %s: the part of task %lu is "
+				"malformed\n", dir, task);
+			return -1;
+		}
+		part->count = (uint32_t)m->nr_members;
+		return 0;
+	}
+	fprintf(stderr, "trace-ckpt run: --resume: %s has no part for task %lu of the job (%zu "
+		"parts, from tasks started by srun): run the job with as many tasks as before\n",
+		dir, task, m->nr_members);
+	return -1;
+}
+
+int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation,
+			struct job_part *part)
 {
 	char path[PATH_MAX + 16], err[2048];
 	struct manifest m = { 0 };
@@ -120,11 +166,19 @@ int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *
 			err, dir);
 		return -1;
 	}
-	if (m.nr_members) {
+	if (m.nr_members && !part) {
 		fprintf(stderr, "trace-ckpt run: --resume: %s is a checkpoint of several hosts: "
-			"trace-ckpt restore --all-hosts\n", dir);
+			"trace-ckpt restore --all-hosts, or run --resume --coordinator under srun\n",
+			dir);
 		manifest_free(&m);
 		return -1;
+	}
+	if (part) {
+		r = find_part(dir, &m, part);
+		if (r < 0) {
+			manifest_free(&m);
+			return -1;
+		}
 	}
 	*generation = m.generation;
 	manifest_free(&m);

@@ -2,6 +2,7 @@
 /* run --resume, --checkpoint-on SIG, --requeue (run_job.c). */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,10 +18,19 @@ int job_opt(int argc, char **argv, int *i, struct job_opts *o);
 int job_opts_check(const struct job_opts *o, bool dir_given, bool coord);
 
 struct image_key;
+/* The part of a checkpoint of several hosts that this task of a Slurm job restores. */
+struct job_part {
+	char dir[PATH_MAX];	/* DIR/<host>.g<N> */
+	char old_addr[256];	/* the address its host had */
+	uint32_t count;		/* the parts of the checkpoint */
+};
 /*
  * DIR/manifest: 0 when there is none; 1 when it verifies under key (its
  * generation in *generation); -1 when it does not, or is not the user's (said).
+ * part: the checkpoint must be of several hosts, and *part is this task's
+ * (SLURM_PROCID); NULL: of one host.
  */
-int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation);
+int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation,
+			struct job_part *part);
 /* scontrol requeue $SLURM_JOB_ID, by argv.  0 or -errno (said). */
 int job_requeue(void);

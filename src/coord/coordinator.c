@@ -100,12 +100,18 @@ struct member {
 	uint64_t bytes;
 	uint32_t nr_procs;
 	uint32_t own_ms;	/* its own dump, as it says */
+	uint32_t task;		/* its batch job's task + 1; 0: none */
+	/* A part restored by a job's task: where it was, and of how many parts. */
+	char *old_addr;
+	uint32_t parts;
+	bool map_sent;
 	struct wire_tcp_end *tcp_ends;	/* its TCP connections drained between hosts */
 	size_t nr_tcp_ends;
 };
 
 struct barrier {
-	struct member *cmd;	/* who asked; NULL: none running */
+	struct member *cmd;	/* who asked; NULL: none running (unless automatic) */
+	bool automatic;		/* asked by the parts themselves (READY with COUNT) */
 	uint32_t count;
 	int64_t deadline;
 };
@@ -158,6 +164,7 @@ static int64_t now_ms(void)
 static void member_free(struct member *m)
 {
 	free(m->tcp_ends);
+	free(m->old_addr);
 	channel_close(&m->ch);
 	free(m->host);
 	free(m->addr);
@@ -461,6 +468,9 @@ static void introduce(struct coordinator *co, struct member *m, const struct wir
 	m->pid = (pid_t)attr_u32(in, WIRE_A_PID, 0);
 	m->generation = attr_u64(in, WIRE_A_GEN, 0);
 	m->running = !attr_u32(in, WIRE_A_RESTORING, 0);
+	m->task = attr_u32(in, WIRE_A_TASK, 0);
+	m->old_addr = attr_str(in, WIRE_A_OLD_ADDR);
+	m->parts = attr_u32(in, WIRE_A_COUNT, 0);
 	m->state = CONN_MEMBER;
 	m->ch.queue_sends = true;
 	setsockopt(m->ch.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -861,7 +871,8 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 		}
 		man.members[k++] = (struct manifest_member){
 			.host = m->host, .addr = m->addr, .subdir = m->subdir,
-			.bytes = m->bytes, .nr_procs = m->nr_procs, .cmdline = m->cmdline };
+			.bytes = m->bytes, .nr_procs = m->nr_procs, .cmdline = m->cmdline,
+			.task = m->task };
 	}
 	man.nr_members = k;
 	/* The computation's secret authenticates it: every host that restores holds it. */
@@ -1039,6 +1050,46 @@ static void send_status(struct coordinator *co, struct member *cmd)
 	tlv_buf_free(&b);
 }
 
+/*
+ * The parts restored by a job's tasks (each knows only its own old
+ * address): once as many as they say there are have joined, every one is
+ * told the whole map, old address to the one its part joined from.
+ */
+static void check_addr_map(struct coordinator *co)
+{
+	_cleanup_free_ char *map = NULL;
+	size_t waiting = 0, len = 0;
+	uint32_t parts = 0;
+
+	for (size_t i = 0; i < co->n; i++) {
+		const struct member *m = co->m[i];
+
+		if (m->old_addr && !m->map_sent) {
+			waiting++;
+			parts = MAX(parts, m->parts);
+			len += strlen(m->old_addr) + (m->addr ? strlen(m->addr) : 1) + 2;
+		}
+	}
+	if (!waiting || waiting < parts || !(map = calloc(1, len + 1)))
+		return;
+	for (size_t i = 0; i < co->n; i++) {
+		const struct member *m = co->m[i];
+
+		if (m->old_addr && !m->map_sent)
+			snprintf(map + strlen(map), len + 1 - strlen(map), "%s%s=%s",
+				 map[0] ? "," : "", m->old_addr, m->addr ? m->addr : "?");
+	}
+	for (size_t i = 0; i < co->n; i++) {
+		struct member *m = co->m[i];
+
+		if (m->old_addr && !m->map_sent) {
+			send_simple(m, WIRE_ADDR_MAP, map);
+			m->map_sent = true;
+		}
+	}
+	log_info("coordinator: %zu parts restored by the job's tasks: %s", waiting, map);
+}
+
 /* A running barrier is done when enough restored hosts are ready, or late. */
 static void check_barrier(struct coordinator *co)
 {
@@ -1046,7 +1097,8 @@ static void check_barrier(struct coordinator *co)
 	uint32_t ready = 0;
 	char msg[256];
 
-	if (!br->cmd)
+	check_addr_map(co);
+	if (!br->cmd && !br->automatic)
 		return;
 	for (size_t i = 0; i < co->n; i++)
 		ready += co->m[i]->role == WIRE_ROLE_SUPERVISOR && co->m[i]->ready;
@@ -1058,16 +1110,22 @@ static void check_barrier(struct coordinator *co)
 				co->m[i]->running = true;
 			}
 		snprintf(msg, sizeof(msg), "%u host%s released together", ready, ready == 1 ? "" : "s");
+		if (br->automatic)
+			log_info("coordinator: %s", msg);
 		send_result(br->cmd, 0, msg, 0, NULL);
 		br->cmd = NULL;
+		br->automatic = false;
 	} else if (now_ms() >= br->deadline) {
 		snprintf(msg, sizeof(msg), "only %u of %u hosts were restored in time", ready,
 			 br->count);
 		for (size_t i = 0; i < co->n; i++)
 			if (co->m[i]->ready)
 				send_simple(co->m[i], WIRE_ABORT, msg);
+		if (br->automatic)
+			log_warn("coordinator: %s", msg);
 		send_result(br->cmd, -ETIMEDOUT, msg, 0, NULL);
 		br->cmd = NULL;
+		br->automatic = false;
 	}
 }
 
@@ -1092,14 +1150,19 @@ static void handle_message(struct coordinator *co, struct member *m, const struc
 	case WIRE_BARRIER:
 		if (m->role != WIRE_ROLE_COMMAND)
 			break;
-		if (co->barrier.cmd) {
+		if (co->barrier.cmd || co->barrier.automatic) {
 			send_result(m, -EBUSY, "a restore is being released already", 0, NULL);
 			break;
 		}
-		co->barrier = (struct barrier){ m, attr_u32(in, WIRE_A_COUNT, 1),
-						now_ms() + attr_u32(in, WIRE_A_TIMEOUT_MS, 120000) };
+		co->barrier = (struct barrier){ .cmd = m, .count = attr_u32(in, WIRE_A_COUNT, 1),
+						.deadline = now_ms() + attr_u32(in, WIRE_A_TIMEOUT_MS, 120000) };
 		break;
 	case WIRE_READY:
+		/* The parts a job's tasks restored release themselves, all together. */
+		if (attr_u32(in, WIRE_A_COUNT, 0) && !co->barrier.cmd && !co->barrier.automatic)
+			co->barrier = (struct barrier){ .automatic = true,
+							.count = attr_u32(in, WIRE_A_COUNT, 1),
+							.deadline = now_ms() + 300000 };
 		m->ready = true;
 		m->generation = attr_u64(in, WIRE_A_GEN, m->generation);
 		co->generation = MAX(co->generation, m->generation);
@@ -1238,7 +1301,7 @@ int coordinator_run(const struct coordinator_options *o)
 				o->interval_s, o->dir, o->keep);
 	}
 	while (r == 0 && !co.stop) {
-		dispatch(&co, co.barrier.cmd ? 100 : -1);
+		dispatch(&co, co.barrier.cmd || co.barrier.automatic ? 100 : -1);
 		if (co.req.pending && !co.stop) {
 			struct ckpt_request req = co.req;
 
@@ -1248,7 +1311,7 @@ int coordinator_run(const struct coordinator_options *o)
 		}
 		if (co.tick && !co.stop) {
 			co.tick = false;
-			if (nr_supervisors(&co) && !co.barrier.cmd)
+			if (nr_supervisors(&co) && !co.barrier.cmd && !co.barrier.automatic)
 				run_checkpoint(&co, NULL, o->dir, CTL_DUMP_LEAVE_RUNNING, o->keep);
 		}
 		check_barrier(&co);

@@ -281,7 +281,8 @@ enum man_member_attr {
 	MANM_A_BYTES,		/* u64 */
 	MANM_A_NR_PROCS,	/* u32 */
 	MANM_A_CMDLINE,		/* str */
-	MANM_A_MAX = MANM_A_CMDLINE,
+	MANM_A_TASK,		/* u32: the batch job's task + 1 */
+	MANM_A_MAX = MANM_A_TASK,
 };
 
 enum man_file_attr {

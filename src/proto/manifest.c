@@ -53,6 +53,7 @@ static const struct field manm_fields[] = {
 	F_U64(MANM_A_BYTES, struct manifest_member, bytes),
 	F_U32(MANM_A_NR_PROCS, struct manifest_member, nr_procs),
 	F_STR(MANM_A_CMDLINE, struct manifest_member, cmdline),
+	F_U32(MANM_A_TASK, struct manifest_member, task),
 };
 
 void manifest_free(struct manifest *m)

@@ -38,6 +38,7 @@ struct manifest_member {
 	uint64_t bytes;
 	uint32_t nr_procs;
 	char *cmdline;
+	uint32_t task;		/* its batch job's task (SLURM_PROCID) + 1; 0: none */
 };
 
 struct manifest {

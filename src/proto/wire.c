@@ -24,6 +24,7 @@ const char *wire_msg_name(uint32_t type)
 		[WIRE_GO] = "GO", [WIRE_BARRIER] = "BARRIER", [WIRE_TCP_ENDS] = "TCP_ENDS",
 		[WIRE_TCP_PEERS] = "TCP_PEERS", [WIRE_TCP_SENT] = "TCP_SENT",
 		[WIRE_TCP_ARRIVED] = "TCP_ARRIVED", [WIRE_TCP_BYTES] = "TCP_BYTES",
+		[WIRE_ADDR_MAP] = "ADDR_MAP",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "?";

@@ -57,7 +57,13 @@ enum wire_msg {
 	WIRE_TCP_SENT,		/* supervisor: its send queues are empty */
 	WIRE_TCP_ARRIVED,	/* coordinator: everybody's are */
 	WIRE_TCP_BYTES,		/* supervisor -> coordinator -> the peer's host: LOCAL, REMOTE, DATA, LAST */
-	WIRE_MSG_MAX = WIRE_TCP_BYTES,
+	/*
+	 * A part restored by a task of a batch job (run --resume under srun):
+	 * once every part has joined, each is told where every old address
+	 * went (the addresses the parts joined from).
+	 */
+	WIRE_ADDR_MAP,		/* coordinator -> restoring part: MSG "OLD=NEW,..." */
+	WIRE_MSG_MAX = WIRE_ADDR_MAP,
 };
 
 enum wire_attr {
@@ -89,7 +95,9 @@ enum wire_attr {
 	WIRE_A_LISTENS,		/* u32: a listener of the computation takes connections to LOCAL */
 	WIRE_A_DATA,		/* bytes */
 	WIRE_A_LAST,		/* u32: the last piece of DATA for this end */
-	WIRE_A_MAX = WIRE_A_LAST,
+	WIRE_A_TASK,		/* u32: JOIN: the batch job's task (SLURM_PROCID) + 1 */
+	WIRE_A_OLD_ADDR,	/* str: JOIN of a restoring part: the address its host had */
+	WIRE_A_MAX = WIRE_A_OLD_ADDR,
 };
 
 enum wire_role {

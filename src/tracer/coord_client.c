@@ -23,6 +23,7 @@
 #include "util/macro.h"
 
 #define JOIN_TIMEOUT_MS 5000
+#define ADDR_MAP_TIMEOUT_MS 300000	/* JOIN -> ADDR_MAP: every task of the job restarting */
 #define DUMP_ORDER_TIMEOUT_MS 60000	/* FROZEN -> DUMP: every host freezing */
 #define COMMIT_ORDER_TIMEOUT_MS 600000	/* PREPARED -> COMMIT: every host writing */
 
@@ -40,8 +41,50 @@ int coord_default_secret(const char *addr, char *out, size_t len)
 	return r;
 }
 
+/* This process is task N of a Slurm job (srun): SLURM_PROCID. */
+int job_task(uint32_t *task)
+{
+	const char *id = getenv("SLURM_PROCID"), *job = getenv("SLURM_JOB_ID");
+	char *end;
+	unsigned long v;
+
+	if (!id || !job || !*id)
+		return -ENOENT;
+	errno = 0;
+	v = strtoul(id, &end, 10);
+	if (*end || errno || v >= UINT32_MAX)
+		return -EINVAL;
+	*task = (uint32_t)v;
+	return 0;
+}
+
+/* Every part of the job has joined: where each old address went. */
+static int await_addr_map(struct session *s, struct channel *ch)
+{
+	struct wire_in in;
+	int r = channel_recv(ch, &in, ADDR_MAP_TIMEOUT_MS);
+
+	if (r < 0)
+		return log_ret(r, "waiting for the other parts of the job to join: %s",
+			       r == -ETIMEDOUT ? "not all of them came" : strerror(-r));
+	if (in.type != WIRE_ADDR_MAP || !in.tb[WIRE_A_MSG]) {
+		log_err("the coordinator sent %s, not the map of the job's hosts",
+			wire_msg_name(in.type));
+		wire_in_free(&in);
+		return -EPROTO;
+	}
+	r = tlv_get_strdup(in.tb[WIRE_A_MSG], &s->part_addr_map);
+	wire_in_free(&in);
+	if (r < 0)
+		return r;
+	s->addr_map = s->part_addr_map;
+	log_info("the job's %u parts have joined; addresses: %s", s->part_count, s->addr_map);
+	return 0;
+}
+
 int coord_join(struct session *s, const char *addr, const char *secret_path, bool restoring)
 {
+	uint32_t task;
 	uint8_t secret[SECRET_LEN];
 	struct channel *ch = calloc(1, sizeof(*ch));
 	struct sockaddr_storage ss;
@@ -78,8 +121,16 @@ int coord_join(struct session *s, const char *addr, const char *secret_path, boo
 	tlv_put_str(&b, WIRE_A_CMDLINE, s->cmdline ? s->cmdline : "");
 	tlv_put_u64(&b, WIRE_A_GEN, s->generation);
 	tlv_put_u32(&b, WIRE_A_RESTORING, restoring);
+	if (job_task(&task) == 0)
+		tlv_put_u32(&b, WIRE_A_TASK, task + 1);
+	if (restoring && s->part_old_addr) {
+		tlv_put_str(&b, WIRE_A_OLD_ADDR, s->part_old_addr);
+		tlv_put_u32(&b, WIRE_A_COUNT, s->part_count);
+	}
 	r = channel_send(ch, WIRE_JOIN, &b);
 	tlv_buf_free(&b);
+	if (r == 0 && restoring && s->part_old_addr)
+		r = await_addr_map(s, ch);
 	if (r < 0) {
 		channel_close(ch);
 		free(ch);
@@ -432,6 +483,9 @@ int coord_wait_go(struct session *s, int timeout_ms)
 	int r;
 
 	tlv_put_u64(&b, WIRE_A_GEN, s->generation);
+	/* The parts a job's tasks restored: released when all of them are built. */
+	if (s->part_old_addr)
+		tlv_put_u32(&b, WIRE_A_COUNT, s->part_count);
 	r = channel_send(s->coord, WIRE_READY, &b);
 	tlv_buf_free(&b);
 	if (r == 0)

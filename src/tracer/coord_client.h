@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct session;
 
@@ -20,6 +21,9 @@ int coord_default_secret(const char *addr, char *out, size_t len);
 /* Connect, authenticate and join as this host's supervisor (s->coord);
  * restoring: the computation is being restored (no checkpoint until GO). */
 int coord_join(struct session *s, const char *addr, const char *secret_path, bool restoring);
+
+/* This process is task *task of a Slurm job (SLURM_PROCID); -ENOENT: not one. */
+int job_task(uint32_t *task);
 
 /* The coordinator's fd is readable: serve what it asks (a global checkpoint). */
 void coord_serve(struct session *s);

@@ -91,6 +91,7 @@ void session_done(struct session *s)
 		free(s->coord);
 	}
 	free(s->coord_secret);
+	free(s->part_addr_map);
 	free(s->carried_ssh);
 	for (size_t i = 0; i < s->nr_dead_ends; i++)
 		close(s->dead_ends[i]);

@@ -70,6 +70,12 @@ struct session {
 	struct channel *coord;	/* the coordinator of several hosts, or NULL */
 	char *coord_secret;	/* the path of its secret */
 	const char *addr_map;	/* restore on other hosts: "OLD=NEW,..." or NULL */
+	/* A part restored by a batch job's task (run --resume under srun): the
+	 * address its host had, of how many parts; the map the coordinator
+	 * sent back (addr_map points at it). */
+	const char *part_old_addr;
+	uint32_t part_count;
+	char *part_addr_map;
 	pid_t *carried_ssh;	/* ssh clients whose command went to another host */
 	size_t nr_carried_ssh;
 	bool can_repair_tcp;	/* TCP_REPAIR works here (CAP_NET_ADMIN on the host) */

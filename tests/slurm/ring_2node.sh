@@ -3,29 +3,24 @@
 #
 # ring_2node.sh --tc TRACE_CKPT --ring RING: a 2-node job with a TCP ring
 # (tests/multihost/ring), checkpointed as one computation and restarted on
-# other nodes.  A SKELETON: the steps that work today run and are checked;
-# the test then skips (77) at the first one that does not exist yet, naming
-# it, so it starts to test more as those parts land.
+# other nodes, all as the ordinary test user.
 #
-# Today's way to run such a job (what the batch script below does): the
-# batch script starts the job's coordinator on its node and one supervisor
-# per task with srun, each joining it:
+# The batch script starts the job's coordinator on its node and one
+# supervisor per task with srun, each joining it; the same line restores
+# each task's part when DIR holds a checkpoint:
 #
 #   trace-ckpt coordinator --listen ADDR:PORT --secret DIR/secret &
-#   srun trace-ckpt run --coordinator ADDR:PORT --secret DIR/secret -- ring ...
+#   srun trace-ckpt run --dir DIR --resume --coordinator ADDR:PORT \
+#        --secret DIR/secret -- ring ...
 #
-#  1. the job runs on 2 nodes; both ring nodes are READY and tick; both
-#     supervisors joined the coordinator            (works, checked)
-#  2. dump --all-hosts --kill -D DIR as the user     (needs TCP without
-#     privilege: drain and refill; skips with the message until then)
-#  3. the job requeued with its nodes drained, so it runs on the third node
-#     and one of the others; its batch script finds DIR/manifest and
-#     restores each old host's part on the task that takes its place,
-#     mapping old addresses to new (--host-map) from SLURM_JOB_NODELIST and
-#     the task placement                             (not done: restore
-#     --all-hosts starts the parts through ssh; under Slurm it must start
-#     them with srun, or let srun-started parts join and be released)
-#  4. the ring goes on to PASS on both nodes, ticks consecutive
+#  1. the job runs on 2 nodes; both ring nodes tick; both supervisors joined
+#  2. dump --all-hosts --kill -D DIR as the user: the ring's connections
+#     between the nodes drained (no TCP_REPAIR without root)
+#  3. the job requeued with its first node drained, so it runs on the third
+#     node and the second; each task restores the part the task of its
+#     number had (SLURM_PROCID), the parts learn from the coordinator where
+#     every old address went, connect again and are released together
+#  4. the ring goes on from its ticks on both nodes, ticks consecutive
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -54,7 +49,7 @@ echo "\$addr:$PORT" >"$WORK/coord.addr"
 exec srun --label bash -c '
 	nodes=(\$(scontrol show hostnames "\$SLURM_JOB_NODELIST"))
 	next=\${nodes[\$(((SLURM_PROCID + 1) % SLURM_NTASKS))]}
-	exec "\$0" run --coordinator "\$1" --secret "\$2" -- "\$3" --id \$SLURM_PROCID --n \$SLURM_NTASKS \\
+	exec "\$0" run --dir "$WORK/ck" --resume --coordinator "\$1" --secret "\$2" -- "\$3" --id \$SLURM_PROCID --n \$SLURM_NTASKS \\
 		--listen 0.0.0.0:7700 --next 10.234.0.\${next#tcsn}:7700 -n 3000 -i 20' \\
 	"$TC" "\$addr:$PORT" "$WORK/secret" "$RING"
 EOF
@@ -74,28 +69,48 @@ wait_for "2 hosts joined" 30 eval '[[ $(sl_user "$TC" list --all-hosts --coordin
 	--secret "$WORK/secret" 2>/dev/null | grep -c .) == 2 ]]' || fail "the supervisors did not join"
 log "1. the ring runs on $(job_field "$JOB" NodeList); both supervisors joined $COORD"
 
-# 2. One checkpoint of both nodes, the job's computation ended.
-if ! sl_user "$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "$COORD" \
-	--secret "$WORK/secret" >"$WORK/dump.out" 2>&1; then
-	# A connection between hosts, without TCP_REPAIR: refused by name (the
-	# drain works between processes of one host only, for now).
-	if grep -qE "TCP connection .*(without TCP_REPAIR|peer is not in the computation)|established TCP connection: keeping it needs TCP_REPAIR" \
-		"$WORK/dump.out"; then
-		log "2. dump --all-hosts: $(head -1 "$WORK/dump.out")"
-		# A refused checkpoint leaves the ring running as before.
-		at=$(awk '/^[01]: tick [0-9]+$/ { n = $3 } END { print n + 0 }' "$OUT")
-		want=$((at + 20))
-		wait_for "both ring nodes at tick $want" 30 eval \
-			'[[ $(grep -cE "^[01]: tick $want$" "$OUT") == 2 ]]' ||
-			fail "the ring stopped after the refused checkpoint"
-		grep -q BAD "$OUT" && fail "BAD after the refused checkpoint"
-		log "skip: not done yet: TCP between hosts without privilege (drain and refill across hosts)"
-		exit 77
-	fi
-	fail "dump --all-hosts: $(cat "$WORK/dump.out")"
-fi
-log "2. $(cat "$WORK/dump.out")"
+# 2. One checkpoint of both nodes, the job's computation ended; its first
+# node drained first, so that the requeued job runs elsewhere.
+first_nodes=$(job_field "$JOB" NodeList)
+gone=$(sl_root scontrol show hostnames "$first_nodes" | head -1)
+[[ $gone =~ ^tcsn[0-9]+$ ]] || fail "job $JOB runs on '$first_nodes'"
+echo "$gone" >>"$SL_DRAINED"
+sl_root scontrol update NodeName="$gone" State=DRAIN Reason=ring-2node ||
+	fail "scontrol update NodeName=$gone State=DRAIN"
+sl_user "$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "$COORD" \
+	--secret "$WORK/secret" >"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
+log "2. $(head -1 "$WORK/dump.out")"
+declare -A BEFORE
+for t in 0 1; do
+	BEFORE[$t]=$(awk -v p="$t: tick " 'index($0, p) == 1 { n = substr($0, length(p) + 1) } END { print n + 0 }' "$OUT")
+done
+"$TC" show --key "$WORK/secret" "$WORK/ck" 2>&1 | grep -q drained ||
+	fail "the checkpoint holds no drained connection"
 
-# 3. Restart on other nodes under Slurm.
-log "skip: not done yet: restarting a multi-node job under srun (restore --all-hosts starts the parts through ssh; the job's tasks must restore them, mapping old hosts to new)"
-exit 77
+# 3. Requeued; restarted on other nodes, each task with its part.
+sl_user scontrol requeue "$JOB" || fail "scontrol requeue $JOB"
+wait_for "job $JOB pending again" 30 eval '[[ $(job_field "$JOB" JobState) == PENDING ]]' ||
+	fail "job $JOB is $(job_field "$JOB" JobState), not requeued"
+sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
+wait_for "the job restarted" 60 eval '[[ $(count_of "$OUT" "^run 1 on") == 1 ]]' ||
+	{ cat "$OUT" >&2; fail "the job did not start again"; }
+new_nodes=$(job_field "$JOB" NodeList)
+wait_for "both parts resumed" 60 eval '(($(count_of "$OUT" "resumed from") == 2))' ||
+	{ cat "$OUT" "$WORK/coord.log" >&2; fail "the parts were not restored"; }
+log "3. requeued from $first_nodes to $new_nodes: $(grep -m1 'parts restored' "$WORK/coord.log" | sed 's/.*coordinator: //')"
+
+# 4. The ring goes on from where it was, every tick in order.
+for t in 0 1; do
+	want=$((BEFORE[$t] + 20))
+	wait_for "ring node $t at tick $want" 60 eval "grep -q '^$t: tick $want\$' '$OUT'" ||
+		{ tail -20 "$OUT" >&2; fail "ring node $t did not go on after the restart"; }
+	ticks=$(sed -n "s/^$t: tick //p" "$OUT")
+	prev=0
+	for n in $ticks; do
+		((n == prev + 1)) || fail "ring node $t: tick $n after $prev"
+		prev=$n
+	done
+done
+grep -q BAD "$OUT" && fail "$(grep -m1 BAD "$OUT")"
+log "PASS: both ring nodes went on from ticks ${BEFORE[0]} and ${BEFORE[1]} on $new_nodes, every tick consecutive"
+exit 0
