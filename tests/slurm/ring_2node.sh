@@ -14,8 +14,10 @@
 #        --secret DIR/secret -- ring ...
 #
 #  1. the job runs on 2 nodes; both ring nodes tick; both supervisors joined
-#  2. dump --all-hosts --kill -D DIR as the user: the ring's connections
-#     between the nodes drained (no TCP_REPAIR without root)
+#  2. USR1 to the batch script (what --signal=B:USR1@N sends before the time
+#     limit): its trap takes dump --all-hosts --kill -D DIR, the ring's
+#     connections between the nodes drained (no TCP_REPAIR without root),
+#     and requeues the job
 #  3. the job requeued with its first node drained, so it runs on the third
 #     node and the second; each task restores the part the task of its
 #     number had (SLURM_PROCID), the parts learn from the coordinator where
@@ -45,13 +47,23 @@ echo "run \${SLURM_RESTART_COUNT:-0} on \$SLURM_JOB_NODELIST, coordinator \$addr
 "$TC" coordinator --listen "\$addr:$PORT" --secret "$WORK/secret" >>"$WORK/coord.log" 2>&1 &
 for i in \$(seq 200); do grep -q "listening on \$addr:$PORT" "$WORK/coord.log" && break; sleep 0.05; done
 echo "\$addr:$PORT" >"$WORK/coord.addr"
+# At the signal (#SBATCH --signal=B:USR1@120; here scancel --batch
+# --signal=USR1): one checkpoint of every node, the job requeued.
+checkpoint() {
+	"$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "\$addr:$PORT" \
+		--secret "$WORK/secret" >>"$WORK/dump.out" 2>&1 && scontrol requeue "\$SLURM_JOB_ID"
+}
+trap checkpoint USR1
 # The nodes' addresses are their NodeAddr: tcsnI is 10.234.0.I (cluster.sh).
-exec srun --label bash -c '
+srun --label bash -c '
 	nodes=(\$(scontrol show hostnames "\$SLURM_JOB_NODELIST"))
 	next=\${nodes[\$(((SLURM_PROCID + 1) % SLURM_NTASKS))]}
 	exec "\$0" run --dir "$WORK/ck" --resume --coordinator "\$1" --secret "\$2" -- "\$3" --id \$SLURM_PROCID --n \$SLURM_NTASKS \\
 		--listen 0.0.0.0:7700 --next 10.234.0.\${next#tcsn}:7700 -n 3000 -i 20' \\
-	"$TC" "\$addr:$PORT" "$WORK/secret" "$RING"
+	"$TC" "\$addr:$PORT" "$WORK/secret" "$RING" &
+# A trap runs when wait returns; then srun ends with its killed tasks.
+wait \$!
+wait
 EOF
 chmod 0755 "$WORK/job.sh"
 JOB=$(sl_user sbatch --parsable -J tc-ring-2node -D "$WORK" -o "$OUT" "$WORK/job.sh") ||
@@ -77,9 +89,11 @@ gone=$(sl_root scontrol show hostnames "$first_nodes" | head -1)
 echo "$gone" >>"$SL_DRAINED"
 sl_root scontrol update NodeName="$gone" State=DRAIN Reason=ring-2node ||
 	fail "scontrol update NodeName=$gone State=DRAIN"
-sl_user "$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "$COORD" \
-	--secret "$WORK/secret" >"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
-log "2. $(head -1 "$WORK/dump.out")"
+t_sig=$(now)
+sl_user scancel --batch --signal=USR1 "$JOB" || fail "scancel --batch --signal=USR1 $JOB"
+wait_for "the checkpoint at the signal" 60 eval '[[ -s $WORK/ck/manifest ]] && grep -q "checkpoint of 2 hosts" "$WORK/dump.out"' ||
+	fail "no checkpoint after the signal: $(cat "$WORK/dump.out" 2>/dev/null)"
+log "2. USR1 -> $(head -1 "$WORK/dump.out") ($(ms_between "$t_sig" "$(now)") ms from the signal)"
 declare -A BEFORE
 for t in 0 1; do
 	BEFORE[$t]=$(awk -v p="$t: tick " 'index($0, p) == 1 { n = substr($0, length(p) + 1) } END { print n + 0 }' "$OUT")
@@ -87,8 +101,7 @@ done
 "$TC" show --key "$WORK/secret" "$WORK/ck" 2>&1 | grep -q drained ||
 	fail "the checkpoint holds no drained connection"
 
-# 3. Requeued; restarted on other nodes, each task with its part.
-sl_user scontrol requeue "$JOB" || fail "scontrol requeue $JOB"
+# 3. Requeued by the batch script; restarted on other nodes, each task with its part.
 wait_for "job $JOB pending again" 30 eval '[[ $(job_field "$JOB" JobState) == PENDING ]]' ||
 	fail "job $JOB is $(job_field "$JOB" JobState), not requeued"
 sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
