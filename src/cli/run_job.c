@@ -117,7 +117,8 @@ static int find_part(const char *dir, const struct manifest *m, struct job_part 
 		if (mb->task != task + 1)
 			continue;
 		/* From the image: a name within DIR, an address that goes into a map. */
-		if (!mb->subdir || strchr(mb->subdir, '/') || !strcmp(mb->subdir, "..") ||
+		if (!mb->subdir || !mb->subdir[0] || strchr(mb->subdir, '/') ||
+		    !strcmp(mb->subdir, ".") || !strcmp(mb->subdir, "..") ||
 		    !mb->addr || !*mb->addr || strpbrk(mb->addr, ",= ") ||
 		    (size_t)snprintf(part->dir, sizeof(part->dir), "%s/%s", dir, mb->subdir) >=
 			    sizeof(part->dir) ||

@@ -123,6 +123,10 @@ struct ckpt_state {
 	int r;			/* the first failure of this step */
 	char err[1024];
 	struct member *cmd;	/* who asked; NULL: --interval, or it left */
+	/* What the parts said when DONE (a killed part leaves right after). */
+	uint64_t bytes;
+	uint32_t slowest;
+	char hosts[2048];
 };
 
 /* A checkpoint asked for, started once the events in hand are done. */
@@ -471,6 +475,15 @@ static void introduce(struct coordinator *co, struct member *m, const struct wir
 	m->task = attr_u32(in, WIRE_A_TASK, 0);
 	m->old_addr = attr_str(in, WIRE_A_OLD_ADDR);
 	m->parts = attr_u32(in, WIRE_A_COUNT, 0);
+	/* It goes into every part's address map: an address, nothing else. */
+	if (m->old_addr && (!is_host_name(m->old_addr) || !m->parts || m->running ||
+			    m->role != WIRE_ROLE_SUPERVISOR)) {
+		log_warn("coordinator: host %s: a part with old address '%s' of %u parts: refused",
+			 m->host ? m->host : "?", m->old_addr, m->parts);
+		free(m->old_addr);
+		m->old_addr = NULL;
+		m->parts = 0;
+	}
 	m->state = CONN_MEMBER;
 	m->ch.queue_sends = true;
 	setsockopt(m->ch.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -748,6 +761,18 @@ static void ckpt_answer(struct coordinator *co, struct member *m, const struct w
 		}
 		m->replied = true;
 		m->own_ms = attr_u32(in, WIRE_A_OWN_MS, m->own_ms);
+		if (in->type == WIRE_DONE) {
+			size_t len = strlen(co->ck.hosts);
+
+			co->ck.bytes += m->bytes;
+			co->ck.slowest = MAX(co->ck.slowest, m->own_ms);
+			if (len + 128 < sizeof(co->ck.hosts))
+				snprintf(co->ck.hosts + len, sizeof(co->ck.hosts) - len,
+					 "\n  host %s: %s/, %u process%s, %.1f MiB, own dump %u ms",
+					 m->host ? m->host : "?", m->subdir ? m->subdir : "?",
+					 m->nr_procs, m->nr_procs == 1 ? "" : "es", m->bytes / 1048576.0,
+					 m->own_ms);
+		}
 		if (in->type == WIRE_PREPARED) {
 			free(m->subdir);
 			m->subdir = attr_str(in, WIRE_A_SUBDIR);
@@ -811,18 +836,31 @@ static void forward_tcp_bytes(struct coordinator *co, struct member *from,
 	struct tlv_buf b = { 0 };
 	struct member *to = NULL;
 
-	if (!co->ck.active || !from->in_ckpt || co->ck.r)
+	bool own = false;
+
+	/* Only after TCP_ARRIVED, while the parts write. */
+	if (!co->ck.active || co->ck.want != WIRE_PREPARED || !from->in_ckpt || co->ck.r)
 		return;
-	if (l && rm && tlv_len(l) == WIRE_ADDR_LEN && tlv_len(rm) == WIRE_ADDR_LEN)
-		for (size_t i = 0; i < co->n && !to; i++)
+	if (l && rm && tlv_len(l) == WIRE_ADDR_LEN && tlv_len(rm) == WIRE_ADDR_LEN) {
+		for (size_t k = 0; k < from->nr_tcp_ends && !own; k++)
+			own = inet_same_endpoint(from->tcp_ends[k].local, tlv_data(l)) &&
+			      inet_same_endpoint(from->tcp_ends[k].remote, tlv_data(rm));
+		for (size_t i = 0; i < co->n && !to && own; i++)
 			for (size_t k = 0; co->m[i]->in_ckpt && k < co->m[i]->nr_tcp_ends && !to; k++)
-				if (!memcmp(co->m[i]->tcp_ends[k].local, tlv_data(rm), WIRE_ADDR_LEN) &&
-				    !memcmp(co->m[i]->tcp_ends[k].remote, tlv_data(l), WIRE_ADDR_LEN))
+				if (inet_same_endpoint(co->m[i]->tcp_ends[k].local, tlv_data(rm)) &&
+				    inet_same_endpoint(co->m[i]->tcp_ends[k].remote, tlv_data(l)))
 					to = co->m[i];
+	}
 	if (!to) {
+		char la[INET_ADDR_STR_MAX] = "?", ra[INET_ADDR_STR_MAX] = "?";
+
+		if (l && rm && tlv_len(l) == WIRE_ADDR_LEN && tlv_len(rm) == WIRE_ADDR_LEN) {
+			inet_addr_str(tlv_data(l), la, sizeof(la));
+			inet_addr_str(tlv_data(rm), ra, sizeof(ra));
+		}
 		snprintf(co->ck.err, sizeof(co->ck.err),
-			 "host %s: bytes for a TCP connection no host has the other end of",
-			 from->host ? from->host : "?");
+			 "host %s: bytes for TCP connection %s -> %s, %s", from->host ? from->host : "?",
+			 la, ra, own ? "whose other end no host has" : "which it did not list");
 		co->ck.r = -EBADMSG;
 		return;
 	}
@@ -992,26 +1030,15 @@ static void checkpoint_steps(struct coordinator *co, const char *dir, uint32_t m
 	r = broadcast(co, WIRE_COMMIT, NULL, err, sizeof(err));
 	if (r == 0)
 		r = wait_all(co, WIRE_DONE, COMMIT_TIMEOUT_MS, err, sizeof(err));
-	for (size_t i = 0; i < co->n; i++)
-		if (co->m[i]->in_ckpt) {
-			bytes += co->m[i]->bytes;
-			slowest = MAX(slowest, co->m[i]->own_ms);
-		}
+	bytes = co->ck.bytes;
+	slowest = co->ck.slowest;
 	snprintf(msg, sizeof(msg),
 		 "checkpoint of %zu host%s: %s (generation %llu, %.1f MiB, all frozen in %lld ms, total %lld ms, slowest host's own dump %u ms)%s%s",
 		 hosts, hosts == 1 ? "" : "s", dir, (unsigned long long)gen, bytes / 1048576.0,
 		 (long long)(t_frozen - t0), (long long)(now_ms() - t0), slowest,
 		 r < 0 ? "; but " : "", r < 0 ? err : "");
-	for (size_t i = 0; i < co->n; i++) {
-		const struct member *m = co->m[i];
-		size_t len = strlen(msg);
-
-		if (!m->in_ckpt || len + 128 >= sizeof(msg))
-			continue;
-		snprintf(msg + len, sizeof(msg) - len, "\n  host %s: %s/, %u process%s, %.1f MiB, own dump %u ms",
-			 m->host ? m->host : "?", m->subdir ? m->subdir : "?", m->nr_procs,
-			 m->nr_procs == 1 ? "" : "es", m->bytes / 1048576.0, m->own_ms);
-	}
+	if (strlen(msg) + strlen(co->ck.hosts) < sizeof(msg))
+		strcat(msg, co->ck.hosts);
 	log_info("coordinator: %s", msg);
 	send_result(co->ck.cmd, 0, msg, gen, dir);
 }
@@ -1070,7 +1097,34 @@ static void check_addr_map(struct coordinator *co)
 			len += strlen(m->old_addr) + (m->addr ? strlen(m->addr) : 1) + 2;
 		}
 	}
-	if (!waiting || waiting < parts || !(map = calloc(1, len + 1)))
+	if (!waiting || waiting < parts)
+		return;
+	/* Each old host once, each to an address the others can reach. */
+	for (size_t i = 0; i < co->n; i++) {
+		struct member *m = co->m[i];
+		const char *why = NULL;
+
+		if (!m->old_addr || m->map_sent)
+			continue;
+		if (!m->addr || !is_host_name(m->addr) || !strncmp(m->addr, "127.", 4) ||
+		    !strcmp(m->addr, "::1"))
+			why = "it joined over loopback: the others could not reach it there";
+		for (size_t k = 0; k < i && !why; k++)
+			if (co->m[k]->old_addr && !co->m[k]->map_sent &&
+			    !strcmp(co->m[k]->old_addr, m->old_addr))
+				why = "another part has the same old address";
+		if (why) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "the part of old host %s: %s", m->old_addr, why);
+			log_warn("coordinator: %s", msg);
+			send_simple(m, WIRE_ABORT, msg);
+			m->map_sent = true;
+			return;
+		}
+	}
+	map = calloc(1, len + 1);
+	if (!map)
 		return;
 	for (size_t i = 0; i < co->n; i++) {
 		const struct member *m = co->m[i];
@@ -1159,9 +1213,8 @@ static void handle_message(struct coordinator *co, struct member *m, const struc
 		break;
 	case WIRE_READY:
 		/* The parts a job's tasks restored release themselves, all together. */
-		if (attr_u32(in, WIRE_A_COUNT, 0) && !co->barrier.cmd && !co->barrier.automatic)
-			co->barrier = (struct barrier){ .automatic = true,
-							.count = attr_u32(in, WIRE_A_COUNT, 1),
+		if (m->old_addr && m->map_sent && !co->barrier.cmd && !co->barrier.automatic)
+			co->barrier = (struct barrier){ .automatic = true, .count = m->parts,
 							.deadline = now_ms() + 300000 };
 		m->ready = true;
 		m->generation = attr_u64(in, WIRE_A_GEN, m->generation);

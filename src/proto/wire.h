@@ -97,7 +97,8 @@ enum wire_attr {
 	WIRE_A_LAST,		/* u32: the last piece of DATA for this end */
 	WIRE_A_TASK,		/* u32: JOIN: the batch job's task (SLURM_PROCID) + 1 */
 	WIRE_A_OLD_ADDR,	/* str: JOIN of a restoring part: the address its host had */
-	WIRE_A_MAX = WIRE_A_OLD_ADDR,
+	WIRE_A_PEEKED,		/* u32: TCP_BYTES still in the sender's queue (not read out) */
+	WIRE_A_MAX = WIRE_A_PEEKED,
 };
 
 enum wire_role {

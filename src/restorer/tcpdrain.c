@@ -705,7 +705,6 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 		r = -ENOMEM;
 		snprintf(err, errlen, "TCP connections to other hosts: %s", strerror(-r));
 	}
-		snprintf(err, errlen, "TCP connections to other hosts: %s", strerror(-r));
 	for (size_t i = 0; i < n; i++) {
 		if (r == 0) {
 			r = fcntl(ends[i].fd, F_SETFL, 0) < 0 ? neg_errno()

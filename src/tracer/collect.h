@@ -104,9 +104,10 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
  */
 struct tcp_bytes_piece {
 	uint8_t local[WIRE_ADDR_LEN], remote[WIRE_ADDR_LEN];	/* the sender's end */
-	uint8_t *data;		/* malloc'd */
+	const uint8_t *data;
 	size_t len;
 	bool last;
+	bool peeked;		/* still in the sender's queue: not to be sent again now */
 };
 struct tcp_exchange {
 	/* Ours out, everybody's (ours too) back: *all is malloc'd. */
@@ -117,10 +118,13 @@ struct tcp_exchange {
 	/* Everybody's are: 1; not yet: 0 (without waiting; poll fd). */
 	int (*arrived)(void *arg);
 	int fd;
-	/* What our end e had not read, for its peer's host (in pieces). */
-	int (*give)(void *arg, const struct wire_tcp_end *e, const uint8_t *data, size_t len);
-	/* The next piece for one of our ends. */
-	int (*take)(void *arg, struct tcp_bytes_piece *p);
+	/* A piece of what one of our ends had not read, for its peer's host. */
+	int (*give)(void *arg, const struct tcp_bytes_piece *p);
+	/*
+	 * A piece for one of our ends: 1 (p->data valid until the next call),
+	 * 0: none within timeout_ms.
+	 */
+	int (*take)(void *arg, struct tcp_bytes_piece *p, int timeout_ms);
 	void *arg;
 };
 /* Once every fd is known: lock the connections, then read them.  x: NULL on one host. */

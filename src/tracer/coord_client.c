@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,8 @@ static int await(struct channel *ch, uint32_t want, int timeout_ms, char *why, s
 struct global_dump {
 	struct channel *ch;
 	char why[512];
+	bool why_is_fault;	/* not a called-off checkpoint: FAILED is sent */
+	struct wire_in piece;	/* the last TCP_BYTES taken */
 	char subdir[300];
 	uint64_t waited_ns;	/* for the coordinator's orders: not our own work */
 };
@@ -264,18 +267,61 @@ static int tcp_sent(void *arg)
 	return channel_send(g->ch, WIRE_TCP_SENT, NULL);
 }
 
+#define FRAME_TIMEOUT_MS 5000
+
 /*
- * Without blocking: the drain goes on reading meanwhile (a peer's bytes
- * may still wait for room in our receive queues).  A frame read in part
- * stays in the channel for the next call; ARRIVED is the last message
- * before the bytes, so the blocking reads after it start on a frame's edge.
+ * The next message, waiting at most timeout_ms for one to begin (-EAGAIN:
+ * none); one that has begun is read to its end, so that no frame is left
+ * half read for the blocking reads of the steps after.
  */
+static int recv_whole(struct global_dump *g, struct wire_in *in, int timeout_ms)
+{
+	uint64_t deadline = mono_ns() / 1000000 + (uint64_t)MAX(timeout_ms, 0);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = g->ch->fd, .events = POLLIN };
+		uint64_t now = mono_ns() / 1000000;
+		bool started;
+		int r = channel_recv_nowait(g->ch, in), left;
+
+		if (r != -EAGAIN)
+			return r;
+		started = g->ch->rx.have > 0;
+		if (!started && now >= deadline)
+			return -EAGAIN;
+		left = started ? FRAME_TIMEOUT_MS : (int)(deadline - now);
+		r = poll(&pfd, 1, left);
+		if (r == 0 && started)
+			return -ETIMEDOUT;
+		if (r < 0 && errno != EINTR)
+			return neg_errno();
+	}
+}
+
+/* A message during the exchange that is not the one due: ABORT, or a fault. */
+static int unexpected(struct global_dump *g, const struct wire_in *in, uint32_t want)
+{
+	if (in->type == WIRE_ABORT) {
+		char *msg = NULL;
+
+		if (in->tb[WIRE_A_MSG])
+			tlv_get_strdup(in->tb[WIRE_A_MSG], &msg);
+		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
+		free(msg);
+		return -ECANCELED;
+	}
+	snprintf(g->why, sizeof(g->why), "the coordinator sent %s where %s was due",
+		 wire_msg_name(in->type), wire_msg_name(want));
+	g->why_is_fault = true;
+	return -EPROTO;
+}
+
+/* Without blocking: the drain goes on reading meanwhile. */
 static int tcp_arrived(void *arg)
 {
 	struct global_dump *g = arg;
 	struct wire_in in;
-	uint32_t type;
-	int r = channel_recv_nowait(g->ch, &in);
+	int r = recv_whole(g, &in, 0);
 
 	if (r == -EAGAIN)
 		return 0;
@@ -284,77 +330,64 @@ static int tcp_arrived(void *arg)
 			 r == -ECONNRESET ? "lost" : strerror(-r));
 		return r;
 	}
-	type = in.type;
-	if (type == WIRE_ABORT) {
-		char *msg = NULL;
-
-		if (in.tb[WIRE_A_MSG])
-			tlv_get_strdup(in.tb[WIRE_A_MSG], &msg);
-		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
-		free(msg);
-	}
+	r = in.type == WIRE_TCP_ARRIVED ? 1 : unexpected(g, &in, WIRE_TCP_ARRIVED);
 	wire_in_free(&in);
-	if (type == WIRE_TCP_ARRIVED)
-		return 1;
-	return type == WIRE_ABORT ? -ECANCELED : -EPROTO;
+	return r;
 }
 
-/* Pieces that fit a frame with room for the addresses and the MAC. */
-#define TCP_PIECE (512u << 10)
-
-static int tcp_give(void *arg, const struct wire_tcp_end *e, const uint8_t *data, size_t len)
+static int tcp_give(void *arg, const struct tcp_bytes_piece *p)
 {
 	struct global_dump *g = arg;
-	size_t off = 0;
+	struct tlv_buf b = { 0 };
+	int r;
 
-	do {
-		size_t piece = MIN(len - off, (size_t)TCP_PIECE);
-		struct tlv_buf b = { 0 };
-		int r = tlv_put(&b, WIRE_A_LOCAL, e->local, WIRE_ADDR_LEN);
-
-		if (r == 0)
-			r = tlv_put(&b, WIRE_A_REMOTE, e->remote, WIRE_ADDR_LEN);
-		if (r == 0)
-			r = tlv_put(&b, WIRE_A_DATA, data + off, piece);
-		if (r == 0)
-			r = tlv_put_u32(&b, WIRE_A_LAST, off + piece == len);
-		if (r == 0)
-			r = channel_send(g->ch, WIRE_TCP_BYTES, &b);
-		tlv_buf_free(&b);
-		if (r < 0)
-			return r;
-		off += piece;
-	} while (off < len);
-	return 0;
+	tlv_put(&b, WIRE_A_LOCAL, p->local, WIRE_ADDR_LEN);
+	tlv_put(&b, WIRE_A_REMOTE, p->remote, WIRE_ADDR_LEN);
+	tlv_put(&b, WIRE_A_DATA, p->data, p->len);
+	tlv_put_u32(&b, WIRE_A_LAST, p->last);
+	if (p->peeked)
+		tlv_put_u32(&b, WIRE_A_PEEKED, 1);
+	r = channel_send(g->ch, WIRE_TCP_BYTES, &b);
+	tlv_buf_free(&b);
+	return r;
 }
 
-static int tcp_take(void *arg, struct tcp_bytes_piece *p)
+static int tcp_take(void *arg, struct tcp_bytes_piece *p, int timeout_ms)
 {
 	struct global_dump *g = arg;
 	const struct tlv_attr *l, *rm, *d;
-	struct wire_in in;
-	uint32_t last = 0;
-	int r = await_msg(g, WIRE_TCP_BYTES, &in);
+	uint32_t last = 0, peeked = 0;
+	int r;
 
-	if (r < 0)
+	wire_in_free(&g->piece);
+	r = recv_whole(g, &g->piece, timeout_ms);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0) {
+		memset(&g->piece, 0, sizeof(g->piece));
+		snprintf(g->why, sizeof(g->why), "the coordinator: %s",
+			 r == -ECONNRESET ? "lost" : strerror(-r));
 		return r;
-	l = in.tb[WIRE_A_LOCAL];
-	rm = in.tb[WIRE_A_REMOTE];
-	d = in.tb[WIRE_A_DATA];
+	}
+	if (g->piece.type != WIRE_TCP_BYTES)
+		return unexpected(g, &g->piece, WIRE_TCP_BYTES);
+	l = g->piece.tb[WIRE_A_LOCAL];
+	rm = g->piece.tb[WIRE_A_REMOTE];
+	d = g->piece.tb[WIRE_A_DATA];
 	if (!l || !rm || !d || tlv_len(l) != WIRE_ADDR_LEN || tlv_len(rm) != WIRE_ADDR_LEN ||
-	    !in.tb[WIRE_A_LAST] || tlv_get_u32(in.tb[WIRE_A_LAST], &last) < 0) {
-		wire_in_free(&in);
+	    !g->piece.tb[WIRE_A_LAST] || tlv_get_u32(g->piece.tb[WIRE_A_LAST], &last) < 0 ||
+	    (g->piece.tb[WIRE_A_PEEKED] && tlv_get_u32(g->piece.tb[WIRE_A_PEEKED], &peeked) < 0)) {
+		snprintf(g->why, sizeof(g->why), "a malformed TCP_BYTES from the coordinator");
+		g->why_is_fault = true;
 		return -EBADMSG;
 	}
 	memcpy(p->local, tlv_data(l), WIRE_ADDR_LEN);
 	memcpy(p->remote, tlv_data(rm), WIRE_ADDR_LEN);
+	p->data = tlv_data(d);
 	p->len = tlv_len(d);
 	p->last = last != 0;
-	p->data = malloc(p->len ? p->len : 1);
-	if (p->data)
-		memcpy(p->data, tlv_data(d), p->len);
-	wire_in_free(&in);
-	return p->data ? 0 : -ENOMEM;
+	p->peeked = peeked != 0;
+	return 1;
 }
 
 static int on_written(void *arg, const char *dir, uint64_t bytes, size_t nr_procs)
@@ -438,6 +471,7 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 		rq.mode = (int)mode;
 		r = dump_computation(s, &rq, &res);
 	}
+	wire_in_free(&g.piece);
 	if (r == 0) {
 		log_info("%s", res.msg);
 		tlv_put_u32(&b, WIRE_A_OWN_MS,
@@ -448,10 +482,12 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 			prune_generations(top, host, rq.generation, keep);
 		return;
 	}
-	if (g.why[0]) {
+	if (g.why[0] && !g.why_is_fault) {
 		log_warn("global checkpoint %llu: %s", (unsigned long long)rq.generation, g.why);
 		return;
 	}
+	if (g.why_is_fault && strlen(res.msg) + strlen(g.why) + 4 < sizeof(res.msg))
+		snprintf(res.msg + strlen(res.msg), sizeof(res.msg) - strlen(res.msg), " (%s)", g.why);
 	log_warn("global checkpoint %llu: %s", (unsigned long long)rq.generation, res.msg);
 	tlv_put_str(&b, WIRE_A_MSG, res.msg);
 	channel_send(s->coord, WIRE_FAILED, &b);

@@ -74,6 +74,8 @@ struct drain_end {
 	bool remote;
 	bool listens;		/* a listener here takes connections to its address */
 	bool tx_done;
+	bool tx_consumed;	/* read out of the peer's queue, not only copied */
+	bool handed;		/* its bytes went to its peer's host */
 	uint8_t *tx;
 	size_t tx_len;
 };
@@ -579,7 +581,17 @@ static void refill_all(struct drain_end *ends, size_t n)
 		struct drain_end *e = &ends[i];
 		int r;
 
-		if (e->consumed && e->remote && e->rx_len)
+		/* Its peer's host read them out, and they came here: sent again. */
+		if (e->remote && e->tx_consumed && e->tx_len) {
+			r = refill_original(e->h, e->tx, e->tx_len);
+			if (r < 0)
+				log_err("pid %d fd %d: TCP connection to another host: %zu bytes read "
+					"out by its peer's host could not be put back: %s", e->pid,
+					e->f->fd, e->tx_len, strerror(-r));
+			e->tx_consumed = false;
+		}
+		/* Read out here and not handed over: without TCP_REPAIR they are gone. */
+		if (e->remote && e->consumed && e->rx_len && !e->handed)
 			log_err("pid %d fd %d: TCP connection to another host: %zu bytes read out "
 				"for a checkpoint that failed are lost", e->pid, e->f->fd, e->rx_len);
 		if (!e->consumed || e->peer == SIZE_MAX)
@@ -627,8 +639,8 @@ static const struct wire_tcp_end *peer_end(const struct wire_tcp_end *all, size_
 					   const struct fd_record *f)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!memcmp(all[i].local, f->inet_remote, WIRE_ADDR_LEN) &&
-		    !memcmp(all[i].remote, f->inet_local, WIRE_ADDR_LEN))
+		if (inet_same_endpoint(all[i].local, f->inet_remote) &&
+		    inet_same_endpoint(all[i].remote, f->inet_local))
 			return &all[i];
 	return NULL;
 }
@@ -688,18 +700,130 @@ static int pair_remote(struct computation *c, struct drain_end *ends, size_t n,
 	return 0;
 }
 
+/* The piece p for one of our ends, appended to what it sends again. */
+static int take_piece(struct drain_end *ends, size_t n, const struct tcp_bytes_piece *p,
+		      size_t *done, char *err, size_t errlen)
+{
+	struct drain_end *e = NULL;
+	char l[INET_ADDR_STR_MAX], rm[INET_ADDR_STR_MAX];
+	uint8_t *grown;
+
+	for (size_t i = 0; i < n && !e; i++)
+		if (ends[i].remote && !ends[i].tx_done &&
+		    inet_same_endpoint(ends[i].f->inet_local, p->remote) &&
+		    inet_same_endpoint(ends[i].f->inet_remote, p->local))
+			e = &ends[i];
+	if (!e) {
+		inet_addr_str(p->local, l, sizeof(l));
+		inet_addr_str(p->remote, rm, sizeof(rm));
+		snprintf(err, errlen, "bytes from another host for a TCP connection %s -> %s: not "
+			 "one of ours", rm, l);
+		return -EBADMSG;
+	}
+	if (e->tx_len + p->len > DRAIN_QUEUE_MAX)
+		return drain_fail(e, err, errlen, -E2BIG, "the bytes its peer had not read");
+	if (p->len) {
+		grown = realloc(e->tx, e->tx_len + p->len);
+		if (!grown)
+			return -ENOMEM;
+		e->tx = grown;
+		memcpy(e->tx + e->tx_len, p->data, p->len);
+		e->tx_len += p->len;
+	}
+	/* Read out by the peer's host: a program that goes on needs them again. */
+	e->tx_consumed |= !p->peeked && p->len;
+	if (p->last) {
+		e->tx_done = true;
+		(*done)++;
+	}
+	return 0;
+}
+
+/* Pieces that fit a frame with room for the addresses and the MAC. */
+#define TCP_PIECE (512u << 10)
+
+/*
+ * Our ends' bytes out, the peers' in, a piece at a time both ways, so that
+ * the coordinator never holds much for a host that is busy sending.
+ */
+static int swap_bytes(struct drain_end *ends, size_t n, const struct tcp_exchange *x,
+		      uint64_t deadline, char *err, size_t errlen)
+{
+	size_t expected = 0, done = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		expected += ends[i].remote;
+	for (size_t i = 0; i <= n; i++) {
+		struct drain_end *e = i < n ? &ends[i] : NULL;
+		size_t off = 0;
+
+		if (e && !e->remote)
+			continue;
+		do {
+			struct tcp_bytes_piece p = { 0 };
+			int timeout = 0;
+
+			if (e) {
+				size_t len = MIN(e->rx_len - off, (size_t)TCP_PIECE);
+
+				p = (struct tcp_bytes_piece){ .data = e->rx + off, .len = len,
+							      .last = off + len == e->rx_len,
+							      .peeked = !e->consumed };
+				memcpy(p.local, e->f->inet_local, WIRE_ADDR_LEN);
+				memcpy(p.remote, e->f->inet_remote, WIRE_ADDR_LEN);
+				r = x->give(x->arg, &p);
+				if (r < 0)
+					return drain_fail(e, err, errlen, r,
+							  "handing its bytes to its peer's host");
+				off += len;
+			}
+			/* What has come meanwhile; once all ours are out, the rest. */
+			for (;;) {
+				if (!e) {
+					uint64_t now = now_ms();
+
+					if (done == expected)
+						break;
+					if (now >= deadline) {
+						snprintf(err, errlen, "the bytes of the TCP connections "
+							 "of the other hosts did not all come within %d ms",
+							 DRAIN_REMOTE_DEADLINE_MS);
+						return -ETIMEDOUT;
+					}
+					timeout = (int)(deadline - now);
+				}
+				r = x->take(x->arg, &p, timeout);
+				if (r < 0) {
+					snprintf(err, errlen, "the bytes of the TCP connections of the "
+						 "other hosts: %s", strerror(-r));
+					return r;
+				}
+				if (r == 0 && e)
+					break;
+				if (r > 0 && (r = take_piece(ends, n, &p, &done, err, errlen)) < 0)
+					return r;
+			}
+		} while (e && off < e->rx_len);
+		if (e)
+			e->handed = true;
+	}
+	return 0;
+}
+
 /*
  * Connections to other hosts.  Everything that comes in is read out (it
  * goes to the peer's host, which sends it again) until our own send queues
  * are empty -- taken in by the peers' kernels -- and everybody's are; then
- * the rest, and the bytes change hosts.
+ * the rest, and the bytes change hosts.  An end whose peer had shut its
+ * writing (CLOSE_WAIT) has it all already: it is only copied, its peer
+ * could not send it again to a program that goes on.
  */
 static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 			const struct tcp_exchange *x, char *err, size_t errlen)
 {
 	_cleanup_free_ struct pollfd *pfds = calloc(n + 1, sizeof(*pfds));
-	uint64_t deadline = now_ms() + DRAIN_REMOTE_DEADLINE_MS;
-	size_t expected = 0, done = 0;
+	uint64_t deadline;
 	bool said_sent = false;
 	int r;
 
@@ -708,6 +832,8 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 	r = pair_remote(c, ends, n, x, err, errlen);
 	if (r < 0)
 		return r;
+	/* From here on every host is frozen and collected. */
+	deadline = now_ms() + DRAIN_REMOTE_DEADLINE_MS;
 	/*
 	 * Reading goes on after ours are all sent: a peer whose host is not
 	 * done yet may still be waiting for room in our receive queues.
@@ -727,7 +853,7 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 				return drain_fail(e, err, errlen, -EOPNOTSUPP,
 						  "urgent data (MSG_OOB) not read: not supported");
 			setsockopt(e->h, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-			r = consume(e);
+			r = e->f->inet_state == TCP_CLOSE_WAIT ? 0 : consume(e);
 			if (r == 0)
 				r = queue_len(e->h, SIOCOUTQ, &outq);
 			if (r < 0)
@@ -748,10 +874,15 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 		}
 		if (r > 0)
 			break;
-		if (now_ms() >= deadline && late) {
+		if (now_ms() >= deadline) {
 			char what[160];
 			uint32_t outq = 0;
 
+			if (!late) {
+				snprintf(err, errlen, "the other hosts' TCP connections: their bytes "
+					 "in flight did not arrive within %d ms", DRAIN_REMOTE_DEADLINE_MS);
+				return -ETIMEDOUT;
+			}
 			queue_len(late->h, SIOCOUTQ, &outq);
 			snprintf(what, sizeof(what),
 				 "%u bytes it sent were not taken in by its peer's host within %d ms",
@@ -764,59 +895,14 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 	/* Everything the peers sent is in our queues now. */
 	for (size_t i = 0; i < n; i++) {
 		struct drain_end *e = &ends[i];
-		struct wire_tcp_end we = { 0 };
 
 		if (!e->remote)
 			continue;
-		r = consume(e);
+		r = e->f->inet_state == TCP_CLOSE_WAIT ? peek_rest(e) : consume(e);
 		if (r < 0)
 			return drain_fail(e, err, errlen, r, "reading its receive queue");
-		memcpy(we.local, e->f->inet_local, WIRE_ADDR_LEN);
-		memcpy(we.remote, e->f->inet_remote, WIRE_ADDR_LEN);
-		r = x->give(x->arg, &we, e->rx, e->rx_len);
-		if (r < 0)
-			return drain_fail(e, err, errlen, r, "handing its bytes to its peer's host");
-		expected++;
 	}
-	while (done < expected) {
-		struct tcp_bytes_piece p = { 0 };
-		struct drain_end *e = NULL;
-		uint8_t *grown;
-
-		r = x->take(x->arg, &p);
-		if (r < 0) {
-			snprintf(err, errlen, "the bytes of the TCP connections of the other hosts: %s",
-				 strerror(-r));
-			return r;
-		}
-		for (size_t i = 0; i < n && !e; i++)
-			if (ends[i].remote && !ends[i].tx_done &&
-			    !memcmp(ends[i].f->inet_local, p.remote, WIRE_ADDR_LEN) &&
-			    !memcmp(ends[i].f->inet_remote, p.local, WIRE_ADDR_LEN))
-				e = &ends[i];
-		r = !e ? -EBADMSG : e->tx_len + p.len > DRAIN_QUEUE_MAX ? -E2BIG : 0;
-		if (r == 0 && p.len) {
-			grown = realloc(e->tx, e->tx_len + p.len);
-			if (!grown) {
-				r = -ENOMEM;
-			} else {
-				e->tx = grown;
-				memcpy(e->tx + e->tx_len, p.data, p.len);
-				e->tx_len += p.len;
-			}
-		}
-		free(p.data);
-		if (r < 0) {
-			snprintf(err, errlen, "bytes from another host for a TCP connection: %s",
-				 r == -EBADMSG ? "not one of ours" : strerror(-r));
-			return r;
-		}
-		if (p.last) {
-			e->tx_done = true;
-			done++;
-		}
-	}
-	return 0;
+	return swap_bytes(ends, n, x, deadline + DRAIN_REMOTE_DEADLINE_MS, err, errlen);
 }
 
 /* [u32 1][u32 length][what the peer on another host had not read]: sent again from here. */
@@ -836,8 +922,8 @@ static int keep_remote_queue(struct drain_end *e)
 	closep(&e->f->content_fd);
 	e->f->size = sizeof(hdr) + e->tx_len;
 	e->f->content_fd = TAKE_FD(mem);
-	/* The peer read out all it had: a program that goes on gets it again from here. */
-	e->f->tcp_consumed = e->tx_len > 0;
+	/* What the peer read out: a program that goes on gets it again from here. */
+	e->f->tcp_consumed = e->tx_consumed;
 	return 0;
 }
 

@@ -6,7 +6,7 @@
 # each side writes megabytes without reading, then reads the other's),
 # kept without TCP_REPAIR: drained through the coordinator.
 #
-#   stream_ckpt.sh --tc TRACE_CKPT --stream TCPSTREAM
+#   stream_ckpt.sh --tc TRACE_CKPT --stream TCPSTREAM [--size BYTES_PER_ROUND]
 #
 # 1. a leave-running dump --all-hosts: both sides go on, every byte checked
 #    (what was read out for the image went back, in order, before anything new)
@@ -18,10 +18,12 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TC=
 STREAM=
+SIZE=4194304
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tc) TC=$2; shift 2 ;;
 	--stream) STREAM=$2; shift 2 ;;
+	--size) SIZE=$2; shift 2 ;;
 	*) echo "stream_ckpt.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -50,7 +52,7 @@ start_side() {
 	# shellcheck disable=SC2016  # "$0" "$@" are the inner sh's
 	host_exec "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
 		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/side$i.out"'"' "$STREAM" \
-		"$role" "10.$OCTET.0.1:7711" -n 100000 -i 30 -s 4194304 2>"$WORK/run$i.err" &
+		"$role" "10.$OCTET.0.1:7711" -n 100000 -i 30 -s "$SIZE" 2>"$WORK/run$i.err" &
 	PIDS+=("$!")
 	RUN_PID[$i]=$!
 }
