@@ -29,6 +29,7 @@
 #include "tracer/session.h"
 #include "tracer/shared.h"
 #include "tracer/tty.h"
+#include "tracer/forksnap.h"
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -293,7 +294,9 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	char host[256] = "localhost";
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
-	bool thawed = false;
+	bool thawed = false, forking, forked = false;
+	struct fork_snapshot fs;
+	uint64_t reap_stall_ns = 0;
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
 	bool checking = rq->mode == CTL_DUMP_CHECK;
 	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
@@ -352,7 +355,9 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	 * have read their connections, it could send them bytes their images
 	 * would hold and its own would not; it thaws after the commit.
 	 */
-	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks)
+	forking = rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks && s->in_dump_worker &&
+		  forksnap_wanted();
+	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks && !forking)
 		reserve_snapshot(s, &sn);
 	t_frozen = now_ns(CLOCK_MONOTONIC);
 	r = session_freeze(s, FREEZE_TIMEOUT_MS, res->msg, sizeof(res->msg));
@@ -422,7 +427,25 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 	}
 
-	if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
+	if (forking && forksnap_take(s, &c, &fs) == 0) {
+		/* From the clones once the program runs again. */
+		forked = stabilize_contents(&c) == 0;
+		if (!forked) {
+			forksnap_release(&fs, true, NULL);
+		} else {
+			release_tcp_connections(&c, false);
+			finish_ttys(&c, false);
+			dump_thaw(s);
+			t_thawed = now_ns(CLOCK_MONOTONIC);
+			thawed = true;
+			forksnap_reader(&fs, &mr);
+			r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
+			forksnap_release(&fs, false, &reap_stall_ns);
+		}
+	}
+	if (forked) {
+		/* written above */
+	} else if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
 		dump_thaw(s);
@@ -470,7 +493,8 @@ out:
 		s->generation = c.generation;
 		res->generation = c.generation;
 		res->bytes = st.bytes_written;
-		res->frozen_ns = t_thawed - t_frozen;
+		/* The clones' reaping stopped a process once more, briefly. */
+		res->frozen_ns = t_thawed - t_frozen + reap_stall_ns;
 		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
 		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB, frozen %.1f ms, total %.1f ms)",
 			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -50,7 +51,8 @@ int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
  * stops the thread before any further instruction).  Any other stop is
  * somebody else's.
  */
-static int step_syscall(pid_t tid)
+/* cloned: where a child the call makes goes (its PTRACE_EVENT_CLONE/FORK stop); NULL: none expected. */
+static int step_syscall(pid_t tid, pid_t *cloned)
 {
 	int status;
 	pid_t r;
@@ -67,6 +69,18 @@ static int step_syscall(pid_t tid)
 			return log_ret(-ESRCH, "tid %d: died during a remote system call", tid);
 		if (WIFSTOPPED(status) && (status >> 8) == SIGTRAP)
 			return 0;
+		if (cloned && WIFSTOPPED(status) &&
+		    ((status >> 8) == (SIGTRAP | PTRACE_EVENT_CLONE << 8) ||
+		     (status >> 8) == (SIGTRAP | PTRACE_EVENT_FORK << 8))) {
+			unsigned long msg = 0;
+
+			if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg) < 0)
+				return log_ret(neg_errno(), "tid %d: PTRACE_GETEVENTMSG: %m", tid);
+			*cloned = (pid_t)msg;
+			/* The step goes on to the call's return. */
+			i--;
+			continue;
+		}
 		if (!WIFSTOPPED(status) || status >> 8 != (SIGTRAP | PTRACE_EVENT_STOP << 8))
 			break;
 	}
@@ -105,7 +119,8 @@ static int disarm_step(pid_t tid)
 	return 0;
 }
 
-int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
+static int remote_call(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret,
+		       pid_t *cloned)
 {
 	struct user_regs_struct saved, regs;
 	uint64_t mask, all = ~0ull;
@@ -134,7 +149,7 @@ int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6]
 		r = log_ret(neg_errno(), "tid %d: PTRACE_SETREGS: %m", tid);
 		goto restore;
 	}
-	r = step_syscall(tid);
+	r = step_syscall(tid, cloned);
 	if (r == -ESRCH)
 		return r;
 	if (r == 0) {
@@ -155,6 +170,45 @@ restore:
 	if (r2 == 0)
 		r2 = disarm_step(tid);
 	return r ? r : r2;
+}
+
+int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
+{
+	return remote_call(tid, syscall_insn, nr, args, ret, NULL);
+}
+
+int remote_clone_stopped(pid_t tid, uint64_t syscall_insn, unsigned long flags, pid_t *child)
+{
+	const long args[6] = { (long)flags, 0, 0, 0, 0, 0 };
+	struct user_regs_struct regs;
+	pid_t c = 0;
+	long ret = 0;
+	int status, r = remote_call(tid, syscall_insn, SYS_clone, args, &ret, &c);
+
+	if (r == 0 && ret < 0)
+		r = (int)ret;
+	if (r == 0 && c <= 0)
+		r = log_ret(-EIO, "tid %d: remote clone: no PTRACE_EVENT_CLONE (returned %ld)", tid, ret);
+	if (r < 0)
+		return r;
+	/* Seized by inheritance: it starts in a stop, before its first instruction. */
+	while (waitpid(c, &status, __WALL) < 0)
+		if (errno != EINTR)
+			return log_ret(neg_errno(), "pid %d (a clone of %d): waitpid: %m", c, tid);
+	if (!WIFSTOPPED(status)) {
+		log_err("pid %d (a clone of %d): not stopped (status 0x%x)", c, tid, status);
+		return -ESRCH;
+	}
+	/* Should it ever run (its tracer gone), its first act is to exit. */
+	if (ptrace(PTRACE_GETREGS, c, NULL, &regs) == 0) {
+		regs.rip = syscall_insn;
+		regs.rax = SYS_exit_group;
+		regs.orig_rax = (uint64_t)-1;
+		regs.rdi = 0;
+		ptrace(PTRACE_SETREGS, c, NULL, &regs);
+	}
+	*child = c;
+	return 0;
 }
 
 /* [start, end) of the first line of /proc/TID/maps that satisfies want(). */

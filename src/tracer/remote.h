@@ -32,6 +32,13 @@
  */
 int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret);
 
+/*
+ * clone(flags) in tid, its child left in its first stop, traced by us (tid
+ * must have PTRACE_O_TRACECLONE, or TRACEFORK for an exit signal of
+ * SIGCHLD), its registers set to exit at once should it ever be resumed.
+ */
+int remote_clone_stopped(pid_t tid, uint64_t syscall_insn, unsigned long flags, pid_t *child);
+
 /* Address of a `syscall` instruction in pid's [vdso]; -ENOENT if none. */
 int remote_find_syscall_insn(pid_t pid, uint64_t *addr);
 

@@ -520,12 +520,14 @@ mode_chain() {
 }
 
 mode_leave() {
-	local before after first img
+	local before after first img kids
 	start_run run.out run.err
 	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
 	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
 	prog_of "$RUN_PID"
 	before=$(last_tick run.out)
+	[ -n "$PROG_PID" ] || fail "no program found below supervisor $RUN_PID"
+	kids=$(pgrep -c -P "$PROG_PID")
 	dump_ok dump ${PROG_PID:+"$PROG_PID"}
 	after=$(last_tick run.out)
 	img=$(sed -n 's/^checkpoint: \(.*\) (generation.*/\1/p' <<<"$DUMP_LINE")
@@ -537,6 +539,9 @@ mode_leave() {
 	esac
 	alive "$RUN_PID" || fail "run ended after a --leave-running dump"
 	wait_tick run.out $((after + 3)) "$T_TICKS" "$RUN_PID"
+	# The dump's copy-on-write clones are gone, reaped: no zombie under the program.
+	[ "$(pgrep -c -P "$PROG_PID")" = "$kids" ] ||
+		fail "the program has $(pgrep -c -P "$PROG_PID") children after the dump, $kids before: $(ps -o pid=,stat=,comm= --ppid "$PROG_PID" | tr '\n' ';')"
 	log "the original runs on (tick $(last_tick run.out))"
 
 	start_restore "$img" restore.out restore.err

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Copy-on-write snapshots by remote clone.  The clone shares the process's
+ * fd table (CLONE_FILES: it holds no extra reference to any file, so a
+ * connection the program closes meanwhile closes at once), has no exit
+ * signal (its parent gets no SIGCHLD, and a wait(2) without __WALL does not
+ * see it), all signals blocked, and registers that exit at once should it
+ * ever run.  Its pages are the process's as they were at the freeze; the
+ * process pays a page copy for each page it writes before the clone goes.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/forksnap.h"
+#include "tracer/pidns.h"
+#include "tracer/remote.h"
+#include "tracer/session.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool forksnap_wanted(void)
+{
+	const char *v = getenv("TRACE_CKPT_SNAPSHOT");
+
+	return !v || strcmp(v, "copy");
+}
+
+/* A thread of pid that we hold in a ptrace-stop. */
+static pid_t stopped_thread(const struct session *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		if (s->tracees[i].tgid == pid && s->tracees[i].state == TRACEE_STOPPED)
+			return s->tracees[i].tid;
+	return 0;
+}
+
+static bool clone_misses(const struct vma_record *v)
+{
+	return v->kind == VMA_ANON_SHARED || v->kind == VMA_FILE_SHARED ||
+	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK));
+}
+
+static const struct vma_record *vma_of(const struct process_record *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if (addr >= p->vmas[i].start && addr < p->vmas[i].end)
+			return &p->vmas[i];
+	return NULL;
+}
+
+/* The runs of p that its clone would not have as they are now. */
+static int copy_missed(struct fork_snapshot *fs, const struct process_record *p)
+{
+	for (size_t k = 0; k < p->nr_runs; k++) {
+		const struct page_run *run = &p->runs[k];
+		const struct vma_record *v = vma_of(p, run->vaddr);
+		struct frozen_seg *grown, *seg;
+		int r;
+
+		if (v && !clone_misses(v))
+			continue;
+		grown = realloc(fs->segs, (fs->nr_segs + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		fs->segs = grown;
+		seg = &fs->segs[fs->nr_segs];
+		*seg = (struct frozen_seg){ .real_pid = p->real_pid, .addr = run->vaddr,
+					    .len = run->len, .buf = malloc(run->len ? run->len : 1) };
+		if (!seg->buf)
+			return -ENOMEM;
+		fs->nr_segs++;
+		r = fs->inner.read(fs->inner.ctx, p->real_pid, run->vaddr, seg->buf, run->len);
+		if (r < 0)
+			return log_ret(r, "pid %d: copying 0x%llx (%llu bytes) while frozen: %s",
+				       p->real_pid, (unsigned long long)run->vaddr,
+				       (unsigned long long)run->len, strerror(-r));
+	}
+	return 0;
+}
+
+int forksnap_take(struct session *s, const struct computation *c, struct fork_snapshot *fs)
+{
+	int r = 0;
+
+	memset(fs, 0, sizeof(*fs));
+	memread_init(&fs->mctx, &fs->inner);
+	fs->procs = calloc(c->nr_procs ? c->nr_procs : 1, sizeof(*fs->procs));
+	if (!fs->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		const struct process_record *p = &c->procs[i];
+		struct forked_proc *fp = &fs->procs[fs->nr_procs];
+
+		/* A zombie of the tree has no memory to keep. */
+		if (!p->nr_vmas)
+			continue;
+		*fp = (struct forked_proc){ .real_pid = p->real_pid,
+					    .tid = stopped_thread(s, p->real_pid) };
+		if (!fp->tid) {
+			r = -ESRCH;
+			break;
+		}
+		r = remote_find_syscall_insn(p->real_pid, &fp->syscall_insn);
+		if (r == 0)
+			r = remote_clone_stopped(fp->tid, fp->syscall_insn, CLONE_FILES, &fp->copy);
+		if (r == 0) {
+			fs->nr_procs++;
+			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
+				fp->copy_inner = fp->copy;
+		}
+		if (r == 0)
+			r = copy_missed(fs, p);
+		if (r < 0)
+			log_debug("pid %d: no copy-on-write clone (%s): the dump copies while frozen",
+				  p->real_pid, strerror(-r));
+	}
+	if (r < 0)
+		forksnap_release(fs, true, NULL);
+	return r;
+}
+
+static pid_t copy_of(const struct fork_snapshot *fs, pid_t real_pid)
+{
+	for (size_t i = 0; i < fs->nr_procs; i++)
+		if (fs->procs[i].real_pid == real_pid)
+			return fs->procs[i].copy;
+	return 0;
+}
+
+/* Frozen copies first; the rest from the clone (a read may span runs that touch). */
+static int forksnap_read(void *opaque, pid_t real_pid, uint64_t addr, void *buf, size_t len)
+{
+	struct fork_snapshot *fs = opaque;
+	pid_t copy = copy_of(fs, real_pid);
+	uint8_t *dst = buf;
+
+	if (!copy)
+		return -ESRCH;
+	while (len) {
+		uint64_t next = addr + len;
+		size_t n;
+		int r;
+
+		for (size_t i = 0; i < fs->nr_segs; i++) {
+			const struct frozen_seg *sg = &fs->segs[i];
+
+			if (sg->real_pid != real_pid)
+				continue;
+			if (addr >= sg->addr && addr < sg->addr + sg->len) {
+				n = MIN(len, sg->addr + sg->len - addr);
+				memcpy(dst, sg->buf + (addr - sg->addr), n);
+				goto advance;
+			}
+			if (sg->addr > addr && sg->addr < next)
+				next = sg->addr;
+		}
+		n = next - addr;
+		r = fs->inner.read(fs->inner.ctx, copy, addr, dst, n);
+		if (r < 0)
+			return r;
+advance:
+		dst += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void forksnap_reader(struct fork_snapshot *fs, struct mem_reader *mr)
+{
+	mr->read = forksnap_read;
+	mr->ctx = fs;
+}
+
+/*
+ * The clone is a child of fp's process without an exit signal: only a
+ * wait4 there reaps it.  frozen: tid is stopped by us already.
+ */
+static int reap_in_parent(const struct forked_proc *fp, bool frozen)
+{
+	const long args[6] = { fp->copy_inner, 0, __WALL | WNOHANG, 0, 0, 0 };
+	int status, sig = 0, r;
+	long ret = 0;
+
+	if (!frozen) {
+		if (ptrace(PTRACE_SEIZE, fp->tid, 0, 0) < 0 ||
+		    ptrace(PTRACE_INTERRUPT, fp->tid, 0, 0) < 0)
+			return neg_errno();
+		for (;;) {
+			if (waitpid(fp->tid, &status, __WALL) < 0) {
+				if (errno == EINTR)
+					continue;
+				return neg_errno();
+			}
+			if (!WIFSTOPPED(status))
+				return -ESRCH;
+			/* A signal on its way: delivered when we let go. */
+			if (status >> 16 != PTRACE_EVENT_STOP)
+				sig = WSTOPSIG(status);
+			break;
+		}
+	}
+	r = remote_syscall(fp->tid, fp->syscall_insn, SYS_wait4, args, &ret);
+	if (r == 0 && ret != fp->copy_inner)
+		r = ret < 0 ? (int)ret : -ECHILD;
+	if (!frozen && ptrace(PTRACE_DETACH, fp->tid, 0, sig) < 0 && errno != ESRCH && r == 0)
+		r = neg_errno();
+	return r;
+}
+
+void forksnap_release(struct fork_snapshot *fs, bool frozen, uint64_t *stall_ns)
+{
+	for (size_t i = 0; i < fs->nr_procs; i++) {
+		struct forked_proc *fp = &fs->procs[i];
+		uint64_t t0;
+		int status, r;
+
+		if (fp->copy <= 0)
+			continue;
+		kill(fp->copy, SIGKILL);
+		/* Its death, to us its tracer; then it is its parent's zombie. */
+		while (waitpid(fp->copy, &status, __WALL) < 0 && errno == EINTR)
+			;
+		t0 = mono_ns();
+		r = reap_in_parent(fp, frozen);
+		if (stall_ns)
+			*stall_ns = MAX(*stall_ns, mono_ns() - t0);
+		if (r < 0 && r != -ESRCH)
+			log_warn("pid %d: the copy-on-write clone %d of the dump could not be reaped "
+				 "(%s): a zombie child until it exits", fp->real_pid, fp->copy,
+				 strerror(-r));
+		fp->copy = 0;
+	}
+	memread_done(&fs->mctx);
+	for (size_t i = 0; i < fs->nr_segs; i++)
+		free(fs->segs[i].buf);
+	free(fs->segs);
+	free(fs->procs);
+	memset(fs, 0, sizeof(*fs));
+}

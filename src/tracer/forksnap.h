@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A leave-running dump whose freeze does not grow with memory: while the
+ * computation is frozen each process is cloned (a remote clone(2), its
+ * memory copy-on-write), the program runs on, and the image is written
+ * from the clones, which never run.  Afterwards each clone is killed and
+ * reaped in its parent (a stop of one thread of it, one wait4).
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/image.h"
+#include "proto/model.h"
+#include "tracer/memread.h"
+
+struct session;
+
+struct forked_proc {
+	pid_t real_pid;		/* the process */
+	pid_t tid;		/* its thread that made the clone */
+	pid_t copy;		/* the clone, stopped */
+	pid_t copy_inner;	/* its pid in the process's own pid namespace */
+	uint64_t syscall_insn;
+};
+
+/* Pages a clone does not share: copied while frozen. */
+struct frozen_seg {
+	pid_t real_pid;
+	uint64_t addr, len;
+	uint8_t *buf;
+};
+
+struct fork_snapshot {
+	struct forked_proc *procs;
+	size_t nr_procs;
+	struct frozen_seg *segs;
+	size_t nr_segs;
+	struct memread_ctx mctx;
+	struct mem_reader inner;
+};
+
+/* Whether leave-running dumps clone (TRACE_CKPT_SNAPSHOT=copy: pre-copy instead). */
+bool forksnap_wanted(void);
+/*
+ * While frozen: a clone of every process of c, and a copy of the pages
+ * clones do not share (MAP_SHARED, MADV_DONTFORK, MADV_WIPEONFORK).  On
+ * failure nothing is left behind and the caller dumps another way.
+ */
+int forksnap_take(struct session *s, const struct computation *c, struct fork_snapshot *fs);
+/* The writer's page source: the clones. */
+void forksnap_reader(struct fork_snapshot *fs, struct mem_reader *mr);
+/*
+ * The clones killed and reaped; frozen: the processes are still stopped
+ * by us (else each is stopped for its wait4).  *stall_ns: the longest a
+ * process was stopped for it.
+ */
+void forksnap_release(struct fork_snapshot *fs, bool frozen, uint64_t *stall_ns);
