@@ -645,7 +645,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			r = locks_take_posix(pid, st[i].syscall_insn, p, err, errlen);
 		/* Last: a filter could forbid what comes before. */
 		if (r == 0)
-			r = seccomp_restore(pid, st[i].syscall_insn, p, err, errlen);
+			r = seccomp_restore(s, pid, st[i].syscall_insn, p, err, errlen);
 		if (r == 0 && i == 0)
 			s->root = pid;
 	}

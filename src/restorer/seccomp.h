@@ -12,5 +12,7 @@
 
 #include "proto/model.h"
 
-int seccomp_restore(pid_t pid, uint64_t syscall_insn, const struct process_record *p,
-		    char *err, size_t errlen);
+struct session;
+/* run --coordinator's exec trap gets a listener, which goes to s (session_add_exec_listener). */
+int seccomp_restore(struct session *s, pid_t pid, uint64_t syscall_insn,
+		    const struct process_record *p, char *err, size_t errlen);

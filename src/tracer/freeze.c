@@ -73,8 +73,6 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 				return -ENOMEM;
 			t = session_find(s, tid);
 		}
-		if (event == PTRACE_EVENT_SECCOMP)
-			ssh_on_exec_trap(s, tid);
 		/* Let the event finish; the interrupt then stops it for good. */
 		ptrace(PTRACE_CONT, tid, 0, 0);
 		interrupt(t);

@@ -37,7 +37,7 @@ static int collect_own_trap(struct collect_ctx *cx, struct process_record *p, co
 		return collect_fail(cx, -EACCES,
 				    "seccomp filter: reading it needs CAP_SYS_ADMIN on the host, "
 				    "which trace-ckpt without root does not have");
-	r = ssh_exec_trap_program(&prog, &len);
+	r = ssh_exec_trap_program(false, &prog, &len);
 	if (r < 0)
 		return collect_fail(cx, r, "seccomp filter: the ssh trap's program");
 	blob = malloc(sizeof(n) + len);

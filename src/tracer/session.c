@@ -93,6 +93,9 @@ void session_done(struct session *s)
 	free(s->coord_secret);
 	free(s->part_addr_map);
 	free(s->carried_ssh);
+	for (size_t i = 0; i < s->nr_exec_listeners; i++)
+		close(s->exec_listeners[i]);
+	free(s->exec_listeners);
 	for (size_t i = 0; i < s->nr_dead_ends; i++)
 		close(s->dead_ends[i]);
 	free(s->dead_ends);
@@ -106,6 +109,32 @@ void session_done(struct session *s)
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
 	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = -1;
+}
+
+/* A restored computation has one exec trap per process: the first ones are served. */
+#define EXEC_LISTENERS_POLLED 1024
+
+static void session_drop_exec_listener(struct session *s, int fd)
+{
+	for (size_t i = 0; i < s->nr_exec_listeners; i++)
+		if (s->exec_listeners[i] == fd) {
+			close(fd);
+			s->exec_listeners[i] = s->exec_listeners[--s->nr_exec_listeners];
+			return;
+		}
+}
+
+int session_add_exec_listener(struct session *s, int fd)
+{
+	int *n = realloc(s->exec_listeners, (s->nr_exec_listeners + 1) * sizeof(*n));
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->exec_listeners = n;
+	s->exec_listeners[s->nr_exec_listeners++] = fd;
+	return 0;
 }
 
 void session_note_carried_ssh(struct session *s, pid_t pid)
@@ -300,9 +329,6 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 					return -ENOMEM;
 			}
 			break;
-		case PTRACE_EVENT_SECCOMP:
-			ssh_on_exec_trap(s, tid);
-			break;
 		case PTRACE_EVENT_EXEC:
 			/* A non-leader thread that execs takes the leader's tid. */
 			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
@@ -383,14 +409,19 @@ static void note_attached_root_gone(struct session *s)
 int session_loop(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
-		struct pollfd pfd[4 + CONTROL_MAX_CONNS] = {
+		struct pollfd pfd[4 + CONTROL_MAX_CONNS + EXEC_LISTENERS_POLLED] = {
 			{ .fd = s->signal_fd, .events = POLLIN },
 			{ .fd = s->coord ? s->coord->fd : -1, .events = POLLIN },
 			{ .fd = s->periodic_fd, .events = POLLIN },
 			{ .fd = s->root_pidfd, .events = POLLIN },
 		};
-		size_t nctl = control_pollfds(s, pfd + 4);
-		int r = poll(pfd, 4 + nctl, control_poll_timeout(s));
+		size_t nctl = control_pollfds(s, pfd + 4), nx = 0;
+		int r;
+
+		for (size_t i = 0; i < s->nr_exec_listeners && nx < EXEC_LISTENERS_POLLED; i++)
+			pfd[4 + nctl + nx++] = (struct pollfd){ .fd = s->exec_listeners[i],
+								.events = POLLIN };
+		r = poll(pfd, 4 + nctl + nx, control_poll_timeout(s));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -412,6 +443,15 @@ int session_loop(struct session *s)
 		if (s->root_pidfd >= 0 && (pfd[3].revents & POLLIN) && !s->root_gone)
 			note_attached_root_gone(s);
 		control_handle(s, pfd + 4, nctl);
+		for (size_t i = 0; i < nx; i++) {
+			struct pollfd *x = &pfd[4 + nctl + i];
+
+			if (x->revents & POLLIN)
+				ssh_on_exec_notify(s, x->fd);
+			/* Every process under that filter is gone. */
+			else if (x->revents & (POLLHUP | POLLERR))
+				session_drop_exec_listener(s, x->fd);
+		}
 		if (s->coord && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			coord_serve(s);
 		if (s->periodic_fd >= 0 && (pfd[2].revents & POLLIN) && !s->root_gone)

@@ -77,6 +77,8 @@ struct session {
 	uint32_t part_count;
 	char *part_addr_map;
 	pid_t *carried_ssh;	/* ssh clients whose command went to another host */
+	int *exec_listeners;	/* the exec traps' seccomp listeners (ssh.c) */
+	size_t nr_exec_listeners;
 	size_t nr_carried_ssh;
 	bool can_repair_tcp;	/* TCP_REPAIR works here (CAP_NET_ADMIN on the host) */
 	int priv_mode;		/* enum privilege_mode, at session_init */
@@ -109,14 +111,18 @@ int session_handle_wait(struct session *s, pid_t tid, int status);
 /*
  * Between checkpoints nothing is traced (session_detached): the computation
  * is held together by its pid namespace's init, whose exit status is the
- * root's, or for attach by a pidfd of the root.  Only a computation of
- * several hosts stays traced all its life: ssh's exec is stopped for the
- * supervisor with SECCOMP_RET_TRACE (ssh.c).
+ * root's, or for attach by a pidfd of the root.  A computation of several
+ * hosts too: ssh's exec is held for the supervisor by a seccomp user
+ * notification (ssh.c), not a ptrace stop.
  */
 static inline bool session_detached(const struct session *s)
 {
-	return s->coord == NULL;
+	(void)s;
+	return true;
 }
+
+/* A listener of an exec trap (ssh.c) the session serves from now on; it takes fd. */
+int session_add_exec_listener(struct session *s, int fd);
 
 /*
  * Seize every thread of the computation not traced yet (PTRACE_SEIZE, no

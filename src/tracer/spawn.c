@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,9 +21,55 @@
 
 struct spawn_args {
 	int go_fd, err_fd, ready_fd;
+	int trap_fd;		/* hold every exec for the supervisor (ssh): the trap's listener goes here; -1: none */
 	char *const *argv;
-	bool trap_exec;		/* stop every exec for the supervisor (ssh) */
 };
+
+/* fd to the other end of the unix socket sock (SCM_RIGHTS). */
+static int send_fd(int sock, int fd)
+{
+	char c = 'l';
+	struct iovec iov = { &c, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u = { 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : neg_errno();
+}
+
+/* The fd the child sent on sock, within timeout_ms. */
+static int recv_fd(int sock, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	char c;
+	struct iovec iov = { &c, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u = { 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -EIO;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
 
 static void __attribute__((noreturn)) child(const struct spawn_args *a)
 {
@@ -42,15 +89,39 @@ static void __attribute__((noreturn)) child(const struct spawn_args *a)
 	if (read(a->go_fd, &c, 1) != 1)
 		_exit(127);
 	close(a->go_fd);
-	if (a->trap_exec && (e = ssh_install_exec_trap()) < 0) {
-		e = -e;
-		(void)!write(a->err_fd, &e, sizeof(e));
-		_exit(127);
+	if (a->trap_fd >= 0) {
+		int listener = -1;
+
+		e = ssh_install_exec_trap(&listener);
+		if (e == 0)
+			e = send_fd(a->trap_fd, listener);
+		if (e < 0) {
+			e = -e;
+			(void)!write(a->err_fd, &e, sizeof(e));
+			_exit(127);
+		}
+		close(listener);
+		close(a->trap_fd);
 	}
 	execvp(a->argv[0], a->argv);
 	e = errno;
 	(void)!write(a->err_fd, &e, sizeof(e));
 	_exit(127);
+}
+
+/* The exec went (err_fd's EOF) or failed (its errno there): true; a held exec served: false. */
+static bool exec_done(struct session *s, int err_fd, int listener)
+{
+	struct pollfd pfd[2] = { { .fd = err_fd, .events = POLLIN },
+				 { .fd = listener, .events = POLLIN } };
+
+	if (poll(pfd, 2, -1) < 0)
+		return errno != EINTR;
+	if (pfd[0].revents)
+		return true;
+	if (pfd[1].revents & POLLIN)
+		ssh_on_exec_notify(s, listener);
+	return (pfd[1].revents & (POLLHUP | POLLERR)) != 0;
 }
 
 /* In init: the program's first process. */
@@ -65,7 +136,7 @@ static pid_t spawn_first(void *opaque)
 
 int session_spawn(struct session *s, char *const argv[])
 {
-	int go[2], err[2], ready[2] = { -1, -1 }, e = 0, r;
+	int go[2], err[2], ready[2] = { -1, -1 }, trap[2] = { -1, -1 }, e = 0, r;
 	struct spawn_args args;
 	pid_t pid;
 	ssize_t n;
@@ -77,14 +148,15 @@ int session_spawn(struct session *s, char *const argv[])
 		close(go[1]);
 		return neg_errno();
 	}
-	if (pipe2(ready, O_CLOEXEC) < 0) {
+	if (pipe2(ready, O_CLOEXEC) < 0 ||
+	    (s->coord && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, trap) < 0)) {
 		e = errno;
 		goto out;
 	}
 	args = (struct spawn_args){ .go_fd = go[0], .err_fd = err[1], .ready_fd = ready[1],
-				    .argv = argv, .trap_exec = s->coord != NULL };
+				    .trap_fd = trap[1], .argv = argv };
 	{
-		int keep[] = { go[0], err[1], ready[1], -1 };
+		int keep[] = { go[0], err[1], ready[1], trap[1], -1 };
 
 		r = pidns_start(spawn_first, &args, keep, &s->init_pid);
 	}
@@ -118,6 +190,15 @@ int session_spawn(struct session *s, char *const argv[])
 		 * computation together and hands us the root's exit status.
 		 */
 		(void)!write(go[1], "g", 1);
+		closep(&trap[1]);
+		/* Its own exec is held by the trap too: served here until it happened. */
+		if (trap[0] >= 0) {
+			int l = recv_fd(trap[0], 5000);
+
+			if (l >= 0 && session_add_exec_listener(s, l) == 0)
+				while (!exec_done(s, err[0], l))
+					;
+		}
 		n = read(err[0], &e, sizeof(e));
 		if (n == sizeof(e))
 			log_err("cannot run %s: %s", argv[0], strerror(e));
@@ -165,6 +246,8 @@ out:
 			close(err[i]);
 		if (ready[i] >= 0)
 			close(ready[i]);
+		if (trap[i] >= 0)
+			close(trap[i]);
 	}
 	return -e;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ssh carries processes into the computation.  `run --coordinator` starts
- * the program under a seccomp filter that stops only execve/execveat for
- * the supervisor (every other system call pays nothing).  When the file to
+ * the program under a seccomp filter that holds only execve/execveat for
+ * the supervisor, through a user notification (nothing is traced; every
+ * other system call pays nothing).  When the file to
  * run is an ssh with a remote command, the supervisor first hands the
  * computation's secret to the other host over ssh itself (stdin, never a
  * command line), then rewrites the command so the other side runs it as
@@ -229,65 +230,77 @@ nomem:
 	return -ENOMEM;
 }
 
-/* New argv into the tracee, below its red zone, and point the exec at it. */
-static int put_argv(pid_t tid, struct user_regs_struct *regs, bool at, char **v, size_t n)
+/*
+ * The remote command replaced, without changing a register: the string goes
+ * below the thread's red zone (it is blocked in execve, its stack below rsp
+ * is dead), argv[cmd] points at it and argv[cmd + 1] ends the array (ssh
+ * joins the words after the host with spaces, so one word that holds them
+ * all is the same command).  The array shrinks: it is written in place.
+ */
+static int put_command(pid_t tid, uint64_t argv_addr, size_t cmd, const char *line)
 {
-	size_t strings = 0, total;
-	uint64_t base, p;
-	_cleanup_free_ uint8_t *buf = NULL;
-	uint64_t *ptrs;
+	_cleanup_free_ char *sc = NULL;
+	uint64_t sp = 0, base, ptrs[2];
+	size_t len = strlen(line) + 1;
+	char path[64];
 	int r;
 
-	for (size_t i = 0; i < n; i++)
-		strings += strlen(v[i]) + 1;
-	total = (n + 1) * 8 + strings;
-	base = (regs->rsp - 128 - total) & ~15ull;
-	buf = calloc(1, total);
-	if (!buf)
-		return -ENOMEM;
-	ptrs = (uint64_t *)buf;
-	p = (n + 1) * 8;
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(v[i]) + 1;
-
-		ptrs[i] = base + p;
-		memcpy(buf + p, v[i], l);
-		p += l;
-	}
-	r = remote_write(tid, base, buf, total);
+	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
+	r = read_file_at(AT_FDCWD, path, &sc, NULL);
 	if (r < 0)
 		return r;
-	if (at)
-		regs->rdx = base;
-	else
-		regs->rsi = base;
-	return ptrace(PTRACE_SETREGS, tid, 0, regs) < 0 ? neg_errno() : 0;
+	/* "NR ARG1 ... ARG6 SP PC" of the call it is blocked in. */
+	if (sscanf(sc, "%*d %*x %*x %*x %*x %*x %*x %" SCNx64, &sp) != 1 || !sp)
+		return -EIO;
+	base = (sp - 128 - len) & ~15ull;
+	r = remote_write(tid, base, line, len);
+	if (r < 0)
+		return r;
+	ptrs[0] = base;
+	ptrs[1] = 0;
+	return remote_write(tid, argv_addr + cmd * 8, ptrs, sizeof(ptrs));
 }
 
-void ssh_on_exec_trap(struct session *s, pid_t tid)
+/* Whether path names a file (in tid's view) that an exec could run. */
+static bool runnable(pid_t tid, const char *file)
 {
-	struct user_regs_struct regs;
+	char path[PATH_MAX + 64];
+
+	if (file[0] != '/')
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", tid, file);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/root%s", tid, file);
+	return access(path, X_OK) == 0;
+}
+
+/*
+ * One exec of the computation, told by the seccomp filter (tid blocked in
+ * it): if it runs ssh with a remote command, carry that command into the
+ * computation.  Returns whether it rewrote it.
+ */
+static bool carry_ssh(struct session *s, pid_t tid, const struct seccomp_data *d)
+{
 	char file[PATH_MAX], tc[PATH_MAX], remote_tc[PATH_MAX];
 	const char *base;
-	char **argv = NULL, **nv = NULL;
-	size_t n = 0, host, cmd, tc_word, k = 0;
+	char **argv = NULL;
+	size_t n = 0, host, cmd;
+	uint64_t argv_addr;
 	_cleanup_free_ char *command = NULL, *quoted = NULL, *q_tc = NULL, *q_secret = NULL,
-			    *q_coord = NULL;
-	bool at;
+			    *q_coord = NULL, *line = NULL;
+	bool at = d->nr == SYS_execveat, done = false;
 	int r;
 
-	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
-		return;
-	at = regs.orig_rax == SYS_execveat;
-	if (!at && regs.orig_rax != SYS_execve)
-		return;
-	if (read_cstring(tid, at ? regs.rsi : regs.rdi, file, sizeof(file)) < 0)
-		return;
+	if (!at && d->nr != SYS_execve)
+		return false;
+	if (read_cstring(tid, at ? d->args[1] : d->args[0], file, sizeof(file)) < 0)
+		return false;
 	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-	if (strcmp(base, "ssh"))
-		return;
-	if (read_argv(tid, at ? regs.rdx : regs.rsi, &argv, &n) < 0)
-		return;
+	/* execvp tries each directory of PATH: only the ssh that exists is carried. */
+	if (strcmp(base, "ssh") || (!at && !runnable(tid, file)))
+		return false;
+	argv_addr = at ? d->args[2] : d->args[1];
+	if (read_argv(tid, argv_addr, &argv, &n) < 0)
+		return false;
 	if (ssh_host_index(argv, n, &host, &cmd) < 0 || !cmd)
 		goto out;	/* an interactive login: nothing to carry over */
 	if (!s->coord || !s->coord_secret) {
@@ -297,10 +310,12 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 	}
 	if (!realpath("/proc/self/exe", tc))
 		goto out;
+	command = join_words(argv, cmd, n);
+	if (!command)
+		goto out;
 	/* Carried over already (an ssh wrapper script execs the real ssh). */
-	tc_word = cmd + (cmd < n && !strcmp(argv[cmd], "TRACE_CKPT_TCP=drain"));
-	if (tc_word + 2 < n && !strcmp(argv[tc_word + 1], "run") &&
-	    !strcmp(argv[tc_word + 2], "--coordinator"))
+	if (strstr(command, "' run --coordinator '") &&
+	    (command[0] == '\'' || !strncmp(command, "TRACE_CKPT_TCP=drain '", 22)))
 		goto out;
 	r = hand_over_secret(file, argv, host, tc, s->coord_secret, remote_tc, sizeof(remote_tc));
 	if (r == NOT_INSTALLED) {
@@ -313,44 +328,57 @@ void ssh_on_exec_trap(struct session *s, pid_t tid)
 			tid, argv[host], strerror(-r));
 		goto out;
 	}
-	command = join_words(argv, cmd, n);
-	quoted = command ? shell_quote(command) : NULL;
+	quoted = shell_quote(command);
 	/* ssh joins the words for the remote shell: each one quoted for it. */
 	q_tc = shell_quote(remote_tc);
 	q_secret = shell_quote(s->coord_secret);
 	q_coord = shell_quote(s->coord->peer);
-	nv = calloc(cmd + 12, sizeof(*nv));
-	if (!quoted || !nv || !q_tc || !q_secret || !q_coord)
+	if (!quoted || !q_tc || !q_secret || !q_coord ||
+	    asprintf(&line, "%s%s run --coordinator %s --secret %s -- sh -c %s",
+		     /* One way for the TCP connections of the whole computation. */
+		     s->tcp_drain && s->can_repair_tcp ? "TRACE_CKPT_TCP=drain " : "", q_tc,
+		     q_coord, q_secret, quoted) < 0) {
+		line = NULL;
 		goto out;
-	for (k = 0; k < cmd; k++)
-		nv[k] = argv[k];
-	/* One way for the TCP connections of the whole computation. */
-	if (s->tcp_drain && s->can_repair_tcp)
-		nv[k++] = "TRACE_CKPT_TCP=drain";
-	nv[k++] = q_tc;
-	nv[k++] = "run";
-	nv[k++] = "--coordinator";
-	nv[k++] = q_coord;
-	nv[k++] = "--secret";
-	nv[k++] = q_secret;
-	nv[k++] = "--";
-	nv[k++] = "sh";
-	nv[k++] = "-c";
-	nv[k++] = quoted;
-	r = put_argv(tid, &regs, at, nv, k);
-	if (r < 0)
+	}
+	r = put_command(tid, argv_addr, cmd, line);
+	if (r < 0) {
 		log_warn("pid %d: ssh %s: rewriting its command: %s", tid, argv[host], strerror(-r));
-	else {
+	} else {
 		log_info("pid %d: ssh %s: the remote command joins the computation", tid, argv[host]);
 		session_note_carried_ssh(s, tid);
+		done = true;
 	}
 out:
-	free(nv);
 	free_args(argv, n);
+	return done;
 }
 
-static int exec_trap_ctx(scmp_filter_ctx *out)
+void ssh_on_exec_notify(struct session *s, int listener)
 {
+	struct seccomp_notif *req = NULL;
+	struct seccomp_notif_resp *resp = NULL;
+
+	if (seccomp_notify_alloc(&req, &resp) < 0)
+		return;
+	/* Gone meanwhile (killed in its exec): nothing to answer. */
+	if (seccomp_notify_receive(listener, req) == 0) {
+		carry_ssh(s, (pid_t)req->pid, &req->data);
+		resp->id = req->id;
+		resp->val = 0;
+		resp->error = 0;
+		/* The kernel reads argv again now: the rewritten one, if it was. */
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		if (seccomp_notify_respond(listener, resp) < 0 &&
+		    seccomp_notify_id_valid(listener, req->id) == 0)
+			log_warn("pid %d: letting its exec go on: %m", req->pid);
+	}
+	seccomp_notify_free(req, resp);
+}
+
+static int exec_trap_ctx(bool legacy, scmp_filter_ctx *out)
+{
+	uint32_t action = legacy ? SCMP_ACT_TRACE(1) : SCMP_ACT_NOTIFY;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
@@ -359,9 +387,9 @@ static int exec_trap_ctx(scmp_filter_ctx *out)
 	/* As root, no no_new_privs: setuid programs inside keep working. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, geteuid() == 0 ? 0 : 1);
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execve), 0);
+		r = seccomp_rule_add(ctx, action, SCMP_SYS(execve), 0);
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(1), SCMP_SYS(execveat), 0);
+		r = seccomp_rule_add(ctx, action, SCMP_SYS(execveat), 0);
 	if (r < 0) {
 		seccomp_release(ctx);
 		return r;
@@ -370,19 +398,24 @@ static int exec_trap_ctx(scmp_filter_ctx *out)
 	return 0;
 }
 
-int ssh_install_exec_trap(void)
+int ssh_install_exec_trap(int *listener)
 {
 	scmp_filter_ctx ctx;
-	int r = exec_trap_ctx(&ctx);
+	int r = exec_trap_ctx(false, &ctx);
 
 	if (r < 0)
 		return r;
 	r = seccomp_load(ctx);
+	if (r == 0) {
+		*listener = seccomp_notify_fd(ctx);
+		if (*listener < 0)
+			r = *listener;
+	}
 	seccomp_release(ctx);
 	return r;
 }
 
-int ssh_exec_trap_program(uint8_t **prog, size_t *len)
+int ssh_exec_trap_program(bool legacy, uint8_t **prog, size_t *len)
 {
 	_cleanup_close_ int mem = memfd_create("trace-ckpt-trap", MFD_CLOEXEC);
 	scmp_filter_ctx ctx;
@@ -391,7 +424,7 @@ int ssh_exec_trap_program(uint8_t **prog, size_t *len)
 
 	if (mem < 0)
 		return neg_errno();
-	r = exec_trap_ctx(&ctx);
+	r = exec_trap_ctx(legacy, &ctx);
 	if (r < 0)
 		return r;
 	r = seccomp_export_bpf(ctx, mem);

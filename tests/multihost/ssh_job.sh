@@ -3,7 +3,8 @@
 #
 # ssh_job.sh: a job that starts its workers with ssh.  On host 1,
 #   trace-ckpt run --coordinator C -- sh -c 'ssh h2 ring ... & ssh h3 ring ... & ring ...'
-# The ssh execs are caught (seccomp) and the remote commands start under
+# The ssh execs are caught (a seccomp user notification: nothing is traced,
+# TracerPid 0 is checked) and the remote commands start under
 # trace-ckpt run, joined to the same coordinator: list --all-hosts shows 3
 # hosts.  Then dump --all-hosts --kill and restore --all-hosts; every ring
 # node goes on from its tick.
@@ -53,6 +54,15 @@ PIDS+=("$RUN")
 for i in 1 2 3; do wait_until 60 "node $i ticking" has_ticks "$WORK/node$i.out" 3; done
 wait_until 20 "3 hosts in the computation" hosts_joined 3
 log "the job's workers run on 3 hosts, each under its own supervisor"
+# Nothing of the computation is traced between checkpoints: the ssh exec is
+# held by a seccomp notification, not a ptrace stop.
+ring_pids=$(pgrep -f "^$RING --id ")
+[ -n "$ring_pids" ] || fail "no ring process found"
+for p in $ring_pids; do
+	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	[ "${tracer:-0}" = 0 ] || fail "ring process $p is traced by $tracer between checkpoints"
+done
+log "none of the $(echo "$ring_pids" | wc -w) ring processes is traced (TracerPid 0)"
 grep -q "joined: pid" "$WORK/coord.log" || fail "no host joined"
 
 host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
