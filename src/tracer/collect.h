@@ -142,6 +142,13 @@ void tcpdrain_pull_peers(struct computation *c);
  */
 int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, char *err,
 			 size_t errlen);
+/*
+ * Before anything stops, without TCP_REPAIR: a connection of the processes
+ * pids to a peer that is neither one of them nor (other_hosts) on another
+ * host is refused by name, as the dump would refuse it once frozen.
+ */
+int tcpdrain_precheck(const pid_t *pids, size_t nr_pids, bool other_hosts, char *err,
+		      size_t errlen);
 /* Unless killed: what was read out goes back into the program's queues. */
 void tcpdrain_release(struct computation *c, bool killed);
 int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);

@@ -274,6 +274,23 @@ static int take_refusal(struct refusal_list *rl, char *msg, int before, int r)
  * with the supervisor: a dump killed with it while it writes leaves its
  * temporary directory, as a dump in the supervisor would.
  */
+/* Connections a drain would refuse, refused before the freeze (tcpdrain_precheck). */
+static int precheck_tcp(struct session *s, bool other_hosts, char *err, size_t errlen)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+
+	size_t k = 0;
+
+	if (session_list_pids(s, &pids, &n) < 0)
+		return 0;
+	/* An ssh that carried a command away: its connection is its own business (inet.c). */
+	for (size_t i = 0; i < n; i++)
+		if (!session_is_carried_ssh(s, pids[i]))
+			pids[k++] = pids[i];
+	return tcpdrain_precheck(pids, k, other_hosts, err, errlen);
+}
+
 static void dump_thaw(struct session *s)
 {
 	session_thaw(s);
@@ -331,6 +348,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	}
 	/* Refused before anything stops: the program does not even notice. */
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
+	if (r == 0 && s->tcp_drain && !checking)
+		r = precheck_tcp(s, rq->hooks != NULL, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		dump_thaw(s);
 		return r;

@@ -19,6 +19,7 @@
  * pending ACKs are pushed (TCP_QUICKACK) so that its send queue empties
  * instead.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/pidns.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -1079,4 +1081,166 @@ void tcpdrain_release(struct computation *c, bool killed)
 				log_err("pid %d fd %d: TCP connection: %u bytes read out could not be put back: %s",
 					  c->procs[i].pid, f->fd, len, strerror(-r));
 		}
+}
+
+/* One TCP socket of this network namespace, as sock_diag tells it. */
+struct diag_sock {
+	uint8_t src[28], dst[28];
+	uint32_t inode;
+	uint8_t state;
+};
+
+static int diag_all(uint8_t family, struct diag_sock **v, size_t *n)
+{
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} m = {
+		.nlh = { .nlmsg_len = sizeof(m), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
+			 .idiag_states = ~0u },
+	};
+
+	if (nl < 0)
+		return neg_errno();
+	if (!buf)
+		return -ENOMEM;
+	if (send(nl, &m, sizeof(m), 0) != sizeof(m))
+		return neg_errno();
+	for (;;) {
+		ssize_t got = recv(nl, buf, 65536, 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (got < 0)
+			return neg_errno();
+		for (; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
+			const struct inet_diag_msg *d = NLMSG_DATA(h);
+			struct diag_sock *grown;
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			grown = realloc(*v, (*n + 1) * sizeof(**v));
+			if (!grown)
+				return -ENOMEM;
+			*v = grown;
+			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport,
+				      grown[*n].src);
+			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport,
+				      grown[*n].dst);
+			grown[*n].inode = d->idiag_inode;
+			grown[*n].state = d->idiag_state;
+			(*n)++;
+		}
+	}
+}
+
+/* The socket inode fd of pid is, or 0. */
+static uint64_t socket_inode(pid_t pid, const char *fd)
+{
+	char path[64], link[64];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len <= 0)
+		return 0;
+	link[len] = '\0';
+	return strncmp(link, "socket:[", 8) ? 0 : strtoull(link + 8, NULL, 10);
+}
+
+struct held_socket {
+	uint64_t inode;
+	pid_t pid;
+	int fd;
+};
+
+static const struct held_socket *held(const struct held_socket *v, size_t n, uint64_t ino)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].inode == ino)
+			return &v[i];
+	return NULL;
+}
+
+int tcpdrain_precheck(const pid_t *pids, size_t nr_pids, bool other_hosts, char *err,
+		      size_t errlen)
+{
+	_cleanup_free_ struct diag_sock *socks = NULL;
+	_cleanup_free_ struct held_socket *ours = NULL;
+	size_t nr_socks = 0, nr_ours = 0, cap = 0;
+	int r = diag_all(AF_INET, &socks, &nr_socks);
+
+	if (r == 0)
+		r = diag_all(AF_INET6, &socks, &nr_socks);
+	if (r < 0)
+		return 0;	/* the dump looks again, frozen */
+	/* The socket inodes the computation holds. */
+	for (size_t i = 0; i < nr_pids; i++) {
+		char dir[64];
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", pids[i]);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			uint64_t ino = de->d_name[0] == '.' ? 0 : socket_inode(pids[i], de->d_name);
+
+			if (!ino)
+				continue;
+			if (nr_ours == cap) {
+				struct held_socket *grown =
+					realloc(ours, (cap = cap ? cap * 2 : 64) * sizeof(*ours));
+
+				if (!grown) {
+					closedir(d);
+					return -ENOMEM;
+				}
+				ours = grown;
+			}
+			ours[nr_ours++] = (struct held_socket){ ino, pids[i], atoi(de->d_name) };
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; i < nr_socks; i++) {
+		const struct diag_sock *a = &socks[i];
+		const struct diag_sock *peer = NULL;
+		const struct held_socket *h = held(ours, nr_ours, a->inode);
+		char l[INET_ADDR_STR_MAX], p[INET_ADDR_STR_MAX];
+		pid_t inner;
+
+		if (!h || !drainable_state(a->state))
+			continue;
+		for (size_t k = 0; k < nr_socks && !peer; k++)
+			if (inet_same_endpoint(socks[k].src, a->dst) &&
+			    inet_same_endpoint(socks[k].dst, a->src))
+				peer = &socks[k];
+		/*
+		 * Left to the dump: a peer not on this host (another host's, under
+		 * a coordinator), one in an accept queue or closing (no inode),
+		 * or one of ours.
+		 */
+		if ((!peer && other_hosts) || (peer && (!peer->inode || held(ours, nr_ours, peer->inode))))
+			continue;
+		if (!peer && a->state == TCP_CLOSE_WAIT)
+			continue;
+		inet_addr_str(a->src, l, sizeof(l));
+		inet_addr_str(a->dst, p, sizeof(p));
+		/* The pid the program knows itself by. */
+		if (pidns_inner_pid(h->pid, &inner) < 0)
+			inner = h->pid;
+		snprintf(err, errlen, "pid %d fd %d: TCP connection %s -> %s: its peer is not in the "
+			 "computation (%s); without TCP_REPAIR (CAP_NET_ADMIN on the host) only "
+			 "connections between its processes are kept (README, \"Without root\"); "
+			 "refused before anything stopped", inner, h->fd, l, p,
+			 peer ? "a process outside it" : "not on this host");
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
