@@ -11,7 +11,10 @@
  * once per iteration.  Every INTERVAL_MS it prints "tick N" and then
  * "stall N MS": the longest gap, in ms, between two iterations during tick N.
  *
- *   forkstall [-n TARGET] [-i INTERVAL_MS]
+ * -m SIZE[K|M|G]: that much memory besides, touched, one page of it
+ * written per iteration (a big program that forks).
+ *
+ *   forkstall [-n TARGET] [-i INTERVAL_MS] [-m SIZE]
  */
 #include <signal.h>
 #include <sys/time.h>
@@ -58,13 +61,28 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	uint64_t iterations = 0, prev, tick_start, max_gap = 0;
 	long n = 1;
+	size_t mem_len = 0, page = 0;
+	uint8_t *mem = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:i:")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:m:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
-		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS]\n", argv[0]);
+		if (c == 'm') {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			mem_len = (size_t)(v << (*end == 'G' ? 30 : *end == 'M' ? 20 : *end == 'K' ? 10 : 0));
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-m SIZE]\n", argv[0]);
 		return 2;
+	}
+	if (mem_len) {
+		mem = malloc(mem_len);
+		if (!mem)
+			tc_bad("malloc %zu: %s", mem_len, strerror(errno));
+		memset(mem, 1, mem_len);
 	}
 	tc_proc_init("forkstall");
 	sa.sa_handler = on_usr1;
@@ -83,6 +101,10 @@ int main(int argc, char **argv)
 		uint64_t now;
 
 		fork_one();
+		if (mem) {
+			mem[page] += 1;
+			page = (page + 4096) % mem_len;
+		}
 		if (raise(SIGUSR1) != 0)
 			tc_bad("raise: %s", strerror(errno));
 		iterations++;
