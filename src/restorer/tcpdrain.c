@@ -451,6 +451,8 @@ again:
  */
 #define REMOTE_DEADLINE_MS 30000
 #define REMOTE_RETRY_MS 50
+/* tcp_fin_timeout's TIME_WAIT (60 s), and some. */
+#define TIMEWAIT_MAX_MS 70000
 
 struct remote_end {
 	const struct fd_record *f;
@@ -458,6 +460,7 @@ struct remote_end {
 	int lfd;		/* accepting: the listener it comes in on */
 	int fd;			/* connecting: in progress; then the connection */
 	uint64_t retry_at;	/* connecting, refused: when to try again */
+	bool timewait;		/* connecting: the old connection's TIME_WAIT holds the addresses */
 	bool done;
 };
 
@@ -483,10 +486,12 @@ static int remote_connect_start(struct remote_end *e)
 	to_len = addr_for_family(e->f->inet_remote, e->f->inet_family, &to);
 	if (connect(fd, (const struct sockaddr *)&to, to_len) < 0 && errno != EINPROGRESS) {
 		/* The old connection's TIME_WAIT, or nobody listening yet: again. */
+		e->timewait = errno == EADDRNOTAVAIL;
 		if (errno == EADDRNOTAVAIL || errno == ECONNREFUSED)
 			return -EAGAIN;
 		return neg_errno();
 	}
+	e->timewait = false;
 	e->fd = TAKE_FD(fd);
 	return 0;
 }
@@ -590,7 +595,7 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 	_cleanup_free_ struct pollfd *pfds = NULL;
 	_cleanup_free_ int *own = NULL;
 	size_t n = 0, total = 0, nr_own = 0;
-	uint64_t deadline = now_ms() + REMOTE_DEADLINE_MS;
+	uint64_t start = now_ms(), deadline = start + REMOTE_DEADLINE_MS;
 	int r = 0;
 
 	*out = NULL;
@@ -658,10 +663,28 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 		}
 		if (r < 0 || !waiting)
 			break;
+		/*
+		 * A TIME_WAIT of the old connection (its program was not killed by
+		 * the dump, and closed it) holds the addresses here until it
+		 * expires, 60 s after: without CAP_NET_ADMIN nothing ends it sooner.
+		 */
+		for (size_t i = 0; i < n && now >= deadline && deadline < start + TIMEWAIT_MAX_MS; i++)
+			if (!ends[i].done && (ends[i].timewait ||
+					      /* the peer's host may be waiting for its own */
+					      ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS)) {
+				deadline = start + TIMEWAIT_MAX_MS;
+				log_warn("pid %d fd %d: %s; waiting for it to expire (up to %d s)",
+					 ends[i].pid, ends[i].f->fd, ends[i].timewait ?
+					 "its old connection's TIME_WAIT holds the address" :
+					 "its peer's host has not connected yet, maybe held by a TIME_WAIT",
+					 TIMEWAIT_MAX_MS / 1000);
+			}
 		if (now >= deadline) {
 			for (size_t i = 0; i < n; i++)
 				if (!ends[i].done) {
 					r = remote_fail(&ends[i], err, errlen, -ETIMEDOUT,
+							ends[i].timewait ?
+							"the old connection's TIME_WAIT still holds its address" :
 							ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS ?
 							"its peer's host did not connect again" :
 							"its peer's host did not take the connection again");

@@ -25,6 +25,8 @@
 #
 # Per run, in the state dir ($TCMH_STATE_ROOT, default /tmp, /tcmh.PREFIX):
 #   id_ed25519{,.pub}     the client key (no passphrase), authorized on every host
+#                         for root (authorized_keys_root; a test may add
+#                         authorized_keys_USER for an ordinary user)
 #   ssh_config            IdentityFile, no known_hosts, BatchMode, LogLevel ERROR
 #   bin/ssh, bin/scp      wrappers: exec /usr/bin/ssh -F STATE/ssh_config "$@"
 #   h<i>/                 sshd_config, host key, sshd.pid, sshd.log, uts (nsfs)
@@ -150,7 +152,8 @@ _tcmh_up_inner()
 
 	_tcmh_need_sshd || return 1
 	_tcmh_do ssh-keygen -q -t ed25519 -N '' -C "tcmh-$prefix" -f "$state/id_ed25519" || return 1
-	cp "$state/id_ed25519.pub" "$state/authorized_keys" || return 1
+	# One file per user: a key authorized for a test user is no key to root.
+	cp "$state/id_ed25519.pub" "$state/authorized_keys_root" || return 1
 	cat >"$state/ssh_config" <<-EOF
 	# written by tests/multihost/hosts.sh for the set $prefix
 	Host *
@@ -215,7 +218,7 @@ _tcmh_up_inner()
 		ListenAddress $ip:22
 		HostKey $state/h$i/ssh_host_ed25519_key
 		PidFile $state/h$i/sshd.pid
-		AuthorizedKeysFile $state/authorized_keys
+		AuthorizedKeysFile $state/authorized_keys_%u
 		PermitRootLogin prohibit-password
 		PubkeyAuthentication yes
 		PasswordAuthentication no

@@ -33,7 +33,7 @@ up() {
 start_coordinator() {
 	local prefix=$1 addr=$2 log=$3
 	shift 3
-	hosts_exec "$prefix" 1 "$TC" coordinator --listen "$addr" --secret "$SECRET" "$@" >"$log" 2>&1 &
+	hosts_exec "$prefix" 1 ${AS[@]+"${AS[@]}"} "$TC" coordinator --listen "$addr" --secret "$SECRET" "$@" >"$log" 2>&1 &
 	PIDS+=("$!")
 	wait_until 10 "the coordinator" grep -q listening "$log"
 }
@@ -42,7 +42,7 @@ start_coordinator() {
 # has N hosts' supervisors.
 # shellcheck disable=SC2153  # PREFIX is the test's, set before it sources this
 hosts_joined() {
-	[ "$(hosts_exec "$PREFIX" 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" \
+	[ "$(hosts_exec "$PREFIX" 1 ${AS[@]+"${AS[@]}"} "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" \
 		2>/dev/null | grep -c .)" = "$1" ]
 }
 

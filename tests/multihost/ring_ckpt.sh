@@ -18,7 +18,10 @@
 # connections close and sit in TIME_WAIT); restore --all-hosts: every node
 # starts again from the tick it had at the dump, ticks consecutive from there.
 # With --bench: prints "hosts N checkpoint MS restart MS" and skips the checks
-# that take time.
+# that take time.  With --user NAME (--rootless: $TC_TEST_USER, else tctest) every trace-ckpt command runs as that
+# ordinary user (its connections between hosts drained, its restore reaching
+# the other hosts with an ssh key of its own), so the whole computation is
+# checkpointed and restored without root.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces).
 
 set -u
@@ -29,6 +32,8 @@ N=3
 SIZE=
 BENCH=0
 CRASH=0
+AS_USER=
+AS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tc) TC=$2; shift 2 ;;
@@ -37,6 +42,8 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2; shift 2 ;;
 	--bench) BENCH=1; shift ;;
 	--crash) CRASH=1; shift ;;
+	--user) AS_USER=$2; shift 2 ;;
+	--rootless) AS_USER=${TC_TEST_USER:-tctest}; shift ;;
 	*) echo "ring_ckpt.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -47,6 +54,7 @@ RING=$(realpath "$RING")
 
 PREFIX=tcrk
 [ $CRASH = 1 ] && PREFIX=tcrc
+[ -n "$AS_USER" ] && PREFIX=tcru
 OCTET=$((80 + $$ % 40))
 PORT=$((7790 + CRASH))
 WORK=$(mktemp -d /tmp/tc-mh-ring.XXXXXX)
@@ -59,6 +67,31 @@ ROUNDS=100000
 up "$PREFIX" "$N" "$OCTET"
 log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
 
+# The ordinary user: its own work directory, ssh key and ssh in its PATH.
+if [ -n "$AS_USER" ]; then
+	id -u "$AS_USER" >/dev/null 2>&1 || { log "skip: no user $AS_USER (scripts/test makes tctest)"; exit 77; }
+	# sshd without PAM lets no key into a locked account (scripts/test unlocks tctest).
+	case $(getent shadow "$AS_USER" | cut -d: -f2) in
+	'!'*) log "skip: the account $AS_USER is locked ('!' in shadow): ssh cannot log it in"; exit 77 ;;
+	esac
+	STATE=$(hosts_state "$PREFIX")
+	mkdir -p "$WORK/ubin"
+	ssh-keygen -q -t ed25519 -N '' -C "$AS_USER" -f "$WORK/user_key" || fail "ssh-keygen"
+	cp "$WORK/user_key.pub" "$STATE/authorized_keys_$AS_USER"
+	# sshd reads it as the user: the state directory (0700) is traversed, not listed.
+	chmod 0711 "$STATE"
+	sed -e "s|User root|User $AS_USER|" -e "s|IdentityFile .*|IdentityFile $WORK/user_key|" \
+		"$STATE/ssh_config" >"$WORK/user_ssh_config"
+	printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$WORK/user_ssh_config" >"$WORK/ubin/ssh"
+	chmod 0755 "$WORK/ubin/ssh"
+	chown -R "$AS_USER:" "$WORK"
+	chmod 0755 "$WORK"
+	AS=(setpriv --reuid="$AS_USER" --regid="$AS_USER" --init-groups
+	    env -u XDG_RUNTIME_DIR HOME="$(getent passwd "$AS_USER" | cut -d: -f6)"
+	    PATH="$WORK/ubin:$PATH")
+	log "every trace-ckpt command runs as $AS_USER"
+fi
+
 start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
 start_node() {
@@ -68,7 +101,7 @@ start_node() {
 	[ -n "$SIZE" ] && args+=(-s "$SIZE")
 	# stdout is a file of the node's own, so it goes on in the same file after a restore.
 	# shellcheck disable=SC2016  # "$0" "$@" are the inner sh's
-	host_exec "$i" "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
+	host_exec "$i" ${AS[@]+"${AS[@]}"} "$TC" run --coordinator "$COORD" --secret "$SECRET" -- \
 		/bin/sh -c 'exec "$0" "$@" >>"'"$WORK/node$i.out"'"' "$RING" "${args[@]}" \
 		2>"$WORK/run$i.err" &
 	PIDS+=("$!")
@@ -83,7 +116,8 @@ log "ring running: $(for i in $(seq 1 "$N"); do printf 'node%s@%s ' "$i" "$(last
 if [ $BENCH = 0 ]; then
 	head -c 32 /dev/urandom >"$WORK/wrong"
 	chmod 600 "$WORK/wrong"
-	if host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$WORK/wrong" \
+	[ -z "$AS_USER" ] || chown "$AS_USER:" "$WORK/wrong"
+	if host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" dump --all-hosts --coordinator "$COORD" --secret "$WORK/wrong" \
 		-D "$WORK/bad-img" >"$WORK/wrong.out" 2>&1; then
 		fail "a dump with the wrong secret was taken"
 	fi
@@ -91,14 +125,14 @@ if [ $BENCH = 0 ]; then
 	wait_until 5 "the coordinator to log the refusal" grep -q "refused a connection" "$WORK/coord.log"
 	[ -e "$WORK/bad-img" ] && fail "an image directory was made for the unauthenticated command"
 	log "a command without the secret was refused"
-	host_exec 1 "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" >"$WORK/list.out" ||
+	host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" list --all-hosts --coordinator "$COORD" --secret "$SECRET" >"$WORK/list.out" ||
 		fail "list --all-hosts"
 	[ "$(grep -c . "$WORK/list.out")" = "$N" ] || fail "list --all-hosts shows $(grep -c . "$WORK/list.out") hosts"
 fi
 
 if [ $CRASH = 1 ]; then
 	for i in $(seq 1 "$N"); do BEFORE[i]=$(last_tick "$WORK/node$i.out"); done
-	host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" \
+	host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" \
 		>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
 	log "$(cat "$WORK/dump.out")"
 	for i in $(seq 1 "$N"); do AFTER[i]=$(last_tick "$WORK/node$i.out"); done
@@ -116,7 +150,7 @@ if [ $CRASH = 1 ]; then
 	log "every node killed at: $(for i in $(seq 1 "$N"); do printf '%s ' "$(last_tick "$WORK/node$i.out")"; done)"
 else
 	t0=$(date +%s%N)
-	host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+	host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
 		>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
 	t1=$(date +%s%N)
 	log "$(cat "$WORK/dump.out")"
@@ -134,7 +168,7 @@ else
 fi
 
 t2=$(date +%s%N)
-host_exec 1 "$TC" restore --all-hosts --coordinator "$COORD" --secret "$SECRET" "$WORK/img" \
+host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" restore --all-hosts --coordinator "$COORD" --secret "$SECRET" "$WORK/img" \
 	>"$WORK/restore.out" 2>"$WORK/restore.err" &
 RESTORE=$!
 PIDS+=("$RESTORE")
