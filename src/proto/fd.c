@@ -90,6 +90,12 @@ static const struct field fd_fields[] = {
 	F_BYTES(FD_A_FILE_ID, struct fd_record, file_id),
 };
 
+const struct field *fd_record_fields(size_t *n)
+{
+	*n = ARRAY_SIZE(fd_fields);
+	return fd_fields;
+}
+
 int fd_record_encode(struct tlv_buf *b, uint32_t type, const struct fd_record *f)
 {
 	return fields_encode_nest(b, type, fd_fields, ARRAY_SIZE(fd_fields), f);

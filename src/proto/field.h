@@ -35,6 +35,11 @@ struct field {
 #define F_STR(t, st, m) FIELD(t, FK_STR, st, m)
 #define F_BLOB(t, st, m, lenm) { (t), FK_BLOB, offsetof(st, m), offsetof(st, lenm) }
 
+/* The tables of the records that are nests of fields only (tests cover every field). */
+const struct field *fd_record_fields(size_t *n);
+const struct field *vma_record_fields(size_t *n);
+const struct field *thread_record_fields(size_t *n);
+
 /* Zero scalars and NULL pointers are left out: absent decodes as zero. */
 int fields_encode(struct tlv_buf *b, const struct field *f, size_t n, const void *obj);
 /*

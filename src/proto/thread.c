@@ -23,6 +23,12 @@ static const struct field thread_fields[] = {
 	F_U32(THREAD_A_RSEQ_SIG, struct thread_record, rseq_sig),
 };
 
+const struct field *thread_record_fields(size_t *n)
+{
+	*n = ARRAY_SIZE(thread_fields);
+	return thread_fields;
+}
+
 int thread_record_encode(struct tlv_buf *b, uint32_t type, const struct thread_record *t)
 {
 	long nest = tlv_nest_start(b, type);

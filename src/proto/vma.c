@@ -28,6 +28,12 @@ static const struct field vma_fields[] = {
 	F_BYTES(VMA_A_FILE_ID, struct vma_record, file_id),
 };
 
+const struct field *vma_record_fields(size_t *n)
+{
+	*n = ARRAY_SIZE(vma_fields);
+	return vma_fields;
+}
+
 int vma_record_encode(struct tlv_buf *b, uint32_t type, const struct vma_record *v)
 {
 	return fields_encode_nest(b, type, vma_fields, ARRAY_SIZE(vma_fields), v);
