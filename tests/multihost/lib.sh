@@ -59,3 +59,40 @@ crash_programs() {
 	[ ${#progs[@]} = "$2" ] || fail "found ${#progs[@]} programs to kill, not $2"
 	kill -KILL "${progs[@]}"
 }
+
+# as_user_authorize USER PREFIX: the key of as_user_setup, on another host set.
+as_user_authorize() {
+	local state
+	state=$(hosts_state "$2")
+	cp "$WORK/user_key.pub" "$state/authorized_keys_$1" || fail "authorizing $1 on $2"
+	# sshd reads it as the user: the state directory (0700) is traversed, not listed.
+	chmod 0711 "$state"
+}
+
+# as_user_setup USER PREFIX...: from here every trace-ckpt command of the test
+# runs as USER (prefix them with ${AS[@]+"${AS[@]}"}): WORK becomes the user's,
+# the user gets an ssh key of its own, authorized on the host sets named (per
+# user: no key to root), and an ssh in its PATH ($WORK/ubin/ssh) that uses it.
+# Skips (77) when the user is missing or locked.
+as_user_setup() {
+	local user=$1 prefix state home
+	shift
+	id -u "$user" >/dev/null 2>&1 || { log "skip: no user $user (scripts/test makes tctest)"; exit 77; }
+	# sshd without PAM lets no key into a locked account (scripts/test unlocks tctest).
+	case $(getent shadow "$user" | cut -d: -f2) in
+	'!'*) log "skip: the account $user is locked ('!' in shadow): ssh cannot log it in"; exit 77 ;;
+	esac
+	mkdir -p "$WORK/ubin"
+	ssh-keygen -q -t ed25519 -N '' -C "$user" -f "$WORK/user_key" || fail "ssh-keygen"
+	for prefix in "$@"; do as_user_authorize "$user" "$prefix"; done
+	sed -e "s|User root|User $user|" -e "s|IdentityFile .*|IdentityFile $WORK/user_key|" \
+		"$(hosts_state "$1")/ssh_config" >"$WORK/user_ssh_config"
+	printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$WORK/user_ssh_config" >"$WORK/ubin/ssh"
+	chmod 0755 "$WORK/ubin/ssh"
+	chown -R "$user:" "$WORK"
+	chmod 0755 "$WORK"
+	home=$(getent passwd "$user" | cut -d: -f6)
+	AS=(setpriv --reuid="$user" --regid="$user" --init-groups
+	    env -u XDG_RUNTIME_DIR HOME="$home" PATH="$WORK/ubin:$PATH")
+	log "every trace-ckpt command runs as $user"
+}

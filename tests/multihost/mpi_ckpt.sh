@@ -8,15 +8,20 @@
 # --all-hosts, and finishes: ticks go on from where they were and rank 0
 # checks the final result against the one an uninterrupted run computes.
 #
-#   mpi_ckpt.sh --tc TRACE_CKPT
+#   mpi_ckpt.sh --tc TRACE_CKPT [--rootless]
+# --rootless: mpirun, the dump and the restore as the test user
+# ($TC_TEST_USER, else tctest), through its own ssh; TCP drained.
 # Exit: 0 pass, 1 fail, 77 skip (not root, no namespaces, no Open MPI).
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TC=
+AS_USER=
+AS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;
+	--rootless) AS_USER=${TC_TEST_USER:-tctest}; shift ;;
 	*) echo "mpi_ckpt.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -25,6 +30,7 @@ done
 	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
 
 PREFIX=tcmp
+[ -z "$AS_USER" ] || PREFIX=tcmu
 N=2
 OCTET=$((200 + $$ % 20))
 COORD=10.$OCTET.0.1:7796
@@ -38,13 +44,19 @@ mpicc.openmpi -O2 -Wall -Wextra -Werror -o "$WORK/mpi_ring" "$HERE/mpi_ring.c" |
 up "$PREFIX" "$N" "$OCTET"
 STATE=$(hosts_state "$PREFIX")
 log "$N hosts up; work directory $WORK"
+# The ssh that mpirun and the restore use: root's, or the test user's own.
+SSHBIN=$STATE/bin
+if [ -n "$AS_USER" ]; then
+	as_user_setup "$AS_USER" "$PREFIX"
+	SSHBIN=$WORK/ubin
+fi
 start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
 MPIRUN=(mpirun.openmpi --allow-run-as-root -np 4 --host "${PREFIX}1:2,${PREFIX}2:2"
 	--mca pml ob1 --mca btl "self,vader,tcp" --mca btl_tcp_if_include eth0
 	--mca oob_tcp_if_include eth0 --mca mpi_yield_when_idle 1
 	"$WORK/mpi_ring" -n "$ROUNDS" -i 10)
-host_exec 1 env PATH="$STATE/bin:$PATH" OMPI_MCA_plm_rsh_agent="$STATE/bin/ssh" \
+host_exec 1 ${AS[@]+"${AS[@]}"} env PATH="$SSHBIN:$PATH" OMPI_MCA_plm_rsh_agent="$SSHBIN/ssh" \
 	"$TC" run --coordinator "$COORD" --secret "$SECRET" -- "${MPIRUN[@]}" \
 	>"$WORK/run.out" 2>"$WORK/run.err" </dev/null &
 RUN=$!
@@ -53,7 +65,7 @@ wait_until 60 "the job to tick" has_ticks "$WORK/run.out" 30
 wait_until 30 "both hosts in the computation" hosts_joined 2
 log "mpirun runs 4 ranks on 2 hosts, each host's part supervised (tick $(last_tick "$WORK/run.out"))"
 
-host_exec 1 "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
+host_exec 1 ${AS[@]+"${AS[@]}"} "$TC" dump --all-hosts --coordinator "$COORD" --secret "$SECRET" -D "$WORK/img" --kill \
 	>"$WORK/dump.out" 2>&1 || fail "dump --all-hosts: $(cat "$WORK/dump.out")"
 log "$(head -1 "$WORK/dump.out")"
 wait "$RUN"
@@ -62,7 +74,7 @@ rc=$?
 BEFORE=$(last_tick "$WORK/run.out")
 log "killed at tick $BEFORE"
 
-host_exec 1 env PATH="$STATE/bin:$PATH" "$TC" restore --all-hosts --coordinator "$COORD" \
+host_exec 1 ${AS[@]+"${AS[@]}"} env PATH="$SSHBIN:$PATH" "$TC" restore --all-hosts --coordinator "$COORD" \
 	--secret "$SECRET" "$WORK/img" >"$WORK/restore.out" 2>"$WORK/restore.err" </dev/null &
 RESTORE=$!
 PIDS+=("$RESTORE")

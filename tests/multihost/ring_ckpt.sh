@@ -68,29 +68,7 @@ up "$PREFIX" "$N" "$OCTET"
 log "$N hosts up (10.$OCTET.0.1-$N); work directory $WORK"
 
 # The ordinary user: its own work directory, ssh key and ssh in its PATH.
-if [ -n "$AS_USER" ]; then
-	id -u "$AS_USER" >/dev/null 2>&1 || { log "skip: no user $AS_USER (scripts/test makes tctest)"; exit 77; }
-	# sshd without PAM lets no key into a locked account (scripts/test unlocks tctest).
-	case $(getent shadow "$AS_USER" | cut -d: -f2) in
-	'!'*) log "skip: the account $AS_USER is locked ('!' in shadow): ssh cannot log it in"; exit 77 ;;
-	esac
-	STATE=$(hosts_state "$PREFIX")
-	mkdir -p "$WORK/ubin"
-	ssh-keygen -q -t ed25519 -N '' -C "$AS_USER" -f "$WORK/user_key" || fail "ssh-keygen"
-	cp "$WORK/user_key.pub" "$STATE/authorized_keys_$AS_USER"
-	# sshd reads it as the user: the state directory (0700) is traversed, not listed.
-	chmod 0711 "$STATE"
-	sed -e "s|User root|User $AS_USER|" -e "s|IdentityFile .*|IdentityFile $WORK/user_key|" \
-		"$STATE/ssh_config" >"$WORK/user_ssh_config"
-	printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$WORK/user_ssh_config" >"$WORK/ubin/ssh"
-	chmod 0755 "$WORK/ubin/ssh"
-	chown -R "$AS_USER:" "$WORK"
-	chmod 0755 "$WORK"
-	AS=(setpriv --reuid="$AS_USER" --regid="$AS_USER" --init-groups
-	    env -u XDG_RUNTIME_DIR HOME="$(getent passwd "$AS_USER" | cut -d: -f6)"
-	    PATH="$WORK/ubin:$PATH")
-	log "every trace-ckpt command runs as $AS_USER"
-fi
+[ -z "$AS_USER" ] || as_user_setup "$AS_USER" "$PREFIX"
 
 start_coordinator "$PREFIX" "$COORD" "$WORK/coord.log"
 
