@@ -39,7 +39,9 @@ enum proc_attr {
 	PROC_A_NO_NEW_PRIVS,	/* u32 */
 	PROC_A_SECCOMP,		/* u32 count + struct sock_filter[], repeated, oldest first */
 	PROC_A_CREDS,		/* nest creds_attr */
-	PROC_A_MAX = PROC_A_CREDS,
+	PROC_A_BASE_FILE,	/* string, repeated: struct base_file.name, in order */
+	PROC_A_BASE_RUN,	/* struct base_run, repeated, by address */
+	PROC_A_MAX = PROC_A_BASE_RUN,
 };
 
 enum creds_attr {

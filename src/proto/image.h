@@ -36,6 +36,7 @@ struct mem_reader {
 
 struct image_stats {
 	uint64_t bytes_written;		/* all files */
+	uint64_t bytes_linked;		/* earlier generations' files, linked */
 	uint64_t pages_dumped;
 	uint64_t write_ns;		/* time spent in image_write */
 };

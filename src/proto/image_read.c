@@ -293,12 +293,81 @@ int core_parse_buffer(void *buf, size_t len, struct process_record *p, char *err
 	return r;
 }
 
-static bool file_listed(const struct manifest *m, const char *path)
+static const struct manifest_file *file_entry(const struct manifest *m, const char *path)
 {
 	for (size_t i = 0; i < m->nr_files; i++)
 		if (!strcmp(m->files[i].path, path))
-			return true;
-	return false;
+			return &m->files[i];
+	return NULL;
+}
+
+static bool file_listed(const struct manifest *m, const char *path)
+{
+	return file_entry(m, path) != NULL;
+}
+
+static void take_entry(struct base_file *b, const struct manifest_file *f)
+{
+	b->size = f->size;
+	b->xxh3 = f->xxh3;
+	b->head_len = f->head_len;
+	b->head_xxh3 = f->head_xxh3;
+}
+
+/*
+ * An incremental image's pages of earlier generations: files of this
+ * host's directory that the manifest lists, runs inside them, sorted and
+ * clear of each other and of the core's own.
+ */
+static int load_bases(const char *absdir, const struct manifest *m, const char *host,
+		      struct process_record *p, char *err, size_t errlen)
+{
+	const char *core = p->core_path;
+	size_t k = 0;
+
+	if (p->nr_base_files > TC_MAX_BASE_FILES) {
+		set_err(err, errlen, "%s: %zu earlier generations (at most %d)", core,
+			p->nr_base_files, TC_MAX_BASE_FILES);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < p->nr_base_files; i++) {
+		struct base_file *b = &p->base_files[i];
+		const struct manifest_file *f;
+		char rel[PATH_MAX];
+
+		if (!b->name || strchr(b->name, '/') || !image_path_is_safe(b->name) ||
+		    snprintf(rel, sizeof(rel), "%s/%s", host, b->name) >= (int)sizeof(rel) ||
+		    !(f = file_entry(m, rel))) {
+			set_err(err, errlen, "%s: earlier generation's file %zu: bad name or no "
+				"checksum", core, i);
+			return -EBADMSG;
+		}
+		take_entry(b, f);
+		if (asprintf(&b->path, "%s/%s", absdir, rel) < 0) {
+			b->path = NULL;
+			return -ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; i < p->nr_base_runs; i++) {
+		const struct base_run *r = &p->base_runs[i];
+		bool bad = r->file >= p->nr_base_files || !r->len || r->vaddr % 4096 ||
+			   r->len % 4096 || r->file_off % 4096 || r->vaddr + r->len < r->vaddr ||
+			   (i && r->vaddr < p->base_runs[i - 1].vaddr + p->base_runs[i - 1].len);
+
+		if (!bad && (r->file_off > p->base_files[r->file].size ||
+			     r->len > p->base_files[r->file].size - r->file_off))
+			bad = true;
+		while (!bad && k < p->nr_runs && p->runs[k].vaddr + p->runs[k].len <= r->vaddr)
+			k++;
+		if (!bad && k < p->nr_runs && p->runs[k].vaddr < r->vaddr + r->len)
+			bad = true;
+		if (bad) {
+			set_err(err, errlen, "%s: earlier generation's pages at 0x%llx: bad run",
+				core, (unsigned long long)r->vaddr);
+			return -EBADMSG;
+		}
+	}
+	return 0;
 }
 
 static int absolutize(const char *absdir, const char *host, char **content)
@@ -328,6 +397,7 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 	r = read_core(dirfd, mp->core, p, err, errlen);
 	if (r < 0)
 		return r;
+	take_entry(&p->core_entry, file_entry(m, mp->core));
 	if (p->pid != mp->pid) {
 		set_err(err, errlen, "%s: holds pid %d, manifest says %d", mp->core, p->pid,
 			mp->pid);
@@ -341,6 +411,9 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 		set_err(err, errlen, "manifest: bad host name for pid %d", mp->pid);
 		return -EBADMSG;
 	}
+	r = load_bases(absdir, m, host, p, err, errlen);
+	if (r < 0)
+		return r;
 	for (size_t j = 0; j < p->nr_vmas; j++) {
 		struct vma_record *v = &p->vmas[j];
 

@@ -585,6 +585,34 @@ out:
 	return r;
 }
 
+/*
+ * An incremental image holds the earlier generations' cores it takes pages
+ * from as hard links: deleting an older image (--keep) never takes pages a
+ * newer one needs, and each image stands on its own.
+ */
+static int link_bases(struct writer *w, const struct process_record *p)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < p->nr_base_files; i++) {
+		const struct base_file *b = &p->base_files[i];
+		int r;
+
+		if (!b->name || !b->path || strchr(b->name, '/'))
+			return -EINVAL;
+		if (linkat(AT_FDCWD, b->path, w->host_fd, b->name, 0) < 0)
+			return log_ret(neg_errno(), "pid %d: linking %s into %s/%s: %m", p->pid,
+				       b->path, w->tmp, w->c->host);
+		path_fmt(path, sizeof(path), "%s/%s", w->c->host, b->name);
+		r = add_file_head(w, path, b->size, b->xxh3, b->head_len, b->head_xxh3);
+		if (r < 0)
+			return r;
+		w->st.bytes_written -= b->size;
+		w->st.bytes_linked += b->size;
+	}
+	return 0;
+}
+
 static int fsync_dir(const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -755,6 +783,8 @@ static int write_all(struct writer *w, const char *dir)
 		return r;
 	for (size_t i = 0; i < c->nr_procs; i++) {
 		r = write_core(w, &c->procs[i]);
+		if (r == 0)
+			r = link_bases(w, &c->procs[i]);
 		if (r < 0)
 			return r;
 	}

@@ -114,6 +114,12 @@ void process_record_free(struct process_record *p)
 		vma_record_free(&p->vmas[i]);
 	free(p->vmas);
 	free(p->runs);
+	for (size_t i = 0; i < p->nr_base_files; i++) {
+		free(p->base_files[i].name);
+		free(p->base_files[i].path);
+	}
+	free(p->base_files);
+	free(p->base_runs);
 	/* content_fd belongs to the collector, which closes it. */
 	for (size_t i = 0; i < p->nr_fds; i++)
 		fd_record_free(&p->fds[i]);

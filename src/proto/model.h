@@ -112,6 +112,28 @@ struct page_run {
 	uint64_t file_off;	/* offset in the core file: set by writer and reader */
 };
 
+/*
+ * Pages of an incremental image that did not change since an earlier
+ * generation: contiguous in memory and in that generation's core file,
+ * which this image holds as a hard link, base_files[file].  Packed,
+ * PROC_A_BASE_RUN each: the layout is part of the format.
+ */
+struct base_run {
+	uint64_t vaddr, len;	/* page aligned */
+	uint64_t file_off;	/* page aligned, in base_files[file] */
+	uint32_t file;
+	uint32_t pad;
+};
+
+/* Earlier generations one image may take pages from (a chain this long is merged). */
+#define TC_MAX_BASE_FILES 15
+
+struct base_file {
+	char *name;		/* the record's: a file name in the host's directory */
+	char *path;		/* writer: the file to link; reader: absolute path */
+	uint64_t size, xxh3, head_len, head_xxh3;	/* its manifest entry */
+};
+
 struct thread_record {
 	pid_t tid;			/* in the computation's pid namespace */
 	struct user_regs_struct regs;	/* as read at the stop; fs_base/gs_base included */
@@ -401,6 +423,11 @@ struct process_record {
 	struct vma_record *vmas;	/* sorted by address */
 	size_t nr_runs;
 	struct page_run *runs;		/* sorted by address */
+	/* An incremental image: pages kept from earlier generations. */
+	size_t nr_base_files;
+	struct base_file *base_files;
+	uint32_t nr_base_runs;
+	struct base_run *base_runs;	/* sorted by address, none in runs */
 	size_t nr_fds;
 	struct fd_record *fds;		/* sorted by fd */
 
@@ -420,6 +447,7 @@ struct process_record {
 	struct creds_record creds;
 
 	char *core_path;		/* reader only: the core file of this process */
+	struct base_file core_entry;	/* reader only: core_path's manifest entry */
 };
 
 struct computation {

@@ -62,6 +62,10 @@ int process_record_encode(struct tlv_buf *b, const struct process_record *p)
 		vma_record_encode(b, PROC_A_VMA, &p->vmas[i]);
 	for (size_t i = 0; i < p->nr_fds; i++)
 		fd_record_encode(b, PROC_A_FD, &p->fds[i]);
+	for (size_t i = 0; i < p->nr_base_files; i++)
+		tlv_put_str(b, PROC_A_BASE_FILE, p->base_files[i].name);
+	for (uint32_t i = 0; i < p->nr_base_runs; i++)
+		tlv_put(b, PROC_A_BASE_RUN, &p->base_runs[i], sizeof(p->base_runs[i]));
 	return b->err;
 }
 
@@ -83,7 +87,7 @@ static int alloc_items(const void *buf, size_t len, uint32_t type, size_t size,
 }
 
 static int decode_one(const struct tlv_attr *a, struct process_record *p,
-		      size_t *nt, size_t *nv, size_t *nf)
+		      size_t *nt, size_t *nv, size_t *nf, size_t *nb)
 {
 	switch (a->type) {
 	case PROC_A_RLIMIT: {
@@ -118,6 +122,8 @@ static int decode_one(const struct tlv_attr *a, struct process_record *p,
 		return vma_record_decode(a, &p->vmas[(*nv)++]);
 	case PROC_A_FD:
 		return fd_record_decode(a, &p->fds[(*nf)++]);
+	case PROC_A_BASE_FILE:
+		return tlv_get_strdup(a, &p->base_files[(*nb)++].name);
 	}
 	return 0;
 }
@@ -125,7 +131,7 @@ static int decode_one(const struct tlv_attr *a, struct process_record *p,
 static int decode(const void *buf, size_t len, struct process_record *p)
 {
 	const struct tlv_attr *tb[PROC_A_MAX + 1], *a;
-	size_t rem, nt = 0, nv = 0, nf = 0;
+	size_t rem, nt = 0, nv = 0, nf = 0, nb = 0;
 	void *arr;
 	int r;
 
@@ -168,8 +174,18 @@ static int decode(const void *buf, size_t len, struct process_record *p)
 		p->fds[i].tty_hold_fd = -1;
 		p->fds[i].flight_fd = -1;
 	}
+	r = alloc_items(buf, len, PROC_A_BASE_FILE, sizeof(*p->base_files), &arr,
+			&p->nr_base_files);
+	if (r < 0)
+		return r;
+	p->base_files = arr;
+	r = tlv_collect_fixed(buf, len, PROC_A_BASE_RUN, sizeof(struct base_run), &arr,
+			      &p->nr_base_runs);
+	if (r < 0)
+		return r;
+	p->base_runs = arr;
 	tlv_for_each(a, buf, len, rem) {
-		r = decode_one(a, p, &nt, &nv, &nf);
+		r = decode_one(a, p, &nt, &nv, &nf, &nb);
 		if (r < 0)
 			return r;
 	}

@@ -303,26 +303,51 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 	return 0;
 }
 
+static int check_run(const struct process_record *p, const struct stub_vma *vmas, uint32_t nr_vmas,
+		     uint32_t *j, uint64_t vaddr, uint64_t len, uint64_t prev_end)
+{
+	if (vaddr % PAGE || len % PAGE || !len || vaddr < prev_end)
+		return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 ": unaligned, out of order"
+			       " or twice", p->pid, vaddr);
+	while (*j < nr_vmas && vmas[*j].end <= vaddr)
+		(*j)++;
+	if (*j == nr_vmas || vaddr < vmas[*j].start || vaddr + len > vmas[*j].end)
+		return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 "-0x%" PRIx64
+			       " are in no mapping", p->pid, vaddr, vaddr + len);
+	return 0;
+}
+
+/* The core's runs and the earlier generations' in one list by address. */
 static int fill_runs(const struct process_record *p, const struct stub_vma *vmas, uint32_t nr_vmas,
 		     struct stub_run *out)
 {
-	uint32_t j = 0;
+	uint64_t prev_end = 0;
+	uint32_t j = 0, b = 0, n = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i < p->nr_runs; i++) {
-		const struct page_run *r = &p->runs[i];
+	while (i < p->nr_runs || b < p->nr_base_runs) {
+		bool own = b == p->nr_base_runs ||
+			   (i < p->nr_runs && p->runs[i].vaddr < p->base_runs[b].vaddr);
+		struct stub_run sr;
+		int r;
 
-		if (r->vaddr % PAGE || r->len % PAGE || !r->len ||
-		    (i && r->vaddr < p->runs[i - 1].vaddr + p->runs[i - 1].len))
-			return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 ": unaligned or out of"
-				       " order", p->pid, r->vaddr);
-		while (j < nr_vmas && vmas[j].end <= r->vaddr)
-			j++;
-		if (j == nr_vmas || r->vaddr < vmas[j].start || r->vaddr + r->len > vmas[j].end)
-			return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 "-0x%" PRIx64
-				       " are in no mapping", p->pid, r->vaddr, r->vaddr + r->len);
-		out[i].vaddr = r->vaddr;
-		out[i].len = r->len;
-		out[i].file_off = r->file_off;
+		if (own) {
+			sr = (struct stub_run){ p->runs[i].vaddr, p->runs[i].len,
+						p->runs[i].file_off, 0, 0 };
+			i++;
+		} else {
+			const struct base_run *br = &p->base_runs[b++];
+
+			if (br->file >= p->nr_base_files)
+				return log_ret(-EINVAL, "pid %d: pages at 0x%" PRIx64 ": no file %u",
+					       p->pid, br->vaddr, br->file);
+			sr = (struct stub_run){ br->vaddr, br->len, br->file_off, br->file + 1, 0 };
+		}
+		r = check_run(p, vmas, nr_vmas, &j, sr.vaddr, sr.len, prev_end);
+		if (r < 0)
+			return r;
+		prev_end = sr.vaddr + sr.len;
+		out[n++] = sr;
 	}
 	return 0;
 }
@@ -648,13 +673,16 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	if (memfd < 0)
 		return log_ret(neg_errno(), "pid %d: memfd_create: %m", p->pid);
 
-	nr_close_max = 3 + p->nr_vmas + fds->nr_close;
+	nr_close_max = 3 + p->nr_vmas + fds->nr_close + p->nr_base_files;
 	nr_cloexec_max = fds->cloexec_fds ? fds->nr_cloexec : p->nr_fds;
 	reserve(&l, sizeof(struct stub_plan), 64);
 	close_off = reserve(&l, nr_close_max * sizeof(int32_t), 8);
 	cloexec_off = reserve(&l, nr_cloexec_max * sizeof(int32_t), 8);
 	vmas_off = reserve(&l, p->nr_vmas * sizeof(struct stub_vma), 8);
-	runs_off = reserve(&l, p->nr_runs * sizeof(struct stub_run), 8);
+	if (p->nr_base_files > STUB_MAX_FILES - 1)
+		return log_ret(-E2BIG, "pid %d: pages from %zu earlier generations (at most %d)",
+			       p->pid, p->nr_base_files, STUB_MAX_FILES - 1);
+	runs_off = reserve(&l, (p->nr_runs + p->nr_base_runs) * sizeof(struct stub_run), 8);
 	auxv_off = reserve(&l, p->mm.auxv_len, 16);
 	siginfo_off = reserve(&l, p->nr_shared_pending * sizeof(struct stub_siginfo), 8);
 	threads_off = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
@@ -685,6 +713,11 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 		add_fd(close_list, &plan->nr_close, fds->vma_fds[i]);
 	for (size_t i = 0; i < fds->nr_close; i++)
 		add_fd(close_list, &plan->nr_close, fds->close_fds[i]);
+	for (size_t i = 0; i < p->nr_base_files; i++) {
+		plan->base_fds[i] = fds->base_fds[i];
+		add_fd(close_list, &plan->nr_close, fds->base_fds[i]);
+	}
+	plan->nr_base_fds = p->nr_base_files;
 	plan->close_off = close_off;
 	r = check_close_list(p, close_list, plan->nr_close, fds->status_fd);
 	if (r < 0)
@@ -711,7 +744,7 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 		      (struct stub_run *)(blob + runs_off));
 	if (r < 0)
 		return r;
-	plan->nr_runs = p->nr_runs;
+	plan->nr_runs = p->nr_runs + p->nr_base_runs;
 	plan->runs_off = runs_off;
 
 	r = plan_read_specials(plan->special);

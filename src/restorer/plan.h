@@ -29,6 +29,8 @@ struct plan_fds {
 	/* fds to set FD_CLOEXEC on; NULL: the record's fds with cloexec set. */
 	const int *cloexec_fds;
 	size_t nr_cloexec;
+	/* p->base_files[k], opened; the stub closes them too. */
+	const int *base_fds;
 	/* setgroups works here (not in a user namespace that denies it). */
 	bool can_setgroups;
 };

@@ -154,6 +154,7 @@ static int dup_high(int fd, int base)
 
 struct child_fds {
 	int image, exe, status, plan;
+	int bases[TC_MAX_BASE_FILES];	/* p->base_files, opened */
 	int *vma;		/* per VMA of the process, -1 when anonymous */
 	int *keep;		/* every fd the stub is handed */
 	size_t nr_keep;
@@ -331,7 +332,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 
 	cf.status = status_fd;
 	cf.vma = malloc((p->nr_vmas + 1) * sizeof(int));
-	cf.keep = malloc((p->nr_vmas + 8) * sizeof(int));
+	cf.keep = malloc((p->nr_vmas + 8 + p->nr_base_files) * sizeof(int));
 	if (!cf.vma || !cf.keep)
 		child_fail(status_fd, STUB_ERR_FD, -ENOMEM, 0, "out of memory");
 	if (chdir(p->cwd) < 0) {
@@ -350,6 +351,17 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.keep[cf.nr_keep++] = status_fd;
 	cf.keep[cf.nr_keep++] = cf.image;
 	cf.keep[cf.nr_keep++] = cf.exe;
+	for (size_t i = 0; i < p->nr_base_files && i < TC_MAX_BASE_FILES; i++) {
+		int fd = open(p->base_files[i].path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			snprintf(err, sizeof(err), "pid %d: %s: %m", p->pid,
+				 p->base_files[i].path);
+			child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
+		}
+		cf.bases[i] = dup_high(fd, base);
+		cf.keep[cf.nr_keep++] = cf.bases[i];
+	}
 	r = open_mapped_files(p, &rc->descs, &cf, base, err, sizeof(err));
 	if (r < 0)
 		child_fail(status_fd, STUB_ERR_FD, r, 0, err);
@@ -362,6 +374,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 		.status_fd = status_fd,
 		.exe_fd = cf.exe,
 		.vma_fds = cf.vma,
+		.base_fds = cf.bases,
 		.can_setgroups = rc->can_setgroups,
 	};
 	r = plan_build(p, &pf, &cf.plan);

@@ -39,9 +39,14 @@ struct stub_vma {
 	uint64_t shm_size;	/* STUB_VMA_SYSV: bytes of the segment */
 };
 
-/* Pages to read from the core file (image_fd) into memory. */
+/* Files pages come from: 0 is the core (image_fd), k an earlier generation's (base_fds[k - 1]). */
+#define STUB_MAX_FILES 16
+
+/* Pages to read from file `file` into memory. */
 struct stub_run {
 	uint64_t vaddr, len, file_off;
+	uint32_t file;
+	uint32_t pad;
 };
 
 struct stub_sigaction {
@@ -192,6 +197,9 @@ struct stub_plan {
 	uint64_t timers_off;		/* struct stub_timer[nr_timers] */
 
 	struct stub_creds creds;
+
+	uint32_t nr_base_fds;		/* at most STUB_MAX_FILES - 1 */
+	int32_t base_fds[STUB_MAX_FILES - 1];
 };
 
 /* What the stub reports on status_fd: one message, then it parks. */

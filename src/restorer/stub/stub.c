@@ -249,6 +249,8 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 			return -EINVAL;
 		if (i && r[i].vaddr < r[i - 1].vaddr + r[i - 1].len)
 			return -EINVAL;
+		if (r[i].file > p->nr_base_fds || p->nr_base_fds > STUB_MAX_FILES - 1)
+			return -EINVAL;
 		while (j < p->nr_vmas && v[j].end <= r[i].vaddr)
 			j++;
 		if (j == p->nr_vmas || r[i].vaddr < v[j].start || r[i].vaddr + r[i].len > v[j].end)
@@ -542,20 +544,23 @@ static void redo_madvise(struct ctx *c, const struct stub_vma *v, uint32_t bits)
  */
 struct loader {
 	long uffd;		/* -1: read() only */
-	uint64_t image;		/* the image file mapped read-only, 0: not */
-	uint64_t image_len;
+	int32_t fd[STUB_MAX_FILES];		/* the core, then earlier generations' */
+	uint64_t image[STUB_MAX_FILES];		/* each file mapped read-only, 0: not */
+	uint64_t image_len[STUB_MAX_FILES];
 };
 
-static void loader_open(struct loader *l, const struct stub_plan *p, uint64_t image_len)
+static void loader_open(struct loader *l, const struct stub_plan *p)
 {
 	struct uffdio_api api = { .api = UFFD_API };
+	uint32_t i;
 	long ret;
 
 	l->uffd = -1;
-	l->image = 0;
-	l->image_len = image_len;
-	if (!image_len)
-		return;
+	l->fd[0] = p->image_fd;
+	for (i = 1; i < STUB_MAX_FILES; i++)
+		l->fd[i] = i <= p->nr_base_fds ? p->base_fds[i - 1] : -1;
+	for (i = 0; i < STUB_MAX_FILES; i++)
+		l->image[i] = 0;
 	/* User-mode faults only: all it needs for copying, and allowed unprivileged. */
 	ret = sys1(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	if (is_err(ret))
@@ -566,19 +571,22 @@ static void loader_open(struct loader *l, const struct stub_plan *p, uint64_t im
 	}
 	l->uffd = ret;
 	/* Placed by the kernel now that every mapping of the program exists: it meets none. */
-	ret = sys_mmap(0, image_len, PROT_READ, MAP_PRIVATE, p->image_fd, 0);
-	if (is_err(ret)) {
-		sys1(__NR_close, l->uffd);
-		l->uffd = -1;
-		return;
+	for (i = 0; i < STUB_MAX_FILES; i++) {
+		if (!l->image_len[i] || l->fd[i] < 0)
+			continue;
+		ret = sys_mmap(0, l->image_len[i], PROT_READ, MAP_PRIVATE, l->fd[i], 0);
+		if (!is_err(ret))
+			l->image[i] = (uint64_t)ret;
 	}
-	l->image = (uint64_t)ret;
 }
 
 static void loader_close(struct loader *l)
 {
-	if (l->image)
-		sys2(__NR_munmap, l->image, l->image_len);
+	uint32_t i;
+
+	for (i = 0; i < STUB_MAX_FILES; i++)
+		if (l->image[i])
+			sys2(__NR_munmap, l->image[i], l->image_len[i]);
 	if (l->uffd >= 0)
 		sys1(__NR_close, l->uffd);
 }
@@ -588,11 +596,11 @@ static uint64_t copy_run(const struct loader *l, const struct stub_run *r)
 {
 	uint64_t done = 0;
 
-	if (r->file_off + r->len > l->image_len)
+	if (!l->image[r->file] || r->file_off + r->len > l->image_len[r->file])
 		return 0;
 	while (done < r->len) {
 		struct uffdio_copy cp = {
-			.dst = r->vaddr + done, .src = l->image + r->file_off + done,
+			.dst = r->vaddr + done, .src = l->image[r->file] + r->file_off + done,
 			.len = r->len - done, .mode = 0,
 		};
 		long ret = sys3(__NR_ioctl, l->uffd, (long)UFFDIO_COPY, (long)&cp);
@@ -609,10 +617,9 @@ static uint64_t copy_run(const struct loader *l, const struct stub_run *r)
 static void load_runs(struct ctx *c, const struct loader *l, const struct stub_vma *v,
 		      const struct stub_run *r, uint32_t first, uint32_t end)
 {
-	const struct stub_plan *p = c->plan;
 	struct uffdio_range range = { .start = v->start, .len = v->end - v->start };
 	struct uffdio_register reg = { .range = range, .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int by_copy = l->image && (v->flags & STUB_VMA_ANON) && !(v->flags & STUB_VMA_SHARED) &&
+	int by_copy = l->uffd >= 0 && (v->flags & STUB_VMA_ANON) && !(v->flags & STUB_VMA_SHARED) &&
 		      !(v->madv & STUB_MADV_HUGEPAGE);
 	uint32_t k;
 	long ret;
@@ -629,7 +636,7 @@ static void load_runs(struct ctx *c, const struct loader *l, const struct stub_v
 			sys3(__NR_ioctl, l->uffd, (long)UFFDIO_UNREGISTER, (long)&range);
 			by_copy = 0;
 		}
-		ret = read_full_at(p->image_fd, r[k].vaddr + done, r[k].len - done,
+		ret = read_full_at(l->fd[r[k].file], r[k].vaddr + done, r[k].len - done,
 				   r[k].file_off + done);
 		if (ret)
 			report_fail(c->status_fd, STUB_ERR_READ, ret, r[k].vaddr);
@@ -679,11 +686,12 @@ static void build_memory(struct ctx *c)
 	const struct stub_plan *p = c->plan;
 	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
 	const struct stub_run *r = PLAN_ARRAY(p, p->runs_off, struct stub_run);
-	uint64_t image_len = 0;
 	struct loader l;
 	uint32_t i, j, k;
 	long ret;
 
+	for (i = 0; i < STUB_MAX_FILES; i++)
+		l.image_len[i] = 0;
 	/* Every mapping first, writable where pages go in. */
 	for (i = 0, j = 0; i < p->nr_vmas; i++) {
 		int flags = MAP_FIXED_NOREPLACE, fd = -1;
@@ -691,8 +699,8 @@ static void build_memory(struct ctx *c)
 		int prot = (int)v[i].prot;
 
 		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++)
-			if (r[k].file_off + r[k].len > image_len)
-				image_len = r[k].file_off + r[k].len;
+			if (r[k].file_off + r[k].len > l.image_len[r[k].file])
+				l.image_len[r[k].file] = r[k].file_off + r[k].len;
 		if (k > j)
 			prot |= PROT_READ | PROT_WRITE;
 		j = k;
@@ -724,7 +732,7 @@ static void build_memory(struct ctx *c)
 		redo_madvise(c, &v[i], STUB_MADV_HUGEPAGE | STUB_MADV_NOHUGEPAGE);
 	}
 
-	loader_open(&l, p, image_len);
+	loader_open(&l, p);
 	for (i = 0, j = 0; i < p->nr_vmas; i++) {
 		for (k = j; k < p->nr_runs && r[k].vaddr < v[i].end; k++)
 			;
