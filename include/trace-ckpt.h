@@ -27,6 +27,15 @@ enum tc_dump_mode {
  */
 int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_t msglen);
 
+/*
+ * Store only the pages written since the previous image in dir (which
+ * keeps the earlier generations' cores it needs as hard links); the first
+ * such dump stores everything and starts counting.
+ */
+#define TC_DUMP_F_INCREMENTAL (1u << 0)
+int tc_dump_flags(pid_t pid, const char *dir, enum tc_dump_mode mode, unsigned int flags,
+		  char *msg, size_t msglen);
+
 #ifdef __cplusplus
 }
 #endif

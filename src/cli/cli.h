@@ -84,9 +84,11 @@ void client_pick_explain(const char *cmd, const struct supervisor_info *v, size_
 
 /* run, attach and restore: --interval S (a checkpoint every S seconds into the
  * session's directory, the program left running), --keep N (the N latest kept:
- * DIR, DIR.1, ...). */
+ * DIR, DIR.1, ...), --incremental (each stores only the pages written since
+ * the one before; a chain is cut every 8). */
 struct periodic_opts {
 	unsigned int interval_s, keep;
+	bool incremental;	/* --incremental: those checkpoints store only what changed */
 };
 struct session;
 /* argv[*i] is one of them: 1 (its value taken, *i moved on); 0: not ours; -1: bad (said). */

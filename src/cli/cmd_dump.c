@@ -47,6 +47,7 @@ int cmd_dump(int argc, char **argv)
 	const char *dir = NULL, *coord = NULL, *secret = NULL;
 	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
 	bool all_hosts = false;
+	unsigned int flags = 0;
 	pid_t pid = 0;
 	int r;
 
@@ -57,6 +58,8 @@ int cmd_dump(int argc, char **argv)
 			mode = CTL_DUMP_KILL;
 		} else if (!strcmp(argv[i], "--leave-running")) {
 			mode = CTL_DUMP_LEAVE_RUNNING;
+		} else if (!strcmp(argv[i], "--incremental")) {
+			flags |= TC_DUMP_F_INCREMENTAL;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
 			all_hosts = true;
 		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
@@ -83,10 +86,15 @@ int cmd_dump(int argc, char **argv)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
 		dir = abs;
 	}
+	if (all_hosts && flags) {
+		fprintf(stderr, "trace-ckpt dump: --incremental is for one host's computation; a "
+			"checkpoint of several hosts stores everything\n");
+		return 2;
+	}
 	if (all_hosts)
 		return dump_all_hosts(coord, secret, dir, mode);
-	r = tc_dump(pid, dir, mode == CTL_DUMP_KILL ? TC_DUMP_KILL : TC_DUMP_LEAVE_RUNNING, msg,
-		    sizeof(msg));
+	r = tc_dump_flags(pid, dir, mode == CTL_DUMP_KILL ? TC_DUMP_KILL : TC_DUMP_LEAVE_RUNNING,
+			  flags, msg, sizeof(msg));
 	if (r == -ESRCH && !msg[0]) {
 		struct supervisor_info *v = NULL;
 		size_t n = 0;

@@ -178,6 +178,27 @@ static void show_cpu(const struct cpu_record *cpu)
 	       (unsigned long long)cpu->xcr0, cpu->xstate_size, features);
 }
 
+/* An incremental image: which earlier generations' pages it takes, and how many. */
+static void show_bases(const struct process_record *p)
+{
+	if (!p->nr_base_runs)
+		return;
+	printf("  incremental: pages of earlier generations, in %zu file(s):\n", p->nr_base_files);
+	for (size_t k = 0; k < p->nr_base_files; k++) {
+		uint64_t bytes = 0;
+		uint32_t runs = 0;
+
+		for (uint32_t i = 0; i < p->nr_base_runs; i++) {
+			if (p->base_runs[i].file != k)
+				continue;
+			bytes += p->base_runs[i].len;
+			runs++;
+		}
+		printf("    %s: %.1f MiB in %u run(s)\n", p->base_files[k].name, bytes / 1048576.0,
+		       runs);
+	}
+}
+
 static void show_text(const char *dir, const struct computation *c)
 {
 	char id[256];
@@ -192,6 +213,7 @@ static void show_text(const char *dir, const struct computation *c)
 		printf("\nprocess %d (%s) ppid %d pgid %d sid %d, %zu thread(s), %.1f MiB of pages\n",
 		       p->pid, p->comm, p->ppid, p->pgid, p->sid, p->nr_threads,
 		       dumped_bytes(p) / 1048576.0);
+		show_bases(p);
 		file_id_describe(&p->mm.exe_id, id, sizeof(id));
 		printf("  exe %s (%s)\n  cwd %s\n", p->mm.exe ? p->mm.exe : "?", id,
 		       p->cwd ? p->cwd : "?");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* --interval S and --keep N, shared by run, attach and restore. */
+/* --interval S, --keep N and --incremental, shared by run, attach and restore. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +30,11 @@ int periodic_opt(const char *cmd, int argc, char **argv, int *i, struct periodic
 {
 	unsigned int *dst;
 
+	(void)argc;
+	if (!strcmp(argv[*i], "--incremental")) {
+		o->incremental = true;
+		return 1;
+	}
 	if (!strcmp(argv[*i], "--interval"))
 		dst = &o->interval_s;
 	else if (!strcmp(argv[*i], "--keep"))
@@ -50,6 +55,12 @@ int periodic_apply(struct session *s, const struct periodic_opts *o, const char 
 {
 	int r;
 
+	if (o->incremental && s->coord) {
+		fprintf(stderr, "trace-ckpt %s: --incremental is for one host's computation; a "
+			"checkpoint of several hosts stores everything\n", cmd);
+		return -EINVAL;
+	}
+	s->incremental = o->incremental;
 	if (!o->interval_s) {
 		if (o->keep > 1)
 			s->keep = o->keep - 1;

@@ -12,6 +12,12 @@
 
 int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_t msglen)
 {
+	return tc_dump_flags(pid, dir, mode, 0, msg, msglen);
+}
+
+int tc_dump_flags(pid_t pid, const char *dir, enum tc_dump_mode mode, unsigned int flags,
+		  char *msg, size_t msglen)
+{
 	const struct supervisor_info *si;
 	struct supervisor_info *v = NULL;
 	struct tlv_buf req = { 0 };
@@ -37,6 +43,8 @@ int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_
 							      : CTL_DUMP_LEAVE_RUNNING);
 	if (dir)
 		tlv_put_str(&req, CTL_A_DIR, dir);
+	if (flags & TC_DUMP_F_INCREMENTAL)
+		tlv_put_u32(&req, CTL_A_FLAGS, CTL_DUMP_F_INCREMENTAL);
 	r = req.err ? req.err : client_request(si->path, &req, &reply, &len, 3600 * 1000);
 	tlv_buf_free(&req);
 	client_list_free(v, n);

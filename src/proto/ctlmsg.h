@@ -16,6 +16,8 @@ enum ctl_dump_mode {
 	CTL_DUMP_CHECK = 2,
 };
 
+#define CTL_DUMP_F_INCREMENTAL (1u << 0)	/* only pages written since the previous image */
+
 enum ctl_attr {
 	CTL_A_UNSPEC,
 	CTL_A_CMD,		/* u32 enum ctl_cmd */
@@ -30,7 +32,8 @@ enum ctl_attr {
 	CTL_A_TOTAL_NS,		/* u64 */
 	CTL_A_BYTES,		/* u64: image size */
 	CTL_A_SUPERVISOR,	/* u32: the supervisor's pid */
-	CTL_A_MAX = CTL_A_SUPERVISOR,
+	CTL_A_FLAGS,		/* u32 CTL_DUMP_F_* */
+	CTL_A_MAX = CTL_A_FLAGS,
 };
 
 #define CTL_MSG_MAX (1u << 20)

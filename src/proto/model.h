@@ -98,6 +98,8 @@ struct vma_record {
 	/* Collector only: a handle on the object for the writer (-1: none,
 	 * another VMA of the same object carries it). */
 	int content_fd;
+	/* Collector only: its written pages are tracked (tracer/wptrack.h). */
+	bool wp_tracked;
 	/* A mapped file (not deleted): what it was at the dump. */
 	struct file_id file_id;
 };

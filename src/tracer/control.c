@@ -151,15 +151,18 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 	_cleanup_free_ char *dir = NULL;
 	struct dump_request rq = { 0 };
 	struct dump_result res = { 0 };
-	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
+	uint32_t mode = CTL_DUMP_LEAVE_RUNNING, flags = 0;
 	int r;
 
+	if (tb[CTL_A_FLAGS] && tlv_get_u32(tb[CTL_A_FLAGS], &flags) < 0)
+		return -EBADMSG;
 	if (tb[CTL_A_DIR] && tlv_get_strdup(tb[CTL_A_DIR], &dir) < 0)
 		return -EBADMSG;
 	if (tb[CTL_A_MODE] && (tlv_get_u32(tb[CTL_A_MODE], &mode) < 0 || mode > CTL_DUMP_CHECK))
 		return -EBADMSG;
 	rq.dir = dir;
 	rq.mode = mode;
+	rq.incremental = flags & CTL_DUMP_F_INCREMENTAL;
 	r = dump_computation(s, &rq, &res);
 	tlv_put_u32(b, CTL_A_ERR, r < 0 ? -r : 0);
 	tlv_put_str(b, CTL_A_MSG, res.msg);

@@ -31,6 +31,7 @@
 #include "tracer/tty.h"
 #include "tracer/forksnap.h"
 #include "tracer/snapshot.h"
+#include "tracer/wptrack.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -301,6 +302,15 @@ static void dump_thaw(struct session *s)
 		raise(SIGKILL);
 }
 
+/* ", incremental: 12.0 MiB as before", or nothing. */
+static const char *incr_note(const struct dump_result *res, char *note, size_t len)
+{
+	if (!res->base_bytes)
+		return "";
+	snprintf(note, len, ", incremental: %.1f MiB as before", res->base_bytes / 1048576.0);
+	return note;
+}
+
 static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
@@ -314,6 +324,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	bool thawed = false, forking, forked = false;
 	struct fork_snapshot fs;
 	uint64_t reap_stall_ns = 0;
+	char note[64];
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
 	bool checking = rq->mode == CTL_DUMP_CHECK;
 	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
@@ -367,6 +378,9 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		dump_thaw(s);
 		return r;
 	}
+	/* The previous image is read now, not while the program stands still. */
+	if (!rq->hooks)
+		wptrack_prepare(s, res->dir, &key, rq->mode, rq->incremental);
 
 	/*
 	 * A program that goes on after the dump is thawed before the write.
@@ -512,12 +526,16 @@ out:
 		s->generation = c.generation;
 		res->generation = c.generation;
 		res->bytes = st.bytes_written;
+		res->time_ns = c.time_ns;
+		for (size_t i = 0; i < c.nr_procs; i++)
+			for (uint32_t k = 0; k < c.procs[i].nr_base_runs; k++)
+				res->base_bytes += c.procs[i].base_runs[k].len;
 		/* The clones' reaping stopped a process once more, briefly. */
 		res->frozen_ns = t_thawed - t_frozen + reap_stall_ns;
 		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
-		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB, frozen %.1f ms, total %.1f ms)",
+		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB%s, frozen %.1f ms, total %.1f ms)",
 			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,
-			 res->frozen_ns / 1e6, res->total_ns / 1e6);
+			 incr_note(res, note, sizeof(note)), res->frozen_ns / 1e6, res->total_ns / 1e6);
 	} else if (!res->msg[0]) {
 		snprintf(res->msg, sizeof(res->msg), "dump failed: %s", strerror(-r));
 	}
@@ -539,6 +557,7 @@ static int dump_retrying(struct session *s, const struct dump_request *rq,
 	for (int i = 1;; i++) {
 		int r = dump_once(s, rq, res);
 
+		wptrack_finish(s);
 		/* Several hosts: the coordinator tries again if it wants to. */
 		if (r != -EAGAIN || i == DUMP_TRIES || rq->hooks)
 			return r;
@@ -556,8 +575,30 @@ static int dump_retrying(struct session *s, const struct dump_request *rq,
 struct worker_result {
 	int r;
 	bool killed_by_dump;
+	bool wp_scanned;	/* written pages were counted (and protected again) */
+	bool wp_valid;		/* from this image on; the tracked processes follow */
 	struct dump_result res;
 };
+
+/* The supervisor's side of a worker's dump: what its written-page tracking counts from. */
+static void note_tracking(struct session *s, const struct dump_request *rq,
+			  const struct worker_result *wr)
+{
+	if (wr->r == 0 && rq->mode == CTL_DUMP_KILL) {
+		wptrack_forget(s);
+		s->incr_generation = 0;
+	} else if (wr->r == 0 && wr->wp_valid) {
+		struct stat st;
+
+		s->incr_generation = stat(wr->res.dir, &st) == 0 ? wr->res.generation : 0;
+		s->incr_dev = st.st_dev;
+		s->incr_ino = st.st_ino;
+		s->incr_time_ns = wr->res.time_ns;
+	} else if (wr->wp_scanned) {
+		/* Counted and not kept: the next image must hold everything. */
+		s->incr_generation = 0;
+	}
+}
 
 /*
  * Detached, a dump runs in a worker process of its own, which is the tracer
@@ -575,9 +616,10 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	if (!session_detached(s) || rq->hooks)
 		return dump_retrying(s, rq, res);
 	memset(res, 0, sizeof(*res));
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	/* Datagrams: the result, then one per tracked process, with its userfaultfd. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0) {
 		r = neg_errno();
-		snprintf(res->msg, sizeof(res->msg), "dump worker: pipe: %s", strerror(-r));
+		snprintf(res->msg, sizeof(res->msg), "dump worker: socketpair: %s", strerror(-r));
 		return r;
 	}
 	w = fork();
@@ -594,11 +636,16 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 		memset(&wr, 0, sizeof(wr));
 		wr.r = dump_retrying(s, rq, &wr.res);
 		wr.killed_by_dump = s->killed_by_dump;
-		(void)!write_full(p[1], &wr, sizeof(wr));
+		wr.wp_scanned = s->wp_mode > 0;
+		wr.wp_valid = wr.r == 0 && s->wp_mode == 2;
+		if (send(p[1], &wr, sizeof(wr), MSG_NOSIGNAL) == sizeof(wr) && wr.wp_valid)
+			(void)wptrack_send(s, p[1]);
 		_exit(0);
 	}
 	close(p[1]);
-	r = read_full(p[0], &wr, sizeof(wr));
+	r = recv(p[0], &wr, sizeof(wr), 0) == sizeof(wr) ? 0 : -EIO;
+	if (r == 0)
+		wptrack_receive(s, p[0], wr.wp_valid);
 	close(p[0]);
 	while (waitpid(w, &status, 0) < 0 && errno == EINTR)
 		;
@@ -611,5 +658,6 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	if (wr.r == 0)
 		s->generation = wr.res.generation;
 	s->killed_by_dump |= wr.killed_by_dump;
+	note_tracking(s, rq, &wr);
 	return wr.r;
 }

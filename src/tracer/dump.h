@@ -2,6 +2,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct session;
@@ -27,12 +28,17 @@ struct dump_request {
 	int mode;		/* enum ctl_dump_mode */
 	uint64_t generation;	/* 0: the session's next */
 	const struct dump_hooks *hooks;
+	/* Store only the pages written since the previous image in dir
+	 * (tracer/wptrack.h); one host only. */
+	bool incremental;
 };
 
 struct dump_result {
 	uint64_t generation;
 	uint64_t frozen_ns, total_ns;
 	uint64_t bytes;
+	uint64_t base_bytes;	/* pages taken from earlier generations */
+	uint64_t time_ns;	/* the image's (manifest) */
 	char dir[PATH_MAX];
 	char msg[8192];		/* on failure: what failed (process, object, errno) */
 };

@@ -62,6 +62,7 @@ int parse_stat(const char *buf, struct proc_stat *st)
 	st->pgrp = f[4];
 	st->session = f[5];
 	st->tty_nr = (uint32_t)f[6];
+	st->start_time = f[21];
 	st->start_code = f[25];
 	st->end_code = f[26];
 	st->start_stack = f[27];

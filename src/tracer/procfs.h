@@ -33,6 +33,7 @@ struct proc_stat {
 	uint64_t arg_start, arg_end, env_start, env_end;
 	int exit_code;		/* wait status, for a zombie */
 	uint32_t tty_nr;	/* controlling terminal, as a device number */
+	uint64_t start_time;	/* clock ticks after boot: with the pid, which process */
 };
 
 /* /proc/PID/stat: the comm may hold spaces and parentheses. */

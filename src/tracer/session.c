@@ -20,6 +20,7 @@
 #include "coord/channel.h"
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
+#include "tracer/wptrack.h"
 #include "tracer/periodic.h"
 #include "tracer/sigckpt.h"
 #include "tracer/ssh.h"
@@ -92,6 +93,7 @@ void session_done(struct session *s)
 	}
 	free(s->coord_secret);
 	free(s->part_addr_map);
+	wptrack_forget(s);
 	free(s->carried_ssh);
 	for (size_t i = 0; i < s->nr_exec_listeners; i++)
 		close(s->exec_listeners[i]);

@@ -34,7 +34,21 @@ struct stdio_id {
 	uint64_t dev, ino;
 };
 
+/*
+ * A process whose written pages are tracked between checkpoints (wptrack.c):
+ * its private memory is registered, write-protected, with a userfaultfd in
+ * asynchronous mode that we hold.
+ */
+struct wp_track {
+	pid_t pid;		/* in the supervisor's pid namespace */
+	uint64_t start_time;	/* /proc/PID/stat starttime: the same process */
+	int uffd;
+	bool fresh;		/* made by this dump (a worker sends it back) */
+	bool seen;		/* its process was in this dump */
+};
+
 struct channel;
+struct computation;
 struct control_conn;
 struct sigckpt;
 
@@ -85,6 +99,19 @@ struct session {
 	/* Established TCP connections are drained rather than repaired: no
 	 * TCP_REPAIR here, or TRACE_CKPT_TCP=drain asked for it. */
 	bool tcp_drain;
+	/*
+	 * Incremental checkpoints: the tracked processes, and the image their
+	 * written pages are counted from (generation 0: none, the next dump
+	 * stores everything).
+	 */
+	bool incremental;	/* run --incremental: periodic and signal dumps too */
+	struct wp_track *tracks;
+	size_t nr_tracks;
+	uint64_t incr_generation, incr_time_ns;
+	uint64_t incr_dev, incr_ino;	/* that image's directory */
+	/* During a dump: 0 off, 1 scan and re-protect, 2 also arm the untracked. */
+	int wp_mode;
+	struct computation *incr_parent;	/* the image above, read before the freeze */
 	int *dead_ends;		/* our ends of the FD_DEAD_END sockets restored */
 	uint64_t *dead_end_inos;	/* and the inodes of the program's ends */
 	size_t nr_dead_ends;

@@ -66,7 +66,7 @@ bool sigckpt_note(struct session *s, int signo)
 
 void sigckpt_fire(struct session *s)
 {
-	struct dump_request rq = { .mode = CTL_DUMP_KILL };
+	struct dump_request rq = { .mode = CTL_DUMP_KILL, .incremental = s->incremental };
 	struct sigckpt *k = s->sigckpt;
 
 	if (!k || !k->pending)

@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "tracer/collect.h"
+#include "tracer/pagescan.h"
+#include "tracer/wptrack.h"
 #include "tracer/procfs.h"
+#include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -116,27 +119,7 @@ static int add_run(struct process_record *p, size_t *cap, uint64_t start, uint64
 	return 0;
 }
 
-/*
- * PAGEMAP_SCAN (Linux 6.7): the kernel walks the page tables and returns
- * ranges, skipping empty tables -- a sparse 16 TiB reservation costs
- * nothing, where reading pagemap costs 8 bytes per page.  Not in Debian 12's
- * headers, hence the definitions.
- */
-#define PM_SCAN_IOCTL _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
 #define SCAN_REGIONS 512
-
-struct page_region {
-	uint64_t start, end, categories;
-};
-
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
 
 static bool region_wanted(const struct vma_record *v, uint64_t cat)
 {
@@ -202,10 +185,116 @@ static int scan_vma(struct collect_ctx *cx, struct process_record *p, int pagema
 	return 1;
 }
 
+struct own_runs {
+	struct process_record *p;
+	size_t *cap;
+	uint64_t start, end;	/* the run being grown */
+};
+
+static int own_flush(struct own_runs *o)
+{
+	int r = 0;
+
+	if (o->end > o->start)
+		r = add_run(o->p, o->cap, o->start, o->end);
+	o->start = o->end = 0;
+	return r;
+}
+
+static int own_add(void *arg, uint64_t a, uint64_t e)
+{
+	struct own_runs *o = arg;
+	int r;
+
+	if (o->end == a && o->end > o->start) {
+		o->end = e;
+		return 0;
+	}
+	r = own_flush(o);
+	o->start = a;
+	o->end = e;
+	return r;
+}
+
+/*
+ * A mapping whose written pages are tracked: what was written since the
+ * previous image is stored, the rest taken from it; the same walk
+ * write-protects them all again.  1: done; 0: not tracked; <0: error.
+ */
+static int scan_vma_tracked(struct collect_ctx *cx, struct vma_record *v, int pagemap,
+			    struct own_runs *o, struct wp_bases *wb)
+{
+	struct page_region regions[SCAN_REGIONS];
+	uint64_t a = v->start;
+	int r;
+
+	wb->vma_start = v->start;
+	while (a < v->end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+			.start = a, .end = v->end,
+			.vec = (uint64_t)(uintptr_t)regions, .vec_len = SCAN_REGIONS,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE |
+				       PAGE_IS_PFNZERO | PAGE_IS_WRITTEN,
+		};
+		long n = ioctl(pagemap, PM_SCAN_IOCTL, &arg);
+
+		if (n < 0 && (errno == EPERM || errno == ENOTTY || errno == EINVAL) &&
+		    a == v->start)
+			return 0;
+		if (n < 0)
+			return collect_fail(cx, neg_errno(), "PAGEMAP_SCAN at 0x%llx",
+					    (unsigned long long)a);
+		for (long k = 0; k < n; k++) {
+			const struct page_region *g = &regions[k];
+
+			if (!region_wanted(v, g->categories))
+				continue;
+			if (g->categories & PAGE_IS_WRITTEN)
+				r = own_add(o, g->start, g->end);
+			else
+				r = wptrack_unwritten(wb, g->start, g->end, own_add, o);
+			if (r < 0)
+				return r;
+		}
+		if (arg.walk_end <= a)
+			break;
+		a = arg.walk_end;
+	}
+	v->wp_tracked = true;
+	return 1;
+}
+
 static int collect_pages(struct collect_ctx *cx, struct process_record *p, int pagemap,
 			 uint64_t *buf, size_t *cap)
 {
 	bool have_scan = true;
+
+	if (cx->s && cx->s->wp_mode && !cx->refused) {
+		struct own_runs o = { .p = p, .cap = cap };
+		struct wp_bases wb;
+
+		wptrack_bases_begin(cx, p, &wb);
+		for (size_t i = 0; i < p->nr_vmas; i++) {
+			struct vma_record *v = &p->vmas[i];
+			int r;
+
+			if (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_FILE_PRIVATE)
+				continue;
+			r = scan_vma_tracked(cx, v, pagemap, &o, &wb);
+			/* Runs never cross VMAs: one PT_LOAD, one protection. */
+			if (r > 0)
+				r = own_flush(&o);
+			else if (r == 0 && (r = scan_vma(cx, p, pagemap, v, cap)) == 0)
+				r = collect_fail(cx, -EOPNOTSUPP, "incremental dumps need "
+						 "PAGEMAP_SCAN (Linux 6.7)");
+			if (r < 0)
+				return r;
+		}
+		wptrack_arm(cx, p);
+		return 0;
+	}
 
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		const struct vma_record *v = &p->vmas[i];

@@ -415,8 +415,9 @@ dump_ok() {
 # into IMG, check the supervisor ends with 137 and the program is gone
 dump_kill() {
 	local sup=$1 out=$2 img=$3 tag=$4
+	shift 4
 	prog_of "$sup"
-	dump_ok "$tag" ${PROG_PID:+"$PROG_PID"} -D "$img" --kill
+	dump_ok "$tag" ${PROG_PID:+"$PROG_PID"} -D "$img" --kill "$@"
 	wait_exit "$sup" "$T_EXIT" || fail "supervisor $sup still running $T_EXIT s after dump --kill"
 	[ "$EXIT_RC" -eq 137 ] || fail "supervisor $sup exited $EXIT_RC after dump --kill, expected 137"
 	if [ -n "$PROG_PID" ]; then
@@ -559,6 +560,72 @@ mode_leave() {
 	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC, expected 0"
 	check_output run.out
 	check_output restore.out
+}
+
+# The size in MiB a dump line says it wrote.
+dump_mib() {
+	sed -n 's/.*(generation [0-9]*, \([0-9.]*\) MiB.*/\1/p' <<<"$DUMP_LINE"
+}
+
+# incremental: GENS dumps left running that store only what changed since the
+# one before (--incremental), then one with --kill.  The older images are
+# deleted (the last holds the cores it takes pages from as hard links), the
+# last is restored and must go on from where it stopped; the restored
+# computation is dumped the same way (its first image whole), killed,
+# restored again and must reach PASS.
+mode_incremental() {
+	local g mib first_mib out=run.out sup img=$WORK/images img2=$WORK/again
+	start "$out" run.err "$TC" run --dir "$img" --keep 3 -- "$PROG" "${PROG_ARGS[@]}"
+	sup=$LAST_PID
+	wait_line "$out" '^READY$' "$T_READY" "$sup"
+	wait_tick "$out" "$TICKS" "$T_TICKS" "$sup"
+	for g in $(seq 1 "$GENS"); do
+		prog_of "$sup"
+		dump_ok "dump.$g" ${PROG_PID:+"$PROG_PID"} --incremental
+		mib=$(dump_mib)
+		[ -n "$mib" ] || fail "no size in '$DUMP_LINE'"
+		if [ "$g" -eq 1 ]; then
+			first_mib=$mib
+			! grep -q 'incremental:' <<<"$DUMP_LINE" ||
+				fail "the first dump had no earlier image to take pages from: $DUMP_LINE"
+		else
+			grep -q 'incremental:' <<<"$DUMP_LINE" ||
+				fail "generation $g stored everything again: $DUMP_LINE"
+			awk -v m="$mib" -v f="$first_mib" 'BEGIN { exit !(m * 2 < f) }' ||
+				fail "generation $g wrote $mib MiB, the whole first one $first_mib MiB"
+		fi
+		log "generation $g: $mib MiB written"
+		wait_tick "$out" $(( $(last_tick "$out") + 2 )) "$T_TICKS" "$sup"
+	done
+	dump_kill "$sup" "$out" "$img" dump.kill --incremental
+	grep -q 'incremental:' <<<"$DUMP_LINE" || fail "dump --kill stored everything: $DUMP_LINE"
+	"$TC" show "$img" > show.out 2>&1 || fail "show $img: $(tail -n2 show.out)"
+	grep -q 'incremental: pages of earlier generations' show.out ||
+		fail "show does not say which earlier generations $img takes pages from"
+	rm -rf "$img".[0-9]*
+	start_restore "$img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity "$out" restore.out
+	sup=$RESTORE_PID
+
+	wait_tick restore.out $(( $(first_tick restore.out) + 2 )) "$T_TICKS" "$sup"
+	prog_of "$sup"
+	dump_ok again.1 ${PROG_PID:+"$PROG_PID"} -D "$img2" --incremental
+	! grep -q 'incremental:' <<<"$DUMP_LINE" ||
+		fail "a restored computation's first image has no earlier one to take pages from"
+	wait_tick restore.out $(( $(last_tick restore.out) + 2 )) "$T_TICKS" "$sup"
+	dump_ok again.2 ${PROG_PID:+"$PROG_PID"} -D "$img2" --incremental
+	grep -q 'incremental:' <<<"$DUMP_LINE" || fail "after a restore: $DUMP_LINE"
+	wait_tick restore.out $(( $(last_tick restore.out) + 2 )) "$T_TICKS" "$sup"
+	PROG_PID=
+	dump_kill "$sup" restore.out "$img2" again.kill --incremental
+	start_restore "$img2" restore2.out restore2.err
+	wait_tick restore2.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity restore.out restore2.out
+	wait_line restore2.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	for out in run.out restore.out restore2.out; do check_output "$WORK/$out"; done
 }
 
 mode_crash() {
@@ -1266,6 +1333,7 @@ cli) mode_cli ;;
 attach) mode_attach ;;
 debugger) mode_debugger ;;
 killdump) mode_killdump ;;
+incremental) mode_incremental ;;
 *) fail "unknown mode $MODE" ;;
 esac
 RESULT=pass
