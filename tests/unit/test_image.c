@@ -635,6 +635,99 @@ START_TEST(other_filesystem)
 }
 END_TEST
 
+/*
+ * An image that takes pages from an earlier one: the first image's core
+ * is linked into it, the base runs point into that core; deleting the first
+ * image takes nothing from the second.
+ */
+static void take_from(struct process_record *p, const struct process_record *old, uint64_t gen,
+		      size_t run)
+{
+	p->base_files = calloc(1, sizeof(*p->base_files));
+	p->nr_base_files = 1;
+	ck_assert_int_ge(asprintf(&p->base_files[0].name, "proc-%d.g%llu.core", p->pid,
+				  (unsigned long long)gen), 0);
+	p->base_files[0].path = strdup(old->core_path);
+	p->base_files[0].size = old->core_entry.size;
+	p->base_files[0].xxh3 = old->core_entry.xxh3;
+	p->base_files[0].head_len = old->core_entry.head_len;
+	p->base_files[0].head_xxh3 = old->core_entry.head_xxh3;
+	p->base_runs = calloc(1, sizeof(*p->base_runs));
+	p->nr_base_runs = 1;
+	p->base_runs[0] = (struct base_run){ old->runs[run].vaddr, old->runs[run].len,
+					     old->runs[run].file_off, 0, 0 };
+}
+
+START_TEST(incremental_bases)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *first = NULL, *second = NULL, *bad = NULL;
+	struct computation c, c2, *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	struct process_record *p;
+	char err[512] = "";
+	uint8_t buf[PG];
+	int fd;
+
+	ck_assert_int_ge(asprintf(&first, "%s/first", tmp), 0);
+	ck_assert_int_ge(asprintf(&second, "%s/second", tmp), 0);
+	ck_assert_int_ge(asprintf(&bad, "%s/bad", tmp), 0);
+	sample_computation(&c, 1);
+	add_runs_and_contents(&c);
+	ck_assert_int_eq(write_sample(&c, first, NULL), 0);
+	ck_assert_int_eq(image_read(first, &sample_key, &r1, err, sizeof(err)), 0);
+	ck_assert_uint_ge(r1->procs[0].nr_runs, 2);
+
+	/* The second image stores its first run and takes the second from the first image. */
+	sample_computation(&c2, 1);
+	add_runs_and_contents(&c2);
+	p = &c2.procs[0];
+	take_from(p, &r1->procs[0], r1->generation, 1);
+	memmove(&p->runs[1], &p->runs[2], (p->nr_runs - 2) * sizeof(*p->runs));
+	p->nr_runs--;
+	ck_assert_int_eq(write_sample(&c2, second, NULL), 0);
+	ck_assert_int_eq(rm_rf(first), 0);
+	ck_assert_int_eq(image_read(second, &sample_key, &r2, err, sizeof(err)), 0);
+	ck_assert_msg(r2, "%s", err);
+	ck_assert_uint_eq(r2->procs[0].nr_base_files, 1);
+	ck_assert_uint_eq(r2->procs[0].nr_base_runs, 1);
+	ck_assert_mem_eq(&r2->procs[0].base_runs[0], &p->base_runs[0], sizeof(struct base_run));
+	fd = open(r2->procs[0].base_files[0].path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread_full(fd, buf, PG, (off_t)p->base_runs[0].file_off), 0);
+	close(fd);
+	for (size_t k = 0; k < PG; k += 97)
+		ck_assert_uint_eq(buf[k], pattern_byte(p->pid, p->base_runs[0].vaddr + k));
+
+	/* Crafted base runs are refused by name, before anything uses them. */
+	for (int variant = 0; variant < 4; variant++) {
+		struct base_run saved = p->base_runs[0];
+
+		p->base_files[0].path = (free(p->base_files[0].path),
+					 strdup(r2->procs[0].base_files[0].path));
+		if (variant == 0)		/* past the end of the file */
+			p->base_runs[0].file_off = p->base_files[0].size;
+		else if (variant == 1)		/* a file the image does not have */
+			p->base_runs[0].file = 1;
+		else if (variant == 2)		/* over one of the core's own runs */
+			p->base_runs[0].vaddr = p->runs[0].vaddr;
+		else				/* unaligned */
+			p->base_runs[0].file_off += 8;
+		rm_rf(bad);
+		ck_assert_int_eq(write_sample(&c2, bad, NULL), 0);
+		err[0] = '\0';
+		ck_assert_int_eq(image_read(bad, &sample_key, &r3, err, sizeof(err)), -EBADMSG);
+		ck_assert_msg(strstr(err, "earlier generation"), "variant %d: %s", variant, err);
+		p->base_runs[0] = saved;
+	}
+	close_contents(&c);
+	close_contents(&c2);
+	computation_free(&c);
+	computation_free(&c2);
+	computation_destroy(r1);
+	computation_destroy(r2);
+	rm_rf(tmp);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -651,6 +744,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, plan_merges_smallest_gaps);
 	tcase_add_test(tc, too_many_runs);
 	tcase_add_test(tc, other_filesystem);
+	tcase_add_test(tc, incremental_bases);
 	suite_add_tcase(s, tc);
 	return s;
 }
