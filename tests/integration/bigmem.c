@@ -6,7 +6,10 @@
  * those pages, then checks the whole area.  Behind the area lie 16 pages
  * that are never touched: at the end they must still read as zeroes.
  *
- *   bigmem [-s SIZE[K|M|G]] [-n TARGET] [-i INTERVAL_MS] [-q]
+ *   bigmem [-s SIZE[K|M|G]] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q]
+ *
+ * -w N rewrites one page in N each tick instead of one in 16 (-w 100: 1%,
+ * for incremental checkpoints).
  *
  * -q checks only the rewritten sixteenth plus one page in 64 each tick (for
  * benchmarks); the full check still runs before PASS.  Default: 1G.
@@ -17,7 +20,7 @@
 
 #define PAGE		4096ul
 #define WORDS		(PAGE / sizeof(uint64_t))
-#define STRIPES		16
+#define STRIPES		16	/* -w: one page in this many rewritten per tick */
 #define UNTOUCHED	16
 
 static uint64_t *mem;
@@ -87,21 +90,30 @@ bad:
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 30, .interval_ms = 0 };
-	size_t size = 1ul << 30;
+	size_t size = 1ul << 30, stripes = STRIPES;
 	int quick = 0, c;
 
-	while ((c = getopt(argc, argv, "n:i:s:q")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:s:w:q")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
 			size = parse_size(optarg);
 			continue;
 		}
+		if (c == 'w') {
+			stripes = strtoul(optarg, NULL, 10);
+			if (stripes < 1 || stripes > 1000000) {
+				fprintf(stderr, "bad -w: %s\n", optarg);
+				return 2;
+			}
+			continue;
+		}
 		if (c == 'q') {
 			quick = 1;
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-s SIZE] [-n TARGET] [-i INTERVAL_MS] [-q]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-s SIZE] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q]\n",
+			argv[0]);
 		return 2;
 	}
 
@@ -120,14 +132,14 @@ int main(int argc, char **argv)
 	tc_ready();
 
 	for (long n = 1; n <= o.target; n++) {
-		size_t stripe = (size_t)n % STRIPES;
+		size_t stripe = (size_t)n % stripes;
 
-		for (size_t p = stripe; p < npages; p += STRIPES) {
+		for (size_t p = stripe; p < npages; p += stripes) {
 			gen[p]++;
 			fill_page(p);
 		}
 		for (size_t p = 0; p < npages; p++)
-			if (!quick || p % STRIPES == stripe || p % 64 == 7)
+			if (!quick || p % stripes == stripe || p % 64 == 7)
 				check_page(p, n);
 		tc_proc_check();
 		tc_tick(n);
