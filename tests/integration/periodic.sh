@@ -1,16 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# periodic.sh TRACE_CKPT COUNTER: run --interval 1 --keep 2 takes checkpoints
+# periodic.sh TRACE_CKPT COUNTER [--incremental]: run --interval 1 --keep 2 takes checkpoints
 # by itself while the program runs; the program then crashes (SIGKILL).
 # restore DIR goes on from the latest checkpoint and restore DIR.1 from the
 # one before (an earlier tick, generation one less); DIR.2 never exists.
-# Both restored programs run to PASS with every tick checked.
+# Both restored programs run to PASS with every tick checked.  With
+# --incremental each checkpoint after the first stores only what changed,
+# and the latest must say so.
 set -u
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 TC=$(readlink -f "$1")
 PROG=$(readlink -f "$2")
+INCR=()
+[ "${3:-}" = --incremental ] && INCR=(--incremental)
 WORK=$(mktemp -d /tmp/tc-periodic.XXXXXX)
 trap kill_pids EXIT
 generation() { "$TC" show "$1" 2>/dev/null | sed -n 's/.*generation \([0-9]*\),.*/\1/p'; }
@@ -18,7 +22,7 @@ generation() { "$TC" show "$1" 2>/dev/null | sed -n 's/.*generation \([0-9]*\),.
 generation_at_least() { local g; g=$(generation "$1"); [ -n "$g" ] && [ "$g" -ge "$2" ]; }
 
 cd "$WORK" || exit 1
-"$TC" run --dir img --interval 1 --keep 2 -- "$PROG" -n 400 -i 20 >run.out 2>run.err </dev/null &
+"$TC" run --dir img --interval 1 --keep 2 "${INCR[@]}" -- "$PROG" -n 400 -i 20 >run.out 2>run.err </dev/null &
 RUN=$!
 PIDS+=("$RUN")
 # Three checkpoints: the first one has been rotated out by now.
@@ -28,6 +32,10 @@ g=$(generation img)
 g1=$(generation img.1)
 { [ -n "$g1" ] && [ "$g1" -lt "$g" ]; } || fail "img.1 has generation ${g1:-none}, img has $g"
 grep -q '^PASS' run.out && fail "the program finished before the crash: give it more ticks"
+if [ ${#INCR[@]} -gt 0 ]; then
+	"$TC" show img 2>&1 | grep -q 'incremental: pages of earlier generations' ||
+		fail "img (generation $g) stored everything with run --incremental"
+fi
 # The crash: every process of the computation killed at once.
 # shellcheck disable=SC2046
 kill -KILL $(pgrep -P "$RUN")
