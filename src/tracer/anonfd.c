@@ -191,8 +191,9 @@ static int parse_watches(struct collect_ctx *cx, struct fd_record *f, const char
 			uint32_t wd = w[n].line.wd, mask = w[n].line.mask;
 
 			free_watches(w, n);
-			return collect_fail(cx, -EOPNOTSUPP, "fd %d: inotify watch %u: mask %#x",
-					    f->fd, wd, mask);
+			return collect_refuse(cx, "a watch flag inotify_add_watch cannot set "
+					      "again; drop it from the watch", "fd %d: inotify watch "
+					      "%u: mask %#x", f->fd, wd, mask);
 		}
 		n++;
 	}
@@ -316,5 +317,7 @@ int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *lin
 		f->kind = FD_EPOLL;
 		return collect_epoll(cx, f, fdinfo);
 	}
-	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", f->fd, link);
+	return collect_refuse(cx, "a kind of fd trace-ckpt cannot save yet (it keeps eventfd, "
+			      "signalfd, timerfd, inotify and epoll); " CLOSE_IT, "fd %d: %s", f->fd,
+			      link);
 }

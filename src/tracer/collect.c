@@ -63,6 +63,21 @@ int refusal_take(struct refusal_list *rl, char *err)
 	return 0;
 }
 
+int collect_refuse(struct collect_ctx *cx, const char *advice, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_debug("pid %d: %s: not supported", cx->pid, what);
+	if (cx->err && !cx->err[0])
+		snprintf(cx->err, cx->errlen, "pid %d %s: not supported; %s", cx->pid, what,
+			 advice);
+	return -EOPNOTSUPP;
+}
+
 int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 {
 	char what[512];

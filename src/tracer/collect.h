@@ -66,6 +66,15 @@ int collect_keep_in_flight(struct collect_ctx *cx, int h, uint32_t *num);
 int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * What trace-ckpt cannot keep, refused in one line with the way past it:
+ * "pid P <what>: not supported; <advice>".  Returns -EOPNOTSUPP.
+ */
+int collect_refuse(struct collect_ctx *cx, const char *advice, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define CLOSE_IT "close it before a checkpoint (trace-ckpt check PID lists everything a dump " \
+		 "would refuse)"
+
 /* A remote system call in the process's leader (or tid) thread. */
 int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,
 		   long a3, long *ret);

@@ -66,7 +66,9 @@ static int collect_locks(struct collect_ctx *cx, struct fd_record *f, const char
 	for (size_t i = 0; i < n; i++)
 		if (l[i].kind == FILE_LOCK_OTHER) {
 			free(l);
-			return collect_fail(cx, -EOPNOTSUPP, "fd %d: a lease on %s", f->fd, link);
+			return collect_refuse(cx, "a lease (F_SETLEASE) cannot be taken again at "
+					      "restore; release it before a checkpoint",
+					      "fd %d: a lease on %s", f->fd, link);
 		}
 	f->locks = (uint8_t *)l;
 	f->locks_len = (uint32_t)(n * sizeof(*l));
@@ -118,14 +120,17 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	}
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		if (link[0] != '/')
-			return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, link);
+			return collect_refuse(cx, "a file with no path the supervisor can reach "
+					      "(another mount namespace, a detached mount): a restore "
+					      "could not open it again; " CLOSE_IT, "fd %d: %s", fd, link);
 		f->kind = FD_REGULAR;
 		if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
 			link[n - 10] = '\0';
 			f->deleted = true;
 			if (!S_ISREG(st.st_mode))
-				return collect_fail(cx, -EOPNOTSUPP, "fd %d: deleted directory %s",
-						    fd, link);
+				return collect_refuse(cx, "a restore could not open a removed "
+						      "directory again; " CLOSE_IT,
+						      "fd %d: deleted directory %s", fd, link);
 			/* The writer copies the contents from our own handle. */
 			f->content_fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 			if (f->content_fd < 0)
@@ -159,7 +164,8 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 		return collect_anon_fd(cx, f, link, fdinfo);
 	if (S_ISSOCK(st.st_mode))
 		return collect_unix_socket(cx, f, st.st_ino);
-	return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s", fd, kind_name(st.st_mode, link));
+	return collect_refuse(cx, "its state cannot be read from outside the program; " CLOSE_IT,
+			      "fd %d: %s %s", fd, kind_name(st.st_mode, link), link);
 }
 
 /* Files in flight per process, nested ones included: a bound on a socket sent over itself. */

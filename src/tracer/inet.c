@@ -336,7 +336,8 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 	if (type == SOCK_DGRAM)
 		return peek_udp_queue(cx, f, h);
 	if (type != SOCK_STREAM)
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: inet socket of type %d", f->fd, type);
+		return collect_refuse(cx, "of IP sockets TCP and UDP are kept, not raw, SCTP or "
+				      "others; " CLOSE_IT, "fd %d: inet socket of type %d", f->fd, type);
 	get_int(h, SOL_TCP, TCP_NODELAY, &f->sock_nodelay);
 	{
 		struct tcp_info ti;
@@ -373,6 +374,7 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		f->repair_fd = dup(h);
 		return f->repair_fd < 0 ? neg_errno() : 0;
 	default:
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd, state);
+		return collect_refuse(cx, "a connection being opened or closed; dump again in a "
+				      "moment", "fd %d: TCP socket in state %u", f->fd, state);
 	}
 }

@@ -60,7 +60,9 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p)
 		return collect_fail(cx, neg_errno(), "%s", path);
 	exe[n] = '\0';
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-		return collect_fail(cx, -EOPNOTSUPP, "executable %s: deleted", exe);
+		return collect_refuse(cx, "it was removed or replaced since the program started, "
+				      "and a restore maps it again by its path: put that build back "
+				      "there", "executable %s: deleted", exe);
 	if (stat(path, &sb) < 0)
 		return collect_fail(cx, neg_errno(), "%s", path);
 	mm->exe = strdup(exe);

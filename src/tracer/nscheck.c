@@ -53,7 +53,9 @@ static int refuse(pid_t pid, const char *why, char *err, size_t errlen)
 
 	comm_of(pid, comm, sizeof(comm));
 	snprintf(err, errlen,
-		 "pid %d (%s): %s (nested namespaces are not supported yet); the program keeps running",
+		 "pid %d (%s): %s (nested namespaces are not supported yet); the program keeps running; "
+		 "start trace-ckpt inside those namespaces instead (unshare ... trace-ckpt run -- "
+		 "CMD), where they are the computation's own",
 		 pid, comm, why);
 	return -EOPNOTSUPP;
 }

@@ -66,7 +66,9 @@ int collect_seccomp(struct collect_ctx *cx, struct process_record *p, const char
 	if (parse_status_u64(status, "Seccomp", 10, &mode) < 0 || mode == 0)
 		return 0;
 	if (mode == 1)
-		return collect_fail(cx, -EOPNOTSUPP, "seccomp strict mode");
+		return collect_refuse(cx, "a process in strict mode may call nothing but read, "
+				      "write and exit, so none of its state can be read or rebuilt",
+				      "seccomp strict mode");
 	PRIV_SCOPE(CAP_SYS_ADMIN);
 	for (; nr < MAX_FILTERS; nr++) {
 		lens[nr] = ptrace(PTRACE_SECCOMP_GET_FILTER, cx->pid, (void *)nr, NULL);

@@ -106,7 +106,9 @@ int collect_tty(struct collect_ctx *cx, struct fd_record *f, const struct stat *
 	if (h < 0)
 		return h;
 	if (!isatty(h))
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: character device %s", f->fd, link);
+		return collect_refuse(cx, "of devices only terminals, /dev/null, zero, full, random "
+				      "and urandom are kept (no other device's state can be read from "
+				      "outside); " CLOSE_IT, "fd %d: character device %s", f->fd, link);
 	f->kind = FD_TTY;
 	f->path = strdup(link);
 	if (!f->path)

@@ -447,8 +447,9 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 		const char *what = domain == AF_NETLINK ? "AF_NETLINK" : domain == AF_PACKET
 				 ? "AF_PACKET" : "socket";
 
-		return collect_fail(cx, -EOPNOTSUPP, "fd %d: %s socket (family %d)", f->fd, what,
-				    domain);
+		return collect_refuse(cx, "of sockets unix, TCP and UDP are kept; a program that "
+				      "opens one for a moment can be dumped once it closed it",
+				      "fd %d: %s socket (family %d)", f->fd, what, domain);
 	}
 	if (session_is_dead_end(cx->s, ino)) {
 		f->kind = FD_DEAD_END;

@@ -125,12 +125,14 @@ if command -v unshare >/dev/null; then
 	wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 fi
 
-# 6. every refusal at once, not the first only: two sockets of kinds not kept
+# 6. every refusal at once, not the first only: two sockets and an fd of
+# kinds not kept, each said in one line with the way past it
 mkdir "$WORK/g" && cd "$WORK/g" || exit 1
 cat >prog.py <<'PY'
-import socket, sys, time
+import os, socket, sys, time
 kept = [socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0),
-        socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)]
+        socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15),
+        os.pidfd_open(os.getpid())]
 n = 0
 while True:
     n += 1
@@ -141,9 +143,13 @@ PY
 PIDS+=($!)
 wait_until 30 "ticks" has_ticks run.out 3
 pid=$(prog_in "$WORK/g" "$(readlink -f /usr/bin/python3)")
-check_says refusals 1 '^2 things a dump would refuse:$' "$pid"
+check_says refusals 1 '^3 things a dump would refuse:$' "$pid"
 [ "$(grep -c '^problem: pid [0-9]* fd [34]: AF_NETLINK socket' "$WORK/refusals.out")" -eq 2 ] ||
 	fail "refusals: not each fd named: $(cat "$WORK/refusals.out")"
+grep -q '^problem: pid [0-9]* fd 5: anon_inode:\[pidfd\]: not supported; .*close it before a checkpoint' \
+	"$WORK/refusals.out" || fail "refusals: the pidfd, or the way past it: $(cat "$WORK/refusals.out")"
+[ "$(grep '^problem: ' "$WORK/refusals.out" | grep -vc 'not supported; ')" -eq 0 ] ||
+	fail "refusals: a line without the way past it: $(cat "$WORK/refusals.out")"
 t=$(last_tick run.out)
 wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 echo PASS
