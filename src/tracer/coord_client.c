@@ -144,6 +144,17 @@ int coord_join(struct session *s, const char *addr, const char *secret_path, boo
 	return 0;
 }
 
+/* why = "called off: <the coordinator's words>" for an ABORT. */
+static void abort_reason(const struct wire_in *in, char *why, size_t whylen)
+{
+	char *msg = NULL;
+
+	if (in->tb[WIRE_A_MSG])
+		tlv_get_strdup(in->tb[WIRE_A_MSG], &msg);
+	snprintf(why, whylen, "called off: %s", msg ? msg : "?");
+	free(msg);
+}
+
 /* The next message of the coordinator: want, or -ECANCELED for ABORT. */
 static int await(struct channel *ch, uint32_t want, int timeout_ms, char *why, size_t whylen)
 {
@@ -158,13 +169,8 @@ static int await(struct channel *ch, uint32_t want, int timeout_ms, char *why, s
 			return r;
 		}
 		type = in.type;
-		if (type == WIRE_ABORT && in.tb[WIRE_A_MSG]) {
-			char *msg = NULL;
-
-			tlv_get_strdup(in.tb[WIRE_A_MSG], &msg);
-			snprintf(why, whylen, "called off: %s", msg ? msg : "?");
-			free(msg);
-		}
+		if (type == WIRE_ABORT)
+			abort_reason(&in, why, whylen);
 		wire_in_free(&in);
 		if (type == want)
 			return 0;
@@ -207,6 +213,19 @@ static int on_frozen(void *arg)
 	return r < 0 ? r : await_timed(g, WIRE_DUMP, DUMP_ORDER_TIMEOUT_MS);
 }
 
+/* A message that is not the one due: ABORT (-ECANCELED), or a fault (-EPROTO). */
+static int unexpected(struct global_dump *g, const struct wire_in *in, uint32_t want)
+{
+	if (in->type == WIRE_ABORT) {
+		abort_reason(in, g->why, sizeof(g->why));
+		return -ECANCELED;
+	}
+	snprintf(g->why, sizeof(g->why), "the coordinator sent %s where %s was due",
+		 wire_msg_name(in->type), wire_msg_name(want));
+	g->why_is_fault = true;
+	return -EPROTO;
+}
+
 /* The next message of the coordinator, which must be want (ABORT: -ECANCELED). */
 static int await_msg(struct global_dump *g, uint32_t want, struct wire_in *in)
 {
@@ -221,19 +240,7 @@ static int await_msg(struct global_dump *g, uint32_t want, struct wire_in *in)
 	}
 	if (in->type == want)
 		return 0;
-	if (in->type == WIRE_ABORT) {
-		char *msg = NULL;
-
-		if (in->tb[WIRE_A_MSG])
-			tlv_get_strdup(in->tb[WIRE_A_MSG], &msg);
-		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
-		free(msg);
-		r = -ECANCELED;
-	} else {
-		snprintf(g->why, sizeof(g->why), "the coordinator sent %s where %s was due",
-			 wire_msg_name(in->type), wire_msg_name(want));
-		r = -EPROTO;
-	}
+	r = unexpected(g, in, want);
 	wire_in_free(in);
 	return r;
 }
@@ -296,24 +303,6 @@ static int recv_whole(struct global_dump *g, struct wire_in *in, int timeout_ms)
 		if (r < 0 && errno != EINTR)
 			return neg_errno();
 	}
-}
-
-/* A message during the exchange that is not the one due: ABORT, or a fault. */
-static int unexpected(struct global_dump *g, const struct wire_in *in, uint32_t want)
-{
-	if (in->type == WIRE_ABORT) {
-		char *msg = NULL;
-
-		if (in->tb[WIRE_A_MSG])
-			tlv_get_strdup(in->tb[WIRE_A_MSG], &msg);
-		snprintf(g->why, sizeof(g->why), "called off: %s", msg ? msg : "?");
-		free(msg);
-		return -ECANCELED;
-	}
-	snprintf(g->why, sizeof(g->why), "the coordinator sent %s where %s was due",
-		 wire_msg_name(in->type), wire_msg_name(want));
-	g->why_is_fault = true;
-	return -EPROTO;
 }
 
 /* Without blocking: the drain goes on reading meanwhile. */
