@@ -264,6 +264,16 @@ static void show_text(const char *dir, const struct computation *c)
 					       (unsigned long long)d->size - 8);
 				printf("%s%s\n", d->tcp_shut_wr ? ", shut for writing" : "",
 				       d->tcp_peer_gone ? ", its peer closed and gone" : "");
+			} else if (d->kind == FD_INET) {
+				char l[INET_ADDR_STR_MAX], r[INET_ADDR_STR_MAX];
+
+				inet_addr_str(d->inet_local, l, sizeof(l));
+				inet_addr_str(d->inet_remote, r, sizeof(r));
+				printf("    %s%s %s%s%s%s\n", d->sock_type == SOCK_STREAM ? "TCP" : "UDP",
+				       d->inet_family == AF_INET6 ? " (IPv6 socket)" : "", l,
+				       d->inet_state == 10 ? " listening" : "",
+				       d->sock_type == SOCK_DGRAM && r[0] ? " -> " : "",
+				       d->sock_type == SOCK_DGRAM ? r : "");
 			}
 		}
 	}
