@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "restorer/fds.h"
@@ -457,6 +458,40 @@ static int repair_done(const struct computation *c, const struct desc_table *t)
 	return 0;
 }
 
+/*
+ * Connections of the program that was dumped hold the port in TIME_WAIT,
+ * and they had no SO_REUSEADDR (so ours does not help): destroyed with
+ * CAP_NET_ADMIN, else waited out (a minute at most after they closed; the
+ * other hosts of a restore wait as long for this one).
+ */
+#define TIMEWAIT_WAIT_MS 65000
+
+static int bind_past_timewait(int fd, const struct fd_record *f)
+{
+	char where[INET_ADDR_STR_MAX];
+	int waited = 0;
+
+	if (timewait_clear(f->inet_local) > 0 &&
+	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+		return 0;
+	inet_addr_str(f->inet_local, where, sizeof(where));
+	while (timewait_count(f->inet_local) > 0 && waited < TIMEWAIT_WAIT_MS) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		if (!waited)
+			log_warn("fd %d: %s is held by the old connections' TIME_WAIT, which only "
+				 "CAP_NET_ADMIN could end: waiting for it to expire (up to %d s)",
+				 f->fd, where, TIMEWAIT_WAIT_MS / 1000);
+		nanosleep(&ts, NULL);
+		waited += 100;
+		if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return neg_errno();
+	}
+	return -EADDRINUSE;
+}
+
 static int open_inet(const struct fd_record *f)
 {
 	_cleanup_close_ int fd = socket((int)f->inet_family, (int)f->sock_type | SOCK_CLOEXEC, 0);
@@ -478,25 +513,46 @@ static int open_inet(const struct fd_record *f)
 		r = repair_tcp(f, fd);
 		return r < 0 ? r : TAKE_FD(fd);
 	}
-	if (f->sock_reuseaddr)
+	/*
+	 * The connections of the program that was dumped may still hold its
+	 * port in TIME_WAIT (an ordinary user cannot end them: no
+	 * CAP_NET_ADMIN, and their peers may be on other hosts): SO_REUSEADDR
+	 * lets a TCP socket bind past them, never past a listener.  The
+	 * program's own setting is put back once bound and listening.
+	 */
+	if (f->sock_reuseaddr || f->sock_type == SOCK_STREAM)
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (addr_has_port(f->inet_local, f->inet_family) &&
 	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0) {
-		/* Connections the program closed itself may still hold the port. */
-		if (errno != EADDRINUSE || f->sock_type != SOCK_STREAM ||
-		    timewait_clear(f->inet_local) <= 0 ||
-		    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0)
-			return neg_errno();
+		r = neg_errno();
+		if (r == -EADDRINUSE && f->sock_type == SOCK_STREAM)
+			r = bind_past_timewait(fd, f);
+		if (r < 0) {
+			char where[INET_ADDR_STR_MAX];
+
+			inet_addr_str(f->inet_local, where, sizeof(where));
+			return log_ret(r, "fd %d: binding %s again: %s", f->fd, where, strerror(-r));
+		}
 	}
 	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_LISTEN &&
 	    listen(fd, (int)f->inet_backlog) < 0) {
-		if (errno != EADDRINUSE || timewait_clear(f->inet_local) <= 0 ||
-		    listen(fd, (int)f->inet_backlog) < 0)
-			return neg_errno();
+		r = neg_errno();
+		if (r == -EADDRINUSE && timewait_clear(f->inet_local) > 0 &&
+		    listen(fd, (int)f->inet_backlog) == 0)
+			r = 0;
+		if (r < 0)
+			return r;
 	}
+	if (f->sock_type == SOCK_STREAM && !f->sock_reuseaddr)
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 0);
 	if (f->sock_type == SOCK_DGRAM && addr_set(f->inet_remote) &&
-	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0)
-		return neg_errno();
+	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0) {
+		char where[INET_ADDR_STR_MAX];
+
+		r = neg_errno();
+		inet_addr_str(f->inet_remote, where, sizeof(where));
+		return log_ret(r, "fd %d: UDP peer %s again: %s", f->fd, where, strerror(-r));
+	}
 	return r < 0 ? r : TAKE_FD(fd);
 }
 

@@ -667,11 +667,10 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 		 * A TIME_WAIT of the old connection (its program was not killed by
 		 * the dump, and closed it) holds the addresses here until it
 		 * expires, 60 s after: without CAP_NET_ADMIN nothing ends it sooner.
+		 * The peer's host may be waiting for one of its own (its listener's).
 		 */
 		for (size_t i = 0; i < n && now >= deadline && deadline < start + TIMEWAIT_MAX_MS; i++)
-			if (!ends[i].done && (ends[i].timewait ||
-					      /* the peer's host may be waiting for its own */
-					      ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS)) {
+			if (!ends[i].done) {
 				deadline = start + TIMEWAIT_MAX_MS;
 				log_warn("pid %d fd %d: %s; waiting for it to expire (up to %d s)",
 					 ends[i].pid, ends[i].f->fd, ends[i].timewait ?

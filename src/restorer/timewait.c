@@ -210,3 +210,19 @@ int timewait_clear(const uint8_t *local)
 		}
 	}
 }
+
+int timewait_count(const uint8_t *local)
+{
+	const struct sockaddr *sa = (const void *)local;
+	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
+					.sdiag_protocol = IPPROTO_TCP,
+					.idiag_states = 1u << TCP_TIME_WAIT };
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+
+	if (nl < 0)
+		return neg_errno();
+	if (!buf)
+		return -ENOMEM;
+	return count_timewait(nl, &req, local, buf);
+}

@@ -13,3 +13,6 @@
  * ended, or -errno.
  */
 int timewait_clear(const uint8_t *local);
+
+/* How many TCP connections in TIME_WAIT hold the local address (no privilege needed), or -errno. */
+int timewait_count(const uint8_t *local);
