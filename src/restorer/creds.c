@@ -49,20 +49,22 @@ int creds_check_restorable(const struct computation *c, bool privileged, uid_t m
 			continue;
 		for (int k = 0; k < 4; k++) {
 			if (cr->uid[k] != my_uid) {
-				snprintf(err, errlen, "pid %d: %s %u in the image; you are uid %u",
-					 p->pid, which[k], cr->uid[k], my_uid);
+				snprintf(err, errlen, "pid %d: %s %u in the image; you are uid %u: "
+					 "restore as that user, or as root", p->pid, which[k],
+					 cr->uid[k], my_uid);
 				return -EPERM;
 			}
 			if (cr->gid[k] != my_gid) {
-				snprintf(err, errlen, "pid %d: %s %u in the image; you are gid %u",
-					 p->pid, gwhich[k], cr->gid[k], my_gid);
+				snprintf(err, errlen, "pid %d: %s %u in the image; you are gid %u: "
+					 "restore as a user of that group, or as root", p->pid,
+					 gwhich[k], cr->gid[k], my_gid);
 				return -EPERM;
 			}
 		}
 		if (caps) {
 			snprintf(err, errlen,
 				 "pid %d: capability %s in the image; without root a restore "
-				 "cannot give it", p->pid,
+				 "cannot give it: restore as root", p->pid,
 				 cap_label(lowest_bit(caps), name, sizeof(name)));
 			return -EPERM;
 		}

@@ -45,7 +45,8 @@ START_TEST(user_refused_root_image)
 	procs[1].creds.uid[1] = 0;
 	ck_assert_int_eq(creds_check_restorable(&comp, false, 1001, 1001, FULL_BSET, err,
 						sizeof(err)), -EPERM);
-	ck_assert_str_eq(err, "pid 2: effective uid 0 in the image; you are uid 1001");
+	ck_assert_str_eq(err, "pid 2: effective uid 0 in the image; you are uid 1001: "
+			      "restore as that user, or as root");
 	/* Root may give it. */
 	ck_assert_int_eq(creds_check_restorable(&comp, true, 0, 0, FULL_BSET, err, sizeof(err)), 0);
 }
@@ -57,7 +58,8 @@ START_TEST(user_refused_other_user_and_capabilities)
 
 	ck_assert_int_eq(creds_check_restorable(&comp, false, 1002, 1002, FULL_BSET, err,
 						sizeof(err)), -EPERM);
-	ck_assert_str_eq(err, "pid 1: uid 1001 in the image; you are uid 1002");
+	ck_assert_str_eq(err, "pid 1: uid 1001 in the image; you are uid 1002: "
+			      "restore as that user, or as root");
 	procs[0].creds.cap_eff = 1ull << 13;	/* cap_net_raw */
 	procs[0].creds.cap_prm = 1ull << 13;
 	ck_assert_int_eq(creds_check_restorable(&comp, false, 1001, 1001, FULL_BSET, err,
