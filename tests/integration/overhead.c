@@ -6,10 +6,12 @@
  *   fork       N fork + wait
  *   forkexec   N fork + exec /bin/true + wait
  *   threads    N thread create + join
+ *   compute    N million rounds of arithmetic, no system call
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,21 @@ static void *nothing(void *arg)
 	return arg;
 }
 
+/* A result the compiler cannot drop. */
+static volatile uint64_t sink;
+
+static void compute(long millions)
+{
+	uint64_t x = 88172645463325252ull;
+
+	for (long i = 0; i < millions * 1000000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	sink = x;
+}
+
 static int reap(pid_t pid)
 {
 	int status;
@@ -48,11 +65,15 @@ int main(int argc, char **argv)
 	long n;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0) {
-		fprintf(stderr, "usage: overhead signals|fork|forkexec|threads N\n");
+		fprintf(stderr, "usage: overhead signals|fork|forkexec|threads|compute N\n");
 		return 2;
 	}
 	signal(SIGUSR1, on_usr1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!strcmp(argv[1], "compute")) {
+		compute(n);
+		n = 0;
+	}
 	for (long i = 0; i < n; i++) {
 		if (!strcmp(argv[1], "signals")) {
 			raise(SIGUSR1);
