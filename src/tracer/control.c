@@ -130,19 +130,15 @@ static int reply_info(struct session *s, struct tlv_buf *b)
 	if (s->default_dir)
 		tlv_put_str(b, CTL_A_DIR, s->default_dir);
 	tlv_put_u64(b, CTL_A_GENERATION, s->generation);
-	if (session_detached(s)) {
-		/* Nothing is traced between checkpoints: its tree says who is in it. */
+	/* Nothing is traced between checkpoints: its tree says who is in it. */
+	{
 		_cleanup_free_ pid_t *pids = NULL;
 		size_t n = 0;
 
 		if (session_list_pids(s, &pids, &n) == 0)
 			for (size_t i = 0; i < n; i++)
 				tlv_put_u32(b, CTL_A_PID, pids[i]);
-		return b->err;
 	}
-	for (size_t i = 0; i < s->nr_tracees; i++)
-		if (s->tracees[i].tid == s->tracees[i].tgid)
-			tlv_put_u32(b, CTL_A_PID, s->tracees[i].tid);
 	return b->err;
 }
 

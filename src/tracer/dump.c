@@ -342,7 +342,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		snprintf(res->msg, sizeof(res->msg), "image directory %s: %s", dir, strerror(-r));
 		return r;
 	}
-	if (s->root_gone || (!session_detached(s) && s->nr_tracees == 0)) {
+	if (s->root_gone) {
 		snprintf(res->msg, sizeof(res->msg), "the computation has exited");
 		return -ESRCH;
 	}
@@ -353,7 +353,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	 */
 	if (s->in_dump_worker)
 		prctl(PR_SET_PDEATHSIG, 0);	/* from here it must outlive the supervisor */
-	if (session_detached(s) && (r = session_seize_all(s, res->msg, sizeof(res->msg))) < 0) {
+	if ((r = session_seize_all(s, res->msg, sizeof(res->msg))) < 0) {
 		dump_thaw(s);
 		return r;
 	}
@@ -613,7 +613,7 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	int p[2], status, r;
 	pid_t w;
 
-	if (!session_detached(s) || rq->hooks)
+	if (rq->hooks)
 		return dump_retrying(s, rq, res);
 	memset(res, 0, sizeof(*res));
 	/* Datagrams: the result, then one per tracked process, with its userfaultfd. */

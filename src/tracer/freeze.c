@@ -96,7 +96,8 @@ int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 
 	if (err)
 		err[0] = '\0';
-	if (session_detached(s) && (r = session_seize_all(s, err, errlen)) < 0)
+	r = session_seize_all(s, err, errlen);
+	if (r < 0)
 		return r;
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		s->tracees[i].group_stop = s->tracees[i].state == TRACEE_GROUP_STOPPED;
@@ -108,7 +109,7 @@ int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 		bool added = false;
 
 		r = wait_all_stopped(s, deadline);
-		if (r < 0 || !session_detached(s))
+		if (r < 0)
 			break;
 		/*
 		 * Everything seized is stopped, so nothing of it can fork now:
@@ -200,22 +201,5 @@ static void detach_all(struct session *s)
 
 void session_thaw(struct session *s)
 {
-	if (session_detached(s)) {
-		detach_all(s);
-		return;
-	}
-	for (size_t i = 0; i < s->nr_tracees; i++) {
-		struct tracee *t = &s->tracees[i];
-
-		if (t->state != TRACEE_STOPPED)
-			continue;
-		if (t->group_stop) {
-			t->state = TRACEE_GROUP_STOPPED;
-			if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) == 0)
-				continue;
-		}
-		t->state = TRACEE_RUNNING;
-		if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0 && errno != ESRCH)
-			log_warn("tid %d: resume after freeze: %m", t->tid);
-	}
+	detach_all(s);
 }

@@ -259,25 +259,6 @@ bool session_alive(pid_t tgid, pid_t tid)
 	return !p || (p[2] != 'Z' && p[2] != 'X');
 }
 
-static pid_t tgid_of(pid_t tid)
-{
-	char path[64], buf[4096];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tid;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return tid;
-	buf[n] = '\0';
-	p = strstr(buf, "\nTgid:");
-	return p ? (pid_t)strtol(p + 6, NULL, 10) : tid;
-}
-
 static void resume(pid_t tid, int sig)
 {
 	if (ptrace(PTRACE_CONT, tid, 0, sig) < 0 && errno != ESRCH)
@@ -301,17 +282,11 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return 0;
-	if (!t && session_detached(s)) {
+	if (!t) {
 		/* Not one of ours any more (let go at a thaw): let it go again. */
 		if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno != ESRCH)
 			log_debug("tid %d: PTRACE_DETACH: %m", tid);
 		return 0;
-	}
-	if (!t) {
-		/* A child auto-attached before its parent's fork event arrived. */
-		t = session_add(s, tid, tgid_of(tid));
-		if (!t)
-			return -ENOMEM;
 	}
 	sig = WSTOPSIG(status);
 

@@ -136,17 +136,13 @@ void session_note_stdio(struct session *s);
 int session_handle_wait(struct session *s, pid_t tid, int status);
 
 /*
- * Between checkpoints nothing is traced (session_detached): the computation
- * is held together by its pid namespace's init, whose exit status is the
- * root's, or for attach by a pidfd of the root.  A computation of several
- * hosts too: ssh's exec is held for the supervisor by a seccomp user
- * notification (ssh.c), not a ptrace stop.
+ * Between checkpoints nothing is traced: the computation is held together
+ * by its pid namespace's init, whose exit status is the root's, or for
+ * attach by a pidfd of the root.  A computation of several hosts too: ssh's
+ * exec is held for the supervisor by a seccomp user notification (ssh.c),
+ * not a ptrace stop.  A dump seizes every thread (session_seize_all) and
+ * session_thaw lets them all go.
  */
-static inline bool session_detached(const struct session *s)
-{
-	(void)s;
-	return true;
-}
 
 /* A listener of an exec trap (ssh.c) the session serves from now on; it takes fd. */
 int session_add_exec_listener(struct session *s, int fd);

@@ -184,55 +184,19 @@ int session_spawn(struct session *s, char *const argv[])
 		(void)!read(ready[0], &c, 1);
 	}
 	s->root = pid;
-	if (session_detached(s)) {
-		/*
-		 * Nothing is traced between checkpoints: init holds the
-		 * computation together and hands us the root's exit status.
-		 */
-		(void)!write(go[1], "g", 1);
-		closep(&trap[1]);
-		/* Its own exec is held by the trap too: served here until it happened. */
-		if (trap[0] >= 0) {
-			int l = recv_fd(trap[0], 5000);
-
-			if (l >= 0 && session_add_exec_listener(s, l) == 0)
-				while (!exec_done(s, err[0], l))
-					;
-		}
-		n = read(err[0], &e, sizeof(e));
-		if (n == sizeof(e))
-			log_err("cannot run %s: %s", argv[0], strerror(e));
-		e = 0;
-		goto out;
-	}
-	if (ptrace(PTRACE_SEIZE, pid, 0, SESSION_PTRACE_OPTIONS) < 0) {
-		e = errno;
-		log_err("cannot trace pid %d: %m", pid);
-		kill(s->init_pid, SIGKILL);
-		waitpid(s->init_pid, NULL, 0);
-		goto out;
-	}
-	s->root = pid;
-	if (!session_add(s, pid, pid)) {
-		e = ENOMEM;
-		kill(s->init_pid, SIGKILL);
-		goto out;
-	}
-	session_find(s, pid)->new_child = false;
-	(void)!write(go[1], "g", 1);
 	/*
-	 * EOF: the exec happened.  Else the child exits 127, the program's
-	 * status.  Its exec may stop for us first (the ssh trap): serve it.
+	 * Nothing is traced between checkpoints: init holds the computation
+	 * together and hands us the root's exit status.
 	 */
-	for (;;) {
-		struct pollfd pfd = { .fd = err[0], .events = POLLIN };
-		int status;
+	(void)!write(go[1], "g", 1);
+	closep(&trap[1]);
+	/* Its own exec is held by the trap too: served here until it happened. */
+	if (trap[0] >= 0) {
+		int l = recv_fd(trap[0], 5000);
 
-		if (poll(&pfd, 1, 10) != 0)
-			break;
-		if (waitpid(pid, &status, WNOHANG | __WALL) == pid &&
-		    session_handle_wait(s, pid, status) < 0)
-			break;
+		if (l >= 0 && session_add_exec_listener(s, l) == 0)
+			while (!exec_done(s, err[0], l))
+				;
 	}
 	n = read(err[0], &e, sizeof(e));
 	if (n == sizeof(e))
