@@ -36,26 +36,20 @@ int read_top_manifest(const char *dir, const struct image_key *key, struct manif
 int read_top_manifest_gen(const char *dir, uint64_t gen, const struct image_key *key,
 			  struct manifest *m, char *err, size_t errlen)
 {
-	char path[PATH_MAX], why[1024] = "";
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[64];
 	int r;
 
-	if (gen)
-		snprintf(path, sizeof(path), "%s/manifest.g%llu", dir, (unsigned long long)gen);
-	else
-		snprintf(path, sizeof(path), "%s/manifest", dir);
-	r = read_file_at(AT_FDCWD, path, &buf, &len);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	if (dirfd < 0) {
+		r = neg_errno();
+		snprintf(err, errlen, "%s: %s", dir, strerror(-r));
 		return r;
 	}
-	r = manifest_parse(buf, len, key, m, why, sizeof(why));
-	/* why starts with "manifest: ": the path says which one. */
-	if (r < 0)
-		snprintf(err, errlen, "%s%s", path,
-			 strncmp(why, "manifest", 8) ? ": unreadable" : why + 8);
-	return r;
+	if (gen)
+		snprintf(name, sizeof(name), "manifest.g%llu", (unsigned long long)gen);
+	else
+		snprintf(name, sizeof(name), "manifest");
+	return manifest_read_at(dirfd, dir, name, key, m, err, errlen);
 }
 
 /*

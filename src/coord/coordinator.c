@@ -880,11 +880,10 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 {
 	struct manifest man = { .version = TC_FORMAT_VERSION, .generation = gen,
 				.flags = TC_COMP_F_MULTIHOST };
-	struct tlv_buf b = { 0 };
 	struct image_key key = { 0 };
-	char tmp[PATH_MAX], final[PATH_MAX], gen_path[PATH_MAX], host[256] = "";
+	char gen_name[64], host[256] = "";
 	struct timespec ts;
-	_cleanup_close_ int fd = -1, dfd = -1;
+	_cleanup_close_ int dfd = -1;
 	size_t k = 0;
 	int r;
 
@@ -915,32 +914,18 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 	man.nr_members = k;
 	/* The computation's secret authenticates it: every host that restores holds it. */
 	memcpy(key.bytes, co->secret, sizeof(key.bytes));
-	r = manifest_encode(&b, &man, &key);
+	/* Each generation's own name too, so an older one can be restored (--generation). */
+	snprintf(gen_name, sizeof(gen_name), "manifest.g%llu", (unsigned long long)gen);
+	r = mkdir_p(dir, 0700);
+	if (r == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = neg_errno();
+	if (r == 0)
+		r = manifest_write_at(dfd, dir, "manifest", gen_name, &man, &key, NULL, err,
+				      errlen);
+	else
+		snprintf(err, errlen, "%s: %s", dir, strerror(-r));
 	image_key_wipe(&key);
 	free(man.members);
-	snprintf(tmp, sizeof(tmp), "%s/.manifest.%llu", dir, (unsigned long long)gen);
-	snprintf(final, sizeof(final), "%s/manifest", dir);
-	if (r == 0)
-		r = mkdir_p(dir, 0700);
-	if (r == 0) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		r = fd < 0 ? neg_errno() : write_full(fd, b.data, b.len);
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = neg_errno();
-	/* Each generation's own name too, so an older one can be restored (--generation). */
-	snprintf(gen_path, sizeof(gen_path), "%s/manifest.g%llu", dir, (unsigned long long)gen);
-	if (r == 0 && (unlink(gen_path), link(tmp, gen_path) < 0))
-		r = neg_errno();
-	if (r == 0 && rename(tmp, final) < 0)
-		r = neg_errno();
-	if (r == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		fsync(dfd);
-	tlv_buf_free(&b);
-	if (r < 0) {
-		unlink(tmp);
-		snprintf(err, errlen, "writing %s: %s", final, strerror(-r));
-	}
 	return r;
 }
 

@@ -444,20 +444,11 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 static int read_manifest(int dirfd, const char *dir, const struct image_key *key,
 			 struct manifest *m, char *err, size_t errlen)
 {
-	_cleanup_free_ char *buf = NULL;
 	char why[1024] = "";
-	size_t len;
-	int r;
+	int r = manifest_read_at(dirfd, dir, "manifest", key, m, why, sizeof(why));
 
-	r = read_file_at(dirfd, "manifest", &buf, &len);
-	if (r < 0) {
-		set_err(err, errlen, "%s/manifest: %s", dir,
-			r == -ENOENT ? "missing" : strerror(-r));
-		return r;
-	}
-	r = manifest_parse(buf, len, key, m, why, sizeof(why));
 	if (r < 0)
-		set_err(err, errlen, "%s/%s", dir, why[0] ? why : "manifest: unreadable");
+		set_err(err, errlen, "%s", why);
 	return r;
 }
 

@@ -83,3 +83,18 @@ int manifest_parse(const void *buf, size_t len, const struct image_key *key, str
 
 /* A relative path that stays below its directory: no "..", no leading '/'. */
 bool image_path_is_safe(const char *path);
+
+/*
+ * DIR/NAME (dirfd open on DIR, named dir in errors) into m, authenticated
+ * with key (manifest_parse); err: "DIR/NAME: what is wrong".
+ */
+int manifest_read_at(int dirfd, const char *dir, const char *name, const struct image_key *key,
+		     struct manifest *m, char *err, size_t errlen);
+/*
+ * m, authenticated with key, into DIR/NAME atomically: a temporary file,
+ * fsync, hard-linked as DIR/ALSO too when also is not NULL, renamed over
+ * NAME, fsync of DIR.  *bytes (may be NULL): its size.
+ */
+int manifest_write_at(int dirfd, const char *dir, const char *name, const char *also,
+		      const struct manifest *m, const struct image_key *key, uint64_t *bytes,
+		      char *err, size_t errlen);
