@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "lib/client.h"
 #include "proto/ctlmsg.h"
 #include "proto/tlv.h"
 #include "trace-ckpt.h"

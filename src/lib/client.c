@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "lib/client.h"
 #include "proto/ctlmsg.h"
 #include "proto/tlv.h"
 #include "tracer/control.h"
