@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 
 #include "restorer/locks.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "util/macro.h"
 
 static size_t nr_locks(const struct fd_record *f)

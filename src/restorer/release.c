@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "restorer/release.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "restorer/seccomp.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "tracer/session.h"
 #include "tracer/ssh.h"
 #include "util/fileio.h"

@@ -14,7 +14,7 @@
 #include "tracer/collect.h"
 #include "tracer/pidns.h"
 #include "tracer/procfs.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"

@@ -25,7 +25,7 @@
 #include "tracer/fileid.h"
 #include "tracer/memread.h"
 #include "tracer/nscheck.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "tracer/session.h"
 #include "tracer/shared.h"
 #include "tracer/tty.h"

@@ -22,7 +22,7 @@
 
 #include "tracer/forksnap.h"
 #include "tracer/pidns.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "coord/channel.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "tracer/session.h"
 #include "tracer/ssh.h"
 #include "util/fileio.h"

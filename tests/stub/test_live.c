@@ -28,7 +28,7 @@
 
 #include "restorer/plan.h"
 #include "restorer/release.h"
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 

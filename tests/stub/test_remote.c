@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tracer/remote.h"
+#include "ptrace/remote.h"
 #include "util/fileio.h"
 
 #define CHECK(cond, ...)                                                      \

@@ -13,8 +13,8 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 
-#include "restorer/stub/vdso_scan.h"
-#include "tracer/remote.h"
+#include "ptrace/vdso_scan.h"
+#include "ptrace/remote.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
