@@ -302,6 +302,40 @@ static void dump_thaw(struct session *s)
 		raise(SIGKILL);
 }
 
+/*
+ * What is looked at across processes once every process's own state is
+ * collected, in this order: TCP connections (locked, or drained between
+ * the processes and hosts of the computation), then whatever is shared --
+ * open file descriptions, pipes' bytes, unix peers, terminals, shared
+ * memory (shared.c) -- then the senders of queued datagrams.
+ */
+typedef int (*cross_pass)(struct session *s, struct computation *c,
+			  const struct dump_request *rq, char *err, size_t errlen);
+
+static int pass_tcp(struct session *s, struct computation *c, const struct dump_request *rq,
+		    char *err, size_t errlen)
+{
+	(void)s;
+	return collect_tcp_connections(c, rq->hooks ? rq->hooks->tcp : NULL, err, errlen);
+}
+
+static int pass_shared(struct session *s, struct computation *c, const struct dump_request *rq,
+		       char *err, size_t errlen)
+{
+	(void)rq;
+	return collect_shared(s, c, err, errlen);
+}
+
+static int pass_unix_senders(struct session *s, struct computation *c,
+			     const struct dump_request *rq, char *err, size_t errlen)
+{
+	(void)s;
+	(void)rq;
+	return check_unix_senders(c, err, errlen);
+}
+
+static const cross_pass cross_passes[] = { pass_tcp, pass_shared, pass_unix_senders };
+
 /* ", incremental: 12.0 MiB as before", or nothing. */
 static const char *incr_note(const struct dump_result *res, char *note, size_t len)
 {
@@ -435,16 +469,9 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 	}
 	r = collect_all(s, &c, checking ? &refused : NULL, res->msg, sizeof(res->msg));
-	if (r == 0 || checking)
+	for (size_t i = 0; i < ARRAY_SIZE(cross_passes) && (r == 0 || checking); i++)
 		r = take_refusal(checking ? &refused : NULL, res->msg, r,
-				 collect_tcp_connections(&c, rq->hooks ? rq->hooks->tcp : NULL,
-							 res->msg, sizeof(res->msg)));
-	if (r == 0 || checking)
-		r = take_refusal(checking ? &refused : NULL, res->msg, r,
-				 collect_shared(s, &c, res->msg, sizeof(res->msg)));
-	if (r == 0 || checking)
-		r = take_refusal(checking ? &refused : NULL, res->msg, r,
-				 check_unix_senders(&c, res->msg, sizeof(res->msg)));
+				 cross_passes[i](s, &c, rq, res->msg, sizeof(res->msg)));
 	if (r == 0)
 		r = collect_file_ids(&c);
 	if (r < 0)
