@@ -33,6 +33,8 @@ int tc_dump(pid_t pid, const char *dir, enum tc_dump_mode mode, char *msg, size_
  * such dump stores everything and starts counting.
  */
 #define TC_DUMP_F_INCREMENTAL (1u << 0)
+/* Compress the pages (zstd); a restore uncompresses each core once, into memory. */
+#define TC_DUMP_F_COMPRESS (1u << 1)
 int tc_dump_flags(pid_t pid, const char *dir, enum tc_dump_mode mode, unsigned int flags,
 		  char *msg, size_t msglen);
 

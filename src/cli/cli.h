@@ -67,6 +67,7 @@ int coord_result(struct channel *ch, int timeout_ms, char *msg, size_t msglen);
 struct periodic_opts {
 	unsigned int interval_s, keep;
 	bool incremental;	/* --incremental: those checkpoints store only what changed */
+	bool compress;		/* --compress: their pages compressed */
 };
 struct session;
 /* argv[*i] is one of them: 1 (its value taken, *i moved on); 0: not ours; -1: bad (said). */

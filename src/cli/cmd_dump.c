@@ -60,6 +60,8 @@ int cmd_dump(int argc, char **argv)
 			mode = CTL_DUMP_LEAVE_RUNNING;
 		} else if (!strcmp(argv[i], "--incremental")) {
 			flags |= TC_DUMP_F_INCREMENTAL;
+		} else if (!strcmp(argv[i], "--compress")) {
+			flags |= TC_DUMP_F_COMPRESS;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
 			all_hosts = true;
 		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
@@ -87,8 +89,8 @@ int cmd_dump(int argc, char **argv)
 		dir = abs;
 	}
 	if (all_hosts && flags) {
-		fprintf(stderr, "trace-ckpt dump: --incremental is for one host's computation; a "
-			"checkpoint of several hosts stores everything\n");
+		fprintf(stderr, "trace-ckpt dump: --incremental and --compress are for one host's "
+			"computation today; a checkpoint of several hosts stores everything as it is\n");
 		return 2;
 	}
 	if (all_hosts)

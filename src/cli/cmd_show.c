@@ -213,6 +213,13 @@ static void show_text(const char *dir, const struct computation *c)
 		printf("\nprocess %d (%s) ppid %d pgid %d sid %d, %zu thread(s), %.1f MiB of pages\n",
 		       p->pid, p->comm, p->ppid, p->pgid, p->sid, p->nr_threads,
 		       dumped_bytes(p) / 1048576.0);
+		if (p->zstd_pages_off && p->core_entry.size >= p->zstd_pages_off) {
+			uint64_t raw = p->zstd_pages_end - p->zstd_pages_off;
+			uint64_t z = p->core_entry.size - p->zstd_pages_off;
+
+			printf("  compressed (zstd): %.1f MiB of pages in %.1f MiB, ratio %.2f\n",
+			       raw / 1048576.0, z / 1048576.0, z ? (double)raw / (double)z : 0.0);
+		}
 		show_bases(p);
 		file_id_describe(&p->mm.exe_id, id, sizeof(id));
 		printf("  exe %s (%s)\n  cwd %s\n", p->mm.exe ? p->mm.exe : "?", id,

@@ -14,14 +14,14 @@ static const struct command {
 	const char *usage;
 	const char *summary;
 } commands[] = {
-	{ "run", cmd_run, "run [--dir DIR [--resume]] [--checkpoint-on SIG [--requeue]] [--interval S [--keep N]] [--incremental] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
+	{ "run", cmd_run, "run [--dir DIR [--resume]] [--checkpoint-on SIG [--requeue]] [--interval S [--keep N]] [--incremental] [--compress] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
 	  "run CMD supervised, in the foreground; exits with CMD's status" },
-	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--incremental] [--all-hosts --coordinator H:P]",
+	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--incremental] [--compress] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
 	{ "restore", cmd_restore,
-	  "restore [--new-pidns] [--trust-owner] [--ignore-changed-files] [--detach | --interval S [--keep N] [--incremental]] [--all-hosts [--generation N] [--host-map OLD=NEW,...]] [--coordinator H:P [--secret F]] [--key FILE] DIR",
+	  "restore [--new-pidns] [--trust-owner] [--ignore-changed-files] [--detach | --interval S [--keep N] [--incremental] [--compress]] [--all-hosts [--generation N] [--host-map OLD=NEW,...]] [--coordinator H:P [--secret F]] [--key FILE] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
-	{ "attach", cmd_attach, "attach [--dir DIR] [--interval S [--keep N]] [--incremental] PID",
+	{ "attach", cmd_attach, "attach [--dir DIR] [--interval S [--keep N]] [--incremental] [--compress] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },
 	{ "detach", cmd_detach, "detach [PID]",
 	  "stop supervising a computation and leave it running untouched" },

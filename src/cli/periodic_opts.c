@@ -35,6 +35,10 @@ int periodic_opt(const char *cmd, int argc, char **argv, int *i, struct periodic
 		o->incremental = true;
 		return 1;
 	}
+	if (!strcmp(argv[*i], "--compress")) {
+		o->compress = true;
+		return 1;
+	}
 	if (!strcmp(argv[*i], "--interval"))
 		dst = &o->interval_s;
 	else if (!strcmp(argv[*i], "--keep"))
@@ -55,12 +59,14 @@ int periodic_apply(struct session *s, const struct periodic_opts *o, const char 
 {
 	int r;
 
-	if (o->incremental && s->coord) {
-		fprintf(stderr, "trace-ckpt %s: --incremental is for one host's computation; a "
-			"checkpoint of several hosts stores everything\n", cmd);
+	if ((o->incremental || o->compress) && s->coord) {
+		fprintf(stderr, "trace-ckpt %s: --incremental and --compress are for one host's "
+			"computation today; a checkpoint of several hosts stores everything as it "
+			"is\n", cmd);
 		return -EINVAL;
 	}
 	s->incremental = o->incremental;
+	s->compress = o->compress;
 	if (!o->interval_s) {
 		if (o->keep > 1)
 			s->keep = o->keep - 1;

@@ -43,8 +43,10 @@ int tc_dump_flags(pid_t pid, const char *dir, enum tc_dump_mode mode, unsigned i
 							      : CTL_DUMP_LEAVE_RUNNING);
 	if (dir)
 		tlv_put_str(&req, CTL_A_DIR, dir);
-	if (flags & TC_DUMP_F_INCREMENTAL)
-		tlv_put_u32(&req, CTL_A_FLAGS, CTL_DUMP_F_INCREMENTAL);
+	if (flags)
+		tlv_put_u32(&req, CTL_A_FLAGS,
+			    ((flags & TC_DUMP_F_INCREMENTAL) ? CTL_DUMP_F_INCREMENTAL : 0) |
+			    ((flags & TC_DUMP_F_COMPRESS) ? CTL_DUMP_F_COMPRESS : 0));
 	r = req.err ? req.err : client_request(si->path, &req, &reply, &len, 3600 * 1000);
 	tlv_buf_free(&req);
 	client_list_free(v, n);

@@ -41,7 +41,9 @@ enum proc_attr {
 	PROC_A_CREDS,		/* nest creds_attr */
 	PROC_A_BASE_FILE,	/* string, repeated: struct base_file.name, in order */
 	PROC_A_BASE_RUN,	/* struct base_run, repeated, by address */
-	PROC_A_MAX = PROC_A_BASE_RUN,
+	PROC_A_ZSTD_PAGES_OFF,	/* u64: the page data from here is one zstd stream; 0: none */
+	PROC_A_ZSTD_PAGES_END,	/* u64: where the page data ends, uncompressed */
+	PROC_A_MAX = PROC_A_ZSTD_PAGES_END,
 };
 
 enum creds_attr {

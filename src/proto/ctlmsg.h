@@ -17,6 +17,7 @@ enum ctl_dump_mode {
 };
 
 #define CTL_DUMP_F_INCREMENTAL (1u << 0)	/* only pages written since the previous image */
+#define CTL_DUMP_F_COMPRESS (1u << 1)		/* the pages compressed (zstd) */
 
 enum ctl_attr {
 	CTL_A_UNSPEC,

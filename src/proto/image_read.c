@@ -224,12 +224,22 @@ static int core_parse_elf(Elf *e, uint64_t file_size, struct process_record *p, 
 		set_err(err, errlen, "%s: malformed process record", rel);
 		return r;
 	}
+	/* Compressed: the segments lie in the file as it is uncompressed. */
+	if (p->zstd_pages_off) {
+		if (p->zstd_pages_off % CORE_PAGE || p->zstd_pages_off > file_size ||
+		    p->zstd_pages_end < p->zstd_pages_off || p->zstd_pages_end > (1ull << 46)) {
+			set_err(err, errlen, "%s: bad compressed page data bounds", rel);
+			return -EBADMSG;
+		}
+		file_size = p->zstd_pages_end;
+	}
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (!load_ok(&ph, file_size)) {
+		if (!load_ok(&ph, file_size) ||
+		    (p->zstd_pages_off && ph.p_offset < p->zstd_pages_off)) {
 			set_err(err, errlen, "%s: bad PT_LOAD segment %zu", rel, i);
 			return -EBADMSG;
 		}
@@ -347,6 +357,24 @@ static int load_bases(const char *absdir, const struct manifest *m, const char *
 			b->path = NULL;
 			return -ENOMEM;
 		}
+		/* A compressed core says so in its own record; its runs count uncompressed. */
+		{
+			struct process_record bp;
+			char why[512];
+			int dirfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int r = dirfd < 0 ? neg_errno() : read_core(dirfd, rel, &bp, why, sizeof(why));
+
+			if (dirfd >= 0)
+				close(dirfd);
+			if (r < 0) {
+				set_err(err, errlen, "%s: earlier generation's file %s: %s", core,
+					b->name, why);
+				return r == -ENOMEM ? r : -EBADMSG;
+			}
+			b->zstd_pages_off = bp.zstd_pages_off;
+			b->zstd_pages_end = bp.zstd_pages_end;
+			process_record_free(&bp);
+		}
 	}
 	for (uint32_t i = 0; i < p->nr_base_runs; i++) {
 		const struct base_run *r = &p->base_runs[i];
@@ -354,9 +382,12 @@ static int load_bases(const char *absdir, const struct manifest *m, const char *
 			   r->len % 4096 || r->file_off % 4096 || r->vaddr + r->len < r->vaddr ||
 			   (i && r->vaddr < p->base_runs[i - 1].vaddr + p->base_runs[i - 1].len);
 
-		if (!bad && (r->file_off > p->base_files[r->file].size ||
-			     r->len > p->base_files[r->file].size - r->file_off))
-			bad = true;
+		if (!bad) {
+			const struct base_file *bf = &p->base_files[r->file];
+			uint64_t lim = bf->zstd_pages_off ? bf->zstd_pages_end : bf->size;
+
+			bad = r->file_off > lim || r->len > lim - r->file_off;
+		}
 		while (!bad && k < p->nr_runs && p->runs[k].vaddr + p->runs[k].len <= r->vaddr)
 			k++;
 		if (!bad && k < p->nr_runs && p->runs[k].vaddr < r->vaddr + r->len)

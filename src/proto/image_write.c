@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <zstd.h>
 
 #include "proto/core.h"
 #include "proto/image.h"
@@ -46,6 +47,9 @@ struct writer {
 	size_t files_cap;
 	struct image_stats st;
 	unsigned int keep;		/* previous images kept: DIR.1 ... DIR.<keep> */
+	ZSTD_CCtx *zctx;		/* dump --compress: the cores' pages compressed */
+	uint8_t *zbuf;
+	size_t zbuf_size;
 };
 
 /* One core file's page stream, shared between the two threads. */
@@ -63,6 +67,7 @@ struct stream {
 	uint8_t *const *bufs;
 	size_t buf_size;
 	XXH3_state_t *xxh;
+	bool hash_raw;			/* the file holds the pages as they are: hash them here */
 };
 
 /* Each of the NR_BUFS buffers: a quarter of the pages to write, 1 to 8 MiB. */
@@ -102,7 +107,8 @@ static int publish(struct stream *s, unsigned int slot, size_t len)
 {
 	bool stop;
 
-	XXH3_64bits_update(s->xxh, s->bufs[slot], len);
+	if (s->hash_raw)
+		XXH3_64bits_update(s->xxh, s->bufs[slot], len);
 	pthread_mutex_lock(&s->lock);
 	s->filled[slot] = len;
 	s->produced++;
@@ -177,8 +183,35 @@ static int pwrite_direct(int fd, const void *buf, size_t len, off_t off)
 	return r;
 }
 
-static int stream_pages(struct writer *w, struct stream *s, int fd, off_t off)
+/*
+ * One buffer of pages into the zstd stream (end: and close the stream),
+ * written at *off and hashed as written.
+ */
+static int write_compressed(struct writer *w, struct stream *s, int fd, const void *buf,
+			    size_t len, bool end, off_t *off)
 {
+	ZSTD_inBuffer in = { buf, len, 0 };
+	size_t left;
+
+	do {
+		ZSTD_outBuffer out = { w->zbuf, w->zbuf_size, 0 };
+		int r;
+
+		left = ZSTD_compressStream2(w->zctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(left))
+			return log_ret(-EIO, "zstd: %s", ZSTD_getErrorName(left));
+		r = pwrite_full(fd, w->zbuf, out.pos, *off);
+		if (r < 0)
+			return r;
+		XXH3_64bits_update(s->xxh, w->zbuf, out.pos);
+		*off += (off_t)out.pos;
+	} while (end ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+static int stream_pages(struct writer *w, struct stream *s, int fd, off_t *offp)
+{
+	off_t off = *offp;
 	pthread_t th;
 	int r = 0, e;
 
@@ -198,19 +231,26 @@ static int stream_pages(struct writer *w, struct stream *s, int fd, off_t off)
 		len = s->filled[slot];
 		pthread_mutex_unlock(&s->lock);
 		/* A short last buffer: the plan's lengths are whole pages, so still aligned. */
-		r = pwrite_direct(fd, w->bufs[slot], len, off);
+		if (w->zctx) {
+			r = write_compressed(w, s, fd, w->bufs[slot], len, false, &off);
+		} else {
+			r = pwrite_direct(fd, w->bufs[slot], len, off);
+			off += len;
+		}
 		pthread_mutex_lock(&s->lock);
 		if (r < 0) {
 			s->stop = true;
 			pthread_cond_broadcast(&s->cond);
 			break;
 		}
-		off += len;
 		s->consumed++;
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(th, NULL);
+	if (r == 0 && s->err == 0 && w->zctx)
+		r = write_compressed(w, s, fd, NULL, 0, true, &off);
+	*offp = off;
 	return r < 0 ? r : s->err;
 }
 
@@ -329,12 +369,16 @@ static void shm_name(const struct vma_record *v, char *out, size_t len)
 		 (unsigned long long)v->ino);
 }
 
-static int encode_record(const struct process_record *p, char (*content)[64], struct tlv_buf *b)
+static int encode_record(const struct process_record *p, char (*content)[64], uint64_t zoff,
+			 uint64_t zend, struct tlv_buf *b)
 {
 	_cleanup_free_ struct fd_record *fds = NULL;
 	_cleanup_free_ struct vma_record *vmas = NULL;
 	_cleanup_free_ char (*shm)[64] = NULL;
 	struct process_record copy = *p;
+
+	copy.zstd_pages_off = zoff;
+	copy.zstd_pages_end = zend;
 
 	if (p->nr_vmas) {
 		vmas = malloc(p->nr_vmas * sizeof(*vmas));
@@ -483,6 +527,8 @@ static int write_core(struct writer *w, const struct process_record *p)
 	uint64_t note_off, data_off, hdr_len;
 	uint8_t *head = MAP_FAILED;
 	size_t head_len = 0;
+	off_t end;
+	bool zstd;
 	int r;
 
 	snprintf(name, sizeof(name), "proc-%d.core", p->pid);
@@ -512,7 +558,9 @@ static int write_core(struct writer *w, const struct process_record *p)
 		if (r < 0)
 			goto out;
 	}
-	r = encode_record(p, content, &rec);
+	/* Compressed, where the pages start goes in the record: same size whatever the value. */
+	zstd = w->zctx != NULL;
+	r = encode_record(p, content, zstd, zstd, &rec);
 	read_psargs(w, p, psargs, sizeof(psargs));
 	if (r == 0)
 		r = core_notes_build(&notes, p, psargs[0] ? psargs : NULL, rec.data, rec.len);
@@ -524,6 +572,22 @@ static int write_core(struct writer *w, const struct process_record *p)
 	hdr_len = 64 + 56 * (plan.nr_segs + 1);
 	note_off = ALIGN_UP(hdr_len, 8);
 	data_off = ALIGN_UP(note_off + notes.len, (uint64_t)CORE_PAGE);
+	if (zstd) {
+		size_t len = notes.len;
+
+		tlv_buf_free(&rec);
+		tlv_buf_free(&notes);
+		r = encode_record(p, content, data_off, data_off + plan.data_bytes, &rec);
+		if (r == 0)
+			r = core_notes_build(&notes, p, psargs[0] ? psargs : NULL, rec.data,
+					     rec.len);
+		if (r == 0 && notes.len != len)
+			r = -EINVAL;
+		if (r < 0) {
+			log_err("pid %d: encoding the process record: %s", p->pid, strerror(-r));
+			goto out;
+		}
+	}
 	head_len = data_off;
 	head = mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (head == MAP_FAILED) {
@@ -535,13 +599,13 @@ static int write_core(struct writer *w, const struct process_record *p)
 		goto out;
 	memcpy(head + note_off, notes.data, notes.len);
 
-	fd = open_new(w, name, O_DIRECT);
+	fd = open_new(w, name, zstd ? 0 : O_DIRECT);
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
 	/* A full disk shows here, before gigabytes are copied; no speed is gained or lost. */
-	if (fallocate(fd, 0, 0, data_off + plan.data_bytes) < 0 && errno == ENOSPC) {
+	if (!zstd && fallocate(fd, 0, 0, data_off + plan.data_bytes) < 0 && errno == ENOSPC) {
 		r = log_ret(-ENOSPC, "%s/%s/%s: %llu bytes: %m", w->tmp, w->c->host, name,
 			    (unsigned long long)(data_off + plan.data_bytes));
 		goto out;
@@ -550,6 +614,7 @@ static int write_core(struct writer *w, const struct process_record *p)
 		.mr = w->mr, .pid = p->real_pid, .plan = &plan, .bufs = w->bufs,
 		.buf_size = w->buf_size,
 		.xxh = XXH3_createState(),
+		.hash_raw = !zstd,
 	};
 	if (!s.xxh) {
 		r = -ENOMEM;
@@ -560,16 +625,19 @@ static int write_core(struct writer *w, const struct process_record *p)
 	XXH3_64bits_reset(s.xxh);
 	XXH3_64bits_update(s.xxh, head, head_len);
 	r = pwrite_direct(fd, head, head_len, 0);
+	end = (off_t)data_off;
+	if (r == 0 && zstd && ZSTD_isError(ZSTD_CCtx_reset(w->zctx, ZSTD_reset_session_only)))
+		r = -EIO;
 	if (r == 0)
-		r = stream_pages(w, &s, fd, (off_t)data_off);
+		r = stream_pages(w, &s, fd, &end);
 	pthread_cond_destroy(&s.cond);
 	pthread_mutex_destroy(&s.lock);
 	if (r == 0 && fsync(fd) < 0)
 		r = neg_errno();
 	if (r == 0) {
 		path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
-		r = add_file_head(w, path, data_off + plan.data_bytes, XXH3_64bits_digest(s.xxh),
-				  head_len, XXH3_64bits(head, head_len));
+		r = add_file_head(w, path, (uint64_t)end, XXH3_64bits_digest(s.xxh), head_len,
+				  XXH3_64bits(head, head_len));
 		w->st.pages_dumped += plan.data_bytes / CORE_PAGE;
 	} else {
 		log_err("%s/%s/%s: writing the core file: %s", w->tmp, w->c->host, name,
@@ -859,9 +927,26 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 	}
 	for (unsigned int i = 0; i < NR_BUFS; i++)
 		w.bufs[i] = mem + (size_t)i * w.buf_size;
+	if (c->zstd_level) {
+		/* Two workers: the machine's cores compress while memory is read. */
+		w.zctx = ZSTD_createCCtx();
+		w.zbuf_size = ZSTD_CStreamOutSize();
+		w.zbuf = malloc(w.zbuf_size);
+		if (!w.zctx || !w.zbuf ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w.zctx, ZSTD_c_compressionLevel,
+							c->zstd_level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w.zctx, ZSTD_c_checksumFlag, 0))) {
+			r = log_ret(-ENOMEM, "zstd: no compression context");
+			munmap(mem, (size_t)NR_BUFS * w.buf_size);
+			goto out;
+		}
+		ZSTD_CCtx_setParameter(w.zctx, ZSTD_c_nbWorkers, 2);
+	}
 	r = write_all(&w, clean);
 	munmap(mem, (size_t)NR_BUFS * w.buf_size);
 out:
+	ZSTD_freeCCtx(w.zctx);
+	free(w.zbuf);
 	if (w.host_fd >= 0)
 		close(w.host_fd);
 	manifest_free(&w.man);

@@ -134,6 +134,7 @@ struct base_file {
 	char *name;		/* the record's: a file name in the host's directory */
 	char *path;		/* writer: the file to link; reader: absolute path */
 	uint64_t size, xxh3, head_len, head_xxh3;	/* its manifest entry */
+	uint64_t zstd_pages_off, zstd_pages_end;	/* reader: a compressed core's */
 };
 
 struct thread_record {
@@ -448,6 +449,13 @@ struct process_record {
 	uint32_t posix_timers_len;	/* bytes */
 	struct creds_record creds;
 
+	/*
+	 * A compressed core (dump --compress): from this offset on the file
+	 * is one zstd stream of the page data, which uncompressed would end at
+	 * zstd_pages_end; the PT_LOAD offsets count in that uncompressed file.
+	 */
+	uint64_t zstd_pages_off, zstd_pages_end;
+
 	char *core_path;		/* reader only: the core file of this process */
 	struct base_file core_entry;	/* reader only: core_path's manifest entry */
 };
@@ -462,6 +470,8 @@ struct computation {
 	size_t nr_procs;
 	struct process_record *procs;	/* procs[0] is the root of the tree */
 	struct cpu_record cpu;	/* the CPU it was dumped on (in the manifest) */
+	int zstd_level;		/* writer only: compress the cores' pages (dump --compress); 0: not */
+#define TC_ZSTD_LEVEL 1		/* fast: the write should keep up with the disk */
 };
 
 /* Free what c and p own, not c or p themselves (they may be on the stack). */

@@ -24,6 +24,8 @@ static const struct field proc_fields[] = {
 	F_U64(PROC_A_CTTY_DEV, struct process_record, ctty_dev),
 	F_U32(PROC_A_NO_NEW_PRIVS, struct process_record, no_new_privs),
 	F_BLOB(PROC_A_SECCOMP, struct process_record, seccomp_filters, seccomp_filters_len),
+	F_U64(PROC_A_ZSTD_PAGES_OFF, struct process_record, zstd_pages_off),
+	F_U64(PROC_A_ZSTD_PAGES_END, struct process_record, zstd_pages_end),
 };
 
 static bool sigaction_is_default(const struct sigaction_record *s)

@@ -25,6 +25,7 @@
 #include "restorer/creds.h"
 #include "restorer/fds.h"
 #include "restorer/locks.h"
+#include "restorer/pages.h"
 #include "restorer/plan.h"
 #include "restorer/release.h"
 #include "restorer/seccomp.h"
@@ -339,11 +340,13 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 		snprintf(err, sizeof(err), "pid %d: working directory %s: %m", p->pid, p->cwd);
 		child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
 	}
-	cf.image = open(p->core_path, O_RDONLY | O_CLOEXEC);
+	cf.image = pages_open(p->core_path, p->zstd_pages_off, p->zstd_pages_end, err,
+			      sizeof(err));
+	if (cf.image < 0)
+		child_fail(status_fd, STUB_ERR_FD, cf.image, 0, err);
 	cf.exe = open(p->mm.exe, O_RDONLY | O_CLOEXEC);
-	if (cf.image < 0 || cf.exe < 0) {
-		snprintf(err, sizeof(err), "pid %d: %s: %m", p->pid,
-			 cf.image < 0 ? p->core_path : p->mm.exe);
+	if (cf.exe < 0) {
+		snprintf(err, sizeof(err), "pid %d: %s: %m", p->pid, p->mm.exe);
 		child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
 	}
 	cf.image = dup_high(cf.image, base);
@@ -352,13 +355,12 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.keep[cf.nr_keep++] = cf.image;
 	cf.keep[cf.nr_keep++] = cf.exe;
 	for (size_t i = 0; i < p->nr_base_files && i < TC_MAX_BASE_FILES; i++) {
-		int fd = open(p->base_files[i].path, O_RDONLY | O_CLOEXEC);
+		const struct base_file *bf = &p->base_files[i];
+		int fd = pages_open(bf->path, bf->zstd_pages_off, bf->zstd_pages_end, err,
+				    sizeof(err));
 
-		if (fd < 0) {
-			snprintf(err, sizeof(err), "pid %d: %s: %m", p->pid,
-				 p->base_files[i].path);
-			child_fail(status_fd, STUB_ERR_FD, neg_errno(), 0, err);
-		}
+		if (fd < 0)
+			child_fail(status_fd, STUB_ERR_FD, fd, 0, err);
 		cf.bases[i] = dup_high(fd, base);
 		cf.keep[cf.nr_keep++] = cf.bases[i];
 	}

@@ -159,6 +159,7 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 	rq.dir = dir;
 	rq.mode = mode;
 	rq.incremental = flags & CTL_DUMP_F_INCREMENTAL;
+	rq.compress = flags & CTL_DUMP_F_COMPRESS;
 	r = dump_computation(s, &rq, &res);
 	tlv_put_u32(b, CTL_A_ERR, r < 0 ? -r : 0);
 	tlv_put_str(b, CTL_A_MSG, res.msg);

@@ -461,6 +461,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	c.host = strdup(host);
 	c.cmdline = strdup(s->cmdline);
 	c.generation = rq->generation ? rq->generation : s->generation + 1;
+	c.zstd_level = rq->compress ? TC_ZSTD_LEVEL : 0;
 	if (s->init_pid)
 		c.flags |= TC_COMP_F_PIDNS;
 	c.time_ns = now_ns(CLOCK_REALTIME);

@@ -31,6 +31,7 @@ struct dump_request {
 	/* Store only the pages written since the previous image in dir
 	 * (tracer/wptrack.h); one host only. */
 	bool incremental;
+	bool compress;		/* the cores' pages compressed (zstd) */
 };
 
 struct dump_result {

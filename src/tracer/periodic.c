@@ -45,7 +45,8 @@ int periodic_start(struct session *s, unsigned int interval_s, unsigned int keep
 
 void periodic_fire(struct session *s)
 {
-	struct dump_request rq = { .mode = CTL_DUMP_LEAVE_RUNNING, .incremental = s->incremental };
+	struct dump_request rq = { .mode = CTL_DUMP_LEAVE_RUNNING, .incremental = s->incremental,
+				   .compress = s->compress };
 	struct dump_result res;
 	uint64_t expirations;
 

@@ -105,6 +105,7 @@ struct session {
 	 * stores everything).
 	 */
 	bool incremental;	/* run --incremental: periodic and signal dumps too */
+	bool compress;		/* run --compress: the same */
 	struct wp_track *tracks;
 	size_t nr_tracks;
 	uint64_t incr_generation, incr_time_ns;

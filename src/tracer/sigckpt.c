@@ -66,7 +66,8 @@ bool sigckpt_note(struct session *s, int signo)
 
 void sigckpt_fire(struct session *s)
 {
-	struct dump_request rq = { .mode = CTL_DUMP_KILL, .incremental = s->incremental };
+	struct dump_request rq = { .mode = CTL_DUMP_KILL, .incremental = s->incremental,
+				   .compress = s->compress };
 	struct sigckpt *k = s->sigckpt;
 
 	if (!k || !k->pending)

@@ -5,7 +5,10 @@
 # it resumes from the state it had.
 #
 #   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
-#             [--dump-timeout S] [--sign PATH] [--keep] -- PROGRAM ARGS...
+#             [--dump-timeout S] [--sign PATH] [--keep] [--dump-arg ARG]...
+#             -- PROGRAM ARGS...
+#
+# --dump-arg ARG is given to every dump (--compress: compressed images).
 #
 # The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
 # up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
@@ -86,6 +89,7 @@ SCALE=${TC_TIMEOUT_SCALE:-1}
 DUMP_TIMEOUT=60
 SIGN=
 HOLDER=
+DUMP_ARGS=()
 
 usage() {
 	sed -n '4,8p' "$0" >&2
@@ -103,6 +107,7 @@ while [ $# -gt 0 ]; do
 	--sign) SIGN=$2; shift 2 ;;
 	--holder) HOLDER=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
+	--dump-arg) DUMP_ARGS+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) echo "driver.sh: unknown option $1" >&2; usage ;;
@@ -397,7 +402,7 @@ dump() {
 	local tag=$1
 	shift
 	log "trace-ckpt dump $*"
-	timed "$T_DUMP" "$WORK/$tag.out" "$WORK/$tag.err" "$TC" dump "$@"
+	timed "$T_DUMP" "$WORK/$tag.out" "$WORK/$tag.err" "$TC" dump "$@" ${DUMP_ARGS[@]+"${DUMP_ARGS[@]}"}
 	DUMP_RC=$TIMED_RC
 	[ "$DUMP_RC" -ne 124 ] || fail "trace-ckpt dump $* did not finish in $T_DUMP s"
 	DUMP_LINE=$(grep -m1 '^checkpoint: ' "$WORK/$tag.out")
@@ -602,6 +607,9 @@ mode_incremental() {
 	"$TC" show "$img" > show.out 2>&1 || fail "show $img: $(tail -n2 show.out)"
 	grep -q 'incremental: pages of earlier generations' show.out ||
 		fail "show does not say which earlier generations $img takes pages from"
+	if [[ " ${DUMP_ARGS[*]-} " == *" --compress "* ]]; then
+		grep -q 'compressed (zstd): .* ratio ' show.out || fail "show says nothing of compression"
+	fi
 	rm -rf "$img".[0-9]*
 	start_restore "$img" restore.out restore.err
 	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"

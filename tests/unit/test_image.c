@@ -12,6 +12,7 @@
 #include <sys/procfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "check_main.h"
 #include "proto/attrs.h"
@@ -728,6 +729,52 @@ START_TEST(incremental_bases)
 }
 END_TEST
 
+/* dump --compress: the pages are one zstd stream, the segments count uncompressed. */
+START_TEST(compressed_pages)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct computation c, *r = NULL;
+	const struct process_record *p;
+	char err[256] = "";
+	uint8_t *file, *plain;
+	struct stat st;
+	size_t n;
+	int fd;
+
+	sample_computation(&c, 1);
+	add_runs_and_contents(&c);
+	c.zstd_level = 1;
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
+	p = &r->procs[0];
+	ck_assert_uint_gt(p->zstd_pages_off, 0);
+	ck_assert_uint_gt(p->zstd_pages_end, p->zstd_pages_off);
+	fd = open(p->core_path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	/* The sample's patterned pages shrink. */
+	ck_assert_uint_lt((uint64_t)st.st_size, p->zstd_pages_end);
+	file = malloc((size_t)st.st_size);
+	plain = malloc((size_t)p->zstd_pages_end);
+	ck_assert_int_eq(pread_full(fd, file, (size_t)st.st_size, 0), 0);
+	close(fd);
+	n = ZSTD_decompress(plain + p->zstd_pages_off, p->zstd_pages_end - p->zstd_pages_off,
+			    file + p->zstd_pages_off, (size_t)st.st_size - p->zstd_pages_off);
+	ck_assert_msg(!ZSTD_isError(n), "%s", ZSTD_getErrorName(n));
+	ck_assert_uint_eq(n, p->zstd_pages_end - p->zstd_pages_off);
+	for (size_t i = 0; i < p->nr_runs; i++)
+		for (uint64_t k = 0; k < p->runs[i].len; k += 509)
+			ck_assert_uint_eq(plain[p->runs[i].file_off + k],
+					  pattern_byte(p->pid, p->runs[i].vaddr + k));
+	free(file);
+	free(plain);
+	close_contents(&c);
+	computation_free(&c);
+	computation_destroy(r);
+	rm_rf(tmp);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -745,6 +792,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, too_many_runs);
 	tcase_add_test(tc, other_filesystem);
 	tcase_add_test(tc, incremental_bases);
+	tcase_add_test(tc, compressed_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }
