@@ -15,6 +15,7 @@
 #include "tracer/session.h"
 #include "tracer/spawn.h"
 #include "tracer/ssh.h"
+#include "util/fdpass.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -28,21 +29,7 @@ struct spawn_args {
 /* fd to the other end of the unix socket sock (SCM_RIGHTS). */
 static int send_fd(int sock, int fd)
 {
-	char c = 'l';
-	struct iovec iov = { &c, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u = { 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : neg_errno();
+	return fdpass_send(sock, "l", 1, fd);
 }
 
 /* The fd the child sent on sock, within timeout_ms. */
@@ -50,24 +37,15 @@ static int recv_fd(int sock, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 	char c;
-	struct iovec iov = { &c, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u = { 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	int fd;
+	int fd, r;
 
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return -ETIMEDOUT;
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -EIO;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EIO;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	r = fdpass_recv(sock, &c, 1, &fd);
+	if (r <= 0 || fd < 0) {
+		closep(&fd);
+		return r < 0 ? r : -EIO;
+	}
 	return fd;
 }
 

@@ -19,6 +19,7 @@
 #include "tracer/procfs.h"
 #include "tracer/session.h"
 #include "tracer/wptrack.h"
+#include "util/fdpass.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -391,56 +392,24 @@ int wptrack_send(struct session *s, int sock)
 	for (size_t i = 0; i < s->nr_tracks; i++) {
 		const struct wp_track *t = &s->tracks[i];
 		struct track_msg m = { t->pid, t->fresh, t->start_time };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { &m, sizeof(m) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		int r;
 
 		if (!t->seen)
 			continue;
-		if (t->fresh) {
-			struct cmsghdr *cm;
-
-			memset(&u, 0, sizeof(u));
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof(u.buf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &t->uffd, sizeof(int));
-		}
-		if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-			return neg_errno();
+		r = fdpass_send(sock, &m, sizeof(m), t->fresh ? t->uffd : -1);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
 static int recv_track(int sock, struct track_msg *m, int *fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	int r = fdpass_recv(sock, m, sizeof(*m), fd);
 
-	*fd = -1;
-	if (n <= 0)
-		return n < 0 ? neg_errno() : 0;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	if (n != sizeof(*m) || (m->fresh && *fd < 0)) {
-		closep(fd);
-		return -EBADMSG;
-	}
-	return 1;
+	if (r > 0 && m->fresh && *fd < 0)
+		r = -EBADMSG;
+	return r;
 }
 
 void wptrack_receive(struct session *s, int sock, bool valid)
