@@ -157,7 +157,27 @@ static void show_json(const struct computation *c)
 			}
 			putchar('}');
 		}
-		printf("],\"dumped_bytes\":%llu}", (unsigned long long)dumped_bytes(p));
+		printf("],\"dumped_bytes\":%llu", (unsigned long long)dumped_bytes(p));
+		if (p->zstd_pages_off)
+			printf(",\"compressed\":{\"pages_bytes\":%llu,\"file_bytes\":%llu}",
+			       (unsigned long long)(p->zstd_pages_end - p->zstd_pages_off),
+			       (unsigned long long)(p->core_entry.size - MIN(p->core_entry.size,
+									   p->zstd_pages_off)));
+		if (p->nr_base_files) {
+			printf(",\"earlier_generations\":[");
+			for (size_t k = 0; k < p->nr_base_files; k++) {
+				uint64_t bytes = 0;
+
+				for (uint32_t b = 0; b < p->nr_base_runs; b++)
+					if (p->base_runs[b].file == k)
+						bytes += p->base_runs[b].len;
+				printf("%s{\"file\":", k ? "," : "");
+				json_str(p->base_files[k].name);
+				printf(",\"bytes\":%llu}", (unsigned long long)bytes);
+			}
+			putchar(']');
+		}
+		putchar('}');
 	}
 	printf("]}\n");
 }

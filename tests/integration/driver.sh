@@ -607,8 +607,13 @@ mode_incremental() {
 	"$TC" show "$img" > show.out 2>&1 || fail "show $img: $(tail -n2 show.out)"
 	grep -q 'incremental: pages of earlier generations' show.out ||
 		fail "show does not say which earlier generations $img takes pages from"
+	"$TC" show --json "$img" > show.json 2>&1 || fail "show --json $img: $(tail -n2 show.json)"
+	grep -q '"earlier_generations":\[{"file":"proc-[0-9]*\.g[0-9]*\.core","bytes":[1-9]' show.json ||
+		fail "show --json does not list the earlier generations"
 	if [[ " ${DUMP_ARGS[*]-} " == *" --compress "* ]]; then
 		grep -q 'compressed (zstd): .* ratio ' show.out || fail "show says nothing of compression"
+		grep -q '"compressed":{"pages_bytes":[1-9]' show.json ||
+			fail "show --json says nothing of compression"
 	fi
 	rm -rf "$img".[0-9]*
 	start_restore "$img" restore.out restore.err
