@@ -32,6 +32,14 @@
  */
 int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret);
 
+/* Several in a row, the thread's state saved and put back once; each ret as above. */
+struct remote_call {
+	long nr;
+	long args[6];
+	long ret;
+};
+int remote_syscalls(pid_t tid, uint64_t syscall_insn, struct remote_call *calls, size_t n);
+
 /*
  * clone(flags) in tid, its child left in its first stop, traced by us (tid
  * must have PTRACE_O_TRACECLONE, or TRACEFORK for an exit signal of

@@ -97,6 +97,11 @@ int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 	return err;
 }
 
+int collect_remote_many(struct collect_ctx *cx, pid_t tid, struct remote_call *calls, size_t n)
+{
+	return remote_syscalls(tid, cx->syscall_insn, calls, n);
+}
+
 int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,
 		   long a3, long *ret)
 {

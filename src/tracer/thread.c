@@ -13,11 +13,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ptrace/remote.h"
 #include "tracer/collect.h"
 #include "tracer/pidns.h"
 #include "tracer/procfs.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/macro.h"
 
 #define XSTATE_MAX 8192
@@ -72,18 +74,57 @@ static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
 	return 0;
 }
 
+/* The kernel's own code, never seen by a program (include/linux/errno.h). */
+#define ERESTART_RESTARTBLOCK_ 516
+
+/*
+ * A thread stopped inside restart_syscall (a sleep interrupted once already,
+ * by an earlier dump's stop, and resumed by the kernel's restart block) would
+ * be rebuilt calling restart_syscall in a new process, which has no restart
+ * block: EINTR.  The call it continues is the one whose number the code puts
+ * in eax right before that `syscall` (mov $NR, %eax: b8 imm32 0f 05, as
+ * glibc does it); its arguments are still in the registers.  Recorded as that
+ * call, the restore makes it again (a sleep starts over; a futex wait may
+ * return at once, which its callers allow).
+ */
+static void recover_restarted_call(struct collect_ctx *cx, pid_t tid,
+				   struct user_regs_struct *regs)
+{
+	static const long restartable[] = { SYS_nanosleep, SYS_clock_nanosleep, SYS_poll,
+					    SYS_futex };
+	uint8_t code[7];
+	int32_t nr;
+
+	if (regs->rip >= 7 && collect_read_mem(cx, regs->rip - 7, code, sizeof(code)) == 0 &&
+	    code[0] == 0xb8 && code[5] == 0x0f && code[6] == 0x05) {
+		memcpy(&nr, code + 1, sizeof(nr));
+		for (size_t i = 0; i < ARRAY_SIZE(restartable); i++)
+			if (nr == restartable[i]) {
+				regs->orig_rax = (uint64_t)nr;
+				return;
+			}
+	}
+	log_warn("pid %d tid %d: in the restart of an interrupted call trace-ckpt cannot tell: "
+		 "after a restore that call returns EINTR", cx->pid, tid);
+}
+
+/* Where in the scratch memory the tid address lands, after the stack_t. */
+#define TID_ADDR_AT 32
+
 static int collect_thread(struct collect_ctx *cx, struct process_record *p,
 			  struct thread_record *t, pid_t tid, bool leader)
 {
 	struct iovec iov = { &t->regs, sizeof(t->regs) };
 	struct rseq_config rseq;
 	uint64_t scratch, word;
-	long ret;
 	size_t rlen;
 	int r;
 
 	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
 		return collect_fail(cx, neg_errno(), "tid %d: registers", tid);
+	if ((long)t->regs.orig_rax == SYS_restart_syscall &&
+	    (long)t->regs.rax == -ERESTART_RESTARTBLOCK_)
+		recover_restarted_call(cx, tid, &t->regs);
 	t->xstate = aligned_alloc(64, XSTATE_MAX);
 	if (!t->xstate)
 		return -ENOMEM;
@@ -110,13 +151,23 @@ static int collect_thread(struct collect_ctx *cx, struct process_record *p,
 		t->rseq_sig = rseq.signature;
 	}
 
-	/* What only the thread itself can ask: altstack and the tid address. */
-	r = collect_remote_scratch(cx, tid, sizeof(stack_t), &scratch);
+	/* What only the thread itself can ask, in one go: altstack and the tid address. */
+	r = collect_remote_scratch(cx, tid, TID_ADDR_AT + sizeof(uint64_t), &scratch);
 	if (r < 0)
 		return collect_fail(cx, r, "tid %d: scratch memory", tid);
-	r = collect_remote(cx, tid, SYS_sigaltstack, 0, scratch, 0, 0, &ret);
-	if (r < 0 || ret < 0)
-		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: sigaltstack", tid);
+	{
+		struct remote_call calls[2] = {
+			{ .nr = SYS_sigaltstack, .args = { 0, (long)scratch } },
+			{ .nr = SYS_prctl, .args = { PR_GET_TID_ADDRESS, (long)(scratch + TID_ADDR_AT) } },
+		};
+
+		r = collect_remote_many(cx, tid, calls, 2);
+		if (r < 0 || calls[0].ret < 0)
+			return collect_fail(cx, r < 0 ? r : (int)calls[0].ret, "tid %d: sigaltstack",
+					    tid);
+		if (calls[1].ret < 0)
+			return collect_fail(cx, (int)calls[1].ret, "tid %d: tid address", tid);
+	}
 	{
 		stack_t ss;
 
@@ -127,10 +178,7 @@ static int collect_thread(struct collect_ctx *cx, struct process_record *p,
 		t->altstack_size = ss.ss_size;
 		t->altstack_flags = ss.ss_flags;
 	}
-	r = collect_remote(cx, tid, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &ret);
-	if (r < 0 || ret < 0)
-		return collect_fail(cx, r < 0 ? r : (int)ret, "tid %d: tid address", tid);
-	r = collect_read_mem(cx, scratch, &word, sizeof(word));
+	r = collect_read_mem(cx, scratch + TID_ADDR_AT, &word, sizeof(word));
 	if (r < 0)
 		return collect_fail(cx, r, "tid %d: tid address", tid);
 	t->clear_child_tid = word;

@@ -39,6 +39,8 @@
 #             signed multi-host manifest and in --host-map are refused and
 #             nothing they hold runs; then restore --key with the maker's key
 #             from another user's config goes on to PASS
+#   resleep   dump left running, then dump --kill at once: a sleep the first
+#             interrupted is in restart_syscall; after the restore it sleeps on
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
 #   silent    run -> silent control clients connect and send nothing -> a
 #             dump -D IMG meanwhile finishes in under 2 s and the program
@@ -563,6 +565,29 @@ mode_leave() {
 	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
 	wait_exit "$RUN_PID" "$T_EXIT" || fail "run still running after PASS"
 	[ "$EXIT_RC" -eq 0 ] || fail "run exited $EXIT_RC, expected 0"
+	check_output run.out
+	check_output restore.out
+}
+
+# resleep: a dump left running interrupts the program's sleep, which the
+# kernel then goes on with as restart_syscall; a dump --kill right after finds
+# it there.  The restore must make the sleep again, not return EINTR (the
+# program says BAD on an EINTR it has no handler for).  Give it a long -i.
+mode_resleep() {
+	local sup
+	start_run run.out run.err
+	sup=$RUN_PID
+	wait_line run.out '^READY$' "$T_READY" "$sup"
+	wait_tick run.out 2 "$T_TICKS" "$sup"
+	prog_of "$sup"
+	dump_ok leave ${PROG_PID:+"$PROG_PID"} -D "$WORK/first"
+	dump_kill "$sup" run.out "$WORK/img" kill
+	start_restore "$WORK/img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity run.out restore.out
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
 	check_output run.out
 	check_output restore.out
 }
@@ -1347,6 +1372,7 @@ attach) mode_attach ;;
 debugger) mode_debugger ;;
 killdump) mode_killdump ;;
 incremental) mode_incremental ;;
+resleep) mode_resleep ;;
 *) fail "unknown mode $MODE" ;;
 esac
 RESULT=pass
