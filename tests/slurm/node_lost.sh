@@ -5,14 +5,15 @@
 # checkpoint every second by itself
 #
 #   exec trace-ckpt run --dir DIR --resume --interval 1 --keep 2 \
-#        --checkpoint-on USR1 --requeue -- counter
+#        --incremental --compress --checkpoint-on USR1 --requeue -- counter
 #
 # loses its node without warning (everything on it, slurmd included, is
 # killed with SIGKILL, perhaps in the middle of a checkpoint); Slurm notices
 # (SlurmdTimeout), requeues the job, starts it on another node, and it goes
 # on from its last complete periodic generation: the ticks after the resume
 # start again at most where the lost run had got to, then go on consecutively
-# to PASS, with no BAD.
+# to PASS, with no BAD.  The generations are incremental and compressed: the
+# one it goes on from takes the pages not written since from earlier ones.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -32,7 +33,8 @@ cat >"$WORK/job.sh" <<EOF
 #!/bin/bash
 #SBATCH --requeue --open-mode=append
 echo "run \${SLURM_RESTART_COUNT:-0} on \$(hostname) start \$(date +%s.%N)"
-exec "$TC" run --dir "$WORK/ck" --resume --interval 1 --keep 2 --checkpoint-on USR1 --requeue \\
+exec "$TC" run --dir "$WORK/ck" --resume --interval 1 --keep 2 --incremental --compress \\
+	--checkpoint-on USR1 --requeue \\
 	-- "$COUNTER" -n $TICKS -i 20
 EOF
 chmod 0755 "$WORK/job.sh"
