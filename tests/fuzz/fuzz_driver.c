@@ -50,7 +50,17 @@ static struct seed record_seed(void)
 	struct seed s;
 
 	sample_process(&p, 1, 2, 5, 4);
-	if (process_record_encode(&b, &p) < 0)
+	/* An incremental, compressed core's attributes too. */
+	p.nr_base_files = 1;
+	p.base_files = calloc(1, sizeof(*p.base_files));
+	p.base_files[0].name = strdup("proc-1.g3.core");
+	p.nr_base_runs = 1;
+	p.base_runs = calloc(1, sizeof(*p.base_runs));
+	p.base_runs[0] = (struct base_run){ 0x10000, 0x2000, 0x3000, 0, 0 };
+	p.zstd_pages_off = 0x3000;
+	p.zstd_pages_end = 0x9000;
+	if (!p.base_files || !p.base_files[0].name || !p.base_runs ||
+	    process_record_encode(&b, &p) < 0)
 		abort();
 	s = make_seed(FUZZ_RECORD, b.data, b.len, "record");
 	tlv_buf_free(&b);
@@ -58,8 +68,8 @@ static struct seed record_seed(void)
 	return s;
 }
 
-/* A real image, written by image_write: its manifest and one core file. */
-static void image_seeds(struct seed *man, struct seed *core)
+/* A real image, written by image_write: its manifest and one core file (zstd: compressed). */
+static void image_seeds(struct seed *man, struct seed *core, int zstd)
 {
 	struct computation c;
 	struct fake_mem fm = { 0 };
@@ -76,6 +86,7 @@ static void image_seeds(struct seed *man, struct seed *core)
 	c.procs[0].runs = calloc(2, sizeof(struct page_run));
 	c.procs[0].runs[0] = (struct page_run){ c.procs[0].vmas[0].start, 4096 };
 	c.procs[0].runs[1] = (struct page_run){ c.procs[0].vmas[0].start + 8192, 4096 };
+	c.zstd_level = zstd;
 	fake_mem_reader(&mr, &fm);
 	snprintf(path, sizeof(path), "%s/img", tmp);
 	if (image_write(&c, path, &sample_key, &mr, NULL) < 0)
@@ -88,7 +99,7 @@ static void image_seeds(struct seed *man, struct seed *core)
 	snprintf(path, sizeof(path), "%s/img/node-a/proc-%d.core", tmp, c.procs[0].pid);
 	if (read_file_at(AT_FDCWD, path, &buf, &len) < 0)
 		abort();
-	*core = make_seed(FUZZ_CORE, buf, len, "core");
+	*core = make_seed(FUZZ_CORE, buf, len, zstd ? "core-zstd" : "core");
 	free(buf);
 	computation_free(&c);
 	rm_rf(tmp);
@@ -238,7 +249,7 @@ static struct seed sockq_seed(void)
 
 int main(int argc, char **argv)
 {
-	struct seed seeds[6];
+	struct seed seeds[7];
 	unsigned long iterations = 20000;
 	const char *seed_dir = NULL;
 	int i;
@@ -252,16 +263,22 @@ int main(int argc, char **argv)
 			break;
 	}
 	seeds[0] = record_seed();
-	image_seeds(&seeds[1], &seeds[2]);
+	image_seeds(&seeds[1], &seeds[2], 0);
 	seeds[3] = make_seed(FUZZ_MANIFEST_RESEALED, seeds[1].data + 1, seeds[1].len - 1,
 			     "manifest-resealed");
 	seeds[4] = handshake_seed();
 	seeds[5] = sockq_seed();
-	if (seed_dir && write_seeds(seed_dir, seeds, 6) < 0) {
+	{
+		struct seed zman;
+
+		image_seeds(&zman, &seeds[6], TC_ZSTD_LEVEL);
+		free(zman.data);
+	}
+	if (seed_dir && write_seeds(seed_dir, seeds, 7) < 0) {
 		perror(seed_dir);
 		return 1;
 	}
-	for (size_t k = 0; k < 6; k++) {
+	for (size_t k = 0; k < 7; k++) {
 		run(seeds[k].data, seeds[k].len);
 		truncations(&seeds[k]);
 		flips(&seeds[k]);
