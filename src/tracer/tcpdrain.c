@@ -350,8 +350,14 @@ static void diag_endpoint(uint8_t family, const __be32 *addr, __be16 port, uint8
 	}
 }
 
-/* Whether a socket of family is f's peer, and whether a process holds it (its inode). */
-static int find_peer_socket(const struct fd_record *f, uint8_t family, bool *found, bool *held)
+/* One TCP socket of this network namespace, as sock_diag tells it. */
+struct diag_sock {
+	uint8_t src[28], dst[28];
+	uint32_t inode;
+	uint8_t state;
+};
+
+static int diag_all(uint8_t family, struct diag_sock **v, size_t *n)
 {
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_cleanup_free_ uint8_t *buf = malloc(65536);
@@ -372,28 +378,44 @@ static int find_peer_socket(const struct fd_record *f, uint8_t family, bool *fou
 	if (send(nl, &m, sizeof(m), 0) != sizeof(m))
 		return neg_errno();
 	for (;;) {
-		ssize_t n = recv(nl, buf, 65536, 0);
+		ssize_t got = recv(nl, buf, 65536, 0);
 		struct nlmsghdr *h = (struct nlmsghdr *)buf;
 
-		if (n < 0)
+		if (got < 0)
 			return neg_errno();
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		for (; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
 			const struct inet_diag_msg *d = NLMSG_DATA(h);
-			uint8_t src[28], dst[28];
+			struct diag_sock *grown;
 
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EIO;
-			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport, src);
-			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport, dst);
-			if (inet_same_endpoint(src, f->inet_remote) &&
-			    inet_same_endpoint(dst, f->inet_local)) {
-				*found = true;
-				*held |= d->idiag_inode != 0;
-			}
+			grown = realloc(*v, (*n + 1) * sizeof(**v));
+			if (!grown)
+				return -ENOMEM;
+			*v = grown;
+			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport,
+				      grown[*n].src);
+			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport,
+				      grown[*n].dst);
+			grown[*n].inode = d->idiag_inode;
+			grown[*n].state = d->idiag_state;
+			(*n)++;
 		}
 	}
+}
+
+/* Whether f's peer is among socks, and whether a process holds it (its inode). */
+static void find_peer_socket(const struct diag_sock *socks, size_t n, const struct fd_record *f,
+			     bool *found, bool *held)
+{
+	for (size_t i = 0; i < n; i++)
+		if (inet_same_endpoint(socks[i].src, f->inet_remote) &&
+		    inet_same_endpoint(socks[i].dst, f->inet_local)) {
+			*found = true;
+			*held |= socks[i].inode != 0;
+		}
 }
 
 /*
@@ -429,8 +451,10 @@ static int drain_fail_pending(const struct drain_end *e, char *err, size_t errle
 static int find_ends(struct computation *c, bool remote_ok, struct drain_end **out, size_t *nr,
 		     char *err, size_t errlen)
 {
+	_cleanup_free_ struct diag_sock *socks = NULL;
 	struct drain_end *ends;
-	size_t total = 0, n = 0;
+	size_t total = 0, n = 0, nr_socks = 0;
+	bool listed = false;
 
 	for (size_t i = 0; i < c->nr_procs; i++)
 		total += c->procs[i].nr_fds;
@@ -475,10 +499,15 @@ static int find_ends(struct computation *c, bool remote_ok, struct drain_end **o
 				ends[i].peer = m;
 		if (ends[i].peer != SIZE_MAX)
 			continue;
-		/* Not found here: on another host (or in another network namespace). */
-		if (find_peer_socket(ends[i].f, AF_INET, &found, &held) < 0 ||
-		    find_peer_socket(ends[i].f, AF_INET6, &found, &held) < 0)
-			found = held = false;
+		/* Not found here: on another host (or in another network namespace).
+		 * The host's TCP sockets are listed once, for every such end. */
+		if (!listed) {
+			listed = true;
+			if (diag_all(AF_INET, &socks, &nr_socks) < 0 ||
+			    diag_all(AF_INET6, &socks, &nr_socks) < 0)
+				nr_socks = 0;
+		}
+		find_peer_socket(socks, nr_socks, ends[i].f, &found, &held);
 		if (found && !held && waits_in_accept_queue(c, ends[i].f, &lp, &lfd))
 			return drain_fail_pending(&ends[i], err, errlen, lp, lfd);
 		/* Its bytes are all in; the restore plays the closed peer. */
@@ -1081,62 +1110,6 @@ void tcpdrain_release(struct computation *c, bool killed)
 				log_err("pid %d fd %d: TCP connection: %u bytes read out could not be put back: %s",
 					  c->procs[i].pid, f->fd, len, strerror(-r));
 		}
-}
-
-/* One TCP socket of this network namespace, as sock_diag tells it. */
-struct diag_sock {
-	uint8_t src[28], dst[28];
-	uint32_t inode;
-	uint8_t state;
-};
-
-static int diag_all(uint8_t family, struct diag_sock **v, size_t *n)
-{
-	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	_cleanup_free_ uint8_t *buf = malloc(65536);
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} m = {
-		.nlh = { .nlmsg_len = sizeof(m), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
-			 .idiag_states = ~0u },
-	};
-
-	if (nl < 0)
-		return neg_errno();
-	if (!buf)
-		return -ENOMEM;
-	if (send(nl, &m, sizeof(m), 0) != sizeof(m))
-		return neg_errno();
-	for (;;) {
-		ssize_t got = recv(nl, buf, 65536, 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (got < 0)
-			return neg_errno();
-		for (; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
-			const struct inet_diag_msg *d = NLMSG_DATA(h);
-			struct diag_sock *grown;
-
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -EIO;
-			grown = realloc(*v, (*n + 1) * sizeof(**v));
-			if (!grown)
-				return -ENOMEM;
-			*v = grown;
-			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport,
-				      grown[*n].src);
-			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport,
-				      grown[*n].dst);
-			grown[*n].inode = d->idiag_inode;
-			grown[*n].state = d->idiag_state;
-			(*n)++;
-		}
-	}
 }
 
 /* The socket inode fd of pid is, or 0. */
