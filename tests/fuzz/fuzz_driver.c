@@ -25,6 +25,7 @@
 #include "proto/record.h"
 #include "proto/wire.h"
 #include "util/fileio.h"
+#include "util/macro.h"
 
 struct seed {
 	uint8_t *data;
@@ -274,11 +275,11 @@ int main(int argc, char **argv)
 		image_seeds(&zman, &seeds[6], TC_ZSTD_LEVEL);
 		free(zman.data);
 	}
-	if (seed_dir && write_seeds(seed_dir, seeds, 7) < 0) {
+	if (seed_dir && write_seeds(seed_dir, seeds, ARRAY_SIZE(seeds)) < 0) {
 		perror(seed_dir);
 		return 1;
 	}
-	for (size_t k = 0; k < 7; k++) {
+	for (size_t k = 0; k < ARRAY_SIZE(seeds); k++) {
 		run(seeds[k].data, seeds[k].len);
 		truncations(&seeds[k]);
 		flips(&seeds[k]);
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
 		free(buf);
 		printf("%s: ok\n", argv[i]);
 	}
-	for (size_t k = 0; k < 6; k++)
+	for (size_t k = 0; k < ARRAY_SIZE(seeds); k++)
 		free(seeds[k].data);
 	return 0;
 }
