@@ -329,7 +329,7 @@ static void take_entry(struct base_file *b, const struct manifest_file *f)
  * host's directory that the manifest lists, runs inside them, sorted and
  * clear of each other and of the core's own.
  */
-static int load_bases(const char *absdir, const struct manifest *m, const char *host,
+static int load_bases(int dirfd, const char *absdir, const struct manifest *m, const char *host,
 		      struct process_record *p, char *err, size_t errlen)
 {
 	const char *core = p->core_path;
@@ -361,11 +361,8 @@ static int load_bases(const char *absdir, const struct manifest *m, const char *
 		{
 			struct process_record bp;
 			char why[512];
-			int dirfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			int r = dirfd < 0 ? neg_errno() : read_core(dirfd, rel, &bp, why, sizeof(why));
+			int r = read_core(dirfd, rel, &bp, why, sizeof(why));
 
-			if (dirfd >= 0)
-				close(dirfd);
 			if (r < 0) {
 				set_err(err, errlen, "%s: earlier generation's file %s: %s", core,
 					b->name, why);
@@ -442,7 +439,7 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 		set_err(err, errlen, "manifest: bad host name for pid %d", mp->pid);
 		return -EBADMSG;
 	}
-	r = load_bases(absdir, m, host, p, err, errlen);
+	r = load_bases(dirfd, absdir, m, host, p, err, errlen);
 	if (r < 0)
 		return r;
 	for (size_t j = 0; j < p->nr_vmas; j++) {

@@ -57,6 +57,7 @@ struct collect_ctx {
 	size_t nr_writable;
 	bool writable_read;
 	struct inode_cache *inodes;	/* paths found by search in this dump; may be NULL */
+	uint64_t start_time;		/* /proc/PID/stat starttime, from collect_mm */
 };
 
 /* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */

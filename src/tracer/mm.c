@@ -30,6 +30,7 @@ int collect_mm(struct collect_ctx *cx, struct process_record *p)
 	r = read_file_at(AT_FDCWD, path, &statbuf, NULL);
 	if (r < 0 || parse_stat(statbuf, &st) < 0)
 		return collect_fail(cx, r < 0 ? r : -EINVAL, "%s", path);
+	cx->start_time = st.start_time;
 	mm->start_code = st.start_code;
 	mm->end_code = st.end_code;
 	mm->start_data = st.start_data;

@@ -16,11 +16,9 @@
 #include "proto/image.h"
 #include "tracer/collect.h"
 #include "tracer/pagescan.h"
-#include "tracer/procfs.h"
 #include "tracer/session.h"
 #include "tracer/wptrack.h"
 #include "util/fdpass.h"
-#include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -219,22 +217,6 @@ static void drop_track(struct session *s, struct wp_track *t)
 	*t = s->tracks[--s->nr_tracks];
 }
 
-static int start_time_of(pid_t pid, uint64_t *out)
-{
-	_cleanup_free_ char *buf = NULL;
-	struct proc_stat st;
-	char path[64];
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	r = read_file_at(AT_FDCWD, path, &buf, NULL);
-	if (r == 0)
-		r = parse_stat(buf, &st);
-	if (r == 0)
-		*out = st.start_time;
-	return r;
-}
-
 /*
  * A userfaultfd made in the process (it is bound to the mm of its maker),
  * taken into our hands and closed there: the program never sees it.
@@ -328,16 +310,13 @@ void wptrack_arm(struct collect_ctx *cx, struct process_record *p)
 	struct session *s = cx->s;
 	_cleanup_close_ int pagemap = -1;
 	struct wp_track *t;
-	uint64_t start = 0;
+	uint64_t start = cx->start_time;
 	char path[64];
 	bool mm_gone = false;
 	int r;
 
 	if (s->wp_mode < 2 || p->zombie)
 		return;
-	r = start_time_of(cx->pid, &start);
-	if (r < 0)
-		goto fail;
 	t = find_track(s, cx->pid);
 	if (t && t->start_time != start) {
 		drop_track(s, t);
