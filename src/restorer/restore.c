@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -130,6 +131,12 @@ struct restore_ctx {
 	int *status_w;		/* per process: where its builder and stub report */
 	int *status_r;
 	bool can_setgroups;	/* not in a user namespace that denies setgroups */
+	/*
+	 * Where the processes being built log (a memfd, above every saved fd):
+	 * their fd 2 becomes the program's, and what they say belongs with
+	 * the restore's own error, printed once by the command.
+	 */
+	int log_fd;
 };
 
 /* fork() with the saved pid; the old one may still be a zombie for a moment. */
@@ -352,6 +359,8 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.image = dup_high(cf.image, base);
 	cf.exe = dup_high(cf.exe, base);
 	cf.keep[cf.nr_keep++] = status_fd;
+	if (rc->log_fd >= 0)
+		cf.keep[cf.nr_keep++] = rc->log_fd;
 	cf.keep[cf.nr_keep++] = cf.image;
 	cf.keep[cf.nr_keep++] = cf.exe;
 	for (size_t i = 0; i < p->nr_base_files && i < TC_MAX_BASE_FILES; i++) {
@@ -571,18 +580,70 @@ static void check_cmdline(const struct process_record *p, pid_t pid)
 		 (unsigned long long)p->mm.arg_end, maps ? maps : "?");
 }
 
+/* Above every saved fd, appending: the log the processes being built share. */
+static int open_build_log(int base)
+{
+	int fd = memfd_create("trace-ckpt-restore-log", MFD_CLOEXEC), high;
+
+	if (fd < 0)
+		return neg_errno();
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		return neg_errno();
+	}
+	/* Close-on-exec: the stub and the program never see it. */
+	high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (high < 0)
+		high = neg_errno();
+	close(fd);
+	return high;
+}
+
+/*
+ * What the processes logged while they were built: on failure it is the
+ * detail of err, quoted under it; otherwise the user's to read (warnings).
+ */
+static void report_build_log(int fd, int r, char *err, size_t errlen)
+{
+	char text[4096], *line, *next;
+	size_t used = err ? strnlen(err, errlen) : 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	if (r == 0 || !err) {
+		(void)!write(STDERR_FILENO, text, n);
+		return;
+	}
+	for (line = text; *line && used + 1 < errlen; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (*line)
+			used += snprintf(err + used, errlen - used, "\n  %s", line);
+	}
+}
+
 static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 {
 	const struct computation *c = rc->c;
 	struct session *s = rc->s;
 	_cleanup_free_ struct stub_status *st = calloc(c->nr_procs, sizeof(*st));
-	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 1,
+	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 2,
 					  sizeof(int));
 	size_t nk = 0;
 	int r = 0;
 
 	if (!st || !keep)
 		return -ENOMEM;
+	if (rc->log_fd >= 0)
+		keep[nk++] = rc->log_fd;
 	for (size_t i = 0; i < c->nr_procs; i++)
 		keep[nk++] = rc->status_w[i];
 	for (size_t i = 0; i < rc->descs.n; i++)
@@ -591,10 +652,12 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (rc->descs.shm[i].fd >= 0)	/* -1: a SysV segment held by id */
 			keep[nk++] = rc->descs.shm[i].fd;
 	keep[nk] = -1;
+	log_to_fd(rc->log_fd);	/* what we fork inherits it */
 	if (c->flags & TC_COMP_F_PIDNS)
 		r = pidns_start(spawn_top, rc, keep, &s->init_pid);
 	else
 		spawn_top(rc);	/* a process it could not make says so on its status pipe */
+	log_to_fd(-1);
 	for (size_t i = 0; i < c->nr_procs; i++)
 		closep(&rc->status_w[i]);
 	if (r < 0) {
@@ -632,9 +695,14 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 				 "computation a pid namespace of its own", p->pid);
 		} else if (r == 0 && st[i].stage != STUB_READY) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
-			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
-				 stage_name(st[i].stage), (unsigned long long)st[i].addr,
-				 strerror(-r));
+			/* Address 0: not a mapping's failure (the process being built). */
+			if (st[i].addr)
+				snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
+					 stage_name(st[i].stage), (unsigned long long)st[i].addr,
+					 strerror(-r));
+			else
+				snprintf(err, errlen, "pid %d: %s: %s", p->pid,
+					 stage_name(st[i].stage), strerror(-r));
 		} else if (r < 0) {
 			snprintf(err, errlen, "pid %d: the stub %s", p->pid,
 				 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
@@ -713,7 +781,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen)
 {
 	struct verifier verify = { .dir = dir, .key = key };
-	struct restore_ctx rc = { .s = s, .verify = &verify };
+	struct restore_ctx rc = { .s = s, .verify = &verify, .log_fd = -1 };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
 	int r;
@@ -780,8 +848,13 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 		rc.status_w[i] = fcntl(p[1], F_DUPFD_CLOEXEC, rc.descs.base);
 		close(p[1]);
 	}
-	if (r == 0)
+	if (r == 0) {
+		rc.log_fd = open_build_log(rc.descs.base);
+		if (rc.log_fd < 0)
+			log_debug("no log for the processes being built: %s", strerror(-rc.log_fd));
 		r = build_tree(&rc, err, errlen);
+		report_build_log(rc.log_fd, r, err, errlen);
+	}
 	if (r == 0)
 		s->generation = c->generation;
 	/* Part of a computation on several hosts: they all go on at once. */
@@ -816,6 +889,7 @@ out:
 	}
 	free(rc.status_r);
 	free(rc.status_w);
+	closep(&rc.log_fd);
 	computation_destroy(c);
 	return r;
 }

@@ -71,6 +71,8 @@ struct session {
 	int signal_fd;
 	int control_fd;
 	char *control_path;
+	int log_fd;		/* the supervisor's log (supervisor_log.c), or -1 */
+	char *log_path;
 	struct control_conn *control_conns;	/* its clients (control.c) */
 	size_t nr_control_conns;
 	uint64_t control_seq;	/* order of their requests */
