@@ -169,7 +169,7 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 	mark = supervisor_log_mark(s);
 	r = dump_computation(s, &rq, &res);
 	/* What the supervisor logged meanwhile is the detail of the cause. */
-	if (r < 0)
+	if (r < 0 && mode != CTL_DUMP_CHECK)
 		supervisor_log_quote(s, mark, res.msg, sizeof(res.msg));
 	tlv_put_u32(b, CTL_A_ERR, r < 0 ? -r : 0);
 	tlv_put_str(b, CTL_A_MSG, res.msg);

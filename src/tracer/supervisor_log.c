@@ -108,6 +108,8 @@ void supervisor_log_quote(const struct session *s, off_t mark, char *buf, size_t
 	if (n < 0)
 		n = 0;
 	text[n] = '\0';
+	if (!n)
+		return;		/* nothing was logged: the cause says it all */
 	for (line = text; *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
