@@ -51,7 +51,9 @@ grep -q "^trace-ckpt dump: .*No such file or directory" "$WORK/dump1.out" ||
 grep -qE "^  trace-ckpt\[[0-9]+\]: error: .*trace-ckpt-no-such-dir" "$WORK/dump1.out" ||
 	fail "the supervisor's detail is not in the dump's output"
 LOG=$(sed -n "s/^(the supervisor's log: \(.*\))$/\1/p" "$WORK/dump1.out")
-[ -n "$LOG" ] && [ -f "$LOG" ] || fail "no supervisor log named, or it is not there: '$LOG'"
+if [ -z "$LOG" ] || [ ! -f "$LOG" ]; then
+	fail "no supervisor log named, or it is not there: '$LOG'"
+fi
 grep -q "trace-ckpt-no-such-dir" "$LOG" || fail "the log $LOG does not have the detail"
 [ "$(stat -c %a "$LOG")" = 600 ] || fail "the log $LOG is readable by others"
 if grep -aq "trace-ckpt\[" "$WORK/run.out"; then
