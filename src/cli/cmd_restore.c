@@ -78,6 +78,8 @@ int cmd_restore(int argc, char **argv)
 			trust_owner = true;
 		} else if (!strcmp(argv[i], "--ignore-changed-files")) {
 			flags |= RESTORE_IGNORE_CHANGED_FILES;
+		} else if (!strcmp(argv[i], "--lazy")) {
+			flags |= RESTORE_LAZY;
 		} else if (!strcmp(argv[i], "--detach")) {
 			detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
@@ -119,6 +121,11 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (all_hosts && key_file) {
 		fprintf(stderr, "trace-ckpt restore: --all-hosts: the computation's secret is the key (--secret)\n");
+		return 2;
+	}
+	if ((all_hosts || detach) && (flags & RESTORE_LAZY)) {
+		fprintf(stderr, "trace-ckpt restore: --lazy needs this restore to stay and serve "
+			"the pages%s\n", all_hosts ? "; with --all-hosts it is not done yet" : "");
 		return 2;
 	}
 	if (all_hosts && (flags & RESTORE_IGNORE_CHANGED_FILES)) {

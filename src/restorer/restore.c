@@ -14,6 +14,7 @@
 #include <sys/ptrace.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #include "restorer/addrmap.h"
 #include "restorer/creds.h"
 #include "restorer/fds.h"
+#include "restorer/lazy.h"
 #include "restorer/locks.h"
 #include "restorer/pages.h"
 #include "restorer/plan.h"
@@ -137,6 +139,7 @@ struct restore_ctx {
 	 * the restore's own error, printed once by the command.
 	 */
 	int log_fd;
+	struct lazy_server *lazy;	/* restore --lazy, else NULL */
 };
 
 /* fork() with the saved pid; the old one may still be a zombie for a moment. */
@@ -387,6 +390,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 		.vma_fds = cf.vma,
 		.base_fds = cf.bases,
 		.can_setgroups = rc->can_setgroups,
+		.lazy = rc->lazy != NULL,
 	};
 	r = plan_build(p, &pf, &cf.plan);
 	if (r < 0) {
@@ -421,6 +425,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
 		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
 		[STUB_ERR_MADVISE] = "madvise", [STUB_ERR_CREDS] = "credentials",
+		[STUB_ERR_LAZY] = "userfaultfd of restore --lazy",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -439,21 +444,77 @@ static const char *creds_step_name(uint64_t step)
 	return step < ARRAY_SIZE(names) && names[step] ? names[step] : "?";
 }
 
-static int wait_stub(pid_t pid, int status_fd, struct stub_status *st)
+/* One status, and the fd that came with it (-1: none). */
+static int read_status(int status_fd, struct stub_status *st, int *fd)
 {
-	struct pollfd pfd = { .fd = status_fd, .events = POLLIN };
-	int r = poll(&pfd, 1, STUB_TIMEOUT_MS);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { st, sizeof(*st) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
+			     .msg_controllen = sizeof(cm) };
+	struct cmsghdr *c;
+	ssize_t n;
 
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0)
+	*fd = -1;
+	do
+		n = recvmsg(status_fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
 		return neg_errno();
-	r = read_full(status_fd, st, sizeof(*st));
-	if (r < 0) {
-		log_debug("pid %d: stub status: %s", pid, strerror(-r));
-		return -ECHILD;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (n == 0)
+		return -EPIPE;
+	/* A stream: the rest of a status may come in pieces. */
+	if ((size_t)n < sizeof(*st)) {
+		int r = read_full(status_fd, (char *)st + n, sizeof(*st) - n);
+
+		if (r < 0) {
+			closep(fd);
+			return r;
+		}
 	}
 	return 0;
+}
+
+/*
+ * The stub's last status; a restore --lazy stub's userfaultfd on the way
+ * goes to the page server.  pid: as we see it, for the server's kill.
+ */
+static int wait_stub(const struct restore_ctx *rc, const struct process_record *p, pid_t pid,
+		     int status_fd, struct stub_status *st, char *err, size_t errlen)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = status_fd, .events = POLLIN };
+		int r = poll(&pfd, 1, STUB_TIMEOUT_MS), fd;
+
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			return neg_errno();
+		r = read_status(status_fd, st, &fd);
+		if (r < 0) {
+			log_debug("pid %d: stub status: %s", p->pid, strerror(-r));
+			return -ECHILD;
+		}
+		if (st->stage != STUB_LAZY_FD) {
+			closep(&fd);
+			return 0;
+		}
+		if (fd < 0 || !rc->lazy) {
+			closep(&fd);
+			snprintf(err, errlen, "pid %d: the stub sent %s", p->pid,
+				 fd < 0 ? "no userfaultfd" : "a userfaultfd nobody asked for");
+			return -EPROTO;
+		}
+		r = lazy_server_add(rc->lazy, p, pid, fd, err, errlen);
+		if (r < 0)
+			return r;
+	}
 }
 
 /* In init, or in the supervisor without a namespace: the root and the orphans. */
@@ -676,14 +737,23 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (r < 0)
 			return r;
 	}
+	/* The same goes for the page server; a stub may wait on it before it is ready. */
+	if (rc->lazy && (r = lazy_server_start(rc->lazy)) < 0) {
+		snprintf(err, errlen, "restore --lazy: the page server: %s", strerror(-r));
+		return r;
+	}
 
 	/* A barrier: nothing of the program runs before every process is ready. */
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 
+		pid_t pid = p->pid;
+
 		if (p->zombie)
 			continue;
-		r = wait_stub(p->pid, rc->status_r[i], &st[i]);
+		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0)
+			pid = 0;	/* the stub's status will say what became of it */
+		r = wait_stub(rc, p, pid, rc->status_r[i], &st[i], err, errlen);
 		if (r == 0 && st[i].stage == STUB_ERR_CREDS) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			snprintf(err, errlen, "pid %d%s%.0d: setting its credentials (%s): %s", p->pid,
@@ -703,13 +773,16 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			else
 				snprintf(err, errlen, "pid %d: %s: %s", p->pid,
 					 stage_name(st[i].stage), strerror(-r));
-		} else if (r < 0) {
+		} else if (r == -ETIMEDOUT || r == -ECHILD) {
 			snprintf(err, errlen, "pid %d: the stub %s", p->pid,
 				 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
 		}
 	}
-	/* Nothing runs from an image whose checksums do not hold. */
-	if (r == 0)
+	/*
+	 * Nothing runs from an image whose checksums do not hold.  With --lazy
+	 * the program runs first, and restore_computation waits for them after.
+	 */
+	if (r == 0 && !rc->lazy)
 		r = verifier_join(rc->verify, err, errlen);
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
@@ -733,6 +806,24 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			s->root = pid;
 	}
 	return r;
+}
+
+static int settle_lazy(void *server, int timeout_ms)
+{
+	return lazy_server_settle(server, timeout_ms);
+}
+
+static void free_lazy(void *server)
+{
+	lazy_server_free(server);
+}
+
+/* The page server goes on serving in the session, which does not link us. */
+static void session_hand_lazy(struct session *s, struct lazy_server *ls)
+{
+	s->lazy = ls;
+	s->lazy_settle = settle_lazy;
+	s->lazy_free = free_lazy;
 }
 
 static pid_t outer_pgrp(pid_t inner, void *arg)
@@ -840,13 +931,20 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		int p[2];
 
-		if (pipe2(p, O_CLOEXEC) < 0) {
+		/* A socket: a restore --lazy stub sends its userfaultfd along. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
 			r = neg_errno();
 			break;
 		}
 		rc.status_r[i] = p[0];
 		rc.status_w[i] = fcntl(p[1], F_DUPFD_CLOEXEC, rc.descs.base);
 		close(p[1]);
+	}
+	if (r == 0 && (flags & RESTORE_LAZY)) {
+		/* Asked here, as whoever the stubs will be: they make the userfaultfds. */
+		r = lazy_check_possible(err, errlen);
+		if (r == 0 && (r = lazy_server_new(&rc.lazy)) < 0)
+			snprintf(err, errlen, "restore --lazy: %s", strerror(-r));
 	}
 	if (r == 0) {
 		rc.log_fd = open_build_log(rc.descs.base);
@@ -880,6 +978,20 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	r = 0;
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
+	if (rc.lazy) {
+		/* It ran on an image not checked yet: now it is, or it is killed. */
+		r = verifier_join(&verify, err, errlen);
+		if (r < 0) {
+			size_t n = strnlen(err, errlen);
+
+			snprintf(err + n, errlen - n, " (restore --lazy: the program, started "
+				 "before, was killed)");
+			kill_everything(&rc);
+			goto out;
+		}
+		session_hand_lazy(s, rc.lazy);
+		rc.lazy = NULL;
+	}
 out:
 	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);
@@ -890,6 +1002,7 @@ out:
 	free(rc.status_r);
 	free(rc.status_w);
 	closep(&rc.log_fd);
+	lazy_server_free(rc.lazy);
 	computation_destroy(c);
 	return r;
 }

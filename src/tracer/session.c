@@ -93,6 +93,8 @@ void session_done(struct session *s)
 		close(s->dead_ends[i]);
 	free(s->dead_ends);
 	free(s->dead_end_inos);
+	if (s->lazy)
+		s->lazy_free(s->lazy);
 	control_close(s);
 	supervisor_log_close(s);
 	closep(&s->signal_fd);
