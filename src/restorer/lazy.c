@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "restorer/lazy.h"
 #include "restorer/pages.h"
@@ -26,14 +27,36 @@
 #define LAZY_FAULT_WINDOW (64ull << 10)
 /* Brought in per step of the background fetch, between two looks at faults. */
 #define LAZY_BATCH (1ull << 20)
+_Static_assert(LAZY_BATCH >= TC_CHUNK_SIZE, "a checked piece fits the buffer");
 #define LAZY_MSGS 32
 #define LAZY_MAX_FILES (TC_MAX_BASE_FILES + 1)
+
+/*
+ * A file pages come from.  With chunk sums (a plain core), each piece of
+ * TC_CHUNK_SIZE is checked before a page of it is used; without (compressed,
+ * or older), the whole file was checked before the program ran.
+ */
+struct chunked_file {
+	uint64_t id;		/* for the cache: never the same twice in a server */
+	int fd;
+	uint64_t size, head_len;
+	uint64_t *sums;		/* [nr_sums], or NULL */
+	uint32_t nr_sums;
+	uint8_t *checked;	/* a bit per piece */
+};
+
+/* Which checked piece buf holds now (a fault often lands in the last one). */
+struct chunk_cache {
+	uint64_t id;		/* the chunked_file's; 0: nothing */
+	uint64_t k;
+};
 
 /* Where a restored process's pages are; shared with the children it forks. */
 struct lazy_source {
 	unsigned int refs;
 	pid_t pid;		/* the restored process, for a kill */
-	int fd[LAZY_MAX_FILES];	/* its core, then earlier generations' */
+	struct chunked_file file[LAZY_MAX_FILES];	/* its core, then earlier generations' */
+	uint32_t nr_files;
 	bool reported;		/* a failure was logged */
 };
 
@@ -70,6 +93,8 @@ struct lazy_server {
 	struct lazy_mm **mms;
 	size_t nr_mms, cap_mms;
 	uint8_t *buf;		/* LAZY_BATCH, page aligned */
+	struct chunk_cache cache;	/* what buf holds */
+	uint64_t next_file_id;	/* under lock */
 };
 
 static uint64_t mono_ns(void)
@@ -80,12 +105,90 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void chunked_file_close(struct chunked_file *f)
+{
+	closep(&f->fd);
+	free(f->sums);
+	free(f->checked);
+	f->sums = NULL;
+	f->checked = NULL;
+}
+
+static int chunked_file_open(struct chunked_file *f, const char *path, const struct base_file *e,
+			     uint64_t zoff, uint64_t zend, char *err, size_t errlen)
+{
+	f->fd = pages_open(path, zoff, zend, err, errlen);
+	if (f->fd < 0)
+		return f->fd;
+	f->size = e->size;
+	f->head_len = e->head_len;
+	/* A compressed core is read uncompressed, from a memfd: its sums do not apply. */
+	if (!e->chunk_sums || zoff)
+		return 0;
+	f->sums = malloc(e->nr_chunk_sums * sizeof(*f->sums));
+	f->checked = calloc((e->nr_chunk_sums + 7) / 8, 1);
+	if (!f->sums || !f->checked)
+		return -ENOMEM;
+	memcpy(f->sums, e->chunk_sums, e->nr_chunk_sums * sizeof(*f->sums));
+	f->nr_sums = e->nr_chunk_sums;
+	return 0;
+}
+
+/*
+ * The bytes [off, off + *len) of f, checked: *len is cut to the end of the
+ * piece off is in, *data points into buf (TC_CHUNK_SIZE) or at the bytes
+ * read there.  0, or -EBADMSG (damaged) / -errno.  cache (may be NULL)
+ * says what buf holds.
+ */
+static int chunked_read(struct chunked_file *f, uint64_t off, uint64_t *len, uint8_t *buf,
+			struct chunk_cache *cache, const uint8_t **data)
+{
+	uint64_t k, start, n;
+	ssize_t got;
+
+	if (!f->sums || off < f->head_len) {
+		if (cache)
+			cache->id = 0;
+		got = pread(f->fd, buf, *len, (off_t)off);
+		if (got < 0)
+			return -errno;
+		if ((uint64_t)got != *len)
+			return -EIO;
+		*data = buf;
+		return 0;
+	}
+	k = (off - f->head_len) / TC_CHUNK_SIZE;
+	if (k >= f->nr_sums)
+		return -EBADMSG;
+	start = f->head_len + k * TC_CHUNK_SIZE;
+	n = MIN(TC_CHUNK_SIZE, f->size - start);
+	if (cache && f->id && cache->id == f->id && cache->k == k)
+		goto checked;
+	if (cache)
+		cache->id = 0;
+	got = pread(f->fd, buf, n, (off_t)start);
+	if (got < 0)
+		return -errno;
+	/* Read whole and checked in our own buffer: what is served is what was checked. */
+	if ((uint64_t)got != n || XXH3_64bits(buf, n) != f->sums[k])
+		return -EBADMSG;
+	f->checked[k / 8] |= 1u << (k % 8);
+	if (cache) {
+		cache->id = f->id;
+		cache->k = k;
+	}
+checked:
+	*len = MIN(*len, start + n - off);
+	*data = buf + (off - start);
+	return 0;
+}
+
 static void source_put(struct lazy_source *src)
 {
 	if (!src || --src->refs)
 		return;
 	for (int i = 0; i < LAZY_MAX_FILES; i++)
-		closep(&src->fd[i]);
+		chunked_file_close(&src->file[i]);
 	free(src);
 }
 
@@ -219,6 +322,13 @@ static void count(struct lazy_server *ls, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&ls->lock);
 }
 
+/* Never 0 or -1: kill(2) would take our process group, or everything. */
+static void kill_source(const struct lazy_source *src)
+{
+	if (src->pid > 0)
+		kill(src->pid, SIGKILL);
+}
+
 /* A page that cannot be read: a touch of it is SIGBUS, and the process is killed. */
 static void poison(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr, uint64_t len,
 		   const struct lazy_run *from, int err)
@@ -235,8 +345,8 @@ static void poison(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr, ui
 	log_err("pid %d: restore --lazy: the pages at 0x%llx could not be read from the image "
 		"(file %u at %llu): %s; killed, never given a wrong page", mm->src->pid,
 		(unsigned long long)addr, from->file, (unsigned long long)from->file_off,
-		strerror(-err));
-	kill(mm->src->pid, SIGKILL);
+		err == -EBADMSG ? "checksum mismatch (damaged)" : strerror(-err));
+	kill_source(mm->src);
 }
 
 /*
@@ -249,19 +359,20 @@ static int bring_in(struct lazy_server *ls, struct lazy_mm *mm, size_t i, uint64
 {
 	struct lazy_run r = mm->runs[i];
 	uint64_t off = r.file_off + (addr - r.vaddr), done = 0;
-	ssize_t n;
+	const uint8_t *data;
+	int err;
 
 	len = MIN(len, MIN(LAZY_BATCH, r.vaddr + r.len - addr));
-	n = pread(mm->src->fd[r.file], ls->buf, len, (off_t)off);
-	if (n < 0 || (uint64_t)n != len) {
-		int err = n < 0 ? -errno : -EIO;
-
+	err = r.file < mm->src->nr_files ? chunked_read(&mm->src->file[r.file], off, &len, ls->buf,
+							&ls->cache, &data)
+					 : -EBADMSG;
+	if (err < 0) {
 		poison(ls, mm, addr, len, &r, err);
 		return runs_cut(mm, addr, addr + len);
 	}
 	while (done < len) {
 		struct uffdio_copy cp = {
-			.dst = addr + done, .src = (uint64_t)ls->buf + done, .len = len - done,
+			.dst = addr + done, .src = (uint64_t)data + done, .len = len - done,
 		};
 		int ret = ioctl(mm->uffd, UFFDIO_COPY, &cp);
 		int e = errno;
@@ -408,7 +519,7 @@ static void read_events(struct lazy_server *ls, struct lazy_mm *mm)
 			if (r == -ENOMEM) {
 				log_err("pid %d: restore --lazy: out of memory; killed",
 					mm->src->pid);
-				kill(mm->src->pid, SIGKILL);
+				kill_source(mm->src);
 				mm->dead = true;
 			}
 		}
@@ -618,37 +729,32 @@ static int open_source(const struct process_record *p, pid_t pid, struct lazy_so
 		       char *err, size_t errlen)
 {
 	struct lazy_source *src = calloc(1, sizeof(*src));
+	int r;
 
 	if (!src)
 		return -ENOMEM;
 	src->refs = 1;
 	src->pid = pid;
 	for (int i = 0; i < LAZY_MAX_FILES; i++)
-		src->fd[i] = -1;
+		src->file[i].fd = -1;
 	if (p->nr_base_files + 1 > LAZY_MAX_FILES) {
 		source_put(src);
 		return -E2BIG;
 	}
 	/* Our own fds: a compressed core is one more memfd, uncompressed. */
-	src->fd[0] = pages_open(p->core_path, p->zstd_pages_off, p->zstd_pages_end, err, errlen);
-	for (size_t k = 0; src->fd[k] >= 0 && k < p->nr_base_files; k++) {
-		const struct base_file *bf = &p->base_files[k];
+	r = chunked_file_open(&src->file[0], p->core_path, &p->core_entry, p->zstd_pages_off,
+			      p->zstd_pages_end, err, errlen);
+	for (size_t k = 0; r == 0 && k < p->nr_base_files; k++) {
+		const struct base_file *b = &p->base_files[k];
 
-		src->fd[k + 1] = pages_open(bf->path, bf->zstd_pages_off, bf->zstd_pages_end, err,
-					    errlen);
-		if (src->fd[k + 1] < 0) {
-			int r = src->fd[k + 1];
-
-			source_put(src);
-			return r;
-		}
+		r = chunked_file_open(&src->file[k + 1], b->path, b, b->zstd_pages_off,
+				      b->zstd_pages_end, err, errlen);
 	}
-	if (src->fd[0] < 0) {
-		int r = src->fd[0];
-
+	if (r < 0) {
 		source_put(src);
 		return r;
 	}
+	src->nr_files = (uint32_t)p->nr_base_files + 1;
 	*out = src;
 	return 0;
 }
@@ -675,6 +781,8 @@ int lazy_server_add(struct lazy_server *ls, const struct process_record *p, pid_
 		return r;
 	}
 	pthread_mutex_lock(&ls->lock);
+	for (uint32_t k = 0; k < mm->src->nr_files; k++)
+		mm->src->file[k].id = ++ls->next_file_id;
 	if (ls->nr_incoming == ls->cap_incoming) {
 		size_t cap = ls->cap_incoming * 2 + 8;
 		struct lazy_mm **v = realloc(ls->incoming, cap * sizeof(*v));
@@ -783,4 +891,70 @@ int lazy_check_possible(char *err, size_t errlen)
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * The pieces of p's plain cores that the stub loaded itself (mappings not
+ * left to the server): checked before the program runs, as a whole file
+ * would have been.  Files without sums were checked whole (the verifier).
+ */
+int lazy_verify_loaded(const struct process_record *p, char *err, size_t errlen)
+{
+	struct lazy_source *src = NULL;
+	uint8_t *buf;
+	size_t i = 0, b = 0, v = 0;
+	int r;
+
+	r = open_source(p, 0, &src, err, errlen);
+	if (r < 0)
+		return r;
+	buf = malloc(TC_CHUNK_SIZE);
+	if (!buf) {
+		source_put(src);
+		return -ENOMEM;
+	}
+	while (r == 0 && (i < p->nr_runs || b < p->nr_base_runs)) {
+		bool own = b == p->nr_base_runs ||
+			   (i < p->nr_runs && p->runs[i].vaddr < p->base_runs[b].vaddr);
+		uint64_t vaddr = own ? p->runs[i].vaddr : p->base_runs[b].vaddr;
+		uint64_t len = own ? p->runs[i].len : p->base_runs[b].len;
+		uint64_t off = own ? p->runs[i].file_off : p->base_runs[b].file_off;
+		uint32_t file = own ? 0 : p->base_runs[b].file + 1;
+		struct chunked_file *f;
+
+		if (own)
+			i++;
+		else
+			b++;
+		while (v < p->nr_vmas && p->vmas[v].end <= vaddr)
+			v++;
+		if (v < p->nr_vmas && vaddr >= p->vmas[v].start && plan_vma_lazy(p, &p->vmas[v]))
+			continue;
+		if (file >= src->nr_files) {
+			r = -EBADMSG;
+			break;
+		}
+		f = &src->file[file];
+		while (f->sums && len && r == 0) {
+			uint64_t k = off >= f->head_len ? (off - f->head_len) / TC_CHUNK_SIZE : 0;
+			uint64_t n = len;
+			const uint8_t *data;
+
+			if (off >= f->head_len && k < f->nr_sums && (f->checked[k / 8] & (1u << (k % 8)))) {
+				n = MIN(len, f->head_len + (k + 1) * TC_CHUNK_SIZE - off);
+			} else {
+				r = chunked_read(f, off, &n, buf, NULL, &data);
+			}
+			off += n;
+			len -= n;
+		}
+		if (r < 0)
+			snprintf(err, errlen, "pid %d: pages at 0x%llx from %s: %s", p->pid,
+				 (unsigned long long)vaddr,
+				 file ? p->base_files[file - 1].path : p->core_path,
+				 r == -EBADMSG ? "checksum mismatch (damaged)" : strerror(-r));
+	}
+	free(buf);
+	source_put(src);
+	return r;
 }

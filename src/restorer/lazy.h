@@ -51,5 +51,12 @@ struct lazy_stats {
 
 void lazy_server_stats(struct lazy_server *ls, struct lazy_stats *out);
 
+/*
+ * Check the pieces of p's plain cores that its stub loaded itself (the
+ * server checks the rest as it serves them); 0, or -errno with err naming
+ * the file ("damaged").
+ */
+int lazy_verify_loaded(const struct process_record *p, char *err, size_t errlen);
+
 /* Whether this process may restore --lazy here; 0, or -errno and err says why. */
 int lazy_check_possible(char *err, size_t errlen);

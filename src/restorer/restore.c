@@ -99,6 +99,7 @@ struct verifier {
 	bool started;
 	const char *dir;
 	const struct image_key *key;
+	unsigned int flags;	/* IMAGE_VERIFY_*: restore --lazy checks plain cores piecewise */
 	char err[1024];
 	int r;
 };
@@ -107,7 +108,7 @@ static void *verify_main(void *opaque)
 {
 	struct verifier *v = opaque;
 
-	v->r = image_verify(v->dir, v->key, v->err, sizeof(v->err));
+	v->r = image_verify_flags(v->dir, v->key, v->flags, v->err, sizeof(v->err));
 	return NULL;
 }
 
@@ -444,12 +445,16 @@ static const char *creds_step_name(uint64_t step)
 	return step < ARRAY_SIZE(names) && names[step] ? names[step] : "?";
 }
 
-/* One status, and the fd that came with it (-1: none). */
-static int read_status(int status_fd, struct stub_status *st, int *fd)
+/*
+ * One status, the fd that came with it (-1: none) and the sender's pid as
+ * we see it (SO_PASSCRED: the kernel's word, whatever pid namespace it is
+ * in; 0 if not known).
+ */
+static int read_status(int status_fd, struct stub_status *st, int *fd, pid_t *sender)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} cm;
 	struct iovec iov = { st, sizeof(*st) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
@@ -458,6 +463,7 @@ static int read_status(int status_fd, struct stub_status *st, int *fd)
 	ssize_t n;
 
 	*fd = -1;
+	*sender = 0;
 	do
 		n = recvmsg(status_fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -465,8 +471,15 @@ static int read_status(int status_fd, struct stub_status *st, int *fd)
 		return neg_errno();
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*sender = uc.pid;
+		}
 	if (n == 0)
 		return -EPIPE;
 	/* A stream: the rest of a status may come in pieces. */
@@ -483,20 +496,21 @@ static int read_status(int status_fd, struct stub_status *st, int *fd)
 
 /*
  * The stub's last status; a restore --lazy stub's userfaultfd on the way
- * goes to the page server.  pid: as we see it, for the server's kill.
+ * goes to the page server, with the stub's pid for its kill.
  */
-static int wait_stub(const struct restore_ctx *rc, const struct process_record *p, pid_t pid,
-		     int status_fd, struct stub_status *st, char *err, size_t errlen)
+static int wait_stub(const struct restore_ctx *rc, const struct process_record *p, int status_fd,
+		     struct stub_status *st, char *err, size_t errlen)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = status_fd, .events = POLLIN };
 		int r = poll(&pfd, 1, STUB_TIMEOUT_MS), fd;
+		pid_t pid;
 
 		if (r == 0)
 			return -ETIMEDOUT;
 		if (r < 0)
 			return neg_errno();
-		r = read_status(status_fd, st, &fd);
+		r = read_status(status_fd, st, &fd, &pid);
 		if (r < 0) {
 			log_debug("pid %d: stub status: %s", p->pid, strerror(-r));
 			return -ECHILD;
@@ -733,7 +747,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	rc->verify->started =
 		pthread_create(&rc->verify->thread, NULL, verify_main, rc->verify) == 0;
 	if (!rc->verify->started) {
-		r = image_verify(rc->verify->dir, rc->verify->key, err, errlen);
+		r = image_verify_flags(rc->verify->dir, rc->verify->key, rc->verify->flags, err,
+				       errlen);
 		if (r < 0)
 			return r;
 	}
@@ -747,13 +762,9 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 
-		pid_t pid = p->pid;
-
 		if (p->zombie)
 			continue;
-		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0)
-			pid = 0;	/* the stub's status will say what became of it */
-		r = wait_stub(rc, p, pid, rc->status_r[i], &st[i], err, errlen);
+		r = wait_stub(rc, p, rc->status_r[i], &st[i], err, errlen);
 		if (r == 0 && st[i].stage == STUB_ERR_CREDS) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			snprintf(err, errlen, "pid %d%s%.0d: setting its credentials (%s): %s", p->pid,
@@ -780,10 +791,14 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	}
 	/*
 	 * Nothing runs from an image whose checksums do not hold.  With --lazy
-	 * the program runs first, and restore_computation waits for them after.
+	 * the plain cores' pieces the stubs loaded are checked now, the others
+	 * by the page server before it serves a page of them.
 	 */
-	if (r == 0 && !rc->lazy)
+	if (r == 0)
 		r = verifier_join(rc->verify, err, errlen);
+	for (size_t i = 0; rc->lazy && i < c->nr_procs && r == 0; i++)
+		if (!c->procs[i].zombie)
+			r = lazy_verify_loaded(&c->procs[i], err, errlen);
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 		pid_t pid = p->pid;
@@ -871,7 +886,10 @@ static int restore_as_who(const struct computation *c, unsigned int *flags, bool
 int restore_computation(struct session *s, const char *dir, const struct image_key *key,
 			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen)
 {
-	struct verifier verify = { .dir = dir, .key = key };
+	struct verifier verify = {
+		.dir = dir, .key = key,
+		.flags = (flags & RESTORE_LAZY) ? IMAGE_VERIFY_SKIP_CHUNKED : 0,
+	};
 	struct restore_ctx rc = { .s = s, .verify = &verify, .log_fd = -1 };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
@@ -937,6 +955,8 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 			break;
 		}
 		rc.status_r[i] = p[0];
+		/* Who sent a message, in our pid namespace (a lazy stub's pid). */
+		(void)setsockopt(p[0], SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
 		rc.status_w[i] = fcntl(p[1], F_DUPFD_CLOEXEC, rc.descs.base);
 		close(p[1]);
 	}
@@ -979,16 +999,6 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
 	if (rc.lazy) {
-		/* It ran on an image not checked yet: now it is, or it is killed. */
-		r = verifier_join(&verify, err, errlen);
-		if (r < 0) {
-			size_t n = strnlen(err, errlen);
-
-			snprintf(err + n, errlen - n, " (restore --lazy: the program, started "
-				 "before, was killed)");
-			kill_everything(&rc);
-			goto out;
-		}
 		session_hand_lazy(s, rc.lazy);
 		rc.lazy = NULL;
 	}
