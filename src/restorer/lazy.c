@@ -95,6 +95,7 @@ struct lazy_server {
 	uint8_t *buf;		/* LAZY_BATCH, page aligned */
 	struct chunk_cache cache;	/* what buf holds */
 	uint64_t next_file_id;	/* under lock */
+	uint64_t start_ns;	/* CLOCK_MONOTONIC when the thread started */
 };
 
 static uint64_t mono_ns(void)
@@ -598,11 +599,13 @@ static void note_idle(struct lazy_server *ls, bool idle)
 		ls->idle = true;
 		ls->stats.done_ns = mono_ns();
 		pthread_cond_broadcast(&ls->settled);
-		log_info("restore --lazy: every page is in: %llu MiB, %llu pages on first touch, "
-			 "%llu zero pages, %llu poisoned",
-			 (unsigned long long)(ls->stats.fetched >> 20),
-			 (unsigned long long)ls->stats.faults, (unsigned long long)ls->stats.zero,
-			 (unsigned long long)ls->stats.poisoned);
+		if (ls->next_file_id)	/* something was served */
+			log_info("restore --lazy: every page is in, %llu ms after serving began: %llu MiB, "
+				 "%llu pages on first touch, %llu zero pages, %llu poisoned",
+				 (unsigned long long)((ls->stats.done_ns - ls->start_ns) / 1000000),
+				 (unsigned long long)(ls->stats.fetched >> 20),
+				 (unsigned long long)ls->stats.faults, (unsigned long long)ls->stats.zero,
+				 (unsigned long long)ls->stats.poisoned);
 	} else if (!idle) {
 		ls->idle = false;
 	}
@@ -804,7 +807,10 @@ int lazy_server_add(struct lazy_server *ls, const struct process_record *p, pid_
 
 int lazy_server_start(struct lazy_server *ls)
 {
-	int r = pthread_create(&ls->thread, NULL, serve_main, ls);
+	int r;
+
+	ls->start_ns = mono_ns();
+	r = pthread_create(&ls->thread, NULL, serve_main, ls);
 
 	if (r)
 		return -r;

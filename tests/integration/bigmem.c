@@ -6,13 +6,17 @@
  * those pages, then checks the whole area.  Behind the area lie 16 pages
  * that are never touched: at the end they must still read as zeroes.
  *
- *   bigmem [-s SIZE[K|M|G]] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q]
+ *   bigmem [-s SIZE[K|M|G]] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q] [-a SIZE]
  *
  * -w N rewrites one page in N each tick instead of one in 16 (-w 100: 1%,
  * for incremental checkpoints).
  *
  * -q checks only the rewritten sixteenth plus one page in 64 each tick (for
  * benchmarks); the full check still runs before PASS.  Default: 1G.
+ *
+ * -a SIZE: each tick works on the first SIZE bytes only (a program whose
+ * working set is small in a big heap: restore --lazy's first tick); the
+ * full check still runs before PASS.
  */
 #include <sys/mman.h>
 
@@ -90,10 +94,10 @@ bad:
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 30, .interval_ms = 0 };
-	size_t size = 1ul << 30, stripes = STRIPES;
+	size_t size = 1ul << 30, stripes = STRIPES, active = 0;
 	int quick = 0, c;
 
-	while ((c = getopt(argc, argv, "n:i:s:w:q")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:s:w:qa:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
@@ -112,7 +116,11 @@ int main(int argc, char **argv)
 			quick = 1;
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-s SIZE] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q]\n",
+		if (c == 'a') {
+			active = parse_size(optarg);
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-s SIZE] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q] [-a SIZE]\n",
 			argv[0]);
 		return 2;
 	}
@@ -133,12 +141,13 @@ int main(int argc, char **argv)
 
 	for (long n = 1; n <= o.target; n++) {
 		size_t stripe = (size_t)n % stripes;
+		size_t work = active && active / PAGE < npages ? active / PAGE : npages;
 
-		for (size_t p = stripe; p < npages; p += stripes) {
+		for (size_t p = stripe; p < work; p += stripes) {
 			gen[p]++;
 			fill_page(p);
 		}
-		for (size_t p = 0; p < npages; p++)
+		for (size_t p = 0; p < work; p++)
 			if (!quick || p % stripes == stripe || p % 64 == 7)
 				check_page(p, n);
 		tc_proc_check();
