@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -21,6 +23,7 @@
 #include "restorer/stub/uffd_new.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/privilege.h"
 
 #define LAZY_PAGE 4096ull
 /* Brought in on a fault: the page and what follows it in its run. */
@@ -77,26 +80,40 @@ struct lazy_mm {
 	bool dead;
 };
 
-struct lazy_server {
-	pthread_t thread;
-	bool started;
-	int wake_fd;		/* eventfd: new processes, or stop */
-	pthread_mutex_t lock;
-	pthread_cond_t settled;
-	/* under lock: */
-	struct lazy_mm **incoming;
-	size_t nr_incoming, cap_incoming;
-	bool stop;
+/* The page server process's own state. */
+struct lazy_state {
+	const struct computation *c;	/* our copy, from the fork */
+	int ctl;		/* to the supervisor; -1 once it is gone */
+	bool settle_wanted;	/* it waits for every page to be in */
 	bool idle;		/* nothing left to bring in */
 	struct lazy_stats stats;
-	/* the thread's own: */
 	struct lazy_mm **mms;
 	size_t nr_mms, cap_mms;
 	uint8_t *buf;		/* LAZY_BATCH, page aligned */
 	struct chunk_cache cache;	/* what buf holds */
-	uint64_t next_file_id;	/* under lock */
-	uint64_t start_ns;	/* CLOCK_MONOTONIC when the thread started */
+	uint64_t next_file_id;
+	uint64_t start_ns;	/* CLOCK_MONOTONIC when serving began */
+	pid_t supervisor;	/* whose log we write to, once it has one */
+	int log_fd;
 };
+
+/* The supervisor's handle on it. */
+struct lazy_server {
+	int sock;		/* SOCK_SEQPACKET */
+	pid_t pid;
+};
+
+/* Between the two, one datagram each way per request. */
+enum { LAZY_ADD = 1, LAZY_ADDED, LAZY_SETTLE, LAZY_SETTLED };
+
+struct lazy_msg {
+	uint32_t type;
+	uint32_t proc;		/* LAZY_ADD: index in the computation */
+	int32_t pid;		/* LAZY_ADD: the process, as the supervisor sees it */
+	int32_t r;		/* replies: 0 or -errno */
+	char err[512];
+};
+
 
 static uint64_t mono_ns(void)
 {
@@ -316,12 +333,13 @@ static int runs_move(struct lazy_mm *mm, uint64_t from, uint64_t to, uint64_t le
 	return 0;
 }
 
-static void count(struct lazy_server *ls, uint64_t *field, uint64_t n)
+static void count(struct lazy_state *ls, uint64_t *field, uint64_t n)
 {
-	pthread_mutex_lock(&ls->lock);
+	(void)ls;
 	*field += n;
-	pthread_mutex_unlock(&ls->lock);
 }
+
+static void pick_log(struct lazy_state *ls);
 
 /* Never 0 or -1: kill(2) would take our process group, or everything. */
 static void kill_source(const struct lazy_source *src)
@@ -331,7 +349,7 @@ static void kill_source(const struct lazy_source *src)
 }
 
 /* A page that cannot be read: a touch of it is SIGBUS, and the process is killed. */
-static void poison(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr, uint64_t len,
+static void poison(struct lazy_state *ls, struct lazy_mm *mm, uint64_t addr, uint64_t len,
 		   const struct lazy_run *from, int err)
 {
 	struct uffdio_poison_ p = { .range = { addr, len } };
@@ -343,6 +361,7 @@ static void poison(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr, ui
 	if (mm->src->reported)
 		return;
 	mm->src->reported = true;
+	pick_log(ls);
 	log_err("pid %d: restore --lazy: the pages at 0x%llx could not be read from the image "
 		"(file %u at %llu): %s; killed, never given a wrong page", mm->src->pid,
 		(unsigned long long)addr, from->file, (unsigned long long)from->file_off,
@@ -355,7 +374,7 @@ static void poison(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr, ui
  * read, then UFFDIO_COPY.  0, -EAGAIN (the program's mappings are changing:
  * read its events first), -ESRCH (its memory is gone).
  */
-static int bring_in(struct lazy_server *ls, struct lazy_mm *mm, size_t i, uint64_t addr,
+static int bring_in(struct lazy_state *ls, struct lazy_mm *mm, size_t i, uint64_t addr,
 		    uint64_t len)
 {
 	struct lazy_run r = mm->runs[i];
@@ -404,7 +423,7 @@ static int bring_in(struct lazy_server *ls, struct lazy_mm *mm, size_t i, uint64
 }
 
 /* The program touched addr: the page and a little after it, or a zero page. */
-static int serve_fault(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr)
+static int serve_fault(struct lazy_state *ls, struct lazy_mm *mm, uint64_t addr)
 {
 	bool inside;
 	size_t i;
@@ -426,7 +445,7 @@ static int serve_fault(struct lazy_server *ls, struct lazy_mm *mm, uint64_t addr
 	return bring_in(ls, mm, i, addr, LAZY_FAULT_WINDOW);
 }
 
-static int add_mm(struct lazy_server *ls, struct lazy_mm *mm)
+static int add_mm(struct lazy_state *ls, struct lazy_mm *mm)
 {
 	if (ls->nr_mms == ls->cap_mms) {
 		size_t cap = ls->cap_mms * 2 + 8;
@@ -442,7 +461,7 @@ static int add_mm(struct lazy_server *ls, struct lazy_mm *mm)
 }
 
 /* The program forked: the child has the same pages to come, in its own uffd. */
-static int on_fork(struct lazy_server *ls, struct lazy_mm *parent, int uffd)
+static int on_fork(struct lazy_state *ls, struct lazy_mm *parent, int uffd)
 {
 	struct lazy_mm *mm = calloc(1, sizeof(*mm));
 	int r;
@@ -480,7 +499,7 @@ static void defer(struct lazy_mm *mm, uint64_t addr)
 }
 
 /* Read what the kernel has for mm: faults and the program's changes. */
-static void read_events(struct lazy_server *ls, struct lazy_mm *mm)
+static void read_events(struct lazy_state *ls, struct lazy_mm *mm)
 {
 	struct uffd_msg msg[LAZY_MSGS];
 	ssize_t n;
@@ -529,7 +548,7 @@ static void read_events(struct lazy_server *ls, struct lazy_mm *mm)
 	}
 }
 
-static void serve_deferred(struct lazy_server *ls, struct lazy_mm *mm)
+static void serve_deferred(struct lazy_state *ls, struct lazy_mm *mm)
 {
 	size_t kept = 0;
 
@@ -545,7 +564,7 @@ static void serve_deferred(struct lazy_server *ls, struct lazy_mm *mm)
 }
 
 /* One step of the background fetch; whether anything was left to do. */
-static bool fetch_some(struct lazy_server *ls)
+static bool fetch_some(struct lazy_state *ls)
 {
 	for (size_t i = 0; i < ls->nr_mms; i++) {
 		struct lazy_mm *mm = ls->mms[i];
@@ -562,7 +581,7 @@ static bool fetch_some(struct lazy_server *ls)
 }
 
 /* Done with an address space: all in, or gone. Its uffd closes: it runs as usual. */
-static void drop_finished(struct lazy_server *ls)
+static void drop_finished(struct lazy_state *ls)
 {
 	size_t kept = 0;
 
@@ -575,122 +594,6 @@ static void drop_finished(struct lazy_server *ls)
 			ls->mms[kept++] = mm;
 	}
 	ls->nr_mms = kept;
-}
-
-static bool take_incoming(struct lazy_server *ls)
-{
-	bool stop;
-
-	pthread_mutex_lock(&ls->lock);
-	for (size_t i = 0; i < ls->nr_incoming; i++)
-		if (add_mm(ls, ls->incoming[i]) < 0)
-			mm_free(ls->incoming[i]);
-	ls->nr_incoming = 0;
-	stop = ls->stop;
-	pthread_mutex_unlock(&ls->lock);
-	return stop;
-}
-
-static void note_idle(struct lazy_server *ls, bool idle)
-{
-	pthread_mutex_lock(&ls->lock);
-	idle = idle && ls->nr_incoming == 0;
-	if (idle && !ls->idle) {
-		ls->idle = true;
-		ls->stats.done_ns = mono_ns();
-		pthread_cond_broadcast(&ls->settled);
-		if (ls->next_file_id)	/* something was served */
-			log_info("restore --lazy: every page is in, %llu ms after serving began: %llu MiB, "
-				 "%llu pages on first touch, %llu zero pages, %llu poisoned",
-				 (unsigned long long)((ls->stats.done_ns - ls->start_ns) / 1000000),
-				 (unsigned long long)(ls->stats.fetched >> 20),
-				 (unsigned long long)ls->stats.faults, (unsigned long long)ls->stats.zero,
-				 (unsigned long long)ls->stats.poisoned);
-	} else if (!idle) {
-		ls->idle = false;
-	}
-	pthread_mutex_unlock(&ls->lock);
-}
-
-static void *serve_main(void *arg)
-{
-	struct lazy_server *ls = arg;
-	struct pollfd *pfd = NULL;
-	size_t cap = 0;
-
-	for (;;) {
-		bool busy = false;
-		size_t n = 0;
-		int r;
-
-		if (take_incoming(ls))
-			break;
-		drop_finished(ls);
-		note_idle(ls, ls->nr_mms == 0);
-		if (cap < ls->nr_mms + 1) {
-			struct pollfd *v = realloc(pfd, (ls->nr_mms + 1) * sizeof(*v));
-
-			if (!v) {
-				usleep(1000);
-				continue;
-			}
-			pfd = v;
-			cap = ls->nr_mms + 1;
-		}
-		pfd[n++] = (struct pollfd){ .fd = ls->wake_fd, .events = POLLIN };
-		for (size_t i = 0; i < ls->nr_mms; i++) {
-			pfd[n++] = (struct pollfd){ .fd = ls->mms[i]->uffd, .events = POLLIN };
-			busy |= ls->mms[i]->nr > 0 || ls->mms[i]->nr_deferred > 0;
-		}
-		/* Faults first; while pages are left, look again at once after a batch. */
-		r = poll(pfd, n, busy ? 0 : -1);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents & POLLIN) {
-			uint64_t v;
-
-			(void)!read(ls->wake_fd, &v, sizeof(v));
-		}
-		for (size_t i = 0; i < ls->nr_mms && r > 0; i++) {
-			struct lazy_mm *mm = ls->mms[i];
-
-			if (pfd[i + 1].revents & POLLIN)
-				read_events(ls, mm);
-			else if (pfd[i + 1].revents & (POLLERR | POLLHUP))
-				mm->dead = true;
-		}
-		for (size_t i = 0; i < ls->nr_mms; i++)
-			if (ls->mms[i]->nr_deferred)
-				serve_deferred(ls, ls->mms[i]);
-		if (r == 0)
-			fetch_some(ls);
-	}
-	free(pfd);
-	return NULL;
-}
-
-int lazy_server_new(struct lazy_server **out)
-{
-	struct lazy_server *ls = calloc(1, sizeof(*ls));
-
-	if (!ls)
-		return -ENOMEM;
-	ls->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ls->buf = mmap(NULL, LAZY_BATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
-	if (ls->wake_fd < 0 || ls->buf == MAP_FAILED) {
-		int r = ls->wake_fd < 0 ? -errno : -ENOMEM;
-
-		closep(&ls->wake_fd);
-		if (ls->buf != MAP_FAILED)
-			munmap(ls->buf, LAZY_BATCH);
-		free(ls);
-		return r;
-	}
-	pthread_mutex_init(&ls->lock, NULL);
-	pthread_cond_init(&ls->settled, NULL);
-	*out = ls;
-	return 0;
 }
 
 /* p's pages in the mappings the stub left to us, in address order, with their file. */
@@ -762,12 +665,60 @@ static int open_source(const struct process_record *p, pid_t pid, struct lazy_so
 	return 0;
 }
 
-int lazy_server_add(struct lazy_server *ls, const struct process_record *p, pid_t pid, int uffd,
-		    char *err, size_t errlen)
+/*
+ * Our messages go to the supervisor's log once it has one (it opens it
+ * after the restore), before that to stderr, as the restore's own.
+ */
+static void pick_log(struct lazy_state *ls)
 {
-	struct lazy_mm *mm = calloc(1, sizeof(*mm));
+	char dir[PATH_MAX], path[PATH_MAX + 32], err[16];
+
+	if (ls->log_fd >= 0 || runtime_dir(dir, sizeof(dir), false, err, sizeof(err)) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%d.log", dir, ls->supervisor);
+	ls->log_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	log_to_fd(ls->log_fd);
+}
+
+static void note_idle(struct lazy_state *ls)
+{
+	bool idle = ls->nr_mms == 0;
+
+	if (idle && !ls->idle) {
+		ls->stats.done_ns = mono_ns();
+		pick_log(ls);
+		if (ls->next_file_id)	/* something was served */
+			log_info("restore --lazy: every page is in, %llu ms after serving began: %llu MiB, "
+				 "%llu pages on first touch, %llu zero pages, %llu poisoned",
+				 (unsigned long long)((ls->stats.done_ns - ls->start_ns) / 1000000),
+				 (unsigned long long)(ls->stats.fetched >> 20),
+				 (unsigned long long)ls->stats.faults, (unsigned long long)ls->stats.zero,
+				 (unsigned long long)ls->stats.poisoned);
+	}
+	ls->idle = idle;
+	if (idle && ls->settle_wanted && ls->ctl >= 0) {
+		struct lazy_msg m = { .type = LAZY_SETTLED };
+
+		ls->settle_wanted = false;
+		(void)send(ls->ctl, &m, sizeof(m), MSG_NOSIGNAL);
+	}
+}
+
+/* A restored process's userfaultfd, with what it stands for. */
+static int take_process(struct lazy_state *ls, const struct lazy_msg *in, int uffd,
+			struct lazy_msg *out)
+{
+	const struct process_record *p;
+	struct lazy_mm *mm;
 	int r;
 
+	if (uffd < 0 || in->proc >= ls->c->nr_procs) {
+		closep(&uffd);
+		snprintf(out->err, sizeof(out->err), "restore --lazy: a malformed request");
+		return -EINVAL;
+	}
+	p = &ls->c->procs[in->proc];
+	mm = calloc(1, sizeof(*mm));
 	if (!mm) {
 		close(uffd);
 		return -ENOMEM;
@@ -776,95 +727,228 @@ int lazy_server_add(struct lazy_server *ls, const struct process_record *p, pid_
 	fcntl(uffd, F_SETFL, O_NONBLOCK);
 	r = collect_runs(p, mm);
 	if (r < 0)
-		snprintf(err, errlen, "pid %d: restore --lazy: its pages: %s", p->pid, strerror(-r));
+		snprintf(out->err, sizeof(out->err), "pid %d: restore --lazy: its pages: %s", p->pid,
+			 strerror(-r));
 	if (r == 0)
-		r = open_source(p, pid, &mm->src, err, errlen);
-	if (r < 0) {
+		r = open_source(p, in->pid, &mm->src, out->err, sizeof(out->err));
+	if (r == 0) {
+		for (uint32_t k = 0; k < mm->src->nr_files; k++)
+			mm->src->file[k].id = ++ls->next_file_id;
+		r = add_mm(ls, mm);
+	}
+	if (r < 0)
 		mm_free(mm);
+	return r;
+}
+
+/* A request of the supervisor's; false once it is gone. */
+static bool serve_request(struct lazy_state *ls)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct lazy_msg in, out = { 0 };
+	struct iovec iov = { &in, sizeof(in) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
+			     .msg_controllen = sizeof(cm) };
+	struct cmsghdr *c;
+	int fd = -1;
+	ssize_t n = recvmsg(ls->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	for (c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n != (ssize_t)sizeof(in)) {
+		closep(&fd);
+		return false;
+	}
+	if (in.type == LAZY_ADD) {
+		out.type = LAZY_ADDED;
+		out.r = take_process(ls, &in, fd, &out);
+		(void)send(ls->ctl, &out, sizeof(out), MSG_NOSIGNAL);
+	} else if (in.type == LAZY_SETTLE) {
+		closep(&fd);
+		ls->settle_wanted = true;
+		ls->idle = false;	/* answered at the next look */
+	} else {
+		closep(&fd);
+	}
+	return true;
+}
+
+/* The server process: until every page of every process is in and the supervisor let go. */
+static void serve(struct lazy_state *ls)
+{
+	struct pollfd *pfd = NULL;
+	size_t cap = 0;
+
+	ls->start_ns = mono_ns();
+	while (ls->ctl >= 0 || ls->nr_mms) {
+		bool busy = false;
+		size_t n = 0, nr;
+		int r;
+
+		drop_finished(ls);
+		note_idle(ls);
+		if (cap < ls->nr_mms + 1) {
+			struct pollfd *v = realloc(pfd, (ls->nr_mms + 1) * sizeof(*v));
+
+			if (!v) {
+				usleep(1000);
+				continue;
+			}
+			pfd = v;
+			cap = ls->nr_mms + 1;
+		}
+		pfd[n++] = (struct pollfd){ .fd = ls->ctl, .events = POLLIN };
+		nr = ls->nr_mms;	/* a fork below may add one: it is looked at next time */
+		for (size_t i = 0; i < nr; i++) {
+			pfd[n++] = (struct pollfd){ .fd = ls->mms[i]->uffd, .events = POLLIN };
+			busy |= ls->mms[i]->nr > 0 || ls->mms[i]->nr_deferred > 0;
+		}
+		/* Faults first; while pages are left, look again at once after a batch. */
+		r = poll(pfd, n, busy ? 0 : -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !serve_request(ls))
+			closep(&ls->ctl);
+		for (size_t i = 0; i < nr && r > 0; i++) {
+			struct lazy_mm *mm = ls->mms[i];
+
+			if (pfd[i + 1].revents & POLLIN)
+				read_events(ls, mm);
+			else if (pfd[i + 1].revents & (POLLERR | POLLHUP))
+				mm->dead = true;
+		}
+		for (size_t i = 0; i < ls->nr_mms; i++)
+			if (ls->mms[i]->nr_deferred)
+				serve_deferred(ls, ls->mms[i]);
+		if (r == 0)
+			fetch_some(ls);
+	}
+	free(pfd);
+}
+
+int lazy_server_new(struct lazy_server **out, const struct computation *c)
+{
+	struct lazy_server *ls = calloc(1, sizeof(*ls));
+	pid_t supervisor = getpid();
+	int sv[2];
+
+	if (!ls)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(ls);
+		return -errno;
+	}
+	ls->pid = fork();
+	if (ls->pid < 0) {
+		int r = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		free(ls);
 		return r;
 	}
-	pthread_mutex_lock(&ls->lock);
-	for (uint32_t k = 0; k < mm->src->nr_files; k++)
-		mm->src->file[k].id = ++ls->next_file_id;
-	if (ls->nr_incoming == ls->cap_incoming) {
-		size_t cap = ls->cap_incoming * 2 + 8;
-		struct lazy_mm **v = realloc(ls->incoming, cap * sizeof(*v));
+	if (ls->pid == 0) {
+		struct lazy_state st = { .c = c, .supervisor = supervisor, .log_fd = -1 };
 
-		if (!v) {
-			pthread_mutex_unlock(&ls->lock);
-			mm_free(mm);
-			return -ENOMEM;
-		}
-		ls->incoming = v;
-		ls->cap_incoming = cap;
+		/*
+		 * A process of its own: it outlives a supervisor killed while
+		 * pages are still to come, which would otherwise be zeros.  It
+		 * keeps only its socket and stdio: the program's descriptors the
+		 * restore holds must close when the program closes them.
+		 */
+		if (dup2(sv[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0u, 0);
+		st.ctl = 3;
+		setsid();
+		prctl(PR_SET_NAME, "tc-lazy-pages");
+		st.buf = mmap(NULL, LAZY_BATCH, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (st.buf == MAP_FAILED)
+			_exit(1);
+		serve(&st);
+		_exit(0);
 	}
-	ls->incoming[ls->nr_incoming++] = mm;
-	ls->idle = false;
-	pthread_mutex_unlock(&ls->lock);
-	(void)!eventfd_write(ls->wake_fd, 1);
+	close(sv[1]);
+	ls->sock = sv[0];
+	*out = ls;
 	return 0;
 }
 
-int lazy_server_start(struct lazy_server *ls)
+/* One request and its answer (deadline: timeout_ms, -1 none). */
+static int ask(struct lazy_server *ls, struct lazy_msg *m, int fd, int timeout_ms)
 {
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm = { 0 };
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct pollfd pfd = { .fd = ls->sock, .events = POLLIN };
+	uint32_t want = m->type + 1;
+	ssize_t n;
 	int r;
 
-	ls->start_ns = mono_ns();
-	r = pthread_create(&ls->thread, NULL, serve_main, ls);
+	if (fd >= 0) {
+		struct cmsghdr *c;
 
-	if (r)
-		return -r;
-	ls->started = true;
-	return 0;
+		mh.msg_control = &cm;
+		mh.msg_controllen = sizeof(cm);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(ls->sock, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
+		return -errno ? -errno : -EIO;
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = recv(ls->sock, m, sizeof(*m), 0);
+	if (n != (ssize_t)sizeof(*m) || m->type != want)
+		return -EPROTO;
+	m->err[sizeof(m->err) - 1] = '\0';
+	return m->r;
+}
+
+int lazy_server_add(struct lazy_server *ls, size_t proc, pid_t pid, int uffd, char *err,
+		    size_t errlen)
+{
+	struct lazy_msg m = { .type = LAZY_ADD, .proc = (uint32_t)proc, .pid = pid };
+	int r = ask(ls, &m, uffd, -1);
+
+	close(uffd);
+	if (r < 0)
+		snprintf(err, errlen, "%s", m.err[0] ? m.err : "restore --lazy: the page server");
+	if (r < 0 && !m.err[0])
+		snprintf(err, errlen, "restore --lazy: the page server: %s", strerror(-r));
+	return r;
 }
 
 int lazy_server_settle(struct lazy_server *ls, int timeout_ms)
 {
-	struct timespec until;
-	int r = 0;
+	struct lazy_msg m = { .type = LAZY_SETTLE };
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&ls->lock);
-	while (!ls->idle && r == 0)
-		r = pthread_cond_timedwait(&ls->settled, &ls->lock, &until);
-	pthread_mutex_unlock(&ls->lock);
-	return r == 0 ? 0 : -ETIMEDOUT;
-}
-
-void lazy_server_stats(struct lazy_server *ls, struct lazy_stats *out)
-{
-	pthread_mutex_lock(&ls->lock);
-	*out = ls->stats;
-	pthread_mutex_unlock(&ls->lock);
+	return ask(ls, &m, -1, timeout_ms);
 }
 
 void lazy_server_free(struct lazy_server *ls)
 {
 	if (!ls)
 		return;
-	if (ls->started) {
-		pthread_mutex_lock(&ls->lock);
-		ls->stop = true;
-		pthread_mutex_unlock(&ls->lock);
-		(void)!eventfd_write(ls->wake_fd, 1);
-		pthread_join(ls->thread, NULL);
-	}
-	for (size_t i = 0; i < ls->nr_incoming; i++)
-		mm_free(ls->incoming[i]);
-	for (size_t i = 0; i < ls->nr_mms; i++)
-		mm_free(ls->mms[i]);
-	free(ls->incoming);
-	free(ls->mms);
-	closep(&ls->wake_fd);
-	munmap(ls->buf, LAZY_BATCH);
-	pthread_mutex_destroy(&ls->lock);
-	pthread_cond_destroy(&ls->settled);
+	/* It ends once every page is in; whatever it still serves, it serves. */
+	closep(&ls->sock);
+	(void)waitpid(ls->pid, NULL, WNOHANG);
 	free(ls);
 }
 

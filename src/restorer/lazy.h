@@ -2,9 +2,9 @@
 /*
  * restore --lazy: the program runs before its private anonymous memory is
  * in.  Each stub registers those mappings with a userfaultfd and hands it
- * over (STUB_LAZY_FD); a thread of the restoring supervisor serves a page on
- * its first touch, from the image, and fetches the others meanwhile, in
- * address order.  The userfaultfd reports the program's forks (the child
+ * over (STUB_LAZY_FD); a process the restoring supervisor forks serves a
+ * page on its first touch, from the image, and fetches the others
+ * meanwhile, in address order.  The userfaultfd reports the program's forks (the child
  * gets one of its own, with the same pages to come), mremaps (the pages to
  * come move), madvise(DONTNEED)s and munmaps (those pages are no longer to
  * come: a touch gets a zero page, as it would have).  A page that cannot be
@@ -22,23 +22,25 @@
 
 struct lazy_server;
 
-/* A server with no process yet, its thread not started; 0 or -errno. */
-int lazy_server_new(struct lazy_server **out);
 /*
- * Serve pid (p's process, pid as the supervisor sees it) through uffd, which
- * the server owns from now on (closed on error too).  Thread-safe; 0 or
- * -errno with err set.
+ * Fork the page server for c's processes (c as it is now: the server keeps
+ * its copy), before any thread of ours starts.  It is a process of its own:
+ * a supervisor killed while pages are still to come leaves it serving them
+ * until every page is in.  0 or -errno.
  */
-int lazy_server_add(struct lazy_server *ls, const struct process_record *p, pid_t pid, int uffd,
-		    char *err, size_t errlen);
-/* Start the thread: only once every fork of the restore is done. */
-int lazy_server_start(struct lazy_server *ls);
+int lazy_server_new(struct lazy_server **out, const struct computation *c);
+/*
+ * Serve c->procs[proc] (pid: as the supervisor sees it) through uffd, which
+ * is closed here; 0 or -errno with err set.
+ */
+int lazy_server_add(struct lazy_server *ls, size_t proc, pid_t pid, int uffd, char *err,
+		    size_t errlen);
 /*
  * Wait until every page of every process is in (a dump must see them all),
  * at most timeout_ms; 0 or -ETIMEDOUT.
  */
 int lazy_server_settle(struct lazy_server *ls, int timeout_ms);
-/* Stop the thread, close every userfaultfd, free; NULL is fine. */
+/* Let go of the server (it finishes on its own, then exits); NULL is fine. */
 void lazy_server_free(struct lazy_server *ls);
 
 struct lazy_stats {
@@ -48,8 +50,6 @@ struct lazy_stats {
 	uint64_t poisoned;	/* pages that could not be read */
 	uint64_t done_ns;	/* CLOCK_MONOTONIC when the last page was in; 0: not yet */
 };
-
-void lazy_server_stats(struct lazy_server *ls, struct lazy_stats *out);
 
 /*
  * Check the pieces of p's plain cores that its stub loaded itself (the

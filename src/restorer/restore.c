@@ -525,7 +525,7 @@ static int wait_stub(const struct restore_ctx *rc, const struct process_record *
 				 fd < 0 ? "no userfaultfd" : "a userfaultfd nobody asked for");
 			return -EPROTO;
 		}
-		r = lazy_server_add(rc->lazy, p, pid, fd, err, errlen);
+		r = lazy_server_add(rc->lazy, (size_t)(p - rc->c->procs), pid, fd, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -752,11 +752,6 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (r < 0)
 			return r;
 	}
-	/* The same goes for the page server; a stub may wait on it before it is ready. */
-	if (rc->lazy && (r = lazy_server_start(rc->lazy)) < 0) {
-		snprintf(err, errlen, "restore --lazy: the page server: %s", strerror(-r));
-		return r;
-	}
 
 	/* A barrier: nothing of the program runs before every process is ready. */
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
@@ -963,7 +958,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	if (r == 0 && (flags & RESTORE_LAZY)) {
 		/* Asked here, as whoever the stubs will be: they make the userfaultfds. */
 		r = lazy_check_possible(err, errlen);
-		if (r == 0 && (r = lazy_server_new(&rc.lazy)) < 0)
+		if (r == 0 && (r = lazy_server_new(&rc.lazy, c)) < 0)
 			snprintf(err, errlen, "restore --lazy: %s", strerror(-r));
 	}
 	if (r == 0) {
