@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/attach.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
@@ -53,9 +54,11 @@ int session_detach(struct session *s)
 		r = 0;
 	}
 	for (size_t i = 0; i < s->nr_tracees; i++) {
-		if (ptrace(PTRACE_DETACH, s->tracees[i].tid, 0, 0) < 0 && errno != ESRCH) {
-			log_warn("tid %d: PTRACE_DETACH: %m", s->tracees[i].tid);
-			r = neg_errno();
+		int d = ptrace_detach_thread(s->tracees[i].tid, 0);
+
+		if (d < 0 && d != -ESRCH) {
+			log_warn("tid %d: PTRACE_DETACH: %s", s->tracees[i].tid, strerror(-d));
+			r = d;
 		}
 	}
 	s->nr_tracees = 0;

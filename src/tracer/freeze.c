@@ -7,26 +7,20 @@
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/session.h"
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
-
 static void interrupt(struct tracee *t)
 {
-	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno != ESRCH)
-		log_debug("tid %d: PTRACE_INTERRUPT: %m", t->tid);
+	int r = ptrace_interrupt_thread(t->tid);
+
+	if (r < 0 && r != -ESRCH)
+		log_debug("tid %d: PTRACE_INTERRUPT: %s", t->tid, strerror(-r));
 }
 
 static size_t count_running(const struct session *s)
@@ -69,12 +63,12 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 		    ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
 			pid_t tgid = event == PTRACE_EVENT_CLONE ? t->tgid : (pid_t)msg;
 
-			if (session_alive(tgid, (pid_t)msg) && !session_add(s, (pid_t)msg, tgid))
+			if (ptrace_thread_alive(tgid, (pid_t)msg) && !session_add(s, (pid_t)msg, tgid))
 				return -ENOMEM;
 			t = session_find(s, tid);
 		}
 		/* Let the event finish; the interrupt then stops it for good. */
-		ptrace(PTRACE_CONT, tid, 0, 0);
+		ptrace_resume_thread(tid, 0);
 		interrupt(t);
 		return 0;
 	}
@@ -82,7 +76,7 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 	 * A signal on its way in: deliver it, so the dump sees the handler's
 	 * frame (or the process ends, as it would have without us).
 	 */
-	ptrace(PTRACE_CONT, tid, 0, sig == (SIGTRAP | 0x80) ? 0 : sig);
+	ptrace_resume_thread(tid, sig == (SIGTRAP | 0x80) ? 0 : sig);
 	interrupt(t);
 	return 0;
 }
@@ -91,7 +85,7 @@ static int wait_all_stopped(struct session *s, uint64_t deadline);
 
 int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = ptrace_now_ms() + timeout_ms;
 	int r;
 
 	if (err)
@@ -131,12 +125,12 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
 {
 	while (count_running(s) > 0) {
 		int status, r;
-		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		pid_t tid = ptrace_wait_thread(-1, &status, 0);
 
-		if (tid < 0 && errno == ECHILD)
+		if (tid == -ECHILD)
 			tid = 0;
-		if (tid < 0 && errno != EINTR)
-			return neg_errno();
+		if (tid < 0)
+			return tid;
 		if (tid > 0) {
 			r = freeze_handle(s, tid, status);
 			if (r < 0)
@@ -150,13 +144,13 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
 		/* A thread reaped before we learnt it was born waits no longer. */
 		for (size_t i = 0; i < s->nr_tracees;) {
 			if (s->tracees[i].state != TRACEE_STOPPED &&
-			    !session_alive(s->tracees[i].tgid, s->tracees[i].tid)) {
+			    !ptrace_thread_alive(s->tracees[i].tgid, s->tracees[i].tid)) {
 				session_remove(s, s->tracees[i].tid);
 				continue;
 			}
 			i++;
 		}
-		if (now_ms() >= deadline)
+		if (ptrace_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		{
 			struct pollfd pfd = { .fd = s->signal_fd, .events = POLLIN };
@@ -178,7 +172,7 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
  */
 static void detach_all(struct session *s)
 {
-	uint64_t deadline = now_ms() + 1000;
+	uint64_t deadline = ptrace_now_ms() + 1000;
 	size_t kept = 0;
 
 	for (size_t i = 0; i < s->nr_tracees; i++)
@@ -189,11 +183,13 @@ static void detach_all(struct session *s)
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		struct tracee *t = &s->tracees[i];
 
-		if (ptrace(PTRACE_DETACH, t->tid, 0, 0) == 0 || errno == ESRCH) {
+		int r = ptrace_detach_thread(t->tid, 0);
+
+		if (r == 0 || r == -ESRCH) {
 			/* ESRCH: gone, or dying of a dump --kill. */
 			continue;
 		}
-		log_warn("tid %d: PTRACE_DETACH: %m", t->tid);
+		log_warn("tid %d: PTRACE_DETACH: %s", t->tid, strerror(-r));
 		s->tracees[kept++] = *t;
 	}
 	s->nr_tracees = kept;

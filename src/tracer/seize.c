@@ -18,6 +18,7 @@
 #include <sys/ptrace.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -119,23 +120,10 @@ int session_list_pids(struct session *s, pid_t **pids, size_t *nr)
 	return 0;
 }
 
-static pid_t status_field(pid_t tid, const char *key)
-{
-	_cleanup_free_ char *status = NULL;
-	char path[64];
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	if (read_file_at(AT_FDCWD, path, &status, NULL) < 0)
-		return -1;
-	p = strstr(status, key);
-	return p ? (pid_t)strtol(p + strlen(key), NULL, 10) : -1;
-}
-
 /* Why tid cannot be seized, by name: above all, somebody else traces it. */
 static int refuse(pid_t pid, pid_t tid, int r, char *err, size_t errlen)
 {
-	pid_t tracer = status_field(tid, "\nTracerPid:");
+	pid_t tracer = ptrace_tracer_of(tid);
 	_cleanup_free_ char *comm = NULL;
 	char path[64];
 
@@ -178,11 +166,11 @@ static int seize_threads(struct session *s, pid_t pid, void *arg)
 		if (tid <= 0 || session_find(s, tid))
 			continue;
 		/* A zombie cannot be seized; a dump finds it through its parent. */
-		if (!session_alive(pid, tid))
+		if (!ptrace_thread_alive(pid, tid))
 			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, SESSION_PTRACE_OPTIONS) < 0) {
-			r = neg_errno();
-			if (r == -ESRCH || !session_alive(pid, tid)) {
+		r = ptrace_seize_thread(tid, SESSION_PTRACE_OPTIONS);
+		if (r < 0) {
+			if (r == -ESRCH || !ptrace_thread_alive(pid, tid)) {
 				r = 0;
 				continue;	/* exited meanwhile */
 			}
@@ -190,7 +178,7 @@ static int seize_threads(struct session *s, pid_t pid, void *arg)
 			 * Ours already: born of a seized thread, its event
 			 * not waited for yet.  Its first stop comes.
 			 */
-			if (status_field(tid, "\nTracerPid:") == getpid()) {
+			if (ptrace_tracer_of(tid) == getpid()) {
 				r = 0;
 				if (!session_add(s, tid, pid)) {
 					r = -ENOMEM;

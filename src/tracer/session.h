@@ -124,8 +124,6 @@ void session_done(struct session *s);
 struct tracee *session_find(struct session *s, pid_t tid);
 struct tracee *session_add(struct session *s, pid_t tid, pid_t tgid);
 void session_remove(struct session *s, pid_t tid);
-/* The thread still exists (not yet reaped). */
-bool session_alive(pid_t tgid, pid_t tid);
 
 /* Record the supervisor's own stdio so dumps can tell which fds are it. */
 void session_note_stdio(struct session *s);
