@@ -38,6 +38,13 @@ int session_attach(struct session *s, pid_t pid, size_t *nr_threads)
 		return r;
 	}
 	session_thaw(s);
+	/*
+	 * Its processes stay in the cgroup they are in: moved into one of
+	 * ours they would leave the limits and accounting someone gave them,
+	 * and a fork during the move would stay behind anyway.
+	 */
+	log_info("cgroup freezer: not used for attach (pid %d keeps its own cgroup); a dump "
+		 "freezes with ptrace alone", pid);
 	return 0;
 }
 
