@@ -66,7 +66,7 @@
 #             nobody and not stopped -> the program ends -> the next run
 #             removes the cgroup left behind.  Skipped where run cannot make
 #             a cgroup (not root, no cgroup2 mount)
-#   killdump  run, then attach -> 20 dumps, the supervisor killed with SIGKILL
+#   killdump  run, then attach -> 50 dumps, the supervisor killed with SIGKILL
 #             at a random moment of each: the program runs on every time,
 #             traced by nobody and not stopped, and the last image written is
 #             whole (show); the next round attaches a new supervisor; a
@@ -1299,7 +1299,7 @@ mode_debugger() {
 	check_output run.out
 }
 
-KILLDUMP_ROUNDS=20
+KILLDUMP_ROUNDS=50
 
 mode_killdump() {
 	local i sup start ms span delay t traced deadline done_dumps=0
