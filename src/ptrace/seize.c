@@ -92,9 +92,9 @@ bool ptrace_thread_alive(pid_t tgid, pid_t tid)
 	return !p || (p[2] != 'Z' && p[2] != 'X');
 }
 
-pid_t ptrace_tracer_of(pid_t tid)
+/* The number after key ("\nTracerPid:") in /proc/TID/status, or -errno. */
+static pid_t status_number(pid_t tid, const char *key)
 {
-	static const char key[] = "\nTracerPid:";
 	_cleanup_free_ char *status = NULL;
 	char path[64];
 	char *p;
@@ -106,4 +106,14 @@ pid_t ptrace_tracer_of(pid_t tid)
 		return r;
 	p = strstr(status, key);
 	return p ? (pid_t)strtol(p + strlen(key), NULL, 10) : -ENOENT;
+}
+
+pid_t ptrace_tracer_of(pid_t tid)
+{
+	return status_number(tid, "\nTracerPid:");
+}
+
+pid_t ptrace_tgid_of(pid_t tid)
+{
+	return status_number(tid, "\nTgid:");
 }

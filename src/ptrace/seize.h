@@ -36,3 +36,5 @@ pid_t ptrace_wait_thread(pid_t tid, int *status, uint64_t deadline_ms);
 bool ptrace_thread_alive(pid_t tgid, pid_t tid);
 /* TracerPid of tid (0: none), or -errno. */
 pid_t ptrace_tracer_of(pid_t tid);
+/* The process thread tid belongs to, or -errno. */
+pid_t ptrace_tgid_of(pid_t tid);

@@ -232,22 +232,6 @@ int session_seize_all(struct session *s, char *err, size_t errlen)
 	return -EAGAIN;
 }
 
-/* The process tid belongs to ("Tgid:" of its status), or -errno. */
-static pid_t tgid_of(pid_t tid)
-{
-	_cleanup_free_ char *status = NULL;
-	char path[64];
-	char *p;
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	r = read_file_at(AT_FDCWD, path, &status, NULL);
-	if (r < 0)
-		return r;
-	p = strstr(status, "\nTgid:");
-	return p ? (pid_t)strtol(p + 6, NULL, 10) : -ENOENT;
-}
-
 /* The threads listed in the cgroup dir_fd and in those below it (a program's own). */
 static int seize_cgroup_dir(struct session *s, int dir_fd, const char *path, int depth,
 			    struct seize_pass *sp)
@@ -272,7 +256,7 @@ static int seize_cgroup_dir(struct session *s, int dir_fd, const char *path, int
 			break;
 		if (session_find(s, tid))
 			continue;
-		tgid = tgid_of(tid);
+		tgid = ptrace_tgid_of(tid);
 		if (tgid > 0)
 			r = seize_thread(s, tgid, tid, sp);
 	}

@@ -1301,8 +1301,23 @@ mode_debugger() {
 
 KILLDUMP_ROUNDS=50
 
+# runs_on_untraced WHAT: the program ($PROG_PID), whose supervisor was killed,
+# is let go by the kernel at once (no tracer left), is not stopped, and ticks
+# on; WHAT starts the message of a failure
+runs_on_untraced() {
+	local deadline traced t
+	deadline=$(( $(now_ms) + T_EXIT * 1000 ))
+	while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "${1}still traced (pid:tracer): $traced"
+		sleep 0.05
+	done
+	not_stopped "$PROG_PID" || fail "${1}the program is stopped after its supervisor died"
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+}
+
 mode_killdump() {
-	local i sup start ms span delay t traced deadline done_dumps=0
+	local i sup start ms span delay done_dumps=0
 	start_run run.out run.err
 	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
 	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
@@ -1328,15 +1343,7 @@ mode_killdump() {
 		wait_exit "$LAST_PID" "$T_DUMP" || fail "dump client still running after its supervisor died"
 		grep -q '^checkpoint: ' "dump$i.out" && done_dumps=$((done_dumps + 1))
 		alive "$PROG_PID" || fail "round $i: the program died with its supervisor, killed $delay ms into a dump"
-		# The kernel lets go of what the dead supervisor traced, at once.
-		deadline=$(( $(now_ms) + T_EXIT * 1000 ))
-		while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
-			[ "$(now_ms)" -lt "$deadline" ] || fail "round $i: still traced (pid:tracer): $traced"
-			sleep 0.05
-		done
-		not_stopped "$PROG_PID" || fail "round $i: the program is stopped after its supervisor died"
-		t=$(last_tick run.out)
-		wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+		runs_on_untraced "round $i: "
 		log "round $i: supervisor killed $delay ms into a dump; the program runs on (tick $(last_tick run.out))"
 		if [ -e "$WORK/images/manifest" ]; then
 			timed "$T_EXIT" "show$i.out" "show$i.err" "$TC" show "$WORK/images"
@@ -1368,7 +1375,7 @@ cgroup_of() {
 }
 
 mode_killfrozen() {
-	local cg sup worker p t traced deadline
+	local cg sup worker kids p deadline
 	TRACE_CKPT_HOLD_FROZEN_MS=3000 start_run run.out run.err
 	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
 	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
@@ -1388,7 +1395,8 @@ mode_killfrozen() {
 	done
 	# The dump worker: the supervisor's child that is not its pid namespace's init.
 	worker=
-	for p in $(cat /proc/"$sup"/task/*/children 2>/dev/null); do
+	read -r -a kids <<<"$(cat /proc/"$sup"/task/*/children 2>/dev/null)"
+	for p in "${kids[@]}"; do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = trace-ckpt ] && worker=$p
 	done
 	[ -n "$worker" ] || fail "no dump worker below supervisor $sup"
@@ -1402,13 +1410,7 @@ mode_killfrozen() {
 		[ "$(now_ms)" -lt "$deadline" ] || fail "the cgroup $cg is still frozen: nobody thawed it"
 		sleep 0.05
 	done
-	while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
-		[ "$(now_ms)" -lt "$deadline" ] || fail "still traced (pid:tracer): $traced"
-		sleep 0.05
-	done
-	not_stopped "$PROG_PID" || fail "the program is stopped after its supervisor died"
-	t=$(last_tick run.out)
-	wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+	runs_on_untraced ""
 	log "the cgroup was thawed; the program runs on (tick $(last_tick run.out))"
 	check_output run.out
 	kill -KILL "$PROG_PID"
