@@ -67,10 +67,12 @@ static int own_cgroup2_path(char *path, size_t len)
 
 	if (r < 0)
 		return r;
-	p = strncmp(cg, "0::", 3) ? strstr(cg, "\n0::") : cg - 1;
-	if (!p)
+	if (!strncmp(cg, "0::", 3))
+		p = cg + 3;
+	else if ((p = strstr(cg, "\n0::")))
+		p += 4;
+	else
 		return -ENOENT;
-	p += 4;
 	snprintf(path, len, "%.*s", (int)strcspn(p, "\n"), p);
 	return 0;
 }
@@ -287,7 +289,7 @@ void session_cgroup_remove(struct session *s)
  * would stand still for ever.  Its own session: a signal to the supervisor's
  * process group or terminal does not reach it.  It keeps no other fd.
  */
-static void guard_main(int rd, int freeze_fd)
+static void __attribute__((noreturn)) guard_main(int rd, int freeze_fd)
 {
 	unsigned int lo = MIN(rd, freeze_fd), hi = MAX(rd, freeze_fd);
 	ssize_t n;
