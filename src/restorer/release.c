@@ -15,6 +15,7 @@
 
 #include "restorer/release.h"
 #include "ptrace/remote.h"
+#include "ptrace/seize.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -48,8 +49,9 @@ static int stop_parked(pid_t pid)
 	int status, r;
 
 	for (int i = 0; i < PARK_TRIES; i++) {
-		if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0)
-			return log_ret(neg_errno(), "pid %d: PTRACE_INTERRUPT: %m", pid);
+		r = ptrace_interrupt_thread(pid);
+		if (r < 0)
+			return log_ret(r, "pid %d: PTRACE_INTERRUPT: %s", pid, strerror(-r));
 		r = wait_stopped(pid, &status);
 		if (r < 0)
 			return r;
@@ -271,9 +273,10 @@ static int release_seized(pid_t pid, const struct stub_status *st,
 
 	/* Every thread parked before anything of the stub goes away. */
 	for (size_t i = 0; i < n; i++) {
-		if (ptrace(PTRACE_SEIZE, outer[i], NULL, (void *)ptrace_options) < 0)
-			return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SEIZE: %m", pid,
-				       outer[i]);
+		r = ptrace_seize_thread(outer[i], ptrace_options);
+		if (r < 0)
+			return log_ret(r, "pid %d tid %d: PTRACE_SEIZE: %s", pid, outer[i],
+				       strerror(-r));
 		(*nr_seized)++;
 		r = stop_parked(outer[i]);
 		if (r < 0)

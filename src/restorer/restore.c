@@ -36,6 +36,7 @@
 #include "restorer/restore.h"
 #include "restorer/validate.h"
 #include "restorer/stub/plan.h"
+#include "tracer/cgroup.h"
 #include "tracer/coord_client.h"
 #include "tracer/pidns.h"
 #include "tracer/session.h"
@@ -991,6 +992,11 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	if (tl && (r = terminal_lease_take(tl, c, outer_pgrp, s)) < 0)
 		log_warn("the terminal: %s", strerror(-r));
 	r = 0;
+	/* Every process stopped, none can fork: all of them go into a cgroup of their own. */
+	session_cgroup_create(s);
+	for (size_t i = 0; i < s->nr_tracees && s->cgroup_fd >= 0; i++)
+		if (s->tracees[i].tid == s->tracees[i].tgid)
+			(void)session_cgroup_add(s, s->tracees[i].tgid);
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
 	if (rc.lazy) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/attach.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
@@ -37,6 +38,13 @@ int session_attach(struct session *s, pid_t pid, size_t *nr_threads)
 		return r;
 	}
 	session_thaw(s);
+	/*
+	 * Its processes stay in the cgroup they are in: moved into one of
+	 * ours they would leave the limits and accounting someone gave them,
+	 * and a fork during the move would stay behind anyway.
+	 */
+	log_info("cgroup freezer: not used for attach (pid %d keeps its own cgroup); a dump "
+		 "freezes with ptrace alone", pid);
 	return 0;
 }
 
@@ -53,9 +61,11 @@ int session_detach(struct session *s)
 		r = 0;
 	}
 	for (size_t i = 0; i < s->nr_tracees; i++) {
-		if (ptrace(PTRACE_DETACH, s->tracees[i].tid, 0, 0) < 0 && errno != ESRCH) {
-			log_warn("tid %d: PTRACE_DETACH: %m", s->tracees[i].tid);
-			r = neg_errno();
+		int d = ptrace_detach_thread(s->tracees[i].tid, 0);
+
+		if (d < 0 && d != -ESRCH) {
+			log_warn("tid %d: PTRACE_DETACH: %s", s->tracees[i].tid, strerror(-d));
+			r = d;
 		}
 	}
 	s->nr_tracees = 0;

@@ -23,6 +23,7 @@
 #include "tracer/forksnap.h"
 #include "tracer/pidns.h"
 #include "ptrace/remote.h"
+#include "ptrace/seize.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -201,9 +202,11 @@ static int reap_in_parent(const struct forked_proc *fp, bool frozen)
 	long ret = 0;
 
 	if (!frozen) {
-		if (ptrace(PTRACE_SEIZE, fp->tid, 0, 0) < 0 ||
-		    ptrace(PTRACE_INTERRUPT, fp->tid, 0, 0) < 0)
-			return neg_errno();
+		r = ptrace_seize_thread(fp->tid, 0);
+		if (r == 0)
+			r = ptrace_interrupt_thread(fp->tid);
+		if (r < 0)
+			return r;
 		for (;;) {
 			if (waitpid(fp->tid, &status, __WALL) < 0) {
 				if (errno == EINTR)
@@ -221,8 +224,12 @@ static int reap_in_parent(const struct forked_proc *fp, bool frozen)
 	r = remote_syscall(fp->tid, fp->syscall_insn, SYS_wait4, args, &ret);
 	if (r == 0 && ret != fp->copy_inner)
 		r = ret < 0 ? (int)ret : -ECHILD;
-	if (!frozen && ptrace(PTRACE_DETACH, fp->tid, 0, sig) < 0 && errno != ESRCH && r == 0)
-		r = neg_errno();
+	if (!frozen) {
+		int d = ptrace_detach_thread(fp->tid, sig);
+
+		if (d < 0 && d != -ESRCH && r == 0)
+			r = d;
+	}
 	return r;
 }
 

@@ -10,23 +10,34 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
+#include "tracer/cgroup.h"
 #include "tracer/session.h"
 #include "tracer/ssh.h"
 #include "util/log.h"
 #include "util/macro.h"
 
-static uint64_t now_ms(void)
+/*
+ * The cgroup freezer's wait for "frozen 1" (200 threads: about 1 ms here).
+ * A task that does not freeze in time (uninterruptible sleep) makes the dump
+ * thaw it again and freeze with ptrace alone.
+ */
+#define CGROUP_FREEZE_TIMEOUT_MS 200
+
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
 }
 
 static void interrupt(struct tracee *t)
 {
-	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno != ESRCH)
-		log_debug("tid %d: PTRACE_INTERRUPT: %m", t->tid);
+	int r = ptrace_interrupt_thread(t->tid);
+
+	if (r < 0 && r != -ESRCH)
+		log_debug("tid %d: PTRACE_INTERRUPT: %s", t->tid, strerror(-r));
 }
 
 static size_t count_running(const struct session *s)
@@ -69,12 +80,12 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 		    ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) {
 			pid_t tgid = event == PTRACE_EVENT_CLONE ? t->tgid : (pid_t)msg;
 
-			if (session_alive(tgid, (pid_t)msg) && !session_add(s, (pid_t)msg, tgid))
+			if (ptrace_thread_alive(tgid, (pid_t)msg) && !session_add(s, (pid_t)msg, tgid))
 				return -ENOMEM;
 			t = session_find(s, tid);
 		}
 		/* Let the event finish; the interrupt then stops it for good. */
-		ptrace(PTRACE_CONT, tid, 0, 0);
+		ptrace_resume_thread(tid, 0);
 		interrupt(t);
 		return 0;
 	}
@@ -82,7 +93,7 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 	 * A signal on its way in: deliver it, so the dump sees the handler's
 	 * frame (or the process ends, as it would have without us).
 	 */
-	ptrace(PTRACE_CONT, tid, 0, sig == (SIGTRAP | 0x80) ? 0 : sig);
+	ptrace_resume_thread(tid, sig == (SIGTRAP | 0x80) ? 0 : sig);
 	interrupt(t);
 	return 0;
 }
@@ -91,21 +102,42 @@ static int wait_all_stopped(struct session *s, uint64_t deadline);
 
 int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
-	int r;
+	uint64_t t0 = now_us(), deadline = ptrace_now_ms() + timeout_ms, t_thawed = t0;
+	struct cgroup_freeze cf;
+	bool cgroup_frozen;
+	int walks = 1, r;
 
 	if (err)
 		err[0] = '\0';
-	r = session_seize_all(s, err, errlen);
-	if (r < 0)
+	/*
+	 * In a frozen cgroup nothing forks or clones: its list of threads is
+	 * all of them, no birth races the seize, and each thread is
+	 * interrupted before it could run again.  Thawed at once: the threads
+	 * stay in their ptrace-stops (cgroup.c).  The walk of the tree below
+	 * still runs once, with everything stopped: a process that left the
+	 * cgroup is found there.
+	 */
+	cgroup_frozen = session_cgroup_freeze(s, &cf, MIN(timeout_ms, CGROUP_FREEZE_TIMEOUT_MS)) == 0;
+	if (cgroup_frozen)
+		r = session_seize_cgroup(s, err, errlen);
+	else
+		r = session_seize_all(s, err, errlen);
+	if (r < 0) {
+		if (cgroup_frozen)
+			session_cgroup_thaw(s, &cf);
 		return r;
+	}
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		s->tracees[i].group_stop = s->tracees[i].state == TRACEE_GROUP_STOPPED;
 		interrupt(&s->tracees[i]);
 		if (s->tracees[i].state == TRACEE_GROUP_STOPPED)
 			s->tracees[i].state = TRACEE_RUNNING;
 	}
-	for (;;) {
+	if (cgroup_frozen) {
+		session_cgroup_thaw(s, &cf);
+		t_thawed = now_us();
+	}
+	for (;; walks++) {
 		bool added = false;
 
 		r = wait_all_stopped(s, deadline);
@@ -124,6 +156,13 @@ int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 	}
 	if (r < 0 && err && !err[0])
 		snprintf(err, errlen, "freezing the computation: %s", strerror(-r));
+	if (r == 0 && cgroup_frozen)
+		log_debug("freeze: %zu threads stopped in %llu us, %d walks; the cgroup frozen "
+			  "for %llu us of it", s->nr_tracees, (unsigned long long)(now_us() - t0),
+			  walks, (unsigned long long)(t_thawed - t0));
+	else if (r == 0)
+		log_debug("freeze: %zu threads stopped in %llu us, %d walks; ptrace alone",
+			  s->nr_tracees, (unsigned long long)(now_us() - t0), walks);
 	return r;
 }
 
@@ -131,12 +170,12 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
 {
 	while (count_running(s) > 0) {
 		int status, r;
-		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		pid_t tid = ptrace_wait_thread(-1, &status, 0);
 
-		if (tid < 0 && errno == ECHILD)
+		if (tid == -ECHILD)
 			tid = 0;
-		if (tid < 0 && errno != EINTR)
-			return neg_errno();
+		if (tid < 0)
+			return tid;
 		if (tid > 0) {
 			r = freeze_handle(s, tid, status);
 			if (r < 0)
@@ -150,13 +189,13 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
 		/* A thread reaped before we learnt it was born waits no longer. */
 		for (size_t i = 0; i < s->nr_tracees;) {
 			if (s->tracees[i].state != TRACEE_STOPPED &&
-			    !session_alive(s->tracees[i].tgid, s->tracees[i].tid)) {
+			    !ptrace_thread_alive(s->tracees[i].tgid, s->tracees[i].tid)) {
 				session_remove(s, s->tracees[i].tid);
 				continue;
 			}
 			i++;
 		}
-		if (now_ms() >= deadline)
+		if (ptrace_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		{
 			struct pollfd pfd = { .fd = s->signal_fd, .events = POLLIN };
@@ -178,7 +217,7 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
  */
 static void detach_all(struct session *s)
 {
-	uint64_t deadline = now_ms() + 1000;
+	uint64_t deadline = ptrace_now_ms() + 1000;
 	size_t kept = 0;
 
 	for (size_t i = 0; i < s->nr_tracees; i++)
@@ -189,11 +228,13 @@ static void detach_all(struct session *s)
 	for (size_t i = 0; i < s->nr_tracees; i++) {
 		struct tracee *t = &s->tracees[i];
 
-		if (ptrace(PTRACE_DETACH, t->tid, 0, 0) == 0 || errno == ESRCH) {
+		int r = ptrace_detach_thread(t->tid, 0);
+
+		if (r == 0 || r == -ESRCH) {
 			/* ESRCH: gone, or dying of a dump --kill. */
 			continue;
 		}
-		log_warn("tid %d: PTRACE_DETACH: %m", t->tid);
+		log_warn("tid %d: PTRACE_DETACH: %s", t->tid, strerror(-r));
 		s->tracees[kept++] = *t;
 	}
 	s->nr_tracees = kept;

@@ -2,14 +2,11 @@
 #pragma once
 
 #include "proto/image.h"
+#include "ptrace/mem.h"
 
-/*
- * The image writer's page source: process_vm_readv, and /proc/PID/mem for
- * what it cannot read (PROT_NONE and other unreadable mappings).
- */
+/* The image writer's page source: ptrace/mem.h's reader. */
 struct memread_ctx {
-	pid_t pid;	/* last process whose mem file is open */
-	int mem_fd;
+	struct ptrace_mem mem;
 };
 
 void memread_init(struct memread_ctx *ctx, struct mem_reader *mr);

@@ -18,6 +18,7 @@
 #include <sys/ptrace.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -119,23 +120,10 @@ int session_list_pids(struct session *s, pid_t **pids, size_t *nr)
 	return 0;
 }
 
-static pid_t status_field(pid_t tid, const char *key)
-{
-	_cleanup_free_ char *status = NULL;
-	char path[64];
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	if (read_file_at(AT_FDCWD, path, &status, NULL) < 0)
-		return -1;
-	p = strstr(status, key);
-	return p ? (pid_t)strtol(p + strlen(key), NULL, 10) : -1;
-}
-
 /* Why tid cannot be seized, by name: above all, somebody else traces it. */
 static int refuse(pid_t pid, pid_t tid, int r, char *err, size_t errlen)
 {
-	pid_t tracer = status_field(tid, "\nTracerPid:");
+	pid_t tracer = ptrace_tracer_of(tid);
 	_cleanup_free_ char *comm = NULL;
 	char path[64];
 
@@ -159,6 +147,41 @@ struct seize_pass {
 	size_t errlen;
 };
 
+/* Seize thread tid of process pid unless it is ours already. */
+static int seize_thread(struct session *s, pid_t pid, pid_t tid, struct seize_pass *sp)
+{
+	struct tracee *t;
+	int r;
+
+	if (tid <= 0 || session_find(s, tid))
+		return 0;
+	/* A zombie cannot be seized; a dump finds it through its parent. */
+	if (!ptrace_thread_alive(pid, tid))
+		return 0;
+	r = ptrace_seize_thread(tid, SESSION_PTRACE_OPTIONS);
+	if (r < 0) {
+		if (r == -ESRCH || !ptrace_thread_alive(pid, tid))
+			return 0;	/* exited meanwhile */
+		/*
+		 * Ours already: born of a seized thread, its event not
+		 * waited for yet.  Its first stop comes.
+		 */
+		if (ptrace_tracer_of(tid) == getpid()) {
+			if (!session_add(s, tid, pid))
+				return -ENOMEM;
+			sp->added = true;
+			return 0;
+		}
+		return refuse(pid, tid, r, sp->err, sp->errlen);
+	}
+	t = session_add(s, tid, pid);
+	if (!t)
+		return -ENOMEM;
+	t->new_child = false;
+	sp->added = true;
+	return 0;
+}
+
 static int seize_threads(struct session *s, pid_t pid, void *arg)
 {
 	struct seize_pass *sp = arg;
@@ -171,45 +194,8 @@ static int seize_threads(struct session *s, pid_t pid, void *arg)
 	d = opendir(path);
 	if (!d)
 		return 0;	/* gone meanwhile */
-	while ((de = readdir(d))) {
-		pid_t tid = strtol(de->d_name, NULL, 10);
-		struct tracee *t;
-
-		if (tid <= 0 || session_find(s, tid))
-			continue;
-		/* A zombie cannot be seized; a dump finds it through its parent. */
-		if (!session_alive(pid, tid))
-			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, SESSION_PTRACE_OPTIONS) < 0) {
-			r = neg_errno();
-			if (r == -ESRCH || !session_alive(pid, tid)) {
-				r = 0;
-				continue;	/* exited meanwhile */
-			}
-			/*
-			 * Ours already: born of a seized thread, its event
-			 * not waited for yet.  Its first stop comes.
-			 */
-			if (status_field(tid, "\nTracerPid:") == getpid()) {
-				r = 0;
-				if (!session_add(s, tid, pid)) {
-					r = -ENOMEM;
-					break;
-				}
-				sp->added = true;
-				continue;
-			}
-			r = refuse(pid, tid, r, sp->err, sp->errlen);
-			break;
-		}
-		t = session_add(s, tid, pid);
-		if (!t) {
-			r = -ENOMEM;
-			break;
-		}
-		t->new_child = false;
-		sp->added = true;
-	}
+	while (r >= 0 && (de = readdir(d)))
+		r = seize_thread(s, pid, strtol(de->d_name, NULL, 10), sp);
 	closedir(d);
 	return r;
 }
@@ -244,4 +230,64 @@ int session_seize_all(struct session *s, char *err, size_t errlen)
 	if (err)
 		snprintf(err, errlen, "the computation makes new threads faster than they can be seized");
 	return -EAGAIN;
+}
+
+/* The threads listed in the cgroup dir_fd and in those below it (a program's own). */
+static int seize_cgroup_dir(struct session *s, int dir_fd, const char *path, int depth,
+			    struct seize_pass *sp)
+{
+	_cleanup_free_ char *threads = NULL;
+	struct dirent *de;
+	char *p, *end;
+	DIR *d;
+	int fd, r;
+
+	if (depth > WALK_DEPTH_MAX)
+		return -ELOOP;
+	r = read_file_at(dir_fd, "cgroup.threads", &threads, NULL);
+	if (r < 0) {
+		snprintf(sp->err, sp->errlen, "%s/cgroup.threads: %s", path, strerror(-r));
+		return r;
+	}
+	for (p = threads; r >= 0; p = end) {
+		pid_t tid = strtol(p, &end, 10), tgid;
+
+		if (end == p)
+			break;
+		if (session_find(s, tid))
+			continue;
+		tgid = ptrace_tgid_of(tid);
+		if (tgid > 0)
+			r = seize_thread(s, tgid, tid, sp);
+	}
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r < 0 || fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while (r >= 0 && (de = readdir(d))) {
+		_cleanup_close_ int sub = -1;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0)
+			r = seize_cgroup_dir(s, sub, path, depth + 1, sp);
+	}
+	closedir(d);
+	return r;
+}
+
+int session_seize_cgroup(struct session *s, char *err, size_t errlen)
+{
+	char buf[512];
+	struct seize_pass sp = { .err = err ? err : buf, .errlen = err ? errlen : sizeof(buf) };
+	int r;
+
+	sp.err[0] = '\0';
+	r = seize_cgroup_dir(s, s->cgroup_fd, s->cgroup_path, 0, &sp);
+	if (r < 0 && !err)
+		log_err("%s", buf);
+	return r;
 }

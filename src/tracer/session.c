@@ -11,6 +11,7 @@
 
 #include "tracer/control.h"
 #include "coord/channel.h"
+#include "tracer/cgroup.h"
 #include "tracer/session.h"
 #include "tracer/supervisor_log.h"
 #include "tracer/wptrack.h"
@@ -43,6 +44,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	s->log_fd = -1;
 	s->periodic_fd = -1;
 	s->root_pidfd = -1;
+	s->cgroup_fd = -1;
 	s->supervisor_pid = getpid();
 	s->default_dir = default_dir ? strdup(default_dir) : NULL;
 	s->cmdline = strdup(cmdline ? cmdline : "");
@@ -95,16 +97,21 @@ void session_done(struct session *s)
 	free(s->dead_end_inos);
 	if (s->lazy)
 		s->lazy_free(s->lazy);
+	/* Only the supervisor: a dump worker's copy of the session ends before the computation. */
+	if (!s->in_dump_worker && getpid() == s->supervisor_pid)
+		session_cgroup_remove(s);
 	control_close(s);
 	supervisor_log_close(s);
 	closep(&s->signal_fd);
 	closep(&s->periodic_fd);
 	closep(&s->root_pidfd);
+	closep(&s->cgroup_fd);
+	free(s->cgroup_path);
 	free(s->tracees);
 	free(s->default_dir);
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
-	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = s->log_fd = -1;
+	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = s->log_fd = s->cgroup_fd = -1;
 }
 
 int session_add_exec_listener(struct session *s, int fd)

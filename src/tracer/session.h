@@ -62,6 +62,9 @@ struct session {
 	bool killed_by_dump;	/* dump --kill ended the computation */
 	pid_t supervisor_pid;	/* getpid() of the supervisor (a dump worker is another) */
 	bool in_dump_worker;	/* this process is a dump's worker (dump.c) */
+	/* The computation's cgroup v2 directory, frozen first at a dump (cgroup.c), or -1. */
+	int cgroup_fd;
+	char *cgroup_path;
 
 	struct tracee *tracees;
 	size_t nr_tracees, cap_tracees;
@@ -134,8 +137,6 @@ void session_done(struct session *s);
 struct tracee *session_find(struct session *s, pid_t tid);
 struct tracee *session_add(struct session *s, pid_t tid, pid_t tgid);
 void session_remove(struct session *s, pid_t tid);
-/* The thread still exists (not yet reaped). */
-bool session_alive(pid_t tgid, pid_t tid);
 
 /* Record the supervisor's own stdio so dumps can tell which fds are it. */
 void session_note_stdio(struct session *s);
@@ -166,6 +167,12 @@ int session_add_exec_listener(struct session *s, int fd);
 int session_seize_all(struct session *s, char *err, size_t errlen);
 /* One walk of the above; *added says whether it seized anything. */
 int session_seize_pass(struct session *s, bool *added, char *err, size_t errlen);
+
+/*
+ * Seize every thread listed in the computation's cgroup (s->cgroup_fd), and
+ * in the cgroups below it, not seized yet: while it is frozen, all there is.
+ */
+int session_seize_cgroup(struct session *s, char *err, size_t errlen);
 
 /* Every process of the computation (tgids), walking its tree; malloc'd. */
 int session_list_pids(struct session *s, pid_t **pids, size_t *nr);

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ptrace/mem.h"
 #include "tracer/collect.h"
 #include "tracer/shared.h"
 #include "tracer/tty.h"
@@ -363,28 +364,6 @@ static int write_sparse(int mem, const char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* len bytes at addr of process pid; /proc/PID/mem where the mapping is not readable. */
-static int read_remote(pid_t pid, uint64_t addr, char *buf, size_t len, int *mem_fd)
-{
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n == (ssize_t)len)
-		return 0;
-	if (*mem_fd < 0) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		*mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (*mem_fd < 0)
-			return neg_errno();
-	}
-	n = pread(*mem_fd, buf, len, (off_t)addr);
-	if (n < 0)
-		return neg_errno();
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
 struct shm_range {
 	uint64_t off, len;
 };
@@ -408,8 +387,10 @@ static int copy_from_mappings(struct computation *c, const struct vma_record *v,
 	*size = 0;
 	for (size_t a = 0; a < c->nr_procs; a++) {
 		struct process_record *p = &c->procs[a];
-		_cleanup_close_ int mem_fd = -1;
+		struct ptrace_mem pm;
+		int r = 0;
 
+		ptrace_mem_init(&pm);
 		for (size_t b = 0; b < p->nr_vmas; b++) {
 			const struct vma_record *o = &p->vmas[b];
 			uint64_t len = o->end - o->start;
@@ -427,27 +408,31 @@ static int copy_from_mappings(struct computation *c, const struct vma_record *v,
 			if (nr_done == cap) {
 				struct shm_range *n = realloc(done, (cap * 2 + 4) * sizeof(*n));
 
-				if (!n)
+				if (!n) {
+					ptrace_mem_done(&pm);
 					return -ENOMEM;
+				}
 				done = n;
 				cap = cap * 2 + 4;
 			}
 			done[nr_done++] = (struct shm_range){ o->pgoff, len };
 			for (uint64_t at = 0; at < len; at += SHM_COPY_BATCH) {
 				size_t chunk = MIN((uint64_t)SHM_COPY_BATCH, len - at);
-				int r = read_remote(p->real_pid, o->start + at, buf, chunk, &mem_fd);
 
+				r = ptrace_mem_read(&pm, p->real_pid, o->start + at, buf, chunk);
 				if (r == 0)
 					r = write_sparse(mem, buf, chunk, o->pgoff + at);
 				if (r < 0) {
 					struct collect_ctx pcx = *cx;
 
+					ptrace_mem_done(&pm);
 					pcx.pid = p->real_pid;
 					return collect_fail(&pcx, r, "shared memory at 0x%llx: copying its bytes",
 							    (unsigned long long)(o->start + at));
 				}
 			}
 		}
+		ptrace_mem_done(&pm);
 	}
 	if (ftruncate(mem, *size) < 0)
 		return neg_errno();

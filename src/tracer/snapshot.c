@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ptrace/mem.h"
 #include "tracer/procfs.h"
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
@@ -84,22 +85,13 @@ struct copy_job {
 
 static int copy_segment(const struct snap_seg *seg, uint8_t *dst)
 {
-	struct iovec local = { dst, seg->len }, remote = { (void *)seg->addr, seg->len };
-	ssize_t n = process_vm_readv(seg->pid, &local, 1, &remote, 1, 0);
-	char path[64];
-	int fd, r;
+	struct ptrace_mem pm;
+	int r;
 
-	if (n == (ssize_t)seg->len)
-		return 0;
-	if (n < 0)
-		n = 0;
-	/* PROT_NONE and other unreadable pages: /proc/PID/mem reads through. */
-	snprintf(path, sizeof(path), "/proc/%d/mem", seg->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return neg_errno();
-	r = pread_full(fd, dst + n, seg->len - n, (off_t)(seg->addr + n));
-	close(fd);
+	/* Each copying thread reads with a mem file of its own. */
+	ptrace_mem_init(&pm);
+	r = ptrace_mem_read(&pm, seg->pid, seg->addr, dst, seg->len);
+	ptrace_mem_done(&pm);
 	return r;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tracer/cgroup.h"
 #include "tracer/pidns.h"
 #include "tracer/session.h"
 #include "tracer/spawn.h"
@@ -162,6 +163,13 @@ int session_spawn(struct session *s, char *const argv[])
 		(void)!read(ready[0], &c, 1);
 	}
 	s->root = pid;
+	/*
+	 * Still waiting for go, it has no child yet: all it makes from now on
+	 * is born in the cgroup.
+	 */
+	session_cgroup_create(s);
+	if (s->cgroup_fd >= 0)
+		(void)session_cgroup_add(s, pid);
 	/*
 	 * Nothing is traced between checkpoints: init holds the computation
 	 * together and hands us the root's exit status.

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ptrace/seize.h"
 #include "tracer/session.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -59,32 +60,12 @@ void session_remove(struct session *s, pid_t tid)
 	}
 }
 
-bool session_alive(pid_t tgid, pid_t tid)
-{
-	char path[64], buf[512];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *p;
-
-	if (syscall(SYS_tgkill, tgid, tid, 0) < 0 && errno == ESRCH)
-		return false;
-	/* A zombie never stops again: it only waits to be reaped. */
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tgid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno != ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return !p || (p[2] != 'Z' && p[2] != 'X');
-}
-
 static void resume(pid_t tid, int sig)
 {
-	if (ptrace(PTRACE_CONT, tid, 0, sig) < 0 && errno != ESRCH)
-		log_debug("tid %d: PTRACE_CONT: %m", tid);
+	int r = ptrace_resume_thread(tid, sig);
+
+	if (r < 0 && r != -ESRCH)
+		log_debug("tid %d: PTRACE_CONT: %s", tid, strerror(-r));
 }
 
 int session_handle_wait(struct session *s, pid_t tid, int status)
@@ -106,8 +87,10 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 		return 0;
 	if (!t) {
 		/* Not one of ours any more (let go at a thaw): let it go again. */
-		if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno != ESRCH)
-			log_debug("tid %d: PTRACE_DETACH: %m", tid);
+		int r = ptrace_detach_thread(tid, 0);
+
+		if (r < 0 && r != -ESRCH)
+			log_debug("tid %d: PTRACE_DETACH: %s", tid, strerror(-r));
 		return 0;
 	}
 	sig = WSTOPSIG(status);
@@ -124,7 +107,7 @@ int session_handle_wait(struct session *s, pid_t tid, int status)
 				pid_t tgid = event == PTRACE_EVENT_CLONE ? t->tgid : child;
 
 				/* It may have exited, and been reaped, before this event. */
-				if (session_alive(tgid, child) && !session_add(s, child, tgid))
+				if (ptrace_thread_alive(tgid, child) && !session_add(s, child, tgid))
 					return -ENOMEM;
 			}
 			break;

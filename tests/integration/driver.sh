@@ -61,7 +61,14 @@
 #             holds the program -> a dump refuses, naming the thread, the
 #             tracer's pid and command, and both run on -> the tracer ends ->
 #             a dump works -> PASS
-#   killdump  run, then attach -> 20 dumps, the supervisor killed with SIGKILL
+#   killfrozen run (the cgroup v2 freezer held frozen 3 s after the seize,
+#             TRACE_CKPT_HOLD_FROZEN_MS) -> dump -> while the cgroup is frozen
+#             the supervisor and its dump worker are killed with SIGKILL -> the
+#             freeze guard thaws the cgroup: the program runs on, traced by
+#             nobody and not stopped -> the program ends -> the next run
+#             removes the cgroup left behind.  Skipped where run cannot make
+#             a cgroup (not root, no cgroup2 mount)
+#   killdump  run, then attach -> 50 dumps, the supervisor killed with SIGKILL
 #             at a random moment of each: the program runs on every time,
 #             traced by nobody and not stopped, and the last image written is
 #             whole (show); the next round attaches a new supervisor; a
@@ -1296,10 +1303,25 @@ mode_debugger() {
 	check_output run.out
 }
 
-KILLDUMP_ROUNDS=20
+KILLDUMP_ROUNDS=50
+
+# runs_on_untraced WHAT: the program ($PROG_PID), whose supervisor was killed,
+# is let go by the kernel at once (no tracer left), is not stopped, and ticks
+# on; WHAT starts the message of a failure
+runs_on_untraced() {
+	local deadline traced t
+	deadline=$(( $(now_ms) + T_EXIT * 1000 ))
+	while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "${1}still traced (pid:tracer): $traced"
+		sleep 0.05
+	done
+	not_stopped "$PROG_PID" || fail "${1}the program is stopped after its supervisor died"
+	t=$(last_tick run.out)
+	wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+}
 
 mode_killdump() {
-	local i sup start ms span delay t traced deadline done_dumps=0
+	local i sup start ms span delay done_dumps=0
 	start_run run.out run.err
 	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
 	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
@@ -1325,15 +1347,7 @@ mode_killdump() {
 		wait_exit "$LAST_PID" "$T_DUMP" || fail "dump client still running after its supervisor died"
 		grep -q '^checkpoint: ' "dump$i.out" && done_dumps=$((done_dumps + 1))
 		alive "$PROG_PID" || fail "round $i: the program died with its supervisor, killed $delay ms into a dump"
-		# The kernel lets go of what the dead supervisor traced, at once.
-		deadline=$(( $(now_ms) + T_EXIT * 1000 ))
-		while traced=$(tracers_of "$PROG_PID"); [ -n "$traced" ]; do
-			[ "$(now_ms)" -lt "$deadline" ] || fail "round $i: still traced (pid:tracer): $traced"
-			sleep 0.05
-		done
-		not_stopped "$PROG_PID" || fail "round $i: the program is stopped after its supervisor died"
-		t=$(last_tick run.out)
-		wait_tick run.out $((t + 2)) "$T_TICKS" "$PROG_PID"
+		runs_on_untraced "round $i: "
 		log "round $i: supervisor killed $delay ms into a dump; the program runs on (tick $(last_tick run.out))"
 		if [ -e "$WORK/images/manifest" ]; then
 			timed "$T_EXIT" "show$i.out" "show$i.err" "$TC" show "$WORK/images"
@@ -1356,6 +1370,66 @@ mode_killdump() {
 	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
 }
 
+# cgroup_of PID: the directory of its cgroup v2 (empty if none)
+cgroup_of() {
+	local mnt rel
+	mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	rel=$(sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null)
+	[ -n "$mnt" ] && [ -n "$rel" ] && echo "$mnt$rel"
+}
+
+mode_killfrozen() {
+	local cg sup worker kids p deadline
+	TRACE_CKPT_HOLD_FROZEN_MS=3000 start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	prog_of "$RUN_PID"
+	[ -n "$PROG_PID" ] || fail "cannot find the program below run $RUN_PID"
+	sup=$RUN_PID
+	cg=$(cgroup_of "$PROG_PID")
+	case $cg in
+	*/trace-ckpt-"$sup") log "the program is in $cg" ;;
+	*) skip "run made no cgroup here (the program's is ${cg:-none}): no cgroup v2 subtree of ours" ;;
+	esac
+	start dump1.out dump1.err "$TC" dump "$PROG_PID" -D "$WORK/images"
+	deadline=$(( $(now_ms) + T_DUMP * 1000 ))
+	until grep -q '^frozen 1$' "$cg/cgroup.events"; do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "the cgroup $cg was never frozen"
+		sleep 0.01
+	done
+	# The dump worker: the supervisor's child that is not its pid namespace's init.
+	worker=
+	read -r -a kids <<<"$(cat /proc/"$sup"/task/*/children 2>/dev/null)"
+	for p in "${kids[@]}"; do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = trace-ckpt ] && worker=$p
+	done
+	[ -n "$worker" ] || fail "no dump worker below supervisor $sup"
+	kill -KILL "$sup" "$worker"
+	log "supervisor $sup and dump worker $worker killed, the cgroup frozen"
+	wait_exit "$sup" "$T_EXIT" || fail "supervisor $sup survived SIGKILL"
+	wait_exit "$LAST_PID" "$T_DUMP" || fail "dump client still running after its supervisor died"
+	alive "$PROG_PID" || fail "the program died with its supervisor"
+	deadline=$(( $(now_ms) + T_EXIT * 1000 ))
+	until grep -q '^frozen 0$' "$cg/cgroup.events"; do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "the cgroup $cg is still frozen: nobody thawed it"
+		sleep 0.05
+	done
+	runs_on_untraced ""
+	log "the cgroup was thawed; the program runs on (tick $(last_tick run.out))"
+	check_output run.out
+	kill -KILL "$PROG_PID"
+	wait_gone "$PROG_PID" "$T_EXIT" || fail "program $PROG_PID survived SIGKILL"
+	deadline=$(( $(now_ms) + T_EXIT * 1000 ))
+	until grep -q '^populated 0$' "$cg/cgroup.events"; do
+		[ "$(now_ms)" -lt "$deadline" ] || fail "the cgroup $cg is not empty after the program ended"
+		sleep 0.05
+	done
+	timed "$T_EXIT" true.out true.err "$TC" run -- true
+	[ "$TIMED_RC" -eq 0 ] || fail "run -- true: status $TIMED_RC"
+	[ ! -e "$cg" ] || fail "the next run left the empty cgroup $cg of a killed supervisor"
+	log "the next run removed $cg"
+}
+
 # ---------------------------------------------------------------- main
 
 preflight
@@ -1368,6 +1442,7 @@ faildump) mode_faildump ;;
 damage) mode_damage ;;
 auth) mode_auth ;;
 killsup) mode_killsup ;;
+killfrozen) mode_killfrozen ;;
 detach) mode_detach ;;
 silent) mode_silent ;;
 staletmp) mode_staletmp ;;
