@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
  * thaw it again and freeze with ptrace alone.
  */
 #define CGROUP_FREEZE_TIMEOUT_MS 200
+/* How long a freeze waits for a stop before it looks for a vfork parent. */
+#define VFORK_LOOK_MS 20
 
 static uint64_t now_us(void)
 {
@@ -69,6 +73,7 @@ static int freeze_handle(struct session *s, pid_t tid, int status)
 		/* Interrupt trap, group-stop, or an auto-attached child's first stop. */
 		t->group_stop = !t->new_child && sig != SIGTRAP;
 		t->new_child = false;
+		t->vfork_released = false;
 		t->state = TRACEE_STOPPED;
 		return 0;
 	}
@@ -166,8 +171,48 @@ int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * A thread that vforked waits in the kernel, unstoppable, until its child
+ * execs or exits; with the child stopped by us it never reaches its own
+ * stop.  A stopped process sharing the memory of a still-running thread of
+ * another process is such a child (kcmp KCMP_VM): it runs on to its exec,
+ * whose event stops it again right after (freeze_handle).  Once only such
+ * children run, they are interrupted where they are: the parent is stopped
+ * by then, whatever they were.
+ */
+static void release_vfork_children(struct session *s)
+{
+	bool others = false;
+
+	for (size_t i = 0; i < s->nr_tracees; i++)
+		others |= s->tracees[i].state != TRACEE_STOPPED && !s->tracees[i].vfork_released;
+	for (size_t i = 0; i < s->nr_tracees; i++) {
+		const struct tracee *r = &s->tracees[i];
+
+		if (!others && r->vfork_released && r->state != TRACEE_STOPPED)
+			interrupt(&s->tracees[i]);
+		if (!others || r->state == TRACEE_STOPPED || r->vfork_released)
+			continue;
+		for (size_t k = 0; k < s->nr_tracees; k++) {
+			struct tracee *c = &s->tracees[k];
+
+			if (c->state != TRACEE_STOPPED || c->tgid == r->tgid || c->tid != c->tgid ||
+			    syscall(SYS_kcmp, r->tgid, c->tgid, KCMP_VM, 0, 0) != 0)
+				continue;
+			if (ptrace_resume_thread(c->tid, 0) == 0) {
+				log_debug("freeze: pid %d waits for its vfork child %d: let it run to "
+					  "its exec", r->tgid, c->tid);
+				c->state = TRACEE_RUNNING;
+				c->vfork_released = true;
+			}
+		}
+	}
+}
+
 static int wait_all_stopped(struct session *s, uint64_t deadline)
 {
+	uint64_t waited_since = ptrace_now_ms();
+
 	while (count_running(s) > 0) {
 		int status, r;
 		pid_t tid = ptrace_wait_thread(-1, &status, 0);
@@ -197,6 +242,11 @@ static int wait_all_stopped(struct session *s, uint64_t deadline)
 		}
 		if (ptrace_now_ms() >= deadline)
 			return -ETIMEDOUT;
+		/* Some 20 ms without a stop: one may wait for a vfork child we hold. */
+		if (ptrace_now_ms() >= waited_since + VFORK_LOOK_MS) {
+			release_vfork_children(s);
+			waited_since = ptrace_now_ms();
+		}
 		{
 			struct pollfd pfd = { .fd = s->signal_fd, .events = POLLIN };
 			struct signalfd_siginfo si;

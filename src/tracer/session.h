@@ -27,6 +27,7 @@ struct tracee {
 	enum tracee_state state;
 	bool new_child;		/* auto-attached, its first stop not seen yet */
 	bool group_stop;	/* was in a job-control stop when frozen */
+	bool vfork_released;	/* a vfork child let run to its exec (freeze.c) */
 };
 
 struct stdio_id {
