@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "proto/model.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 
 /*
  * Both ends of the drained connection f (of process pid) is one end of,

@@ -8,7 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/tty.h"
 #include "util/fileio.h"
 #include "util/log.h"

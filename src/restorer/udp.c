@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "proto/sockq.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/udp.h"
 #include "util/fileio.h"
 #include "util/macro.h"

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "proto/sockq.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/unix.h"
 #include "util/fileio.h"
 #include "util/log.h"
