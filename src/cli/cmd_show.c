@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/fdkind.h"
 #include "proto/fileid.h"
 #include "proto/image.h"
 #include "proto/imagekey.h"
@@ -21,40 +22,6 @@ static const char *vma_kind_name(uint32_t kind)
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
-}
-
-static const char *fd_kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case FD_REGULAR:
-		return "file";
-	case FD_STDIO:
-		return "stdio";
-	case FD_DEVICE:
-		return "device";
-	case FD_PIPE:
-		return "pipe";
-	case FD_EVENTFD:
-		return "eventfd";
-	case FD_SIGNALFD:
-		return "signalfd";
-	case FD_TIMERFD:
-		return "timerfd";
-	case FD_EPOLL:
-		return "epoll";
-	case FD_UNIX:
-		return "unix";
-	case FD_INOTIFY:
-		return "inotify";
-	case FD_INET:
-		return "inet";
-	case FD_TTY:
-		return "tty";
-	case FD_DEAD_END:
-		return "dead-end";
-	default:
-		return "?";
-	}
 }
 
 static uint64_t dumped_bytes(const struct process_record *p)

@@ -218,6 +218,8 @@ enum fd_kind {
 	 * a socket nobody writes to, and stays (a launcher such as mpirun takes
 	 * its exit for the remote command's). */
 	FD_DEAD_END,
+	/* A new kind goes above, and in every table of docs/adding-a-kind.md. */
+	FD_KIND_MAX = FD_DEAD_END,
 };
 
 enum tty_kind {
@@ -498,13 +500,6 @@ bool computation_holds_unix_name(const struct computation *c, const uint8_t *nam
 /* Fd numbers of files in flight: above any fd table (fs.nr_open is at most 2^30 - 64). */
 #define IN_FLIGHT_FD_BASE 0x40000000u
 
-/* The image holds this fd's contents (a deleted file, a pipe's buffer). */
-static inline bool fd_record_has_content(const struct fd_record *f)
-{
-	return f->deleted ||
-	       ((f->kind == FD_PIPE || f->kind == FD_UNIX || f->kind == FD_INET ||
-		 f->kind == FD_TTY) && f->content_fd >= 0);
-}
 
 void computation_free(struct computation *c);
 void process_record_free(struct process_record *p);

@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "proto/fdkind.h"
 #include "restorer/anonfd.h"
 #include "restorer/deadend.h"
 #include "restorer/fds.h"
@@ -145,6 +146,8 @@ static const struct desc_kind desc_kinds[] = {
 	[FD_DEAD_END] = { .open = open_dead_end },
 };
 
+_Static_assert(ARRAY_SIZE(desc_kinds) == FD_KIND_MAX + 1, "an fd kind no builder opens");
+
 static const struct desc_kind *desc_kind(uint32_t kind)
 {
 	return kind < ARRAY_SIZE(desc_kinds) && desc_kinds[kind].open ? &desc_kinds[kind] : NULL;
@@ -157,22 +160,12 @@ static int desc_pass(const struct computation *c, const struct fd_record *f)
 	return k && k->pass ? k->pass(c, f) : 1;
 }
 
-static const char *desc_kind_name(uint32_t kind)
+/* What an error calls f when it has no path. */
+static const char *desc_what(const struct fd_record *f)
 {
-	switch (kind) {
-	case FD_PIPE:
-		return "pipe";
-	case FD_UNIX:
-		return "unix socket";
-	case FD_INET:
-		return "inet socket";
-	case FD_TTY:
-		return "terminal";
-	case FD_DEAD_END:
-		return "dead end";
-	default:
-		return "?";
-	}
+	const struct fd_kind_info *k = fd_kind_info(f->kind);
+
+	return k ? k->what : "?";
 }
 
 static int open_desc(struct desc_open *o, const struct fd_record *f)
@@ -246,7 +239,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 				bool abstract = f->sock_name_len && !f->sock_name[0];
 
 				snprintf(err, errlen, "pid %d fd %d: %s%s%.*s: %s", p->pid, f->fd,
-					 f->path ? f->path : desc_kind_name(f->kind),
+					 f->path ? f->path : desc_what(f),
 					 !f->sock_name_len ? "" : abstract ? " @" : " ",
 					 (int)f->sock_name_len - abstract,
 					 f->sock_name_len ? (const char *)f->sock_name + abstract : "",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proto/ctlmsg.h"
+#include "proto/fdkind.h"
 #include "proto/image.h"
 #include "proto/imagekey.h"
 #include "tracer/collect.h"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/fdkind.h"
 #include "proto/record.h"
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
@@ -226,6 +227,7 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 	while (r == 0 && l->done < l->n) {
 		int h = l->fds[l->done];
 		uint32_t num = IN_FLIGHT_FD_BASE + (uint32_t)l->done;
+		const struct fd_kind_info *kind;
 		struct fd_record *f;
 
 		if (p->nr_fds == *cap) {
@@ -245,12 +247,10 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 		f->flight_fd = h;
 		f->fd = num;
 		f->cloexec = 0;
-		if (r == 0 && (f->kind == FD_STDIO || f->kind == FD_TTY || f->kind == FD_EPOLL ||
-			       f->kind == FD_DEAD_END)) {
+		kind = fd_kind_info(f->kind);
+		if (r == 0 && kind && kind->in_flight_refusal) {
 			r = -EOPNOTSUPP;
-			snprintf(cx->err, cx->errlen, "%s: not supported",
-				 f->kind == FD_EPOLL ? "an epoll fd" : f->kind == FD_DEAD_END
-				 ? "a carried ssh connection" : "a terminal");
+			snprintf(cx->err, cx->errlen, "%s: not supported", kind->in_flight_refusal);
 		}
 		if (r < 0) {
 			char why[256];
