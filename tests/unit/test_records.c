@@ -8,6 +8,8 @@
 
 #include "check_main.h"
 #include "proto/attrs.h"
+#include "proto/field.h"
+#include "proto/fdkind.h"
 #include "proto/record.h"
 #include "sample.h"
 
@@ -149,6 +151,45 @@ START_TEST(empty_strings_stay_empty)
 }
 END_TEST
 
+/*
+ * Every member the record's field table encodes came back as it was: the
+ * kind-specific ones too, not only the common part before path.
+ */
+static void fd_same(const struct fd_record *a, const struct fd_record *b)
+{
+	size_t n;
+	const struct field *t = fd_record_fields(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *ma = (const uint8_t *)a + t[i].off, *mb = (const uint8_t *)b + t[i].off;
+
+		if (t[i].kind == FK_STR) {
+			const char *sa, *sb;
+
+			memcpy(&sa, ma, sizeof(sa));
+			memcpy(&sb, mb, sizeof(sb));
+			ck_assert_msg(!sa == !sb && (!sa || !strcmp(sa, sb)),
+				      "fd %d attribute %u: string", a->fd, t[i].type);
+		} else if (t[i].kind == FK_BLOB) {
+			const uint8_t *ba, *bb;
+			uint32_t la, lb;
+
+			memcpy(&ba, ma, sizeof(ba));
+			memcpy(&bb, mb, sizeof(bb));
+			memcpy(&la, (const uint8_t *)a + t[i].size, sizeof(la));
+			memcpy(&lb, (const uint8_t *)b + t[i].size, sizeof(lb));
+			ck_assert_msg(la == lb && (!la || !memcmp(ba, bb, la)),
+				      "fd %d attribute %u: blob", a->fd, t[i].type);
+		} else if (t[i].kind == FK_BOOL) {
+			ck_assert_msg(*(const bool *)ma == *(const bool *)mb,
+				      "fd %d attribute %u: bool", a->fd, t[i].type);
+		} else {
+			ck_assert_msg(!memcmp(ma, mb, t[i].size), "fd %d attribute %u: %zu bytes",
+				      a->fd, t[i].type, t[i].size);
+		}
+	}
+}
+
 START_TEST(each_record_round_trip)
 {
 	struct process_record p;
@@ -195,6 +236,7 @@ START_TEST(each_record_round_trip)
 		ck_assert_mem_eq(&f, &p.fds[i], offsetof(struct fd_record, path));
 		ck_assert_str_eq(f.path, p.fds[i].path);
 		ck_assert_int_eq(f.deleted, p.fds[i].deleted);
+		fd_same(&p.fds[i], &f);
 		ck_assert_int_eq(f.content_fd, -1);
 		fd_record_free(&f);
 	}
@@ -477,6 +519,236 @@ START_TEST(drained_tcp_peer)
 }
 END_TEST
 
+static uint8_t *blob_of(const void *data, uint32_t len)
+{
+	uint8_t *b = malloc(len);
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, data, len);
+	return b;
+}
+
+/* A record of kind k with the members its collector sets, as a dump would have them. */
+static void sample_of_kind(struct fd_record *f, uint32_t k)
+{
+	static const struct epoll_watch watches[] = { { 3, 0x80000001u, 7 }, { 5, 4, 1ull << 40 } };
+	static const uint8_t inotify[] = { 1, 0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, '/', 't', 'm', 'p', 0,
+					   0, 0, 0 };
+	static const uint64_t pending[] = { 91001, 91002 };
+	static const struct file_lock_record lock = { FILE_LOCK_OFD, 1, 10, 20 };
+	static const uint8_t termios[60] = { 1, 2, 3, 4, 5 };
+
+	memset(f, 0, sizeof(*f));
+	f->fd = 3 + (int32_t)k;
+	f->kind = k;
+	f->flags = 04002;
+	f->desc_id = 100 + k;
+	f->content_fd = -1;
+	switch (k) {
+	case FD_REGULAR:
+		f->path = strdup("/tmp/data");
+		f->mode = 0100600;
+		f->pos = 123;
+		f->locks = blob_of(&lock, sizeof(lock));
+		f->locks_len = sizeof(lock);
+		f->file_id.size = 4096;
+		break;
+	case FD_STDIO:
+		f->stdio_index = 2;
+		f->tty_termios = blob_of(termios, sizeof(termios));
+		f->tty_termios_len = sizeof(termios);
+		break;
+	case FD_DEVICE:
+		f->path = strdup("/dev/null");
+		f->mode = 020666;
+		break;
+	case FD_PIPE:
+		f->pipe_ino = 77001;
+		f->pipe_size = 65536;
+		f->content = strdup("shared/file-1-3");
+		break;
+	case FD_EVENTFD:
+		f->eventfd_count = 0xfffffffffffffffeull;
+		f->eventfd_semaphore = 1;
+		break;
+	case FD_SIGNALFD:
+		f->signalfd_mask = 1ull << 63 | 1ull << 9;
+		break;
+	case FD_TIMERFD:
+		f->timerfd_clock = 7;
+		f->timerfd_flags = 1;
+		f->timerfd_ticks = 3;
+		f->timerfd_value_ns = 1500000000ull;
+		f->timerfd_interval_ns = 250000000ull;
+		break;
+	case FD_EPOLL:
+		f->epoll_watches = blob_of(watches, sizeof(watches));
+		f->epoll_watches_len = sizeof(watches);
+		break;
+	case FD_UNIX:
+		f->sock_type = 5;
+		f->sock_ino = 90001;
+		f->peer_ino = 90002;
+		f->sock_passcred = 1;
+		f->sock_sndbuf = 212992;
+		f->sock_rcvbuf = 106496;
+		f->sock_state = 10;
+		f->sock_name = blob_of("\0abstract", 9);
+		f->sock_name_len = 9;
+		f->sock_dir = strdup("/run/app");
+		f->sock_file_mode = 0755;
+		f->sock_unlinked = 1;
+		f->sock_backlog = 64;
+		f->sock_pending = blob_of(pending, sizeof(pending));
+		f->sock_pending_len = sizeof(pending);
+		f->sock_queue_from = 1;
+		f->sock_queue_fds = 1;
+		f->peer_name = blob_of("/run/peer", 9);
+		f->peer_name_len = 9;
+		f->content = strdup("shared/file-1-11");
+		break;
+	case FD_INOTIFY:
+		f->inotify_watches = blob_of(inotify, sizeof(inotify));
+		f->inotify_watches_len = sizeof(inotify);
+		break;
+	case FD_INET:
+		f->sock_type = 1;
+		f->inet_family = AF_INET;
+		f->inet_state = 1;
+		set_addr(f->inet_local, "10.0.0.1", 8080);
+		set_addr(f->inet_remote, "10.0.0.2", 50000);
+		f->inet_backlog = 128;
+		f->tcp_snd_seq = 0xfedcba98u;
+		f->tcp_rcv_seq = 0x01234567u;
+		f->tcp_mss = 1448;
+		f->tcp_snd_wscale = 7;
+		f->tcp_rcv_wscale = 9;
+		f->tcp_options = 7;
+		f->tcp_timestamp = 424242;
+		for (int i = 0; i < 5; i++)
+			f->tcp_window[i] = 1000u * (uint32_t)(i + 1);
+		f->sock_nodelay = 1;
+		f->sock_reuseaddr = 1;
+		f->sock_keepalive = 1;
+		f->sock_v6only = 1;
+		f->tcp_drained = 1;
+		f->tcp_shut_wr = 1;
+		f->tcp_cork = 1;
+		f->sock_buf_lock = 3;
+		f->tcp_peer_gone = 1;
+		f->tcp_remote = TCP_REMOTE_ACCEPTS;
+		f->content = strdup("shared/file-1-14");
+		break;
+	case FD_TTY:
+		f->tty_kind = TTY_MASTER;
+		f->tty_index = 4;
+		f->tty_termios = blob_of(termios, sizeof(termios));
+		f->tty_termios_len = sizeof(termios);
+		f->tty_rows = 50;
+		f->tty_cols = 132;
+		f->tty_xpixel = 800;
+		f->tty_ypixel = 600;
+		f->tty_locked = 1;
+		f->tty_packet = 1;
+		f->tty_fg_pgrp = 42;
+		f->tty_sid = 41;
+		break;
+	case FD_DEAD_END:
+		f->sock_ino = 93001;
+		break;
+	default:
+		ck_abort_msg("kind %u has no sample", k);
+	}
+}
+
+/* Every member the sample set is one the field table encodes (none left out of it). */
+static void all_in_table(const struct fd_record *a)
+{
+	static const struct fd_record zero = { .content_fd = -1 };
+	struct fd_record x;
+	size_t n;
+	const struct field *t = fd_record_fields(&n);
+
+	memcpy(&x, a, sizeof(x));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *m = (uint8_t *)&x + t[i].off;
+
+		size_t len = t[i].kind == FK_STR || t[i].kind == FK_BLOB ? sizeof(void *) : t[i].size;
+
+		memset(m, 0, len);
+		if (t[i].kind == FK_BLOB)
+			memset((uint8_t *)&x + t[i].size, 0, sizeof(uint32_t));
+	}
+	ck_assert_msg(!memcmp(&x, &zero, sizeof(x)), "fd kind %u: a member not in the field table",
+		      a->kind);
+}
+
+/* Each kind's own members survive the image, every kind of the table. */
+START_TEST(every_kind_round_trip)
+{
+	for (uint32_t k = 1; k <= FD_KIND_MAX; k++) {
+		struct fd_record a, b = { 0 };
+		struct tlv_buf buf = { 0 };
+
+		ck_assert_ptr_nonnull(fd_kind_info(k));
+		sample_of_kind(&a, k);
+		all_in_table(&a);
+		ck_assert_int_eq(fd_record_encode(&buf, 1, &a), 0);
+		ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &b), 0);
+		fd_same(&a, &b);
+		ck_assert_int_eq(b.content_fd, -1);
+		fd_record_free(&a);
+		fd_record_free(&b);
+		tlv_buf_free(&buf);
+	}
+	ck_assert_ptr_null(fd_kind_info(0));
+	ck_assert_ptr_null(fd_kind_info(FD_KIND_MAX + 1));
+	ck_assert_str_eq(fd_kind_name(FD_KIND_MAX + 1), "?");
+}
+END_TEST
+
+/*
+ * Images from before read the same: the numbers of the fd record's
+ * attributes are the format's, never renumbered (image-format.md).
+ */
+START_TEST(fd_attribute_numbers_fixed)
+{
+	static const uint32_t numbers[][2] = {
+		{ FD_A_FD, 1 }, { FD_A_KIND, 2 }, { FD_A_PATH, 11 }, { FD_A_CONTENT, 13 },
+		{ FD_A_DESC_ID, 14 }, { FD_A_PIPE_INO, 15 }, { FD_A_PIPE_SIZE, 16 },
+		{ FD_A_EVENTFD_COUNT, 17 }, { FD_A_SIGNALFD_MASK, 19 }, { FD_A_TIMERFD_CLOCK, 20 },
+		{ FD_A_TIMERFD_INTERVAL, 24 }, { FD_A_EPOLL_WATCHES, 25 }, { FD_A_SOCK_TYPE, 26 },
+		{ FD_A_SOCK_RCVBUF, 31 }, { FD_A_INOTIFY_WATCHES, 32 }, { FD_A_INET_FAMILY, 33 },
+		{ FD_A_INET_REMOTE, 36 }, { FD_A_TCP_SND_SEQ, 38 }, { FD_A_TCP_WINDOW, 45 },
+		{ FD_A_SOCK_STATE, 49 }, { FD_A_PEER_NAME, 56 }, { FD_A_TTY_KIND, 57 },
+		{ FD_A_TTY_SID, 67 }, { FD_A_LOCKS, 68 }, { FD_A_SOCK_V6ONLY, 69 },
+		{ FD_A_IN_FLIGHT, 72 }, { FD_A_FILE_ID, 73 }, { FD_A_TCP_DRAINED, 74 },
+		{ FD_A_TCP_REMOTE, 79 }, { FD_A_MAX, 79 },
+	};
+	struct tlv_buf buf = { 0 };
+	struct fd_record f = { 0 };
+	long nest;
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		ck_assert_msg(numbers[i][0] == numbers[i][1], "attribute %u is now %u",
+			      numbers[i][1], numbers[i][0]);
+	/* A record written by hand with the format's numbers. */
+	nest = tlv_nest_start(&buf, 1);
+	tlv_put_u32(&buf, 2, FD_INET);
+	tlv_put_u32(&buf, 38, 0xabcdef01u);
+	tlv_put_u32(&buf, 57, TTY_SLAVE);
+	tlv_put_u32(&buf, 79, TCP_REMOTE_CONNECTS);
+	tlv_nest_end(&buf, nest);
+	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &f), 0);
+	ck_assert_uint_eq(f.kind, FD_INET);
+	ck_assert_uint_eq(f.tcp_snd_seq, 0xabcdef01u);
+	ck_assert_uint_eq(f.tty_kind, TTY_SLAVE);
+	ck_assert_uint_eq(f.tcp_remote, TCP_REMOTE_CONNECTS);
+	fd_record_free(&f);
+	tlv_buf_free(&buf);
+}
+END_TEST
+
 static Suite *records_suite(void)
 {
 	Suite *s = suite_create("records");
@@ -495,6 +767,8 @@ static Suite *records_suite(void)
 	tcase_add_test(tc, creds_groups_of_odd_length);
 	tcase_add_test(tc, drained_tcp_round_trip);
 	tcase_add_test(tc, drained_tcp_peer);
+	tcase_add_test(tc, every_kind_round_trip);
+	tcase_add_test(tc, fd_attribute_numbers_fixed);
 	suite_add_tcase(s, tc);
 	return s;
 }
