@@ -140,7 +140,7 @@ static int repair_tcp(const struct fd_record *f, int fd)
 	}
 	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, f->tcp_window, sizeof(f->tcp_window)) < 0)
 		return neg_errno();
-	/* Repair mode ends once every socket exists (repair_done): a probe sent
+	/* Repair mode ends once every socket exists (inet_repair_done): a probe sent
 	 * now to a peer not yet rebuilt would be answered with a reset. */
 	return 0;
 }
