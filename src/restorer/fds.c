@@ -37,7 +37,7 @@ struct desc_open {
 	struct tty_state ts;
 };
 
-/* How a kind is opened by descs_open. */
+/* How a kind is opened by descs_open: open_record or open. */
 struct desc_kind {
 	/*
 	 * In which pass of descs_open f is opened: 0 before the others (a
@@ -45,9 +45,12 @@ struct desc_kind {
 	 * after (a unix connection not accepted yet).  NULL: 1.
 	 */
 	int (*pass)(const struct computation *c, const struct fd_record *f);
-	/* A new fd, FD_CLOEXEC set, on a new description for f. */
+	/* A new fd, FD_CLOEXEC set, on a new description made from f alone. */
+	int (*open_record)(const struct fd_record *f);
+	/* The same for the kinds that need the table or what others made
+	 * (a pipe's other end, a socket made ahead of its turn). */
 	int (*open)(struct desc_open *o, const struct fd_record *f);
-	/* open leaves the status flags (O_NONBLOCK...): set on a dup of it. */
+	/* The fd it gives has not the status flags (O_NONBLOCK...): set on a dup. */
 	bool set_flags;
 };
 
@@ -62,62 +65,14 @@ static int open_regular(struct desc_open *o, const struct fd_record *f)
 	return file_open_regular(o->t, f);
 }
 
-static int open_device(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return file_open_device(f);
-}
-
-static int open_stdio(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return file_open_stdio(f);
-}
-
 static int open_pipe(struct desc_open *o, const struct fd_record *f)
 {
 	return pipe_open(o->c, &o->pipes, f);
 }
 
-static int open_eventfd(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return eventfd_open(f);
-}
-
-static int open_signalfd(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return signalfd_open(f);
-}
-
-static int open_timerfd(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return timerfd_open(f);
-}
-
-static int open_epoll(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return epoll_open(f);
-}
-
-static int open_inotify(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return inotify_open(f);
-}
-
 static int open_unix(struct desc_open *o, const struct fd_record *f)
 {
 	return unix_open(o->c, o->t, f, &o->us);
-}
-
-static int open_inet(struct desc_open *o, const struct fd_record *f)
-{
-	(void)o;
-	return inet_open(f);
 }
 
 static int open_tty(struct desc_open *o, const struct fd_record *f)
@@ -132,16 +87,16 @@ static int open_dead_end(struct desc_open *o, const struct fd_record *f)
 
 static const struct desc_kind desc_kinds[] = {
 	[FD_REGULAR] = { .open = open_regular },
-	[FD_STDIO] = { .open = open_stdio },
-	[FD_DEVICE] = { .open = open_device },
+	[FD_STDIO] = { .open_record = file_open_stdio },
+	[FD_DEVICE] = { .open_record = file_open_device },
 	[FD_PIPE] = { .open = open_pipe },
-	[FD_EVENTFD] = { .open = open_eventfd },
-	[FD_SIGNALFD] = { .open = open_signalfd },
-	[FD_TIMERFD] = { .open = open_timerfd },
-	[FD_EPOLL] = { .open = open_epoll },
+	[FD_EVENTFD] = { .open_record = eventfd_open },
+	[FD_SIGNALFD] = { .open_record = signalfd_open },
+	[FD_TIMERFD] = { .open_record = timerfd_open },
+	[FD_EPOLL] = { .open_record = epoll_open },
 	[FD_UNIX] = { .pass = unix_pass, .open = open_unix, .set_flags = true },
-	[FD_INOTIFY] = { .open = open_inotify },
-	[FD_INET] = { .pass = inet_pass, .open = open_inet, .set_flags = true },
+	[FD_INOTIFY] = { .open_record = inotify_open },
+	[FD_INET] = { .pass = inet_pass, .open_record = inet_open, .set_flags = true },
 	[FD_TTY] = { .open = open_tty, .set_flags = true },
 	[FD_DEAD_END] = { .open = open_dead_end },
 };
@@ -150,7 +105,9 @@ _Static_assert(ARRAY_SIZE(desc_kinds) == FD_KIND_MAX + 1, "an fd kind no builder
 
 static const struct desc_kind *desc_kind(uint32_t kind)
 {
-	return kind < ARRAY_SIZE(desc_kinds) && desc_kinds[kind].open ? &desc_kinds[kind] : NULL;
+	const struct desc_kind *k = kind < ARRAY_SIZE(desc_kinds) ? &desc_kinds[kind] : NULL;
+
+	return k && (k->open || k->open_record) ? k : NULL;
 }
 
 static int desc_pass(const struct computation *c, const struct fd_record *f)
@@ -175,7 +132,7 @@ static int open_desc(struct desc_open *o, const struct fd_record *f)
 
 	if (!k)
 		return -EOPNOTSUPP;
-	fd = k->open(o, f);
+	fd = k->open_record ? k->open_record(f) : k->open(o, f);
 	if (fd < 0 || !k->set_flags)
 		return fd;
 	r = dup_with_flags(fd, f->flags);

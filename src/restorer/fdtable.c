@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -29,6 +30,16 @@ int copy_contents(int from, int to, uint64_t size)
 }
 
 /* fd moved above every saved fd number (the table's own fds live there). */
+int fd_reopen(int fd, int flags)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, flags | O_CLOEXEC);
+	return n < 0 ? neg_errno() : n;
+}
+
 int move_above(int fd, int base)
 {
 	int high = fcntl(fd, F_DUPFD_CLOEXEC, base);

@@ -55,5 +55,7 @@ int descs_highest_fd(const struct computation *c);
 /* For the builders of each kind: sendfile size bytes; fd moved to >= base, cloexec. */
 int copy_contents(int from, int to, uint64_t size);
 int move_above(int fd, int base);
+/* A new open file description (flags, FD_CLOEXEC) of the file fd is open on. */
+int fd_reopen(int fd, int flags);
 /* A dup of fd (FD_CLOEXEC) with the saved status flags (O_NONBLOCK...) of its description. */
 int dup_with_flags(int fd, uint32_t flags);

@@ -18,16 +18,6 @@
 /* Flags that only matter at open time or that we set ourselves. */
 #define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
 
-static int reopen(int fd, int flags)
-{
-	char path[64];
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = open(path, flags | O_CLOEXEC);
-	return n < 0 ? neg_errno() : n;
-}
-
 /*
  * A file deleted while open: bring back its contents under its old name
  * just long enough to open it, so /proc shows "PATH (deleted)" again.
@@ -47,13 +37,13 @@ static int open_deleted(const struct fd_record *f, int flags)
 		if (tmp < 0)
 			return neg_errno();
 		r = copy_contents(src, tmp, f->size);
-		return r < 0 ? r : reopen(tmp, flags);
+		return r < 0 ? r : fd_reopen(tmp, flags);
 	}
 	tmp = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode & 07777);
 	if (tmp >= 0) {
 		r = copy_contents(src, tmp, f->size);
 		if (r == 0)
-			r = reopen(tmp, flags);
+			r = fd_reopen(tmp, flags);
 		unlink(f->path);
 		return r;
 	}
@@ -66,7 +56,7 @@ static int open_deleted(const struct fd_record *f, int flags)
 	if (r < 0)
 		return r;
 	/* O_TMPFILE gave O_RDWR; the access mode can only be narrowed by a reopen. */
-	return reopen(tmp, flags);
+	return fd_reopen(tmp, flags);
 }
 
 int file_open_regular(const struct desc_table *t, const struct fd_record *f)
@@ -136,8 +126,8 @@ static int open_pipe(const struct computation *c, const struct fd_record *f,
 
 		if (holder < 0)
 			return neg_errno();
-		pp->rfd = reopen(holder, O_RDONLY | O_NONBLOCK);
-		pp->wfd = reopen(holder, O_WRONLY | O_NONBLOCK);
+		pp->rfd = fd_reopen(holder, O_RDONLY | O_NONBLOCK);
+		pp->wfd = fd_reopen(holder, O_WRONLY | O_NONBLOCK);
 		close(holder);
 		if (pp->rfd < 0 || pp->wfd < 0)
 			return pp->rfd < 0 ? pp->rfd : pp->wfd;
