@@ -26,13 +26,13 @@
 int eventfd_open(const struct fd_record *f)
 {
 	int flags = EFD_CLOEXEC | (f->flags & O_NONBLOCK ? EFD_NONBLOCK : 0) |
-		    (f->eventfd_semaphore ? EFD_SEMAPHORE : 0);
+		    (f->eventfd.semaphore ? EFD_SEMAPHORE : 0);
 	int fd = eventfd(0, flags);
 
 	if (fd < 0)
 		return neg_errno();
 	/* write() takes the whole 64-bit count; eventfd()'s initval only 32. */
-	if (f->eventfd_count && write(fd, &f->eventfd_count, 8) != 8) {
+	if (f->eventfd.count && write(fd, &f->eventfd.count, 8) != 8) {
 		int r = neg_errno();
 
 		close(fd);
@@ -48,7 +48,7 @@ int signalfd_open(const struct fd_record *f)
 
 	sigemptyset(&mask);
 	for (int sig = 1; sig <= 64; sig++)
-		if (f->signalfd_mask & (1ull << (sig - 1)))
+		if (f->signalfd.mask & (1ull << (sig - 1)))
 			sigaddset(&mask, sig);
 	fd = signalfd(-1, &mask, SFD_CLOEXEC | (f->flags & O_NONBLOCK ? SFD_NONBLOCK : 0));
 	return fd < 0 ? neg_errno() : fd;
@@ -57,11 +57,11 @@ int signalfd_open(const struct fd_record *f)
 int timerfd_open(const struct fd_record *f)
 {
 	struct itimerspec its = {
-		.it_value = { f->timerfd_value_ns / 1000000000, f->timerfd_value_ns % 1000000000 },
-		.it_interval = { f->timerfd_interval_ns / 1000000000,
-				 f->timerfd_interval_ns % 1000000000 },
+		.it_value = { f->timerfd.value_ns / 1000000000, f->timerfd.value_ns % 1000000000 },
+		.it_interval = { f->timerfd.interval_ns / 1000000000,
+				 f->timerfd.interval_ns % 1000000000 },
 	};
-	int fd = timerfd_create(f->timerfd_clock,
+	int fd = timerfd_create(f->timerfd.clock,
 				TFD_CLOEXEC | (f->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
 
 	if (fd < 0)
@@ -73,9 +73,9 @@ int timerfd_open(const struct fd_record *f)
 		close(fd);
 		return r;
 	}
-	if (f->timerfd_ticks && ioctl(fd, TFD_IOC_SET_TICKS, &f->timerfd_ticks) < 0)
+	if (f->timerfd.ticks && ioctl(fd, TFD_IOC_SET_TICKS, &f->timerfd.ticks) < 0)
 		log_warn("timerfd: %llu expirations not read are lost: %m",
-			 (unsigned long long)f->timerfd_ticks);
+			 (unsigned long long)f->timerfd.ticks);
 	return fd;
 }
 
@@ -106,20 +106,20 @@ int inotify_open(const struct fd_record *f)
 	fd = inotify_init1(IN_CLOEXEC | (f->flags & O_NONBLOCK ? IN_NONBLOCK : 0));
 	if (fd < 0)
 		return neg_errno();
-	while (off + sizeof(struct inotify_watch_hdr) <= f->inotify_watches_len) {
+	while (off + sizeof(struct inotify_watch_hdr) <= f->inotify.watches_len) {
 		struct inotify_watch_hdr h;
 		struct watch_ref *g;
 
-		memcpy(&h, f->inotify_watches + off, sizeof(h));
+		memcpy(&h, f->inotify.watches + off, sizeof(h));
 		off += sizeof(h);
-		if (!h.path_len || off + h.path_len > f->inotify_watches_len ||
-		    f->inotify_watches[off + h.path_len - 1])
+		if (!h.path_len || off + h.path_len > f->inotify.watches_len ||
+		    f->inotify.watches[off + h.path_len - 1])
 			return -EBADMSG;
 		g = realloc(w, (n + 1) * sizeof(*w));
 		if (!g)
 			return -ENOMEM;
 		w = g;
-		w[n++] = (struct watch_ref){ h.wd, h.mask, (const char *)f->inotify_watches + off };
+		w[n++] = (struct watch_ref){ h.wd, h.mask, (const char *)f->inotify.watches + off };
 		off += ALIGN_UP(h.path_len, 4u);
 	}
 	qsort(w, n, sizeof(*w), cmp_wd);
@@ -172,8 +172,8 @@ int epoll_restore_watches(const struct process_record *p, char *err, size_t errl
 {
 	for (size_t i = 0; i < p->nr_fds; i++) {
 		const struct fd_record *f = &p->fds[i];
-		const struct epoll_watch *w = (const void *)f->epoll_watches;
-		size_t n = f->epoll_watches_len / sizeof(*w);
+		const struct epoll_watch *w = (const void *)f->epoll.watches;
+		size_t n = f->epoll.watches_len / sizeof(*w);
 
 		if (f->kind != FD_EPOLL)
 			continue;

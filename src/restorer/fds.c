@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "proto/fdkind.h"
@@ -53,12 +53,6 @@ struct desc_kind {
 	/* The fd it gives has not the status flags (O_NONBLOCK...): set on a dup. */
 	bool set_flags;
 };
-
-static int inet_pass(const struct computation *c, const struct fd_record *f)
-{
-	(void)c;
-	return f->inet_state == TCP_LISTEN ? 0 : 1;
-}
 
 static int open_regular(struct desc_open *o, const struct fd_record *f)
 {
@@ -176,9 +170,9 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			if (descs_lookup(t, f->desc_id) >= 0)
 				continue;
 			/* After every listener of every host is up (inet_open_remote). */
-			if (f->kind == FD_INET && f->tcp_drained && f->tcp_remote)
+			if (f->kind == FD_INET && f->inet.tcp_drained && f->inet.tcp_remote)
 				continue;
-			if (f->kind == FD_INET && f->tcp_drained) {
+			if (f->kind == FD_INET && f->inet.tcp_drained) {
 				r = inet_open_drained(c, t, p->pid, f, err, errlen);
 				continue;
 			}
@@ -188,18 +182,18 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 				snprintf(err, errlen, "pid %d fd %d: port %u/%s is in use on this host: "
 					 "free it, or restore elsewhere (check DIR names every port)",
 					 p->pid, f->fd, inet_port(f),
-					 f->sock_type == SOCK_STREAM ? "tcp" : "udp");
+					 f->sock.type == SOCK_STREAM ? "tcp" : "udp");
 				break;
 			}
 			if (fd < 0) {
 				r = fd;
-				bool abstract = f->sock_name_len && !f->sock_name[0];
+				bool abstract = f->sock.name_len && !f->sock.name[0];
 
 				snprintf(err, errlen, "pid %d fd %d: %s%s%.*s: %s", p->pid, f->fd,
 					 f->path ? f->path : desc_what(f),
-					 !f->sock_name_len ? "" : abstract ? " @" : " ",
-					 (int)f->sock_name_len - abstract,
-					 f->sock_name_len ? (const char *)f->sock_name + abstract : "",
+					 !f->sock.name_len ? "" : abstract ? " @" : " ",
+					 (int)f->sock.name_len - abstract,
+					 f->sock.name_len ? (const char *)f->sock.name + abstract : "",
 					 strerror(-r));
 				break;
 			}

@@ -91,8 +91,8 @@ static int refill_pipe(const struct fd_record *f, int wfd)
 	_cleanup_close_ int src = -1;
 	int fl = fcntl(wfd, F_GETFL), r;
 
-	if (f->pipe_size && fcntl(wfd, F_SETPIPE_SZ, f->pipe_size) < 0)
-		log_warn("pipe:[%llu]: size %u: %m", (unsigned long long)f->pipe_ino, f->pipe_size);
+	if (f->pipe.size && fcntl(wfd, F_SETPIPE_SZ, f->pipe.size) < 0)
+		log_warn("pipe:[%llu]: size %u: %m", (unsigned long long)f->pipe.ino, f->pipe.size);
 	if (!f->content || !f->size)
 		return 0;
 	src = open(f->content, O_RDONLY | O_CLOEXEC);
@@ -116,10 +116,10 @@ static int open_pipe(const struct computation *c, const struct fd_record *f,
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_PIPE && o->pipe_ino == f->pipe_ino && o->content)
+			if (o->kind == FD_PIPE && o->pipe.ino == f->pipe.ino && o->content)
 				with_content = o;
 		}
-	pp->ino = f->pipe_ino;
+	pp->ino = f->pipe.ino;
 	if (f->path) {
 		/* O_RDWR never blocks on a FIFO and keeps it open while we fill it. */
 		int holder = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -147,7 +147,7 @@ int pipe_open(const struct computation *c, struct pipe_state *ps, const struct f
 	int want, r;
 
 	for (size_t i = 0; i < ps->n; i++)
-		if (ps->v[i].ino == f->pipe_ino)
+		if (ps->v[i].ino == f->pipe.ino)
 			pp = &ps->v[i];
 	if (!pp) {
 		struct pipe_pair *n = realloc(ps->v, (ps->n + 1) * sizeof(*n));

@@ -103,28 +103,28 @@ static int repair_tcp(const struct fd_record *f, int fd)
 	if (r == 0)
 		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
 	if (r == 0)
-		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->tcp_snd_seq - q.len[0]));
+		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->inet.tcp_snd_seq - q.len[0]));
 	if (r == 0)
 		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
 	if (r == 0)
-		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->tcp_rcv_seq - q.len[1]));
+		r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(f->inet.tcp_rcv_seq - q.len[1]));
 	if (r < 0)
 		return r;
-	if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0 ||
-	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0)
+	if (bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family)) < 0 ||
+	    connect(fd, (const struct sockaddr *)f->inet.remote, addr_len(f->inet.family)) < 0)
 		return neg_errno();
-	opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, f->tcp_mss };
-	if (f->tcp_options & TCPI_OPT_WSCALE)
+	opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, f->inet.tcp_mss };
+	if (f->inet.tcp_options & TCPI_OPT_WSCALE)
 		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_WINDOW,
-							f->tcp_snd_wscale | f->tcp_rcv_wscale << 16 };
-	if (f->tcp_options & TCPI_OPT_SACK)
+							f->inet.tcp_snd_wscale | f->inet.tcp_rcv_wscale << 16 };
+	if (f->inet.tcp_options & TCPI_OPT_SACK)
 		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
-	if (f->tcp_options & TCPI_OPT_TIMESTAMPS)
+	if (f->inet.tcp_options & TCPI_OPT_TIMESTAMPS)
 		opts[nopt++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
 	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, opts, nopt * sizeof(opts[0])) < 0)
 		return neg_errno();
-	if (f->tcp_options & TCPI_OPT_TIMESTAMPS)
-		set_int(fd, SOL_TCP, TCP_TIMESTAMP, (int)f->tcp_timestamp);
+	if (f->inet.tcp_options & TCPI_OPT_TIMESTAMPS)
+		set_int(fd, SOL_TCP, TCP_TIMESTAMP, (int)f->inet.tcp_timestamp);
 	/* What was sent but not acknowledged, what arrived but was not read. */
 	for (int i = 0; i < 2; i++) {
 		r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, i == 0 ? TCP_SEND_QUEUE : TCP_RECV_QUEUE);
@@ -138,7 +138,7 @@ static int repair_tcp(const struct fd_record *f, int fd)
 			done += n;
 		}
 	}
-	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, f->tcp_window, sizeof(f->tcp_window)) < 0)
+	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, f->inet.tcp_window, sizeof(f->inet.tcp_window)) < 0)
 		return neg_errno();
 	/* Repair mode ends once every socket exists (inet_repair_done): a probe sent
 	 * now to a peer not yet rebuilt would be answered with a reset. */
@@ -153,8 +153,8 @@ int inet_repair_done(const struct computation *c, const struct desc_table *t)
 			const struct fd_record *f = &c->procs[i].fds[k];
 			int fd, r;
 
-			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
-			    f->inet_state != TCP_ESTABLISHED || f->tcp_drained)
+			if (f->kind != FD_INET || f->sock.type != SOCK_STREAM ||
+			    f->inet.state != TCP_ESTABLISHED || f->inet.tcp_drained)
 				continue;
 			fd = descs_lookup(t, f->desc_id);
 			if (fd < 0)
@@ -165,14 +165,14 @@ int inet_repair_done(const struct computation *c, const struct desc_table *t)
 			 * kernel would answer with a reset: locked until all are.
 			 */
 			if (fd_record_peer_outside(c, f) && t->hold_netlock)
-				netlock_add(f->inet_local, f->inet_remote);
+				netlock_add(f->inet.local, f->inet.remote);
 			else if (fd_record_peer_outside(c, f))
-				netlock_del(f->inet_local, f->inet_remote);
+				netlock_del(f->inet.local, f->inet.remote);
 			r = tcp_set_repair(fd, TCP_REPAIR_OFF);
 			if (r == -EINVAL)
 				continue;	/* another fd of the same socket did it */
 			if (r == 0)
-				r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, (int)f->sock_reuseaddr);
+				r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, (int)f->sock.reuseaddr);
 			if (r < 0)
 				return r;
 		}
@@ -192,11 +192,11 @@ static int bind_past_timewait(int fd, const struct fd_record *f)
 	char where[INET_ADDR_STR_MAX];
 	int waited = 0;
 
-	if (timewait_clear(f->inet_local) > 0 &&
-	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+	if (timewait_clear(f->inet.local) > 0 &&
+	    bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family)) == 0)
 		return 0;
-	inet_addr_str(f->inet_local, where, sizeof(where));
-	while (timewait_count(f->inet_local) > 0 && waited < TIMEWAIT_WAIT_MS) {
+	inet_addr_str(f->inet.local, where, sizeof(where));
+	while (timewait_count(f->inet.local) > 0 && waited < TIMEWAIT_WAIT_MS) {
 		struct timespec ts = { 0, 100 * 1000000L };
 
 		if (!waited)
@@ -205,7 +205,7 @@ static int bind_past_timewait(int fd, const struct fd_record *f)
 				 f->fd, where, TIMEWAIT_WAIT_MS / 1000);
 		nanosleep(&ts, NULL);
 		waited += 100;
-		if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+		if (bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family)) == 0)
 			return 0;
 		if (errno != EADDRINUSE)
 			return neg_errno();
@@ -215,22 +215,22 @@ static int bind_past_timewait(int fd, const struct fd_record *f)
 
 int inet_open(const struct fd_record *f)
 {
-	_cleanup_close_ int fd = socket((int)f->inet_family, (int)f->sock_type | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = socket((int)f->inet.family, (int)f->sock.type | SOCK_CLOEXEC, 0);
 	int r = 0;
 
 	if (fd < 0)
 		return neg_errno();
-	if (f->sock_sndbuf)
-		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock_sndbuf / 2);
-	if (f->sock_rcvbuf)
-		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock_rcvbuf / 2);
-	if (f->sock_keepalive)
+	if (f->sock.sndbuf)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock.sndbuf / 2);
+	if (f->sock.rcvbuf)
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock.rcvbuf / 2);
+	if (f->sock.keepalive)
 		set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
-	if (f->inet_family == AF_INET6 && f->sock_v6only)
+	if (f->inet.family == AF_INET6 && f->sock.v6only)
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	if (f->sock_type == SOCK_STREAM && f->sock_nodelay)
+	if (f->sock.type == SOCK_STREAM && f->sock.nodelay)
 		set_int(fd, SOL_TCP, TCP_NODELAY, 1);
-	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_ESTABLISHED) {
+	if (f->sock.type == SOCK_STREAM && f->inet.state == TCP_ESTABLISHED) {
 		r = repair_tcp(f, fd);
 		return r < 0 ? r : TAKE_FD(fd);
 	}
@@ -241,45 +241,51 @@ int inet_open(const struct fd_record *f)
 	 * lets a TCP socket bind past them, never past a listener.  The
 	 * program's own setting is put back once bound and listening.
 	 */
-	if (f->sock_reuseaddr || f->sock_type == SOCK_STREAM)
+	if (f->sock.reuseaddr || f->sock.type == SOCK_STREAM)
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (addr_has_port(f->inet_local, f->inet_family) &&
-	    bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) < 0) {
+	if (addr_has_port(f->inet.local, f->inet.family) &&
+	    bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family)) < 0) {
 		r = neg_errno();
-		if (r == -EADDRINUSE && f->sock_type == SOCK_STREAM)
+		if (r == -EADDRINUSE && f->sock.type == SOCK_STREAM)
 			r = bind_past_timewait(fd, f);
 		if (r < 0) {
 			char where[INET_ADDR_STR_MAX];
 
-			inet_addr_str(f->inet_local, where, sizeof(where));
+			inet_addr_str(f->inet.local, where, sizeof(where));
 			return log_ret(r, "fd %d: binding %s again: %s", f->fd, where, strerror(-r));
 		}
 	}
-	if (f->sock_type == SOCK_STREAM && f->inet_state == TCP_LISTEN &&
-	    listen(fd, (int)f->inet_backlog) < 0) {
+	if (f->sock.type == SOCK_STREAM && f->inet.state == TCP_LISTEN &&
+	    listen(fd, (int)f->inet.backlog) < 0) {
 		r = neg_errno();
-		if (r == -EADDRINUSE && timewait_clear(f->inet_local) > 0 &&
-		    listen(fd, (int)f->inet_backlog) == 0)
+		if (r == -EADDRINUSE && timewait_clear(f->inet.local) > 0 &&
+		    listen(fd, (int)f->inet.backlog) == 0)
 			r = 0;
 		if (r < 0)
 			return r;
 	}
-	if (f->sock_type == SOCK_STREAM && !f->sock_reuseaddr)
+	if (f->sock.type == SOCK_STREAM && !f->sock.reuseaddr)
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 0);
-	if (f->sock_type == SOCK_DGRAM && addr_set(f->inet_remote) &&
-	    connect(fd, (const struct sockaddr *)f->inet_remote, addr_len(f->inet_family)) < 0) {
+	if (f->sock.type == SOCK_DGRAM && addr_set(f->inet.remote) &&
+	    connect(fd, (const struct sockaddr *)f->inet.remote, addr_len(f->inet.family)) < 0) {
 		char where[INET_ADDR_STR_MAX];
 
 		r = neg_errno();
-		inet_addr_str(f->inet_remote, where, sizeof(where));
+		inet_addr_str(f->inet.remote, where, sizeof(where));
 		return log_ret(r, "fd %d: UDP peer %s again: %s", f->fd, where, strerror(-r));
 	}
 	return r < 0 ? r : TAKE_FD(fd);
 }
 
+int inet_pass(const struct computation *c, const struct fd_record *f)
+{
+	(void)c;
+	return f->inet.state == TCP_LISTEN ? 0 : 1;
+}
+
 unsigned int inet_port(const struct fd_record *f)
 {
-	const struct sockaddr *sa = (const void *)f->inet_local;
+	const struct sockaddr *sa = (const void *)f->inet.local;
 
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
@@ -342,8 +348,8 @@ void inet_quiesce(const struct computation *c, const struct desc_table *t)
 			const struct fd_record *f = &c->procs[i].fds[k];
 			int fd;
 
-			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM ||
-			    f->inet_state != TCP_ESTABLISHED || f->tcp_drained ||
+			if (f->kind != FD_INET || f->sock.type != SOCK_STREAM ||
+			    f->inet.state != TCP_ESTABLISHED || f->inet.tcp_drained ||
 			    (fd = descs_lookup(t, f->desc_id)) < 0)
 				continue;
 			tcp_set_repair(fd, TCP_REPAIR_ON);
@@ -356,9 +362,9 @@ void inet_unlock_peers(const struct computation *c)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
-			    f->inet_state == TCP_ESTABLISHED && !f->tcp_drained &&
+			if (f->kind == FD_INET && f->sock.type == SOCK_STREAM &&
+			    f->inet.state == TCP_ESTABLISHED && !f->inet.tcp_drained &&
 			    fd_record_peer_outside(c, f))
-				netlock_del(f->inet_local, f->inet_remote);
+				netlock_del(f->inet.local, f->inet.remote);
 		}
 }

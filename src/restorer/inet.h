@@ -15,6 +15,9 @@
 
 /* A new fd (FD_CLOEXEC, flags not set) for the FD_INET record f, not drained. */
 int inet_open(const struct fd_record *f);
+/* The pass of descs_open f is opened in: 0 for a listener, whose
+ * connections share its port; else 1. */
+int inet_pass(const struct computation *c, const struct fd_record *f);
 /* Its local port, to name it when it is taken. */
 unsigned int inet_port(const struct fd_record *f);
 

@@ -32,8 +32,8 @@ static int collect_epoll(struct collect_ctx *cx, struct fd_record *f, const char
 
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: epoll interest list", f->fd);
-	f->epoll_watches = (uint8_t *)w;
-	f->epoll_watches_len = n * sizeof(*w);
+	f->epoll.watches = (uint8_t *)w;
+	f->epoll.watches_len = n * sizeof(*w);
 	return 0;
 }
 
@@ -264,8 +264,8 @@ static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const ch
 		tlv_buf_free(&b);
 		return b.err;
 	}
-	f->inotify_watches = b.data;
-	f->inotify_watches_len = b.len;
+	f->inotify.watches = b.data;
+	f->inotify.watches_len = b.len;
 	return 0;
 }
 
@@ -273,16 +273,16 @@ static int collect_eventfd(struct collect_ctx *cx, struct fd_record *f, const ch
 {
 	uint64_t v;
 
-	if (parse_status_u64(fdinfo, "eventfd-count", 16, &f->eventfd_count) < 0)
+	if (parse_status_u64(fdinfo, "eventfd-count", 16, &f->eventfd.count) < 0)
 		return collect_fail(cx, -EINVAL, "fd %d: eventfd-count", f->fd);
 	if (parse_status_u64(fdinfo, "eventfd-semaphore", 10, &v) == 0)
-		f->eventfd_semaphore = v;
+		f->eventfd.semaphore = v;
 	return 0;
 }
 
 static int collect_signalfd(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
 {
-	if (parse_status_u64(fdinfo, "sigmask", 16, &f->signalfd_mask) < 0)
+	if (parse_status_u64(fdinfo, "sigmask", 16, &f->signalfd.mask) < 0)
 		return collect_fail(cx, -EINVAL, "fd %d: signalfd mask", f->fd);
 	return 0;
 }
@@ -294,18 +294,18 @@ static int collect_timerfd(struct collect_ctx *cx, struct fd_record *f, const ch
 
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: timerfd", f->fd);
-	f->timerfd_clock = ti.clockid;
-	f->timerfd_flags = ti.settime_flags;
-	f->timerfd_ticks = ti.ticks;
-	f->timerfd_value_ns = ti.value_ns;
-	f->timerfd_interval_ns = ti.interval_ns;
+	f->timerfd.clock = ti.clockid;
+	f->timerfd.flags = ti.settime_flags;
+	f->timerfd.ticks = ti.ticks;
+	f->timerfd.value_ns = ti.value_ns;
+	f->timerfd.interval_ns = ti.interval_ns;
 	/*
 	 * A periodic timer that expired and was not read yet is idle
 	 * until the read re-arms it, and shows no time left: restored
 	 * so, it would stay disarmed.  Arm it one period ahead.
 	 */
-	if (!f->timerfd_value_ns && f->timerfd_ticks)
-		f->timerfd_value_ns = f->timerfd_interval_ns;
+	if (!f->timerfd.value_ns && f->timerfd.ticks)
+		f->timerfd.value_ns = f->timerfd.interval_ns;
 	return 0;
 }
 

@@ -86,8 +86,8 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 
 	f->fd = fd;
 	f->content_fd = -1;
-	f->repair_fd = -1;
-	f->tty_hold_fd = -1;
+	f->inet.repair_fd = -1;
+	f->tty.hold_fd = -1;
 	f->flight_fd = -1;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
@@ -144,7 +144,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	if (S_ISFIFO(st.st_mode)) {
 		/* Contents and the other end are looked at once per pipe, in collect_pipes. */
 		f->kind = FD_PIPE;
-		f->pipe_ino = st.st_ino;
+		f->pipe.ino = st.st_ino;
 		if (link[0] == '/') {
 			f->path = strdup(link);
 			return f->path ? 0 : -ENOMEM;
@@ -266,7 +266,7 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 /* A record collected halfway, and its handles. */
 static void drop_fd_record(struct fd_record *f)
 {
-	int *handles[] = { &f->content_fd, &f->repair_fd, &f->tty_hold_fd, &f->flight_fd };
+	int *handles[] = { &f->content_fd, &f->inet.repair_fd, &f->tty.hold_fd, &f->flight_fd };
 
 	for (size_t i = 0; i < ARRAY_SIZE(handles); i++)
 		if (*handles[i] > 2)

@@ -155,11 +155,9 @@ END_TEST
  * Every member the record's field table encodes came back as it was: the
  * kind-specific ones too, not only the common part before path.
  */
-static void fd_same(const struct fd_record *a, const struct fd_record *b)
+static void fd_same_part(const struct fd_record *a, const struct fd_record *b,
+			 const struct field *t, size_t n)
 {
-	size_t n;
-	const struct field *t = fd_record_fields(&n);
-
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *ma = (const uint8_t *)a + t[i].off, *mb = (const uint8_t *)b + t[i].off;
 
@@ -188,6 +186,15 @@ static void fd_same(const struct fd_record *a, const struct fd_record *b)
 				      a->fd, t[i].type, t[i].size);
 		}
 	}
+}
+
+static void fd_same(const struct fd_record *a, const struct fd_record *b)
+{
+	size_t nr_parts;
+	const struct field_table *parts = fd_record_parts(&nr_parts);
+
+	for (size_t i = 0; i < nr_parts; i++)
+		fd_same_part(a, b, parts[i].fields, parts[i].n);
 }
 
 START_TEST(each_record_round_trip)
@@ -450,26 +457,26 @@ static void set_addr(uint8_t *sa, const char *ip, uint16_t port)
 /* A drained connection's path, half-closed state and options survive the image. */
 START_TEST(drained_tcp_round_trip)
 {
-	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet_family = AF_INET,
-			       .sock_type = 1, .inet_state = 5, .tcp_drained = 1,
-			       .tcp_shut_wr = 1, .tcp_cork = 1, .sock_buf_lock = 3, .tcp_peer_gone = 1,
-			       .sock_sndbuf = 8192, .sock_nodelay = 1 }, g = { 0 };
+	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet.family = AF_INET,
+			       .sock.type = 1, .inet.state = 5, .inet.tcp_drained = 1,
+			       .inet.tcp_shut_wr = 1, .inet.tcp_cork = 1, .sock.buf_lock = 3, .inet.tcp_peer_gone = 1,
+			       .sock.sndbuf = 8192, .sock.nodelay = 1 }, g = { 0 };
 	struct tlv_buf buf = { 0 };
 
-	set_addr(f.inet_local, "127.0.0.1", 5000);
-	set_addr(f.inet_remote, "127.0.0.2", 41000);
+	set_addr(f.inet.local, "127.0.0.1", 5000);
+	set_addr(f.inet.remote, "127.0.0.2", 41000);
 	ck_assert_int_eq(fd_record_encode(&buf, 1, &f), 0);
 	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &g), 0);
-	ck_assert_uint_eq(g.tcp_drained, 1);
-	ck_assert_uint_eq(g.tcp_shut_wr, 1);
-	ck_assert_uint_eq(g.tcp_cork, 1);
-	ck_assert_uint_eq(g.sock_buf_lock, 3);
-	ck_assert_uint_eq(g.tcp_peer_gone, 1);
-	ck_assert_uint_eq(g.inet_state, 5);
-	ck_assert_uint_eq(g.sock_sndbuf, 8192);
-	ck_assert_mem_eq(g.inet_local, f.inet_local, 28);
-	ck_assert_mem_eq(g.inet_remote, f.inet_remote, 28);
-	ck_assert(!g.tcp_consumed);	/* collector only */
+	ck_assert_uint_eq(g.inet.tcp_drained, 1);
+	ck_assert_uint_eq(g.inet.tcp_shut_wr, 1);
+	ck_assert_uint_eq(g.inet.tcp_cork, 1);
+	ck_assert_uint_eq(g.sock.buf_lock, 3);
+	ck_assert_uint_eq(g.inet.tcp_peer_gone, 1);
+	ck_assert_uint_eq(g.inet.state, 5);
+	ck_assert_uint_eq(g.sock.sndbuf, 8192);
+	ck_assert_mem_eq(g.inet.local, f.inet.local, 28);
+	ck_assert_mem_eq(g.inet.remote, f.inet.remote, 28);
+	ck_assert(!g.inet.tcp_consumed);	/* collector only */
 	fd_record_free(&g);
 	tlv_buf_free(&buf);
 }
@@ -485,35 +492,35 @@ START_TEST(drained_tcp_peer)
 
 	for (int i = 0; i < 3; i++) {
 		fds[i].kind = FD_INET;
-		fds[i].tcp_drained = 1;
+		fds[i].inet.tcp_drained = 1;
 	}
-	set_addr(fds[0].inet_local, "127.0.0.1", 5000);
-	set_addr(fds[0].inet_remote, "127.0.0.1", 41000);
-	memcpy(fds[1].inet_local, fds[0].inet_local, 28);	/* a dup of fd 0: not its peer */
-	memcpy(fds[1].inet_remote, fds[0].inet_remote, 28);
-	memcpy(fds[2].inet_local, fds[0].inet_remote, 28);
-	memcpy(fds[2].inet_remote, fds[0].inet_local, 28);
+	set_addr(fds[0].inet.local, "127.0.0.1", 5000);
+	set_addr(fds[0].inet.remote, "127.0.0.1", 41000);
+	memcpy(fds[1].inet.local, fds[0].inet.local, 28);	/* a dup of fd 0: not its peer */
+	memcpy(fds[1].inet.remote, fds[0].inet.remote, 28);
+	memcpy(fds[2].inet.local, fds[0].inet.remote, 28);
+	memcpy(fds[2].inet.remote, fds[0].inet.local, 28);
 	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
 	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[2]), &fds[0]);
-	fds[2].tcp_drained = 0;	/* repaired: not a drained peer */
+	fds[2].inet.tcp_drained = 0;	/* repaired: not a drained peer */
 	ck_assert_ptr_null(fd_record_tcp_peer(&c, &fds[0]));
-	inet_addr_str(fds[0].inet_local, s, sizeof(s));
+	inet_addr_str(fds[0].inet.local, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.1:5000");
 	/* A dual-stack listener's end sees its IPv4 peer as ::ffff:127.0.0.1. */
 	{
 		struct sockaddr_in6 m = { .sin6_family = AF_INET6, .sin6_port = htons(41000) };
 
 		ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr), 1);
-		memset(fds[2].inet_local, 0, 28);
-		memcpy(fds[2].inet_local, &m, sizeof(m));
+		memset(fds[2].inet.local, 0, 28);
+		memcpy(fds[2].inet.local, &m, sizeof(m));
 		m.sin6_port = htons(5000);
-		memset(fds[2].inet_remote, 0, 28);
-		memcpy(fds[2].inet_remote, &m, sizeof(m));
-		fds[2].tcp_drained = 1;
+		memset(fds[2].inet.remote, 0, 28);
+		memcpy(fds[2].inet.remote, &m, sizeof(m));
+		fds[2].inet.tcp_drained = 1;
 		ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
-		ck_assert(inet_same_endpoint(fds[2].inet_local, fds[0].inet_remote));
-		ck_assert(!inet_same_endpoint(fds[2].inet_local, fds[0].inet_local));
-		inet_addr_str(fds[2].inet_local, s, sizeof(s));
+		ck_assert(inet_same_endpoint(fds[2].inet.local, fds[0].inet.remote));
+		ck_assert(!inet_same_endpoint(fds[2].inet.local, fds[0].inet.local));
+		inet_addr_str(fds[2].inet.local, s, sizeof(s));
 		ck_assert_str_eq(s, "[::ffff:127.0.0.1]:41000");
 	}
 }
@@ -555,106 +562,106 @@ static void sample_of_kind(struct fd_record *f, uint32_t k)
 		break;
 	case FD_STDIO:
 		f->stdio_index = 2;
-		f->tty_termios = blob_of(termios, sizeof(termios));
-		f->tty_termios_len = sizeof(termios);
+		f->tty.termios = blob_of(termios, sizeof(termios));
+		f->tty.termios_len = sizeof(termios);
 		break;
 	case FD_DEVICE:
 		f->path = strdup("/dev/null");
 		f->mode = 020666;
 		break;
 	case FD_PIPE:
-		f->pipe_ino = 77001;
-		f->pipe_size = 65536;
+		f->pipe.ino = 77001;
+		f->pipe.size = 65536;
 		f->content = strdup("shared/file-1-3");
 		break;
 	case FD_EVENTFD:
-		f->eventfd_count = 0xfffffffffffffffeull;
-		f->eventfd_semaphore = 1;
+		f->eventfd.count = 0xfffffffffffffffeull;
+		f->eventfd.semaphore = 1;
 		break;
 	case FD_SIGNALFD:
-		f->signalfd_mask = 1ull << 63 | 1ull << 9;
+		f->signalfd.mask = 1ull << 63 | 1ull << 9;
 		break;
 	case FD_TIMERFD:
-		f->timerfd_clock = 7;
-		f->timerfd_flags = 1;
-		f->timerfd_ticks = 3;
-		f->timerfd_value_ns = 1500000000ull;
-		f->timerfd_interval_ns = 250000000ull;
+		f->timerfd.clock = 7;
+		f->timerfd.flags = 1;
+		f->timerfd.ticks = 3;
+		f->timerfd.value_ns = 1500000000ull;
+		f->timerfd.interval_ns = 250000000ull;
 		break;
 	case FD_EPOLL:
-		f->epoll_watches = blob_of(watches, sizeof(watches));
-		f->epoll_watches_len = sizeof(watches);
+		f->epoll.watches = blob_of(watches, sizeof(watches));
+		f->epoll.watches_len = sizeof(watches);
 		break;
 	case FD_UNIX:
-		f->sock_type = 5;
-		f->sock_ino = 90001;
-		f->peer_ino = 90002;
-		f->sock_passcred = 1;
-		f->sock_sndbuf = 212992;
-		f->sock_rcvbuf = 106496;
-		f->sock_state = 10;
-		f->sock_name = blob_of("\0abstract", 9);
-		f->sock_name_len = 9;
-		f->sock_dir = strdup("/run/app");
-		f->sock_file_mode = 0755;
-		f->sock_unlinked = 1;
-		f->sock_backlog = 64;
-		f->sock_pending = blob_of(pending, sizeof(pending));
-		f->sock_pending_len = sizeof(pending);
-		f->sock_queue_from = 1;
-		f->sock_queue_fds = 1;
-		f->peer_name = blob_of("/run/peer", 9);
-		f->peer_name_len = 9;
+		f->sock.type = 5;
+		f->sock.ino = 90001;
+		f->sock.peer_ino = 90002;
+		f->sock.passcred = 1;
+		f->sock.sndbuf = 212992;
+		f->sock.rcvbuf = 106496;
+		f->sock.state = 10;
+		f->sock.name = blob_of("\0abstract", 9);
+		f->sock.name_len = 9;
+		f->sock.dir = strdup("/run/app");
+		f->sock.file_mode = 0755;
+		f->sock.unlinked = 1;
+		f->sock.backlog = 64;
+		f->sock.pending = blob_of(pending, sizeof(pending));
+		f->sock.pending_len = sizeof(pending);
+		f->sock.queue_from = 1;
+		f->sock.queue_fds = 1;
+		f->sock.peer_name = blob_of("/run/peer", 9);
+		f->sock.peer_name_len = 9;
 		f->content = strdup("shared/file-1-11");
 		break;
 	case FD_INOTIFY:
-		f->inotify_watches = blob_of(inotify, sizeof(inotify));
-		f->inotify_watches_len = sizeof(inotify);
+		f->inotify.watches = blob_of(inotify, sizeof(inotify));
+		f->inotify.watches_len = sizeof(inotify);
 		break;
 	case FD_INET:
-		f->sock_type = 1;
-		f->inet_family = AF_INET;
-		f->inet_state = 1;
-		set_addr(f->inet_local, "10.0.0.1", 8080);
-		set_addr(f->inet_remote, "10.0.0.2", 50000);
-		f->inet_backlog = 128;
-		f->tcp_snd_seq = 0xfedcba98u;
-		f->tcp_rcv_seq = 0x01234567u;
-		f->tcp_mss = 1448;
-		f->tcp_snd_wscale = 7;
-		f->tcp_rcv_wscale = 9;
-		f->tcp_options = 7;
-		f->tcp_timestamp = 424242;
+		f->sock.type = 1;
+		f->inet.family = AF_INET;
+		f->inet.state = 1;
+		set_addr(f->inet.local, "10.0.0.1", 8080);
+		set_addr(f->inet.remote, "10.0.0.2", 50000);
+		f->inet.backlog = 128;
+		f->inet.tcp_snd_seq = 0xfedcba98u;
+		f->inet.tcp_rcv_seq = 0x01234567u;
+		f->inet.tcp_mss = 1448;
+		f->inet.tcp_snd_wscale = 7;
+		f->inet.tcp_rcv_wscale = 9;
+		f->inet.tcp_options = 7;
+		f->inet.tcp_timestamp = 424242;
 		for (int i = 0; i < 5; i++)
-			f->tcp_window[i] = 1000u * (uint32_t)(i + 1);
-		f->sock_nodelay = 1;
-		f->sock_reuseaddr = 1;
-		f->sock_keepalive = 1;
-		f->sock_v6only = 1;
-		f->tcp_drained = 1;
-		f->tcp_shut_wr = 1;
-		f->tcp_cork = 1;
-		f->sock_buf_lock = 3;
-		f->tcp_peer_gone = 1;
-		f->tcp_remote = TCP_REMOTE_ACCEPTS;
+			f->inet.tcp_window[i] = 1000u * (uint32_t)(i + 1);
+		f->sock.nodelay = 1;
+		f->sock.reuseaddr = 1;
+		f->sock.keepalive = 1;
+		f->sock.v6only = 1;
+		f->inet.tcp_drained = 1;
+		f->inet.tcp_shut_wr = 1;
+		f->inet.tcp_cork = 1;
+		f->sock.buf_lock = 3;
+		f->inet.tcp_peer_gone = 1;
+		f->inet.tcp_remote = TCP_REMOTE_ACCEPTS;
 		f->content = strdup("shared/file-1-14");
 		break;
 	case FD_TTY:
-		f->tty_kind = TTY_MASTER;
-		f->tty_index = 4;
-		f->tty_termios = blob_of(termios, sizeof(termios));
-		f->tty_termios_len = sizeof(termios);
-		f->tty_rows = 50;
-		f->tty_cols = 132;
-		f->tty_xpixel = 800;
-		f->tty_ypixel = 600;
-		f->tty_locked = 1;
-		f->tty_packet = 1;
-		f->tty_fg_pgrp = 42;
-		f->tty_sid = 41;
+		f->tty.kind = TTY_MASTER;
+		f->tty.index = 4;
+		f->tty.termios = blob_of(termios, sizeof(termios));
+		f->tty.termios_len = sizeof(termios);
+		f->tty.rows = 50;
+		f->tty.cols = 132;
+		f->tty.xpixel = 800;
+		f->tty.ypixel = 600;
+		f->tty.locked = 1;
+		f->tty.packet = 1;
+		f->tty.fg_pgrp = 42;
+		f->tty.sid = 41;
 		break;
 	case FD_DEAD_END:
-		f->sock_ino = 93001;
+		f->sock.ino = 93001;
 		break;
 	default:
 		ck_abort_msg("kind %u has no sample", k);
@@ -666,19 +673,20 @@ static void all_in_table(const struct fd_record *a)
 {
 	static const struct fd_record zero = { .content_fd = -1 };
 	struct fd_record x;
-	size_t n;
-	const struct field *t = fd_record_fields(&n);
+	size_t nr_parts;
+	const struct field_table *parts = fd_record_parts(&nr_parts);
 
 	memcpy(&x, a, sizeof(x));
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *m = (uint8_t *)&x + t[i].off;
+	for (size_t p = 0; p < nr_parts; p++)
+		for (size_t i = 0; i < parts[p].n; i++) {
+			const struct field *t = &parts[p].fields[i];
+			uint8_t *m = (uint8_t *)&x + t->off;
+			size_t len = t->kind == FK_STR || t->kind == FK_BLOB ? sizeof(void *) : t->size;
 
-		size_t len = t[i].kind == FK_STR || t[i].kind == FK_BLOB ? sizeof(void *) : t[i].size;
-
-		memset(m, 0, len);
-		if (t[i].kind == FK_BLOB)
-			memset((uint8_t *)&x + t[i].size, 0, sizeof(uint32_t));
-	}
+			memset(m, 0, len);
+			if (t->kind == FK_BLOB)
+				memset((uint8_t *)&x + t->size, 0, sizeof(uint32_t));
+		}
 	ck_assert_msg(!memcmp(&x, &zero, sizeof(x)), "fd kind %u: a member not in the field table",
 		      a->kind);
 }
@@ -741,9 +749,9 @@ START_TEST(fd_attribute_numbers_fixed)
 	tlv_nest_end(&buf, nest);
 	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &f), 0);
 	ck_assert_uint_eq(f.kind, FD_INET);
-	ck_assert_uint_eq(f.tcp_snd_seq, 0xabcdef01u);
-	ck_assert_uint_eq(f.tty_kind, TTY_SLAVE);
-	ck_assert_uint_eq(f.tcp_remote, TCP_REMOTE_CONNECTS);
+	ck_assert_uint_eq(f.inet.tcp_snd_seq, 0xabcdef01u);
+	ck_assert_uint_eq(f.tty.kind, TTY_SLAVE);
+	ck_assert_uint_eq(f.inet.tcp_remote, TCP_REMOTE_CONNECTS);
 	fd_record_free(&f);
 	tlv_buf_free(&buf);
 }
