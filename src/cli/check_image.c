@@ -23,6 +23,7 @@
 #include "proto/image.h"
 #include "proto/imagekey.h"
 #include "restorer/creds.h"
+#include "restorer/timewait.h"
 #include "restorer/validate.h"
 #include "util/macro.h"
 #include "util/privilege.h"
@@ -97,7 +98,7 @@ static void check_ports(struct report *rep, const struct computation *c)
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
-			int r;
+			int r, tw;
 
 			if (f->kind != FD_INET || !port_of(f))
 				continue;
@@ -106,6 +107,14 @@ static void check_ports(struct report *rep, const struct computation *c)
 			if (f->inet.state == TCP_ESTABLISHED || f->inet.tcp_drained)
 				continue;
 			r = try_bind(f);
+			/* Old connections of its own: the restore ends them, or waits them out. */
+			if (r == -EADDRINUSE && (tw = timewait_count(f->inet.local)) > 0) {
+				printf("note: pid %d fd %d: port %u/%s is held by %d connection%s in "
+				       "TIME_WAIT, which a restore ends (as root) or waits for (up to "
+				       "65 s)\n", c->procs[i].pid, f->fd, port_of(f), port_kind(f), tw,
+				       tw == 1 ? "" : "s");
+				continue;
+			}
 			if (r == -EADDRINUSE)
 				problem(rep, "pid %d fd %d: port %u/%s is in use on this host: free it "
 					"(ss -ltnup shows by whom)", c->procs[i].pid, f->fd, port_of(f),

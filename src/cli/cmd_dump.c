@@ -43,7 +43,7 @@ static int dump_all_hosts(const char *coord, const char *secret, const char *dir
 
 int cmd_dump(int argc, char **argv)
 {
-	char abs[PATH_MAX], msg[2048];
+	char abs[PATH_MAX], msg[16384];
 	const char *dir = NULL, *coord = NULL, *secret = NULL;
 	uint32_t mode = CTL_DUMP_LEAVE_RUNNING;
 	bool all_hosts = false;

@@ -77,6 +77,8 @@ static int parse_restore_opts(int argc, char **argv, struct restore_opts *o)
 			o->trust_owner = true;
 		} else if (!strcmp(argv[i], "--ignore-changed-files")) {
 			o->flags |= RESTORE_IGNORE_CHANGED_FILES;
+		} else if (!strcmp(argv[i], "--lazy")) {
+			o->flags |= RESTORE_LAZY;
 		} else if (!strcmp(argv[i], "--detach")) {
 			o->detach = true;
 		} else if (!strcmp(argv[i], "--all-hosts")) {
@@ -116,6 +118,10 @@ static int check_restore_opts(const struct restore_opts *o)
 		why = "with --all-hosts, the coordinator takes the checkpoints: trace-ckpt coordinator --interval";
 	else if (o->all_hosts && o->key_file)
 		why = "--all-hosts: the computation's secret is the key (--secret)";
+	else if (o->all_hosts && (o->flags & RESTORE_LAZY))
+		why = "--lazy needs this restore to stay and serve the pages; with --all-hosts it is not done yet";
+	else if (o->detach && (o->flags & RESTORE_LAZY))
+		why = "--lazy needs this restore to stay and serve the pages";
 	/* Not passed on to the hosts' parts yet: refused rather than dropped. */
 	else if (o->all_hosts && (o->flags & RESTORE_IGNORE_CHANGED_FILES))
 		why = "--ignore-changed-files does not go with --all-hosts yet (the changed files must be put back as they were)";

@@ -296,5 +296,11 @@ enum man_file_attr {
 	MANF_A_XXH3,		/* u64: XXH3-64 of the whole file */
 	MANF_A_HEAD_LEN,	/* u64: a core's headers and notes, [0, HEAD_LEN) */
 	MANF_A_HEAD_XXH3,	/* u64: XXH3-64 of those bytes alone */
-	MANF_A_MAX = MANF_A_HEAD_XXH3,
+	/*
+	 * A plain core's pages, [HEAD_LEN, SIZE), in pieces of TC_CHUNK_SIZE:
+	 * u64 XXH3-64 of each, in order (restore --lazy checks each piece
+	 * before it serves a page of it).  Absent: compressed, or older.
+	 */
+	MANF_A_CHUNK_SUMS,
+	MANF_A_MAX = MANF_A_CHUNK_SUMS,
 };

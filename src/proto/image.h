@@ -69,6 +69,13 @@ int image_read_flags(const char *dir, const struct image_key *key, struct comput
 		     unsigned int flags, char *err, size_t errlen);
 /* The manifest's MAC, every file's size and checksum; err names the bad one. */
 int image_verify(const char *dir, const struct image_key *key, char *err, size_t errlen);
+/*
+ * Files with chunk sums (plain cores) only by size: their caller checks each
+ * piece before it uses it (restore --lazy).
+ */
+#define IMAGE_VERIFY_SKIP_CHUNKED (1u << 0)
+int image_verify_flags(const char *dir, const struct image_key *key, unsigned int flags, char *err,
+		       size_t errlen);
 
 /* Checksum of a whole file, as stored in the manifest. */
 int image_file_checksum(int fd, uint64_t *sum, uint64_t *size);

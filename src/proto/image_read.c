@@ -316,12 +316,13 @@ static bool file_listed(const struct manifest *m, const char *path)
 	return file_entry(m, path) != NULL;
 }
 
-static void take_entry(struct base_file *b, const struct manifest_file *f)
+static int take_entry(struct base_file *b, const struct manifest_file *f)
 {
 	b->size = f->size;
 	b->xxh3 = f->xxh3;
 	b->head_len = f->head_len;
 	b->head_xxh3 = f->head_xxh3;
+	return base_file_set_sums(b, f->chunk_sums, f->chunk_sums_len / sizeof(uint64_t));
 }
 
 /*
@@ -352,7 +353,8 @@ static int load_bases(int dirfd, const char *absdir, const struct manifest *m, c
 				"checksum", core, i);
 			return -EBADMSG;
 		}
-		take_entry(b, f);
+		if (take_entry(b, f) < 0)
+			return -ENOMEM;
 		if (asprintf(&b->path, "%s/%s", absdir, rel) < 0) {
 			b->path = NULL;
 			return -ENOMEM;
@@ -425,7 +427,9 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 	r = read_core(dirfd, mp->core, p, err, errlen);
 	if (r < 0)
 		return r;
-	take_entry(&p->core_entry, file_entry(m, mp->core));
+	r = take_entry(&p->core_entry, file_entry(m, mp->core));
+	if (r < 0)
+		return r;
 	if (p->pid != mp->pid) {
 		set_err(err, errlen, "%s: holds pid %d, manifest says %d", mp->core, p->pid,
 			mp->pid);
@@ -488,6 +492,12 @@ int image_read(const char *dir, const struct image_key *key, struct computation 
 
 int image_verify(const char *dir, const struct image_key *key, char *err, size_t errlen)
 {
+	return image_verify_flags(dir, key, 0, err, errlen);
+}
+
+int image_verify_flags(const char *dir, const struct image_key *key, unsigned int flags, char *err,
+		       size_t errlen)
+{
 	struct manifest m = { 0 };
 	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
@@ -499,7 +509,9 @@ int image_verify(const char *dir, const struct image_key *key, char *err, size_t
 	}
 	r = read_manifest(dirfd, dir, key, &m, err, errlen);
 	for (size_t i = 0; r == 0 && i < m.nr_files; i++)
-		r = verify_file(dirfd, &m.files[i], true, err, errlen);
+		r = verify_file(dirfd, &m.files[i],
+				!((flags & IMAGE_VERIFY_SKIP_CHUNKED) && m.files[i].chunk_sums), err,
+				errlen);
 	manifest_free(&m);
 	return r;
 }

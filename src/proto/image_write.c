@@ -69,7 +69,30 @@ struct stream {
 	size_t buf_size;
 	XXH3_state_t *xxh;
 	bool hash_raw;			/* the file holds the pages as they are: hash them here */
+	/* hash_raw: each TC_CHUNK_SIZE of the pages hashed on its own too */
+	XXH3_state_t *chunk_xxh;
+	uint64_t chunk_fill;
+	uint64_t *chunk_sums;
+	size_t nr_chunk_sums, cap_chunk_sums;
 };
+
+/* The pages in pieces of TC_CHUNK_SIZE, each one's sum (MANF_A_CHUNK_SUMS). */
+static void hash_chunks(struct stream *s, const uint8_t *p, size_t len)
+{
+	while (len && s->nr_chunk_sums < s->cap_chunk_sums) {
+		size_t take = (size_t)MIN((uint64_t)len, TC_CHUNK_SIZE - s->chunk_fill);
+
+		XXH3_64bits_update(s->chunk_xxh, p, take);
+		s->chunk_fill += take;
+		p += take;
+		len -= take;
+		if (s->chunk_fill == TC_CHUNK_SIZE) {
+			s->chunk_sums[s->nr_chunk_sums++] = XXH3_64bits_digest(s->chunk_xxh);
+			XXH3_64bits_reset(s->chunk_xxh);
+			s->chunk_fill = 0;
+		}
+	}
+}
 
 /* Each of the NR_BUFS buffers: a quarter of the pages to write, 1 to 8 MiB. */
 static size_t image_buf_size(const struct computation *c)
@@ -108,8 +131,10 @@ static int publish(struct stream *s, unsigned int slot, size_t len)
 {
 	bool stop;
 
-	if (s->hash_raw)
+	if (s->hash_raw) {
 		XXH3_64bits_update(s->xxh, s->bufs[slot], len);
+		hash_chunks(s, s->bufs[slot], len);
+	}
 	pthread_mutex_lock(&s->lock);
 	s->filled[slot] = len;
 	s->produced++;
@@ -337,9 +362,11 @@ static void read_psargs(const struct writer *w, const struct process_record *p, 
 }
 
 static int add_file_head(struct writer *w, const char *path, uint64_t size, uint64_t sum,
-			 uint64_t head_len, uint64_t head_sum)
+			 uint64_t head_len, uint64_t head_sum, const uint64_t *chunk_sums,
+			 uint32_t nr_chunk_sums)
 {
 	struct manifest *m = &w->man;
+	uint64_t *sums = NULL;
 	char *dup;
 
 	if (m->nr_files == w->files_cap) {
@@ -352,16 +379,24 @@ static int add_file_head(struct writer *w, const char *path, uint64_t size, uint
 		w->files_cap = nc;
 	}
 	dup = strdup(path);
-	if (!dup)
+	if (nr_chunk_sums)
+		sums = malloc(nr_chunk_sums * sizeof(*sums));
+	if (!dup || (nr_chunk_sums && !sums)) {
+		free(dup);
+		free(sums);
 		return -ENOMEM;
-	m->files[m->nr_files++] = (struct manifest_file){ dup, size, sum, head_len, head_sum };
+	}
+	if (nr_chunk_sums)
+		memcpy(sums, chunk_sums, nr_chunk_sums * sizeof(*sums));
+	m->files[m->nr_files++] = (struct manifest_file){ dup, size, sum, head_len, head_sum, sums,
+							 nr_chunk_sums * (uint32_t)sizeof(*sums) };
 	w->st.bytes_written += size;
 	return 0;
 }
 
 static int add_file(struct writer *w, const char *path, uint64_t size, uint64_t sum)
 {
-	return add_file_head(w, path, size, sum, 0, 0);
+	return add_file_head(w, path, size, sum, 0, 0, NULL, 0);
 }
 
 static void shm_name(const struct vma_record *v, char *out, size_t len)
@@ -617,7 +652,17 @@ static int write_core(struct writer *w, const struct process_record *p)
 		.xxh = XXH3_createState(),
 		.hash_raw = !zstd,
 	};
-	if (!s.xxh) {
+	if (!zstd) {
+		s.chunk_xxh = XXH3_createState();
+		s.cap_chunk_sums = (plan.data_bytes + TC_CHUNK_SIZE - 1) / TC_CHUNK_SIZE;
+		s.chunk_sums = calloc(MAX(s.cap_chunk_sums, (size_t)1), sizeof(*s.chunk_sums));
+		if (s.chunk_xxh)
+			XXH3_64bits_reset(s.chunk_xxh);
+	}
+	if (!s.xxh || (!zstd && (!s.chunk_xxh || !s.chunk_sums))) {
+		XXH3_freeState(s.xxh);
+		XXH3_freeState(s.chunk_xxh);
+		free(s.chunk_sums);
 		r = -ENOMEM;
 		goto out;
 	}
@@ -635,16 +680,25 @@ static int write_core(struct writer *w, const struct process_record *p)
 	pthread_mutex_destroy(&s.lock);
 	if (r == 0 && fsync(fd) < 0)
 		r = neg_errno();
+	if (r == 0 && s.hash_raw && s.chunk_fill)
+		s.chunk_sums[s.nr_chunk_sums++] = XXH3_64bits_digest(s.chunk_xxh);
+	/* A sum for every piece of the file's pages, or none. */
+	if (r == 0 && s.hash_raw &&
+	    s.nr_chunk_sums != ((uint64_t)end - head_len + TC_CHUNK_SIZE - 1) / TC_CHUNK_SIZE)
+		s.nr_chunk_sums = 0;
 	if (r == 0) {
 		path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
 		r = add_file_head(w, path, (uint64_t)end, XXH3_64bits_digest(s.xxh), head_len,
-				  XXH3_64bits(head, head_len));
+				  XXH3_64bits(head, head_len), s.chunk_sums,
+				  (uint32_t)s.nr_chunk_sums);
 		w->st.pages_dumped += plan.data_bytes / CORE_PAGE;
 	} else {
 		log_err("%s/%s/%s: writing the core file: %s", w->tmp, w->c->host, name,
 			strerror(-r));
 	}
 	XXH3_freeState(s.xxh);
+	XXH3_freeState(s.chunk_xxh);
+	free(s.chunk_sums);
 out:
 	if (head != MAP_FAILED)
 		munmap(head, head_len);
@@ -673,7 +727,8 @@ static int link_bases(struct writer *w, const struct process_record *p)
 			return log_ret(neg_errno(), "pid %d: linking %s into %s/%s: %m", p->pid,
 				       b->path, w->tmp, w->c->host);
 		path_fmt(path, sizeof(path), "%s/%s", w->c->host, b->name);
-		r = add_file_head(w, path, b->size, b->xxh3, b->head_len, b->head_xxh3);
+		r = add_file_head(w, path, b->size, b->xxh3, b->head_len, b->head_xxh3,
+				  b->chunk_sums, b->nr_chunk_sums);
 		if (r < 0)
 			return r;
 		w->st.bytes_written -= b->size;

@@ -44,7 +44,13 @@ static const struct field manf_fields[] = {
 	F_U64(MANF_A_XXH3, struct manifest_file, xxh3),
 	F_U64(MANF_A_HEAD_LEN, struct manifest_file, head_len),
 	F_U64(MANF_A_HEAD_XXH3, struct manifest_file, head_xxh3),
+	F_BLOB(MANF_A_CHUNK_SUMS, struct manifest_file, chunk_sums, chunk_sums_len),
 };
+
+static uint64_t chunks_of(uint64_t bytes)
+{
+	return (bytes + TC_CHUNK_SIZE - 1) / TC_CHUNK_SIZE;
+}
 
 static const struct field manm_fields[] = {
 	F_STR(MANM_A_HOST, struct manifest_member, host),
@@ -72,8 +78,10 @@ void manifest_free(struct manifest *m)
 		free(m->procs[i].core);
 	}
 	free(m->procs);
-	for (size_t i = 0; i < m->nr_files; i++)
+	for (size_t i = 0; i < m->nr_files; i++) {
 		free(m->files[i].path);
+		free(m->files[i].chunk_sums);
+	}
 	free(m->files);
 	memset(m, 0, sizeof(*m));
 }
@@ -239,6 +247,12 @@ static int parse(const uint8_t *buf, size_t len, const struct image_key *key, st
 			if (r == 0)
 				r = fields_decode(sub, manf_fields, ARRAY_SIZE(manf_fields), f);
 			if (r == 0 && (!f->path || !image_path_is_safe(f->path)))
+				r = -EBADMSG;
+			/* One sum per chunk of a core's pages, exactly. */
+			if (r == 0 && f->chunk_sums &&
+			    (f->head_len > f->size ||
+			     f->chunk_sums_len != sizeof(uint64_t) *
+				     chunks_of(f->size - f->head_len)))
 				r = -EBADMSG;
 		} else if (a->type == MAN_A_MEMBER) {
 			struct manifest_member *mb = &m->members[nm++];

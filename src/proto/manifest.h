@@ -28,6 +28,9 @@ struct manifest_file {
 	 * such part, the whole file is checked first).
 	 */
 	uint64_t head_len, head_xxh3;
+	/* MANF_A_CHUNK_SUMS: u64 each, chunk_sums_len bytes; NULL: none */
+	uint64_t *chunk_sums;
+	uint32_t chunk_sums_len;
 };
 
 /* A host of a checkpoint of several hosts (TC_COMP_F_MULTIHOST). */

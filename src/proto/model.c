@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,22 @@ void inet_addr_str(const uint8_t *sa, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", ip, ntohs(a4.sin_port));
 }
 
+int base_file_set_sums(struct base_file *b, const uint64_t *sums, uint32_t n)
+{
+	uint64_t *copy = NULL;
+
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, sums, n * sizeof(*copy));
+	}
+	free(b->chunk_sums);
+	b->chunk_sums = copy;
+	b->nr_chunk_sums = n;
+	return 0;
+}
+
 void process_record_free(struct process_record *p)
 {
 	if (!p)
@@ -117,7 +134,9 @@ void process_record_free(struct process_record *p)
 	for (size_t i = 0; i < p->nr_base_files; i++) {
 		free(p->base_files[i].name);
 		free(p->base_files[i].path);
+		free(p->base_files[i].chunk_sums);
 	}
+	free(p->core_entry.chunk_sums);
 	free(p->base_files);
 	free(p->base_runs);
 	/* content_fd belongs to the collector, which closes it. */

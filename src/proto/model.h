@@ -130,10 +130,15 @@ struct base_run {
 /* Earlier generations one image may take pages from (a chain this long is merged). */
 #define TC_MAX_BASE_FILES 15
 
+/* A plain core's pages are checksummed in pieces this big (MANF_A_CHUNK_SUMS). */
+#define TC_CHUNK_SIZE (1ull << 20)
+
 struct base_file {
 	char *name;		/* the record's: a file name in the host's directory */
 	char *path;		/* writer: the file to link; reader: absolute path */
 	uint64_t size, xxh3, head_len, head_xxh3;	/* its manifest entry */
+	uint64_t *chunk_sums;	/* its manifest entry's, or NULL */
+	uint32_t nr_chunk_sums;
 	uint64_t zstd_pages_off, zstd_pages_end;	/* reader: a compressed core's */
 };
 
@@ -558,5 +563,7 @@ bool computation_holds_unix_name(const struct computation *c, const uint8_t *nam
 
 void computation_free(struct computation *c);
 void process_record_free(struct process_record *p);
+/* b's chunk sums become a copy of sums[n] (n 0: none); 0 or -ENOMEM. */
+int base_file_set_sums(struct base_file *b, const uint64_t *sums, uint32_t n);
 /* computation_free() and free(c): for a computation from image_read(). */
 void computation_destroy(struct computation *c);

@@ -244,6 +244,20 @@ static bool plan_vma(const struct vma_record *v)
 	return special_index(v->kind) < 0 && v->end <= TASK_TOP;
 }
 
+static bool overlaps(const struct vma_record *v, uint64_t start, uint64_t end)
+{
+	return start < end && start < v->end && end > v->start;
+}
+
+bool plan_vma_lazy(const struct process_record *p, const struct vma_record *v)
+{
+	return plan_vma(v) && v->kind == VMA_ANON_PRIVATE &&
+	       (v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) &&
+	       !(v->flags & (VMA_F_HUGEPAGE | VMA_F_WIPEONFORK | VMA_F_MERGEABLE)) &&
+	       !overlaps(v, p->mm.arg_start, p->mm.arg_end) &&
+	       !overlaps(v, p->mm.env_start, p->mm.env_end);
+}
+
 static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 		     struct stub_vma *out, uint32_t *nr)
 {
@@ -295,6 +309,8 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 			break;
 		default:
 			s->flags |= STUB_VMA_ANON;
+			if (fds->lazy && plan_vma_lazy(p, v))
+				s->flags |= STUB_VMA_LAZY;
 			break;
 		}
 		n++;

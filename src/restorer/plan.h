@@ -33,7 +33,20 @@ struct plan_fds {
 	const int *base_fds;
 	/* setgroups works here (not in a user namespace that denies it). */
 	bool can_setgroups;
+	/* restore --lazy: the mappings plan_vma_lazy accepts are served later. */
+	bool lazy;
 };
+
+/*
+ * Whether restore --lazy leaves p's mapping v to be served on first touch:
+ * private anonymous memory a userfaultfd can serve, where a page not yet
+ * there means the image's page in the parent and in a forked child alike
+ * (not wipe-on-fork), not huge pages (served in small ones), not PROT_NONE,
+ * not KSM's.  Not where the arguments and environment are either: the
+ * kernel reads those for /proc/PID/cmdline and environ in a way a
+ * userfaultfd cannot serve (it would read nothing).
+ */
+bool plan_vma_lazy(const struct process_record *p, const struct vma_record *v);
 
 /*
  * Write the plan for p into a new memfd, *memfd_out: without FD_CLOEXEC, to be

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +27,7 @@
 #include "restorer/creds.h"
 #include "restorer/fds.h"
 #include "restorer/inet.h"
+#include "restorer/lazy.h"
 #include "restorer/locks.h"
 #include "restorer/pages.h"
 #include "restorer/plan.h"
@@ -98,6 +101,7 @@ struct verifier {
 	bool started;
 	const char *dir;
 	const struct image_key *key;
+	unsigned int flags;	/* IMAGE_VERIFY_*: restore --lazy checks plain cores piecewise */
 	char err[1024];
 	int r;
 };
@@ -106,7 +110,7 @@ static void *verify_main(void *opaque)
 {
 	struct verifier *v = opaque;
 
-	v->r = image_verify(v->dir, v->key, v->err, sizeof(v->err));
+	v->r = image_verify_flags(v->dir, v->key, v->flags, v->err, sizeof(v->err));
 	return NULL;
 }
 
@@ -132,6 +136,13 @@ struct restore_ctx {
 	int *status_w;		/* per process: where its builder and stub report */
 	int *status_r;
 	bool can_setgroups;	/* not in a user namespace that denies setgroups */
+	/*
+	 * Where the processes being built log (a memfd, above every saved fd):
+	 * their fd 2 becomes the program's, and what they say belongs with
+	 * the restore's own error, printed once by the command.
+	 */
+	int log_fd;
+	struct lazy_server *lazy;	/* restore --lazy, else NULL */
 };
 
 /* fork() with the saved pid; the old one may still be a zombie for a moment. */
@@ -354,6 +365,8 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	cf.image = dup_high(cf.image, base);
 	cf.exe = dup_high(cf.exe, base);
 	cf.keep[cf.nr_keep++] = status_fd;
+	if (rc->log_fd >= 0)
+		cf.keep[cf.nr_keep++] = rc->log_fd;
 	cf.keep[cf.nr_keep++] = cf.image;
 	cf.keep[cf.nr_keep++] = cf.exe;
 	for (size_t i = 0; i < p->nr_base_files && i < TC_MAX_BASE_FILES; i++) {
@@ -380,6 +393,7 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 		.vma_fds = cf.vma,
 		.base_fds = cf.bases,
 		.can_setgroups = rc->can_setgroups,
+		.lazy = rc->lazy != NULL,
 	};
 	r = plan_build(p, &pf, &cf.plan);
 	if (r < 0) {
@@ -414,6 +428,7 @@ static const char *stage_name(uint32_t stage)
 		[STUB_ERR_SIGNAL] = "pending signals", [STUB_ERR_FD] = "fds",
 		[STUB_ERR_THREAD] = "threads", [STUB_ERR_PROC] = "process tree, comm or umask",
 		[STUB_ERR_MADVISE] = "madvise", [STUB_ERR_CREDS] = "credentials",
+		[STUB_ERR_LAZY] = "userfaultfd of restore --lazy",
 	};
 
 	return stage < ARRAY_SIZE(names) && names[stage] ? names[stage] : "?";
@@ -432,21 +447,90 @@ static const char *creds_step_name(uint64_t step)
 	return step < ARRAY_SIZE(names) && names[step] ? names[step] : "?";
 }
 
-static int wait_stub(pid_t pid, int status_fd, struct stub_status *st)
+/*
+ * One status, the fd that came with it (-1: none) and the sender's pid as
+ * we see it (SO_PASSCRED: the kernel's word, whatever pid namespace it is
+ * in; 0 if not known).
+ */
+static int read_status(int status_fd, struct stub_status *st, int *fd, pid_t *sender)
 {
-	struct pollfd pfd = { .fd = status_fd, .events = POLLIN };
-	int r = poll(&pfd, 1, STUB_TIMEOUT_MS);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = { st, sizeof(*st) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
+			     .msg_controllen = sizeof(cm) };
+	struct cmsghdr *c;
+	ssize_t n;
 
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0)
+	*fd = -1;
+	*sender = 0;
+	do
+		n = recvmsg(status_fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
 		return neg_errno();
-	r = read_full(status_fd, st, sizeof(*st));
-	if (r < 0) {
-		log_debug("pid %d: stub status: %s", pid, strerror(-r));
-		return -ECHILD;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*sender = uc.pid;
+		}
+	if (n == 0)
+		return -EPIPE;
+	/* A stream: the rest of a status may come in pieces. */
+	if ((size_t)n < sizeof(*st)) {
+		int r = read_full(status_fd, (char *)st + n, sizeof(*st) - n);
+
+		if (r < 0) {
+			closep(fd);
+			return r;
+		}
 	}
 	return 0;
+}
+
+/*
+ * The stub's last status; a restore --lazy stub's userfaultfd on the way
+ * goes to the page server, with the stub's pid for its kill.
+ */
+static int wait_stub(const struct restore_ctx *rc, const struct process_record *p, int status_fd,
+		     struct stub_status *st, char *err, size_t errlen)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = status_fd, .events = POLLIN };
+		int r = poll(&pfd, 1, STUB_TIMEOUT_MS), fd;
+		pid_t pid;
+
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (r < 0)
+			return neg_errno();
+		r = read_status(status_fd, st, &fd, &pid);
+		if (r < 0) {
+			log_debug("pid %d: stub status: %s", p->pid, strerror(-r));
+			return -ECHILD;
+		}
+		if (st->stage != STUB_LAZY_FD) {
+			closep(&fd);
+			return 0;
+		}
+		if (fd < 0 || !rc->lazy) {
+			closep(&fd);
+			snprintf(err, errlen, "pid %d: the stub sent %s", p->pid,
+				 fd < 0 ? "no userfaultfd" : "a userfaultfd nobody asked for");
+			return -EPROTO;
+		}
+		r = lazy_server_add(rc->lazy, p, pid, fd, err, errlen);
+		if (r < 0)
+			return r;
+	}
 }
 
 /* In init, or in the supervisor without a namespace: the root and the orphans. */
@@ -573,18 +657,70 @@ static void check_cmdline(const struct process_record *p, pid_t pid)
 		 (unsigned long long)p->mm.arg_end, maps ? maps : "?");
 }
 
+/* Above every saved fd, appending: the log the processes being built share. */
+static int open_build_log(int base)
+{
+	int fd = memfd_create("trace-ckpt-restore-log", MFD_CLOEXEC), high;
+
+	if (fd < 0)
+		return neg_errno();
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		return neg_errno();
+	}
+	/* Close-on-exec: the stub and the program never see it. */
+	high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (high < 0)
+		high = neg_errno();
+	close(fd);
+	return high;
+}
+
+/*
+ * What the processes logged while they were built: on failure it is the
+ * detail of err, quoted under it; otherwise the user's to read (warnings).
+ */
+static void report_build_log(int fd, int r, char *err, size_t errlen)
+{
+	char text[4096], *line, *next;
+	size_t used = err ? strnlen(err, errlen) : 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	if (r == 0 || !err) {
+		(void)!write(STDERR_FILENO, text, n);
+		return;
+	}
+	for (line = text; *line && used + 1 < errlen; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (*line)
+			used += snprintf(err + used, errlen - used, "\n  %s", line);
+	}
+}
+
 static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 {
 	const struct computation *c = rc->c;
 	struct session *s = rc->s;
 	_cleanup_free_ struct stub_status *st = calloc(c->nr_procs, sizeof(*st));
-	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 1,
+	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 2,
 					  sizeof(int));
 	size_t nk = 0;
 	int r = 0;
 
 	if (!st || !keep)
 		return -ENOMEM;
+	if (rc->log_fd >= 0)
+		keep[nk++] = rc->log_fd;
 	for (size_t i = 0; i < c->nr_procs; i++)
 		keep[nk++] = rc->status_w[i];
 	for (size_t i = 0; i < rc->descs.n; i++)
@@ -593,10 +729,12 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (rc->descs.shm[i].fd >= 0)	/* -1: a SysV segment held by id */
 			keep[nk++] = rc->descs.shm[i].fd;
 	keep[nk] = -1;
+	log_to_fd(rc->log_fd);	/* what we fork inherits it */
 	if (c->flags & TC_COMP_F_PIDNS)
 		r = pidns_start(spawn_top, rc, keep, &s->init_pid);
 	else
 		spawn_top(rc);	/* a process it could not make says so on its status pipe */
+	log_to_fd(-1);
 	for (size_t i = 0; i < c->nr_procs; i++)
 		closep(&rc->status_w[i]);
 	if (r < 0) {
@@ -611,9 +749,15 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	rc->verify->started =
 		pthread_create(&rc->verify->thread, NULL, verify_main, rc->verify) == 0;
 	if (!rc->verify->started) {
-		r = image_verify(rc->verify->dir, rc->verify->key, err, errlen);
+		r = image_verify_flags(rc->verify->dir, rc->verify->key, rc->verify->flags, err,
+				       errlen);
 		if (r < 0)
 			return r;
+	}
+	/* The same goes for the page server; a stub may wait on it before it is ready. */
+	if (rc->lazy && (r = lazy_server_start(rc->lazy)) < 0) {
+		snprintf(err, errlen, "restore --lazy: the page server: %s", strerror(-r));
+		return r;
 	}
 
 	/* A barrier: nothing of the program runs before every process is ready. */
@@ -622,7 +766,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 
 		if (p->zombie)
 			continue;
-		r = wait_stub(p->pid, rc->status_r[i], &st[i]);
+		r = wait_stub(rc, p, rc->status_r[i], &st[i], err, errlen);
 		if (r == 0 && st[i].stage == STUB_ERR_CREDS) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			snprintf(err, errlen, "pid %d%s%.0d: setting its credentials (%s): %s", p->pid,
@@ -634,17 +778,29 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 				 "computation a pid namespace of its own", p->pid);
 		} else if (r == 0 && st[i].stage != STUB_READY) {
 			r = st[i].err < 0 ? st[i].err : -EIO;
-			snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
-				 stage_name(st[i].stage), (unsigned long long)st[i].addr,
-				 strerror(-r));
-		} else if (r < 0) {
+			/* Address 0: not a mapping's failure (the process being built). */
+			if (st[i].addr)
+				snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
+					 stage_name(st[i].stage), (unsigned long long)st[i].addr,
+					 strerror(-r));
+			else
+				snprintf(err, errlen, "pid %d: %s: %s", p->pid,
+					 stage_name(st[i].stage), strerror(-r));
+		} else if (r == -ETIMEDOUT || r == -ECHILD) {
 			snprintf(err, errlen, "pid %d: the stub %s", p->pid,
 				 r == -ETIMEDOUT ? "timed out" : "died before it was ready");
 		}
 	}
-	/* Nothing runs from an image whose checksums do not hold. */
+	/*
+	 * Nothing runs from an image whose checksums do not hold.  With --lazy
+	 * the plain cores' pieces the stubs loaded are checked now, the others
+	 * by the page server before it serves a page of them.
+	 */
 	if (r == 0)
 		r = verifier_join(rc->verify, err, errlen);
+	for (size_t i = 0; rc->lazy && i < c->nr_procs && r == 0; i++)
+		if (!c->procs[i].zombie)
+			r = lazy_verify_loaded(&c->procs[i], err, errlen);
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		const struct process_record *p = &c->procs[i];
 		pid_t pid = p->pid;
@@ -667,6 +823,24 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			s->root = pid;
 	}
 	return r;
+}
+
+static int settle_lazy(void *server, int timeout_ms)
+{
+	return lazy_server_settle(server, timeout_ms);
+}
+
+static void free_lazy(void *server)
+{
+	lazy_server_free(server);
+}
+
+/* The page server goes on serving in the session, which does not link us. */
+static void session_hand_lazy(struct session *s, struct lazy_server *ls)
+{
+	s->lazy = ls;
+	s->lazy_settle = settle_lazy;
+	s->lazy_free = free_lazy;
 }
 
 static pid_t outer_pgrp(pid_t inner, void *arg)
@@ -714,8 +888,11 @@ static int restore_as_who(const struct computation *c, unsigned int *flags, bool
 int restore_computation(struct session *s, const char *dir, const struct image_key *key,
 			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen)
 {
-	struct verifier verify = { .dir = dir, .key = key };
-	struct restore_ctx rc = { .s = s, .verify = &verify };
+	struct verifier verify = {
+		.dir = dir, .key = key,
+		.flags = (flags & RESTORE_LAZY) ? IMAGE_VERIFY_SKIP_CHUNKED : 0,
+	};
+	struct restore_ctx rc = { .s = s, .verify = &verify, .log_fd = -1 };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
 	int r;
@@ -774,16 +951,30 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
 		int p[2];
 
-		if (pipe2(p, O_CLOEXEC) < 0) {
+		/* A socket: a restore --lazy stub sends its userfaultfd along. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
 			r = neg_errno();
 			break;
 		}
 		rc.status_r[i] = p[0];
+		/* Who sent a message, in our pid namespace (a lazy stub's pid). */
+		(void)setsockopt(p[0], SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
 		rc.status_w[i] = fcntl(p[1], F_DUPFD_CLOEXEC, rc.descs.base);
 		close(p[1]);
 	}
-	if (r == 0)
+	if (r == 0 && (flags & RESTORE_LAZY)) {
+		/* Asked here, as whoever the stubs will be: they make the userfaultfds. */
+		r = lazy_check_possible(err, errlen);
+		if (r == 0 && (r = lazy_server_new(&rc.lazy)) < 0)
+			snprintf(err, errlen, "restore --lazy: %s", strerror(-r));
+	}
+	if (r == 0) {
+		rc.log_fd = open_build_log(rc.descs.base);
+		if (rc.log_fd < 0)
+			log_debug("no log for the processes being built: %s", strerror(-rc.log_fd));
 		r = build_tree(&rc, err, errlen);
+		report_build_log(rc.log_fd, r, err, errlen);
+	}
 	if (r == 0)
 		s->generation = c->generation;
 	/* Part of a computation on several hosts: they all go on at once. */
@@ -809,6 +1000,10 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	r = 0;
 	/* Everything is in place: let the computation go on. */
 	session_thaw(s);
+	if (rc.lazy) {
+		session_hand_lazy(s, rc.lazy);
+		rc.lazy = NULL;
+	}
 out:
 	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);
@@ -818,6 +1013,8 @@ out:
 	}
 	free(rc.status_r);
 	free(rc.status_w);
+	closep(&rc.log_fd);
+	lazy_server_free(rc.lazy);
 	computation_destroy(c);
 	return r;
 }

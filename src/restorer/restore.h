@@ -15,6 +15,8 @@ struct terminal_lease;
 #define RESTORE_NEW_PIDNS (1u << 0)	/* a fresh pid namespace even if it had none */
 /* Files changed since the dump: a warning each, not a refusal. */
 #define RESTORE_IGNORE_CHANGED_FILES (1u << 1)
+/* The program runs before its memory is in: pages served on first touch (lazy.h). */
+#define RESTORE_LAZY (1u << 2)
 
 /*
  * key: what the image's manifest must be authenticated with (imagekey.h).

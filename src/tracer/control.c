@@ -20,6 +20,7 @@
 #include "tracer/control.h"
 #include "tracer/dump.h"
 #include "tracer/session.h"
+#include "tracer/supervisor_log.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -60,6 +61,10 @@ int control_listen(struct session *s)
 	if (!s->control_path)
 		return -ENOMEM;
 	s->control_fd = TAKE_FD(fd);
+	/* Without a log the supervisor's lines stay on stderr: worse, not wrong. */
+	r = supervisor_log_open(s);
+	if (r < 0)
+		log_debug("no supervisor log in %s: %s", dir, strerror(-r));
 	return 0;
 }
 
@@ -148,6 +153,7 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 	struct dump_request rq = { 0 };
 	struct dump_result res = { 0 };
 	uint32_t mode = CTL_DUMP_LEAVE_RUNNING, flags = 0;
+	off_t mark;
 	int r;
 
 	if (tb[CTL_A_FLAGS] && tlv_get_u32(tb[CTL_A_FLAGS], &flags) < 0)
@@ -160,7 +166,11 @@ static int reply_dump(struct session *s, const struct tlv_attr **tb, struct tlv_
 	rq.mode = mode;
 	rq.incremental = flags & CTL_DUMP_F_INCREMENTAL;
 	rq.compress = flags & CTL_DUMP_F_COMPRESS;
+	mark = supervisor_log_mark(s);
 	r = dump_computation(s, &rq, &res);
+	/* What the supervisor logged meanwhile is the detail of the cause. */
+	if (r < 0 && mode != CTL_DUMP_CHECK)
+		supervisor_log_quote(s, mark, res.msg, sizeof(res.msg));
 	tlv_put_u32(b, CTL_A_ERR, r < 0 ? -r : 0);
 	tlv_put_str(b, CTL_A_MSG, res.msg);
 	tlv_put_str(b, CTL_A_DIR, res.dir);

@@ -19,6 +19,7 @@
 #include "tracer/coord_client.h"
 #include "tracer/dump.h"
 #include "tracer/session.h"
+#include "tracer/supervisor_log.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -437,6 +438,7 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 	char host[256] = "?", dir[PATH_MAX];
 	_cleanup_free_ char *top = NULL;
 	uint32_t mode = CTL_DUMP_LEAVE_RUNNING, keep = 0;
+	off_t mark = -1;
 	struct tlv_buf b = { 0 };
 	int r;
 
@@ -458,7 +460,10 @@ static void global_checkpoint(struct session *s, const struct wire_in *in)
 		snprintf(dir, sizeof(dir), "%s/%s", top, g.subdir);
 		rq.dir = dir;
 		rq.mode = (int)mode;
+		mark = supervisor_log_mark(s);
 		r = dump_computation(s, &rq, &res);
+		if (r < 0)
+			supervisor_log_quote(s, mark, res.msg, sizeof(res.msg));
 	}
 	wire_in_free(&g.piece);
 	if (r == 0) {

@@ -661,6 +661,9 @@ static void note_tracking(struct session *s, const struct dump_request *rq,
 	}
 }
 
+/* How long a dump waits for a restore --lazy to bring the rest of memory in. */
+#define LAZY_SETTLE_TIMEOUT_MS 60000
+
 /*
  * Detached, a dump runs in a worker process of its own, which is the tracer
  * while the computation is seized: a supervisor killed at any moment cannot
@@ -674,6 +677,18 @@ int dump_computation(struct session *s, const struct dump_request *rq, struct du
 	int p[2], status, r;
 	pid_t w;
 
+	/* After restore --lazy: a page not in yet is not in the page tables either. */
+	if (s->lazy) {
+		r = s->lazy_settle(s->lazy, LAZY_SETTLE_TIMEOUT_MS);
+		if (r < 0) {
+			memset(res, 0, sizeof(*res));
+			snprintf(res->msg, sizeof(res->msg), "the restore --lazy is still bringing "
+				 "memory in after %d s: dump again later", LAZY_SETTLE_TIMEOUT_MS / 1000);
+			return r;
+		}
+		s->lazy_free(s->lazy);
+		s->lazy = NULL;
+	}
 	if (rq->hooks)
 		return dump_retrying(s, rq, res);
 	memset(res, 0, sizeof(*res));

@@ -15,6 +15,7 @@
 #include "coord/channel.h"
 #include "tracer/coord_client.h"
 #include "tracer/session.h"
+#include "tracer/supervisor_log.h"
 #include "tracer/periodic.h"
 #include "tracer/sigckpt.h"
 #include "tracer/ssh.h"
@@ -56,7 +57,7 @@ static void note_attached_root_gone(struct session *s)
 	log_info("pid %d is gone; its exit status goes to its parent, not to attach", s->root);
 }
 
-int session_loop(struct session *s)
+static int serve_until_gone(struct session *s)
 {
 	while (!s->root_gone && !s->quit) {
 		struct pollfd pfd[4 + CONTROL_MAX_CONNS + EXEC_LISTENERS_POLLED] = {
@@ -122,4 +123,15 @@ int session_exit_code(const struct session *s)
 	if (WIFSIGNALED(s->root_status))
 		return 128 + WTERMSIG(s->root_status);
 	return 1;
+}
+
+int session_loop(struct session *s)
+{
+	int r;
+
+	/* While the program runs, its terminal is its own. */
+	supervisor_log_start(s);
+	r = serve_until_gone(s);
+	supervisor_log_stop(s);
+	return r;
 }

@@ -12,6 +12,7 @@
 #include "tracer/control.h"
 #include "coord/channel.h"
 #include "tracer/session.h"
+#include "tracer/supervisor_log.h"
 #include "tracer/wptrack.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -39,6 +40,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	memset(s, 0, sizeof(*s));
 	s->signal_fd = -1;
 	s->control_fd = -1;
+	s->log_fd = -1;
 	s->periodic_fd = -1;
 	s->root_pidfd = -1;
 	s->supervisor_pid = getpid();
@@ -91,7 +93,10 @@ void session_done(struct session *s)
 		close(s->dead_ends[i]);
 	free(s->dead_ends);
 	free(s->dead_end_inos);
+	if (s->lazy)
+		s->lazy_free(s->lazy);
 	control_close(s);
+	supervisor_log_close(s);
 	closep(&s->signal_fd);
 	closep(&s->periodic_fd);
 	closep(&s->root_pidfd);
@@ -99,7 +104,7 @@ void session_done(struct session *s)
 	free(s->default_dir);
 	free(s->cmdline);
 	memset(s, 0, sizeof(*s));
-	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = -1;
+	s->signal_fd = s->control_fd = s->periodic_fd = s->root_pidfd = s->log_fd = -1;
 }
 
 int session_add_exec_listener(struct session *s, int fd)

@@ -71,6 +71,16 @@ struct session {
 	int signal_fd;
 	int control_fd;
 	char *control_path;
+	int log_fd;		/* the supervisor's log (supervisor_log.c), or -1 */
+	/*
+	 * restore --lazy: the page server still bringing memory in
+	 * (src/restorer/lazy.c, which the tracer does not link).  A dump
+	 * settles it first: pages not in yet are not in the page tables.
+	 */
+	void *lazy;
+	int (*lazy_settle)(void *lazy, int timeout_ms);
+	void (*lazy_free)(void *lazy);
+	char *log_path;
 	struct control_conn *control_conns;	/* its clients (control.c) */
 	size_t nr_control_conns;
 	uint64_t control_seq;	/* order of their requests */

@@ -124,6 +124,11 @@ static int base_file_index(struct wp_bases *wb, uint32_t k)
 	bf->xxh3 = src->xxh3;
 	bf->head_len = src->head_len;
 	bf->head_xxh3 = src->head_xxh3;
+	if (base_file_set_sums(bf, src->chunk_sums, src->nr_chunk_sums) < 0) {
+		free(bf->name);
+		free(bf->path);
+		return -ENOMEM;
+	}
 	wb->map[k] = (int)p->nr_base_files++;
 	return wb->map[k];
 }

@@ -5,10 +5,16 @@
 #include "util/log.h"
 
 static enum log_level max_level = LOG_WARN;
+static int sink_fd = STDERR_FILENO;
 
 void log_set_level(enum log_level level)
 {
 	max_level = level;
+}
+
+void log_to_fd(int fd)
+{
+	sink_fd = fd >= 0 ? fd : STDERR_FILENO;
 }
 
 enum log_level log_get_level(void)
@@ -33,5 +39,5 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
 	/* One write per line so lines of several processes do not interleave. */
-	(void)!write(STDERR_FILENO, buf, n);
+	(void)!write(sink_fd, buf, n);
 }

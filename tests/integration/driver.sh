@@ -6,9 +6,11 @@
 #
 #   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
 #             [--dump-timeout S] [--sign PATH] [--keep] [--dump-arg ARG]...
+#             [--restore-arg ARG]...
 #             -- PROGRAM ARGS...
 #
-# --dump-arg ARG is given to every dump (--compress: compressed images).
+# --dump-arg ARG is given to every dump (--compress: compressed images),
+# --restore-arg ARG to every restore of start_restore (--lazy).
 #
 # The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
 # up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
@@ -92,6 +94,7 @@ DUMP_TIMEOUT=60
 SIGN=
 HOLDER=
 DUMP_ARGS=()
+RESTORE_ARGS=()
 
 usage() {
 	sed -n '4,8p' "$0" >&2
@@ -110,6 +113,7 @@ while [ $# -gt 0 ]; do
 	--holder) HOLDER=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--dump-arg) DUMP_ARGS+=("$2"); shift 2 ;;
+	--restore-arg) RESTORE_ARGS+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) echo "driver.sh: unknown option $1" >&2; usage ;;
@@ -380,7 +384,7 @@ start_run() {
 
 # start_restore IMG OUT ERR: sets RESTORE_PID
 start_restore() {
-	start "$2" "$3" "$TC" restore "$1"
+	start "$2" "$3" "$TC" restore ${RESTORE_ARGS[@]+"${RESTORE_ARGS[@]}"} "$1"
 	RESTORE_PID=$LAST_PID
 }
 

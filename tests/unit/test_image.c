@@ -12,6 +12,7 @@
 #include <sys/procfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "check_main.h"
@@ -729,6 +730,56 @@ START_TEST(incremental_bases)
 }
 END_TEST
 
+/*
+ * A plain core's pages are summed per TC_CHUNK_SIZE in the manifest (what
+ * restore --lazy checks before it serves a page); a compressed one has none.
+ */
+START_TEST(chunk_sums_of_pages)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *zdir = NULL;
+	struct computation c, *r = NULL;
+	char err[256] = "";
+
+	ck_assert_int_ge(asprintf(&zdir, "%s/z", tmp), 0);
+	sample_computation(&c, 1);
+	add_runs_and_contents(&c);
+	ck_assert_int_eq(write_sample(&c, dir, NULL), 0);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
+	for (size_t i = 0; i < r->nr_procs; i++) {
+		const struct process_record *p = &r->procs[i];
+		const struct base_file *e = &p->core_entry;
+		uint64_t data = e->size - e->head_len;
+		int fd = open(p->core_path, O_RDONLY);
+		uint8_t *buf = malloc(TC_CHUNK_SIZE);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_uint_gt(e->head_len, 0);
+		ck_assert_uint_eq(e->nr_chunk_sums, (data + TC_CHUNK_SIZE - 1) / TC_CHUNK_SIZE);
+		for (uint32_t k = 0; k < e->nr_chunk_sums; k++) {
+			uint64_t n = data - k * TC_CHUNK_SIZE;
+
+			n = n < TC_CHUNK_SIZE ? n : TC_CHUNK_SIZE;
+			ck_assert_int_eq(pread_full(fd, buf, n, (off_t)(e->head_len + k * TC_CHUNK_SIZE)),
+					 0);
+			ck_assert_msg(XXH3_64bits(buf, n) == e->chunk_sums[k], "pid %d piece %u",
+				      p->pid, k);
+		}
+		free(buf);
+		close(fd);
+	}
+	computation_destroy(r);
+	r = NULL;
+	c.zstd_level = 1;
+	ck_assert_int_eq(write_sample(&c, zdir, NULL), 0);
+	ck_assert_int_eq(image_read(zdir, &sample_key, &r, err, sizeof(err)), 0);
+	ck_assert_ptr_null(r->procs[0].core_entry.chunk_sums);
+	computation_destroy(r);
+	close_contents(&c);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
 /* dump --compress: the pages are one zstd stream, the segments count uncompressed. */
 START_TEST(compressed_pages)
 {
@@ -793,6 +844,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, other_filesystem);
 	tcase_add_test(tc, incremental_bases);
 	tcase_add_test(tc, compressed_pages);
+	tcase_add_test(tc, chunk_sums_of_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

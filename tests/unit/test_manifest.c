@@ -143,6 +143,44 @@ START_TEST(every_byte_is_covered)
 }
 END_TEST
 
+/* A plain core's chunk sums go through; one sum per piece exactly, or refused. */
+START_TEST(chunk_sums)
+{
+	/* head 4096, then 2.5 MiB of pages: 3 pieces */
+	uint64_t size = 4096 + (5ull << 19), sums[4] = { 0xa1, 0xb2, 0xc3, 0xd4 };
+	static const uint32_t counts[] = { 3, 2, 4, 1 };
+	char err[128] = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+		struct manifest a, b;
+		struct tlv_buf buf = { 0 };
+		struct manifest_file *f;
+		int r;
+
+		sample_manifest(&a);
+		f = &a.files[0];
+		f->size = size;
+		f->head_len = 4096;
+		f->chunk_sums = malloc(sizeof(sums));
+		memcpy(f->chunk_sums, sums, sizeof(sums));
+		f->chunk_sums_len = counts[i] * sizeof(uint64_t);
+		ck_assert_int_eq(manifest_encode(&buf, &a, &sample_key), 0);
+		r = manifest_parse(buf.data, buf.len, &sample_key, &b, err, sizeof(err));
+		if (counts[i] == 3) {
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(b.files[0].chunk_sums_len, 3 * sizeof(uint64_t));
+			ck_assert_mem_eq(b.files[0].chunk_sums, sums, 3 * sizeof(uint64_t));
+			ck_assert_ptr_null(b.files[1].chunk_sums);
+			manifest_free(&b);
+		} else {
+			ck_assert_msg(r == -EBADMSG, "%u sums for 3 pieces accepted", counts[i]);
+		}
+		manifest_free(&a);
+		tlv_buf_free(&buf);
+	}
+}
+END_TEST
+
 START_TEST(unsafe_paths_refused)
 {
 	static const char *const bad[] = {
@@ -331,6 +369,7 @@ static Suite *manifest_suite(void)
 	tcase_add_test(tc, members_round_trip);
 	tcase_add_test(tc, every_byte_is_covered);
 	tcase_add_test(tc, unsafe_paths_refused);
+	tcase_add_test(tc, chunk_sums);
 	tcase_add_test(tc, future_attributes_skipped);
 	tcase_add_test(tc, mac_refuses_a_change_under_a_good_checksum);
 	tcase_add_test(tc, mac_of_another_key_refused);

@@ -18,6 +18,12 @@
 #define STUB_VMA_ANON (1u << 1)		/* no file: fd is -1 */
 #define STUB_VMA_GROWSDOWN (1u << 2)
 #define STUB_VMA_SYSV (1u << 3)		/* a SysV segment attached by shmid: fd is -1 */
+/*
+ * restore --lazy: its runs are not loaded; the stub registers the mapping
+ * with a userfaultfd and hands that to the restorer (STUB_LAZY_FD), which
+ * serves the pages on first touch and fetches the rest meanwhile.
+ */
+#define STUB_VMA_LAZY (1u << 4)
 
 /* madvise to redo on a VMA (stub_vma.madv) */
 #define STUB_MADV_HUGEPAGE (1u << 0)	/* before its pages are read in */
@@ -221,6 +227,13 @@ enum stub_stage {
 	STUB_ERR_PROC,		/* comm, umask */
 	STUB_ERR_MADVISE,
 	STUB_ERR_CREDS,		/* addr: which step (enum stub_creds_step) */
+	/*
+	 * Not the last message: the userfaultfd of the STUB_VMA_LAZY mappings
+	 * comes with it (SCM_RIGHTS), then the stub goes on; a page it
+	 * touches there waits for the restorer to serve it.
+	 */
+	STUB_LAZY_FD,
+	STUB_ERR_LAZY,		/* the userfaultfd of restore --lazy */
 };
 
 enum stub_creds_step {

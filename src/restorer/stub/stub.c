@@ -35,6 +35,7 @@
 
 #include "plan.h"
 #include "sys.h"
+#include "uffd_new.h"
 #include "vdso_scan.h"
 
 #define HOLE_LOW	0x10000ul		/* leave low memory alone */
@@ -240,6 +241,10 @@ static long check_plan(const struct stub_plan *p, uint64_t *bad)
 		if (!(v[i].flags & (STUB_VMA_ANON | STUB_VMA_SYSV)) && v[i].fd < 0)
 			return -EINVAL;
 		if ((v[i].flags & STUB_VMA_SYSV) && (v[i].shmid < 0 || !(v[i].flags & STUB_VMA_SHARED)))
+			return -EINVAL;
+		/* A userfaultfd serves private anonymous memory only. */
+		if ((v[i].flags & STUB_VMA_LAZY) &&
+		    (v[i].flags & (STUB_VMA_SHARED | STUB_VMA_SYSV) || !(v[i].flags & STUB_VMA_ANON)))
 			return -EINVAL;
 	}
 	/* Runs are sorted and each lies inside one mapping. */
@@ -624,6 +629,8 @@ static void load_runs(struct ctx *c, const struct loader *l, const struct stub_v
 	uint32_t k;
 	long ret;
 
+	if (v->flags & STUB_VMA_LAZY)
+		return;		/* served on first touch (lazy_register) */
 	if (by_copy && is_err(sys3(__NR_ioctl, l->uffd, (long)UFFDIO_REGISTER, (long)&reg)))
 		by_copy = 0;
 	for (k = first; k < end; k++) {
@@ -679,6 +686,89 @@ static long map_sysv(const struct stub_vma *v, int prot)
 			return r;
 	}
 	return ret;
+}
+
+/* struct msghdr and a cmsghdr with one fd, as the kernel reads them (x86-64). */
+struct stub_msghdr {
+	void *name;
+	int32_t namelen, pad0;
+	void *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags, pad1;
+};
+
+struct stub_iovec {
+	void *base;
+	uint64_t len;
+};
+
+struct stub_cmsg_fd {
+	uint64_t len;
+	int32_t level, type;
+	int32_t fd, pad;
+};
+
+#define STUB_SOL_SOCKET 1
+#define STUB_SCM_RIGHTS 1
+
+/*
+ * restore --lazy: the mappings whose pages were left out get a userfaultfd
+ * that sees the kernel's faults too (a read() into such a page) and the
+ * program's forks, mremaps, madvise(DONTNEED)s and munmaps, so the
+ * restorer always knows which pages are still to come, in which process,
+ * where.  It goes to the restorer before anything touches those pages.
+ */
+static void lazy_register(struct ctx *c)
+{
+	const struct stub_plan *p = c->plan;
+	const struct stub_vma *v = PLAN_ARRAY(p, p->vmas_off, struct stub_vma);
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			    UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+			    UFFD_FEATURE_POISON,
+	};
+	struct stub_status st;
+	struct stub_iovec iov = { &st, sizeof(st) };
+	struct stub_cmsg_fd cm = { sizeof(struct stub_cmsg_fd) - sizeof(int32_t),
+				   STUB_SOL_SOCKET, STUB_SCM_RIGHTS, -1, 0 };
+	struct stub_msghdr mh = { .iov = &iov, .iovlen = 1, .control = &cm,
+				  .controllen = sizeof(cm) };
+	uint32_t i, nr = 0;
+	long uffd, ret;
+
+	for (i = 0; i < p->nr_vmas; i++)
+		nr += !!(v[i].flags & STUB_VMA_LAZY);
+	if (!nr)
+		return;
+	uffd = sys1(__NR_userfaultfd, O_CLOEXEC);
+	if (is_err(uffd))
+		report_fail(c->status_fd, STUB_ERR_LAZY, uffd, 0);
+	ret = sys3(__NR_ioctl, uffd, (long)UFFDIO_API, (long)&api);
+	if (is_err(ret))
+		report_fail(c->status_fd, STUB_ERR_LAZY, ret, 0);
+	for (i = 0; i < p->nr_vmas; i++) {
+		struct uffdio_register reg = {
+			.range = { .start = v[i].start, .len = v[i].end - v[i].start },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (!(v[i].flags & STUB_VMA_LAZY))
+			continue;
+		ret = sys3(__NR_ioctl, uffd, (long)UFFDIO_REGISTER, (long)&reg);
+		if (is_err(ret))
+			report_fail(c->status_fd, STUB_ERR_LAZY, ret, v[i].start);
+	}
+	memset(&st, 0, sizeof(st));
+	st.stage = STUB_LAZY_FD;
+	cm.fd = (int32_t)uffd;
+	ret = sys3(__NR_sendmsg, c->status_fd, (long)&mh, 0);
+	if (ret != (long)sizeof(st))
+		report_fail(c->status_fd, STUB_ERR_LAZY, is_err(ret) ? ret : -EIO, 0);
+	/* The restorer holds it now: ours would only keep the program's faults waiting. */
+	sys1(__NR_close, uffd);
 }
 
 static void build_memory(struct ctx *c)
@@ -740,6 +830,7 @@ static void build_memory(struct ctx *c)
 		j = k;
 	}
 	loader_close(&l);
+	lazy_register(c);
 
 	for (i = 0, j = 0; i < p->nr_vmas; i++) {
 		uint64_t len = v[i].end - v[i].start;

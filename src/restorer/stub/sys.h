@@ -23,6 +23,7 @@
 #define __NR_shmat		30
 #define __NR_madvise		28
 #define __NR_pause		34
+#define __NR_sendmsg		46
 #define __NR_nanosleep		35
 #define __NR_setitimer		38
 #define __NR_getpid		39
