@@ -60,16 +60,16 @@ static void problems_of(struct report *rep, const char *msg, const char *advice)
 
 static const char *port_kind(const struct fd_record *f)
 {
-	return f->sock_type == SOCK_STREAM ? "tcp" : "udp";
+	return f->sock.type == SOCK_STREAM ? "tcp" : "udp";
 }
 
 /* Can this address be bound here now (SO_REUSEADDR, as the restore does)? */
 static int try_bind(const struct fd_record *f)
 {
-	const struct sockaddr *sa = (const void *)f->inet_local;
+	const struct sockaddr *sa = (const void *)f->inet.local;
 	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						  : sizeof(struct sockaddr_in);
-	int fd = socket(sa->sa_family, (int)f->sock_type | SOCK_CLOEXEC, 0), one = 1, r = 0;
+	int fd = socket(sa->sa_family, (int)f->sock.type | SOCK_CLOEXEC, 0), one = 1, r = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -84,7 +84,7 @@ static int try_bind(const struct fd_record *f)
 
 static uint16_t port_of(const struct fd_record *f)
 {
-	const struct sockaddr *sa = (const void *)f->inet_local;
+	const struct sockaddr *sa = (const void *)f->inet.local;
 
 	if (sa->sa_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
@@ -104,11 +104,11 @@ static void check_ports(struct report *rep, const struct computation *c)
 				continue;
 			/* The connecting side of a connection may get its port back later;
 			 * a drained one takes over its old connection's TIME_WAIT. */
-			if (f->inet_state == TCP_ESTABLISHED || f->tcp_drained)
+			if (f->inet.state == TCP_ESTABLISHED || f->inet.tcp_drained)
 				continue;
 			r = try_bind(f);
 			/* Old connections of its own: the restore ends them, or waits them out. */
-			if (r == -EADDRINUSE && (tw = timewait_count(f->inet_local)) > 0) {
+			if (r == -EADDRINUSE && (tw = timewait_count(f->inet.local)) > 0) {
 				printf("note: pid %d fd %d: port %u/%s is held by %d connection%s in "
 				       "TIME_WAIT, which a restore ends (as root) or waits for (up to "
 				       "65 s)\n", c->procs[i].pid, f->fd, port_of(f), port_kind(f), tw,
@@ -159,7 +159,7 @@ static void check_tcp_privilege(struct report *rep, const struct computation *c)
 			const struct fd_record *f = &c->procs[i].fds[k];
 
 			/* A drained connection is made again the ordinary way. */
-			if (f->kind == FD_INET && f->inet_state == TCP_ESTABLISHED && !f->tcp_drained)
+			if (f->kind == FD_INET && f->inet.state == TCP_ESTABLISHED && !f->inet.tcp_drained)
 				problem(rep, "pid %d fd %d: a TCP connection kept by TCP_REPAIR: its "
 					"restore needs CAP_NET_ADMIN on the host (root, or the file-"
 					"capability install)", c->procs[i].pid, f->fd);

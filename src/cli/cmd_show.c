@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/fdkind.h"
 #include "proto/fileid.h"
 #include "proto/image.h"
 #include "proto/imagekey.h"
@@ -21,40 +22,6 @@ static const char *vma_kind_name(uint32_t kind)
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "?";
-}
-
-static const char *fd_kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case FD_REGULAR:
-		return "file";
-	case FD_STDIO:
-		return "stdio";
-	case FD_DEVICE:
-		return "device";
-	case FD_PIPE:
-		return "pipe";
-	case FD_EVENTFD:
-		return "eventfd";
-	case FD_SIGNALFD:
-		return "signalfd";
-	case FD_TIMERFD:
-		return "timerfd";
-	case FD_EPOLL:
-		return "epoll";
-	case FD_UNIX:
-		return "unix";
-	case FD_INOTIFY:
-		return "inotify";
-	case FD_INET:
-		return "inet";
-	case FD_TTY:
-		return "tty";
-	case FD_DEAD_END:
-		return "dead-end";
-	default:
-		return "?";
-	}
 }
 
 static uint64_t dumped_bytes(const struct process_record *p)
@@ -277,30 +244,30 @@ static void show_text(const char *dir, const struct computation *c)
 			printf("  %s: %s %s pos %llu desc %u%s%s%s\n", name, fd_kind_name(d->kind),
 			       d->path ? d->path : "", (unsigned long long)d->pos, d->desc_id,
 			       d->deleted ? " (deleted)" : "",
-			       d->sock_queue_fds ? " (queue carries files)" : "", id);
-			if (d->kind == FD_INET && d->sock_type == SOCK_STREAM && d->inet_state != 7 &&
-			    d->inet_state != 10) {
+			       d->sock.queue_fds ? " (queue carries files)" : "", id);
+			if (d->kind == FD_INET && d->sock.type == SOCK_STREAM && d->inet.state != 7 &&
+			    d->inet.state != 10) {
 				char l[INET_ADDR_STR_MAX], r[INET_ADDR_STR_MAX];
 
-				inet_addr_str(d->inet_local, l, sizeof(l));
-				inet_addr_str(d->inet_remote, r, sizeof(r));
-				printf("    TCP %s -> %s state %u, %s", l, r, d->inet_state,
-				       d->tcp_drained ? "drained" : "repaired");
-				if (d->tcp_drained && d->content && d->size >= 8)
+				inet_addr_str(d->inet.local, l, sizeof(l));
+				inet_addr_str(d->inet.remote, r, sizeof(r));
+				printf("    TCP %s -> %s state %u, %s", l, r, d->inet.state,
+				       d->inet.tcp_drained ? "drained" : "repaired");
+				if (d->inet.tcp_drained && d->content && d->size >= 8)
 					printf(", %llu bytes not read",
 					       (unsigned long long)d->size - 8);
-				printf("%s%s\n", d->tcp_shut_wr ? ", shut for writing" : "",
-				       d->tcp_peer_gone ? ", its peer closed and gone" : "");
+				printf("%s%s\n", d->inet.tcp_shut_wr ? ", shut for writing" : "",
+				       d->inet.tcp_peer_gone ? ", its peer closed and gone" : "");
 			} else if (d->kind == FD_INET) {
 				char l[INET_ADDR_STR_MAX], r[INET_ADDR_STR_MAX];
 
-				inet_addr_str(d->inet_local, l, sizeof(l));
-				inet_addr_str(d->inet_remote, r, sizeof(r));
-				printf("    %s%s %s%s%s%s\n", d->sock_type == SOCK_STREAM ? "TCP" : "UDP",
-				       d->inet_family == AF_INET6 ? " (IPv6 socket)" : "", l,
-				       d->inet_state == 10 ? " listening" : "",
-				       d->sock_type == SOCK_DGRAM && r[0] ? " -> " : "",
-				       d->sock_type == SOCK_DGRAM ? r : "");
+				inet_addr_str(d->inet.local, l, sizeof(l));
+				inet_addr_str(d->inet.remote, r, sizeof(r));
+				printf("    %s%s %s%s%s%s\n", d->sock.type == SOCK_STREAM ? "TCP" : "UDP",
+				       d->inet.family == AF_INET6 ? " (IPv6 socket)" : "", l,
+				       d->inet.state == 10 ? " listening" : "",
+				       d->sock.type == SOCK_DGRAM && r[0] ? " -> " : "",
+				       d->sock.type == SOCK_DGRAM ? r : "");
 			}
 		}
 	}

@@ -35,8 +35,14 @@ struct field {
 #define F_STR(t, st, m) FIELD(t, FK_STR, st, m)
 #define F_BLOB(t, st, m, lenm) { (t), FK_BLOB, offsetof(st, m), offsetof(st, lenm) }
 
+/* One table of a record made of several (its parts). */
+struct field_table {
+	const struct field *fields;
+	size_t n;
+};
+
 /* The tables of the records that are nests of fields only (tests cover every field). */
-const struct field *fd_record_fields(size_t *n);
+const struct field_table *fd_record_parts(size_t *n);
 const struct field *vma_record_fields(size_t *n);
 const struct field *thread_record_fields(size_t *n);
 

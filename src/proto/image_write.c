@@ -24,6 +24,7 @@
 #include <zstd.h>
 
 #include "proto/core.h"
+#include "proto/fdkind.h"
 #include "proto/image.h"
 #include "proto/image_tmp.h"
 #include "proto/manifest.h"

@@ -15,8 +15,8 @@ bool computation_holds_unix_name(const struct computation *c, const uint8_t *nam
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_UNIX && o->sock_name_len == len &&
-			    !memcmp(o->sock_name, name, len))
+			if (o->kind == FD_UNIX && o->sock.name_len == len &&
+			    !memcmp(o->sock.name, name, len))
 				return true;
 		}
 	return false;
@@ -24,15 +24,15 @@ bool computation_holds_unix_name(const struct computation *c, const uint8_t *nam
 
 bool fd_record_peer_outside(const struct computation *c, const struct fd_record *f)
 {
-	if (f->kind != FD_INET || f->inet_state != 1 /* TCP_ESTABLISHED */)
+	if (f->kind != FD_INET || f->inet.state != 1 /* TCP_ESTABLISHED */)
 		return false;
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_INET && o->inet_state == 1 &&
-			    !memcmp(o->inet_local, f->inet_remote, sizeof(o->inet_local)) &&
-			    !memcmp(o->inet_remote, f->inet_local, sizeof(o->inet_remote)))
+			if (o->kind == FD_INET && o->inet.state == 1 &&
+			    !memcmp(o->inet.local, f->inet.remote, sizeof(o->inet.local)) &&
+			    !memcmp(o->inet.remote, f->inet.local, sizeof(o->inet.remote)))
 				return false;
 		}
 	return true;
@@ -76,9 +76,9 @@ const struct fd_record *fd_record_tcp_peer(const struct computation *c, const st
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_INET && o->tcp_drained && o != f &&
-			    inet_same_endpoint(o->inet_local, f->inet_remote) &&
-			    inet_same_endpoint(o->inet_remote, f->inet_local))
+			if (o->kind == FD_INET && o->inet.tcp_drained && o != f &&
+			    inet_same_endpoint(o->inet.local, f->inet.remote) &&
+			    inet_same_endpoint(o->inet.remote, f->inet.local))
 				return o;
 		}
 	return NULL;

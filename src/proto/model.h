@@ -217,12 +217,14 @@ enum fd_kind {
 	FD_UNIX,	/* a connected unix socket whose peer is in the computation */
 	FD_INOTIFY,	/* inotify: its watches, by path */
 	FD_INET,	/* TCP (listening or established, by TCP_REPAIR) or UDP, IPv4/IPv6 */
-	FD_TTY,		/* a pty end in the computation, or a terminal outside it (tty_kind) */
+	FD_TTY,		/* a pty end in the computation, or a terminal outside it (tty.kind) */
 	/* The connection of an ssh client that carried its command to another
 	 * host: that command is restored there on its own; here the client gets
 	 * a socket nobody writes to, and stays (a launcher such as mpirun takes
 	 * its exit for the remote command's). */
 	FD_DEAD_END,
+	/* A new kind goes above, and in every table of docs/adding-a-kind.md. */
+	FD_KIND_MAX = FD_DEAD_END,
 };
 
 enum tty_kind {
@@ -263,6 +265,147 @@ struct file_lock_record {
 	uint64_t len;		/* 0: to the end of the file, however long */
 };
 
+/* FD_PIPE. */
+struct fd_pipe {
+	uint64_t ino;		/* which pipe; its ends share it */
+	uint32_t size;		/* F_GETPIPE_SZ */
+};
+
+/* FD_EVENTFD. */
+struct fd_eventfd {
+	uint64_t count;
+	uint32_t semaphore;
+};
+
+/* FD_SIGNALFD. */
+struct fd_signalfd {
+	uint64_t mask;		/* bit (sig - 1) */
+};
+
+/* FD_TIMERFD. */
+struct fd_timerfd {
+	uint32_t clock, flags;	/* clockid; TFD_TIMER_ABSTIME... */
+	uint64_t ticks, value_ns, interval_ns;
+};
+
+/* FD_EPOLL. */
+struct fd_epoll {
+	uint8_t *watches;	/* struct epoll_watch[] */
+	uint32_t watches_len;	/* bytes */
+};
+
+/* FD_INOTIFY. */
+struct fd_inotify {
+	uint8_t *watches;	/* packed inotify_watch_hdr + path */
+	uint32_t watches_len;
+};
+
+/*
+ * Any socket (FD_UNIX, FD_INET; the inode of an FD_DEAD_END).  A unix
+ * socket's queued messages are in content as [u32 length][bytes] records,
+ * to be received by this end.
+ */
+struct fd_sock {
+	uint32_t type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	uint64_t ino, peer_ino;	/* the socket and its unix peer, by inode */
+	uint32_t passcred, sndbuf, rcvbuf;
+	/* FD_UNIX beyond pairs: TCP_ESTABLISHED (connected), TCP_LISTEN or
+	 * TCP_CLOSE (unconnected), as sock_diag says. */
+	uint32_t state;
+	uint8_t *name;		/* bound address: sun_path bytes (abstract: a leading NUL) */
+	uint32_t name_len;
+	char *dir;		/* a relative name: the directory it was bound in */
+	uint32_t file_mode;	/* the socket file's mode bits */
+	uint32_t unlinked;	/* its file was removed after bind */
+	uint32_t backlog;	/* TCP_LISTEN */
+	/* TCP_LISTEN: u64 inodes of the connections not accepted yet, oldest first. */
+	uint8_t *pending;
+	uint32_t pending_len;
+	/*
+	 * A datagram queue (FD_UNIX datagram or seqpacket, UDP) whose records
+	 * are [u32 length][u32 address length][sender's address][bytes]: a
+	 * unix name as sun_path bytes (none: an unbound sender), a struct
+	 * sockaddr_in or _in6.  Older images have [u32 length][bytes].
+	 */
+	uint32_t queue_from;
+	/*
+	 * The queue's records also carry the fds passed with them
+	 * (SCM_RIGHTS), as fd numbers of in-flight records of this process
+	 * (proto/sockq.h).
+	 */
+	uint32_t queue_fds;
+	/* A datagram socket connected to a socket outside the computation: its
+	 * name, connected to again at restore. */
+	uint8_t *peer_name;
+	uint32_t peer_name_len;
+	uint32_t nodelay, reuseaddr, keepalive, v6only;
+	uint32_t buf_lock;	/* SO_BUF_LOCK: sizes the program set, kept as they were */
+};
+
+/*
+ * FD_INET; an established TCP connection's queues are in content as
+ * [u32 length][send queue][u32 length][receive queue].
+ */
+struct fd_inet {
+	uint32_t family, state;	/* TCP_ESTABLISHED, TCP_LISTEN; 0 for UDP */
+	uint8_t local[28], remote[28];	/* struct sockaddr_in / _in6 */
+	uint32_t backlog;
+	uint32_t tcp_snd_seq, tcp_rcv_seq, tcp_mss, tcp_snd_wscale, tcp_rcv_wscale;
+	uint32_t tcp_options;	/* TCPI_OPT_* */
+	uint32_t tcp_timestamp;
+	uint32_t tcp_window[5];	/* struct tcp_repair_window */
+	/*
+	 * Drained instead of repaired (an ordinary user has no TCP_REPAIR, or
+	 * TRACE_CKPT_TCP=drain): both ends are in the computation, the send
+	 * queues had flowed into their peers, and content holds
+	 * [u32 0][u32 length][what this end had not read] on one record of
+	 * the socket.  state may then also be TCP_FIN_WAIT1/2 or
+	 * TCP_CLOSE_WAIT: a connection shut in one direction.
+	 */
+	uint32_t tcp_drained;
+	uint32_t tcp_shut_wr;	/* this end had called shutdown(SHUT_WR) */
+	/* TCP_CLOSE_WAIT, its peer closed by a process now gone (an orphan
+	 * socket, or none): no peer record; the restore plays the peer. */
+	uint32_t tcp_peer_gone;
+	/*
+	 * enum tcp_remote.  Drained with its peer on another host of the
+	 * computation: content is [u32 1][u32 length][bytes]: what the peer
+	 * had not read, which this end sends again before anything new.
+	 */
+	uint32_t tcp_remote;
+	uint32_t tcp_cork;	/* TCP_CORK */
+	/* Collector only: bytes of its receive queue were read out (drained)
+	 * and must go back before the program runs on. */
+	bool tcp_consumed;
+	/* Collector only: our handle on an established TCP socket, put in
+	 * repair mode once tcp_locked (its peer's packets are dropped). */
+	int repair_fd;
+	bool tcp_locked;
+};
+
+/*
+ * FD_TTY and a terminal FD_STDIO: termios is a struct termios; a master's
+ * content is [u32 length][bytes the master had not read][u32 length]
+ * [bytes the slave had not read].
+ */
+struct fd_tty {
+	uint32_t kind;		/* enum tty_kind */
+	uint32_t index;		/* N of /dev/pts/N */
+	uint8_t *termios;
+	uint32_t termios_len;
+	uint32_t rows, cols, xpixel, ypixel;
+	uint32_t locked, packet;	/* TIOCGPTLCK, TIOCGPKT */
+	int32_t fg_pgrp;	/* foreground process group (computation's pids); 0: none of ours */
+	int32_t sid;		/* its session, 0 when outside the computation */
+	/* Collector only: our handle on a pty master whose queues were taken. */
+	int hold_fd;
+};
+
+/*
+ * One fd: the members every kind has, then a part per kind (or family)
+ * with what only it has.  The encoding is flat (proto/fd.c): a part is a
+ * grouping of members, not a nest, so images from before read the same.
+ */
 struct fd_record {
 	int32_t fd;
 	uint32_t kind;		/* enum fd_kind */
@@ -280,45 +423,6 @@ struct fd_record {
 	 * so an offset moved through one moves for all.  0: not known.
 	 */
 	uint32_t desc_id;
-	uint64_t pipe_ino;	/* FD_PIPE: which pipe; its ends share it */
-	uint32_t pipe_size;	/* FD_PIPE: F_GETPIPE_SZ */
-	uint64_t eventfd_count;
-	uint32_t eventfd_semaphore;
-	uint64_t signalfd_mask;	/* bit (sig - 1) */
-	uint32_t timerfd_clock, timerfd_flags;	/* clockid; TFD_TIMER_ABSTIME... */
-	uint64_t timerfd_ticks, timerfd_value_ns, timerfd_interval_ns;
-	uint8_t *epoll_watches;	/* struct epoll_watch[] */
-	uint32_t epoll_watches_len;	/* bytes */
-	/* FD_UNIX: the socket and its peer by inode; queued messages in
-	 * content as [u32 length][bytes] records, to be received by this end. */
-	uint32_t sock_type;	/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	uint64_t sock_ino, peer_ino;
-	uint32_t sock_passcred, sock_sndbuf, sock_rcvbuf;
-	/* FD_UNIX beyond pairs: TCP_ESTABLISHED (connected), TCP_LISTEN or
-	 * TCP_CLOSE (unconnected), as sock_diag says. */
-	uint32_t sock_state;
-	uint8_t *sock_name;	/* bound address: sun_path bytes (abstract: a leading NUL) */
-	uint32_t sock_name_len;
-	char *sock_dir;		/* a relative name: the directory it was bound in */
-	uint32_t sock_file_mode;	/* the socket file's mode bits */
-	uint32_t sock_unlinked;	/* its file was removed after bind */
-	uint32_t sock_backlog;	/* TCP_LISTEN */
-	/* TCP_LISTEN: u64 inodes of the connections not accepted yet, oldest first. */
-	uint8_t *sock_pending;
-	uint32_t sock_pending_len;
-	/*
-	 * A datagram queue (FD_UNIX datagram or seqpacket, UDP) whose records
-	 * are [u32 length][u32 address length][sender's address][bytes]: a
-	 * unix name as sun_path bytes (none: an unbound sender), a struct
-	 * sockaddr_in or _in6.  Older images have [u32 length][bytes].
-	 */
-	uint32_t sock_queue_from;
-	/*
-	 * The queue's records also carry the fds passed with them
-	 * (SCM_RIGHTS), as fd numbers of in-flight records of this process
-	 * (proto/sockq.h).
-	 */
-	uint32_t sock_queue_fds;
 	/*
 	 * A file in flight in a unix socket's queue, in no fd table: its fd
 	 * number (IN_FLIGHT_FD_BASE and up) only names it for the queue that
@@ -327,65 +431,8 @@ struct fd_record {
 	uint32_t in_flight;
 	/* Collector only: our own fd on a file in flight (from MSG_PEEK). */
 	int flight_fd;
-	/* A datagram socket connected to a socket outside the computation: its
-	 * name, connected to again at restore. */
-	uint8_t *peer_name;
-	uint32_t peer_name_len;
-	uint8_t *inotify_watches;	/* FD_INOTIFY: packed inotify_watch_hdr + path */
-	uint32_t inotify_watches_len;
-	/* FD_INET; an established TCP connection's queues are in content as
-	 * [u32 length][send queue][u32 length][receive queue]. */
-	uint32_t inet_family, inet_state;	/* TCP_ESTABLISHED, TCP_LISTEN; 0 for UDP */
-	uint8_t inet_local[28], inet_remote[28];	/* struct sockaddr_in / _in6 */
-	uint32_t inet_backlog;
-	uint32_t tcp_snd_seq, tcp_rcv_seq, tcp_mss, tcp_snd_wscale, tcp_rcv_wscale;
-	uint32_t tcp_options;	/* TCPI_OPT_* */
-	uint32_t tcp_timestamp;
-	uint32_t tcp_window[5];	/* struct tcp_repair_window */
-	uint32_t sock_nodelay, sock_reuseaddr, sock_keepalive, sock_v6only;
-	/*
-	 * Drained instead of repaired (an ordinary user has no TCP_REPAIR, or
-	 * TRACE_CKPT_TCP=drain): both ends are in the computation, the send
-	 * queues had flowed into their peers, and content holds
-	 * [u32 0][u32 length][what this end had not read] on one record of
-	 * the socket.  inet_state may then also be TCP_FIN_WAIT1/2 or
-	 * TCP_CLOSE_WAIT: a connection shut in one direction.
-	 */
-	uint32_t tcp_drained;
-	uint32_t tcp_shut_wr;	/* this end had called shutdown(SHUT_WR) */
-	/* TCP_CLOSE_WAIT, its peer closed by a process now gone (an orphan
-	 * socket, or none): no peer record; the restore plays the peer. */
-	uint32_t tcp_peer_gone;
-	/*
-	 * enum tcp_remote.  Drained with its peer on another host of the
-	 * computation: content is [u32 1][u32 length][bytes]: what the peer
-	 * had not read, which this end sends again before anything new.
-	 */
-	uint32_t tcp_remote;
-	uint32_t tcp_cork;	/* TCP_CORK */
-	uint32_t sock_buf_lock;	/* SO_BUF_LOCK: sizes the program set, kept as they were */
-	/* Collector only: bytes of its receive queue were read out (drained)
-	 * and must go back before the program runs on. */
-	bool tcp_consumed;
-	/* FD_TTY and a terminal FD_STDIO: tty_termios is a struct termios; a
-	 * master's content is [u32 length][bytes the master had not read]
-	 * [u32 length][bytes the slave had not read]. */
-	uint32_t tty_kind;	/* enum tty_kind */
-	uint32_t tty_index;	/* N of /dev/pts/N */
-	uint8_t *tty_termios;
-	uint32_t tty_termios_len;
-	uint32_t tty_rows, tty_cols, tty_xpixel, tty_ypixel;
-	uint32_t tty_locked, tty_packet;	/* TIOCGPTLCK, TIOCGPKT */
-	int32_t tty_fg_pgrp;	/* foreground process group (computation's pids); 0: none of ours */
-	int32_t tty_sid;	/* its session, 0 when outside the computation */
-	/* Collector only: our handle on a pty master whose queues were taken. */
-	int tty_hold_fd;
 	uint8_t *locks;		/* struct file_lock_record[] */
 	uint32_t locks_len;	/* bytes */
-	/* Collector only: our handle on an established TCP socket, put in
-	 * repair mode once tcp_locked (its peer's packets are dropped). */
-	int repair_fd;
-	bool tcp_locked;
 	/* Deleted files: where the contents are in the image (relative to the
 	 * image's host directory), set by the writer and reader. */
 	char *content;
@@ -394,6 +441,16 @@ struct fd_record {
 	int content_fd;
 	/* FD_REGULAR, a regular file not deleted: what it was at the dump. */
 	struct file_id file_id;
+
+	struct fd_pipe pipe;
+	struct fd_eventfd eventfd;
+	struct fd_signalfd signalfd;
+	struct fd_timerfd timerfd;
+	struct fd_epoll epoll;
+	struct fd_inotify inotify;
+	struct fd_sock sock;
+	struct fd_inet inet;
+	struct fd_tty tty;
 };
 
 /* Who a process is: what /proc/PID/status and prctl say of its credentials. */
@@ -493,7 +550,7 @@ const struct fd_record *fd_record_tcp_peer(const struct computation *c, const st
  */
 bool inet_same_endpoint(const uint8_t *a, const uint8_t *b);
 
-/* "ADDR:PORT" or "[ADDR]:PORT" of a struct sockaddr_in or _in6 (inet_local...). */
+/* "ADDR:PORT" or "[ADDR]:PORT" of a struct sockaddr_in or _in6 (inet.local...). */
 #define INET_ADDR_STR_MAX 64
 void inet_addr_str(const uint8_t *sa, char *buf, size_t len);
 
@@ -503,13 +560,6 @@ bool computation_holds_unix_name(const struct computation *c, const uint8_t *nam
 /* Fd numbers of files in flight: above any fd table (fs.nr_open is at most 2^30 - 64). */
 #define IN_FLIGHT_FD_BASE 0x40000000u
 
-/* The image holds this fd's contents (a deleted file, a pipe's buffer). */
-static inline bool fd_record_has_content(const struct fd_record *f)
-{
-	return f->deleted ||
-	       ((f->kind == FD_PIPE || f->kind == FD_UNIX || f->kind == FD_INET ||
-		 f->kind == FD_TTY) && f->content_fd >= 0);
-}
 
 void computation_free(struct computation *c);
 void process_record_free(struct process_record *p);

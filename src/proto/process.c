@@ -172,8 +172,8 @@ static int decode(const void *buf, size_t len, struct process_record *p)
 	p->fds = arr;
 	for (size_t i = 0; i < p->nr_fds; i++) {
 		p->fds[i].content_fd = -1;
-		p->fds[i].repair_fd = -1;
-		p->fds[i].tty_hold_fd = -1;
+		p->fds[i].inet.repair_fd = -1;
+		p->fds[i].tty.hold_fd = -1;
 		p->fds[i].flight_fd = -1;
 	}
 	r = alloc_items(buf, len, PROC_A_BASE_FILE, sizeof(*p->base_files), &arr,

@@ -2,9 +2,9 @@
 /*
  * The messages queued in a socket, as a dump keeps them in the socket's
  * content file: [u32 length][bytes] per message; a datagram queue that
- * keeps its senders (SOCKQ_FROM, fd_record.sock_queue_from) has
+ * keeps its senders (SOCKQ_FROM, fd_record.sock.queue_from) has
  * [u32 length][u32 address length][address][bytes], and a queue that
- * carries fds (SOCKQ_FDS, fd_record.sock_queue_fds) has a u32 count of
+ * carries fds (SOCKQ_FDS, fd_record.sock.queue_fds) has a u32 count of
  * them after the lengths and the fd numbers (u32 each) before the bytes:
  * [u32 length]([u32 address length])([u32 fds])(address)(fds)[bytes].
  * Numbers are in host order: an image is restored on the kind of machine
@@ -49,4 +49,4 @@ int sockq_next(const uint8_t *buf, size_t len, size_t *off, unsigned int flags,
 	       struct sockq_msg *m);
 
 /* The SOCKQ_* flags of a record's queue. */
-#define SOCKQ_FLAGS(f) (((f)->sock_queue_from ? SOCKQ_FROM : 0u) | ((f)->sock_queue_fds ? SOCKQ_FDS : 0u))
+#define SOCKQ_FLAGS(f) (((f)->sock.queue_from ? SOCKQ_FROM : 0u) | ((f)->sock.queue_fds ? SOCKQ_FDS : 0u))

@@ -105,14 +105,14 @@ int computation_map_addrs(struct computation *c, const char *map, char *err, siz
 
 			if (f->kind != FD_INET)
 				continue;
-			local_moved = map_one(f->inet_local, f->inet_family, v, n);
-			remote_moved = map_one(f->inet_remote, f->inet_family, v, n);
+			local_moved = map_one(f->inet.local, f->inet.family, v, n);
+			remote_moved = map_one(f->inet.remote, f->inet.family, v, n);
 			(void)local_moved;
-			if (f->sock_type != SOCK_STREAM || f->inet_state != TCP_ESTABLISHED ||
-			    remote_moved || is_wildcard_or_loopback(f->inet_remote, f->inet_family))
+			if (f->sock.type != SOCK_STREAM || f->inet.state != TCP_ESTABLISHED ||
+			    remote_moved || is_wildcard_or_loopback(f->inet.remote, f->inet.family))
 				continue;
 			/* A peer outside: it would not know the connection on the new address. */
-			inet_ntop((int)f->inet_family, addr_bytes(f->inet_remote, f->inet_family, &len),
+			inet_ntop((int)f->inet.family, addr_bytes(f->inet.remote, f->inet.family, &len),
 				  addr, sizeof(addr));
 			snprintf(err, errlen,
 				 "pid %d fd %d: TCP connection to %s, outside the computation, cannot follow to another host",

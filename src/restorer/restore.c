@@ -26,12 +26,14 @@
 #include "restorer/addrmap.h"
 #include "restorer/creds.h"
 #include "restorer/fds.h"
+#include "restorer/inet.h"
 #include "restorer/lazy.h"
 #include "restorer/locks.h"
 #include "restorer/pages.h"
 #include "restorer/plan.h"
 #include "restorer/release.h"
 #include "restorer/seccomp.h"
+#include "restorer/shm.h"
 #include "restorer/tty.h"
 #include "restorer/restore.h"
 #include "restorer/validate.h"
@@ -975,10 +977,10 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	if (r == 0 && s->coord && (r = coord_wait_go(s, BARRIER_TIMEOUT_MS)) < 0)
 		snprintf(err, errlen, "the other hosts were not restored: %s", strerror(-r));
 	if (r == 0 && s->coord)
-		descs_unlock_peers(c);
+		inet_unlock_peers(c);
 	if (r < 0) {
 		/* Nothing half-built stays behind, not even a FIN on the wire. */
-		descs_quiesce(c, &rc.descs);
+		inet_quiesce(c, &rc.descs);
 		kill_everything(&rc);
 		goto out;
 	}

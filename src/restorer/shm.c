@@ -328,16 +328,6 @@ int shms_open(const struct computation *c, struct desc_table *t, char *err, size
 	return 0;
 }
 
-static int reopen_as(int fd, int flags)
-{
-	char path[64];
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = open(path, flags | O_CLOEXEC);
-	return n < 0 ? neg_errno() : n;
-}
-
 int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int flags)
 {
 	_cleanup_close_ int src = -1, fd = -1;
@@ -345,7 +335,7 @@ int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int fl
 
 	for (size_t i = 0; i < t->nr_shm; i++)
 		if (t->shm[i].dev == f->dev && t->shm[i].ino == f->ino && t->shm[i].fd >= 0)
-			return reopen_as(t->shm[i].fd, flags);
+			return fd_reopen(t->shm[i].fd, flags);
 	/* Mapped by nobody: a memfd of its own (its seals were not saved). */
 	fd = memfd_create(f->path + strlen("/memfd:"), MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, f->size) < 0)
@@ -358,7 +348,7 @@ int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int fl
 		if (r < 0)
 			return r;
 	}
-	return reopen_as(fd, flags);
+	return fd_reopen(fd, flags);
 }
 
 void shms_close(struct desc_table *t)

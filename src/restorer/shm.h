@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "proto/model.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 
 int shms_open(const struct computation *c, struct desc_table *t, char *err, size_t errlen);
 void shms_close(struct desc_table *t);
@@ -20,3 +20,12 @@ void shms_close(struct desc_table *t);
  * memfd with the saved contents.
  */
 int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int flags);
+
+/* The fd of the re-created shared memory object a VMA maps, or -1. */
+int descs_shm_lookup(const struct desc_table *t, const struct vma_record *v);
+
+/*
+ * The VMA maps a SysV segment that has no fd here (restored without root):
+ * the stub attaches it by its id, v->sysv_id.
+ */
+bool descs_shm_by_id(const struct desc_table *t, const struct vma_record *v);

@@ -86,8 +86,8 @@ static const struct fd_record *listener_for(const struct computation *c, const u
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *l = &c->procs[i].fds[k];
 
-			if (l->kind == FD_INET && l->sock_type == SOCK_STREAM &&
-			    l->inet_state == TCP_LISTEN && addr_match(l->inet_local, local, true))
+			if (l->kind == FD_INET && l->sock.type == SOCK_STREAM &&
+			    l->inet.state == TCP_LISTEN && addr_match(l->inet.local, local, true))
 				return l;
 		}
 	return NULL;
@@ -96,13 +96,13 @@ static const struct fd_record *listener_for(const struct computation *c, const u
 /* A socket for end f, its old address free to share with what the old connection left. */
 static int new_socket(const struct fd_record *f)
 {
-	_cleanup_close_ int fd = socket((int)f->inet_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = socket((int)f->inet.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int r;
 
 	if (fd < 0)
 		return neg_errno();
 	r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (r == 0 && f->inet_family == AF_INET6 && f->sock_v6only)
+	if (r == 0 && f->inet.family == AF_INET6 && f->sock.v6only)
 		r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
 	return r < 0 ? r : TAKE_FD(fd);
 }
@@ -110,21 +110,21 @@ static int new_socket(const struct fd_record *f)
 /* Sizes the program chose itself; others are left to the kernel's tuning. */
 static void set_buffers(int fd, const struct fd_record *f)
 {
-	if ((f->sock_buf_lock & SNDBUF_LOCK) && f->sock_sndbuf)
-		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock_sndbuf / 2);
-	if ((f->sock_buf_lock & RCVBUF_LOCK) && f->sock_rcvbuf)
-		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock_rcvbuf / 2);
-	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock_buf_lock);
+	if ((f->sock.buf_lock & SNDBUF_LOCK) && f->sock.sndbuf)
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)f->sock.sndbuf / 2);
+	if ((f->sock.buf_lock & RCVBUF_LOCK) && f->sock.rcvbuf)
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, (int)f->sock.rcvbuf / 2);
+	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock.buf_lock);
 }
 
 static int finish_options(int fd, const struct fd_record *f)
 {
-	int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, f->sock_reuseaddr ? 1 : 0);
+	int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, f->sock.reuseaddr ? 1 : 0);
 
 	if (r == 0)
-		r = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, f->sock_keepalive ? 1 : 0);
+		r = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, f->sock.keepalive ? 1 : 0);
 	if (r == 0)
-		r = set_int(fd, IPPROTO_TCP, TCP_NODELAY, f->sock_nodelay ? 1 : 0);
+		r = set_int(fd, IPPROTO_TCP, TCP_NODELAY, f->sock.nodelay ? 1 : 0);
 	set_buffers(fd, f);
 	return r;
 }
@@ -179,17 +179,17 @@ static int bind_old(int fd, const struct fd_record *f)
 {
 	int n;
 
-	if (bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family)) == 0)
+	if (bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family)) == 0)
 		return 0;
 	if (errno != EADDRINUSE)
 		return -1;
-	n = timewait_clear(f->inet_local);
-	log_debug("tcp drain: %d TIME_WAIT on port %u ended", n, port_of(f->inet_local));
+	n = timewait_clear(f->inet.local);
+	log_debug("tcp drain: %d TIME_WAIT on port %u ended", n, port_of(f->inet.local));
 	if (n <= 0) {
 		errno = EADDRINUSE;
 		return -1;
 	}
-	return bind(fd, (const struct sockaddr *)f->inet_local, addr_len(f->inet_family));
+	return bind(fd, (const struct sockaddr *)f->inet.local, addr_len(f->inet.family));
 }
 
 /*
@@ -203,17 +203,17 @@ static int new_socket_port_by_connect(const struct fd_record *b)
 {
 	_cleanup_close_ int fd = new_socket(b);
 	uint8_t any_port[28];
-	uint32_t range = port_of(b->inet_local) | (uint32_t)port_of(b->inet_local) << 16;
+	uint32_t range = port_of(b->inet.local) | (uint32_t)port_of(b->inet.local) << 16;
 	int r;
 
 	if (fd < 0)
 		return fd;
-	memcpy(any_port, b->inet_local, sizeof(any_port));
+	memcpy(any_port, b->inet.local, sizeof(any_port));
 	memset(any_port + 2, 0, 2);	/* the port, in either family */
 	r = set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
 	if (r == 0 && setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) < 0)
 		r = neg_errno();
-	if (r == 0 && bind(fd, (const struct sockaddr *)any_port, addr_len(b->inet_family)) < 0)
+	if (r == 0 && bind(fd, (const struct sockaddr *)any_port, addr_len(b->inet.family)) < 0)
 		r = neg_errno();
 	return r < 0 ? r : TAKE_FD(fd);
 }
@@ -246,12 +246,12 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	 * kernel lets a new connection reuse them, a second after its last
 	 * packet (net.ipv4.tcp_tw_reuse_delay).
 	 */
-	to_len = addr_for_family(a->inet_local, b->inet_family, &to);
+	to_len = addr_for_family(a->inet.local, b->inet.family, &to);
 	while (connect(fd, (const struct sockaddr *)&to, to_len) < 0) {
 		struct timespec ts = { 0, 20 * 1000000L };
 
-		log_debug("tcp drain: connect from port %u to %u: %m", port_of(b->inet_local),
-			  port_of(a->inet_local));
+		log_debug("tcp drain: connect from port %u to %u: %m", port_of(b->inet.local),
+			  port_of(a->inet.local));
 		if (errno == EINTR)
 			continue;
 		if (errno != EADDRNOTAVAIL || now_ms() >= deadline)
@@ -260,7 +260,7 @@ static int connect_from(const struct fd_record *b, const struct fd_record *a, in
 	}
 	if (getsockname(fd, (struct sockaddr *)got, &sl) < 0)
 		return neg_errno();
-	if (!addr_match(got, b->inet_local, false))
+	if (!addr_match(got, b->inet.local, false))
 		return -EADDRINUSE;
 	*out = TAKE_FD(fd);
 	return 0;
@@ -300,8 +300,8 @@ static int conn_fail(pid_t pid, const struct fd_record *f, char *err, size_t err
 {
 	char l[INET_ADDR_STR_MAX], p[INET_ADDR_STR_MAX];
 
-	inet_addr_str(f->inet_local, l, sizeof(l));
-	inet_addr_str(f->inet_remote, p, sizeof(p));
+	inet_addr_str(f->inet.local, l, sizeof(l));
+	inet_addr_str(f->inet.remote, p, sizeof(p));
 	snprintf(err, errlen, "pid %d fd %d: TCP connection %s -> %s (drained): %s: %s%s", pid,
 		 f->fd, l, p, step, strerror(-r),
 		 r == -EADDRINUSE ? " (the port is taken by another socket now)" : "");
@@ -315,10 +315,10 @@ static bool family_ok(const struct fd_record *f)
 {
 	struct sockaddr_in6 l, r;
 
-	memcpy(&l, f->inet_local, sizeof(l));
-	memcpy(&r, f->inet_remote, sizeof(r));
-	return (f->inet_family == AF_INET || f->inet_family == AF_INET6) &&
-	       l.sin6_family == f->inet_family &&
+	memcpy(&l, f->inet.local, sizeof(l));
+	memcpy(&r, f->inet.remote, sizeof(r));
+	return (f->inet.family == AF_INET || f->inet.family == AF_INET6) &&
+	       l.sin6_family == f->inet.family &&
 	       (r.sin6_family == AF_INET || r.sin6_family == AF_INET6);
 }
 static int send_all(int fd, const struct fd_record *sender, const uint8_t *buf, uint32_t len);
@@ -357,20 +357,20 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 	const struct fd_record *a = f, *b = fd_record_tcp_peer(c, f), *other, *l;
 	_cleanup_close_ int own_listener = -1, afd = -1, bfd = -1;
 	const char *step = "its peer";
-	struct fd_record closed_peer = { .kind = FD_INET, .sock_type = SOCK_STREAM };
+	struct fd_record closed_peer = { .kind = FD_INET, .sock.type = SOCK_STREAM };
 	bool swapped = false;
 	int lfd, r;
 
 	if (!family_ok(f) || (b && !family_ok(b)))
 		return conn_fail(pid, f, err, errlen, -EBADMSG, "its addresses");
 	/* A peer that had closed: a socket of ours in its place, closed again after the bytes. */
-	if (!b && f->tcp_peer_gone) {
+	if (!b && f->inet.tcp_peer_gone) {
 		struct sockaddr_in6 sa;
 
-		memcpy(&sa, f->inet_remote, sizeof(sa));
-		closed_peer.inet_family = sa.sin6_family;
-		memcpy(closed_peer.inet_local, f->inet_remote, sizeof(closed_peer.inet_local));
-		memcpy(closed_peer.inet_remote, f->inet_local, sizeof(closed_peer.inet_remote));
+		memcpy(&sa, f->inet.remote, sizeof(sa));
+		closed_peer.inet.family = sa.sin6_family;
+		memcpy(closed_peer.inet.local, f->inet.remote, sizeof(closed_peer.inet.local));
+		memcpy(closed_peer.inet.remote, f->inet.local, sizeof(closed_peer.inet.remote));
 		b = &closed_peer;
 	}
 	if (!b)
@@ -381,15 +381,15 @@ int tcpdrain_connect(const struct computation *c, const struct desc_table *t, pi
 	 * addresses are still free: ending it takes a reset from the other
 	 * address (timewait_clear without CAP_NET_ADMIN).
 	 */
-	timewait_clear(f->inet_local);
-	timewait_clear(b->inet_local);
+	timewait_clear(f->inet.local);
+	timewait_clear(b->inet.local);
 	/* The end on a port the program listens on is the accepted one. */
-	if (!listener_for(c, a->inet_local) && listener_for(c, b->inet_local)) {
+	if (!listener_for(c, a->inet.local) && listener_for(c, b->inet.local)) {
 		a = b;
 		b = f;
 	}
 again:
-	l = listener_for(c, a->inet_local);
+	l = listener_for(c, a->inet.local);
 	if (l) {
 		step = "the program's listener on its port";
 		lfd = descs_lookup(t, l->desc_id);
@@ -402,7 +402,7 @@ again:
 			return conn_fail(pid, f, err, errlen, own_listener, step);
 		r = bind_old(own_listener, a) < 0 ? neg_errno() : 0;
 		/* The old connection's TIME_WAIT there: this end connects instead. */
-		if (r == -EADDRINUSE && !swapped && !listener_for(c, b->inet_local)) {
+		if (r == -EADDRINUSE && !swapped && !listener_for(c, b->inet.local)) {
 			closep(&own_listener);
 			swapped = true;
 			a = a == f ? other : f;
@@ -418,7 +418,7 @@ again:
 	r = connect_from(b, a, &bfd, &step);
 	if (r < 0)
 		return conn_fail(pid, f, err, errlen, r, step);
-	r = accept_from(lfd, b->inet_local, &afd);
+	r = accept_from(lfd, b->inet.local, &afd);
 	if (r < 0)
 		return conn_fail(pid, f, err, errlen, r, "accepting it");
 	r = finish_options(afd, a);
@@ -443,7 +443,7 @@ again:
 
 /*
  * Connections to other hosts.  Every host restores at the same time, each
- * end as the dump decided (tcp_remote): first every accepting end listens
+ * end as the dump decided (inet.tcp_remote): first every accepting end listens
  * (the program's listener, restored already, or one of ours on its old
  * address), then every connecting end connects -- again and again while
  * the other host is not listening yet -- and what comes in is accepted,
@@ -483,7 +483,7 @@ static int remote_connect_start(struct remote_end *e)
 	set_buffers(fd, e->f);
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
 		return neg_errno();
-	to_len = addr_for_family(e->f->inet_remote, e->f->inet_family, &to);
+	to_len = addr_for_family(e->f->inet.remote, e->f->inet.family, &to);
 	if (connect(fd, (const struct sockaddr *)&to, to_len) < 0 && errno != EINPROGRESS) {
 		/* The old connection's TIME_WAIT, or nobody listening yet: again. */
 		e->timewait = errno == EADDRNOTAVAIL;
@@ -516,7 +516,7 @@ static int remote_connect_end(struct remote_end *e)
 	sl = sizeof(got);
 	if (getsockname(e->fd, (struct sockaddr *)got, &sl) < 0)
 		return neg_errno();
-	if (!addr_match(got, e->f->inet_local, false))
+	if (!addr_match(got, e->f->inet.local, false))
 		return -EADDRINUSE;
 	e->done = true;
 	return 1;
@@ -538,8 +538,8 @@ static int remote_accept(struct remote_end *ends, size_t n, int lfd)
 	for (size_t i = 0; i < n; i++) {
 		struct remote_end *e = &ends[i];
 
-		if (e->done || e->lfd != lfd || !inet_same_endpoint(peer, e->f->inet_remote) ||
-		    !inet_same_endpoint(local, e->f->inet_local))
+		if (e->done || e->lfd != lfd || !inet_same_endpoint(peer, e->f->inet.remote) ||
+		    !inet_same_endpoint(local, e->f->inet.local))
 			continue;
 		e->fd = fd;
 		e->done = true;
@@ -554,7 +554,7 @@ static int remote_listen(const struct computation *c, const struct desc_table *t
 			 struct remote_end *ends, size_t i, int *own, size_t *nr_own)
 {
 	struct remote_end *e = &ends[i];
-	const struct fd_record *l = listener_for(c, e->f->inet_local);
+	const struct fd_record *l = listener_for(c, e->f->inet.local);
 	int fd;
 
 	if (l) {
@@ -563,8 +563,8 @@ static int remote_listen(const struct computation *c, const struct desc_table *t
 	}
 	/* Several connections accepted on one address share our listener there. */
 	for (size_t k = 0; k < i; k++)
-		if (ends[k].f->tcp_remote == TCP_REMOTE_ACCEPTS && ends[k].lfd >= 0 &&
-		    addr_match(ends[k].f->inet_local, e->f->inet_local, false)) {
+		if (ends[k].f->inet.tcp_remote == TCP_REMOTE_ACCEPTS && ends[k].lfd >= 0 &&
+		    addr_match(ends[k].f->inet.local, e->f->inet.local, false)) {
 			e->lfd = ends[k].lfd;
 			return 0;
 		}
@@ -612,20 +612,20 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 			const struct fd_record *f = &c->procs[i].fds[k];
 			bool seen = false;
 
-			if (f->kind != FD_INET || !f->tcp_drained || !f->tcp_remote)
+			if (f->kind != FD_INET || !f->inet.tcp_drained || !f->inet.tcp_remote)
 				continue;
 			for (size_t m = 0; m < n && !seen; m++)
 				seen = ends[m].f->desc_id == f->desc_id;
 			if (seen)
 				continue;
-			if (!family_ok(f) || f->tcp_remote > TCP_REMOTE_MAX)
+			if (!family_ok(f) || f->inet.tcp_remote > TCP_REMOTE_MAX)
 				return conn_fail(c->procs[i].pid, f, err, errlen, -EBADMSG,
 						 "its addresses");
 			ends[n++] = (struct remote_end){ .f = f, .pid = c->procs[i].pid, .lfd = -1,
 							 .fd = -1 };
 		}
 	for (size_t i = 0; i < n && r == 0; i++)
-		if (ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS) {
+		if (ends[i].f->inet.tcp_remote == TCP_REMOTE_ACCEPTS) {
 			r = remote_listen(c, t, ends, i, own, &nr_own);
 			if (r < 0)
 				remote_fail(&ends[i], err, errlen, r, "listening on its old address");
@@ -642,7 +642,7 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 			if (e->done)
 				continue;
 			waiting++;
-			if (e->f->tcp_remote == TCP_REMOTE_ACCEPTS) {
+			if (e->f->inet.tcp_remote == TCP_REMOTE_ACCEPTS) {
 				for (size_t k = 0; k < np && !listed; k++)
 					listed = pfds[k].fd == e->lfd;
 				if (!listed)
@@ -684,7 +684,7 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 					r = remote_fail(&ends[i], err, errlen, -ETIMEDOUT,
 							ends[i].timewait ?
 							"the old connection's TIME_WAIT still holds its address" :
-							ends[i].f->tcp_remote == TCP_REMOTE_ACCEPTS ?
+							ends[i].f->inet.tcp_remote == TCP_REMOTE_ACCEPTS ?
 							"its peer's host did not connect again" :
 							"its peer's host did not take the connection again");
 					break;
@@ -704,13 +704,13 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 
 				if (e->done)
 					continue;
-				if (e->f->tcp_remote == TCP_REMOTE_CONNECTS && e->fd == pfds[k].fd) {
+				if (e->f->inet.tcp_remote == TCP_REMOTE_CONNECTS && e->fd == pfds[k].fd) {
 					r = remote_connect_end(e);
 					if (r < 0)
 						remote_fail(e, err, errlen, r, "connecting");
 					break;
 				}
-				if (e->f->tcp_remote == TCP_REMOTE_ACCEPTS && e->lfd == pfds[k].fd) {
+				if (e->f->inet.tcp_remote == TCP_REMOTE_ACCEPTS && e->lfd == pfds[k].fd) {
 					r = remote_accept(ends, n, e->lfd);
 					if (r < 0)
 						remote_fail(e, err, errlen, r, "accepting it");
@@ -762,7 +762,7 @@ static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 	r = pread_full(src, hdr, sizeof(hdr), 0);
 	if (r < 0)
 		return r;
-	if (hdr[0] != (f->tcp_remote ? 1u : 0u) || (uint64_t)hdr[1] + sizeof(hdr) > f->size ||
+	if (hdr[0] != (f->inet.tcp_remote ? 1u : 0u) || (uint64_t)hdr[1] + sizeof(hdr) > f->size ||
 	    hdr[1] > QUEUE_MAX)
 		return -EBADMSG;
 	*buf = malloc(hdr[1] ? hdr[1] : 1);
@@ -782,11 +782,11 @@ static void grow_sndbuf(int fd, const struct fd_record *f, uint32_t len)
 	int cur = 0;
 	socklen_t sl = sizeof(cur);
 
-	if ((f->sock_buf_lock & SNDBUF_LOCK) ||
+	if ((f->sock.buf_lock & SNDBUF_LOCK) ||
 	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &sl) < 0 || (uint64_t)cur >= 2ull * len)
 		return;
 	set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)MIN(len, (uint32_t)INT32_MAX / 2));
-	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock_buf_lock);
+	set_int(fd, SOL_SOCKET, SO_BUF_LOCK, (int)f->sock.buf_lock);
 }
 
 /* Into the receive queue of the peer, through our end: nothing reads it yet. */
@@ -811,10 +811,10 @@ int tcpdrain_refill(const struct computation *c, const struct desc_table *t, cha
 			int r, sfd;
 
 			/* A closed peer's part was played at connect time. */
-			if (f->kind != FD_INET || !f->tcp_drained || !f->content || f->tcp_peer_gone)
+			if (f->kind != FD_INET || !f->inet.tcp_drained || !f->content || f->inet.tcp_peer_gone)
 				continue;
 			/* The peer on another host: what it had not read goes from here. */
-			peer = f->tcp_remote ? f : fd_record_tcp_peer(c, f);
+			peer = f->inet.tcp_remote ? f : fd_record_tcp_peer(c, f);
 			sfd = peer ? descs_lookup(t, peer->desc_id) : -1;
 			r = sfd < 0 ? -ENOENT : read_queue(f, &buf, &len);
 			if (r == 0)
@@ -830,13 +830,13 @@ int tcpdrain_refill(const struct computation *c, const struct desc_table *t, cha
 			const struct fd_record *f = &c->procs[i].fds[k];
 			int fd;
 
-			if (f->kind != FD_INET || !f->tcp_drained ||
+			if (f->kind != FD_INET || !f->inet.tcp_drained ||
 			    (fd = descs_lookup(t, f->desc_id)) < 0)
 				continue;
-			if (f->tcp_shut_wr && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
+			if (f->inet.tcp_shut_wr && shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
 				return conn_fail(c->procs[i].pid, f, err, errlen, neg_errno(),
 						 "shutdown(SHUT_WR)");
-			if (f->tcp_cork)
+			if (f->inet.tcp_cork)
 				set_int(fd, IPPROTO_TCP, TCP_CORK, 1);
 		}
 	return 0;

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "proto/model.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 
 /*
  * Both ends of the drained connection f (of process pid) is one end of,
@@ -40,7 +40,7 @@ struct tcpdrain_made {
 };
 
 /*
- * Every drained connection whose peer is on another host (tcp_remote),
+ * Every drained connection whose peer is on another host (inet.tcp_remote),
  * made again with that host's restore, which runs at the same time: *out
  * (malloc'd) holds one socket per description.  The program's listeners
  * are in t already.

@@ -8,7 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/tty.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -28,7 +28,7 @@ static const struct fd_record *pty_record(const struct computation *c, uint32_t 
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind != FD_TTY || f->tty_kind != TTY_MASTER || f->tty_index != index)
+			if (f->kind != FD_TTY || f->tty.kind != TTY_MASTER || f->tty.index != index)
 				continue;
 			if (!with_content || f->content)
 				return f;
@@ -75,8 +75,8 @@ static int make_pty(const struct fd_record *m)
 	_cleanup_close_ int master = -1, slave = -1;
 	struct pty_queues q;
 	struct termios tio;
-	struct winsize ws = { (unsigned short)m->tty_rows, (unsigned short)m->tty_cols,
-			      (unsigned short)m->tty_xpixel, (unsigned short)m->tty_ypixel };
+	struct winsize ws = { (unsigned short)m->tty.rows, (unsigned short)m->tty.cols,
+			      (unsigned short)m->tty.xpixel, (unsigned short)m->tty.ypixel };
 	int zero = 0, one = 1, r;
 
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -87,8 +87,8 @@ static int make_pty(const struct fd_record *m)
 	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		return neg_errno();
-	if (m->tty_termios_len == sizeof(tio)) {
-		memcpy(&tio, m->tty_termios, sizeof(tio));
+	if (m->tty.termios_len == sizeof(tio)) {
+		memcpy(&tio, m->tty.termios, sizeof(tio));
 		if (tcsetattr(slave, TCSANOW, &tio) < 0)
 			return neg_errno();
 	} else if (tcgetattr(slave, &tio) < 0) {
@@ -96,7 +96,7 @@ static int make_pty(const struct fd_record *m)
 	}
 	if (ioctl(master, TIOCSWINSZ, &ws) < 0)
 		return neg_errno();
-	if (m->tty_packet && ioctl(master, TIOCPKT, &one) < 0)
+	if (m->tty.packet && ioctl(master, TIOCPKT, &one) < 0)
 		return neg_errno();
 	r = read_queues(m, &q);
 	if (r == 0)
@@ -145,7 +145,7 @@ int tty_open(const struct computation *c, const struct fd_record *f, struct tty_
 {
 	int master, fd;
 
-	switch (f->tty_kind) {
+	switch (f->tty.kind) {
 	case TTY_TERMINAL:
 		fd = our_terminal();
 		if (fd >= 0)
@@ -156,10 +156,10 @@ int tty_open(const struct computation *c, const struct fd_record *f, struct tty_
 		return fd < 0 ? (errno == ENXIO ? -ENOTTY : neg_errno()) : fd;
 	case TTY_MASTER:
 	case TTY_SLAVE:
-		master = pty_master(c, f->tty_index, ts);
+		master = pty_master(c, f->tty.index, ts);
 		if (master < 0)
 			return master;
-		if (f->tty_kind == TTY_MASTER)
+		if (f->tty.kind == TTY_MASTER)
 			fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
 		else
 			fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -176,7 +176,7 @@ void tty_state_finish(const struct computation *c, struct tty_state *ts)
 	for (size_t i = 0; i < ts->n; i++) {
 		const struct fd_record *m = pty_record(c, ts->v[i].index, false);
 
-		if (m && m->tty_locked && ioctl(ts->v[i].master, TIOCSPTLCK, &one) < 0)
+		if (m && m->tty.locked && ioctl(ts->v[i].master, TIOCSPTLCK, &one) < 0)
 			log_warn("pty %u: locking it again: %m", ts->v[i].index);
 	}
 }
@@ -206,12 +206,12 @@ static int pty_slave_here(const struct computation *c, const struct desc_table *
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind != FD_TTY || f->tty_index != index ||
+			if (f->kind != FD_TTY || f->tty.index != index ||
 			    (fd = descs_lookup(t, f->desc_id)) < 0)
 				continue;
-			if (f->tty_kind == TTY_SLAVE)
+			if (f->tty.kind == TTY_SLAVE)
 				return fcntl(fd, F_DUPFD_CLOEXEC, 0);
-			if (f->tty_kind == TTY_MASTER && !m)
+			if (f->tty.kind == TTY_MASTER && !m)
 				m = f;
 		}
 	/* No process holds the slave open: through the master. */
@@ -246,11 +246,11 @@ void tty_join_process(const struct computation *c, const struct desc_table *t,
 			const struct fd_record *f = &c->procs[i].fds[k];
 			int fd;
 
-			if (f->kind != FD_TTY || f->tty_kind != TTY_MASTER || f->tty_fg_pgrp != p->pid)
+			if (f->kind != FD_TTY || f->tty.kind != TTY_MASTER || f->tty.fg_pgrp != p->pid)
 				continue;
-			fd = pty_slave_here(c, t, f->tty_index);
+			fd = pty_slave_here(c, t, f->tty.index);
 			if (fd >= 0 && tcsetpgrp(fd, p->pid) < 0)
-				log_warn("pid %d: foreground of pty %u: %m", p->pid, f->tty_index);
+				log_warn("pid %d: foreground of pty %u: %m", p->pid, f->tty.index);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -266,10 +266,10 @@ static const struct fd_record *terminal_record(const struct computation *c)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (!((f->kind == FD_TTY && f->tty_kind == TTY_TERMINAL) ||
-			      (f->kind == FD_STDIO && f->tty_termios_len)))
+			if (!((f->kind == FD_TTY && f->tty.kind == TTY_TERMINAL) ||
+			      (f->kind == FD_STDIO && f->tty.termios_len)))
 				continue;
-			if (f->tty_fg_pgrp)
+			if (f->tty.fg_pgrp)
 				return f;
 			any = any ? any : f;
 		}
@@ -281,8 +281,8 @@ static bool on_terminal(const struct process_record *p)
 	for (size_t k = 0; k < p->nr_fds; k++) {
 		const struct fd_record *f = &p->fds[k];
 
-		if ((f->kind == FD_TTY && f->tty_kind == TTY_TERMINAL) ||
-		    (f->kind == FD_STDIO && f->tty_termios_len))
+		if ((f->kind == FD_TTY && f->tty.kind == TTY_TERMINAL) ||
+		    (f->kind == FD_STDIO && f->tty.termios_len))
 			return true;
 	}
 	return false;
@@ -309,13 +309,13 @@ int terminal_lease_take(struct terminal_lease *tl, const struct computation *c,
 	sigemptyset(&ttou);
 	sigaddset(&ttou, SIGTTOU);
 	sigprocmask(SIG_BLOCK, &ttou, &old);
-	if (f->tty_termios_len == sizeof(tio)) {
-		memcpy(&tio, f->tty_termios, sizeof(tio));
+	if (f->tty.termios_len == sizeof(tio)) {
+		memcpy(&tio, f->tty.termios, sizeof(tio));
 		if (tcsetattr(tl->fd, TCSANOW, &tio) < 0)
 			r = neg_errno();
 	}
-	if (r == 0 && f->tty_fg_pgrp) {
-		tl->fg_pgrp = outer_pid(f->tty_fg_pgrp, arg);
+	if (r == 0 && f->tty.fg_pgrp) {
+		tl->fg_pgrp = outer_pid(f->tty.fg_pgrp, arg);
 		if (tl->fg_pgrp > 0 && tcsetpgrp(tl->fd, tl->fg_pgrp) < 0)
 			r = neg_errno();
 	}

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "proto/sockq.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/udp.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -257,7 +257,7 @@ static int sender_socket(const struct raw_sockets *raw, const struct sockaddr_st
 			socklen_t gl = sizeof(got);
 			int fd;
 
-			if (f->kind != FD_INET || f->sock_type != SOCK_DGRAM)
+			if (f->kind != FD_INET || f->sock.type != SOCK_DGRAM)
 				continue;
 			fd = descs_lookup(raw->t, f->desc_id);
 			if (fd >= 0 && getsockname(fd, (struct sockaddr *)&got, &gl) == 0 &&
@@ -384,7 +384,7 @@ int udp_refill_queues(const struct computation *c, const struct desc_table *t, c
 			bool first = true;
 			int fd;
 
-			if (f->kind != FD_INET || f->sock_type != SOCK_DGRAM || !f->sock_queue_from ||
+			if (f->kind != FD_INET || f->sock.type != SOCK_DGRAM || !f->sock.queue_from ||
 			    !f->content || !f->size)
 				continue;
 			/* Each socket once, however many fds it has. */

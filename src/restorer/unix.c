@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "proto/sockq.h"
-#include "restorer/fds.h"
+#include "restorer/fdtable.h"
 #include "restorer/unix.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -37,7 +37,7 @@ static const struct fd_record *socket_record(const struct computation *c, uint64
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind != FD_UNIX || o->sock_ino != ino)
+			if (o->kind != FD_UNIX || o->sock.ino != ino)
 				continue;
 			if (o->content)
 				return o;
@@ -48,8 +48,8 @@ static const struct fd_record *socket_record(const struct computation *c, uint64
 
 static bool same_name(const struct fd_record *a, const struct fd_record *b)
 {
-	return a->sock_name_len && a->sock_name_len == b->sock_name_len &&
-	       !memcmp(a->sock_name, b->sock_name, a->sock_name_len);
+	return a->sock.name_len && a->sock.name_len == b->sock.name_len &&
+	       !memcmp(a->sock.name, b->sock.name, a->sock.name_len);
 }
 
 /* The listener whose address an accepted socket f carries. */
@@ -60,8 +60,8 @@ static const struct fd_record *listener_of(const struct computation *c,
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_UNIX && o->sock_state == TCP_LISTEN &&
-			    o->sock_type == f->sock_type && same_name(o, f))
+			if (o->kind == FD_UNIX && o->sock.state == TCP_LISTEN &&
+			    o->sock.type == f->sock.type && same_name(o, f))
 				return o;
 		}
 	return NULL;
@@ -73,11 +73,11 @@ static const struct fd_record *pending_in(const struct computation *c, uint64_t 
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
-			const uint64_t *v = (const uint64_t *)o->sock_pending;
+			const uint64_t *v = (const uint64_t *)o->sock.pending;
 
 			if (o->kind != FD_UNIX)
 				continue;
-			for (size_t j = 0; j < o->sock_pending_len / sizeof(*v); j++)
+			for (size_t j = 0; j < o->sock.pending_len / sizeof(*v); j++)
 				if (v[j] == ino)
 					return o;
 		}
@@ -90,14 +90,14 @@ int unix_pass(const struct computation *c, const struct fd_record *f)
 
 	if (f->kind != FD_UNIX)
 		return 1;
-	if (f->sock_state == TCP_LISTEN || (!f->peer_ino && f->sock_name_len))
+	if (f->sock.state == TCP_LISTEN || (!f->sock.peer_ino && f->sock.name_len))
 		return 0;
-	if (pending_in(c, f->sock_ino))
+	if (pending_in(c, f->sock.ino))
 		return 2;
-	if (!f->peer_ino)
+	if (!f->sock.peer_ino)
 		return 1;
-	p = socket_record(c, f->peer_ino);
-	return p && p->peer_ino != f->sock_ino ? 2 : 1;
+	p = socket_record(c, f->sock.peer_ino);
+	return p && p->sock.peer_ino != f->sock.ino ? 2 : 1;
 }
 
 static socklen_t make_addr(const uint8_t *name, uint32_t len, struct sockaddr_un *sun)
@@ -113,17 +113,17 @@ static void socket_options(const struct fd_record *f, int fd)
 {
 	int v;
 
-	if (f->sock_passcred) {
+	if (f->sock.passcred) {
 		v = 1;
 		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v));
 	}
 	/* The kernel doubles what it is given: give back half of what it said. */
-	if (f->sock_sndbuf) {
-		v = f->sock_sndbuf / 2;
+	if (f->sock.sndbuf) {
+		v = f->sock.sndbuf / 2;
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 	}
-	if (f->sock_rcvbuf) {
-		v = f->sock_rcvbuf / 2;
+	if (f->sock.rcvbuf) {
+		v = f->sock.rcvbuf / 2;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 	}
 }
@@ -133,8 +133,8 @@ static int name_path(const struct fd_record *f, char *path, size_t len)
 {
 	char name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = "";
 
-	memcpy(name, f->sock_name, MIN((size_t)f->sock_name_len, sizeof(name) - 1));
-	if ((size_t)snprintf(path, len, "%s%s%s", name[0] == '/' ? "" : f->sock_dir ? f->sock_dir : ".",
+	memcpy(name, f->sock.name, MIN((size_t)f->sock.name_len, sizeof(name) - 1));
+	if ((size_t)snprintf(path, len, "%s%s%s", name[0] == '/' ? "" : f->sock.dir ? f->sock.dir : ".",
 			     name[0] == '/' ? "" : "/", name) >= len)
 		return -ENAMETOOLONG;
 	return 0;
@@ -146,10 +146,10 @@ static int reach_addr(const struct fd_record *f, struct sockaddr_un *sun, sockle
 	char path[PATH_MAX + 128];
 	int r;
 
-	if (!f->sock_name_len)
+	if (!f->sock.name_len)
 		return -EDESTADDRREQ;
-	if (!f->sock_name[0] || f->sock_name[0] == '/') {
-		*sl = make_addr(f->sock_name, f->sock_name_len, sun);
+	if (!f->sock.name[0] || f->sock.name[0] == '/') {
+		*sl = make_addr(f->sock.name, f->sock.name_len, sun);
 		return 0;
 	}
 	r = name_path(f, path, sizeof(path));
@@ -169,22 +169,22 @@ static int bind_name(int fd, const struct fd_record *f)
 {
 	char path[PATH_MAX + 128];
 	struct sockaddr_un sun;
-	socklen_t sl = make_addr(f->sock_name, f->sock_name_len, &sun);
+	socklen_t sl = make_addr(f->sock.name, f->sock.name_len, &sun);
 	_cleanup_close_ int cwd = -1;
 	struct stat st;
 	int r = 0;
 
-	if (!f->sock_name[0])
+	if (!f->sock.name[0])
 		return bind(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
 	r = name_path(f, path, sizeof(path));
 	if (r < 0)
 		return r;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
-	if (f->sock_name[0] != '/') {
+	if (f->sock.name[0] != '/') {
 		/* A relative name is bound as it was, from its directory. */
 		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (cwd < 0 || chdir(f->sock_dir ? f->sock_dir : ".") < 0)
+		if (cwd < 0 || chdir(f->sock.dir ? f->sock.dir : ".") < 0)
 			return neg_errno();
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sl) < 0)
@@ -193,9 +193,9 @@ static int bind_name(int fd, const struct fd_record *f)
 		r = neg_errno();
 	if (r < 0)
 		return r;
-	if (f->sock_file_mode && chmod(path, f->sock_file_mode) < 0)
+	if (f->sock.file_mode && chmod(path, f->sock.file_mode) < 0)
 		log_warn("unix socket %s: chmod: %m", path);
-	if (f->sock_unlinked)
+	if (f->sock.unlinked)
 		unlink(path);
 	return 0;
 }
@@ -276,7 +276,7 @@ static int send_to_name(const struct sockq_msg *m, void *arg)
  */
 static bool refill_deferred(const struct fd_record *to)
 {
-	return to->sock_queue_from || to->sock_queue_fds;
+	return to->sock.queue_from || to->sock.queue_fds;
 }
 
 static int refill_from_peer(const struct fd_record *to, int from)
@@ -297,7 +297,7 @@ static int refill_by_name(const struct fd_record *to)
 	r = reach_addr(to, &st.sun, &st.sl);
 	if (r < 0)
 		return r == -EDESTADDRREQ ? -EOPNOTSUPP : r;
-	st.fd = socket(AF_UNIX, (int)to->sock_type | SOCK_CLOEXEC, 0);
+	st.fd = socket(AF_UNIX, (int)to->sock.type | SOCK_CLOEXEC, 0);
 	if (st.fd < 0)
 		return neg_errno();
 	r = for_each_message(to, send_to_name, &st);
@@ -354,15 +354,15 @@ static int held_peer(const struct unix_state *us, uint64_t ino)
 /* A socket, bound if it was, its queue refilled: not connected yet. */
 static int open_bound(const struct fd_record *f)
 {
-	_cleanup_close_ int fd = socket(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd = socket(AF_UNIX, (int)f->sock.type | SOCK_CLOEXEC, 0);
 	int r;
 
 	if (fd < 0)
 		return neg_errno();
 	socket_options(f, fd);
-	if (f->sock_name_len && (r = bind_name(fd, f)) < 0)
+	if (f->sock.name_len && (r = bind_name(fd, f)) < 0)
 		return r;
-	if (f->sock_type == SOCK_DGRAM && (r = refill_by_name(f)) < 0)
+	if (f->sock.type == SOCK_DGRAM && (r = refill_by_name(f)) < 0)
 		return r;
 	return TAKE_FD(fd);
 }
@@ -385,7 +385,7 @@ static int open_listener(const struct fd_record *f)
 
 	if (fd < 0)
 		return fd;
-	if (listen(fd, f->sock_backlog ? (int)f->sock_backlog : SOMAXCONN) < 0)
+	if (listen(fd, f->sock.backlog ? (int)f->sock.backlog : SOMAXCONN) < 0)
 		return neg_errno();
 	return TAKE_FD(fd);
 }
@@ -402,7 +402,7 @@ static int open_connected_to(const struct fd_record *f, const struct fd_record *
 		r = connect_to(fd, to);
 	} else {
 		struct sockaddr_un sun;
-		socklen_t sl = make_addr(f->peer_name, f->peer_name_len, &sun);
+		socklen_t sl = make_addr(f->sock.peer_name, f->sock.peer_name_len, &sun);
 
 		r = connect(fd, (struct sockaddr *)&sun, sl) < 0 ? neg_errno() : 0;
 	}
@@ -422,7 +422,7 @@ static int make_pair(const struct computation *c, const struct desc_table *t,
 	int srv = -1, r;
 
 	fd[0] = fd[1] = -1;
-	if (e[0]->sock_type != SOCK_DGRAM) {
+	if (e[0]->sock.type != SOCK_DGRAM) {
 		for (int i = 0; i < 2 && !l; i++)
 			if ((l = listener_of(c, e[i])) && descs_lookup(t, l->desc_id) >= 0)
 				srv = i;
@@ -432,10 +432,10 @@ static int make_pair(const struct computation *c, const struct desc_table *t,
 	if (l) {
 		int cl = 1 - srv, lfd = descs_lookup(t, l->desc_id), fl;
 
-		fd[cl] = socket(AF_UNIX, (int)e[cl]->sock_type | SOCK_CLOEXEC, 0);
+		fd[cl] = socket(AF_UNIX, (int)e[cl]->sock.type | SOCK_CLOEXEC, 0);
 		if (fd[cl] < 0)
 			return neg_errno();
-		if (e[cl]->sock_name_len && !same_name(e[cl], l) && (r = bind_name(fd[cl], e[cl])) < 0)
+		if (e[cl]->sock.name_len && !same_name(e[cl], l) && (r = bind_name(fd[cl], e[cl])) < 0)
 			return r;
 		if ((r = connect_to(fd[cl], l)) < 0)
 			return r;
@@ -447,10 +447,10 @@ static int make_pair(const struct computation *c, const struct desc_table *t,
 		if (r < 0)
 			return r;
 	} else {
-		if (socketpair(AF_UNIX, (int)e[0]->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
+		if (socketpair(AF_UNIX, (int)e[0]->sock.type | SOCK_CLOEXEC, 0, fd) < 0)
 			return neg_errno();
-		for (int i = 0; i < 2 && e[0]->sock_type == SOCK_DGRAM; i++)
-			if (e[i]->sock_name_len && (r = bind_name(fd[i], e[i])) < 0)
+		for (int i = 0; i < 2 && e[0]->sock.type == SOCK_DGRAM; i++)
+			if (e[i]->sock.name_len && (r = bind_name(fd[i], e[i])) < 0)
 				return r;
 	}
 	for (int i = 0; i < 2; i++)
@@ -464,7 +464,7 @@ static int make_pair(const struct computation *c, const struct desc_table *t,
 static int open_pair(const struct computation *c, const struct desc_table *t,
 		     const struct fd_record *f, const struct fd_record *p, struct unix_state *us)
 {
-	const struct fd_record *e[2] = { socket_record(c, f->sock_ino), p };
+	const struct fd_record *e[2] = { socket_record(c, f->sock.ino), p };
 	int fd[2], r;
 
 	r = make_pair(c, t, e, fd);
@@ -473,7 +473,7 @@ static int open_pair(const struct computation *c, const struct desc_table *t,
 		closep(&fd[1]);
 		return r;
 	}
-	r = remember(us, p->sock_ino, fd[1]);
+	r = remember(us, p->sock.ino, fd[1]);
 	if (r < 0) {
 		close(fd[0]);
 		return r;
@@ -551,11 +551,11 @@ static int open_widowed(const struct fd_record *f, struct unix_state *us)
 {
 	int fd[2], r;
 
-	if (socketpair(AF_UNIX, (int)f->sock_type | SOCK_CLOEXEC, 0, fd) < 0)
+	if (socketpair(AF_UNIX, (int)f->sock.type | SOCK_CLOEXEC, 0, fd) < 0)
 		return neg_errno();
 	socket_options(f, fd[0]);
 	if (refill_deferred(f) && f->size) {
-		r = hold(us, f->sock_ino, fd[1]);
+		r = hold(us, f->sock.ino, fd[1]);
 		if (r < 0)
 			close(fd[0]);
 		return r < 0 ? r : fd[0];
@@ -577,17 +577,17 @@ static int open_widowed(const struct fd_record *f, struct unix_state *us)
 static int open_pending(const struct computation *c, const struct desc_table *t,
 			const struct fd_record *l, struct unix_state *us)
 {
-	const uint64_t *v = (const uint64_t *)l->sock_pending;
+	const uint64_t *v = (const uint64_t *)l->sock.pending;
 
 	if (descs_lookup(t, l->desc_id) < 0)
 		return -ENOTCONN;
-	for (size_t j = 0; j < l->sock_pending_len / sizeof(*v); j++) {
+	for (size_t j = 0; j < l->sock.pending_len / sizeof(*v); j++) {
 		const struct fd_record *cl = NULL;
 		int fd, r;
 
 		if (v[j])
 			cl = socket_record(c, v[j]);
-		fd = cl ? open_bound(cl) : socket(AF_UNIX, (int)l->sock_type | SOCK_CLOEXEC, 0);
+		fd = cl ? open_bound(cl) : socket(AF_UNIX, (int)l->sock.type | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return cl ? fd : neg_errno();
 		/* Never wait here: a full backlog is an error, not a hang. */
@@ -600,7 +600,7 @@ static int open_pending(const struct computation *c, const struct desc_table *t,
 				return r;
 			continue;
 		}
-		r = remember(us, cl->sock_ino, fd);
+		r = remember(us, cl->sock.ino, fd);
 		if (r < 0)
 			return r;
 	}
@@ -611,31 +611,31 @@ int unix_open(const struct computation *c, const struct desc_table *t,
 	      const struct fd_record *f, struct unix_state *us)
 {
 	const struct fd_record *p, *l;
-	int fd = take(us, f->sock_ino), r;
+	int fd = take(us, f->sock.ino), r;
 
 	if (fd >= 0)
 		return fd;
-	if (f->sock_state == TCP_LISTEN)
+	if (f->sock.state == TCP_LISTEN)
 		return open_listener(f);
-	l = pending_in(c, f->sock_ino);
+	l = pending_in(c, f->sock.ino);
 	if (l) {
 		r = open_pending(c, t, l, us);
 		if (r < 0)
 			return r;
-		fd = take(us, f->sock_ino);
+		fd = take(us, f->sock.ino);
 		return fd >= 0 ? fd : -ENOTCONN;
 	}
-	if (!f->peer_ino) {
-		if (f->sock_state == TCP_ESTABLISHED && f->sock_type != SOCK_DGRAM)
+	if (!f->sock.peer_ino) {
+		if (f->sock.state == TCP_ESTABLISHED && f->sock.type != SOCK_DGRAM)
 			return open_widowed(f, us);
 		return open_bound(f);
 	}
-	p = socket_record(c, f->peer_ino);
-	if (p && p->peer_ino == f->sock_ino)
+	p = socket_record(c, f->sock.peer_ino);
+	if (p && p->sock.peer_ino == f->sock.ino)
 		return open_pair(c, t, f, p, us);
 	if (p)
 		return open_connected_to(f, p);
-	if (f->peer_name_len)
+	if (f->sock.peer_name_len)
 		return open_connected_to(f, NULL);
 	return -ENOTCONN;
 }
@@ -648,8 +648,8 @@ static const struct fd_record *named_socket(const struct computation *c, const u
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *o = &c->procs[i].fds[k];
 
-			if (o->kind == FD_UNIX && o->sock_type == type && o->sock_state != TCP_LISTEN &&
-			    o->sock_name_len == len && !memcmp(o->sock_name, name, len))
+			if (o->kind == FD_UNIX && o->sock.type == type && o->sock.state != TCP_LISTEN &&
+			    o->sock.name_len == len && !memcmp(o->sock.name, name, len))
 				return o;
 		}
 	return NULL;
@@ -657,7 +657,7 @@ static const struct fd_record *named_socket(const struct computation *c, const u
 
 static bool sent_by(const struct sockq_msg *m, const struct fd_record *s)
 {
-	return m->from_len == s->sock_name_len && (!m->from_len || !memcmp(m->from, s->sock_name,
+	return m->from_len == s->sock.name_len && (!m->from_len || !memcmp(m->from, s->sock.name,
 									    m->from_len));
 }
 
@@ -725,7 +725,7 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 		d->widowed_named = true;
 		return send_message(d->peer_fd, m, fds, m->nr_fds, NULL, 0);
 	}
-	if (d->peer_fd >= 0 && (d->to->sock_type != SOCK_DGRAM || sent_by(m, d->peer)))
+	if (d->peer_fd >= 0 && (d->to->sock.type != SOCK_DGRAM || sent_by(m, d->peer)))
 		return send_message(d->peer_fd, m, fds, m->nr_fds, NULL, 0);
 	if (!d->dst.sl) {
 		snprintf(d->err, d->errlen, "a datagram from %s%.*s: the socket has no name to send it to",
@@ -735,17 +735,17 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 	}
 	if (!m->from_len) {
 		if (d->unbound < 0)
-			d->unbound = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+			d->unbound = socket(AF_UNIX, (int)d->to->sock.type | SOCK_CLOEXEC, 0);
 		if (d->unbound < 0)
 			return neg_errno();
 		return send_message(d->unbound, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
 	}
-	s = named_socket(d->c, m->from, m->from_len, d->to->sock_type);
+	s = named_socket(d->c, m->from, m->from_len, d->to->sock.type);
 	fd = s ? descs_lookup(d->t, s->desc_id) : -1;
 	if (fd >= 0)
 		return send_message(fd, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
 	/* Its sender is gone or outside: a socket of ours takes its name for a moment. */
-	fd = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, (int)d->to->sock.type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return neg_errno();
 	r = bind_sender(fd, m->from, m->from_len, &sn);
@@ -755,7 +755,7 @@ static int refill_one(const struct sockq_msg *m, void *arg)
 			 (int)m->from_len, (const char *)m->from);
 		close(fd);
 		if (d->unbound < 0)
-			d->unbound = socket(AF_UNIX, (int)d->to->sock_type | SOCK_CLOEXEC, 0);
+			d->unbound = socket(AF_UNIX, (int)d->to->sock.type | SOCK_CLOEXEC, 0);
 		if (d->unbound < 0)
 			return neg_errno();
 		return send_message(d->unbound, m, fds, m->nr_fds, &d->dst.sun, d->dst.sl);
@@ -787,19 +787,19 @@ int unix_refill_deferred(const struct computation *c, const struct desc_table *t
 			int r;
 
 			if (f->kind != FD_UNIX || !refill_deferred(f) || !f->size ||
-			    socket_record(c, f->sock_ino) != f)
+			    socket_record(c, f->sock.ino) != f)
 				continue;	/* nothing waits, or a repeat of the socket */
-			if (!f->peer_ino && f->sock_state == TCP_ESTABLISHED &&
-			    f->sock_type != SOCK_DGRAM) {
+			if (!f->sock.peer_ino && f->sock.state == TCP_ESTABLISHED &&
+			    f->sock.type != SOCK_DGRAM) {
 				d.widowed = true;
-				d.peer_fd = held_peer(us, f->sock_ino);
+				d.peer_fd = held_peer(us, f->sock.ino);
 				if (d.peer_fd < 0)
 					continue;
-			} else if (f->peer_ino && (d.peer = socket_record(c, f->peer_ino)) &&
-				   d.peer->peer_ino == f->sock_ino) {
+			} else if (f->sock.peer_ino && (d.peer = socket_record(c, f->sock.peer_ino)) &&
+				   d.peer->sock.peer_ino == f->sock.ino) {
 				d.peer_fd = descs_lookup(t, d.peer->desc_id);
 			}
-			if (f->sock_name_len && reach_addr(f, &d.dst.sun, &d.dst.sl) < 0)
+			if (f->sock.name_len && reach_addr(f, &d.dst.sun, &d.dst.sl) < 0)
 				d.dst.sl = 0;
 			err[0] = '\0';
 			r = for_each_message(f, refill_one, &d);

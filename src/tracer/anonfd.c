@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Collectors of the anon-inode fds whose whole state fdinfo shows: eventfd,
- * signalfd, timerfd and epoll.  Nothing of the program is touched.
+ * signalfd, timerfd and epoll; and inotify, whose watches are found by
+ * their inode.  Nothing of the program is touched.
  */
 #include <errno.h>
 #include <sys/inotify.h>
@@ -31,8 +32,8 @@ static int collect_epoll(struct collect_ctx *cx, struct fd_record *f, const char
 
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: epoll interest list", f->fd);
-	f->epoll_watches = (uint8_t *)w;
-	f->epoll_watches_len = n * sizeof(*w);
+	f->epoll.watches = (uint8_t *)w;
+	f->epoll.watches_len = n * sizeof(*w);
 	return 0;
 }
 
@@ -263,60 +264,72 @@ static int collect_inotify(struct collect_ctx *cx, struct fd_record *f, const ch
 		tlv_buf_free(&b);
 		return b.err;
 	}
-	f->inotify_watches = b.data;
-	f->inotify_watches_len = b.len;
+	f->inotify.watches = b.data;
+	f->inotify.watches_len = b.len;
 	return 0;
 }
+
+static int collect_eventfd(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
+{
+	uint64_t v;
+
+	if (parse_status_u64(fdinfo, "eventfd-count", 16, &f->eventfd.count) < 0)
+		return collect_fail(cx, -EINVAL, "fd %d: eventfd-count", f->fd);
+	if (parse_status_u64(fdinfo, "eventfd-semaphore", 10, &v) == 0)
+		f->eventfd.semaphore = v;
+	return 0;
+}
+
+static int collect_signalfd(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
+{
+	if (parse_status_u64(fdinfo, "sigmask", 16, &f->signalfd.mask) < 0)
+		return collect_fail(cx, -EINVAL, "fd %d: signalfd mask", f->fd);
+	return 0;
+}
+
+static int collect_timerfd(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo)
+{
+	struct timerfd_info ti;
+	int r = parse_timerfd_fdinfo(fdinfo, &ti);
+
+	if (r < 0)
+		return collect_fail(cx, r, "fd %d: timerfd", f->fd);
+	f->timerfd.clock = ti.clockid;
+	f->timerfd.flags = ti.settime_flags;
+	f->timerfd.ticks = ti.ticks;
+	f->timerfd.value_ns = ti.value_ns;
+	f->timerfd.interval_ns = ti.interval_ns;
+	/*
+	 * A periodic timer that expired and was not read yet is idle
+	 * until the read re-arms it, and shows no time left: restored
+	 * so, it would stay disarmed.  Arm it one period ahead.
+	 */
+	if (!f->timerfd.value_ns && f->timerfd.ticks)
+		f->timerfd.value_ns = f->timerfd.interval_ns;
+	return 0;
+}
+
+/* The anon-inode kinds, by the target of their /proc/PID/fd link. */
+static const struct anon_kind {
+	const char *link;
+	uint32_t kind;	/* enum fd_kind */
+	int (*collect)(struct collect_ctx *cx, struct fd_record *f, const char *fdinfo);
+} anon_kinds[] = {
+	{ "anon_inode:[eventfd]", FD_EVENTFD, collect_eventfd },
+	{ "anon_inode:[signalfd]", FD_SIGNALFD, collect_signalfd },
+	{ "anon_inode:[timerfd]", FD_TIMERFD, collect_timerfd },
+	{ "anon_inode:inotify", FD_INOTIFY, collect_inotify },
+	{ "anon_inode:[eventpoll]", FD_EPOLL, collect_epoll },
+};
 
 int collect_anon_fd(struct collect_ctx *cx, struct fd_record *f, const char *link,
 		    const char *fdinfo)
 {
-	uint64_t v;
-	int r;
-
-	if (!strcmp(link, "anon_inode:[eventfd]")) {
-		f->kind = FD_EVENTFD;
-		if (parse_status_u64(fdinfo, "eventfd-count", 16, &f->eventfd_count) < 0)
-			return collect_fail(cx, -EINVAL, "fd %d: eventfd-count", f->fd);
-		if (parse_status_u64(fdinfo, "eventfd-semaphore", 10, &v) == 0)
-			f->eventfd_semaphore = v;
-		return 0;
-	}
-	if (!strcmp(link, "anon_inode:[signalfd]")) {
-		f->kind = FD_SIGNALFD;
-		if (parse_status_u64(fdinfo, "sigmask", 16, &f->signalfd_mask) < 0)
-			return collect_fail(cx, -EINVAL, "fd %d: signalfd mask", f->fd);
-		return 0;
-	}
-	if (!strcmp(link, "anon_inode:[timerfd]")) {
-		struct timerfd_info ti;
-
-		f->kind = FD_TIMERFD;
-		r = parse_timerfd_fdinfo(fdinfo, &ti);
-		if (r < 0)
-			return collect_fail(cx, r, "fd %d: timerfd", f->fd);
-		f->timerfd_clock = ti.clockid;
-		f->timerfd_flags = ti.settime_flags;
-		f->timerfd_ticks = ti.ticks;
-		f->timerfd_value_ns = ti.value_ns;
-		f->timerfd_interval_ns = ti.interval_ns;
-		/*
-		 * A periodic timer that expired and was not read yet is idle
-		 * until the read re-arms it, and shows no time left: restored
-		 * so, it would stay disarmed.  Arm it one period ahead.
-		 */
-		if (!f->timerfd_value_ns && f->timerfd_ticks)
-			f->timerfd_value_ns = f->timerfd_interval_ns;
-		return 0;
-	}
-	if (!strcmp(link, "anon_inode:inotify")) {
-		f->kind = FD_INOTIFY;
-		return collect_inotify(cx, f, fdinfo);
-	}
-	if (!strcmp(link, "anon_inode:[eventpoll]")) {
-		f->kind = FD_EPOLL;
-		return collect_epoll(cx, f, fdinfo);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(anon_kinds); i++)
+		if (!strcmp(link, anon_kinds[i].link)) {
+			f->kind = anon_kinds[i].kind;
+			return anon_kinds[i].collect(cx, f, fdinfo);
+		}
 	return collect_refuse(cx, "a kind of fd trace-ckpt cannot save yet (it keeps eventfd, "
 			      "signalfd, timerfd, inotify and epoll); " CLOSE_IT, "fd %d: %s", f->fd,
 			      link);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proto/ctlmsg.h"
+#include "proto/fdkind.h"
 #include "proto/image.h"
 #include "proto/imagekey.h"
 #include "tracer/collect.h"
@@ -345,25 +346,15 @@ static const char *incr_note(const struct dump_result *res, char *note, size_t l
 	return note;
 }
 
-static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
+/*
+ * Before anything stops: the image directory, the computation seized (not
+ * stopped), what a dump would refuse whatever it found, the image key and
+ * the previous image.  On failure nothing was frozen; res->msg says why.
+ */
+static int dump_prepare(struct session *s, const struct dump_request *rq, struct dump_result *res,
+			struct image_key *key)
 {
-	struct computation c = { .version = TC_FORMAT_VERSION };
-	struct memread_ctx mctx;
-	struct mem_reader mr;
-	struct snapshot sn = { 0 };
-	struct image_stats st = { 0 };
-	_cleanup_(image_key_wipe) struct image_key key = { 0 };
-	char host[256] = "localhost";
-	uint64_t t0 = now_ns(CLOCK_MONOTONIC), t_frozen, t_thawed = 0;
-	bool thawed = false, forking, forked = false;
-	struct fork_snapshot fs;
-	uint64_t reap_stall_ns = 0;
-	char note[64];
 	const char *dir = rq->dir ? rq->dir : s->default_dir;
-	bool checking = rq->mode == CTL_DUMP_CHECK;
-	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
-	/* The session's own directory keeps its older images (run --keep). */
-	unsigned int keep = rq->dir ? 0 : s->keep;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -393,7 +384,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	}
 	/* Refused before anything stops: the program does not even notice. */
 	r = check_namespaces(s, res->msg, sizeof(res->msg));
-	if (r == 0 && s->tcp_drain && !checking)
+	if (r == 0 && s->tcp_drain && rq->mode != CTL_DUMP_CHECK)
 		r = precheck_tcp(s, rq->hooks != NULL, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		dump_thaw(s);
@@ -405,16 +396,108 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	 * any other image is its user's.
 	 */
 	if (rq->hooks && s->coord_secret)
-		r = image_key_load(s->coord_secret, false, &key, res->msg, sizeof(res->msg));
+		r = image_key_load(s->coord_secret, false, key, res->msg, sizeof(res->msg));
 	else
-		r = image_key_user(&key, res->msg, sizeof(res->msg));
+		r = image_key_user(key, res->msg, sizeof(res->msg));
 	if (r < 0) {
 		dump_thaw(s);
 		return r;
 	}
 	/* The previous image is read now, not while the program stands still. */
 	if (!rq->hooks)
-		wptrack_prepare(s, res->dir, &key, rq->mode, rq->incremental);
+		wptrack_prepare(s, res->dir, key, rq->mode, rq->incremental);
+	return 0;
+}
+
+/*
+ * The computation stopped, still the one that was seized, and the other
+ * hosts told (a global checkpoint).  On failure it runs again and sn is
+ * given back.
+ */
+static int dump_freeze(struct session *s, const struct dump_request *rq, struct dump_result *res,
+		       struct snapshot *sn)
+{
+	int r = session_freeze(s, FREEZE_TIMEOUT_MS, res->msg, sizeof(res->msg));
+
+	if (r == 0 && (s->root_gone || !session_find(s, s->root))) {
+		snprintf(res->msg, sizeof(res->msg), "pid %d exited during the dump", s->root);
+		r = -ESRCH;
+	}
+	/*
+	 * Again for what happened meanwhile (a process born while freezing, an
+	 * unshare): still before anything is written.
+	 */
+	if (r == 0)
+		r = check_namespaces(s, res->msg, sizeof(res->msg));
+	if (r == 0 && rq->hooks && (r = rq->hooks->frozen(rq->hooks->arg)) < 0)
+		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
+	if (r < 0) {
+		snapshot_release(sn);
+		dump_thaw(s);
+	}
+	return r;
+}
+
+/* When a dump stopped the program and let it go, for its figures. */
+struct dump_times {
+	uint64_t start, frozen, thawed;	/* CLOCK_MONOTONIC ns */
+	uint64_t reap_stall;	/* a process stopped again while the clones were reaped */
+};
+
+/* res, for the command to print: the dump's figures, or why it failed (r). */
+static void dump_report(struct session *s, const struct dump_request *rq, struct dump_result *res,
+			const struct computation *c, uint64_t bytes_written,
+			const struct dump_times *tm, int r)
+{
+	char note[64];
+
+	if (r == 0 && rq->mode == CTL_DUMP_CHECK) {
+		res->frozen_ns = tm->thawed - tm->frozen;
+		res->total_ns = now_ns(CLOCK_MONOTONIC) - tm->start;
+		snprintf(res->msg, sizeof(res->msg),
+			 "a dump would work: about %.1f MiB to write, %zu process%s (frozen %.1f ms to "
+			 "look)", res->bytes / 1048576.0, c->nr_procs, c->nr_procs == 1 ? "" : "es",
+			 res->frozen_ns / 1e6);
+	} else if (r == 0) {
+		s->generation = c->generation;
+		res->generation = c->generation;
+		res->bytes = bytes_written;
+		res->time_ns = c->time_ns;
+		for (size_t i = 0; i < c->nr_procs; i++)
+			for (uint32_t k = 0; k < c->procs[i].nr_base_runs; k++)
+				res->base_bytes += c->procs[i].base_runs[k].len;
+		/* The clones' reaping stopped a process once more, briefly. */
+		res->frozen_ns = tm->thawed - tm->frozen + tm->reap_stall;
+		res->total_ns = now_ns(CLOCK_MONOTONIC) - tm->start;
+		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB%s, frozen %.1f ms, total %.1f ms)",
+			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,
+			 incr_note(res, note, sizeof(note)), res->frozen_ns / 1e6, res->total_ns / 1e6);
+	} else if (!res->msg[0]) {
+		snprintf(res->msg, sizeof(res->msg), "dump failed: %s", strerror(-r));
+	}
+}
+
+static int dump_once(struct session *s, const struct dump_request *rq, struct dump_result *res)
+{
+	struct computation c = { .version = TC_FORMAT_VERSION };
+	struct memread_ctx mctx;
+	struct mem_reader mr;
+	struct snapshot sn = { 0 };
+	struct image_stats st = { 0 };
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
+	char host[256] = "localhost";
+	struct dump_times tm = { .start = now_ns(CLOCK_MONOTONIC) };
+	bool thawed = false, forking, forked = false;
+	struct fork_snapshot fs;
+	bool checking = rq->mode == CTL_DUMP_CHECK;
+	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
+	/* The session's own directory keeps its older images (run --keep). */
+	unsigned int keep = rq->dir ? 0 : s->keep;
+	int r;
+
+	r = dump_prepare(s, rq, res, &key);
+	if (r < 0)
+		return r;
 
 	/*
 	 * A program that goes on after the dump is thawed before the write.
@@ -426,37 +509,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		  forksnap_wanted();
 	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks && !forking)
 		reserve_snapshot(s, &sn);
-	t_frozen = now_ns(CLOCK_MONOTONIC);
-	r = session_freeze(s, FREEZE_TIMEOUT_MS, res->msg, sizeof(res->msg));
-	if (r < 0) {
-		snapshot_release(&sn);
-		dump_thaw(s);
+	tm.frozen = now_ns(CLOCK_MONOTONIC);
+	r = dump_freeze(s, rq, res, &sn);
+	if (r < 0)
 		return r;
-	}
-	if (s->root_gone || !session_find(s, s->root)) {
-		snapshot_release(&sn);
-		dump_thaw(s);
-		snprintf(res->msg, sizeof(res->msg), "pid %d exited during the dump", s->root);
-		return -ESRCH;
-	}
-
-	/*
-	 * Again for what happened meanwhile (a process born while freezing, an
-	 * unshare): still before anything is written.
-	 */
-	r = check_namespaces(s, res->msg, sizeof(res->msg));
-	if (r < 0) {
-		snapshot_release(&sn);
-		dump_thaw(s);
-		return r;
-	}
-
-	if (rq->hooks && (r = rq->hooks->frozen(rq->hooks->arg)) < 0) {
-		snapshot_release(&sn);
-		dump_thaw(s);
-		snprintf(res->msg, sizeof(res->msg), "the checkpoint was called off");
-		return r;
-	}
 	gethostname(host, sizeof(host) - 1);
 	c.host = strdup(host);
 	c.cmdline = strdup(s->cmdline);
@@ -497,11 +553,11 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 			release_tcp_connections(&c, false);
 			finish_ttys(&c, false);
 			dump_thaw(s);
-			t_thawed = now_ns(CLOCK_MONOTONIC);
+			tm.thawed = now_ns(CLOCK_MONOTONIC);
 			thawed = true;
 			forksnap_reader(&fs, &mr);
 			r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
-			forksnap_release(&fs, false, &reap_stall_ns);
+			forksnap_release(&fs, false, &tm.reap_stall);
 		}
 	}
 	if (forked) {
@@ -510,7 +566,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
 		dump_thaw(s);
-		t_thawed = now_ns(CLOCK_MONOTONIC);
+		tm.thawed = now_ns(CLOCK_MONOTONIC);
 		thawed = true;
 		snapshot_reader(&sn, &mr);
 		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
@@ -541,32 +597,9 @@ out:
 	}
 	if (!thawed) {
 		dump_thaw(s);
-		t_thawed = now_ns(CLOCK_MONOTONIC);
+		tm.thawed = now_ns(CLOCK_MONOTONIC);
 	}
-	if (r == 0 && rq->mode == CTL_DUMP_CHECK) {
-		res->frozen_ns = t_thawed - t_frozen;
-		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
-		snprintf(res->msg, sizeof(res->msg),
-			 "a dump would work: about %.1f MiB to write, %zu process%s (frozen %.1f ms to "
-			 "look)", res->bytes / 1048576.0, c.nr_procs, c.nr_procs == 1 ? "" : "es",
-			 res->frozen_ns / 1e6);
-	} else if (r == 0) {
-		s->generation = c.generation;
-		res->generation = c.generation;
-		res->bytes = st.bytes_written;
-		res->time_ns = c.time_ns;
-		for (size_t i = 0; i < c.nr_procs; i++)
-			for (uint32_t k = 0; k < c.procs[i].nr_base_runs; k++)
-				res->base_bytes += c.procs[i].base_runs[k].len;
-		/* The clones' reaping stopped a process once more, briefly. */
-		res->frozen_ns = t_thawed - t_frozen + reap_stall_ns;
-		res->total_ns = now_ns(CLOCK_MONOTONIC) - t0;
-		snprintf(res->msg, sizeof(res->msg), "checkpoint: %s (generation %llu, %.1f MiB%s, frozen %.1f ms, total %.1f ms)",
-			 res->dir, (unsigned long long)res->generation, res->bytes / 1048576.0,
-			 incr_note(res, note, sizeof(note)), res->frozen_ns / 1e6, res->total_ns / 1e6);
-	} else if (!res->msg[0]) {
-		snprintf(res->msg, sizeof(res->msg), "dump failed: %s", strerror(-r));
-	}
+	dump_report(s, rq, res, &c, st.bytes_written, &tm, r);
 	computation_free(&c);
 	return r;
 }

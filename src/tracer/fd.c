@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/fdkind.h"
 #include "proto/record.h"
 #include "tracer/collect.h"
 #include "tracer/procfs.h"
@@ -85,8 +86,8 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 
 	f->fd = fd;
 	f->content_fd = -1;
-	f->repair_fd = -1;
-	f->tty_hold_fd = -1;
+	f->inet.repair_fd = -1;
+	f->tty.hold_fd = -1;
 	f->flight_fd = -1;
 	snprintf(name, sizeof(name), "%d", fd);
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
@@ -143,7 +144,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	if (S_ISFIFO(st.st_mode)) {
 		/* Contents and the other end are looked at once per pipe, in collect_pipes. */
 		f->kind = FD_PIPE;
-		f->pipe_ino = st.st_ino;
+		f->pipe.ino = st.st_ino;
 		if (link[0] == '/') {
 			f->path = strdup(link);
 			return f->path ? 0 : -ENOMEM;
@@ -226,6 +227,7 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 	while (r == 0 && l->done < l->n) {
 		int h = l->fds[l->done];
 		uint32_t num = IN_FLIGHT_FD_BASE + (uint32_t)l->done;
+		const struct fd_kind_info *kind;
 		struct fd_record *f;
 
 		if (p->nr_fds == *cap) {
@@ -245,12 +247,10 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 		f->flight_fd = h;
 		f->fd = num;
 		f->cloexec = 0;
-		if (r == 0 && (f->kind == FD_STDIO || f->kind == FD_TTY || f->kind == FD_EPOLL ||
-			       f->kind == FD_DEAD_END)) {
+		kind = fd_kind_info(f->kind);
+		if (r == 0 && kind && kind->in_flight_refusal) {
 			r = -EOPNOTSUPP;
-			snprintf(cx->err, cx->errlen, "%s: not supported",
-				 f->kind == FD_EPOLL ? "an epoll fd" : f->kind == FD_DEAD_END
-				 ? "a carried ssh connection" : "a terminal");
+			snprintf(cx->err, cx->errlen, "%s: not supported", kind->in_flight_refusal);
 		}
 		if (r < 0) {
 			char why[256];
@@ -266,7 +266,7 @@ static int collect_in_flight(struct collect_ctx *cx, struct process_record *p, s
 /* A record collected halfway, and its handles. */
 static void drop_fd_record(struct fd_record *f)
 {
-	int *handles[] = { &f->content_fd, &f->repair_fd, &f->tty_hold_fd, &f->flight_fd };
+	int *handles[] = { &f->content_fd, &f->inet.repair_fd, &f->tty.hold_fd, &f->flight_fd };
 
 	for (size_t i = 0; i < ARRAY_SIZE(handles); i++)
 		if (*handles[i] > 2)

@@ -96,24 +96,24 @@ static int read_established(struct fd_record *f, int h)
 	/* A FIN or a reset came in before the lock: the dump is tried again. */
 	if (ti.tcpi_state != TCP_ESTABLISHED)
 		return -EAGAIN;
-	f->tcp_options = ti.tcpi_options;
-	f->tcp_snd_wscale = ti.tcpi_snd_wscale;
-	f->tcp_rcv_wscale = ti.tcpi_rcv_wscale;
-	r = get_int(h, SOL_TCP, TCP_MAXSEG, &f->tcp_mss);
+	f->inet.tcp_options = ti.tcpi_options;
+	f->inet.tcp_snd_wscale = ti.tcpi_snd_wscale;
+	f->inet.tcp_rcv_wscale = ti.tcpi_rcv_wscale;
+	r = get_int(h, SOL_TCP, TCP_MAXSEG, &f->inet.tcp_mss);
 	if (r == 0)
-		r = get_int(h, SOL_TCP, TCP_TIMESTAMP, &f->tcp_timestamp);
+		r = get_int(h, SOL_TCP, TCP_TIMESTAMP, &f->inet.tcp_timestamp);
 	sl = sizeof(win);
 	if (r == 0 && getsockopt(h, SOL_TCP, TCP_REPAIR_WINDOW, &win, &sl) < 0)
 		r = neg_errno();
 	if (r < 0)
 		return r;
-	memcpy(f->tcp_window, &win, sizeof(f->tcp_window));
+	memcpy(f->inet.tcp_window, &win, sizeof(f->inet.tcp_window));
 	mem = memfd_create("trace-ckpt-tcpq", MFD_CLOEXEC);
 	if (mem < 0)
 		return neg_errno();
-	r = peek_tcp_queue(h, TCP_SEND_QUEUE, SIOCOUTQ, &f->tcp_snd_seq, mem);
+	r = peek_tcp_queue(h, TCP_SEND_QUEUE, SIOCOUTQ, &f->inet.tcp_snd_seq, mem);
 	if (r == 0)
-		r = peek_tcp_queue(h, TCP_RECV_QUEUE, SIOCINQ, &f->tcp_rcv_seq, mem);
+		r = peek_tcp_queue(h, TCP_RECV_QUEUE, SIOCINQ, &f->inet.tcp_rcv_seq, mem);
 	if (r < 0)
 		return r;
 	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
@@ -184,14 +184,14 @@ static int peek_udp_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		return r;
 	f->size = (uint64_t)lseek(mem, 0, SEEK_CUR);
 	f->content_fd = TAKE_FD(mem);
-	f->sock_queue_from = 1;
+	f->sock.queue_from = 1;
 	return 0;
 }
 
 static bool is_connection(const struct fd_record *f)
 {
-	return f->kind == FD_INET && f->sock_type == SOCK_STREAM &&
-	       f->inet_state == TCP_ESTABLISHED && f->repair_fd >= 0 && !f->tcp_drained;
+	return f->kind == FD_INET && f->sock.type == SOCK_STREAM &&
+	       f->inet.state == TCP_ESTABLISHED && f->inet.repair_fd >= 0 && !f->inet.tcp_drained;
 }
 
 /* The computation's connections, each socket once (a shared one has several fds). */
@@ -211,16 +211,16 @@ static struct netlock_conn *connections(const struct computation *c, size_t *n, 
 			const struct fd_record *f = &c->procs[i].fds[k];
 			bool seen = false;
 
-			if (!is_connection(f) || !f->tcp_locked)
+			if (!is_connection(f) || !f->inet.tcp_locked)
 				continue;
 			/* A killed program's peer outside must meet no reset until the restore. */
 			if (killed && fd_record_peer_outside(c, f))
 				continue;
 			for (size_t m = 0; m < *n && !seen; m++)
-				seen = !memcmp(conns[m].local, f->inet_local, sizeof(f->inet_local)) &&
-				       !memcmp(conns[m].remote, f->inet_remote, sizeof(f->inet_remote));
+				seen = !memcmp(conns[m].local, f->inet.local, sizeof(f->inet.local)) &&
+				       !memcmp(conns[m].remote, f->inet.remote, sizeof(f->inet.remote));
 			if (!seen)
-				conns[(*n)++] = (struct netlock_conn){ f->inet_local, f->inet_remote };
+				conns[(*n)++] = (struct netlock_conn){ f->inet.local, f->inet.remote };
 		}
 	return conns;
 }
@@ -235,7 +235,7 @@ int collect_tcp_connections(struct computation *c, const struct tcp_exchange *x,
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++)
 			if (is_connection(&c->procs[i].fds[k]))
-				c->procs[i].fds[k].tcp_locked = true;
+				c->procs[i].fds[k].inet.tcp_locked = true;
 	conns = connections(c, &n, false);
 	if (!conns)
 		return -ENOMEM;
@@ -253,7 +253,7 @@ int collect_tcp_connections(struct computation *c, const struct tcp_exchange *x,
 
 			if (!is_connection(f))
 				continue;
-			r = read_established(f, f->repair_fd);
+			r = read_established(f, f->inet.repair_fd);
 			if (r < 0) {
 				struct collect_ctx cx = { .pid = c->procs[i].real_pid, .err = err,
 							  .errlen = errlen };
@@ -276,11 +276,11 @@ void release_tcp_connections(struct computation *c, bool killed)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->repair_fd < 0)
+			if (f->inet.repair_fd < 0)
 				continue;
 			/* A program that goes on gets them back as they were (no window probe). */
-			if (!killed && f->tcp_locked &&
-			    tcp_set_repair(f->repair_fd, off) < 0)
+			if (!killed && f->inet.tcp_locked &&
+			    tcp_set_repair(f->inet.repair_fd, off) < 0)
 				log_warn("pid %d fd %d: leaving TCP repair mode: %m",
 					 c->procs[i].pid, f->fd);
 		}
@@ -291,9 +291,9 @@ void release_tcp_connections(struct computation *c, bool killed)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			const struct fd_record *f = &c->procs[i].fds[k];
 
-			if (is_connection(f) && f->tcp_locked &&
+			if (is_connection(f) && f->inet.tcp_locked &&
 			    !(killed && fd_record_peer_outside(c, f)))
-				netlock_del(f->inet_local, f->inet_remote);
+				netlock_del(f->inet.local, f->inet.remote);
 		}
 	/*
 	 * Only now: a killed program's sockets close in repair mode, without a
@@ -301,8 +301,8 @@ void release_tcp_connections(struct computation *c, bool killed)
 	 */
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			c->procs[i].fds[k].tcp_locked = false;
-			closep(&c->procs[i].fds[k].repair_fd);
+			c->procs[i].fds[k].inet.tcp_locked = false;
+			closep(&c->procs[i].fds[k].inet.repair_fd);
 		}
 }
 
@@ -318,27 +318,27 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		return 0;
 	}
 	f->kind = FD_INET;
-	f->inet_family = domain;
-	f->sock_type = type;
+	f->inet.family = domain;
+	f->sock.type = type;
 	sl = sizeof(ss);
 	if (getsockname(h, (struct sockaddr *)&ss, &sl) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: getsockname", f->fd);
-	memcpy(f->inet_local, &ss, MIN((size_t)sl, sizeof(f->inet_local)));
+	memcpy(f->inet.local, &ss, MIN((size_t)sl, sizeof(f->inet.local)));
 	sl = sizeof(ss);
 	if (getpeername(h, (struct sockaddr *)&ss, &sl) == 0)
-		memcpy(f->inet_remote, &ss, MIN((size_t)sl, sizeof(f->inet_remote)));
-	get_int(h, SOL_SOCKET, SO_REUSEADDR, &f->sock_reuseaddr);
-	get_int(h, SOL_SOCKET, SO_KEEPALIVE, &f->sock_keepalive);
+		memcpy(f->inet.remote, &ss, MIN((size_t)sl, sizeof(f->inet.remote)));
+	get_int(h, SOL_SOCKET, SO_REUSEADDR, &f->sock.reuseaddr);
+	get_int(h, SOL_SOCKET, SO_KEEPALIVE, &f->sock.keepalive);
 	if (domain == AF_INET6)
-		get_int(h, IPPROTO_IPV6, IPV6_V6ONLY, &f->sock_v6only);
-	get_int(h, SOL_SOCKET, SO_SNDBUF, &f->sock_sndbuf);
-	get_int(h, SOL_SOCKET, SO_RCVBUF, &f->sock_rcvbuf);
+		get_int(h, IPPROTO_IPV6, IPV6_V6ONLY, &f->sock.v6only);
+	get_int(h, SOL_SOCKET, SO_SNDBUF, &f->sock.sndbuf);
+	get_int(h, SOL_SOCKET, SO_RCVBUF, &f->sock.rcvbuf);
 	if (type == SOCK_DGRAM)
 		return peek_udp_queue(cx, f, h);
 	if (type != SOCK_STREAM)
 		return collect_refuse(cx, "of IP sockets TCP and UDP are kept, not raw, SCTP or "
 				      "others; " CLOSE_IT, "fd %d: inet socket of type %d", f->fd, type);
-	get_int(h, SOL_TCP, TCP_NODELAY, &f->sock_nodelay);
+	get_int(h, SOL_TCP, TCP_NODELAY, &f->sock.nodelay);
 	{
 		struct tcp_info ti;
 
@@ -347,7 +347,7 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 			return collect_fail(cx, neg_errno(), "fd %d: TCP_INFO", f->fd);
 		state = ti.tcpi_state;
 	}
-	f->inet_state = state;
+	f->inet.state = state;
 	/*
 	 * Without TCP_REPAIR (or asked to): drained, between processes of the
 	 * computation.  So is a connection shut in one direction, which repair
@@ -361,7 +361,7 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		return 0;	/* created, maybe bound, never connected */
 	case TCP_LISTEN:
 		/* The accept queue is not kept: connections not yet accepted are refused. */
-		f->inet_backlog = 128;
+		f->inet.backlog = 128;
 		return 0;
 	case TCP_ESTABLISHED:
 		if (!cx->s->can_repair_tcp)
@@ -371,8 +371,8 @@ int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 					    "trace-ckpt without root does not have (README, "
 					    "\"Without root\")", f->fd);
 		/* Read once every connection is locked (collect_tcp_connections). */
-		f->repair_fd = dup(h);
-		return f->repair_fd < 0 ? neg_errno() : 0;
+		f->inet.repair_fd = dup(h);
+		return f->inet.repair_fd < 0 ? neg_errno() : 0;
 	default:
 		return collect_refuse(cx, "a connection being opened or closed; dump again in a "
 				      "moment", "fd %d: TCP socket in state %u", f->fd, state);

@@ -110,7 +110,7 @@ static int peek_pipe(struct fd_ref *r, char *err, size_t errlen)
 	size = fcntl(h, F_GETPIPE_SZ);
 	if (size < 0)
 		return collect_fail(&cx, neg_errno(), "fd %d: pipe size", r->f->fd);
-	r->f->pipe_size = size;
+	r->f->pipe.size = size;
 	/* Nothing buffered (the common case): nothing to copy, no pipe to make. */
 	if (ioctl(h, FIONREAD, &avail) == 0 && avail == 0) {
 		r->f->size = 0;
@@ -218,11 +218,11 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 		if (first->f->kind != FD_PIPE)
 			continue;
 		for (size_t k = 0; k < i && !done; k++)
-			done = refs[k].f->kind == FD_PIPE && refs[k].f->pipe_ino == first->f->pipe_ino;
+			done = refs[k].f->kind == FD_PIPE && refs[k].f->pipe.ino == first->f->pipe.ino;
 		if (done)
 			continue;
 		for (size_t k = i; k < n; k++) {
-			if (refs[k].f->kind != FD_PIPE || refs[k].f->pipe_ino != first->f->pipe_ino)
+			if (refs[k].f->kind != FD_PIPE || refs[k].f->pipe.ino != first->f->pipe.ino)
 				continue;
 			refs[k].f->content_fd = -1;
 			reader |= (refs[k].f->flags & O_ACCMODE) == O_RDONLY;
@@ -232,14 +232,14 @@ static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s,
 		if (!first->f->path && !(reader && writer)) {
 			struct collect_ctx cx = { .pid = first->p->real_pid, .err = err,
 						  .errlen = errlen };
-			pid_t holder = pipe_holder_outside(refs, n, first->f->pipe_ino);
+			pid_t holder = pipe_holder_outside(refs, n, first->f->pipe.ino);
 
 			(void)s;
 			if (holder)
 				return collect_fail(&cx, -EOPNOTSUPP,
 						    "fd %d: pipe:[%llu] shared with pid %d, outside the computation",
 						    first->f->fd,
-						    (unsigned long long)first->f->pipe_ino, holder);
+						    (unsigned long long)first->f->pipe.ino, holder);
 		}
 		r = peek_pipe(first, err, errlen);
 		if (r < 0)
@@ -683,18 +683,18 @@ static int check_unix_peers(const struct fd_ref *refs, size_t n, char *err, size
 
 	for (size_t i = 0; i < n; i++)
 		if (refs[i].f->kind == FD_UNIX)
-			cap += refs[i].f->sock_pending_len / 8;
+			cap += refs[i].f->sock.pending_len / 8;
 	pending = malloc((cap ? cap : 1) * sizeof(*pending));
 	if (!socks || !pending)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct fd_record *o = refs[i].f;
-		const uint64_t *pend = (const uint64_t *)o->sock_pending;
+		const uint64_t *pend = (const uint64_t *)o->sock.pending;
 
 		if (o->kind != FD_UNIX)
 			continue;
-		socks[ns++] = o->sock_ino;
-		for (size_t j = 0; j < o->sock_pending_len / 8; j++)
+		socks[ns++] = o->sock.ino;
+		for (size_t j = 0; j < o->sock.pending_len / 8; j++)
 			pending[np++] = pend[j];
 	}
 	qsort(socks, ns, sizeof(*socks), cmp_u64);
@@ -703,11 +703,11 @@ static int check_unix_peers(const struct fd_ref *refs, size_t n, char *err, size
 		const struct fd_record *f = refs[i].f;
 		struct collect_ctx cx = { .pid = refs[i].p->real_pid, .err = err, .errlen = errlen };
 
-		if (f->kind != FD_UNIX || !f->peer_ino || f->peer_name)
+		if (f->kind != FD_UNIX || !f->sock.peer_ino || f->sock.peer_name)
 			continue;
 		/* Its peer is one of ours, or it waits in one of our listeners' queues. */
-		if (bsearch(&f->peer_ino, socks, ns, sizeof(*socks), cmp_u64) ||
-		    bsearch(&f->sock_ino, pending, np, sizeof(*pending), cmp_u64))
+		if (bsearch(&f->sock.peer_ino, socks, ns, sizeof(*socks), cmp_u64) ||
+		    bsearch(&f->sock.ino, pending, np, sizeof(*pending), cmp_u64))
 			continue;
 		return collect_fail(&cx, -EOPNOTSUPP,
 				    "fd %d: unix socket connected to a process outside the computation",

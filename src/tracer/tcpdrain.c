@@ -102,23 +102,23 @@ static void read_options(struct fd_record *f, int h)
 	socklen_t sl = sizeof(v);
 
 	if (getsockopt(h, IPPROTO_TCP, TCP_CORK, &v, &sl) == 0)
-		f->tcp_cork = (uint32_t)v;
+		f->inet.tcp_cork = (uint32_t)v;
 	sl = sizeof(v);
 	v = 0;
 	if (getsockopt(h, SOL_SOCKET, SO_BUF_LOCK, &v, &sl) == 0)
-		f->sock_buf_lock = (uint32_t)v;
+		f->sock.buf_lock = (uint32_t)v;
 }
 
 int tcpdrain_collect_socket(struct collect_ctx *cx, struct fd_record *f, int h)
 {
-	if (!drainable_state(f->inet_state))
+	if (!drainable_state(f->inet.state))
 		return collect_fail(cx, -EOPNOTSUPP, "fd %d: TCP socket in state %u", f->fd,
-				    f->inet_state);
-	f->tcp_drained = 1;
+				    f->inet.state);
+	f->inet.tcp_drained = 1;
 	read_options(f, h);
 	/* Drained once every fd of the computation is known (tcpdrain_connections). */
-	f->repair_fd = dup(h);
-	return f->repair_fd < 0 ? collect_fail(cx, neg_errno(), "fd %d: dup", f->fd) : 0;
+	f->inet.repair_fd = dup(h);
+	return f->inet.repair_fd < 0 ? collect_fail(cx, neg_errno(), "fd %d: dup", f->fd) : 0;
 }
 
 void tcpdrain_pull_peers(struct computation *c)
@@ -127,12 +127,12 @@ void tcpdrain_pull_peers(struct computation *c)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind != FD_INET || f->sock_type != SOCK_STREAM || f->tcp_drained ||
-			    f->inet_state != TCP_ESTABLISHED || f->repair_fd < 0 ||
+			if (f->kind != FD_INET || f->sock.type != SOCK_STREAM || f->inet.tcp_drained ||
+			    f->inet.state != TCP_ESTABLISHED || f->inet.repair_fd < 0 ||
 			    !fd_record_tcp_peer(c, f))
 				continue;
-			f->tcp_drained = 1;
-			read_options(f, f->repair_fd);
+			f->inet.tcp_drained = 1;
+			read_options(f, f->inet.repair_fd);
 		}
 }
 
@@ -140,8 +140,8 @@ static int drain_fail(const struct drain_end *e, char *err, size_t errlen, int r
 {
 	char l[INET_ADDR_STR_MAX], p[INET_ADDR_STR_MAX];
 
-	inet_addr_str(e->f->inet_local, l, sizeof(l));
-	inet_addr_str(e->f->inet_remote, p, sizeof(p));
+	inet_addr_str(e->f->inet.local, l, sizeof(l));
+	inet_addr_str(e->f->inet.remote, p, sizeof(p));
 	snprintf(err, errlen, "pid %d fd %d: TCP connection %s -> %s: %s%s%s", e->pid, e->f->fd, l,
 		 p, what, r == -EIO || r == -EOPNOTSUPP || r == -ETIMEDOUT ? "" : ": ",
 		 r == -EIO || r == -EOPNOTSUPP || r == -ETIMEDOUT ? "" : strerror(-r));
@@ -319,11 +319,11 @@ static bool waits_in_accept_queue(const struct computation *c, const struct fd_r
 			const struct fd_record *l = &c->procs[i].fds[k];
 			struct sockaddr_in6 la, fr;
 
-			if (l->kind != FD_INET || l->sock_type != SOCK_STREAM ||
-			    l->inet_state != 10 /* TCP_LISTEN */)
+			if (l->kind != FD_INET || l->sock.type != SOCK_STREAM ||
+			    l->inet.state != 10 /* TCP_LISTEN */)
 				continue;
-			memcpy(&la, l->inet_local, sizeof(la));
-			memcpy(&fr, f->inet_remote, sizeof(fr));
+			memcpy(&la, l->inet.local, sizeof(la));
+			memcpy(&fr, f->inet.remote, sizeof(fr));
 			/* sin_port and sin6_port are at the same place. */
 			if (la.sin6_port != fr.sin6_port)
 				continue;
@@ -411,8 +411,8 @@ static void find_peer_socket(const struct diag_sock *socks, size_t n, const stru
 			     bool *found, bool *held)
 {
 	for (size_t i = 0; i < n; i++)
-		if (inet_same_endpoint(socks[i].src, f->inet_remote) &&
-		    inet_same_endpoint(socks[i].dst, f->inet_local)) {
+		if (inet_same_endpoint(socks[i].src, f->inet.remote) &&
+		    inet_same_endpoint(socks[i].dst, f->inet.local)) {
 			*found = true;
 			*held |= socks[i].inode != 0;
 		}
@@ -429,10 +429,10 @@ static int peer_closed(const struct fd_record *f, bool found, bool held)
 {
 	if (held)
 		return 0;
-	if (f->inet_state == TCP_CLOSE_WAIT)
+	if (f->inet.state == TCP_CLOSE_WAIT)
 		return 1;
 	/* Closed, its last bytes and FIN still on their way: a moment later. */
-	return found && f->inet_state == TCP_ESTABLISHED ? -EAGAIN : 0;
+	return found && f->inet.state == TCP_ESTABLISHED ? -EAGAIN : 0;
 }
 
 /* -EAGAIN: the dump is tried again once the program has had a moment to accept it. */
@@ -467,22 +467,22 @@ static int find_ends(struct computation *c, bool remote_ok, struct drain_end **o
 			bool seen = false;
 			socklen_t sl = sizeof(int);
 
-			if (f->kind != FD_INET || !f->tcp_drained || f->repair_fd < 0)
+			if (f->kind != FD_INET || !f->inet.tcp_drained || f->inet.repair_fd < 0)
 				continue;
 			for (size_t m = 0; m < n && !seen; m++)
-				seen = !memcmp(ends[m].f->inet_local, f->inet_local, sizeof(f->inet_local)) &&
-				       !memcmp(ends[m].f->inet_remote, f->inet_remote, sizeof(f->inet_remote));
+				seen = !memcmp(ends[m].f->inet.local, f->inet.local, sizeof(f->inet.local)) &&
+				       !memcmp(ends[m].f->inet.remote, f->inet.remote, sizeof(f->inet.remote));
 			if (seen)
 				continue;
-			ends[n] = (struct drain_end){ .f = f, .pid = c->procs[i].pid, .h = f->repair_fd,
+			ends[n] = (struct drain_end){ .f = f, .pid = c->procs[i].pid, .h = f->inet.repair_fd,
 						      .peer = SIZE_MAX, .peek_off = -1 };
 			/* Our peeks must start at the queue's head, not at the program's offset. */
-			if (getsockopt(f->repair_fd, SOL_SOCKET, SO_PEEK_OFF, &ends[n].peek_off, &sl) < 0)
+			if (getsockopt(f->inet.repair_fd, SOL_SOCKET, SO_PEEK_OFF, &ends[n].peek_off, &sl) < 0)
 				ends[n].peek_off = -1;
 			if (ends[n].peek_off >= 0) {
 				int off = -1;
 
-				setsockopt(f->repair_fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+				setsockopt(f->inet.repair_fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
 			}
 			n++;
 		}
@@ -494,8 +494,8 @@ static int find_ends(struct computation *c, bool remote_ok, struct drain_end **o
 		int lfd = -1, closed = 0;
 
 		for (size_t m = 0; m < n && ends[i].peer == SIZE_MAX; m++)
-			if (m != i && inet_same_endpoint(ends[m].f->inet_local, ends[i].f->inet_remote) &&
-			    inet_same_endpoint(ends[m].f->inet_remote, ends[i].f->inet_local))
+			if (m != i && inet_same_endpoint(ends[m].f->inet.local, ends[i].f->inet.remote) &&
+			    inet_same_endpoint(ends[m].f->inet.remote, ends[i].f->inet.local))
 				ends[i].peer = m;
 		if (ends[i].peer != SIZE_MAX)
 			continue;
@@ -516,7 +516,7 @@ static int find_ends(struct computation *c, bool remote_ok, struct drain_end **o
 			return drain_fail(&ends[i], err, errlen, -EAGAIN,
 					  "its peer closed, its last bytes on their way");
 		if (closed > 0) {
-			ends[i].f->tcp_peer_gone = 1;
+			ends[i].f->inet.tcp_peer_gone = 1;
 			ends[i].arrived = true;
 			continue;
 		}
@@ -537,7 +537,7 @@ static int find_ends(struct computation *c, bool remote_ok, struct drain_end **o
 /* A sender that shut its writing cannot send again what would be read out. */
 static bool may_consume(const struct drain_end *ends, const struct drain_end *e)
 {
-	return e->peer != SIZE_MAX && !ends[e->peer].f->tcp_shut_wr;
+	return e->peer != SIZE_MAX && !ends[e->peer].f->inet.tcp_shut_wr;
 }
 
 static int drain_all(struct drain_end *ends, size_t n, char *err, size_t errlen)
@@ -644,10 +644,10 @@ static bool listens_on(const struct computation *c, const uint8_t *local)
 			struct sockaddr_in6 la6, lo6;
 			struct sockaddr_in la4, lo4;
 
-			if (l->kind != FD_INET || l->sock_type != SOCK_STREAM ||
-			    l->inet_state != 10 /* TCP_LISTEN */)
+			if (l->kind != FD_INET || l->sock.type != SOCK_STREAM ||
+			    l->inet.state != 10 /* TCP_LISTEN */)
 				continue;
-			memcpy(&la6, l->inet_local, sizeof(la6));
+			memcpy(&la6, l->inet.local, sizeof(la6));
 			memcpy(&lo6, local, sizeof(lo6));
 			if (la6.sin6_port != lo6.sin6_port)
 				continue;
@@ -656,7 +656,7 @@ static bool listens_on(const struct computation *c, const uint8_t *local)
 			     (lo6.sin6_family == AF_INET6 &&
 			      !memcmp(&la6.sin6_addr, &lo6.sin6_addr, sizeof(la6.sin6_addr)))))
 				return true;
-			memcpy(&la4, l->inet_local, sizeof(la4));
+			memcpy(&la4, l->inet.local, sizeof(la4));
 			memcpy(&lo4, local, sizeof(lo4));
 			if (la4.sin_family == AF_INET && lo4.sin_family == AF_INET &&
 			    (la4.sin_addr.s_addr == htonl(INADDR_ANY) ||
@@ -670,8 +670,8 @@ static const struct wire_tcp_end *peer_end(const struct wire_tcp_end *all, size_
 					   const struct fd_record *f)
 {
 	for (size_t i = 0; i < n; i++)
-		if (inet_same_endpoint(all[i].local, f->inet_remote) &&
-		    inet_same_endpoint(all[i].remote, f->inet_local))
+		if (inet_same_endpoint(all[i].local, f->inet.remote) &&
+		    inet_same_endpoint(all[i].remote, f->inet.local))
 			return &all[i];
 	return NULL;
 }
@@ -695,9 +695,9 @@ static int pair_remote(struct computation *c, struct drain_end *ends, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (!ends[i].remote)
 			continue;
-		ends[i].listens = listens_on(c, ends[i].f->inet_local);
-		memcpy(mine[nm].local, ends[i].f->inet_local, WIRE_ADDR_LEN);
-		memcpy(mine[nm].remote, ends[i].f->inet_remote, WIRE_ADDR_LEN);
+		ends[i].listens = listens_on(c, ends[i].f->inet.local);
+		memcpy(mine[nm].local, ends[i].f->inet.local, WIRE_ADDR_LEN);
+		memcpy(mine[nm].remote, ends[i].f->inet.remote, WIRE_ADDR_LEN);
 		mine[nm++].listens = ends[i].listens;
 	}
 	r = x->ends(x->arg, mine, nm, &all, &nr_all);
@@ -713,9 +713,9 @@ static int pair_remote(struct computation *c, struct drain_end *ends, size_t n,
 		if (!e->remote)
 			continue;
 		p = peer_end(all, nr_all, e->f);
-		if (!p && e->f->inet_state == TCP_CLOSE_WAIT) {
+		if (!p && e->f->inet.state == TCP_CLOSE_WAIT) {
 			e->remote = false;
-			e->f->tcp_peer_gone = 1;
+			e->f->inet.tcp_peer_gone = 1;
 			continue;
 		}
 		if (!p)
@@ -724,9 +724,9 @@ static int pair_remote(struct computation *c, struct drain_end *ends, size_t n,
 					  "TCP_REPAIR (CAP_NET_ADMIN on the host) only connections "
 					  "between its processes are kept (README, \"Without root\")");
 		accepts = e->listens != !!p->listens ? e->listens
-						     : memcmp(e->f->inet_local, e->f->inet_remote,
+						     : memcmp(e->f->inet.local, e->f->inet.remote,
 							      WIRE_ADDR_LEN) < 0;
-		e->f->tcp_remote = accepts ? TCP_REMOTE_ACCEPTS : TCP_REMOTE_CONNECTS;
+		e->f->inet.tcp_remote = accepts ? TCP_REMOTE_ACCEPTS : TCP_REMOTE_CONNECTS;
 	}
 	return 0;
 }
@@ -741,8 +741,8 @@ static int take_piece(struct drain_end *ends, size_t n, const struct tcp_bytes_p
 
 	for (size_t i = 0; i < n && !e; i++)
 		if (ends[i].remote && !ends[i].tx_done &&
-		    inet_same_endpoint(ends[i].f->inet_local, p->remote) &&
-		    inet_same_endpoint(ends[i].f->inet_remote, p->local))
+		    inet_same_endpoint(ends[i].f->inet.local, p->remote) &&
+		    inet_same_endpoint(ends[i].f->inet.remote, p->local))
 			e = &ends[i];
 	if (!e) {
 		inet_addr_str(p->local, l, sizeof(l));
@@ -801,8 +801,8 @@ static int swap_bytes(struct drain_end *ends, size_t n, const struct tcp_exchang
 				p = (struct tcp_bytes_piece){ .data = e->rx + off, .len = len,
 							      .last = off + len == e->rx_len,
 							      .peeked = !e->consumed };
-				memcpy(p.local, e->f->inet_local, WIRE_ADDR_LEN);
-				memcpy(p.remote, e->f->inet_remote, WIRE_ADDR_LEN);
+				memcpy(p.local, e->f->inet.local, WIRE_ADDR_LEN);
+				memcpy(p.remote, e->f->inet.remote, WIRE_ADDR_LEN);
 				r = x->give(x->arg, &p);
 				if (r < 0)
 					return drain_fail(e, err, errlen, r,
@@ -884,7 +884,7 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 				return drain_fail(e, err, errlen, -EOPNOTSUPP,
 						  "urgent data (MSG_OOB) not read: not supported");
 			setsockopt(e->h, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-			r = e->f->inet_state == TCP_CLOSE_WAIT ? 0 : consume(e);
+			r = e->f->inet.state == TCP_CLOSE_WAIT ? 0 : consume(e);
 			if (r == 0)
 				r = queue_len(e->h, SIOCOUTQ, &outq);
 			if (r < 0)
@@ -929,7 +929,7 @@ static int drain_remote(struct computation *c, struct drain_end *ends, size_t n,
 
 		if (!e->remote)
 			continue;
-		r = e->f->inet_state == TCP_CLOSE_WAIT ? peek_rest(e) : consume(e);
+		r = e->f->inet.state == TCP_CLOSE_WAIT ? peek_rest(e) : consume(e);
 		if (r < 0)
 			return drain_fail(e, err, errlen, r, "reading its receive queue");
 	}
@@ -954,7 +954,7 @@ static int keep_remote_queue(struct drain_end *e)
 	e->f->size = sizeof(hdr) + e->tx_len;
 	e->f->content_fd = TAKE_FD(mem);
 	/* What the peer read out: a program that goes on gets it again from here. */
-	e->f->tcp_consumed = e->tx_consumed;
+	e->f->inet.tcp_consumed = e->tx_consumed;
 	return 0;
 }
 
@@ -974,7 +974,7 @@ static int keep_queue(struct drain_end *e)
 	closep(&e->f->content_fd);
 	e->f->size = sizeof(hdr) + e->rx_len;
 	e->f->content_fd = TAKE_FD(mem);
-	e->f->tcp_consumed = e->consumed;
+	e->f->inet.tcp_consumed = e->consumed;
 	return 0;
 }
 
@@ -985,11 +985,11 @@ static void mark_socket(struct computation *c, const struct drain_end *e, bool s
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind == FD_INET && f->tcp_drained &&
-			    !memcmp(f->inet_local, e->f->inet_local, sizeof(f->inet_local)) &&
-			    !memcmp(f->inet_remote, e->f->inet_remote, sizeof(f->inet_remote))) {
-				f->tcp_shut_wr = shut_wr;
-				f->tcp_peer_gone = e->f->tcp_peer_gone;
+			if (f->kind == FD_INET && f->inet.tcp_drained &&
+			    !memcmp(f->inet.local, e->f->inet.local, sizeof(f->inet.local)) &&
+			    !memcmp(f->inet.remote, e->f->inet.remote, sizeof(f->inet.remote))) {
+				f->inet.tcp_shut_wr = shut_wr;
+				f->inet.tcp_peer_gone = e->f->inet.tcp_peer_gone;
 			}
 		}
 }
@@ -1013,7 +1013,7 @@ int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, ch
 			r = drain_fail(&ends[i], err, errlen, -EOPNOTSUPP,
 				       "urgent data (MSG_OOB) not read: not supported");
 		else
-			ends[i].f->tcp_shut_wr = ti.tcpi_state == TCP_FIN_WAIT1 ||
+			ends[i].f->inet.tcp_shut_wr = ti.tcpi_state == TCP_FIN_WAIT1 ||
 						 ti.tcpi_state == TCP_FIN_WAIT2;
 	}
 	/*
@@ -1022,7 +1022,7 @@ int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, ch
 	 * program runs again.
 	 */
 	for (size_t i = 0; r == 0 && i < n; i++)
-		if (ends[i].f->tcp_cork)
+		if (ends[i].f->inet.tcp_cork)
 			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
 	if (r == 0)
 		r = drain_all(ends, n, err, errlen);
@@ -1030,7 +1030,7 @@ int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, ch
 	if (r == 0 && x)
 		r = drain_remote(c, ends, n, x, err, errlen);
 	for (size_t i = 0; i < n; i++)
-		if (ends[i].f->tcp_cork)
+		if (ends[i].f->inet.tcp_cork)
 			setsockopt(ends[i].h, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct tcp_info ti;
@@ -1047,7 +1047,7 @@ int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, ch
 			drain_fail(&ends[i], err, errlen, r, "its state changed during the dump");
 			break;
 		}
-		ends[i].f->inet_state = ti.tcpi_state;
+		ends[i].f->inet.state = ti.tcpi_state;
 		mark_socket(c, &ends[i], ti.tcpi_state == TCP_FIN_WAIT1 || ti.tcpi_state == TCP_FIN_WAIT2);
 		r = ends[i].remote ? keep_remote_queue(&ends[i]) : keep_queue(&ends[i]);
 		if (r < 0)
@@ -1063,7 +1063,7 @@ int tcpdrain_connections(struct computation *c, const struct tcp_exchange *x, ch
 	if (r < 0) {
 		refill_all(ends, n);
 		for (size_t i = 0; i < n; i++)
-			ends[i].f->tcp_consumed = false;
+			ends[i].f->inet.tcp_consumed = false;
 	}
 	drain_ends_free(ends, n);
 	return r;
@@ -1079,7 +1079,7 @@ void tcpdrain_release(struct computation *c, bool killed)
 			uint32_t len = 0;
 			int r;
 
-			if (f->kind != FD_INET || !f->tcp_drained || f->repair_fd < 0)
+			if (f->kind != FD_INET || !f->inet.tcp_drained || f->inet.repair_fd < 0)
 				continue;
 			if (killed) {
 				/*
@@ -1089,15 +1089,15 @@ void tcpdrain_release(struct computation *c, bool killed)
 				 */
 				struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-				setsockopt(f->repair_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				setsockopt(f->inet.repair_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 				continue;
 			}
-			if (!f->tcp_consumed)
+			if (!f->inet.tcp_consumed)
 				continue;
-			f->tcp_consumed = false;
+			f->inet.tcp_consumed = false;
 			/* Its peer's bytes, on another host: sent again from this end. */
-			peer = f->tcp_remote ? f : fd_record_tcp_peer(c, f);
-			r = peer && peer->repair_fd >= 0 ? 0 : -ENOENT;
+			peer = f->inet.tcp_remote ? f : fd_record_tcp_peer(c, f);
+			r = peer && peer->inet.repair_fd >= 0 ? 0 : -ENOENT;
 			if (r == 0)
 				r = pread_full(f->content_fd, &len, sizeof(len), 4);
 			if (r == 0 && !(buf = malloc(len ? len : 1)))
@@ -1105,7 +1105,7 @@ void tcpdrain_release(struct computation *c, bool killed)
 			if (r == 0)
 				r = pread_full(f->content_fd, buf, len, 8);
 			if (r == 0)
-				r = refill_original(peer->repair_fd, buf, len);
+				r = refill_original(peer->inet.repair_fd, buf, len);
 			if (r < 0)
 				log_err("pid %d fd %d: TCP connection: %u bytes read out could not be put back: %s",
 					  c->procs[i].pid, f->fd, len, strerror(-r));

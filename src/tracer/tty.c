@@ -66,22 +66,22 @@ static int read_tty_state(struct collect_ctx *cx, struct fd_record *f, int h)
 
 	if (tcgetattr(h, &tio) < 0)
 		return collect_fail(cx, neg_errno(), "fd %d: terminal: tcgetattr", f->fd);
-	f->tty_termios = malloc(sizeof(tio));
-	if (!f->tty_termios)
+	f->tty.termios = malloc(sizeof(tio));
+	if (!f->tty.termios)
 		return -ENOMEM;
-	memcpy(f->tty_termios, &tio, sizeof(tio));
-	f->tty_termios_len = sizeof(tio);
+	memcpy(f->tty.termios, &tio, sizeof(tio));
+	f->tty.termios_len = sizeof(tio);
 	if (ioctl(h, TIOCGWINSZ, &ws) == 0) {
-		f->tty_rows = ws.ws_row;
-		f->tty_cols = ws.ws_col;
-		f->tty_xpixel = ws.ws_xpixel;
-		f->tty_ypixel = ws.ws_ypixel;
+		f->tty.rows = ws.ws_row;
+		f->tty.cols = ws.ws_col;
+		f->tty.xpixel = ws.ws_xpixel;
+		f->tty.ypixel = ws.ws_ypixel;
 	}
 	/* Only a controlling terminal has them (ENOTTY otherwise). */
 	if (ioctl(h, TIOCGPGRP, &pgrp) == 0)
-		f->tty_fg_pgrp = inner_pid(cx, pgrp);
+		f->tty.fg_pgrp = inner_pid(cx, pgrp);
 	if (ioctl(h, TIOCGSID, &sid) == 0)
-		f->tty_sid = inner_pid(cx, sid);
+		f->tty.sid = inner_pid(cx, sid);
 	return 0;
 }
 
@@ -116,26 +116,26 @@ int collect_tty(struct collect_ctx *cx, struct fd_record *f, const struct stat *
 	if (major(st->st_rdev) == PTMX_MAJOR && minor(st->st_rdev) == PTMX_MINOR) {
 		unsigned int n;
 
-		f->tty_kind = TTY_MASTER;
+		f->tty.kind = TTY_MASTER;
 		if (ioctl(h, TIOCGPTN, &n) < 0)
 			return collect_fail(cx, neg_errno(), "fd %d: pty master: TIOCGPTN", f->fd);
-		f->tty_index = n;
+		f->tty.index = n;
 		if (ioctl(h, TIOCGPTLCK, &v) == 0)
-			f->tty_locked = !!v;
+			f->tty.locked = !!v;
 		if (ioctl(h, TIOCGPKT, &v) == 0)
-			f->tty_packet = !!v;
+			f->tty.packet = !!v;
 		r = read_tty_state(cx, f, h);
 		/* Kept for the queues, taken once per pty in collect_ttys. */
 		if (r == 0)
-			f->tty_hold_fd = TAKE_FD(h);
+			f->tty.hold_fd = TAKE_FD(h);
 		return r;
 	}
 	if (is_pts(st->st_rdev)) {
-		f->tty_kind = TTY_SLAVE;
-		f->tty_index = pts_index(st->st_rdev);
+		f->tty.kind = TTY_SLAVE;
+		f->tty.index = pts_index(st->st_rdev);
 	} else {
 		/* /dev/tty, a console, a serial line: a terminal outside. */
-		f->tty_kind = TTY_TERMINAL;
+		f->tty.kind = TTY_TERMINAL;
 	}
 	return read_tty_state(cx, f, h);
 }
@@ -146,7 +146,7 @@ static struct fd_record *find_master(struct computation *c, uint32_t index)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind == FD_TTY && f->tty_kind == TTY_MASTER && f->tty_index == index)
+			if (f->kind == FD_TTY && f->tty.kind == TTY_MASTER && f->tty.index == index)
 				return f;
 		}
 	return NULL;
@@ -169,17 +169,17 @@ static int take_queues(struct fd_record *m, char *err, size_t errlen)
 	uint32_t len;
 	int r;
 
-	slave = ioctl(m->tty_hold_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	slave = ioctl(m->tty.hold_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0 || tcgetattr(slave, &tio) < 0) {
 		r = neg_errno();
-		snprintf(err, errlen, "fd %d: pty %u: opening its slave: %s", m->fd, m->tty_index,
+		snprintf(err, errlen, "fd %d: pty %u: opening its slave: %s", m->fd, m->tty.index,
 			 strerror(-r));
 		return r;
 	}
-	r = pty_queues_take(m->tty_hold_fd, slave, &tio, &q);
+	r = pty_queues_take(m->tty.hold_fd, slave, &tio, &q);
 	if (r < 0) {
 		snprintf(err, errlen, "fd %d: pty %u: reading its queues: %s", m->fd,
-			 m->tty_index, strerror(-r));
+			 m->tty.index, strerror(-r));
 		pty_queues_free(&q);
 		return r;
 	}
@@ -194,9 +194,9 @@ static int take_queues(struct fd_record *m, char *err, size_t errlen)
 	}
 	if (r < 0) {
 		/* They must not be lost: straight back. */
-		pty_queues_put(m->tty_hold_fd, slave, &tio, &q);
+		pty_queues_put(m->tty.hold_fd, slave, &tio, &q);
 		pty_queues_free(&q);
-		snprintf(err, errlen, "fd %d: pty %u: saving its queues: %s", m->fd, m->tty_index,
+		snprintf(err, errlen, "fd %d: pty %u: saving its queues: %s", m->fd, m->tty.index,
 			 strerror(-r));
 		return r;
 	}
@@ -216,20 +216,20 @@ int collect_ttys(struct computation *c, char *err, size_t errlen)
 		for (size_t k = 0; k < p->nr_fds; k++) {
 			struct fd_record *f = &p->fds[k];
 
-			if (f->kind != FD_TTY && !(f->kind == FD_STDIO && f->tty_termios))
+			if (f->kind != FD_TTY && !(f->kind == FD_STDIO && f->tty.termios))
 				continue;
-			if (f->tty_fg_pgrp && !is_our_group(c, f->tty_fg_pgrp))
-				f->tty_fg_pgrp = 0;
+			if (f->tty.fg_pgrp && !is_our_group(c, f->tty.fg_pgrp))
+				f->tty.fg_pgrp = 0;
 			if (f->kind != FD_TTY)
 				continue;
 			/* /dev/tty of a process whose terminal is a pty of ours is that pty. */
-			if (f->tty_kind == TTY_TERMINAL && is_pts(p->ctty_dev) &&
+			if (f->tty.kind == TTY_TERMINAL && is_pts(p->ctty_dev) &&
 			    find_master(c, pts_index(p->ctty_dev))) {
-				f->tty_kind = TTY_SLAVE;
-				f->tty_index = pts_index(p->ctty_dev);
+				f->tty.kind = TTY_SLAVE;
+				f->tty.index = pts_index(p->ctty_dev);
 			}
-			if (f->tty_kind == TTY_SLAVE && !find_master(c, f->tty_index))
-				f->tty_kind = TTY_TERMINAL;
+			if (f->tty.kind == TTY_SLAVE && !find_master(c, f->tty.index))
+				f->tty.kind = TTY_TERMINAL;
 		}
 	}
 	/* Queues once per pty, through its first master; the other handles go. */
@@ -237,15 +237,15 @@ int collect_ttys(struct computation *c, char *err, size_t errlen)
 		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
 			struct fd_record *f = &c->procs[i].fds[k];
 
-			if (f->kind != FD_TTY || f->tty_kind != TTY_MASTER || f->tty_hold_fd < 0)
+			if (f->kind != FD_TTY || f->tty.kind != TTY_MASTER || f->tty.hold_fd < 0)
 				continue;
-			if (find_master(c, f->tty_index) != f) {
-				closep(&f->tty_hold_fd);
+			if (find_master(c, f->tty.index) != f) {
+				closep(&f->tty.hold_fd);
 				continue;
 			}
 			r = take_queues(f, err, errlen);
 			if (r < 0) {
-				closep(&f->tty_hold_fd);
+				closep(&f->tty.hold_fd);
 				return r;
 			}
 		}
@@ -263,7 +263,7 @@ void finish_ttys(struct computation *c, bool killed)
 			uint32_t len = 0;
 			int r;
 
-			if (f->kind != FD_TTY || f->tty_hold_fd < 0)
+			if (f->kind != FD_TTY || f->tty.hold_fd < 0)
 				continue;
 			if (killed || f->content_fd < 0 || f->size <= 2 * sizeof(len))
 				goto done;
@@ -284,16 +284,16 @@ void finish_ttys(struct computation *c, bool killed)
 			if (r == 0 && (r = pread_full(f->content_fd, q.in, len,
 						      (off_t)(2 * sizeof(len) + q.out_len))) == 0)
 				q.in_len = len;
-			slave = ioctl(f->tty_hold_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+			slave = ioctl(f->tty.hold_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 			if (r == 0 && (slave < 0 || tcgetattr(slave, &tio) < 0))
 				r = neg_errno();
 			if (r == 0)
-				r = pty_queues_put(f->tty_hold_fd, slave, &tio, &q);
+				r = pty_queues_put(f->tty.hold_fd, slave, &tio, &q);
 			if (r < 0)
 				log_warn("pid %d fd %d: pty %u: putting its queued bytes back: %s",
-					 c->procs[i].pid, f->fd, f->tty_index, strerror(-r));
+					 c->procs[i].pid, f->fd, f->tty.index, strerror(-r));
 			pty_queues_free(&q);
 done:
-			closep(&f->tty_hold_fd);
+			closep(&f->tty.hold_fd);
 		}
 }

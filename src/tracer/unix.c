@@ -235,7 +235,7 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	_cleanup_close_ int mem = -1;
 	socklen_t sl = sizeof(int);
 	int old_off = -1, off = 0, r = 0;
-	unsigned int flags = f->sock_type != SOCK_STREAM ? SOCKQ_FROM : 0;
+	unsigned int flags = f->sock.type != SOCK_STREAM ? SOCKQ_FROM : 0;
 	uint64_t total = 0, nr = 0, total_bytes = 0;
 
 	if (!buf || !cbuf)
@@ -250,9 +250,9 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 	/*
 	 * A seqpacket socket whose peer is gone reads 0 bytes at the end of its
 	 * queue, as a message of no bytes does: only a message comes with
-	 * credentials.  Put back as the program had it (f->sock_passcred).
+	 * credentials.  Put back as the program had it (f->sock.passcred).
 	 */
-	if (f->sock_type == SOCK_SEQPACKET)
+	if (f->sock.type == SOCK_SEQPACKET)
 		setsockopt(h, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
 	for (;;) {
 		struct iovec iov = { buf, PEEK_MAX };
@@ -270,12 +270,12 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 			r = collect_fail(cx, neg_errno(), "fd %d: unix socket queue", f->fd);
 			break;
 		}
-		if (n == 0 && f->sock_type == SOCK_SEQPACKET && !has_creds(&mh))
+		if (n == 0 && f->sock.type == SOCK_SEQPACKET && !has_creds(&mh))
 			break;
 		r = keep_passed_fds(cx, f, &mh, nums, &nr_fds);
 		if (r < 0)
 			break;
-		if (n == 0 && f->sock_type == SOCK_STREAM && !nr_fds)
+		if (n == 0 && f->sock.type == SOCK_STREAM && !nr_fds)
 			break;
 		if ((mh.msg_flags & MSG_TRUNC) || total + n > PEEK_MAX) {
 			r = collect_fail(cx, -EOPNOTSUPP, "fd %d: unix socket queue over %u bytes",
@@ -305,7 +305,7 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		nr++;
 	}
 	setsockopt(h, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
-	if (f->sock_type == SOCK_SEQPACKET && !f->sock_passcred) {
+	if (f->sock.type == SOCK_SEQPACKET && !f->sock.passcred) {
 		on = 0;
 		setsockopt(h, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
 	}
@@ -315,8 +315,8 @@ static int peek_queue(struct collect_ctx *cx, struct fd_record *f, int h)
 		return 0;
 	f->size = total_bytes;
 	f->content_fd = TAKE_FD(mem);
-	f->sock_queue_from = !!(flags & SOCKQ_FROM);
-	f->sock_queue_fds = !!(flags & SOCKQ_FDS);
+	f->sock.queue_from = !!(flags & SOCKQ_FROM);
+	f->sock.queue_fds = !!(flags & SOCKQ_FDS);
 	return 0;
 }
 
@@ -334,11 +334,11 @@ static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
 
 	if (!di->named)
 		return 0;
-	f->sock_name = malloc(di->name_len + 1);
-	if (!f->sock_name)
+	f->sock.name = malloc(di->name_len + 1);
+	if (!f->sock.name)
 		return -ENOMEM;
-	memcpy(f->sock_name, di->name, di->name_len);
-	f->sock_name_len = di->name_len;
+	memcpy(f->sock.name, di->name, di->name_len);
+	f->sock.name_len = di->name_len;
 	if (!di->name[0])
 		return 0;
 	if (di->name[0] == '/') {
@@ -353,19 +353,19 @@ static int collect_unix_name(struct collect_ctx *cx, struct fd_record *f,
 			return collect_fail(cx, neg_errno(), "fd %d: unix socket %s: cwd", f->fd,
 					    di->name);
 		cwd[n] = '\0';
-		f->sock_dir = strdup(cwd);
-		if (!f->sock_dir)
+		f->sock.dir = strdup(cwd);
+		if (!f->sock.dir)
 			return -ENOMEM;
 		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", names_pid, di->name);
 	}
 	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == di->vfs_ino) {
-		f->sock_file_mode = st.st_mode & 07777;
+		f->sock.file_mode = st.st_mode & 07777;
 	} else {
 		/*
 		 * Removed, or (relative) bound from another directory than its
 		 * cwd: either way nothing reaches it by that path from here.
 		 */
-		f->sock_unlinked = 1;
+		f->sock.unlinked = 1;
 	}
 	return 0;
 }
@@ -380,14 +380,14 @@ static int collect_pending(struct collect_ctx *cx, struct fd_record *f,
 {
 	uint64_t *v;
 
-	f->sock_backlog = di->wqueue;
+	f->sock.backlog = di->wqueue;
 	if (!di->nr_icons)
 		return 0;
 	v = calloc(di->nr_icons, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	f->sock_pending = (uint8_t *)v;
-	f->sock_pending_len = (uint32_t)(di->nr_icons * sizeof(*v));
+	f->sock.pending = (uint8_t *)v;
+	f->sock.pending_len = (uint32_t)(di->nr_icons * sizeof(*v));
 	for (size_t i = 0; i < di->nr_icons; i++) {
 		struct unix_diag_info e;
 		int r;
@@ -412,16 +412,16 @@ static int collect_peer_name(struct fd_record *f, uint32_t peer)
 	struct unix_diag_info pd;
 	int r;
 
-	if (f->sock_type != SOCK_DGRAM)
+	if (f->sock.type != SOCK_DGRAM)
 		return 0;
 	r = diag_unix(peer, &pd);
 	if (r == 0 && pd.named) {
-		f->peer_name = malloc(pd.name_len + 1);
-		if (!f->peer_name)
+		f->sock.peer_name = malloc(pd.name_len + 1);
+		if (!f->sock.peer_name)
 			r = -ENOMEM;
 		else
-			memcpy(f->peer_name, pd.name, pd.name_len);
-		f->peer_name_len = pd.name_len;
+			memcpy(f->sock.peer_name, pd.name, pd.name_len);
+		f->sock.peer_name_len = pd.name_len;
 	}
 	unix_diag_info_clear(&pd);
 	return r == -ENOENT ? 0 : r;
@@ -459,10 +459,10 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: unix socket: sock_diag", f->fd);
 	f->kind = FD_UNIX;
-	f->sock_type = type;
-	f->sock_ino = ino;
-	f->peer_ino = di.peer;
-	f->sock_state = di.state;
+	f->sock.type = type;
+	f->sock.ino = ino;
+	f->sock.peer_ino = di.peer;
+	f->sock.state = di.state;
 	r = collect_unix_name(cx, f, &di);
 	if (r == 0 && di.state == TCP_LISTEN)
 		r = collect_pending(cx, f, &di);
@@ -473,15 +473,15 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t in
 		return r;
 	sl = sizeof(v);
 	if (getsockopt(h, SOL_SOCKET, SO_PASSCRED, &v, &sl) == 0)
-		f->sock_passcred = v;
+		f->sock.passcred = v;
 	sl = sizeof(v);
 	if (getsockopt(h, SOL_SOCKET, SO_SNDBUF, &v, &sl) == 0)
-		f->sock_sndbuf = v;
+		f->sock.sndbuf = v;
 	sl = sizeof(v);
 	if (getsockopt(h, SOL_SOCKET, SO_RCVBUF, &v, &sl) == 0)
-		f->sock_rcvbuf = v;
+		f->sock.rcvbuf = v;
 	/* A listener's queue holds connections, not bytes. */
-	return f->sock_state == TCP_LISTEN ? 0 : peek_queue(cx, f, h);
+	return f->sock.state == TCP_LISTEN ? 0 : peek_queue(cx, f, h);
 }
 
 static int check_senders(const struct computation *c, const struct process_record *p,
@@ -529,7 +529,7 @@ int check_unix_senders(const struct computation *c, char *err, size_t errlen)
 			const struct fd_record *f = &c->procs[i].fds[k];
 			int r;
 
-			if (f->kind != FD_UNIX || !f->sock_queue_from || f->content_fd < 0)
+			if (f->kind != FD_UNIX || !f->sock.queue_from || f->content_fd < 0)
 				continue;
 			r = check_senders(c, &c->procs[i], f, err, errlen);
 			if (r < 0)

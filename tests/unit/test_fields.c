@@ -149,12 +149,25 @@ RECORD_OPS(fd_record)
 RECORD_OPS(vma_record)
 RECORD_OPS(thread_record)
 
+/* The fd record's parts (common, pipe, sock, inet, tty...) as one table. */
 START_TEST(every_fd_field)
 {
-	size_t n;
-	const struct field *f = fd_record_fields(&n);
+	size_t nr_parts, n = 0;
+	const struct field_table *parts = fd_record_parts(&nr_parts);
+	struct field *all;
 
-	round_trip(f, n, sizeof(struct fd_record), fd_record_enc, fd_record_dec, fd_record_fr);
+	for (size_t i = 0; i < nr_parts; i++)
+		n += parts[i].n;
+	all = calloc(n, sizeof(*all));
+	ck_assert_ptr_nonnull(all);
+	n = 0;
+	for (size_t i = 0; i < nr_parts; i++) {
+		ck_assert_uint_gt(parts[i].n, 0);
+		memcpy(all + n, parts[i].fields, parts[i].n * sizeof(*all));
+		n += parts[i].n;
+	}
+	round_trip(all, n, sizeof(struct fd_record), fd_record_enc, fd_record_dec, fd_record_fr);
+	free(all);
 }
 END_TEST
 

@@ -8,6 +8,8 @@
 
 #include "check_main.h"
 #include "proto/attrs.h"
+#include "proto/field.h"
+#include "proto/fdkind.h"
 #include "proto/record.h"
 #include "sample.h"
 
@@ -149,6 +151,52 @@ START_TEST(empty_strings_stay_empty)
 }
 END_TEST
 
+/*
+ * Every member the record's field table encodes came back as it was: the
+ * kind-specific ones too, not only the common part before path.
+ */
+static void fd_same_part(const struct fd_record *a, const struct fd_record *b,
+			 const struct field *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *ma = (const uint8_t *)a + t[i].off, *mb = (const uint8_t *)b + t[i].off;
+
+		if (t[i].kind == FK_STR) {
+			const char *sa, *sb;
+
+			memcpy(&sa, ma, sizeof(sa));
+			memcpy(&sb, mb, sizeof(sb));
+			ck_assert_msg(!sa == !sb && (!sa || !strcmp(sa, sb)),
+				      "fd %d attribute %u: string", a->fd, t[i].type);
+		} else if (t[i].kind == FK_BLOB) {
+			const uint8_t *ba, *bb;
+			uint32_t la, lb;
+
+			memcpy(&ba, ma, sizeof(ba));
+			memcpy(&bb, mb, sizeof(bb));
+			memcpy(&la, (const uint8_t *)a + t[i].size, sizeof(la));
+			memcpy(&lb, (const uint8_t *)b + t[i].size, sizeof(lb));
+			ck_assert_msg(la == lb && (!la || !memcmp(ba, bb, la)),
+				      "fd %d attribute %u: blob", a->fd, t[i].type);
+		} else if (t[i].kind == FK_BOOL) {
+			ck_assert_msg(*(const bool *)ma == *(const bool *)mb,
+				      "fd %d attribute %u: bool", a->fd, t[i].type);
+		} else {
+			ck_assert_msg(!memcmp(ma, mb, t[i].size), "fd %d attribute %u: %zu bytes",
+				      a->fd, t[i].type, t[i].size);
+		}
+	}
+}
+
+static void fd_same(const struct fd_record *a, const struct fd_record *b)
+{
+	size_t nr_parts;
+	const struct field_table *parts = fd_record_parts(&nr_parts);
+
+	for (size_t i = 0; i < nr_parts; i++)
+		fd_same_part(a, b, parts[i].fields, parts[i].n);
+}
+
 START_TEST(each_record_round_trip)
 {
 	struct process_record p;
@@ -195,6 +243,7 @@ START_TEST(each_record_round_trip)
 		ck_assert_mem_eq(&f, &p.fds[i], offsetof(struct fd_record, path));
 		ck_assert_str_eq(f.path, p.fds[i].path);
 		ck_assert_int_eq(f.deleted, p.fds[i].deleted);
+		fd_same(&p.fds[i], &f);
 		ck_assert_int_eq(f.content_fd, -1);
 		fd_record_free(&f);
 	}
@@ -408,26 +457,26 @@ static void set_addr(uint8_t *sa, const char *ip, uint16_t port)
 /* A drained connection's path, half-closed state and options survive the image. */
 START_TEST(drained_tcp_round_trip)
 {
-	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet_family = AF_INET,
-			       .sock_type = 1, .inet_state = 5, .tcp_drained = 1,
-			       .tcp_shut_wr = 1, .tcp_cork = 1, .sock_buf_lock = 3, .tcp_peer_gone = 1,
-			       .sock_sndbuf = 8192, .sock_nodelay = 1 }, g = { 0 };
+	struct fd_record f = { .fd = 4, .kind = FD_INET, .inet.family = AF_INET,
+			       .sock.type = 1, .inet.state = 5, .inet.tcp_drained = 1,
+			       .inet.tcp_shut_wr = 1, .inet.tcp_cork = 1, .sock.buf_lock = 3, .inet.tcp_peer_gone = 1,
+			       .sock.sndbuf = 8192, .sock.nodelay = 1 }, g = { 0 };
 	struct tlv_buf buf = { 0 };
 
-	set_addr(f.inet_local, "127.0.0.1", 5000);
-	set_addr(f.inet_remote, "127.0.0.2", 41000);
+	set_addr(f.inet.local, "127.0.0.1", 5000);
+	set_addr(f.inet.remote, "127.0.0.2", 41000);
 	ck_assert_int_eq(fd_record_encode(&buf, 1, &f), 0);
 	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &g), 0);
-	ck_assert_uint_eq(g.tcp_drained, 1);
-	ck_assert_uint_eq(g.tcp_shut_wr, 1);
-	ck_assert_uint_eq(g.tcp_cork, 1);
-	ck_assert_uint_eq(g.sock_buf_lock, 3);
-	ck_assert_uint_eq(g.tcp_peer_gone, 1);
-	ck_assert_uint_eq(g.inet_state, 5);
-	ck_assert_uint_eq(g.sock_sndbuf, 8192);
-	ck_assert_mem_eq(g.inet_local, f.inet_local, 28);
-	ck_assert_mem_eq(g.inet_remote, f.inet_remote, 28);
-	ck_assert(!g.tcp_consumed);	/* collector only */
+	ck_assert_uint_eq(g.inet.tcp_drained, 1);
+	ck_assert_uint_eq(g.inet.tcp_shut_wr, 1);
+	ck_assert_uint_eq(g.inet.tcp_cork, 1);
+	ck_assert_uint_eq(g.sock.buf_lock, 3);
+	ck_assert_uint_eq(g.inet.tcp_peer_gone, 1);
+	ck_assert_uint_eq(g.inet.state, 5);
+	ck_assert_uint_eq(g.sock.sndbuf, 8192);
+	ck_assert_mem_eq(g.inet.local, f.inet.local, 28);
+	ck_assert_mem_eq(g.inet.remote, f.inet.remote, 28);
+	ck_assert(!g.inet.tcp_consumed);	/* collector only */
 	fd_record_free(&g);
 	tlv_buf_free(&buf);
 }
@@ -443,37 +492,268 @@ START_TEST(drained_tcp_peer)
 
 	for (int i = 0; i < 3; i++) {
 		fds[i].kind = FD_INET;
-		fds[i].tcp_drained = 1;
+		fds[i].inet.tcp_drained = 1;
 	}
-	set_addr(fds[0].inet_local, "127.0.0.1", 5000);
-	set_addr(fds[0].inet_remote, "127.0.0.1", 41000);
-	memcpy(fds[1].inet_local, fds[0].inet_local, 28);	/* a dup of fd 0: not its peer */
-	memcpy(fds[1].inet_remote, fds[0].inet_remote, 28);
-	memcpy(fds[2].inet_local, fds[0].inet_remote, 28);
-	memcpy(fds[2].inet_remote, fds[0].inet_local, 28);
+	set_addr(fds[0].inet.local, "127.0.0.1", 5000);
+	set_addr(fds[0].inet.remote, "127.0.0.1", 41000);
+	memcpy(fds[1].inet.local, fds[0].inet.local, 28);	/* a dup of fd 0: not its peer */
+	memcpy(fds[1].inet.remote, fds[0].inet.remote, 28);
+	memcpy(fds[2].inet.local, fds[0].inet.remote, 28);
+	memcpy(fds[2].inet.remote, fds[0].inet.local, 28);
 	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
 	ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[2]), &fds[0]);
-	fds[2].tcp_drained = 0;	/* repaired: not a drained peer */
+	fds[2].inet.tcp_drained = 0;	/* repaired: not a drained peer */
 	ck_assert_ptr_null(fd_record_tcp_peer(&c, &fds[0]));
-	inet_addr_str(fds[0].inet_local, s, sizeof(s));
+	inet_addr_str(fds[0].inet.local, s, sizeof(s));
 	ck_assert_str_eq(s, "127.0.0.1:5000");
 	/* A dual-stack listener's end sees its IPv4 peer as ::ffff:127.0.0.1. */
 	{
 		struct sockaddr_in6 m = { .sin6_family = AF_INET6, .sin6_port = htons(41000) };
 
 		ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr), 1);
-		memset(fds[2].inet_local, 0, 28);
-		memcpy(fds[2].inet_local, &m, sizeof(m));
+		memset(fds[2].inet.local, 0, 28);
+		memcpy(fds[2].inet.local, &m, sizeof(m));
 		m.sin6_port = htons(5000);
-		memset(fds[2].inet_remote, 0, 28);
-		memcpy(fds[2].inet_remote, &m, sizeof(m));
-		fds[2].tcp_drained = 1;
+		memset(fds[2].inet.remote, 0, 28);
+		memcpy(fds[2].inet.remote, &m, sizeof(m));
+		fds[2].inet.tcp_drained = 1;
 		ck_assert_ptr_eq(fd_record_tcp_peer(&c, &fds[0]), &fds[2]);
-		ck_assert(inet_same_endpoint(fds[2].inet_local, fds[0].inet_remote));
-		ck_assert(!inet_same_endpoint(fds[2].inet_local, fds[0].inet_local));
-		inet_addr_str(fds[2].inet_local, s, sizeof(s));
+		ck_assert(inet_same_endpoint(fds[2].inet.local, fds[0].inet.remote));
+		ck_assert(!inet_same_endpoint(fds[2].inet.local, fds[0].inet.local));
+		inet_addr_str(fds[2].inet.local, s, sizeof(s));
 		ck_assert_str_eq(s, "[::ffff:127.0.0.1]:41000");
 	}
+}
+END_TEST
+
+static uint8_t *blob_of(const void *data, uint32_t len)
+{
+	uint8_t *b = malloc(len);
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, data, len);
+	return b;
+}
+
+/* A record of kind k with the members its collector sets, as a dump would have them. */
+static void sample_of_kind(struct fd_record *f, uint32_t k)
+{
+	static const struct epoll_watch watches[] = { { 3, 0x80000001u, 7 }, { 5, 4, 1ull << 40 } };
+	static const uint8_t inotify[] = { 1, 0, 0, 0, 2, 0, 0, 0, 5, 0, 0, 0, '/', 't', 'm', 'p', 0,
+					   0, 0, 0 };
+	static const uint64_t pending[] = { 91001, 91002 };
+	static const struct file_lock_record lock = { FILE_LOCK_OFD, 1, 10, 20 };
+	static const uint8_t termios[60] = { 1, 2, 3, 4, 5 };
+
+	memset(f, 0, sizeof(*f));
+	f->fd = 3 + (int32_t)k;
+	f->kind = k;
+	f->flags = 04002;
+	f->desc_id = 100 + k;
+	f->content_fd = -1;
+	switch (k) {
+	case FD_REGULAR:
+		f->path = strdup("/tmp/data");
+		f->mode = 0100600;
+		f->pos = 123;
+		f->locks = blob_of(&lock, sizeof(lock));
+		f->locks_len = sizeof(lock);
+		f->file_id.size = 4096;
+		break;
+	case FD_STDIO:
+		f->stdio_index = 2;
+		f->tty.termios = blob_of(termios, sizeof(termios));
+		f->tty.termios_len = sizeof(termios);
+		break;
+	case FD_DEVICE:
+		f->path = strdup("/dev/null");
+		f->mode = 020666;
+		break;
+	case FD_PIPE:
+		f->pipe.ino = 77001;
+		f->pipe.size = 65536;
+		f->content = strdup("shared/file-1-3");
+		break;
+	case FD_EVENTFD:
+		f->eventfd.count = 0xfffffffffffffffeull;
+		f->eventfd.semaphore = 1;
+		break;
+	case FD_SIGNALFD:
+		f->signalfd.mask = 1ull << 63 | 1ull << 9;
+		break;
+	case FD_TIMERFD:
+		f->timerfd.clock = 7;
+		f->timerfd.flags = 1;
+		f->timerfd.ticks = 3;
+		f->timerfd.value_ns = 1500000000ull;
+		f->timerfd.interval_ns = 250000000ull;
+		break;
+	case FD_EPOLL:
+		f->epoll.watches = blob_of(watches, sizeof(watches));
+		f->epoll.watches_len = sizeof(watches);
+		break;
+	case FD_UNIX:
+		f->sock.type = 5;
+		f->sock.ino = 90001;
+		f->sock.peer_ino = 90002;
+		f->sock.passcred = 1;
+		f->sock.sndbuf = 212992;
+		f->sock.rcvbuf = 106496;
+		f->sock.state = 10;
+		f->sock.name = blob_of("\0abstract", 9);
+		f->sock.name_len = 9;
+		f->sock.dir = strdup("/run/app");
+		f->sock.file_mode = 0755;
+		f->sock.unlinked = 1;
+		f->sock.backlog = 64;
+		f->sock.pending = blob_of(pending, sizeof(pending));
+		f->sock.pending_len = sizeof(pending);
+		f->sock.queue_from = 1;
+		f->sock.queue_fds = 1;
+		f->sock.peer_name = blob_of("/run/peer", 9);
+		f->sock.peer_name_len = 9;
+		f->content = strdup("shared/file-1-11");
+		break;
+	case FD_INOTIFY:
+		f->inotify.watches = blob_of(inotify, sizeof(inotify));
+		f->inotify.watches_len = sizeof(inotify);
+		break;
+	case FD_INET:
+		f->sock.type = 1;
+		f->inet.family = AF_INET;
+		f->inet.state = 1;
+		set_addr(f->inet.local, "10.0.0.1", 8080);
+		set_addr(f->inet.remote, "10.0.0.2", 50000);
+		f->inet.backlog = 128;
+		f->inet.tcp_snd_seq = 0xfedcba98u;
+		f->inet.tcp_rcv_seq = 0x01234567u;
+		f->inet.tcp_mss = 1448;
+		f->inet.tcp_snd_wscale = 7;
+		f->inet.tcp_rcv_wscale = 9;
+		f->inet.tcp_options = 7;
+		f->inet.tcp_timestamp = 424242;
+		for (int i = 0; i < 5; i++)
+			f->inet.tcp_window[i] = 1000u * (uint32_t)(i + 1);
+		f->sock.nodelay = 1;
+		f->sock.reuseaddr = 1;
+		f->sock.keepalive = 1;
+		f->sock.v6only = 1;
+		f->inet.tcp_drained = 1;
+		f->inet.tcp_shut_wr = 1;
+		f->inet.tcp_cork = 1;
+		f->sock.buf_lock = 3;
+		f->inet.tcp_peer_gone = 1;
+		f->inet.tcp_remote = TCP_REMOTE_ACCEPTS;
+		f->content = strdup("shared/file-1-14");
+		break;
+	case FD_TTY:
+		f->tty.kind = TTY_MASTER;
+		f->tty.index = 4;
+		f->tty.termios = blob_of(termios, sizeof(termios));
+		f->tty.termios_len = sizeof(termios);
+		f->tty.rows = 50;
+		f->tty.cols = 132;
+		f->tty.xpixel = 800;
+		f->tty.ypixel = 600;
+		f->tty.locked = 1;
+		f->tty.packet = 1;
+		f->tty.fg_pgrp = 42;
+		f->tty.sid = 41;
+		break;
+	case FD_DEAD_END:
+		f->sock.ino = 93001;
+		break;
+	default:
+		ck_abort_msg("kind %u has no sample", k);
+	}
+}
+
+/* Every member the sample set is one the field table encodes (none left out of it). */
+static void all_in_table(const struct fd_record *a)
+{
+	static const struct fd_record zero = { .content_fd = -1 };
+	struct fd_record x;
+	size_t nr_parts;
+	const struct field_table *parts = fd_record_parts(&nr_parts);
+
+	memcpy(&x, a, sizeof(x));
+	for (size_t p = 0; p < nr_parts; p++)
+		for (size_t i = 0; i < parts[p].n; i++) {
+			const struct field *t = &parts[p].fields[i];
+			uint8_t *m = (uint8_t *)&x + t->off;
+			size_t len = t->kind == FK_STR || t->kind == FK_BLOB ? sizeof(void *) : t->size;
+
+			memset(m, 0, len);
+			if (t->kind == FK_BLOB)
+				memset((uint8_t *)&x + t->size, 0, sizeof(uint32_t));
+		}
+	ck_assert_msg(!memcmp(&x, &zero, sizeof(x)), "fd kind %u: a member not in the field table",
+		      a->kind);
+}
+
+/* Each kind's own members survive the image, every kind of the table. */
+START_TEST(every_kind_round_trip)
+{
+	for (uint32_t k = 1; k <= FD_KIND_MAX; k++) {
+		struct fd_record a, b = { 0 };
+		struct tlv_buf buf = { 0 };
+
+		ck_assert_ptr_nonnull(fd_kind_info(k));
+		sample_of_kind(&a, k);
+		all_in_table(&a);
+		ck_assert_int_eq(fd_record_encode(&buf, 1, &a), 0);
+		ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &b), 0);
+		fd_same(&a, &b);
+		ck_assert_int_eq(b.content_fd, -1);
+		fd_record_free(&a);
+		fd_record_free(&b);
+		tlv_buf_free(&buf);
+	}
+	ck_assert_ptr_null(fd_kind_info(0));
+	ck_assert_ptr_null(fd_kind_info(FD_KIND_MAX + 1));
+	ck_assert_str_eq(fd_kind_name(FD_KIND_MAX + 1), "?");
+}
+END_TEST
+
+/*
+ * Images from before read the same: the numbers of the fd record's
+ * attributes are the format's, never renumbered (image-format.md).
+ */
+START_TEST(fd_attribute_numbers_fixed)
+{
+	static const uint32_t numbers[][2] = {
+		{ FD_A_FD, 1 }, { FD_A_KIND, 2 }, { FD_A_PATH, 11 }, { FD_A_CONTENT, 13 },
+		{ FD_A_DESC_ID, 14 }, { FD_A_PIPE_INO, 15 }, { FD_A_PIPE_SIZE, 16 },
+		{ FD_A_EVENTFD_COUNT, 17 }, { FD_A_SIGNALFD_MASK, 19 }, { FD_A_TIMERFD_CLOCK, 20 },
+		{ FD_A_TIMERFD_INTERVAL, 24 }, { FD_A_EPOLL_WATCHES, 25 }, { FD_A_SOCK_TYPE, 26 },
+		{ FD_A_SOCK_RCVBUF, 31 }, { FD_A_INOTIFY_WATCHES, 32 }, { FD_A_INET_FAMILY, 33 },
+		{ FD_A_INET_REMOTE, 36 }, { FD_A_TCP_SND_SEQ, 38 }, { FD_A_TCP_WINDOW, 45 },
+		{ FD_A_SOCK_STATE, 49 }, { FD_A_PEER_NAME, 56 }, { FD_A_TTY_KIND, 57 },
+		{ FD_A_TTY_SID, 67 }, { FD_A_LOCKS, 68 }, { FD_A_SOCK_V6ONLY, 69 },
+		{ FD_A_IN_FLIGHT, 72 }, { FD_A_FILE_ID, 73 }, { FD_A_TCP_DRAINED, 74 },
+		{ FD_A_TCP_REMOTE, 79 }, { FD_A_MAX, 79 },
+	};
+	struct tlv_buf buf = { 0 };
+	struct fd_record f = { 0 };
+	long nest;
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		ck_assert_msg(numbers[i][0] == numbers[i][1], "attribute %u is now %u",
+			      numbers[i][1], numbers[i][0]);
+	/* A record written by hand with the format's numbers. */
+	nest = tlv_nest_start(&buf, 1);
+	tlv_put_u32(&buf, 2, FD_INET);
+	tlv_put_u32(&buf, 38, 0xabcdef01u);
+	tlv_put_u32(&buf, 57, TTY_SLAVE);
+	tlv_put_u32(&buf, 79, TCP_REMOTE_CONNECTS);
+	tlv_nest_end(&buf, nest);
+	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &f), 0);
+	ck_assert_uint_eq(f.kind, FD_INET);
+	ck_assert_uint_eq(f.inet.tcp_snd_seq, 0xabcdef01u);
+	ck_assert_uint_eq(f.tty.kind, TTY_SLAVE);
+	ck_assert_uint_eq(f.inet.tcp_remote, TCP_REMOTE_CONNECTS);
+	fd_record_free(&f);
+	tlv_buf_free(&buf);
 }
 END_TEST
 
@@ -495,6 +775,8 @@ static Suite *records_suite(void)
 	tcase_add_test(tc, creds_groups_of_odd_length);
 	tcase_add_test(tc, drained_tcp_round_trip);
 	tcase_add_test(tc, drained_tcp_peer);
+	tcase_add_test(tc, every_kind_round_trip);
+	tcase_add_test(tc, fd_attribute_numbers_fixed);
 	suite_add_tcase(s, tc);
 	return s;
 }
