@@ -26,6 +26,19 @@ alive() {
 	[ "${st%% *}" != Z ]
 }
 
+# prog_in DIR EXE: the first process whose working directory is DIR and whose
+# executable is EXE (both absolute, as readlink shows them): the program a
+# test started there, found below whatever supervisor and init it has
+prog_in() {
+	local f p
+	for f in /proc/[0-9]*/cwd; do
+		p=${f#/proc/}
+		p=${p%/cwd}
+		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
+			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$2" ] && { echo "$p"; return; }
+	done
+}
+
 # kill_tree SIGNAL PID: PID and every process below it, children first (a
 # supervisor killed alone leaves its computation running, as promised)
 kill_tree() {

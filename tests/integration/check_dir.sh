@@ -26,16 +26,6 @@ cleanup() {
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-# the program running from DIR (its working directory) with executable EXE
-prog_in() {
-	local f p
-	for f in /proc/[0-9]*/cwd; do
-		p=${f#/proc/}
-		p=${p%/cwd}
-		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
-			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$2" ] && { echo "$p"; return; }
-	done
-}
 # check_says NAME WANT_RC PATTERN ARGS...: check ARGS exits WANT_RC and says PATTERN
 check_says() {
 	local name=$1 want=$2 pat=$3 rc

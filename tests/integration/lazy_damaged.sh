@@ -27,13 +27,7 @@ cd "$WORK" || exit 1
 RUN=$!
 PIDS+=("$RUN")
 wait_until 30 "ticks" has_ticks "$WORK/run.out" 3
-PROG=
-for f in /proc/[0-9]*/exe; do
-	p=${f#/proc/}
-	p=${p%/exe}
-	[ "$(readlink "$f" 2>/dev/null)" = "$BIGMEM" ] &&
-		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$WORK" ] && PROG=$p
-done
+PROG=$(prog_in "$WORK" "$BIGMEM")
 [ -n "$PROG" ] || fail "no bigmem"
 "$TC" dump "$PROG" -D "$WORK/img" --kill >/dev/null || fail "dump --kill"
 wait "$RUN"

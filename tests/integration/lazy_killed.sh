@@ -18,21 +18,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$WORK" || exit 1
-# the bigmem whose cwd is ours
-prog() {
-	local f p
-	for f in /proc/[0-9]*/exe; do
-		p=${f#/proc/}
-		p=${p%/exe}
-		[ "$(readlink "$f" 2>/dev/null)" = "$BIGMEM" ] &&
-			[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$WORK" ] && { echo "$p"; return; }
-	done
-}
 "$TC" run -- "$BIGMEM" -s 1G -a 16M -n 60 -i 50 >"$WORK/run.out" 2>&1 </dev/null &
 RUN=$!
 PIDS+=("$RUN")
 wait_until 120 "ticks" has_ticks "$WORK/run.out" 3
-P=$(prog)
+P=$(prog_in "$WORK" "$BIGMEM")
 [ -n "$P" ] || fail "no bigmem"
 "$TC" dump "$P" -D "$WORK/img" --kill >/dev/null || fail "dump --kill"
 wait "$RUN"
@@ -44,7 +34,7 @@ PIDS+=("$RESTORE")
 wait_until 60 "the first tick" has_tick "$WORK/restore.out"
 kill -KILL "$RESTORE"
 wait "$RESTORE" 2>/dev/null
-P=$(prog)
+P=$(prog_in "$WORK" "$BIGMEM")
 [ -n "$P" ] || fail "the program died with its supervisor: $(tail -n 3 "$WORK/restore.out")"
 PIDS+=("$P")
 echo "supervisor killed at tick $(last_tick "$WORK/restore.out"); program pid $P runs on"

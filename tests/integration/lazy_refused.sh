@@ -26,13 +26,7 @@ fi
 RUN=$!
 PIDS+=("$RUN")
 wait_until 30 "ticks" has_ticks "$WORK/run.out" 3
-PROG=
-for f in /proc/[0-9]*/exe; do
-	p=${f#/proc/}
-	p=${p%/exe}
-	[ "$(readlink "$f" 2>/dev/null)" = "$COUNTER" ] &&
-		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$WORK" ] && PROG=$p
-done
+PROG=$(prog_in "$WORK" "$COUNTER")
 [ -n "$PROG" ] || fail "no counter"
 "$TC" dump "$PROG" -D "$WORK/img" --kill >/dev/null || fail "dump --kill"
 wait "$RUN"

@@ -59,17 +59,9 @@ first_tick() { grep -m1 -E '^tick [0-9]+$' "$1" | cut -d' ' -f2; }
 has_tick() { [ -n "$(first_tick "$1")" ]; }
 has_ticks() { local t; t=$(last_tick "$1"); [ -n "$t" ] && [ "$t" -ge "$2" ]; }
 # the program running in DIR (its working directory)
-prog_in() {
-	local f p
-	for f in /proc/[0-9]*/cwd; do
-		p=${f#/proc/}
-		p=${p%/cwd}
-		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
-			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$PROG" ] && { echo "$p"; return; }
-	done
-}
+prog_of() { prog_in "$1" "$PROG"; }
 # the program does not run in DIR (a restore refused must start nothing)
-none_in() { [ -z "$(prog_in "$1")" ]; }
+none_in() { [ -z "$(prog_of "$1")" ]; }
 
 # ---- 1. the user's image, restored by root
 mkdir "$WORK/u" && chown "$uid:$gid" "$WORK/u"
@@ -80,7 +72,7 @@ PIDS+=("$RUN")
 wait_until 30 "the user's program to tick" has_ticks run.out 5
 grep -q "uid=$uid .*caps=none secret=EACCES" run.out ||
 	fail "the user's program is not what it should be: $(grep -m1 creds run.out)"
-as_user "$TC" dump "$(prog_in "$WORK/u")" -D "$WORK/u/img" --kill >dump.out 2>dump.err ||
+as_user "$TC" dump "$(prog_of "$WORK/u")" -D "$WORK/u/img" --kill >dump.out 2>dump.err ||
 	fail "the user's dump failed"
 wait "$RUN"
 last=$(last_tick run.out)
@@ -97,7 +89,7 @@ wait_until 30 "the restored program to tick" has_tick restore.out
 grep -m1 creds restore.out | grep -q "uid=$uid euid=$uid caps=none secret=EACCES" ||
 	fail "root's restore gave the user's program more: $(grep -m1 creds restore.out)"
 grep -q '^BAD' restore.out && fail "$(grep -m1 '^BAD' restore.out)"
-pid=$(prog_in "$WORK/u")
+pid=$(prog_of "$WORK/u")
 { [ -n "$pid" ] && [ "$(stat -c %u "/proc/$pid")" = "$uid" ]; } ||
 	fail "the restored program does not run as uid $uid"
 grep -q "^CapEff:	0000000000000000" "/proc/$pid/status" || fail "the restored program has capabilities"
@@ -111,7 +103,7 @@ RUN=$!
 PIDS+=("$RUN")
 wait_until 30 "root's program to tick" has_ticks run.out 5
 grep -q "uid=0 .*secret=ok" run.out || fail "root's program cannot read the secret: $(grep -m1 creds run.out)"
-rootpid=$(prog_in "$WORK/r")
+rootpid=$(prog_of "$WORK/r")
 # ---- 3. (meanwhile) the user cannot take root's process
 if as_user "$TC" attach "$rootpid" >attach.out 2>attach.err </dev/null; then
 	fail "$USER_NAME attached to root's pid $rootpid"

@@ -22,23 +22,13 @@ cleanup() {
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-# the counter whose working directory is $1
-prog_in() {
-	local f p
-	for f in /proc/[0-9]*/cwd; do
-		p=${f#/proc/}
-		p=${p%/cwd}
-		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] &&
-			[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$COUNTER" ] && { echo "$p"; return; }
-	done
-}
 
 mkdir "$WORK/cwd" && cd "$WORK/cwd" || exit 1
 "$TC" run -- "$COUNTER" -n 100000 -i 20 >"$WORK/run.out" 2>&1 </dev/null &
 RUN=$!
 PIDS+=("$RUN")
 wait_until 30 "ticks" has_ticks "$WORK/run.out" 3
-PROG=$(prog_in "$WORK/cwd")
+PROG=$(prog_in "$WORK/cwd" "$COUNTER")
 [ -n "$PROG" ] || fail "no counter below the supervisor"
 
 # 1. a failed dump: cause, detail and log path in the dump's own output

@@ -22,14 +22,7 @@ cd "$WORK" || exit 1
 RUN=$!
 PIDS+=("$RUN")
 wait_until 30 "ticks" has_ticks "$WORK/run.out" 2
-PROG=
-for f in /proc/[0-9]*/exe; do
-	p=${f#/proc/}
-	p=${p%/exe}
-	[ "$(readlink "$f" 2>/dev/null)" = "$SPAWNER" ] &&
-		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$WORK" ] &&
-		[ "$(cut -d' ' -f4 "/proc/$p/stat" 2>/dev/null)" != "$p" ] && PROG=$p
-done
+PROG=$(prog_in "$WORK" "$SPAWNER")
 [ -n "$PROG" ] || fail "no spawner"
 for i in $(seq 40); do
 	"$TC" dump "$PROG" -D "$WORK/img" >"$WORK/dump.out" 2>&1 ||
