@@ -31,16 +31,7 @@
 #include "ptrace/remote.h"
 #include "util/fileio.h"
 #include "util/macro.h"
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, "\n");                                \
-			exit(1);                                              \
-		}                                                             \
-	} while (0)
+#include "check.h"
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f

@@ -19,16 +19,7 @@
 
 #include "ptrace/remote.h"
 #include "util/fileio.h"
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, "\n");                                \
-			exit(1);                                              \
-		}                                                             \
-	} while (0)
+#include "check.h"
 
 struct k_sigaction {
 	uint64_t handler, flags, restorer, mask;

@@ -29,6 +29,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "check.h"
 
 #define CODE		0x10000000ull
 #define DATA		0x10010000ull
@@ -130,16 +131,6 @@ __asm__(".pushsection .rodata\n"
 	"	syscall\n"
 	"tp_end:\n"
 	".popsection\n");
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, "\n");                                \
-			exit(1);                                              \
-		}                                                             \
-	} while (0)
 
 enum breakage { BREAK_NONE, BREAK_OVERLAP, BREAK_SHORT_IMAGE, BREAK_NO_VDSO };
 
