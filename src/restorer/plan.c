@@ -653,27 +653,36 @@ static int check_close_list(const struct process_record *p, const int32_t *list,
 	return 0;
 }
 
-int plan_build(const struct process_record *p, const struct plan_fds *fds, int *memfd_out)
+/* Where each part of the blob goes (plan_build's first phase). */
+struct plan_layout {
+	uint64_t size;
+	uint64_t close, cloexec, vmas, runs, auxv, siginfo, threads, timers, groups;
+	uint32_t *xstate_sizes;	/* per thread; 0: no xstate */
+	uint64_t *xstate, *tsig;	/* per thread */
+};
+
+static void plan_layout_free(struct plan_layout *l)
 {
-	_cleanup_close_ int memfd = -1;
-	_cleanup_free_ uint8_t *blob = NULL;
-	_cleanup_free_ uint32_t *xstate_sizes = NULL;
-	_cleanup_free_ uint64_t *xstate_offs = NULL, *tsig_offs = NULL;
-	struct stub_plan *plan;
-	struct stub_thread *st;
+	free(l->xstate_sizes);
+	free(l->xstate);
+	free(l->tsig);
+}
+
+/* Check what the stub cannot, and lay the blob out. */
+static int lay_out(const struct process_record *p, const struct plan_fds *fds,
+		   struct plan_layout *pl)
+{
 	struct layout l = { 0 };
-	uint64_t close_off, cloexec_off, vmas_off, runs_off, auxv_off, siginfo_off, timers_off;
-	uint64_t threads_off, groups_off;
-	uint32_t nr_close_max, nr_cloexec_max, nr_vmas;
-	int32_t *close_list, *cloexec_list;
+	uint32_t nr_close_max = 3 + p->nr_vmas + fds->nr_close + p->nr_base_files;
+	uint32_t nr_cloexec_max = fds->cloexec_fds ? fds->nr_cloexec : p->nr_fds;
 	int r;
 
-	xstate_sizes = calloc(MAX(p->nr_threads, 1), sizeof(*xstate_sizes));
-	xstate_offs = calloc(MAX(p->nr_threads, 1), sizeof(*xstate_offs));
-	tsig_offs = calloc(MAX(p->nr_threads, 1), sizeof(*tsig_offs));
-	if (!xstate_sizes || !xstate_offs || !tsig_offs)
+	pl->xstate_sizes = calloc(MAX(p->nr_threads, 1), sizeof(*pl->xstate_sizes));
+	pl->xstate = calloc(MAX(p->nr_threads, 1), sizeof(*pl->xstate));
+	pl->tsig = calloc(MAX(p->nr_threads, 1), sizeof(*pl->tsig));
+	if (!pl->xstate_sizes || !pl->xstate || !pl->tsig)
 		return -ENOMEM;
-	r = check_threads(p, xstate_sizes);
+	r = check_threads(p, pl->xstate_sizes);
 	if (r < 0)
 		return r;
 	if (p->mm.auxv_len % 16)
@@ -684,44 +693,38 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	r = check_vmas(p, fds);
 	if (r < 0)
 		return r;
-
-	memfd = memfd_create("trace-ckpt-plan", 0);
-	if (memfd < 0)
-		return log_ret(neg_errno(), "pid %d: memfd_create: %m", p->pid);
-
-	nr_close_max = 3 + p->nr_vmas + fds->nr_close + p->nr_base_files;
-	nr_cloexec_max = fds->cloexec_fds ? fds->nr_cloexec : p->nr_fds;
-	reserve(&l, sizeof(struct stub_plan), 64);
-	close_off = reserve(&l, nr_close_max * sizeof(int32_t), 8);
-	cloexec_off = reserve(&l, nr_cloexec_max * sizeof(int32_t), 8);
-	vmas_off = reserve(&l, p->nr_vmas * sizeof(struct stub_vma), 8);
 	if (p->nr_base_files > STUB_MAX_FILES - 1)
 		return log_ret(-E2BIG, "pid %d: pages from %zu earlier generations (at most %d)",
 			       p->pid, p->nr_base_files, STUB_MAX_FILES - 1);
-	runs_off = reserve(&l, (p->nr_runs + p->nr_base_runs) * sizeof(struct stub_run), 8);
-	auxv_off = reserve(&l, p->mm.auxv_len, 16);
-	siginfo_off = reserve(&l, p->nr_shared_pending * sizeof(struct stub_siginfo), 8);
-	threads_off = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
-	timers_off = reserve(&l, p->posix_timers_len / sizeof(struct posix_timer_record) *
-				     sizeof(struct stub_timer), 8);
-	groups_off = reserve(&l, p->creds.groups_len, 8);
+
+	reserve(&l, sizeof(struct stub_plan), 64);
+	pl->close = reserve(&l, nr_close_max * sizeof(int32_t), 8);
+	pl->cloexec = reserve(&l, nr_cloexec_max * sizeof(int32_t), 8);
+	pl->vmas = reserve(&l, p->nr_vmas * sizeof(struct stub_vma), 8);
+	pl->runs = reserve(&l, (p->nr_runs + p->nr_base_runs) * sizeof(struct stub_run), 8);
+	pl->auxv = reserve(&l, p->mm.auxv_len, 16);
+	pl->siginfo = reserve(&l, p->nr_shared_pending * sizeof(struct stub_siginfo), 8);
+	pl->threads = reserve(&l, p->nr_threads * sizeof(struct stub_thread), 64);
+	pl->timers = reserve(&l, p->posix_timers_len / sizeof(struct posix_timer_record) *
+				      sizeof(struct stub_timer), 8);
+	pl->groups = reserve(&l, p->creds.groups_len, 8);
 	for (size_t i = 0; i < p->nr_threads; i++) {
-		tsig_offs[i] = reserve(&l, p->threads[i].nr_pending * sizeof(struct stub_siginfo), 8);
-		if (xstate_sizes[i])
-			xstate_offs[i] = reserve(&l, xstate_sizes[i] + sizeof(uint32_t), 64);
+		pl->tsig[i] = reserve(&l, p->threads[i].nr_pending * sizeof(struct stub_siginfo), 8);
+		if (pl->xstate_sizes[i])
+			pl->xstate[i] = reserve(&l, pl->xstate_sizes[i] + sizeof(uint32_t), 64);
 	}
-	blob = calloc(1, l.size);
-	if (!blob)
-		return -ENOMEM;
+	pl->size = l.size;
+	return 0;
+}
 
-	plan = (struct stub_plan *)blob;
-	plan->magic = STUB_PLAN_MAGIC;
-	plan->size = l.size;
-	plan->image_fd = fds->image_fd;
-	plan->status_fd = fds->status_fd;
-	plan->plan_fd = memfd;
+/* What the stub closes before it reports, and what it makes close-on-exec. */
+static int fill_fd_lists(const struct process_record *p, const struct plan_fds *fds, int memfd,
+			 const struct plan_layout *pl, uint8_t *blob)
+{
+	struct stub_plan *plan = (struct stub_plan *)blob;
+	int32_t *close_list = (int32_t *)(blob + pl->close);
+	int32_t *cloexec_list = (int32_t *)(blob + pl->cloexec);
 
-	close_list = (int32_t *)(blob + close_off);
 	add_fd(close_list, &plan->nr_close, fds->image_fd);
 	add_fd(close_list, &plan->nr_close, memfd);
 	add_fd(close_list, &plan->nr_close, fds->exe_fd);
@@ -734,12 +737,8 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 		add_fd(close_list, &plan->nr_close, fds->base_fds[i]);
 	}
 	plan->nr_base_fds = p->nr_base_files;
-	plan->close_off = close_off;
-	r = check_close_list(p, close_list, plan->nr_close, fds->status_fd);
-	if (r < 0)
-		return r;
+	plan->close_off = pl->close;
 
-	cloexec_list = (int32_t *)(blob + cloexec_off);
 	if (fds->cloexec_fds) {
 		for (size_t i = 0; i < fds->nr_cloexec; i++)
 			add_fd(cloexec_list, &plan->nr_cloexec, fds->cloexec_fds[i]);
@@ -749,19 +748,29 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 				add_fd(cloexec_list, &plan->nr_cloexec, p->fds[i].fd);
 		}
 	}
-	plan->cloexec_off = cloexec_off;
+	plan->cloexec_off = pl->cloexec;
+	return check_close_list(p, close_list, plan->nr_close, fds->status_fd);
+}
 
-	r = fill_vmas(p, fds, (struct stub_vma *)(blob + vmas_off), &nr_vmas);
+/* The mappings, their pages, this kernel's special mappings and where they go. */
+static int fill_memory(const struct process_record *p, const struct plan_fds *fds,
+		       const struct plan_layout *pl, uint8_t *blob)
+{
+	struct stub_plan *plan = (struct stub_plan *)blob;
+	const struct stub_vma *vmas = (const struct stub_vma *)(blob + pl->vmas);
+	uint32_t nr_vmas;
+	int r;
+
+	r = fill_vmas(p, fds, (struct stub_vma *)(blob + pl->vmas), &nr_vmas);
 	if (r < 0)
 		return r;
 	plan->nr_vmas = nr_vmas;
-	plan->vmas_off = vmas_off;
-	r = fill_runs(p, (struct stub_vma *)(blob + vmas_off), nr_vmas,
-		      (struct stub_run *)(blob + runs_off));
+	plan->vmas_off = pl->vmas;
+	r = fill_runs(p, vmas, nr_vmas, (struct stub_run *)(blob + pl->runs));
 	if (r < 0)
 		return r;
 	plan->nr_runs = p->nr_runs + p->nr_base_runs;
-	plan->runs_off = runs_off;
+	plan->runs_off = pl->runs;
 
 	r = plan_read_specials(plan->special);
 	if (r < 0)
@@ -771,14 +780,20 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 		return r;
 	for (int k = 0; k < STUB_NR_SPECIAL; k++) {
 		for (uint32_t i = 0; plan->special[k].target && i < nr_vmas; i++) {
-			const struct stub_vma *v = (struct stub_vma *)(blob + vmas_off) + i;
-
-			if (plan->special[k].target < v->end &&
-			    v->start < plan->special[k].target + plan->special[k].len)
+			if (plan->special[k].target < vmas[i].end &&
+			    vmas[i].start < plan->special[k].target + plan->special[k].len)
 				return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 " overlaps %s",
-					       p->pid, v->start, special_names[k]);
+					       p->pid, vmas[i].start, special_names[k]);
 		}
 	}
+	return 0;
+}
+
+/* The mm fields, with auxv, for PR_SET_MM_MAP. */
+static void fill_mm(const struct process_record *p, const struct plan_fds *fds,
+		    const struct plan_layout *pl, uint8_t *blob)
+{
+	struct stub_plan *plan = (struct stub_plan *)blob;
 
 	plan->mm.start_code = p->mm.start_code;
 	plan->mm.end_code = p->mm.end_code;
@@ -791,11 +806,20 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	plan->mm.arg_end = p->mm.arg_end;
 	plan->mm.env_start = p->mm.env_start;
 	plan->mm.env_end = p->mm.env_end;
-	plan->mm.auxv_off = auxv_off;
+	plan->mm.auxv_off = pl->auxv;
 	plan->mm.auxv_size = p->mm.auxv_len;
 	if (p->mm.auxv_len)
-		memcpy(blob + auxv_off, p->mm.auxv, p->mm.auxv_len);
+		memcpy(blob + pl->auxv, p->mm.auxv, p->mm.auxv_len);
 	plan->mm.exe_fd = fds->exe_fd;
+}
+
+/* Signal handlers, itimers, rlimits, umask, comm, process-wide signals, POSIX timers. */
+static void fill_process_state(const struct process_record *p, const struct plan_layout *pl,
+			       uint8_t *blob)
+{
+	struct stub_plan *plan = (struct stub_plan *)blob;
+	const struct posix_timer_record *pt = (const void *)p->posix_timers;
+	struct stub_timer *stt = (struct stub_timer *)(blob + pl->timers);
 
 	for (int i = 0; i < TC_NSIG; i++) {
 		plan->sigactions[i].handler = p->sigactions[i].handler;
@@ -814,46 +838,82 @@ int plan_build(const struct process_record *p, const struct plan_fds *fds, int *
 	memcpy(plan->comm, p->comm, sizeof(plan->comm));
 	plan->comm[sizeof(plan->comm) - 1] = '\0';
 
-	plan->nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + siginfo_off), p->pid,
+	plan->nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + pl->siginfo), p->pid,
 					p->nr_shared_pending, p->shared_pending, true);
-	plan->siginfo_off = siginfo_off;
-	{
-		const struct posix_timer_record *pt = (const void *)p->posix_timers;
-		struct stub_timer *stt = (struct stub_timer *)(blob + timers_off);
+	plan->siginfo_off = pl->siginfo;
+	plan->nr_timers = p->posix_timers_len / sizeof(*pt);
+	plan->timers_off = pl->timers;
+	for (uint32_t i = 0; i < plan->nr_timers; i++)
+		stt[i] = (struct stub_timer){
+			.id = pt[i].id, .clock = pt[i].clock, .signo = pt[i].signo,
+			.notify = pt[i].notify, .notify_tid = pt[i].notify_tid,
+			.sigval = pt[i].sigval,
+			.interval_sec = pt[i].interval_ns / 1000000000,
+			.interval_nsec = pt[i].interval_ns % 1000000000,
+			.value_sec = pt[i].value_ns / 1000000000,
+			.value_nsec = pt[i].value_ns % 1000000000,
+		};
+}
 
-		plan->nr_timers = p->posix_timers_len / sizeof(*pt);
-		plan->timers_off = timers_off;
-		for (uint32_t i = 0; i < plan->nr_timers; i++)
-			stt[i] = (struct stub_timer){
-				.id = pt[i].id, .clock = pt[i].clock, .signo = pt[i].signo,
-				.notify = pt[i].notify, .notify_tid = pt[i].notify_tid,
-				.sigval = pt[i].sigval,
-				.interval_sec = pt[i].interval_ns / 1000000000,
-				.interval_nsec = pt[i].interval_ns % 1000000000,
-				.value_sec = pt[i].value_ns / 1000000000,
-				.value_nsec = pt[i].value_ns % 1000000000,
-			};
-	}
+/* Every thread: registers, signals pending on it, its xstate. */
+static void fill_threads(const struct process_record *p, const struct plan_layout *pl,
+			 uint8_t *blob)
+{
+	struct stub_plan *plan = (struct stub_plan *)blob;
+	struct stub_thread *st = (struct stub_thread *)(blob + pl->threads);
 
-	st = (struct stub_thread *)(blob + threads_off);
 	for (size_t i = 0; i < p->nr_threads; i++) {
 		const struct thread_record *t = &p->threads[i];
 
 		fill_thread(t, &st[i]);
-		st[i].nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + tsig_offs[i]),
+		st[i].nr_siginfo = fill_siginfo((struct stub_siginfo *)(blob + pl->tsig[i]),
 						p->pid, t->nr_pending, t->pending, false);
-		st[i].siginfo_off = tsig_offs[i];
-		if (xstate_sizes[i]) {
-			fill_xstate(t, xstate_sizes[i], blob + xstate_offs[i]);
-			st[i].xstate_off = xstate_offs[i];
-			st[i].xstate_len = xstate_sizes[i];
+		st[i].siginfo_off = pl->tsig[i];
+		if (pl->xstate_sizes[i]) {
+			fill_xstate(t, pl->xstate_sizes[i], blob + pl->xstate[i]);
+			st[i].xstate_off = pl->xstate[i];
+			st[i].xstate_len = pl->xstate_sizes[i];
 		}
 	}
 	plan->nr_threads = (uint32_t)p->nr_threads;
-	plan->threads_off = threads_off;
-	fill_creds(p, fds, plan, blob, groups_off);
+	plan->threads_off = pl->threads;
+}
 
-	r = write_full(memfd, blob, l.size);
+int plan_build(const struct process_record *p, const struct plan_fds *fds, int *memfd_out)
+{
+	_cleanup_close_ int memfd = -1;
+	_cleanup_free_ uint8_t *blob = NULL;
+	_cleanup_(plan_layout_free) struct plan_layout pl = { 0 };
+	struct stub_plan *plan;
+	int r;
+
+	r = lay_out(p, fds, &pl);
+	if (r < 0)
+		return r;
+	memfd = memfd_create("trace-ckpt-plan", 0);
+	if (memfd < 0)
+		return log_ret(neg_errno(), "pid %d: memfd_create: %m", p->pid);
+	blob = calloc(1, pl.size);
+	if (!blob)
+		return -ENOMEM;
+	plan = (struct stub_plan *)blob;
+	plan->magic = STUB_PLAN_MAGIC;
+	plan->size = pl.size;
+	plan->image_fd = fds->image_fd;
+	plan->status_fd = fds->status_fd;
+	plan->plan_fd = memfd;
+
+	r = fill_fd_lists(p, fds, memfd, &pl, blob);
+	if (r == 0)
+		r = fill_memory(p, fds, &pl, blob);
+	if (r < 0)
+		return r;
+	fill_mm(p, fds, &pl, blob);
+	fill_process_state(p, &pl, blob);
+	fill_threads(p, &pl, blob);
+	fill_creds(p, fds, plan, blob, pl.groups);
+
+	r = write_full(memfd, blob, pl.size);
 	if (r < 0)
 		return log_ret(r, "pid %d: writing the plan: %s", p->pid, strerror(-r));
 	*memfd_out = TAKE_FD(memfd);
