@@ -108,7 +108,8 @@ int collect_posix_timers(struct collect_ctx *cx, struct process_record *p);
 /* /proc/PID/timers into a malloc'd array (ids, clocks, signals; no times). */
 int parse_proc_timers(const char *buf, struct posix_timer_record **out, size_t *nr);
 int collect_fds(struct collect_ctx *cx, struct process_record *p);
-int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type);
+int collect_inet_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type,
+			uint64_t ino);
 /*
  * A host's part of a checkpoint of several hosts: how its drained TCP
  * connections meet their other ends on the other hosts, through the
@@ -164,7 +165,10 @@ int tcpdrain_precheck(const pid_t *pids, size_t nr_pids, bool other_hosts, char 
 		      size_t errlen);
 /* Unless killed: what was read out goes back into the program's queues. */
 void tcpdrain_release(struct computation *c, bool killed);
-int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
+int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type,
+			uint64_t ino);
+/* A socket: by its family, to collect_unix_socket or collect_inet_socket (socket.c). */
+int collect_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino);
 /*
  * Every queued datagram's sender is in the computation, unbound, or gone:
  * one that is still there outside could not send it again at restore.

@@ -76,10 +76,125 @@ static int collect_locks(struct collect_ctx *cx, struct fd_record *f, const char
 	return 0;
 }
 
+/* What collect_fd learnt of an fd, for the collector of its kind. */
+struct fd_seen {
+	int dirfd;		/* /proc/PID/fd */
+	const char *name;	/* the fd's number, in dirfd */
+	char *link;		/* where its link points; may be cut (" (deleted)") */
+	size_t link_len;
+	const struct stat *st;
+	const char *fdinfo;
+};
+
+/* A regular file or a directory, by path; a deleted file's bytes are kept. */
+static int collect_file_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
+{
+	char *link = fs->link;
+	size_t n = fs->link_len;
+
+	if (link[0] != '/')
+		return collect_refuse(cx, "a file with no path the supervisor can reach "
+				      "(another mount namespace, a detached mount): a restore "
+				      "could not open it again; " CLOSE_IT, "fd %d: %s", f->fd, link);
+	f->kind = FD_REGULAR;
+	if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
+		link[n - 10] = '\0';
+		f->deleted = true;
+		if (!S_ISREG(fs->st->st_mode))
+			return collect_refuse(cx, "a restore could not open a removed "
+					      "directory again; " CLOSE_IT,
+					      "fd %d: deleted directory %s", f->fd, link);
+		/* The writer copies the contents from our own handle. */
+		f->content_fd = openat(fs->dirfd, fs->name, O_RDONLY | O_CLOEXEC);
+		if (f->content_fd < 0)
+			return collect_fail(cx, neg_errno(), "fd %d: %s (deleted)", f->fd, link);
+	}
+	f->path = strdup(link);
+	return f->path ? 0 : -ENOMEM;
+}
+
+/* A pipe or FIFO: its bytes and other end are looked at once per pipe (collect_pipes). */
+static int collect_pipe_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
+{
+	(void)cx;
+	f->kind = FD_PIPE;
+	f->pipe.ino = fs->st->st_ino;
+	if (fs->link[0] != '/')
+		return 0;
+	f->path = strdup(fs->link);
+	return f->path ? 0 : -ENOMEM;
+}
+
+/* A character device: one that is the same everywhere, or a terminal. */
+static int collect_chr_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(stateless_devices); i++) {
+		if (strcmp(fs->link, stateless_devices[i]))
+			continue;
+		f->kind = FD_DEVICE;
+		f->path = strdup(fs->link);
+		return f->path ? 0 : -ENOMEM;
+	}
+	return collect_tty(cx, f, fs->st, fs->link);
+}
+
+static int collect_anon_inode_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
+{
+	return collect_anon_fd(cx, f, fs->link, fs->fdinfo);
+}
+
+static int collect_socket_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
+{
+	return collect_socket(cx, f, fs->st->st_ino);
+}
+
+static bool is_file(const struct fd_seen *fs)
+{
+	return S_ISREG(fs->st->st_mode) || S_ISDIR(fs->st->st_mode);
+}
+
+static bool is_fifo(const struct fd_seen *fs)
+{
+	return S_ISFIFO(fs->st->st_mode);
+}
+
+static bool is_chr(const struct fd_seen *fs)
+{
+	return S_ISCHR(fs->st->st_mode);
+}
+
+static bool is_anon_inode(const struct fd_seen *fs)
+{
+	return !strncmp(fs->link, "anon_inode:", 11);
+}
+
+static bool is_socket(const struct fd_seen *fs)
+{
+	return S_ISSOCK(fs->st->st_mode);
+}
+
+/*
+ * Which collector an fd goes to, by what the kernel says it is: the first
+ * that matches (an anon inode before a socket: some are both).  An fd no
+ * entry takes is refused by name.  Anon inodes and sockets go on to tables
+ * of their own (anon_kinds in anonfd.c, socket_families in socket.c).
+ */
+static const struct {
+	bool (*matches)(const struct fd_seen *fs);
+	int (*collect)(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs);
+} fd_collectors[] = {
+	{ is_file, collect_file_fd },
+	{ is_fifo, collect_pipe_fd },
+	{ is_chr, collect_chr_fd },
+	{ is_anon_inode, collect_anon_inode_fd },
+	{ is_socket, collect_socket_fd },
+};
+
 static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_record *f)
 {
 	char name[32], link[PATH_MAX], info[64];
 	_cleanup_free_ char *fdinfo = NULL;
+	struct fd_seen fs;
 	struct stat st;
 	ssize_t n;
 	int idx, r;
@@ -110,6 +225,7 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 	f->ino = st.st_ino;
 	f->size = st.st_size;
 
+	/* The supervisor's own stdio, whatever it is: bound to restore's at restore. */
 	idx = stdio_index(cx->s, &st, fd);
 	if (idx >= 0) {
 		f->kind = FD_STDIO;
@@ -119,52 +235,10 @@ static int collect_fd(struct collect_ctx *cx, int dirfd, int fd, struct fd_recor
 			return -ENOMEM;
 		return S_ISCHR(st.st_mode) ? collect_tty_state(cx, f) : 0;
 	}
-	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-		if (link[0] != '/')
-			return collect_refuse(cx, "a file with no path the supervisor can reach "
-					      "(another mount namespace, a detached mount): a restore "
-					      "could not open it again; " CLOSE_IT, "fd %d: %s", fd, link);
-		f->kind = FD_REGULAR;
-		if (n > 10 && !strcmp(link + n - 10, " (deleted)")) {
-			link[n - 10] = '\0';
-			f->deleted = true;
-			if (!S_ISREG(st.st_mode))
-				return collect_refuse(cx, "a restore could not open a removed "
-						      "directory again; " CLOSE_IT,
-						      "fd %d: deleted directory %s", fd, link);
-			/* The writer copies the contents from our own handle. */
-			f->content_fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-			if (f->content_fd < 0)
-				return collect_fail(cx, neg_errno(), "fd %d: %s (deleted)", fd,
-						    link);
-		}
-		f->path = strdup(link);
-		return f->path ? 0 : -ENOMEM;
-	}
-	if (S_ISFIFO(st.st_mode)) {
-		/* Contents and the other end are looked at once per pipe, in collect_pipes. */
-		f->kind = FD_PIPE;
-		f->pipe.ino = st.st_ino;
-		if (link[0] == '/') {
-			f->path = strdup(link);
-			return f->path ? 0 : -ENOMEM;
-		}
-		return 0;
-	}
-	if (S_ISCHR(st.st_mode)) {
-		for (size_t i = 0; i < ARRAY_SIZE(stateless_devices); i++) {
-			if (strcmp(link, stateless_devices[i]))
-				continue;
-			f->kind = FD_DEVICE;
-			f->path = strdup(link);
-			return f->path ? 0 : -ENOMEM;
-		}
-		return collect_tty(cx, f, &st, link);
-	}
-	if (!strncmp(link, "anon_inode:", 11))
-		return collect_anon_fd(cx, f, link, fdinfo);
-	if (S_ISSOCK(st.st_mode))
-		return collect_unix_socket(cx, f, st.st_ino);
+	fs = (struct fd_seen){ dirfd, name, link, (size_t)n, &st, fdinfo };
+	for (size_t i = 0; i < ARRAY_SIZE(fd_collectors); i++)
+		if (fd_collectors[i].matches(&fs))
+			return fd_collectors[i].collect(cx, f, &fs);
 	return collect_refuse(cx, "its state cannot be read from outside the program; " CLOSE_IT,
 			      "fd %d: %s %s", fd, kind_name(st.st_mode, link), link);
 }

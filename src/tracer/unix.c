@@ -427,30 +427,14 @@ static int collect_peer_name(struct fd_record *f, uint32_t peer)
 	return r == -ENOENT ? 0 : r;
 }
 
-int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, uint64_t ino)
+int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, int h, int domain, int type,
+			uint64_t ino)
 {
-	_cleanup_close_ int h = -1;
 	struct unix_diag_info di;
-	socklen_t sl = sizeof(int);
-	int domain = 0, type = 0, v;
-	int r;
+	socklen_t sl;
+	int v, r;
 
-	h = collect_fd_handle(cx, f->fd);
-	if (h < 0)
-		return h;
-	if (getsockopt(h, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0 ||
-	    getsockopt(h, SOL_SOCKET, SO_TYPE, &type, &sl) < 0)
-		return collect_fail(cx, neg_errno(), "fd %d: socket", f->fd);
-	if (domain == AF_INET || domain == AF_INET6)
-		return collect_inet_socket(cx, f, h, domain, type);
-	if (domain != AF_UNIX) {
-		const char *what = domain == AF_NETLINK ? "AF_NETLINK" : domain == AF_PACKET
-				 ? "AF_PACKET" : "socket";
-
-		return collect_refuse(cx, "of sockets unix, TCP and UDP are kept; a program that "
-				      "opens one for a moment can be dumped once it closed it",
-				      "fd %d: %s socket (family %d)", f->fd, what, domain);
-	}
+	(void)domain;
 	if (session_is_dead_end(cx->s, ino)) {
 		f->kind = FD_DEAD_END;
 		return 0;
