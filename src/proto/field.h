@@ -42,7 +42,10 @@ struct field_table {
 };
 
 /* The tables of the records that are nests of fields only (tests cover every field). */
-const struct field_table *fd_record_parts(size_t *n);
+const struct field_table *const *fd_record_parts(size_t *n);
+/* The fd record's parts, each in the proto file of its kind. */
+extern const struct field_table fd_pipe_part, fd_eventfd_part, fd_signalfd_part, fd_timerfd_part,
+	fd_epoll_part, fd_inotify_part, fd_sock_part, fd_inet_part, fd_tty_part;
 const struct field *vma_record_fields(size_t *n);
 const struct field *thread_record_fields(size_t *n);
 

@@ -153,18 +153,18 @@ RECORD_OPS(thread_record)
 START_TEST(every_fd_field)
 {
 	size_t nr_parts, n = 0;
-	const struct field_table *parts = fd_record_parts(&nr_parts);
+	const struct field_table *const *parts = fd_record_parts(&nr_parts);
 	struct field *all;
 
 	for (size_t i = 0; i < nr_parts; i++)
-		n += parts[i].n;
+		n += parts[i]->n;
 	all = calloc(n, sizeof(*all));
 	ck_assert_ptr_nonnull(all);
 	n = 0;
 	for (size_t i = 0; i < nr_parts; i++) {
-		ck_assert_uint_gt(parts[i].n, 0);
-		memcpy(all + n, parts[i].fields, parts[i].n * sizeof(*all));
-		n += parts[i].n;
+		ck_assert_uint_gt(parts[i]->n, 0);
+		memcpy(all + n, parts[i]->fields, parts[i]->n * sizeof(*all));
+		n += parts[i]->n;
 	}
 	round_trip(all, n, sizeof(struct fd_record), fd_record_enc, fd_record_dec, fd_record_fr);
 	free(all);

@@ -191,10 +191,10 @@ static void fd_same_part(const struct fd_record *a, const struct fd_record *b,
 static void fd_same(const struct fd_record *a, const struct fd_record *b)
 {
 	size_t nr_parts;
-	const struct field_table *parts = fd_record_parts(&nr_parts);
+	const struct field_table *const *parts = fd_record_parts(&nr_parts);
 
 	for (size_t i = 0; i < nr_parts; i++)
-		fd_same_part(a, b, parts[i].fields, parts[i].n);
+		fd_same_part(a, b, parts[i]->fields, parts[i]->n);
 }
 
 START_TEST(each_record_round_trip)
@@ -674,12 +674,12 @@ static void all_in_table(const struct fd_record *a)
 	static const struct fd_record zero = { .content_fd = -1 };
 	struct fd_record x;
 	size_t nr_parts;
-	const struct field_table *parts = fd_record_parts(&nr_parts);
+	const struct field_table *const *parts = fd_record_parts(&nr_parts);
 
 	memcpy(&x, a, sizeof(x));
 	for (size_t p = 0; p < nr_parts; p++)
-		for (size_t i = 0; i < parts[p].n; i++) {
-			const struct field *t = &parts[p].fields[i];
+		for (size_t i = 0; i < parts[p]->n; i++) {
+			const struct field *t = &parts[p]->fields[i];
 			uint8_t *m = (uint8_t *)&x + t->off;
 			size_t len = t->kind == FK_STR || t->kind == FK_BLOB ? sizeof(void *) : t->size;
 
