@@ -794,6 +794,9 @@ static void serve(struct lazy_state *ls)
 
 		drop_finished(ls);
 		note_idle(ls);
+		/* The last address space just finished, the supervisor long gone: done. */
+		if (ls->ctl < 0 && !ls->nr_mms)
+			break;
 		if (cap < ls->nr_mms + 1) {
 			struct pollfd *v = realloc(pfd, (ls->nr_mms + 1) * sizeof(*v));
 

@@ -4,7 +4,8 @@
 # lazy_killed.sh TRACE_CKPT BIGMEM: the supervisor of a restore --lazy killed
 # (SIGKILL) at the program's first tick, while most of its 1 GiB is still to
 # come: the page server, a process of its own, serves on, and the program
-# goes on to PASS -- whose final check reads every page.
+# goes on to PASS -- whose final check reads every page; then the server,
+# with nothing left to serve and nobody to answer, ends.
 set -u
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -32,6 +33,9 @@ LAST=$(last_tick "$WORK/run.out")
 RESTORE=$!
 PIDS+=("$RESTORE")
 wait_until 60 "the first tick" has_tick "$WORK/restore.out"
+SERVER=$(pgrep -P "$RESTORE" -x tc-lazy-pages)
+[ -n "$SERVER" ] || fail "no page server below restore $RESTORE"
+PIDS+=("$SERVER")
 kill -KILL "$RESTORE"
 wait "$RESTORE" 2>/dev/null
 P=$(prog_in "$WORK" "$BIGMEM")
@@ -42,6 +46,8 @@ wait_until 120 "PASS" has_pass "$WORK/restore.out"
 if grep -q '^BAD' "$WORK/restore.out"; then
 	fail "$(grep -m1 '^BAD' "$WORK/restore.out")"
 fi
+# Every page in, nobody left to ask: the server ends too.
+wait_until 30 "the page server $SERVER to end" eval "! alive $SERVER"
 FIRST=$(first_tick "$WORK/restore.out")
 [ "$FIRST" = $((LAST + 1)) ] || fail "restored at tick $FIRST, expected $((LAST + 1))"
 echo PASS
