@@ -154,7 +154,9 @@ log "refused: $(head -1 "$WORK/err")"
 
 # A checkpoint that cannot be written (DIR below a regular file: no
 # permission bits, which the user namespace of rootless mode overrides on
-# the user's own files): said, and the program runs on.
+# the user's own files): said in the supervisor's log (never in the
+# program's own output), whose path run gives at the end, and the program
+# runs on.
 : >"$WORK/afile"
 : >"$WORK/out2"
 "$TC" run --dir "$WORK/afile/ck" --checkpoint-on USR1 -- "$COUNTER" -n 100 -i 20 >>"$WORK/out2" 2>&1 &
@@ -165,8 +167,15 @@ wait "$SUP"
 rc=$?
 SUP=
 ((rc == 0)) || { cat "$WORK/out2" >&2; fail "a failed checkpoint: run ended $rc, expected 0"; }
-grep -q "checkpoint at SIGUSR1 failed, the program runs on" "$WORK/out2" ||
-	{ cat "$WORK/out2" >&2; fail "the failed checkpoint was not said"; }
+suplog=$(sed -n 's/.*what the supervisor had to say while the program ran: \(.*\) ([0-9]* lines\{0,1\})$/\1/p' "$WORK/out2")
+[[ -n $suplog && -f $suplog ]] || { cat "$WORK/out2" >&2; fail "run did not name its log"; }
+grep -q "checkpoint at SIGUSR1 failed, the program runs on" "$suplog" ||
+	{ cat "$WORK/out2" "$suplog" >&2; fail "the failed checkpoint was not said"; }
+if grep -q "checkpoint at SIGUSR1 failed" "$WORK/out2"; then
+	fail "the supervisor wrote into the program's output"
+fi
+said=$(grep -o 'checkpoint at SIG.*' "$suplog")
+rm -f "$suplog"
 grep -qx PASS "$WORK/out2" || fail "no PASS after the failed checkpoint"
-log "a failed checkpoint at SIGUSR1: $(grep -o 'checkpoint at SIG.*' "$WORK/out2")"
+log "a failed checkpoint at SIGUSR1, in the supervisor's log: $said"
 log "PASS"
