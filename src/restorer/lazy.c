@@ -333,12 +333,6 @@ static int runs_move(struct lazy_mm *mm, uint64_t from, uint64_t to, uint64_t le
 	return 0;
 }
 
-static void count(struct lazy_state *ls, uint64_t *field, uint64_t n)
-{
-	(void)ls;
-	*field += n;
-}
-
 static void pick_log(struct lazy_state *ls);
 
 /* Never 0 or -1: kill(2) would take our process group, or everything. */
@@ -357,7 +351,7 @@ static void poison(struct lazy_state *ls, struct lazy_mm *mm, uint64_t addr, uin
 	if (ioctl(mm->uffd, UFFDIO_POISON_, &p) < 0 && errno != EEXIST)
 		log_warn("pid %d: restore --lazy: poisoning 0x%llx: %m", mm->src->pid,
 			 (unsigned long long)addr);
-	count(ls, &ls->stats.poisoned, len / LAZY_PAGE);
+	ls->stats.poisoned += len / LAZY_PAGE;
 	if (mm->src->reported)
 		return;
 	mm->src->reported = true;
@@ -409,7 +403,7 @@ static int bring_in(struct lazy_state *ls, struct lazy_mm *mm, size_t i, uint64_
 			continue;
 		}
 		runs_cut(mm, addr, addr + done);
-		count(ls, &ls->stats.fetched, done);
+		ls->stats.fetched += done;
 		if (e == EAGAIN)
 			return -EAGAIN;
 		if (e == ESRCH || e == ENOENT || e == EFAULT)
@@ -418,7 +412,7 @@ static int bring_in(struct lazy_state *ls, struct lazy_mm *mm, size_t i, uint64_
 			 (unsigned long long)(addr + done), strerror(e));
 		return -e;
 	}
-	count(ls, &ls->stats.fetched, len);
+	ls->stats.fetched += len;
 	return runs_cut(mm, addr, addr + len);
 }
 
@@ -434,14 +428,14 @@ static int serve_fault(struct lazy_state *ls, struct lazy_mm *mm, uint64_t addr)
 		struct uffdio_zeropage z = { .range = { addr, LAZY_PAGE } };
 
 		if (ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z) == 0 || errno == EEXIST) {
-			count(ls, &ls->stats.zero, 1);
+			ls->stats.zero += 1;
 			return 0;
 		}
 		if (errno == EAGAIN)
 			return -EAGAIN;
 		return -ESRCH;
 	}
-	count(ls, &ls->stats.faults, 1);
+	ls->stats.faults += 1;
 	return bring_in(ls, mm, i, addr, LAZY_FAULT_WINDOW);
 }
 
