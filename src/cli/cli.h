@@ -57,6 +57,11 @@ int cli_image_key(const char *cmd, const char *key_file, const char *secret_path
 /* restore --all-hosts DIR: the exit status for the command. */
 int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map);
+/*
+ * --host-map slurm: "HOST=NODEADDR,..." for every member of m, placed on
+ * the nodes of the Slurm job this runs in (said on stderr on failure).
+ */
+int slurm_host_map(const struct manifest *m, char **map);
 /* Its RESULT: 0 or -errno, and its message. */
 int coord_result(struct channel *ch, int timeout_ms, char *msg, size_t msglen);
 

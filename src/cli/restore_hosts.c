@@ -220,7 +220,7 @@ static int check_targets(const struct manifest *m, char **targets, bool local_ok
 int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map)
 {
-	_cleanup_free_ char *addr_map = NULL;
+	_cleanup_free_ char *addr_map = NULL, *slurm_map = NULL;
 	_cleanup_free_ char **targets = NULL;
 	char addr[256], secret_path[PATH_MAX], self[PATH_MAX], host[256] = "", err[1024] = "",
 	     msg[1024];
@@ -250,6 +250,14 @@ int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const ch
 		return 1;
 	}
 	gethostname(host, sizeof(host) - 1);
+	/* Requeued, the job may run on other nodes: Slurm says which. */
+	if (host_map && !strcmp(host_map, "slurm")) {
+		if (slurm_host_map(&m, &slurm_map) < 0) {
+			manifest_free(&m);
+			return 1;
+		}
+		host_map = slurm_map;
+	}
 	pids = calloc(m.nr_members, sizeof(*pids));
 	targets = calloc(m.nr_members, sizeof(*targets));
 	if (!pids || !targets || map_hosts(&m, host_map, targets, &addr_map) < 0 ||

@@ -16,7 +16,7 @@
 #   cluster.sh pids I    the pids of everything running on node I
 #   cluster.sh kill-node I   SIGKILL to everything running on node I: slurmd,
 #                        slurmstepd, the jobs (a node that dies without warning)
-#   cluster.sh start-node I  start node I's slurmd again if it is not running
+#   cluster.sh start-node I  start node I's slurmd (and sshd) again if not running
 #   cluster.sh available exit 0 when a cluster can be made here, else 77 (said why)
 #
 # Layout: a network namespace tcslurm-sw holds a bridge br0 (10.234.0.254/24)
@@ -29,8 +29,9 @@
 # a key of the run and a socket of its own, serves all namespaces (a unix
 # socket path is the same in every network namespace).  No cgroup plugin:
 # proctrack/linuxproc and task/none.  cred_expire=10 lets a requeued job run
-# again 11 s after it ended (Slurm's default is 120).  Nothing touches the
-# machine's own network: the bridge lives in a namespace of its own.
+# again 11 s after it ended (Slurm's default is 120).  Each node also runs an
+# sshd on its address (start_sshd), for jobs whose launcher is ssh.  Nothing
+# touches the machine's own network: the bridge lives in a namespace of its own.
 #
 # Everything is under $TC_SLURM_DIR (default /tmp/tc-slurm): conf, keys,
 # state, spool, logs, pid files, UTS namespace files.  Names and addresses
@@ -199,6 +200,64 @@ start_node()
 		{ err "slurmd of $(node_name "$i") wrote no pid file"; return 1; }
 }
 
+# sshd on node I, in its namespaces: the job's user may log in to the nodes
+# of its job with a key, as pam_slurm_adopt allows on real clusters; mpirun's
+# ssh launcher and restore --all-hosts use it.  A test authorizes a user's
+# key in $D/ssh/authorized_keys_USER; $D/ssh/ssh_config names every node's
+# address (the node names resolve nowhere else).  Nothing without sshd.
+start_sshd()
+{
+	local i=$1 j conf=$D/ssh/sshd_config-n$1 pid=$D/run/sshd-n$1.pid
+	[[ -x /usr/sbin/sshd ]] || return 0
+	pidfile_alive "$pid" && return 0
+	mkdir -p "$D/ssh" && chmod 0755 "$D/ssh" || return 1
+	[[ -d /run/sshd ]] || mkdir -m 0755 /run/sshd || return 1
+	if [[ ! -s $D/ssh/host_key ]]; then
+		ssh-keygen -q -t ed25519 -N '' -C tcslurm -f "$D/ssh/host_key" || return 1
+	fi
+	if [[ ! -s $D/ssh/ssh_config ]]; then
+		for ((j = 1; j <= NODES; j++)); do
+			printf 'Host %s\n    HostName %s\n' "$(node_name "$j")" "$NET.$j"
+		done >"$D/ssh/ssh_config"
+		cat >>"$D/ssh/ssh_config" <<-EOF
+		Host *
+		    IdentitiesOnly yes
+		    UserKnownHostsFile /dev/null
+		    GlobalKnownHostsFile /dev/null
+		    StrictHostKeyChecking no
+		    CheckHostIP no
+		    BatchMode yes
+		    LogLevel ERROR
+		    ConnectTimeout 10
+		EOF
+		chmod 0644 "$D/ssh/ssh_config"
+	fi
+	cat >"$conf" <<-EOF
+	# written by tests/slurm/cluster.sh for $(node_name "$i")
+	ListenAddress $NET.$i:22
+	HostKey $D/ssh/host_key
+	PidFile $pid
+	AuthorizedKeysFile $D/ssh/authorized_keys_%u
+	PermitRootLogin no
+	PubkeyAuthentication yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	UseDNS no
+	PrintMotd no
+	PrintLastLog no
+	X11Forwarding no
+	MaxStartups 100
+	AcceptEnv LANG LC_* OMPI_* PMIX_*
+	LogLevel INFO
+	EOF
+	rm -f "$pid"
+	in_ns "$i" /usr/sbin/sshd -f "$conf" -E "$D/log/sshd-$(node_name "$i").log" ||
+		{ err "sshd of $(node_name "$i") did not start: $D/log/sshd-$(node_name "$i").log"; return 1; }
+	wait_file "$pid" || { err "sshd of $(node_name "$i") wrote no pid file"; return 1; }
+}
+
 up_inner()
 {
 	local i ns
@@ -242,6 +301,7 @@ up_inner()
 	wait_file "$D/run/slurmctld.pid" || { err "slurmctld wrote no pid file"; return 1; }
 	for ((i = 1; i <= NODES; i++)); do
 		start_node "$i" || return 1
+		start_sshd "$i" || return 1
 	done
 	for ((i = 0; i < 300; i++)); do
 		nodes_ready && return 0
@@ -365,6 +425,7 @@ main()
 			return 0
 			;;
 		start-node)
+			start_sshd "$i" || return 1
 			pidfile_alive "$D/run/slurmd-$(node_name "$i").pid" && return 0
 			rm -f "$D/run/slurmd-$(node_name "$i").pid"
 			start_node "$i"
