@@ -295,6 +295,15 @@ static bool carry_ssh(struct session *s, pid_t tid, const struct seccomp_data *d
 	if (read_cstring(tid, at ? d->args[1] : d->args[0], file, sizeof(file)) < 0)
 		return false;
 	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	/*
+	 * Slurm's launcher starts its tasks through slurmd, out of reach: said
+	 * once per exec, and a dump refuses the connections to those tasks.
+	 */
+	if (!strcmp(base, "srun") && (at || runnable(tid, file))) {
+		log_warn("pid %d: srun: the tasks it starts run outside the computation (only ssh carries processes into it; with Open MPI, OMPI_MCA_plm=rsh launches through ssh)",
+			 tid);
+		return false;
+	}
 	/* execvp tries each directory of PATH: only the ssh that exists is carried. */
 	if (strcmp(base, "ssh") || (!at && !runnable(tid, file)))
 		return false;
