@@ -131,7 +131,11 @@ BEFORE=$(last_tick "$OUT")
 sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
 wait_for "the job restarted" 60 eval '[[ $(count_of "$OUT" "^run 1 on") == 1 ]]' ||
 	{ cat "$OUT" >&2; fail "the job did not start again"; }
+t_start=$(now)
 new_nodes=$(job_field "$JOB" NodeList)
+wait_for "both parts released" 60 eval 'grep -q "released together" "$OUT"' ||
+	{ tail -20 "$OUT" >&2; fail "the parts were not restored"; }
+t_resumed=$(now)
 log "3. requeued from $first_nodes to $new_nodes at tick $BEFORE"
 
 # 4. On to the last round, every tick in order; the result checked by rank 0.
@@ -145,5 +149,7 @@ ticks_check "$OUT" || fail "the ticks of rank 0 do not go on in order"
 # The batch script ends with the restored job's status: the job completes.
 wait_for "job $JOB completed" 60 eval '[[ $(job_field "$JOB" JobState) == COMPLETED ]]' ||
 	fail "job $JOB is $(job_field "$JOB" JobState) after the MPI job's end, not COMPLETED"
+# For scripts/bench (polled every 20 ms).
+echo "2 nodes, MPI: signal -> checkpoint written $(ms_between "$t_sig" "$t_ck") ms; batch script start -> both parts running $(ms_between "$t_start" "$t_resumed") ms"
 log "PASS: restored at tick $BEFORE on $new_nodes ($(grep -m2 'goes to node' "$OUT" | tr '\n' ' ')), $(grep -m1 '^result' "$OUT")"
 exit 0
