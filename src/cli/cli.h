@@ -58,6 +58,13 @@ int cli_image_key(const char *cmd, const char *key_file, const char *secret_path
 int restore_all_hosts(const char *dir, uint64_t gen, const char *coord, const char *secret,
 		      const char *host_map);
 /*
+ * restore --fetch-from HOST: the image DIR (absolute) as HOST has it, copied
+ * here through ssh once its manifest (DIR/NAME) verifies under key; a top
+ * manifest (no files) goes into a DIR that is here already (fetch_image.c).
+ */
+int fetch_image(const char *dir, const char *name, const char *host,
+		const struct image_key *key, char *err, size_t errlen);
+/*
  * --host-map slurm: "HOST=NODEADDR,..." for every member of m, placed on
  * the nodes of the Slurm job this runs in (said on stderr on failure).
  */

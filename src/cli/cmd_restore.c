@@ -48,6 +48,7 @@ static bool image_owner_refused(const char *dir)
 struct restore_opts {
 	const char *image;	/* the directory as given */
 	const char *coord, *secret, *addr_map, *host_map, *key_file;
+	const char *fetch_from;	/* --fetch-from HOST: where the image is when it is not here */
 	bool all_hosts, detach, trust_owner;
 	unsigned long long generation;
 	unsigned int flags;	/* RESTORE_* */
@@ -85,6 +86,8 @@ static int parse_restore_opts(int argc, char **argv, struct restore_opts *o)
 			o->all_hosts = true;
 		} else if (!strcmp(argv[i], "--host-map") && i + 1 < argc) {
 			o->host_map = argv[++i];
+		} else if (!strcmp(argv[i], "--fetch-from") && i + 1 < argc) {
+			o->fetch_from = argv[++i];
 		} else if (!strcmp(argv[i], "--addr-map") && i + 1 < argc) {
 			o->addr_map = argv[++i];
 		} else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc) {
@@ -163,6 +166,56 @@ static int supervise_restored(struct session *s, struct terminal_lease *tl, bool
 	return r;
 }
 
+/*
+ * --fetch-from HOST: a checkpoint directory on a disk of HOST only (node-local)
+ * is copied here first, checked with the key this restore uses.  0 when it
+ * is here (or was fetched), else -errno once said.
+ */
+static int fetch_if_missing(const struct restore_opts *o)
+{
+	char path[PATH_MAX], err[2048] = "", coord_addr[256], secret_path[PATH_MAX];
+	_cleanup_(image_key_wipe) struct image_key key = { 0 };
+	char name[64] = "manifest", probe[PATH_MAX];
+	struct stat st;
+	int r;
+
+	/* Several hosts: the top manifest this restore reads (DIR may hold this node's part). */
+	if (o->all_hosts && o->generation)
+		snprintf(name, sizeof(name), "manifest.g%llu", o->generation);
+	if ((size_t)snprintf(probe, sizeof(probe), "%s/%s", o->image, name) >= sizeof(probe))
+		return -ENAMETOOLONG;
+	if (stat(o->all_hosts ? probe : o->image, &st) == 0 || errno != ENOENT)
+		return 0;
+	if (o->image[0] == '/') {
+		r = snprintf(path, sizeof(path), "%s", o->image);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return neg_errno();
+		r = snprintf(path, sizeof(path), "%s/%s", cwd, o->image);
+	}
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return -ENAMETOOLONG;
+	/* The image of several hosts, and each host's part: the computation's secret. */
+	if (o->coord || o->all_hosts) {
+		if (coord_resolve(o->coord, o->secret, coord_addr, sizeof(coord_addr), secret_path,
+				  sizeof(secret_path)) < 0)
+			return -EINVAL;
+		r = cli_image_key("restore", NULL, secret_path, &key);
+	} else {
+		r = cli_image_key("restore", o->key_file, NULL, &key);
+	}
+	if (r < 0)
+		return r;
+	fprintf(stderr, "trace-ckpt restore: %s%s%s is not here: fetching it from %s\n", path,
+		o->all_hosts ? "/" : "", o->all_hosts ? name : "", o->fetch_from);
+	r = fetch_image(path, name, o->fetch_from, &key, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "trace-ckpt restore: --fetch-from %s: %s\n", o->fetch_from, err);
+	return r;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[2048];
@@ -177,6 +230,8 @@ int cmd_restore(int argc, char **argv)
 
 	if (parse_restore_opts(argc, argv, &o) < 0)
 		return 2;
+	if (o.fetch_from && fetch_if_missing(&o) < 0)
+		return 1;
 	if (!realpath(o.image, dir)) {
 		fprintf(stderr, "trace-ckpt restore: %s: %m\n", o.image);
 		return 1;

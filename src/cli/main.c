@@ -19,7 +19,7 @@ static const struct command {
 	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--incremental] [--compress] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },
 	{ "restore", cmd_restore,
-	  "restore [--new-pidns] [--trust-owner] [--ignore-changed-files] [--lazy] [--detach | --interval S [--keep N] [--incremental] [--compress]] [--all-hosts [--generation N] [--host-map OLD=NEW,... | slurm]] [--coordinator H:P [--secret F]] [--key FILE] DIR",
+	  "restore [--new-pidns] [--trust-owner] [--ignore-changed-files] [--lazy] [--detach | --interval S [--keep N] [--incremental] [--compress]] [--fetch-from HOST] [--all-hosts [--generation N] [--host-map OLD=NEW,... | slurm]] [--coordinator H:P [--secret F]] [--key FILE] DIR",
 	  "restart the computation saved in DIR and supervise it in the foreground" },
 	{ "attach", cmd_attach, "attach [--dir DIR] [--interval S [--keep N]] [--incremental] [--compress] PID",
 	  "supervise the running process PID and its descendants, in the foreground" },

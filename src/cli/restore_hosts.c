@@ -63,7 +63,12 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 			const char *addr_map, bool local)
 {
 	_cleanup_free_ char *q_self = NULL, *q_addr = NULL, *q_secret = NULL, *q_map = NULL,
-			    *q_part = NULL;
+			    *q_part = NULL, *q_from = NULL;
+	/*
+	 * A part going to another host is fetched from its old one if that
+	 * host's directory was not shared (the restore there looks first).
+	 */
+	const char *from = mb->addr && strcmp(target, mb->addr) ? mb->addr : NULL;
 	char part[PATH_MAX], *script = NULL;
 	pid_t pid;
 
@@ -77,11 +82,14 @@ static pid_t start_part(const char *self, const struct manifest_member *mb, cons
 		q_secret = shell_quote(secret);
 		q_map = addr_map ? shell_quote(addr_map) : NULL;
 		q_part = shell_quote(part);
+		q_from = from ? shell_quote(from) : NULL;
 		if (!q_self || !q_addr || !q_secret || !q_part || (addr_map && !q_map) ||
+		    (from && !q_from) ||
 		    asprintf(&script, "t=%s; [ -x \"$t\" ] || t=trace-ckpt; exec \"$t\" restore "
-				      "--coordinator %s --secret %s %s%s %s",
+				      "--coordinator %s --secret %s %s%s %s%s %s",
 			     q_self, q_addr, q_secret, q_map ? "--addr-map " : "",
-			     q_map ? q_map : "", q_part) < 0) {
+			     q_map ? q_map : "", q_from ? "--fetch-from " : "",
+			     q_from ? q_from : "", q_part) < 0) {
 			fprintf(stderr, "trace-ckpt restore: out of memory\n");
 			return -1;
 		}

@@ -33,8 +33,11 @@
 # sshd on its address (start_sshd), for jobs whose launcher is ssh.  Nothing
 # touches the machine's own network: the bridge lives in a namespace of its own.
 #
+# Each node has a mount namespace of its own too, where $D/scratch is its
+# own directory $D/local/nI: a node-local disk (everything else is shared).
+#
 # Everything is under $TC_SLURM_DIR (default /tmp/tc-slurm): conf, keys,
-# state, spool, logs, pid files, UTS namespace files.  Names and addresses
+# state, spool, logs, pid files, namespace files.  Names and addresses
 # differ from tests/multihost/hosts.sh (tcmh-*, 10.40-199.0.0/24).
 set -u
 
@@ -85,14 +88,13 @@ available()
 # In the namespaces of node I (0: the controller's), CMD...
 in_ns()
 {
-	local i=$1 net uts
+	local i=$1
 	shift
 	if ((i == 0)); then
-		net=/run/netns/$SW uts=$D/uts-ctl
+		nsenter --net="/run/netns/$SW" --uts="$D/uts-ctl" -- "$@"
 	else
-		net=/run/netns/$(node_ns "$i") uts=$D/uts-n$i
+		nsenter --net="/run/netns/$(node_ns "$i")" --uts="$D/uts-n$i" --mount="$D/mnt-n$i" -- "$@"
 	fi
-	nsenter --net="$net" --uts="$uts" -- "$@"
 }
 
 # The argv prefix (in USER_ARGV) that runs a command as user U, with the
@@ -203,8 +205,10 @@ start_node()
 # sshd on node I, in its namespaces: the job's user may log in to the nodes
 # of its job with a key, as pam_slurm_adopt allows on real clusters; mpirun's
 # ssh launcher and restore --all-hosts use it.  A test authorizes a user's
-# key in $D/ssh/authorized_keys_USER; $D/ssh/ssh_config names every node's
-# address (the node names resolve nowhere else).  Nothing without sshd.
+# key in $D/ssh/authorized_keys_USER and gives it an ssh config in
+# $D/ssh/config-USER, which $D/ssh/bin/ssh (first in PATH in ssh sessions)
+# uses; $D/ssh/ssh_config names every node's address (the node names
+# resolve nowhere else).  Nothing without sshd.
 start_sshd()
 {
 	local i=$1 j conf=$D/ssh/sshd_config-n$1 pid=$D/run/sshd-n$1.pid
@@ -232,6 +236,18 @@ start_sshd()
 		EOF
 		chmod 0644 "$D/ssh/ssh_config"
 	fi
+	# The users' ssh, on every node: a test gives a user its key and config
+	# in $D/ssh/config-USER (a shared home's ~/.ssh on a real cluster).
+	if [[ ! -x $D/ssh/bin/ssh ]]; then
+		mkdir -p "$D/ssh/bin" || return 1
+		cat >"$D/ssh/bin/ssh" <<-EOF
+		#!/bin/sh
+		c=$D/ssh/config-\$(id -un)
+		[ -r "\$c" ] && exec /usr/bin/ssh -F "\$c" "\$@"
+		exec /usr/bin/ssh "\$@"
+		EOF
+		chmod 0755 "$D/ssh/bin" "$D/ssh/bin/ssh" || return 1
+	fi
 	cat >"$conf" <<-EOF
 	# written by tests/slurm/cluster.sh for $(node_name "$i")
 	ListenAddress $NET.$i:22
@@ -250,6 +266,7 @@ start_sshd()
 	X11Forwarding no
 	MaxStartups 100
 	AcceptEnv LANG LC_* OMPI_* PMIX_*
+	SetEnv PATH=$D/ssh/bin:/usr/local/bin:/usr/bin:/bin
 	LogLevel INFO
 	EOF
 	rm -f "$pid"
@@ -262,7 +279,7 @@ up_inner()
 {
 	local i ns
 
-	mkdir -p "$D"/{munge,ctld,spool,run,log} || return 1
+	mkdir -p "$D"/{munge,ctld,spool,run,log,scratch} || return 1
 	chmod 0755 "$D" "$D/log" "$D/run"
 	chmod 0700 "$D/ctld"
 	# slurmd copies each batch script below it; the job's user executes it
@@ -294,6 +311,10 @@ up_inner()
 		ip -n "$ns" addr add "$NET.$i/24" dev eth0 || return 1
 		ip -n "$ns" link set eth0 up || return 1
 		: >"$D/uts-n$i" && unshare --uts="$D/uts-n$i" hostname "$(node_name "$i")" || return 1
+		# A disk of the node's own: $D/scratch is $D/local/nI there.
+		mkdir -p "$D/local/n$i" && chmod 1777 "$D/local/n$i" || return 1
+		: >"$D/mnt-n$i" && unshare --mount="$D/mnt-n$i" --propagation private \
+			mount --bind "$D/local/n$i" "$D/scratch" || return 1
 	done
 
 	in_ns 0 /usr/sbin/slurmctld -f "$SLURM_CONF" ||
@@ -345,7 +366,7 @@ down()
 		[[ -e /run/netns/$ns ]] && { ip netns del "$ns" || err "cannot delete namespace $ns"; }
 	done
 	if [[ -d $D ]]; then
-		for p in "$D"/uts-*; do
+		for p in "$D"/uts-* "$D"/mnt-*; do
 			[[ -e $p ]] && mountpoint -q "$p" && umount "$p"
 		done
 		rm -rf "$D"

@@ -1,11 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# mpi_job.sh --tc TRACE_CKPT --mpi-ring MPI_RING_C: an Open MPI job of 4
-# ranks on 2 nodes, launched by mpirun inside the allocation, checkpointed
-# at the signal, requeued and restored on another pair of nodes, all as the
-# ordinary test user.  Its result equals an uninterrupted run's (rank 0
-# computes the whole job alone and checks).
+# mpi_job.sh --tc TRACE_CKPT --mpi-ring MPI_RING_C [--node-local]: an Open
+# MPI job of 4 ranks on 2 nodes, launched by mpirun inside the allocation,
+# checkpointed at the signal, requeued and restored on another pair of
+# nodes, all as the ordinary test user.  Its result equals an uninterrupted
+# run's (rank 0 computes the whole job alone and checks).
+#
+# --node-local: the checkpoint directory is on each node's own disk
+# (cluster.sh's $D/scratch): each node writes its part there, the
+# coordinator's node the top manifest.  The batch script notes that node
+# (next to its output) and restores with --fetch-from it: the top manifest
+# comes from there, and the part of each node the job left is fetched from
+# that node by the one that takes it over (restore --all-hosts passes
+# --fetch-from on), all checked under the computation's secret before use.
+# Without it the directory is shared and nothing is copied.
 #
 # mpirun starts its daemons with its ssh launcher (OMPI_MCA_plm=rsh): the
 # nodes of the job accept the user's key (cluster.sh runs an sshd on each).
@@ -25,12 +34,13 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-TC='' SRC=''
+TC='' SRC='' LOCAL=''
 while (($#)); do
 	case $1 in
 	--tc) TC=$(realpath "$2"); shift 2 ;;
 	--mpi-ring) SRC=$(realpath "$2"); shift 2 ;;
-	*) echo "usage: mpi_job.sh --tc TRACE_CKPT --mpi-ring MPI_RING_C" >&2; exit 2 ;;
+	--node-local) LOCAL=1; shift ;;
+	*) echo "usage: mpi_job.sh --tc TRACE_CKPT --mpi-ring MPI_RING_C [--node-local]" >&2; exit 2 ;;
 	esac
 done
 [[ -x $TC && -r $SRC ]] || { echo "mpi_job.sh: --tc and --mpi-ring" >&2; exit 2; }
@@ -38,29 +48,35 @@ done
 	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
 [[ -x /usr/sbin/sshd ]] || { echo "SKIP: no sshd (openssh-server): mpirun's ssh launcher needs it"; exit 77; }
 
-slurm_setup mpi-job
+slurm_setup "mpi-job${LOCAL:+-local}"
 SD=${TC_SLURM_DIR:-/tmp/tc-slurm}
+CK=$WORK/ck
+if [[ -n $LOCAL ]]; then
+	# The same path on every node, a different directory on each.
+	CK=$SD/scratch/$(basename "$WORK")/ck
+	trap 'rc=$?; rm -rf "$SD"/local/n*/"$(basename "$WORK")"; (exit $rc); _sl_cleanup' EXIT
+fi
 PORT=7782
 ROUNDS=1000
 OUT=$WORK/out
 # Every node's sshd (a cluster brought up before sshd was part of it has none).
 for i in 1 2 3; do "$CLUSTER" start-node "$i" >/dev/null || fail "node $i: sshd"; done
-# The user's own key, authorized on the nodes, and an ssh that uses it.
-mkdir -p "$WORK/ubin"
+# The user's own key, authorized on the nodes, and its ssh config, which
+# the cluster's ssh ($SD/ssh/bin/ssh) uses on every node.
+SSH=$SD/ssh/bin/ssh
 ssh-keygen -q -t ed25519 -N '' -C "$TC_TEST_USER" -f "$WORK/user_key" || fail "ssh-keygen"
 cp "$WORK/user_key.pub" "$SD/ssh/authorized_keys_$TC_TEST_USER" || fail "authorizing the key"
-{ cat "$SD/ssh/ssh_config"; echo "    IdentityFile $WORK/user_key"; } >"$WORK/ssh_config"
-printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$WORK/ssh_config" >"$WORK/ubin/ssh"
-chmod 0755 "$WORK/ubin/ssh"
+{ cat "$SD/ssh/ssh_config"; echo "    IdentityFile $WORK/user_key"; } >"$SD/ssh/config-$TC_TEST_USER"
+chmod 0644 "$SD/ssh/config-$TC_TEST_USER"
 mpicc.openmpi -O2 -Wall -Wextra -Werror -o "$WORK/mpi_ring" "$SRC" || fail "mpicc"
 chown -R "$TC_TEST_USER:" "$WORK" || fail "chown $WORK"
-sl_user "$WORK/ubin/ssh" tcsn2 true || fail "the test user cannot ssh to tcsn2: $(tail -3 "$SD/log/sshd-tcsn2.log")"
+sl_user "$SSH" tcsn2 true || fail "the test user cannot ssh to tcsn2: $(tail -3 "$SD/log/sshd-tcsn2.log")"
 
 cat >"$WORK/job.sh" <<EOF
 #!/bin/bash
 #SBATCH -N2 -n2 --requeue --open-mode=append
 # mpirun inside the allocation, its daemons started through ssh.
-export PATH=$WORK/ubin:\$PATH OMPI_MCA_plm=rsh OMPI_MCA_plm_rsh_agent=$WORK/ubin/ssh
+export PATH=$SD/ssh/bin:\$PATH OMPI_MCA_plm=rsh OMPI_MCA_plm_rsh_agent=$SSH
 addr=\$(ip -4 -o addr show eth0 | awk '{ split(\$4, a, "/"); print a[1] }')
 echo "run \${SLURM_RESTART_COUNT:-0} on \$SLURM_JOB_NODELIST, coordinator \$addr:$PORT"
 "$TC" coordinator --listen "\$addr:$PORT" --secret "$WORK/secret" >>"$WORK/coord.log" 2>&1 &
@@ -70,13 +86,19 @@ echo "\$addr:$PORT" >"$WORK/coord.addr"
 # At the signal (#SBATCH --signal=B:USR1@120; here scancel --batch
 # --signal=USR1): one checkpoint of every node, the job requeued.
 checkpoint() {
-	"$TC" dump --all-hosts --kill -D "$WORK/ck" --coordinator "\$addr:$PORT" \\
-		--secret "$WORK/secret" >>"$WORK/dump.out" 2>&1 && scontrol requeue "\$SLURM_JOB_ID"
+	"$TC" dump --all-hosts --kill -D "$CK" --coordinator "\$addr:$PORT" \\
+		--secret "$WORK/secret" >>"$WORK/dump.out" 2>&1 || return
+	# Node-local: the top manifest is on this node's disk.
+	echo "\$addr" >"$WORK/ck.from"
+	scontrol requeue "\$SLURM_JOB_ID"
 }
 trap checkpoint USR1
-if [ -s "$WORK/ck/manifest" ]; then
+if [ -s "$CK/manifest" ]; then
 	"$TC" restore --all-hosts --host-map slurm --coordinator "\$addr:$PORT" \\
-		--secret "$WORK/secret" "$WORK/ck" &
+		--secret "$WORK/secret" "$CK" &
+elif [ -n "$LOCAL" ] && [ -s "$WORK/ck.from" ]; then
+	"$TC" restore --all-hosts --host-map slurm --coordinator "\$addr:$PORT" \\
+		--secret "$WORK/secret" --fetch-from "\$(cat "$WORK/ck.from")" "$CK" &
 else
 	nodes=(\$(scontrol show hostnames "\$SLURM_JOB_NODELIST"))
 	"$TC" run --coordinator "\$addr:$PORT" --secret "$WORK/secret" -- \\
@@ -119,7 +141,7 @@ sl_root scontrol update NodeName="$gone" State=DRAIN Reason=mpi-job ||
 	fail "scontrol update NodeName=$gone State=DRAIN"
 t_sig=$(now)
 sl_user scancel --batch --signal=USR1 "$JOB" || fail "scancel --batch --signal=USR1 $JOB"
-wait_for "the checkpoint at the signal" 60 eval '[[ -s $WORK/ck/manifest ]] && grep -q "checkpoint of 2 hosts" "$WORK/dump.out"' ||
+wait_for "the checkpoint at the signal" 60 eval 'grep -q "checkpoint of 2 hosts" "$WORK/dump.out"' ||
 	fail "no checkpoint after the signal: $(cat "$WORK/dump.out" 2>/dev/null)"
 t_ck=$(now)
 log "2. USR1 -> $(head -1 "$WORK/dump.out") ($(ms_between "$t_sig" "$t_ck") ms from the signal)"
@@ -144,6 +166,13 @@ wait_for "the job's end" 120 eval 'grep -qx PASS "$OUT" || grep -q "^BAD\|failed
 grep -q "^BAD" "$OUT" && fail "$(grep -m1 '^BAD' "$OUT")"
 grep -qx PASS "$OUT" || fail "$(grep -m1 failed "$OUT")"
 grep -q "host .* goes to node" "$OUT" || fail "restore --host-map slurm said nothing of where the hosts went"
+if [[ -n $LOCAL ]]; then
+	grep -q "ck/manifest is not here: fetching it from" "$OUT" || fail "the top manifest was not fetched"
+	grep -q "ck/$gone.g1 is not here: fetching it from" "$OUT" || fail "the part of $gone was not fetched"
+	[[ ! -e $SD/scratch/$(basename "$WORK") ]] || fail "the checkpoint is in the shared $SD/scratch"
+else
+	grep -q "fetching it from" "$OUT" && fail "a shared directory, and yet: $(grep -m1 'fetching it from' "$OUT")"
+fi
 ticks_check "$OUT" || fail "the ticks of rank 0 do not go on in order"
 [[ $(last_tick "$OUT") == "$ROUNDS" ]] || fail "the job did not reach round $ROUNDS"
 # The batch script ends with the restored job's status: the job completes.
