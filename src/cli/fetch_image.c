@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -25,53 +24,26 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 #include "util/shellword.h"
+#include "util/spawn.h"
 
 #define MANIFEST_MAX (256u << 20)
 
 /* ssh HOST SCRIPT with its stdout on *out; the pid, or -errno. */
 static pid_t ssh_reader(const char *host, const char *script, int *out)
 {
-	int fds[2];
-	pid_t pid;
+	char *argv[] = { "ssh", "-o", "BatchMode=yes", "--", (char *)host, (char *)script, NULL };
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return neg_errno();
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return neg_errno();
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(fds[1], 1);
-		execlp("ssh", "ssh", "-o", "BatchMode=yes", "--", host, script, (char *)NULL);
-		fprintf(stderr, "trace-ckpt restore: --fetch-from: cannot run ssh: %m\n");
-		_exit(127);
-	}
-	close(fds[1]);
-	*out = fds[0];
-	return pid;
+	return spawn_reader(argv, out);
 }
 
 static int ssh_status(pid_t pid, const char *host, char *err, size_t errlen)
 {
-	int status;
+	int r = wait_exit_status(pid);
 
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return neg_errno();
-	if (WIFEXITED(status) && !WEXITSTATUS(status))
+	if (r == 0)
 		return 0;
-	snprintf(err, errlen, "ssh %s: status %d", host,
-		 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	return -EIO;
+	snprintf(err, errlen, "ssh %s: %s %d", host, r < 0 ? "wait" : "status", r);
+	return r < 0 ? r : -EIO;
 }
 
 /* The remote file DIR/NAME, whole, into a malloc'd buffer of at most max bytes. */

@@ -8,12 +8,9 @@
  * take the other nodes in the job's order.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,6 +18,7 @@
 #include "util/macro.h"
 #include "util/shellword.h"
 #include "util/slurmnodes.h"
+#include "util/spawn.h"
 
 #define SCONTROL_OUT_MAX 65536
 #define MAX_NODES 4096
@@ -29,31 +27,13 @@
 static int scontrol_output(char *const argv[], char *out, size_t outlen)
 {
 	size_t got = 0;
-	int fds[2], status;
-	pid_t pid;
+	int fd, r;
+	pid_t pid = spawn_reader(argv, &fd);
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return neg_errno();
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return neg_errno();
-	}
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(fds[1], 1);
-		execvp(argv[0], argv);
-		fprintf(stderr, "trace-ckpt restore: --host-map slurm: cannot run %s: %m\n",
-			argv[0]);
-		_exit(127);
-	}
-	close(fds[1]);
+	if (pid < 0)
+		return (int)pid;
 	for (;;) {
-		ssize_t n = read(fds[0], out + got, outlen - 1 - got);
+		ssize_t n = read(fd, out + got, outlen - 1 - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -63,15 +43,12 @@ static int scontrol_output(char *const argv[], char *out, size_t outlen)
 		if (got == outlen - 1)
 			break;
 	}
-	close(fds[0]);
+	close(fd);
 	out[got] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return neg_errno();
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "trace-ckpt restore: --host-map slurm: %s %s %s failed (status %d)\n",
-			argv[0], argv[1], argv[2],
-			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	r = wait_exit_status(pid);
+	if (r != 0) {
+		fprintf(stderr, "trace-ckpt restore: --host-map slurm: %s %s %s failed (%s %d)\n",
+			argv[0], argv[1], argv[2], r < 0 ? "wait" : "status", r);
 		return -EIO;
 	}
 	return 0;
