@@ -45,21 +45,23 @@ int remote_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 #define STEP_TRIES 8
 
 /*
- * Step over the syscall instruction and wait for the single-step trap.  A
+ * Wait for the single-step trap of a step already started.  A
  * PTRACE_INTERRUPT stop that was still due may come first: it is consumed
  * and the step resumed (the trap of a completed step is pending then, so it
  * stops the thread before any further instruction).  Any other stop is
  * somebody else's.
  */
 /* cloned: where a child the call makes goes (its PTRACE_EVENT_CLONE/FORK stop); NULL: none expected. */
-static int step_syscall(pid_t tid, pid_t *cloned)
+static int step_wait(pid_t tid, pid_t *cloned)
 {
+	bool resumed = true;
 	int status;
 	pid_t r;
 
 	for (int i = 0; i < STEP_TRIES; i++) {
-		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+		if (!resumed && ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
 			return log_ret(neg_errno(), "tid %d: PTRACE_SINGLESTEP: %m", tid);
+		resumed = false;
 		do {
 			r = waitpid(tid, &status, __WALL);
 		} while (r < 0 && errno == EINTR);
@@ -94,16 +96,22 @@ static int step_syscall(pid_t tid, pid_t *cloned)
  * would take a SIGTRAP at its next instruction.  Only a resume disarms it,
  * so resume it into a stop: the interrupt asked first is taken in the same
  * pass through the signal code, before any instruction of the program runs.
+ * Started here, waited for in disarm_wait: many threads at once.
  */
-static int disarm_step(pid_t tid)
+static int disarm_start(pid_t tid)
 {
-	int status;
-	pid_t r;
-
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return log_ret(neg_errno(), "tid %d: PTRACE_INTERRUPT: %m", tid);
 	if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
 		return log_ret(neg_errno(), "tid %d: PTRACE_CONT: %m", tid);
+	return 0;
+}
+
+static int disarm_wait(pid_t tid)
+{
+	int status;
+	pid_t r;
+
 	do {
 		r = waitpid(tid, &status, __WALL);
 	} while (r < 0 && errno == EINTR);
@@ -119,79 +127,166 @@ static int disarm_step(pid_t tid)
 	return 0;
 }
 
-/*
- * The calls in a row, the registers and the mask saved once and put back
- * once, the single-step trap disarmed once: for 1,000 threads the saving is
- * a third of the work.
- */
-static int remote_calls(pid_t tid, uint64_t syscall_insn, struct remote_call *calls, size_t n,
-			pid_t *cloned)
+/* One thread of remote_calls: what it had, and how far it got. */
+struct call_thread {
+	struct user_regs_struct saved;
+	uint64_t mask;
+	int r;			/* the first failure of its ptrace work */
+	bool touched;		/* registers or mask changed: to be put back */
+	bool stepping;		/* a single-step under way */
+	bool disarming;		/* a disarm under way */
+	bool dead;		/* nothing to put back */
+};
+
+static void call_failed(struct call_thread *c, int r)
 {
-	struct user_regs_struct saved, regs;
-	uint64_t mask, all = ~0ull;
-	int r = 0, r2;
+	if (!c->r)
+		c->r = r;
+}
 
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0)
-		return log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
-		return log_ret(neg_errno(), "tid %d: PTRACE_GETSIGMASK: %m", tid);
-	/* Nothing may be delivered between the step and putting things back. */
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
-		return log_ret(neg_errno(), "tid %d: PTRACE_SETSIGMASK: %m", tid);
+/* Set up call k in a thread and start its step. */
+static void call_start(pid_t tid, struct call_thread *c, uint64_t syscall_insn,
+		       const struct remote_call *call)
+{
+	struct user_regs_struct regs = c->saved;
+	const long *args = call->args;
 
-	for (size_t i = 0; i < n && r == 0; i++) {
-		const long *args = calls[i].args;
+	regs.rip = syscall_insn;
+	regs.rax = (uint64_t)call->nr;
+	/* No restart fix-up of the call the thread was stopped in. */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rdi = (uint64_t)args[0];
+	regs.rsi = (uint64_t)args[1];
+	regs.rdx = (uint64_t)args[2];
+	regs.r10 = (uint64_t)args[3];
+	regs.r8 = (uint64_t)args[4];
+	regs.r9 = (uint64_t)args[5];
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
+		call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_SETREGS: %m", tid));
+	else if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+		call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_SINGLESTEP: %m", tid));
+	else
+		c->stepping = true;
+}
 
-		regs = saved;
-		regs.rip = syscall_insn;
-		regs.rax = (uint64_t)calls[i].nr;
-		/* No restart fix-up of the call the thread was stopped in. */
-		regs.orig_rax = (uint64_t)-1;
-		regs.rdi = (uint64_t)args[0];
-		regs.rsi = (uint64_t)args[1];
-		regs.rdx = (uint64_t)args[2];
-		regs.r10 = (uint64_t)args[3];
-		regs.r8 = (uint64_t)args[4];
-		regs.r9 = (uint64_t)args[5];
-		if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0) {
-			r = log_ret(neg_errno(), "tid %d: PTRACE_SETREGS: %m", tid);
-			break;
-		}
-		r = step_syscall(tid, cloned);
-		if (r == -ESRCH)
-			return r;
-		if (r < 0)
-			break;
-		if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
-			r = log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid);
-		else if (regs.rip != syscall_insn + 2)
-			r = log_ret(-EIO, "tid %d: remote system call %ld at 0x%" PRIx64
-				    " stopped at 0x%llx", tid, calls[i].nr, syscall_insn, regs.rip);
-		else
-			calls[i].ret = (long)regs.rax;
+static void call_finish(pid_t tid, struct call_thread *c, uint64_t syscall_insn,
+			struct remote_call *call, pid_t *cloned)
+{
+	struct user_regs_struct regs;
+	int r = step_wait(tid, cloned);
+
+	c->stepping = false;
+	/* -ESRCH: it died, nothing to put back. */
+	c->dead = r == -ESRCH;
+	if (r < 0)
+		call_failed(c, r);
+	else if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid));
+	else if (regs.rip != syscall_insn + 2)
+		call_failed(c, log_ret(-EIO, "tid %d: remote system call %ld at 0x%" PRIx64
+				       " stopped at 0x%llx", tid, call->nr, syscall_insn, regs.rip));
+	else
+		call->ret = (long)regs.rax;
+}
+
+static void call_restore(pid_t tid, struct call_thread *c)
+{
+	int r = 0;
+
+	if (!c->touched || c->dead)
+		return;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &c->saved) < 0)
+		r = log_ret(neg_errno(), "tid %d: restoring registers: %m", tid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(c->mask), &c->mask) < 0)
+		r = log_ret(neg_errno(), "tid %d: restoring the signal mask: %m", tid);
+	if (r == 0)
+		r = disarm_start(tid);
+	if (r < 0)
+		call_failed(c, r);
+	else
+		c->disarming = true;
+}
+
+/*
+ * The calls in a row in every thread of tids: each thread's registers and
+ * mask saved once and put back once, its single-step trap disarmed once.
+ * Each stage is started in every thread before it is waited for in the
+ * first: the threads' work and the switches to them and back overlap, where
+ * one thread after the other would wait for each in turn (1,000 threads:
+ * most of a freeze).  calls holds n calls for each thread, one row after the
+ * other; errs[i] gets thread i's 0 or -errno.  A thread that fails has its
+ * state put back all the same and takes no further call.
+ */
+static int remote_calls(const pid_t *tids, size_t nt, uint64_t syscall_insn,
+			struct remote_call *calls, size_t n, pid_t *cloned, int *errs)
+{
+	_cleanup_free_ struct call_thread *ct = calloc(nt, sizeof(*ct));
+	uint64_t all = ~0ull;
+	int first = 0;
+
+	if (!ct) {
+		for (size_t i = 0; i < nt; i++)
+			errs[i] = -ENOMEM;
+		return -ENOMEM;
 	}
-	r2 = 0;
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
-		r2 = log_ret(neg_errno(), "tid %d: restoring registers: %m", tid);
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
-		r2 = log_ret(neg_errno(), "tid %d: restoring the signal mask: %m", tid);
-	if (r2 == 0)
-		r2 = disarm_step(tid);
-	return r ? r : r2;
+	for (size_t i = 0; i < nt; i++) {
+		struct call_thread *c = &ct[i];
+		pid_t tid = tids[i];
+
+		if (ptrace(PTRACE_GETREGS, tid, NULL, &c->saved) < 0)
+			call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_GETREGS: %m", tid));
+		else if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(c->mask), &c->mask) < 0)
+			call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_GETSIGMASK: %m", tid));
+		/* Nothing may be delivered between the step and putting things back. */
+		else if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+			call_failed(c, log_ret(neg_errno(), "tid %d: PTRACE_SETSIGMASK: %m", tid));
+		else
+			c->touched = true;
+	}
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < nt; i++)
+			if (!ct[i].r)
+				call_start(tids[i], &ct[i], syscall_insn, &calls[i * n + k]);
+		for (size_t i = 0; i < nt; i++)
+			if (ct[i].stepping)
+				call_finish(tids[i], &ct[i], syscall_insn, &calls[i * n + k], cloned);
+	}
+	for (size_t i = 0; i < nt; i++)
+		call_restore(tids[i], &ct[i]);
+	for (size_t i = 0; i < nt; i++) {
+		if (ct[i].disarming) {
+			int r = disarm_wait(tids[i]);
+
+			if (r < 0)
+				call_failed(&ct[i], r);
+		}
+		errs[i] = ct[i].r;
+		if (!first)
+			first = ct[i].r;
+	}
+	return first;
 }
 
 int remote_syscalls(pid_t tid, uint64_t syscall_insn, struct remote_call *calls, size_t n)
 {
-	return remote_calls(tid, syscall_insn, calls, n, NULL);
+	int err;
+
+	return remote_calls(&tid, 1, syscall_insn, calls, n, NULL, &err);
+}
+
+int remote_syscalls_threads(const pid_t *tids, size_t nt, uint64_t syscall_insn,
+			    struct remote_call *calls, size_t n, int *errs)
+{
+	return remote_calls(tids, nt, syscall_insn, calls, n, NULL, errs);
 }
 
 int remote_syscall(pid_t tid, uint64_t syscall_insn, long nr, const long args[6], long *ret)
 {
 	struct remote_call c = { .nr = nr };
-	int r;
+	int err, r;
 
 	memcpy(c.args, args, sizeof(c.args));
-	r = remote_calls(tid, syscall_insn, &c, 1, NULL);
+	r = remote_calls(&tid, 1, syscall_insn, &c, 1, NULL, &err);
 	if (r == 0)
 		*ret = c.ret;
 	return r;
@@ -203,7 +298,7 @@ int remote_clone_stopped(pid_t tid, uint64_t syscall_insn, unsigned long flags, 
 	struct user_regs_struct regs;
 	pid_t c = 0;
 	long ret;
-	int status, r = remote_calls(tid, syscall_insn, &call, 1, &c);
+	int err, status, r = remote_calls(&tid, 1, syscall_insn, &call, 1, &c, &err);
 
 	ret = call.ret;
 

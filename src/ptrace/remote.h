@@ -39,6 +39,15 @@ struct remote_call {
 	long ret;
 };
 int remote_syscalls(pid_t tid, uint64_t syscall_insn, struct remote_call *calls, size_t n);
+/*
+ * The same in nt threads at once, each stage started in all of them before
+ * it is waited for: calls holds n calls for each thread, thread i's at
+ * calls[i * n].  errs[i] gets thread i's 0 or -errno (of the ptrace work,
+ * as above); every thread's state is put back whatever the others did.
+ * Returns the first thread's error in tids' order, or 0.
+ */
+int remote_syscalls_threads(const pid_t *tids, size_t nt, uint64_t syscall_insn,
+			    struct remote_call *calls, size_t n, int *errs);
 
 /*
  * clone(flags) in tid, its child left in its first stop, traced by us (tid

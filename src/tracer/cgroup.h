@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct session;
@@ -34,11 +35,15 @@ struct cgroup_freeze {
 	pid_t guard;
 	int guard_fd;	/* the guard reads it: a byte means thawed, EOF the freezer died */
 	int freeze_fd;	/* cgroup.freeze */
+	uint64_t thawed_ns;	/* CLOCK_MONOTONIC when the thaw let its tasks go */
 };
 
 /*
  * Freeze the cgroup and wait, up to timeout_ms, until the kernel says it is
  * frozen.  -ENOENT without a cgroup; otherwise on failure it is thawed again.
+ * A timeout of 0 waits for nothing: the write itself marks every task in the
+ * cgroup to stop in the freezer the next time it runs, and that is all a
+ * caller whose threads are all in ptrace-stops needs.
  */
 int session_cgroup_freeze(struct session *s, struct cgroup_freeze *cf, int timeout_ms);
 /* Thaw it and let the guard go.  Threads in a ptrace-stop stay in it. */

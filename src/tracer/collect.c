@@ -97,9 +97,10 @@ int collect_fail(struct collect_ctx *cx, int err, const char *fmt, ...)
 	return err;
 }
 
-int collect_remote_many(struct collect_ctx *cx, pid_t tid, struct remote_call *calls, size_t n)
+int collect_remote_threads(struct collect_ctx *cx, const pid_t *tids, size_t nt,
+			   struct remote_call *calls, size_t n, int *errs)
 {
-	return remote_syscalls(tid, cx->syscall_insn, calls, n);
+	return remote_syscalls_threads(tids, nt, cx->syscall_insn, calls, n, errs);
 }
 
 int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,

@@ -80,8 +80,9 @@ int collect_refuse(struct collect_ctx *cx, const char *advice, const char *fmt, 
 int collect_remote(struct collect_ctx *cx, pid_t tid, long nr, long a0, long a1, long a2,
 		   long a3, long *ret);
 struct remote_call;
-/* Several in a row in tid: its state saved and put back once (ptrace/remote.h). */
-int collect_remote_many(struct collect_ctx *cx, pid_t tid, struct remote_call *calls, size_t n);
+/* Several in a row in each of nt threads, all at once (remote_syscalls_threads). */
+int collect_remote_threads(struct collect_ctx *cx, const pid_t *tids, size_t nt,
+			   struct remote_call *calls, size_t n, int *errs);
 /* Read len bytes of scratch memory below tid's red zone after a remote call. */
 int collect_remote_scratch(struct collect_ctx *cx, pid_t tid, size_t len, uint64_t *addr);
 int collect_read_mem(struct collect_ctx *cx, uint64_t addr, void *buf, size_t len);

@@ -293,14 +293,17 @@ static int precheck_tcp(struct session *s, bool other_hosts, char *err, size_t e
 	return tcpdrain_precheck(pids, k, other_hosts, err, errlen);
 }
 
-static void dump_thaw(struct session *s)
+/* When the program was let go (session_thaw). */
+static uint64_t dump_thaw(struct session *s)
 {
-	session_thaw(s);
+	uint64_t let_go = session_thaw(s);
+
 	if (!s->in_dump_worker || s->nr_tracees)
-		return;
+		return let_go;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != s->supervisor_pid)
 		raise(SIGKILL);
+	return let_go;
 }
 
 /*
@@ -552,8 +555,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		} else {
 			release_tcp_connections(&c, false);
 			finish_ttys(&c, false);
-			dump_thaw(s);
-			tm.thawed = now_ns(CLOCK_MONOTONIC);
+			tm.thawed = dump_thaw(s);
 			thawed = true;
 			forksnap_reader(&fs, &mr);
 			r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
@@ -565,8 +567,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	} else if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
-		dump_thaw(s);
-		tm.thawed = now_ns(CLOCK_MONOTONIC);
+		tm.thawed = dump_thaw(s);
 		thawed = true;
 		snapshot_reader(&sn, &mr);
 		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
@@ -596,8 +597,7 @@ out:
 				kill(s->tracees[i].tid, SIGKILL);
 	}
 	if (!thawed) {
-		dump_thaw(s);
-		tm.thawed = now_ns(CLOCK_MONOTONIC);
+		tm.thawed = dump_thaw(s);
 	}
 	dump_report(s, rq, res, &c, st.bytes_written, &tm, r);
 	computation_free(&c);

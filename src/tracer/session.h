@@ -183,10 +183,11 @@ int session_list_pids(struct session *s, pid_t **pids, size_t *nr);
  * ptrace-stop, following children born meanwhile (and, detached, seizing
  * them first, until the set is complete and stable); then put them back:
  * session_thaw resumes them, detached it lets them go.  err (may be NULL)
- * says why it failed.
+ * says why it failed.  session_thaw returns when (CLOCK_MONOTONIC ns) the
+ * last thread was let go: the end of the time the program stood still.
  */
 int session_freeze(struct session *s, int timeout_ms, char *err, size_t errlen);
-void session_thaw(struct session *s);
+uint64_t session_thaw(struct session *s);
 
 /* The ssh client pid carried a command to another host (see FD_DEAD_END). */
 void session_note_carried_ssh(struct session *s, pid_t pid);
