@@ -156,7 +156,7 @@ int cmd_run(int argc, char **argv)
 	if (jo.resume) {
 		if (cli_image_key("run", NULL, coord ? secret_path : NULL, &key) < 0)
 			return 1;
-		r = job_find_checkpoint(dir, &key, &resume_gen, coord ? &part : NULL);
+		r = job_find_checkpoint(dir, &key, &resume_gen, coord ? &part : NULL, jo.fetch_from);
 		if (r < 0)
 			return 1;
 		resuming = r > 0;

@@ -14,7 +14,7 @@ static const struct command {
 	const char *usage;
 	const char *summary;
 } commands[] = {
-	{ "run", cmd_run, "run [--dir DIR [--resume]] [--checkpoint-on SIG [--requeue]] [--interval S [--keep N]] [--incremental] [--compress] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
+	{ "run", cmd_run, "run [--dir DIR [--resume [--fetch-from HOST]]] [--checkpoint-on SIG [--requeue]] [--interval S [--keep N]] [--incremental] [--compress] [--coordinator H:P [--secret F]] -- CMD [ARGS...]",
 	  "run CMD supervised, in the foreground; exits with CMD's status" },
 	{ "dump", cmd_dump, "dump [PID] [-D DIR] [--leave-running | --kill] [--incremental] [--compress] [--all-hosts --coordinator H:P]",
 	  "checkpoint the computation PID belongs to (default: the only one)" },

@@ -55,6 +55,14 @@ int job_opt(int argc, char **argv, int *i, struct job_opts *o)
 		o->requeue = true;
 		return 1;
 	}
+	if (!strcmp(argv[*i], "--fetch-from")) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "trace-ckpt run: --fetch-from takes the host whose disk holds the checkpoint\n");
+			return -1;
+		}
+		o->fetch_from = argv[++*i];
+		return 1;
+	}
 	if (strcmp(argv[*i], "--checkpoint-on"))
 		return 0;
 	if (*i + 1 >= argc || (o->signo = parse_signal(argv[*i + 1])) < 0) {
@@ -72,6 +80,10 @@ int job_opts_check(const struct job_opts *o, bool dir_given, bool coord)
 
 	if (o->resume && !dir_given) {
 		fprintf(stderr, "trace-ckpt run: --resume needs --dir DIR: where the job's checkpoint is\n");
+		return -1;
+	}
+	if (o->fetch_from && !o->resume) {
+		fprintf(stderr, "trace-ckpt run: --fetch-from goes with --resume: where the checkpoint to resume is\n");
 		return -1;
 	}
 	if (o->requeue && !o->signo) {
@@ -137,14 +149,33 @@ static int find_part(const char *dir, const struct manifest *m, struct job_part 
 	return -1;
 }
 
+/* A node-local DIR (or part) that is not here, from host: 0 or -1 (said). */
+static int fetch_missing(const char *dir, const char *host, const struct image_key *key)
+{
+	char path[PATH_MAX + 16], err[2048] = "";
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return 0;
+	fprintf(stderr, "trace-ckpt run: --resume: %s is not here: fetching it from %s\n", path, host);
+	if (fetch_image(dir, "manifest", host, key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "trace-ckpt run: --resume --fetch-from %s: %s\n", host, err);
+		return -1;
+	}
+	return 0;
+}
+
 int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation,
-			struct job_part *part)
+			struct job_part *part, const char *fetch_from)
 {
 	char path[PATH_MAX + 16], err[2048];
 	struct manifest m = { 0 };
 	struct stat st;
 	int r;
 
+	if (fetch_from && fetch_missing(dir, fetch_from, key) < 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s/manifest", dir);
 	if (lstat(path, &st) < 0 && errno == ENOENT)
 		return 0;
@@ -176,6 +207,9 @@ int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *
 	}
 	if (part) {
 		r = find_part(dir, &m, part);
+		/* The part was written on its host's own disk: from there. */
+		if (r == 0 && fetch_from)
+			r = fetch_missing(part->dir, part->old_addr, key);
 		if (r < 0) {
 			manifest_free(&m);
 			return -1;

@@ -10,6 +10,7 @@ struct job_opts {
 	bool resume;		/* restore DIR when it holds a checkpoint, else start CMD */
 	int signo;		/* --checkpoint-on: 0 or the signal */
 	bool requeue;		/* scontrol requeue $SLURM_JOB_ID after that checkpoint */
+	const char *fetch_from;	/* --fetch-from HOST: the checkpoint is on HOST's disk */
 };
 
 /* argv[*i] is one of them: 1 (taken, *i moved past its value); 0: not ours; -1: bad (said). */
@@ -28,9 +29,10 @@ struct job_part {
  * DIR/manifest: 0 when there is none; 1 when it verifies under key (its
  * generation in *generation); -1 when it does not, or is not the user's (said).
  * part: the checkpoint must be of several hosts, and *part is this task's
- * (SLURM_PROCID); NULL: of one host.
+ * (SLURM_PROCID); NULL: of one host.  fetch_from: a node-local DIR not here
+ * is fetched from that host first, and a part not here from its old host.
  */
 int job_find_checkpoint(const char *dir, const struct image_key *key, uint64_t *generation,
-			struct job_part *part);
+			struct job_part *part, const char *fetch_from);
 /* scontrol requeue $SLURM_JOB_ID, by argv.  0 or -errno (said). */
 int job_requeue(void);

@@ -10,6 +10,7 @@
 #                         user's) and a trap that cleans up
 #   sl_user CMD...        CMD on the login node as the test user
 #   sl_root CMD...        CMD on the login node as root (scontrol update of nodes)
+#   sl_user_ssh           the test user can ssh between the nodes ($SL_SSH)
 #   job_field J FIELD     one field of scontrol show job
 #   wait_for DESC TIMEOUT_S CMD...   poll CMD every 20 ms until it succeeds
 #   ticks_check FILE      ticks consecutive, no BAD, PASS: else say what and fail
@@ -132,6 +133,26 @@ slurm_setup()
 	SL_DRAINED=$WORK/drained
 	trap _sl_cleanup EXIT
 	chmod 0755 "$WORK" && chown "$TC_TEST_USER:" "$WORK" || fail "cannot give $WORK to $TC_TEST_USER"
+}
+
+# The test user may ssh from node to node (cluster.sh's sshd on each): its
+# own key in WORK, authorized on the nodes, and its ssh config, which the
+# cluster's ssh ($SL_SSH, first in PATH in ssh sessions; put it first in
+# the job's PATH too) uses on every node.  Call it after slurm_setup.
+sl_user_ssh()
+{
+	local sd=${TC_SLURM_DIR:-/tmp/tc-slurm} i
+	[[ -x /usr/sbin/sshd ]] || { log "skip: no sshd (openssh-server)"; exit 77; }
+	# A cluster brought up before sshd was part of it has none: started here.
+	for i in 1 2 3; do "$CLUSTER" start-node "$i" >/dev/null || fail "node $i: sshd"; done
+	SL_SSH=$sd/ssh/bin/ssh
+	ssh-keygen -q -t ed25519 -N '' -C "$TC_TEST_USER" -f "$WORK/user_key" || fail "ssh-keygen"
+	chown "$TC_TEST_USER:" "$WORK/user_key" "$WORK/user_key.pub" || fail "chown the key"
+	cp "$WORK/user_key.pub" "$sd/ssh/authorized_keys_$TC_TEST_USER" || fail "authorizing the key"
+	{ cat "$sd/ssh/ssh_config"; echo "    IdentityFile $WORK/user_key"; } >"$sd/ssh/config-$TC_TEST_USER"
+	chmod 0644 "$sd/ssh/config-$TC_TEST_USER"
+	sl_user "$SL_SSH" tcsn2 true ||
+		fail "the test user cannot ssh to tcsn2: $(tail -3 "$sd/log/sshd-tcsn2.log")"
 }
 
 # The job's node now; drain it so that the next run is elsewhere.

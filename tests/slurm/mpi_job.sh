@@ -46,7 +46,6 @@ done
 [[ -x $TC && -r $SRC ]] || { echo "mpi_job.sh: --tc and --mpi-ring" >&2; exit 2; }
 { command -v mpicc.openmpi && command -v mpirun.openmpi; } >/dev/null ||
 	{ echo "SKIP: Open MPI (openmpi-bin, libopenmpi-dev) is not installed"; exit 77; }
-[[ -x /usr/sbin/sshd ]] || { echo "SKIP: no sshd (openssh-server): mpirun's ssh launcher needs it"; exit 77; }
 
 slurm_setup "mpi-job${LOCAL:+-local}"
 SD=${TC_SLURM_DIR:-/tmp/tc-slurm}
@@ -59,18 +58,10 @@ fi
 PORT=7782
 ROUNDS=1000
 OUT=$WORK/out
-# Every node's sshd (a cluster brought up before sshd was part of it has none).
-for i in 1 2 3; do "$CLUSTER" start-node "$i" >/dev/null || fail "node $i: sshd"; done
-# The user's own key, authorized on the nodes, and its ssh config, which
-# the cluster's ssh ($SD/ssh/bin/ssh) uses on every node.
-SSH=$SD/ssh/bin/ssh
-ssh-keygen -q -t ed25519 -N '' -C "$TC_TEST_USER" -f "$WORK/user_key" || fail "ssh-keygen"
-cp "$WORK/user_key.pub" "$SD/ssh/authorized_keys_$TC_TEST_USER" || fail "authorizing the key"
-{ cat "$SD/ssh/ssh_config"; echo "    IdentityFile $WORK/user_key"; } >"$SD/ssh/config-$TC_TEST_USER"
-chmod 0644 "$SD/ssh/config-$TC_TEST_USER"
 mpicc.openmpi -O2 -Wall -Wextra -Werror -o "$WORK/mpi_ring" "$SRC" || fail "mpicc"
 chown -R "$TC_TEST_USER:" "$WORK" || fail "chown $WORK"
-sl_user "$SSH" tcsn2 true || fail "the test user cannot ssh to tcsn2: $(tail -3 "$SD/log/sshd-tcsn2.log")"
+sl_user_ssh
+SSH=$SL_SSH
 
 cat >"$WORK/job.sh" <<EOF
 #!/bin/bash
