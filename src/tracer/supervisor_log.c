@@ -15,8 +15,6 @@
 #include "util/macro.h"
 #include "util/privilege.h"
 
-/* A log that grew past this at open starts again (the old one kept as .old). */
-#define SUPERVISOR_LOG_MAX (4u << 20)
 /* How much of a failed dump's lines its answer quotes. */
 #define SUPERVISOR_LOG_QUOTE (4u << 10)
 
@@ -31,12 +29,16 @@ int supervisor_log_open(struct session *s)
 		return r;
 	if (snprintf(path, sizeof(path), "%s/%d.log", dir, getpid()) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	/* A pid used again: what an earlier supervisor said is worth a glance, not forever. */
-	if (stat(path, &st) == 0 && (uint64_t)st.st_size > SUPERVISOR_LOG_MAX) {
+	/*
+	 * A pid used again: what the earlier supervisor said is kept as .old
+	 * for a glance, and ours starts empty, so that what we quote and count
+	 * is ours alone.
+	 */
+	if (lstat(path, &st) == 0) {
 		snprintf(old, sizeof(old), "%s.old", path);
 		(void)rename(path, old);
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return neg_errno();
 	s->log_path = strdup(path);

@@ -8,6 +8,8 @@
 #     the lines the supervisor logged meanwhile and where the log is; the
 #     program's stderr has none of it and the program runs on;
 #   - when the program ends, run says where the log is (it was not empty);
+#   - a supervisor whose pid an earlier one had keeps that one's log as .old
+#     and counts only its own lines;
 #   - a restore that fails in a process being built (its working directory
 #     is gone) prints that process's own words under its error, once.
 set -u
@@ -58,6 +60,23 @@ wait "$RUN"
 grep -q "what the supervisor had to say while the program ran: $LOG (1 line)" "$WORK/run.out" ||
 	fail "run did not point at its log: $(tail -n 3 "$WORK/run.out")"
 rm -f "$LOG"
+
+# 2b. a supervisor whose pid had a log (an earlier one's): that log is kept
+# as .old, ours is our own (a run that says nothing names no log)
+RDIR=$(dirname "$LOG")
+# shellcheck disable=SC2016  # expanded by the inner shell, whose pid run keeps
+bash -c 'echo "an earlier supervisor of this pid" >"$1/$$.log"; exec "$2" run -- "$3" -n 3 -i 20' \
+	_ "$RDIR" "$TC" "$COUNTER" >"$WORK/again.out" 2>&1 </dev/null &
+AGAIN=$!
+PIDS+=("$AGAIN")
+wait_until 30 "the short run to end" test ! -e "/proc/$AGAIN"
+wait "$AGAIN" || fail "the short run failed: $(tail -n 3 "$WORK/again.out")"
+grep -q "what the supervisor had to say" "$WORK/again.out" &&
+	fail "an earlier supervisor's log counted as this one's: $(grep "had to say" "$WORK/again.out")"
+grep -q "an earlier supervisor of this pid" "$RDIR/$AGAIN.log.old" ||
+	fail "the earlier log was not kept as $RDIR/$AGAIN.log.old"
+[ ! -e "$RDIR/$AGAIN.log" ] || fail "this run's empty log $RDIR/$AGAIN.log was not removed"
+rm -f "$RDIR/$AGAIN.log.old"
 
 # 3. a restore failing in a process being built says that process's words
 cd "$WORK" && rmdir "$WORK/cwd" || exit 1
