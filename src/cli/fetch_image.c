@@ -24,7 +24,7 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 #include "util/shellword.h"
-#include "util/spawn.h"
+#include "util/spawnread.h"
 
 #define MANIFEST_MAX (256u << 20)
 

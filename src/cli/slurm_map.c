@@ -18,7 +18,7 @@
 #include "util/macro.h"
 #include "util/shellword.h"
 #include "util/slurmnodes.h"
-#include "util/spawn.h"
+#include "util/spawnread.h"
 
 #define SCONTROL_OUT_MAX 65536
 #define MAX_NODES 4096

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Helper programs (ssh, scontrol) whose output a command reads. */
+/* Helper programs (ssh, scontrol) whose output a command reads.  Not <spawn.h>: a name of its own. */
 #pragma once
 
 #include <sys/types.h>

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "util/macro.h"
-#include "util/spawn.h"
+#include "util/spawnread.h"
 
 pid_t spawn_reader(char *const argv[], int *out)
 {
