@@ -46,6 +46,7 @@ int session_init(struct session *s, const char *default_dir, const char *cmdline
 	s->root_pidfd = -1;
 	s->cgroup_fd = -1;
 	s->supervisor_pid = getpid();
+	supervisor_log_claim();
 	s->default_dir = default_dir ? strdup(default_dir) : NULL;
 	s->cmdline = strdup(cmdline ? cmdline : "");
 	if ((default_dir && !s->default_dir) || !s->cmdline)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +19,44 @@
 /* How much of a failed dump's lines its answer quotes. */
 #define SUPERVISOR_LOG_QUOTE (4u << 10)
 
-int supervisor_log_open(struct session *s)
+/* <runtime dir>/<our pid>.log into path; create: the directory too. */
+static int log_path_of(char *path, size_t len, bool create)
 {
-	char dir[PATH_MAX], path[PATH_MAX], old[PATH_MAX + 8], err[PATH_MAX + 128];
-	struct stat st;
-	int fd, r;
+	char dir[PATH_MAX], err[PATH_MAX + 128];
+	int r = runtime_dir(dir, sizeof(dir), create, err, sizeof(err));
 
-	r = runtime_dir(dir, sizeof(dir), true, err, sizeof(err));
 	if (r < 0)
 		return r;
-	if (snprintf(path, sizeof(path), "%s/%d.log", dir, getpid()) >= (int)sizeof(path))
+	if ((size_t)snprintf(path, len, "%s/%d.log", dir, getpid()) >= len)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+void supervisor_log_claim(void)
+{
+	char path[PATH_MAX], old[PATH_MAX + 8];
+	struct stat st;
+
 	/*
 	 * A pid used again: what the earlier supervisor said is kept as .old
 	 * for a glance, and ours starts empty, so that what we quote and count
-	 * is ours alone.
+	 * is ours alone.  Before anything we fork may open it (the page
+	 * server of restore --lazy writes into our log once it is there).
 	 */
-	if (lstat(path, &st) == 0) {
+	if (log_path_of(path, sizeof(path), false) == 0 && lstat(path, &st) == 0) {
 		snprintf(old, sizeof(old), "%s.old", path);
 		(void)rename(path, old);
 	}
+}
+
+int supervisor_log_open(struct session *s)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	r = log_path_of(path, sizeof(path), true);
+	if (r < 0)
+		return r;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return neg_errno();

@@ -12,6 +12,11 @@
 
 struct session;
 
+/*
+ * First thing a supervisor does (session_init): a log of our pid left by an
+ * earlier supervisor becomes <pid>.log.old, so nothing of ours opens it.
+ */
+void supervisor_log_claim(void);
 /* Open (create) the log next to the control socket; 0 or -errno. */
 int supervisor_log_open(struct session *s);
 /* From now on log lines go to the file (no-op without one). */
