@@ -243,7 +243,7 @@ int fetch_image(const char *dir, const char *name, const char *host,
 	int r;
 
 	if (!is_host_name(host)) {
-		snprintf(err, errlen, "--fetch-from %s: not a host name", host);
+		snprintf(err, errlen, "%s: not a host name", host);
 		return -EINVAL;
 	}
 	if (dir[0] != '/') {
