@@ -244,16 +244,26 @@ static uint64_t clock_ns(clockid_t clk)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/*
+ * How often cgroup.events is read again while waiting.  The kernel marks
+ * the file POLLPRI when a value changes, but at most once in 10 ms
+ * (cgroup_file_notify): a freeze of one thread that took 0.5 ms was seen
+ * up to 15 ms late.  What the file says is current when read.
+ */
+#define EVENTS_REREAD_US 100
+#define EVENTS_REREAD_FOR_MS 20
+
 /* Wait until cgroup.events says "key value", up to deadline_ms. */
 static int wait_event(int dir_fd, const char *key_value, uint64_t deadline_ms)
 {
 	_cleanup_close_ int fd = openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	uint64_t reread_until = ptrace_now_ms() + EVENTS_REREAD_FOR_MS;
 
 	if (fd < 0)
 		return neg_errno();
 	for (;;) {
-		/* The kernel marks the file POLLPRI when a value in it changes. */
 		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+		struct timespec step = { 0, EVENTS_REREAD_US * 1000L };
 		char events[256];
 		ssize_t n = pread(fd, events, sizeof(events) - 1, 0);
 		uint64_t now;
@@ -266,7 +276,12 @@ static int wait_event(int dir_fd, const char *key_value, uint64_t deadline_ms)
 		now = ptrace_now_ms();
 		if (now >= deadline_ms)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)(deadline_ms - now)) < 0 && errno != EINTR)
+		/* After the first 20 ms, a long wait (a task in D state): the notification. */
+		if (now >= reread_until) {
+			step.tv_sec = (deadline_ms - now) / 1000;
+			step.tv_nsec = (long)((deadline_ms - now) % 1000) * 1000000L;
+		}
+		if (ppoll(&pfd, 1, &step, NULL) < 0 && errno != EINTR)
 			return neg_errno();
 	}
 }
