@@ -100,6 +100,11 @@ struct vma_record {
 	int content_fd;
 	/* Collector only: its written pages are tracked (tracer/wptrack.h). */
 	bool wp_tracked;
+	/* Collector only: its pages are to be found in the process's clone,
+	 * after the thaw (tracer/forksnap.h); its madvise flags too. */
+	bool pages_deferred;
+	/* Collector only: the clone does not show its pages; copied while frozen. */
+	bool copied_frozen;
 	/* A mapped file (not deleted): what it was at the dump. */
 	struct file_id file_id;
 };

@@ -58,6 +58,13 @@ struct collect_ctx {
 	bool writable_read;
 	struct inode_cache *inodes;	/* paths found by search in this dump; may be NULL */
 	uint64_t start_time;		/* /proc/PID/stat starttime, from collect_mm */
+	/*
+	 * A leave-running dump that clones: which pages of its private
+	 * mappings a process has (and their madvise flags) is looked up in
+	 * the clone once the program runs again (collect_vmas_finish), not
+	 * while it is frozen: both walk every page table (4 GiB: 60 ms).
+	 */
+	bool defer_pages;
 };
 
 /* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */
@@ -94,6 +101,18 @@ int collect_process(struct collect_ctx *cx, struct process_record *p);
 int collect_zombie(struct collect_ctx *cx, struct process_record *p);
 int collect_threads(struct collect_ctx *cx, struct process_record *p);
 int collect_vmas(struct collect_ctx *cx, struct process_record *p);
+/*
+ * After collect_vmas with defer_pages: the madvise flags of p's mappings
+ * and the pages of those still pages_deferred, read in cx->pid (p's clone,
+ * or p itself while frozen).  p->runs come out in address order.
+ */
+int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p);
+/* The pages of one of p's private mappings, now, into p->runs (any order). */
+int collect_vma_pages(struct collect_ctx *cx, struct process_record *p, struct vma_record *v);
+/* This kernel has PAGEMAP_SCAN (6.7), which vma_has_pages needs. */
+bool pagemap_scan_works(void);
+/* 1: the process behind pagemap has a page of v the image would store; 0: none. */
+int vma_has_pages(int pagemap, const struct vma_record *v);
 int collect_mm(struct collect_ctx *cx, struct process_record *p);
 int collect_sigactions(struct collect_ctx *cx, struct process_record *p, const char *status);
 int collect_itimers(struct collect_ctx *cx, struct process_record *p);

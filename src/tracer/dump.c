@@ -135,7 +135,7 @@ static int collect_zombies(struct session *s, struct computation *c, char *err, 
 }
 
 static int collect_all(struct session *s, struct computation *c, struct refusal_list *refused,
-		       char *err, size_t errlen)
+		       bool defer_pages, char *err, size_t errlen)
 {
 	_cleanup_(inode_cache_freep) struct inode_cache *inodes = inode_cache_new();
 	size_t nprocs = 0;
@@ -150,7 +150,8 @@ static int collect_all(struct session *s, struct computation *c, struct refusal_
 		for (size_t i = 0; i < s->nr_tracees; i++) {
 			const struct tracee *t = &s->tracees[i];
 			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen,
-						  .inodes = inodes, .refused = refused };
+						  .inodes = inodes, .refused = refused,
+						  .defer_pages = defer_pages };
 			struct process_record *p;
 			int r;
 
@@ -490,7 +491,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	_cleanup_(image_key_wipe) struct image_key key = { 0 };
 	char host[256] = "localhost";
 	struct dump_times tm = { .start = now_ns(CLOCK_MONOTONIC) };
-	bool thawed = false, forking, forked = false;
+	bool thawed = false, forking, forked = false, defer_pages;
 	struct fork_snapshot fs;
 	bool checking = rq->mode == CTL_DUMP_CHECK;
 	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
@@ -512,6 +513,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		  forksnap_wanted();
 	if (rq->mode == CTL_DUMP_LEAVE_RUNNING && !rq->hooks && !forking)
 		reserve_snapshot(s, &sn);
+	/* Incremental: the walk that finds written pages protects them again, frozen. */
+	defer_pages = forking && !s->wp_mode && pagemap_scan_works();
 	tm.frozen = now_ns(CLOCK_MONOTONIC);
 	r = dump_freeze(s, rq, res, &sn);
 	if (r < 0)
@@ -528,7 +531,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		r = -ENOMEM;
 		goto out;
 	}
-	r = collect_all(s, &c, checking ? &refused : NULL, res->msg, sizeof(res->msg));
+	r = collect_all(s, &c, checking ? &refused : NULL, defer_pages, res->msg, sizeof(res->msg));
 	for (size_t i = 0; i < ARRAY_SIZE(cross_passes) && (r == 0 || checking); i++)
 		r = take_refusal(checking ? &refused : NULL, res->msg, r,
 				 cross_passes[i](s, &c, rq, res->msg, sizeof(res->msg)));
@@ -558,11 +561,23 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 			tm.thawed = dump_thaw(s);
 			thawed = true;
 			forksnap_reader(&fs, &mr);
-			r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
+			if (defer_pages)
+				r = forksnap_complete(&fs, &c, res->msg, sizeof(res->msg));
+			if (r == 0)
+				r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
 			forksnap_release(&fs, false, &tm.reap_stall);
 		}
 	}
-	if (forked) {
+	/* Still frozen: what was left to the clones is read in the processes. */
+	for (size_t i = 0; i < c.nr_procs && defer_pages && !forked && r == 0; i++) {
+		struct collect_ctx cx = { .s = s, .pid = c.procs[i].real_pid, .err = res->msg,
+					  .errlen = sizeof(res->msg) };
+
+		r = collect_vmas_finish(&cx, &c.procs[i]);
+	}
+	if (r < 0) {
+		/* failed above */
+	} else if (forked) {
 		/* written above */
 	} else if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
 		release_tcp_connections(&c, false);

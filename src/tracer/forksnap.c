@@ -9,6 +9,8 @@
  * process pays a page copy for each page it writes before the clone goes.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tracer/collect.h"
 #include "tracer/forksnap.h"
+#include "tracer/procfs.h"
 #include "tracer/pidns.h"
 #include "ptrace/remote.h"
 #include "ptrace/seize.h"
@@ -55,8 +59,109 @@ static pid_t stopped_thread(const struct session *s, pid_t pid)
 
 static bool clone_misses(const struct vma_record *v)
 {
-	return v->kind == VMA_ANON_SHARED || v->kind == VMA_FILE_SHARED ||
+	return v->kind == VMA_ANON_SHARED || v->kind == VMA_FILE_SHARED || v->copied_frozen ||
 	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK));
+}
+
+/* The start addresses of the clone's mappings, in order. */
+static int clone_starts(pid_t copy, uint64_t **starts, size_t *n)
+{
+	_cleanup_free_ char *maps = NULL;
+	char path[64], *line, *save = NULL;
+	size_t cap = 0;
+	int r;
+
+	*starts = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", copy);
+	r = read_file_at(AT_FDCWD, path, &maps, NULL);
+	if (r < 0)
+		return r;
+	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct maps_entry e;
+
+		if (parse_maps_line(line, &e) < 0)
+			return -EINVAL;
+		if (*n == cap) {
+			uint64_t *grown = realloc(*starts, (cap = cap ? cap * 2 : 64) * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			*starts = grown;
+		}
+		(*starts)[(*n)++] = e.start;
+	}
+	return 0;
+}
+
+static bool has_start(const uint64_t *starts, size_t n, uint64_t a)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (starts[mid] == a)
+			return true;
+		if (starts[mid] < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * The collectors left p's pages to the clone: those it does not show are
+ * found now, and copied while frozen.  A mapping not in the clone is
+ * MADV_DONTFORK; one without a page in the clone that p has a page of
+ * (MADV_WIPEONFORK, or whatever else) is copied too.  Reading the flags
+ * here would take the walk of every page table that smaps does.
+ */
+static int find_missed(struct process_record *p, pid_t copy)
+{
+	struct collect_ctx cx = { .pid = p->real_pid };
+	_cleanup_close_ int own_pm = -1, copy_pm = -1;
+	_cleanup_free_ uint64_t *starts = NULL;
+	char path[64];
+	size_t n;
+	int r = clone_starts(copy, &starts, &n);
+
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", copy);
+	copy_pm = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", p->real_pid);
+	own_pm = open(path, O_RDONLY | O_CLOEXEC);
+	if (copy_pm < 0 || own_pm < 0)
+		return -errno;
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		struct vma_record *v = &p->vmas[i];
+
+		if (!v->pages_deferred)
+			continue;
+		if (!has_start(starts, n, v->start)) {
+			v->flags |= VMA_F_DONTFORK;
+		} else {
+			r = vma_has_pages(copy_pm, v);
+			if (r > 0)
+				continue;	/* the clone has its pages: all of them */
+			if (r == 0)
+				r = vma_has_pages(own_pm, v);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				continue;	/* none here either */
+		}
+		v->copied_frozen = true;
+		r = collect_vma_pages(&cx, p, v);
+		log_debug("pid %d: mapping 0x%llx: %s: its pages copied while frozen", p->real_pid,
+			  (unsigned long long)v->start, (v->flags & VMA_F_DONTFORK) ?
+			  "not in the clone (MADV_DONTFORK)" : "no page of it in the clone");
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static const struct vma_record *vma_of(const struct process_record *p, uint64_t addr)
@@ -97,7 +202,7 @@ static int copy_missed(struct fork_snapshot *fs, const struct process_record *p)
 	return 0;
 }
 
-int forksnap_take(struct session *s, const struct computation *c, struct fork_snapshot *fs)
+int forksnap_take(struct session *s, struct computation *c, struct fork_snapshot *fs)
 {
 	int r = 0;
 
@@ -107,7 +212,7 @@ int forksnap_take(struct session *s, const struct computation *c, struct fork_sn
 	if (!fs->procs)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
-		const struct process_record *p = &c->procs[i];
+		struct process_record *p = &c->procs[i];
 		struct forked_proc *fp = &fs->procs[fs->nr_procs];
 
 		/* A zombie of the tree has no memory to keep. */
@@ -128,6 +233,8 @@ int forksnap_take(struct session *s, const struct computation *c, struct fork_sn
 				fp->copy_inner = fp->copy;
 		}
 		if (r == 0)
+			r = find_missed(p, fp->copy);
+		if (r == 0)
 			r = copy_missed(fs, p);
 		if (r < 0)
 			log_debug("pid %d: no copy-on-write clone (%s): the dump copies while frozen",
@@ -136,6 +243,31 @@ int forksnap_take(struct session *s, const struct computation *c, struct fork_sn
 	if (r < 0)
 		forksnap_release(fs, true, NULL);
 	return r;
+}
+
+int forksnap_complete(struct fork_snapshot *fs, struct computation *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < fs->nr_procs; i++) {
+		struct process_record *p = NULL;
+		char what[512] = "";
+		struct collect_ctx cx = { .pid = fs->procs[i].copy, .err = what,
+					  .errlen = sizeof(what) };
+		int r;
+
+		for (size_t k = 0; k < c->nr_procs && !p; k++)
+			if (c->procs[k].real_pid == fs->procs[i].real_pid)
+				p = &c->procs[k];
+		if (!p)
+			continue;
+		r = collect_vmas_finish(&cx, p);
+		if (r < 0) {
+			/* what names the clone: the process is the one to name. */
+			snprintf(err, errlen, "pid %d: its pages, read in its copy-on-write clone: %s",
+				 p->real_pid, what[0] ? what : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 static pid_t copy_of(const struct fork_snapshot *fs, pid_t real_pid)

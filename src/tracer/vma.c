@@ -151,7 +151,7 @@ static int scan_vma(struct collect_ctx *cx, struct process_record *p, int pagema
 		};
 		long n = ioctl(pagemap, PM_SCAN_IOCTL, &arg);
 
-		if (n < 0 && (errno == ENOTTY || errno == EINVAL) && a == v->start && !p->nr_runs)
+		if (n < 0 && (errno == ENOTTY || errno == EINVAL) && a == v->start)
 			return 0;
 		if (n < 0)
 			return collect_fail(cx, neg_errno(), "PAGEMAP_SCAN at 0x%llx",
@@ -266,6 +266,51 @@ static int scan_vma_tracked(struct collect_ctx *cx, struct vma_record *v, int pa
 	return 1;
 }
 
+/* Without PAGEMAP_SCAN (before Linux 6.7): every page's pagemap entry. */
+static int scan_vma_entries(struct collect_ctx *cx, struct process_record *p, int pagemap,
+			    const struct vma_record *v, uint64_t *buf, size_t *cap)
+{
+	uint64_t run_start = 0;
+	bool in_run = false;
+
+	for (uint64_t a = v->start; a < v->end;) {
+		size_t n = MIN((v->end - a) / PAGE_SIZE, (uint64_t)PAGEMAP_BATCH);
+		int r = pread_full(pagemap, buf, n * 8, a / PAGE_SIZE * 8);
+
+		if (r < 0)
+			return collect_fail(cx, r, "pagemap at 0x%llx", (unsigned long long)a);
+		for (size_t k = 0; k < n; k++, a += PAGE_SIZE) {
+			bool want = page_wanted(v, buf[k]);
+
+			if (want && !in_run) {
+				run_start = a;
+				in_run = true;
+			} else if (!want && in_run) {
+				/* Runs never cross VMAs: one PT_LOAD, one protection. */
+				r = add_run(p, cap, run_start, a);
+				if (r < 0)
+					return r;
+				in_run = false;
+			}
+		}
+	}
+	return in_run ? add_run(p, cap, run_start, v->end) : 0;
+}
+
+/* One private mapping's runs; *have_scan false once PAGEMAP_SCAN is found missing. */
+static int scan_one(struct collect_ctx *cx, struct process_record *p, int pagemap,
+		    const struct vma_record *v, uint64_t *buf, size_t *cap, bool *have_scan)
+{
+	if (*have_scan) {
+		int r = scan_vma(cx, p, pagemap, v, cap);
+
+		if (r != 0)
+			return r < 0 ? r : 0;
+		*have_scan = false;
+	}
+	return scan_vma_entries(cx, p, pagemap, v, buf, cap);
+}
+
 static int collect_pages(struct collect_ctx *cx, struct process_record *p, int pagemap,
 			 uint64_t *buf, size_t *cap)
 {
@@ -298,48 +343,13 @@ static int collect_pages(struct collect_ctx *cx, struct process_record *p, int p
 
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		const struct vma_record *v = &p->vmas[i];
-		uint64_t run_start = 0;
-		bool in_run = false;
+		int r;
 
 		if (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_FILE_PRIVATE)
 			continue;
-		if (have_scan) {
-			int r = scan_vma(cx, p, pagemap, v, cap);
-
-			if (r < 0)
-				return r;
-			if (r > 0)
-				continue;
-			have_scan = false;
-		}
-		for (uint64_t a = v->start; a < v->end;) {
-			size_t n = MIN((v->end - a) / PAGE_SIZE, (uint64_t)PAGEMAP_BATCH);
-			int r = pread_full(pagemap, buf, n * 8, a / PAGE_SIZE * 8);
-
-			if (r < 0)
-				return collect_fail(cx, r, "pagemap at 0x%llx",
-						    (unsigned long long)a);
-			for (size_t k = 0; k < n; k++, a += PAGE_SIZE) {
-				bool want = page_wanted(v, buf[k]);
-
-				if (want && !in_run) {
-					run_start = a;
-					in_run = true;
-				} else if (!want && in_run) {
-					/* Runs never cross VMAs: one PT_LOAD, one protection. */
-					r = add_run(p, cap, run_start, a);
-					if (r < 0)
-						return r;
-					in_run = false;
-				}
-			}
-		}
-		if (in_run) {
-			int r = add_run(p, cap, run_start, v->end);
-
-			if (r < 0)
-				return r;
-		}
+		r = scan_one(cx, p, pagemap, v, buf, cap, &have_scan);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -376,6 +386,130 @@ static int collect_madvise(struct collect_ctx *cx, struct process_record *p)
 		}
 	}
 	return 0;
+}
+
+static bool is_private(const struct vma_record *v)
+{
+	return v->kind == VMA_ANON_PRIVATE || v->kind == VMA_FILE_PRIVATE;
+}
+
+static int open_pagemap(struct collect_ctx *cx, int *fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", cx->pid);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	return *fd < 0 ? collect_fail(cx, neg_errno(), "%s", path) : 0;
+}
+
+int collect_vma_pages(struct collect_ctx *cx, struct process_record *p, struct vma_record *v)
+{
+	_cleanup_free_ uint64_t *buf = malloc(PAGEMAP_BATCH * sizeof(*buf));
+	_cleanup_close_ int pagemap = -1;
+	size_t cap = p->nr_runs;	/* grown from its exact size */
+	bool have_scan = true;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = open_pagemap(cx, &pagemap);
+	if (r == 0)
+		r = scan_one(cx, p, pagemap, v, buf, &cap, &have_scan);
+	if (r == 0)
+		v->pages_deferred = false;
+	return r;
+}
+
+/*
+ * A deleted file's pages cannot come back from the file, and a clone
+ * without an anonymous page in the mapping has none of them mapped: those
+ * are found now.  The other private mappings' are found in the clone.
+ */
+static int defer_pages(struct collect_ctx *cx, struct process_record *p)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		struct vma_record *v = &p->vmas[i];
+		int r;
+
+		if (!is_private(v))
+			continue;
+		v->pages_deferred = true;
+		if (v->flags & VMA_F_DELETED) {
+			r = collect_vma_pages(cx, p, v);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+bool pagemap_scan_works(void)
+{
+	static const char here[4096] __attribute__((aligned(4096)));
+	struct page_region region;
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg), .start = (uint64_t)(uintptr_t)here,
+		.end = (uint64_t)(uintptr_t)here + sizeof(here),
+		.vec = (uint64_t)(uintptr_t)&region, .vec_len = 1,
+		.category_anyof_mask = PAGE_IS_PRESENT, .return_mask = PAGE_IS_PRESENT,
+	};
+	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	return fd >= 0 && ioctl(fd, PM_SCAN_IOCTL, &arg) >= 0;
+}
+
+int vma_has_pages(int pagemap, const struct vma_record *v)
+{
+	struct page_region region;
+	bool file = v->kind == VMA_FILE_PRIVATE && !(v->flags & VMA_F_DELETED);
+	/* What region_wanted takes: present or swapped, not the zero page, not the file's. */
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg), .start = v->start, .end = v->end,
+		.vec = (uint64_t)(uintptr_t)&region, .vec_len = 1, .max_pages = 1,
+		.category_inverted = PAGE_IS_PFNZERO | (file ? PAGE_IS_FILE : 0),
+		.category_mask = PAGE_IS_PFNZERO | (file ? PAGE_IS_FILE : 0),
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+	long n = ioctl(pagemap, PM_SCAN_IOCTL, &arg);
+
+	if (n < 0)
+		return neg_errno();
+	return n > 0;
+}
+
+int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p)
+{
+	_cleanup_free_ uint64_t *buf = malloc(PAGEMAP_BATCH * sizeof(*buf));
+	_cleanup_free_ struct page_run *found = p->runs;
+	_cleanup_close_ int pagemap = -1;
+	size_t nr_found = p->nr_runs, cap = 0;
+	bool have_scan = true;
+	int r;
+
+	p->runs = NULL;
+	p->nr_runs = 0;
+	if (!buf)
+		return -ENOMEM;
+	r = collect_madvise(cx, p);
+	if (r == 0)
+		r = open_pagemap(cx, &pagemap);
+	for (size_t i = 0; i < p->nr_vmas && r == 0; i++) {
+		struct vma_record *v = &p->vmas[i];
+
+		if (!is_private(v))
+			continue;
+		if (v->pages_deferred) {
+			r = scan_one(cx, p, pagemap, v, buf, &cap, &have_scan);
+			v->pages_deferred = false;
+			continue;
+		}
+		/* Found while frozen, in no particular order. */
+		for (size_t k = 0; k < nr_found && r == 0; k++)
+			if (found[k].vaddr >= v->start && found[k].vaddr < v->end)
+				r = add_run(p, &cap, found[k].vaddr, found[k].vaddr + found[k].len);
+	}
+	return r;
 }
 
 int collect_vmas(struct collect_ctx *cx, struct process_record *p)
@@ -426,6 +560,8 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 			p->nr_vmas++;
 	}
 
+	if (cx->defer_pages)
+		return defer_pages(cx, p);
 	r = collect_madvise(cx, p);
 	if (r < 0)
 		return r;
