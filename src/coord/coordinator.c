@@ -920,7 +920,7 @@ static int write_top_manifest(struct coordinator *co, const char *dir, uint64_t 
 	if (r == 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = neg_errno();
 	if (r == 0)
-		r = manifest_write_at(dfd, dir, "manifest", gen_name, &man, &key, NULL, err,
+		r = manifest_write_at(dfd, dir, "manifest", gen_name, &man, &key, 0, NULL, err,
 				      errlen);
 	else
 		snprintf(err, errlen, "%s: %s", dir, strerror(-r));

@@ -678,8 +678,7 @@ static int write_core(struct writer *w, const struct process_record *p)
 		r = stream_pages(w, &s, fd, &end);
 	pthread_cond_destroy(&s.cond);
 	pthread_mutex_destroy(&s.lock);
-	if (r == 0 && fsync(fd) < 0)
-		r = neg_errno();
+	/* Made durable with everything else by one syncfs in write_all. */
 	if (r == 0 && s.hash_raw && s.chunk_fill)
 		s.chunk_sums[s.nr_chunk_sums++] = XXH3_64bits_digest(s.chunk_xxh);
 	/* A sum for every piece of the file's pages, or none. */
@@ -765,8 +764,8 @@ static int write_manifest(struct writer *w)
 	m->cmdline = c->cmdline;
 	m->flags = c->flags;
 	m->cpu = c->cpu;
-	r = manifest_write_at(dirfd, w->tmp, "manifest", NULL, m, w->key, &bytes, err,
-			      sizeof(err));
+	r = manifest_write_at(dirfd, w->tmp, "manifest", NULL, m, w->key, MANIFEST_NO_SYNC,
+			      &bytes, err, sizeof(err));
 	m->host = m->cmdline = NULL;
 	if (r < 0)
 		return log_ret(r, "%s", err);
@@ -834,6 +833,7 @@ static int install(const char *tmp, const char *dir, unsigned int keep)
 	char old[PATH_MAX], parent[PATH_MAX];
 	const char *victim = tmp;
 	char *slash;
+	int r;
 
 	path_fmt(parent, sizeof(parent), "%s", dir);
 	slash = strrchr(parent, '/');
@@ -844,6 +844,7 @@ static int install(const char *tmp, const char *dir, unsigned int keep)
 	else
 		*slash = '\0';
 
+	/* One fsync of the parent at the end: a crash before it leaves either image at dir. */
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
 		return fsync_dir(parent);
 	if (errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL)
@@ -856,15 +857,14 @@ static int install(const char *tmp, const char *dir, unsigned int keep)
 			return log_ret(neg_errno(), "%s: %m", old);
 		/* A directory renames over an empty one. */
 		if (rename(dir, old) < 0) {
-			int r = neg_errno();
-
+			r = neg_errno();
 			rmdir(old);
 			if (r != -ENOENT)
 				return log_ret(r, "rename %s to %s: %s", dir, old, strerror(-r));
 			old[0] = '\0';
 		}
 		if (rename(tmp, dir) < 0) {
-			int r = log_ret(neg_errno(), "rename %s to %s: %m", tmp, dir);
+			r = log_ret(neg_errno(), "rename %s to %s: %m", tmp, dir);
 
 			if (old[0] && rename(old, dir) < 0)
 				log_err("previous image left in %s: %m", old);
@@ -874,12 +874,13 @@ static int install(const char *tmp, const char *dir, unsigned int keep)
 			return fsync_dir(parent);
 		victim = old;
 	}
-	fsync_dir(parent);
 	if (keep && keep_previous(victim, dir, keep) == 0)
 		return fsync_dir(parent);
+	r = fsync_dir(parent);
+	/* Not waited for: a victim left by a crash is swept by the next dump (image_tmp). */
 	if (rm_rf(victim) < 0)
 		log_warn("%s: could not remove the previous image: %m", victim);
-	return fsync_dir(parent);
+	return r;
 }
 
 static int write_all(struct writer *w, const char *dir)
@@ -908,22 +909,19 @@ static int write_all(struct writer *w, const char *dir)
 		if (r < 0)
 			return r;
 	}
-	/*
-	 * One syncfs for the small files of the shared directory (a pipe's or a
-	 * socket's bytes each): 10,000 fsyncs cost more than the dump itself.
-	 * Before the manifest, which is what makes the image count.
-	 */
-	if (syncfs(w->host_fd) < 0)
-		return log_ret(neg_errno(), "%s/%s: syncfs: %m", w->tmp, c->host);
 	r = write_manifest(w);
 	if (r < 0)
 		return r;
-	path_fmt(path, sizeof(path), "%s/%s/shared", w->tmp, c->host);
-	if ((r = fsync_dir(path)) < 0)
-		return r;
-	path_fmt(path, sizeof(path), "%s/%s", w->tmp, c->host);
-	if ((r = fsync_dir(path)) < 0 || (r = fsync_dir(w->tmp)) < 0)
-		return r;
+	/*
+	 * One syncfs makes every file and directory of the image durable: the
+	 * core files, the small files of the shared directory (a pipe's or a
+	 * socket's bytes each: 10,000 fsyncs cost more than the dump itself),
+	 * the manifest.  Each fsync was a journal commit of its own: an
+	 * incremental generation spent 30 of its 70 ms in eight of them.  The
+	 * image counts only once renamed into place (install), after this.
+	 */
+	if (syncfs(w->host_fd) < 0)
+		return log_ret(neg_errno(), "%s/%s: syncfs: %m", w->tmp, c->host);
 	return install(w->tmp, dir, w->keep);
 }
 

@@ -96,8 +96,10 @@ int manifest_read_at(int dirfd, const char *dir, const char *name, const struct 
 /*
  * m, authenticated with key, into DIR/NAME atomically: a temporary file,
  * fsync, hard-linked as DIR/ALSO too when also is not NULL, renamed over
- * NAME, fsync of DIR.  *bytes (may be NULL): its size.
+ * NAME, fsync of DIR.  *bytes (may be NULL): its size.  MANIFEST_NO_SYNC:
+ * no fsync; the caller makes the whole directory durable at once.
  */
+#define MANIFEST_NO_SYNC 1u
 int manifest_write_at(int dirfd, const char *dir, const char *name, const char *also,
-		      const struct manifest *m, const struct image_key *key, uint64_t *bytes,
-		      char *err, size_t errlen);
+		      const struct manifest *m, const struct image_key *key, unsigned int flags,
+		      uint64_t *bytes, char *err, size_t errlen);

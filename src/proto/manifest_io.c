@@ -39,9 +39,10 @@ int manifest_read_at(int dirfd, const char *dir, const char *name, const struct 
 }
 
 int manifest_write_at(int dirfd, const char *dir, const char *name, const char *also,
-		      const struct manifest *m, const struct image_key *key, uint64_t *bytes,
-		      char *err, size_t errlen)
+		      const struct manifest *m, const struct image_key *key, unsigned int flags,
+		      uint64_t *bytes, char *err, size_t errlen)
 {
+	bool sync = !(flags & MANIFEST_NO_SYNC);
 	struct tlv_buf b = { 0 };
 	char tmp[256];
 	_cleanup_close_ int fd = -1;
@@ -55,14 +56,14 @@ int manifest_write_at(int dirfd, const char *dir, const char *name, const char *
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		r = fd < 0 ? neg_errno() : write_full(fd, b.data, b.len);
 	}
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && sync && fsync(fd) < 0)
 		r = neg_errno();
 	if (r == 0 && also && (unlinkat(dirfd, also, 0), linkat(dirfd, tmp, dirfd, also, 0) < 0))
 		r = neg_errno();
 	/* The rename is the commit point: before it the old manifest holds, after it the new. */
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = neg_errno();
-	if (r == 0 && fsync(dirfd) < 0)
+	if (r == 0 && sync && fsync(dirfd) < 0)
 		r = neg_errno();
 	if (r == 0 && bytes)
 		*bytes = b.len;

@@ -242,6 +242,32 @@ static void reserve_snapshot(struct session *s, struct snapshot *sn)
 	snapshot_reserve(sn, pids, n);
 }
 
+/*
+ * An incremental dump found the pages written since the previous image
+ * while frozen.  When they are few, copying them then (process_vm_readv,
+ * two threads: 21 MiB in about 5 ms) costs the program less than a clone
+ * does (1 GiB: some 10 ms to clone, and 15 ms more to reap it, as its
+ * page tables are torn down).  Up to one page in 32, 256 MiB at most.
+ */
+#define COPY_WRITTEN_MAX (256ull << 20)
+
+static bool copy_written_instead(const struct computation *c, uint64_t *own)
+{
+	uint64_t all = 0;
+
+	*own = 0;
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		for (size_t k = 0; k < p->nr_runs; k++)
+			*own += p->runs[k].len;
+		for (size_t k = 0; k < p->nr_base_runs; k++)
+			all += p->base_runs[k].len;
+	}
+	all += *own;
+	return *own <= COPY_WRITTEN_MAX && *own * 32 <= all;
+}
+
 /* What the writer would write: the pages of every run, and every content. */
 static uint64_t image_bytes_estimate(const struct computation *c)
 {
@@ -492,6 +518,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	char host[256] = "localhost";
 	struct dump_times tm = { .start = now_ns(CLOCK_MONOTONIC) };
 	bool thawed = false, forking, forked = false, defer_pages;
+	uint64_t own;
 	struct fork_snapshot fs;
 	bool checking = rq->mode == CTL_DUMP_CHECK;
 	_cleanup_(refusal_list_free) struct refusal_list refused = { 0 };
@@ -550,6 +577,12 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 	}
 
+	if (forking && s->wp_mode && copy_written_instead(&c, &own)) {
+		forking = false;
+		if (snapshot_reserve_exact(&sn, own) < 0)
+			log_debug("dump: no room for the %llu bytes written: copied from the program "
+				  "while frozen", (unsigned long long)own);
+	}
 	if (forking && forksnap_take(s, &c, &fs) == 0) {
 		/* From the clones once the program runs again. */
 		forked = stabilize_contents(&c) == 0;

@@ -77,6 +77,19 @@ void snapshot_reserve(struct snapshot *sn, const pid_t *pids, size_t n)
 	sn->cap = want;
 }
 
+int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
+{
+	memset(sn, 0, sizeof(*sn));
+	sn->buf = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (sn->buf == MAP_FAILED) {
+		sn->buf = NULL;
+		return -ENOMEM;
+	}
+	sn->cap = bytes ? bytes : 1;
+	return 0;
+}
+
 struct copy_job {
 	const struct snapshot *sn;
 	size_t first, last;	/* segments [first, last) */
@@ -95,12 +108,52 @@ static int copy_segment(const struct snap_seg *seg, uint8_t *dst)
 	return r;
 }
 
+/*
+ * Segments [i, i + n) of one process, adjacent in the buffer, in one
+ * process_vm_readv: an incremental dump's written pages are thousands of
+ * single pages.  Returns how many were read whole.
+ */
+static size_t copy_batch(const struct snapshot *sn, size_t i, size_t n)
+{
+	struct iovec remote[IOV_BATCH], local;
+	size_t len = 0;
+	ssize_t got;
+
+	for (size_t k = 0; k < n; k++) {
+		remote[k].iov_base = (void *)(uintptr_t)sn->segs[i + k].addr;
+		remote[k].iov_len = sn->segs[i + k].len;
+		len += sn->segs[i + k].len;
+	}
+	local.iov_base = sn->buf + sn->segs[i].off;
+	local.iov_len = len;
+	got = process_vm_readv(sn->segs[i].pid, &local, 1, remote, n, 0);
+	if (got < 0)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		if ((size_t)got < sn->segs[i + k].len)
+			return k;
+		got -= sn->segs[i + k].len;
+	}
+	return n;
+}
+
 static void *copy_main(void *opaque)
 {
 	struct copy_job *j = opaque;
 
-	for (size_t i = j->first; i < j->last && j->r == 0; i++)
-		j->r = copy_segment(&j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
+	for (size_t i = j->first; i < j->last && j->r == 0;) {
+		size_t n = 1, done;
+
+		while (i + n < j->last && n < IOV_BATCH && j->sn->segs[i + n].pid == j->sn->segs[i].pid)
+			n++;
+		done = n > 1 ? copy_batch(j->sn, i, n) : 0;
+		/* What the batch could not read whole, one by one (the mem file reads PROT_NONE). */
+		if (done == 0) {
+			j->r = copy_segment(&j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
+			done = 1;
+		}
+		i += done;
+	}
 	return NULL;
 }
 

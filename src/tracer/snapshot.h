@@ -24,6 +24,8 @@ struct snapshot {
 /* Before the freeze: a faulted-in buffer for the processes' anonymous
  * memory, when the machine has room for it (else buf stays NULL). */
 void snapshot_reserve(struct snapshot *sn, const pid_t *pids, size_t n);
+/* While frozen, when the runs are known: a buffer of exactly bytes, faulted in. */
+int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes);
 /* While frozen: copy every page run of c.  -ENOSPC: it does not fit. */
 int snapshot_take(struct snapshot *sn, const struct computation *c);
 /* The writer's page source once the program runs again. */
