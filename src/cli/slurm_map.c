@@ -20,58 +20,72 @@
 #include "util/slurmnodes.h"
 #include "util/spawnread.h"
 
-#define SCONTROL_OUT_MAX 65536
+/* `scontrol show node -o` prints a line of about 1 KiB per node. */
+#define SCONTROL_OUT_MAX (16u << 20)
 #define MAX_NODES 4096
+#define ADDR_MAX 256
 
-/* What argv (scontrol) prints, NUL-terminated in out; -EIO if it fails. */
-static int scontrol_output(char *const argv[], char *out, size_t outlen)
+/* What argv (scontrol) prints, NUL-terminated in *out (malloc'd); -EIO if it fails. */
+static int scontrol_output(char *const argv[], char **out)
 {
-	size_t got = 0;
+	size_t got = 0, cap = 65536;
+	char *buf = malloc(cap);
 	int fd, r;
-	pid_t pid = spawn_reader(argv, &fd);
+	pid_t pid;
 
-	if (pid < 0)
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	pid = spawn_reader(argv, &fd);
+	if (pid < 0) {
+		free(buf);
 		return (int)pid;
+	}
 	for (;;) {
-		ssize_t n = read(fd, out + got, outlen - 1 - got);
+		ssize_t n;
 
+		if (got == cap - 1 && cap < SCONTROL_OUT_MAX) {
+			char *grown = realloc(buf, cap * 2);
+
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+		if (got == cap - 1)
+			break;	/* more than any job's nodes print: scontrol fails on EPIPE */
+		n = read(fd, buf + got, cap - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-		if (got == outlen - 1)
-			break;
 	}
 	close(fd);
-	out[got] = '\0';
+	buf[got] = '\0';
 	r = wait_exit_status(pid);
 	if (r != 0) {
 		fprintf(stderr, "trace-ckpt restore: --host-map slurm: %s %s %s failed (%s %d)\n",
 			argv[0], argv[1], argv[2], r < 0 ? "wait" : "status", r);
+		free(buf);
 		return -EIO;
 	}
+	*out = buf;
 	return 0;
 }
 
-/* The job's nodes, one name each (pointers into buf). */
-static int job_nodes(char *buf, size_t buflen, char **nodes, size_t *nr)
+/* The job's nodes, one name each (pointers into *buf, malloc'd). */
+static int job_nodes(const char *list, char **buf, char **nodes, size_t *nr)
 {
-	const char *list = getenv("SLURM_JOB_NODELIST");
 	char *argv[] = { "scontrol", "show", "hostnames", (char *)list, NULL };
 	char *save = NULL;
 	int r;
 
-	if (!list || !*list) {
-		fprintf(stderr, "trace-ckpt restore: --host-map slurm: not inside a Slurm job "
-				"(no SLURM_JOB_NODELIST)\n");
-		return -ENOENT;
-	}
-	r = scontrol_output(argv, buf, buflen);
+	r = scontrol_output(argv, buf);
 	if (r < 0)
 		return r;
 	*nr = 0;
-	for (char *t = strtok_r(buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+	for (char *t = strtok_r(*buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
 		if (!is_host_name(t)) {
 			fprintf(stderr, "trace-ckpt restore: --host-map slurm: node '%s': not a host name\n",
 				t);
@@ -84,42 +98,65 @@ static int job_nodes(char *buf, size_t buflen, char **nodes, size_t *nr)
 	return 0;
 }
 
-/* Where to reach node: its NodeAddr (its name when Slurm has none). */
-static int node_addr(const char *node, char *addr, size_t len)
+/*
+ * Where to reach each node: its NodeAddr (its name when Slurm has none),
+ * from one `scontrol show node -o LIST` for all of them (one call per node
+ * took a second for a job of 32).
+ */
+static int node_addrs(const char *list, char *const *nodes, size_t nr, char (*addrs)[ADDR_MAX])
 {
-	char *argv[] = { "scontrol", "show", "node", "-o", (char *)node, NULL };
-	_cleanup_free_ char *out = malloc(SCONTROL_OUT_MAX);
-	int r;
+	char *argv[] = { "scontrol", "show", "node", "-o", (char *)list, NULL };
+	_cleanup_free_ char *out = NULL;
+	char *save = NULL;
+	int r = scontrol_output(argv, &out);
 
-	if (!out)
-		return -ENOMEM;
-	r = scontrol_output(argv, out, SCONTROL_OUT_MAX);
 	if (r < 0)
 		return r;
-	r = slurm_node_addr_of(out, addr, len);
-	if (r == -ENOENT && strlen(node) < len) {
-		strcpy(addr, node);
-		return 0;
+	for (size_t i = 0; i < nr; i++)
+		snprintf(addrs[i], ADDR_MAX, "%s", nodes[i]);
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[ADDR_MAX], addr[ADDR_MAX];
+		size_t i;
+
+		if (slurm_node_field(line, "NodeName", name, sizeof(name)) < 0)
+			continue;
+		for (i = 0; i < nr && strcmp(nodes[i], name); i++)
+			;
+		if (i == nr)
+			continue;	/* not one of the job's */
+		r = slurm_node_addr_of(line, addr, sizeof(addr));
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "trace-ckpt restore: --host-map slurm: node %s: NodeAddr: %s\n",
+				name, strerror(-r));
+			return r;
+		}
+		memcpy(addrs[i], addr, sizeof(addr));
 	}
-	if (r < 0)
-		fprintf(stderr, "trace-ckpt restore: --host-map slurm: node %s: NodeAddr: %s\n", node,
-			strerror(-r));
-	return r;
+	return 0;
 }
 
 int slurm_host_map(const struct manifest *m, char **map)
 {
-	_cleanup_free_ char *buf = malloc(SCONTROL_OUT_MAX);
+	const char *list = getenv("SLURM_JOB_NODELIST");
+	_cleanup_free_ char *buf = NULL;
 	_cleanup_free_ char **nodes = calloc(MAX_NODES, sizeof(*nodes));
 	_cleanup_free_ const char **old = calloc(m->nr_members + 1, sizeof(*old));
 	_cleanup_free_ size_t *to = calloc(m->nr_members + 1, sizeof(*to));
+	_cleanup_free_ char (*addrs)[ADDR_MAX] = NULL;
 	size_t nr = 0, len = 0, cap = 1;
 	int r;
 
 	*map = NULL;
-	if (!buf || !nodes || !old || !to)
+	if (!nodes || !old || !to)
 		return -ENOMEM;
-	r = job_nodes(buf, SCONTROL_OUT_MAX, nodes, &nr);
+	if (!list || !*list) {
+		fprintf(stderr, "trace-ckpt restore: --host-map slurm: not inside a Slurm job "
+				"(no SLURM_JOB_NODELIST)\n");
+		return -ENOENT;
+	}
+	r = job_nodes(list, &buf, nodes, &nr);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m->nr_members; i++)
@@ -131,13 +168,16 @@ int slurm_host_map(const struct manifest *m, char **map)
 			m->nr_members, nr, m->nr_members);
 	if (r < 0)
 		return r;
+	addrs = calloc(nr ? nr : 1, sizeof(*addrs));
+	if (!addrs)
+		return -ENOMEM;
+	r = node_addrs(list, nodes, nr, addrs);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < m->nr_members; i++) {
-		char addr[256];
+		const char *addr = addrs[to[i]];
 		char *nm;
 
-		r = node_addr(nodes[to[i]], addr, sizeof(addr));
-		if (r < 0)
-			goto fail;
 		cap += strlen(old[i]) + strlen(addr) + 2;
 		nm = realloc(*map, cap);
 		if (!nm) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,17 @@ static int reap_in_parent(const struct forked_proc *fp, bool frozen)
 
 void forksnap_release(struct fork_snapshot *fs, bool frozen, uint64_t *stall_ns)
 {
+	/*
+	 * A dump's worker dies with the supervisor once the program runs
+	 * again (dump_thaw), but not in the middle of a remote wait4: the
+	 * thread would be left with its single-step armed, and die of the
+	 * SIGTRAP (seen as a program killed with its supervisor, 1 run in 20).
+	 */
+	pid_t ppid = getppid();
+	int pdeathsig = 0;
+
+	if (!frozen && prctl(PR_GET_PDEATHSIG, &pdeathsig) == 0 && pdeathsig)
+		prctl(PR_SET_PDEATHSIG, 0);
 	for (size_t i = 0; i < fs->nr_procs; i++) {
 		struct forked_proc *fp = &fs->procs[i];
 		uint64_t t0;
@@ -394,4 +406,9 @@ void forksnap_release(struct fork_snapshot *fs, bool frozen, uint64_t *stall_ns)
 	free(fs->segs);
 	free(fs->procs);
 	memset(fs, 0, sizeof(*fs));
+	if (pdeathsig) {
+		prctl(PR_SET_PDEATHSIG, pdeathsig);
+		if (getppid() != ppid)
+			raise(pdeathsig);	/* it died meanwhile: as it would have made us */
+	}
 }

@@ -7,24 +7,31 @@
 #include "util/shellword.h"
 #include "util/slurmnodes.h"
 
-int slurm_node_addr_of(const char *line, char *addr, size_t len)
+int slurm_node_field(const char *line, const char *name, char *value, size_t len)
 {
-	static const char field[] = "NodeAddr=";
+	size_t nl = strlen(name), n;
 	const char *p = line;
-	size_t n;
 
 	/* A field starts a line or follows a space: "X-NodeAddr=" is not it. */
-	while ((p = strstr(p, field)) && p != line && p[-1] != ' ' && p[-1] != '\t')
-		p += sizeof(field) - 1;
-	if (!p)
-		return -ENOENT;
-	p += sizeof(field) - 1;
+	for (;; p += nl) {
+		p = strstr(p, name);
+		if (!p)
+			return -ENOENT;
+		if ((p == line || p[-1] == ' ' || p[-1] == '\t') && p[nl] == '=')
+			break;
+	}
+	p += nl + 1;
 	n = strcspn(p, " \t\n");
 	if (n >= len)
 		return -ENAMETOOLONG;
-	memcpy(addr, p, n);
-	addr[n] = '\0';
-	return is_host_name(addr) ? 0 : -EINVAL;
+	memcpy(value, p, n);
+	value[n] = '\0';
+	return is_host_name(value) ? 0 : -EINVAL;
+}
+
+int slurm_node_addr_of(const char *line, char *addr, size_t len)
+{
+	return slurm_node_field(line, "NodeAddr", addr, len);
 }
 
 int slurm_place_hosts(const char *const *old, size_t nr_old, const char *const *nodes,

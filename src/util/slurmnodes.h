@@ -9,9 +9,12 @@
 #include <stddef.h>
 
 /*
- * The NodeAddr= field of one line of `scontrol show node -o NAME` into addr:
- * 0, -ENOENT (no such field), -EINVAL (not a host name) or -ENAMETOOLONG.
+ * The NAME= field (NodeName, NodeAddr) of one line of `scontrol show node
+ * -o` into value: 0, -ENOENT (no such field), -EINVAL (not a host name) or
+ * -ENAMETOOLONG.
  */
+int slurm_node_field(const char *line, const char *name, char *value, size_t len);
+/* slurm_node_field(line, "NodeAddr", ...). */
 int slurm_node_addr_of(const char *line, char *addr, size_t len);
 
 /*

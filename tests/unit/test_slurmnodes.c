@@ -20,6 +20,23 @@ START_TEST(node_addr_read)
 }
 END_TEST
 
+/* NodeName too; a field whose name only begins the same is another field. */
+START_TEST(node_field_read)
+{
+	char v[64];
+
+	ck_assert_int_eq(slurm_node_field(LINE, "NodeName", v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "tcsn3");
+	ck_assert_int_eq(slurm_node_field(LINE, "NodeHostName", v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "tcsn3");
+	ck_assert_int_eq(slurm_node_field("NodeNameX=a NodeName=b", "NodeName", v, sizeof(v)), 0);
+	ck_assert_str_eq(v, "b");
+	ck_assert_int_eq(slurm_node_field("NodeNameX=a", "NodeName", v, sizeof(v)), -ENOENT);
+	ck_assert_int_eq(slurm_node_field("NodeName", "NodeName", v, sizeof(v)), -ENOENT);
+	ck_assert_int_eq(slurm_node_field("NodeName=a;b", "NodeName", v, sizeof(v)), -EINVAL);
+}
+END_TEST
+
 /* scontrol's text is not trusted: a field of another name, shell text, too long. */
 START_TEST(node_addr_hostile)
 {
@@ -74,6 +91,7 @@ static Suite *slurmnodes_suite(void)
 
 	tcase_add_test(tc, node_addr_read);
 	tcase_add_test(tc, node_addr_hostile);
+	tcase_add_test(tc, node_field_read);
 	tcase_add_test(tc, place_hosts);
 	suite_add_tcase(s, tc);
 	return s;
