@@ -47,8 +47,12 @@ static int scontrol_output(char *const argv[], char **out)
 		if (got == cap - 1 && cap < SCONTROL_OUT_MAX) {
 			char *grown = realloc(buf, cap * 2);
 
-			if (!grown)
-				break;
+			if (!grown) {
+				close(fd);
+				wait_exit_status(pid);
+				free(buf);
+				return -ENOMEM;
+			}
 			buf = grown;
 			cap *= 2;
 		}

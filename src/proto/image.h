@@ -32,6 +32,12 @@ struct image_key;
 struct mem_reader {
 	int (*read)(void *ctx, pid_t real_pid, uint64_t addr, void *buf, size_t len);
 	void *ctx;
+	/*
+	 * May be NULL.  Once every page is read, before the image is made
+	 * durable: 0 if what was read is what the processes held at the
+	 * dump (a source that died meanwhile may have read as zeros).
+	 */
+	int (*intact)(void *ctx);
 };
 
 struct image_stats {

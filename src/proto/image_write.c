@@ -877,7 +877,7 @@ static int install(const char *tmp, const char *dir, unsigned int keep)
 	if (keep && keep_previous(victim, dir, keep) == 0)
 		return fsync_dir(parent);
 	r = fsync_dir(parent);
-	/* Not waited for: a victim left by a crash is swept by the next dump (image_tmp). */
+	/* After the sync: a crash before it keeps a whole image at dir either way. */
 	if (rm_rf(victim) < 0)
 		log_warn("%s: could not remove the previous image: %m", victim);
 	return r;
@@ -909,6 +909,9 @@ static int write_all(struct writer *w, const char *dir)
 		if (r < 0)
 			return r;
 	}
+	/* Nothing of it counts yet: a source that died meanwhile fails the dump here. */
+	if (w->mr->intact && (r = w->mr->intact(w->mr->ctx)) < 0)
+		return r;
 	r = write_manifest(w);
 	if (r < 0)
 		return r;

@@ -107,6 +107,8 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p);
  * or p itself while frozen).  p->runs come out in address order.
  */
 int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p);
+/* The madvise flags of p's mappings (smaps VmFlags), of cx->pid. */
+int collect_vma_flags(struct collect_ctx *cx, struct process_record *p);
 /* The pages of one of p's private mappings, now, into p->runs (any order). */
 int collect_vma_pages(struct collect_ctx *cx, struct process_record *p, struct vma_record *v);
 /* This kernel has PAGEMAP_SCAN (6.7), which vma_has_pages needs. */

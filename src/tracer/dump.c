@@ -526,7 +526,7 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 {
 	struct computation c = { .version = TC_FORMAT_VERSION };
 	struct memread_ctx mctx;
-	struct mem_reader mr;
+	struct mem_reader mr = { 0 };
 	struct snapshot sn = { 0 };
 	struct image_stats st = { 0 };
 	_cleanup_(image_key_wipe) struct image_key key = { 0 };
@@ -592,13 +592,10 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		goto out;
 	}
 
-	if (forking && s->wp_mode && copy_written_instead(&c, &own)) {
+	if (forking && s->wp_mode && copy_written_instead(&c, &own) &&
+	    snapshot_reserve_exact(&sn, own) == 0)
 		forking = false;
-		if (snapshot_reserve_exact(&sn, own) < 0)
-			log_debug("dump: no room for the %llu bytes written: copied from the program "
-				  "while frozen", (unsigned long long)own);
-	}
-	if (forking && forksnap_take(s, &c, &fs) == 0) {
+	if (forking && forksnap_take(s, &c, defer_pages, &fs) == 0) {
 		/* From the clones once the program runs again. */
 		forked = stabilize_contents(&c) == 0;
 		if (!forked) {
@@ -614,6 +611,11 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 				r = forksnap_complete(&fs, &c, res->msg, sizeof(res->msg));
 			if (r == 0)
 				r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
+			/* Whatever failed, a clone killed meanwhile is the reason to give. */
+			if (r < 0 && forksnap_intact(&fs) < 0)
+				snprintf(res->msg, sizeof(res->msg), "a copy-on-write clone of the "
+					 "program was killed during the dump (the OOM killer?): the "
+					 "program runs on; nothing was written to %s", res->dir);
 			forksnap_release(&fs, false, &tm.reap_stall);
 		}
 	}
@@ -622,7 +624,8 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 		struct collect_ctx cx = { .s = s, .pid = c.procs[i].real_pid, .err = res->msg,
 					  .errlen = sizeof(res->msg) };
 
-		r = collect_vmas_finish(&cx, &c.procs[i]);
+		if (c.procs[i].nr_vmas)	/* a zombie has none */
+			r = collect_vmas_finish(&cx, &c.procs[i]);
 	}
 	if (r < 0) {
 		/* failed above */

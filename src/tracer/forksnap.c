@@ -58,10 +58,15 @@ static pid_t stopped_thread(const struct session *s, pid_t pid)
 	return 0;
 }
 
+/*
+ * A deleted file's private mapping is copied too: where the program has no
+ * page of its own, the clone has no page table either, and reading it later
+ * would give the file as the program may have changed it meanwhile.
+ */
 static bool clone_misses(const struct vma_record *v)
 {
 	return v->kind == VMA_ANON_SHARED || v->kind == VMA_FILE_SHARED || v->copied_frozen ||
-	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK));
+	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK | VMA_F_DELETED));
 }
 
 /* The start addresses of the clone's mappings, in order. */
@@ -117,18 +122,24 @@ static bool has_start(const uint64_t *starts, size_t n, uint64_t a)
  * found now, and copied while frozen.  A mapping not in the clone is
  * MADV_DONTFORK; one without a page in the clone that p has a page of
  * (MADV_WIPEONFORK, or whatever else) is copied too.  Reading the flags
- * here would take the walk of every page table that smaps does.
+ * here would take the walk of every page table that smaps does: only when
+ * a mapping is missing from the clone, whose flags the clone cannot give.
  */
 static int find_missed(struct process_record *p, pid_t copy)
 {
 	struct collect_ctx cx = { .pid = p->real_pid };
 	_cleanup_close_ int own_pm = -1, copy_pm = -1;
 	_cleanup_free_ uint64_t *starts = NULL;
+	bool missing = false;
 	char path[64];
 	size_t n;
 	int r = clone_starts(copy, &starts, &n);
 
 	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->nr_vmas && !missing; i++)
+		missing = !has_start(starts, n, p->vmas[i].start);
+	if (missing && (r = collect_vma_flags(&cx, p)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", copy);
 	copy_pm = open(path, O_RDONLY | O_CLOEXEC);
@@ -142,7 +153,7 @@ static int find_missed(struct process_record *p, pid_t copy)
 		if (!v->pages_deferred)
 			continue;
 		if (!has_start(starts, n, v->start)) {
-			v->flags |= VMA_F_DONTFORK;
+			v->flags |= VMA_F_DONTFORK;	/* smaps says so too */
 		} else {
 			r = vma_has_pages(copy_pm, v);
 			if (r > 0)
@@ -203,7 +214,8 @@ static int copy_missed(struct fork_snapshot *fs, const struct process_record *p)
 	return 0;
 }
 
-int forksnap_take(struct session *s, struct computation *c, struct fork_snapshot *fs)
+int forksnap_take(struct session *s, struct computation *c, bool deferred,
+		  struct fork_snapshot *fs)
 {
 	int r = 0;
 
@@ -233,7 +245,7 @@ int forksnap_take(struct session *s, struct computation *c, struct fork_snapshot
 			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
 				fp->copy_inner = fp->copy;
 		}
-		if (r == 0)
+		if (r == 0 && deferred)
 			r = find_missed(p, fp->copy);
 		if (r == 0)
 			r = copy_missed(fs, p);
@@ -318,10 +330,49 @@ advance:
 	return 0;
 }
 
+/*
+ * Every clone still stopped, never killed: one killed (the OOM killer may
+ * choose it, as big as the program) has its pages taken away while it
+ * dies, and what was read from it may be zeros.  A kill is for good: a
+ * clone that is neither dead nor dying now was whole for every read.
+ */
+int forksnap_intact(struct fork_snapshot *fs)
+{
+	for (size_t i = 0; i < fs->nr_procs; i++) {
+		const struct forked_proc *fp = &fs->procs[i];
+		_cleanup_free_ char *status = NULL;
+		siginfo_t si = { 0 };
+		char path[64];
+		uint64_t pending = 0, shared = 0;
+
+		if (waitid(P_PID, fp->copy, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    si.si_pid == fp->copy)
+			goto gone;
+		snprintf(path, sizeof(path), "/proc/%d/status", fp->copy);
+		if (read_file_at(AT_FDCWD, path, &status, NULL) < 0 ||
+		    parse_status_u64(status, "SigPnd", 16, &pending) < 0 ||
+		    parse_status_u64(status, "ShdPnd", 16, &shared) < 0)
+			goto gone;
+		if ((pending | shared) & (1ull << (SIGKILL - 1)))
+			goto gone;
+		continue;
+gone:
+		return log_ret(-ESRCH, "pid %d: its copy-on-write clone %d was killed during the "
+			       "dump (the OOM killer?): what was read from it cannot be trusted",
+			       fp->real_pid, fp->copy);
+	}
+	return 0;
+}
+
+static int forksnap_intact_of(void *ctx)
+{
+	return forksnap_intact(ctx);
+}
+
 void forksnap_reader(struct fork_snapshot *fs, struct mem_reader *mr)
 {
-	mr->read = forksnap_read;
-	mr->ctx = fs;
+	*mr = (struct mem_reader){ .read = forksnap_read, .ctx = fs,
+				   .intact = forksnap_intact_of };
 }
 
 /*

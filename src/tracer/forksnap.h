@@ -52,16 +52,20 @@ struct fork_snapshot {
 bool forksnap_wanted(void);
 /*
  * While frozen: a clone of every process of c, and a copy of the pages
- * clones do not share (MAP_SHARED, MADV_DONTFORK, MADV_WIPEONFORK).  On
+ * clones do not share (MAP_SHARED, MADV_DONTFORK, MADV_WIPEONFORK, deleted
+ * files); deferred: the collectors left pages and flags to the clones.  On
  * failure nothing is left behind and the caller dumps another way.
  */
-int forksnap_take(struct session *s, struct computation *c, struct fork_snapshot *fs);
+int forksnap_take(struct session *s, struct computation *c, bool deferred,
+		  struct fork_snapshot *fs);
 /*
  * Once the program runs again, for a dump whose collectors left the pages
  * to the clones (collect_ctx.defer_pages): each process's pages and madvise
  * flags, read in its clone.  err names the process.
  */
 int forksnap_complete(struct fork_snapshot *fs, struct computation *c, char *err, size_t errlen);
+/* 0 when no clone was killed (what was read from them is what they held). */
+int forksnap_intact(struct fork_snapshot *fs);
 /* The writer's page source: the clones. */
 void forksnap_reader(struct fork_snapshot *fs, struct mem_reader *mr);
 /*

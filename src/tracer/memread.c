@@ -11,8 +11,7 @@ static int memread_read(void *opaque, pid_t pid, uint64_t addr, void *buf, size_
 void memread_init(struct memread_ctx *ctx, struct mem_reader *mr)
 {
 	ptrace_mem_init(&ctx->mem);
-	mr->read = memread_read;
-	mr->ctx = ctx;
+	*mr = (struct mem_reader){ .read = memread_read, .ctx = ctx };
 }
 
 void memread_done(struct memread_ctx *ctx)

@@ -80,6 +80,9 @@ void snapshot_reserve(struct snapshot *sn, const pid_t *pids, size_t n)
 int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
 {
 	memset(sn, 0, sizeof(*sn));
+	/* Not at the cost of reclaim while the program stands still. */
+	if (bytes * 2 > mem_available())
+		return -ENOMEM;
 	sn->buf = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (sn->buf == MAP_FAILED) {
@@ -241,8 +244,7 @@ static int snapshot_read(void *opaque, pid_t pid, uint64_t addr, void *buf, size
 
 void snapshot_reader(struct snapshot *sn, struct mem_reader *mr)
 {
-	mr->read = snapshot_read;
-	mr->ctx = sn;
+	*mr = (struct mem_reader){ .read = snapshot_read, .ctx = sn };
 }
 
 void snapshot_release(struct snapshot *sn)

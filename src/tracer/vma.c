@@ -388,6 +388,11 @@ static int collect_madvise(struct collect_ctx *cx, struct process_record *p)
 	return 0;
 }
 
+int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
+{
+	return collect_madvise(cx, p);
+}
+
 static bool is_private(const struct vma_record *v)
 {
 	return v->kind == VMA_ANON_PRIVATE || v->kind == VMA_FILE_PRIVATE;

@@ -74,7 +74,7 @@ static void image_seeds(struct seed *man, struct seed *core, int zstd)
 {
 	struct computation c;
 	struct fake_mem fm = { 0 };
-	struct mem_reader mr;
+	struct mem_reader mr = { 0 };
 	char *tmp = make_tmpdir(), path[4096];
 	char *buf;
 	size_t len;

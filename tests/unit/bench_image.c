@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	bool keep = argc > 4 && !strcmp(argv[4], "-k");
 	size_t len = mib << 20;
 	struct computation c = { .version = TC_FORMAT_VERSION, .generation = 1 };
-	struct mem_reader mr = { vm_read, NULL };
+	struct mem_reader mr = { .read = vm_read };
 	struct process_record *p;
 	struct image_stats st;
 	uint8_t *mem;

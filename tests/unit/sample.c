@@ -363,8 +363,7 @@ static int fake_read(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len)
 
 void fake_mem_reader(struct mem_reader *mr, struct fake_mem *fm)
 {
-	mr->read = fake_read;
-	mr->ctx = fm;
+	*mr = (struct mem_reader){ .read = fake_read, .ctx = fm };
 }
 
 char *make_tmpdir(void)

@@ -189,7 +189,7 @@ static int collect_thread(struct thread_record *t, pid_t pid)
 int main(int argc, char **argv)
 {
 	struct computation c = { .version = TC_FORMAT_VERSION, .generation = 1 };
-	struct mem_reader mr = { mem_read, NULL };
+	struct mem_reader mr = { .read = mem_read };
 	struct process_record *p;
 	char gdb[PATH_MAX], tmp[] = "/tmp/tc-gdb-XXXXXX", dir[PATH_MAX], cmd[3 * PATH_MAX];
 	char out[16384];

@@ -79,7 +79,7 @@ static char *image_dir(const char *tmp)
 static int write_sample(struct computation *c, const char *dir, struct image_stats *st)
 {
 	struct fake_mem fm = { 0 };
-	struct mem_reader mr;
+	struct mem_reader mr = { 0 };
 
 	fake_mem_reader(&mr, &fm);
 	return image_write(c, dir, &sample_key, &mr, st);
@@ -354,7 +354,7 @@ START_TEST(replace_and_fail_atomically)
 	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
 	struct computation c, *r = NULL;
 	struct fake_mem fm = { .fail_at_call = 3 };
-	struct mem_reader mr;
+	struct mem_reader mr = { 0 };
 	struct stat sb;
 	char err[256];
 
@@ -411,7 +411,7 @@ START_TEST(keep_previous_images)
 	for (uint64_t g = 1; g <= 5; g++) {
 		struct computation c;
 		struct fake_mem fm = { 0 };
-		struct mem_reader mr;
+		struct mem_reader mr = { 0 };
 
 		sample_computation(&c, 2);
 		c.generation = g;
