@@ -358,7 +358,7 @@ static int collect_pages(struct collect_ctx *cx, struct process_record *p, int p
  * What madvise set on each VMA (huge pages, fork and core-dump behaviour):
  * only smaps shows it.  Its VMAs come in the order of maps.
  */
-static int collect_madvise(struct collect_ctx *cx, struct process_record *p)
+int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *smaps = NULL;
 	char path[64], *line, *save = NULL;
@@ -386,11 +386,6 @@ static int collect_madvise(struct collect_ctx *cx, struct process_record *p)
 		}
 	}
 	return 0;
-}
-
-int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
-{
-	return collect_madvise(cx, p);
 }
 
 static bool is_private(const struct vma_record *v)
@@ -496,7 +491,7 @@ int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p)
 	p->nr_runs = 0;
 	if (!buf)
 		return -ENOMEM;
-	r = collect_madvise(cx, p);
+	r = collect_vma_flags(cx, p);
 	if (r == 0)
 		r = open_pagemap(cx, &pagemap);
 	for (size_t i = 0; i < p->nr_vmas && r == 0; i++) {
@@ -567,7 +562,7 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 
 	if (cx->defer_pages)
 		return defer_pages(cx, p);
-	r = collect_madvise(cx, p);
+	r = collect_vma_flags(cx, p);
 	if (r < 0)
 		return r;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", cx->pid);
