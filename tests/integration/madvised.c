@@ -56,8 +56,8 @@ static void check(size_t r, uint64_t n)
 
 static char smaps[1 << 20];
 
-/* Every region's VmFlags say its advice. */
-static void check_vmflags(size_t nregions)
+/* Every region's VmFlags say its advice: 0, or what is wrong in why. */
+static int vmflags_differ(size_t nregions, char *why, size_t whylen)
 {
 	size_t len = tc_read_file("/proc/self/smaps", smaps, sizeof(smaps) - 1);
 
@@ -67,19 +67,43 @@ static void check_vmflags(size_t nregions)
 
 		snprintf(head, sizeof(head), "%lx-", (unsigned long)regions[r].p);
 		at = strstr(smaps, head);
-		if (!at || (at != smaps && at[-1] != '\n'))
-			tc_bad("%s mapping at %p is not in smaps", regions[r].code, regions[r].p);
+		if (!at || (at != smaps && at[-1] != '\n')) {
+			snprintf(why, whylen, "%s mapping at %p is not in smaps",
+				 regions[r].code, regions[r].p);
+			return -1;
+		}
 		flags = strstr(at, "VmFlags:");
-		if (!flags)
-			tc_bad("%s mapping: no VmFlags", regions[r].code);
+		if (!flags) {
+			snprintf(why, whylen, "%s mapping: no VmFlags", regions[r].code);
+			return -1;
+		}
 		eol = strchr(flags, '\n');
 		if (eol)
 			*eol = '\0';
-		if (!strstr(flags, regions[r].code))
-			tc_bad("%s mapping lost its advice: %s", regions[r].code, flags);
+		if (!strstr(flags, regions[r].code)) {
+			snprintf(why, whylen, "%s mapping lost its advice: %s", regions[r].code, flags);
+			return -1;
+		}
 		if (eol)
 			*eol = '\n';
 	}
+	return 0;
+}
+
+/*
+ * smaps takes several read(2)s.  A dump between two of them restores the
+ * file at its offset in a text that is generated anew, where the Rss lines
+ * of the restored program differ in length: that one read joins two texts.
+ * Advice really lost is still lost when read again.
+ */
+static void check_vmflags(size_t nregions)
+{
+	char why[512];
+
+	if (vmflags_differ(nregions, why, sizeof(why)) == 0)
+		return;
+	if (vmflags_differ(nregions, why, sizeof(why)) < 0)
+		tc_bad("%s", why);
 }
 
 static void check_fork(void)
