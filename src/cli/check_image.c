@@ -204,6 +204,9 @@ int check_image(const char *arg, const char *key_file, bool new_pidns)
 	err[0] = '\0';
 	if (validate_files(c, false, err, sizeof(err)) < 0)
 		problems_of(&rep, err, " (restore --ignore-changed-files goes on anyway)");
+	err[0] = '\0';
+	if (validate_huge_pages(c, err, sizeof(err)) < 0)
+		problem(&rep, "%s", err);
 	if (mode == PRIV_ROOT && creds_single_user(c, &uid, &gid, &groups, &nr_groups)) {
 		printf("note: every process is uid %u: root restores it as that user\n", uid);
 	} else {

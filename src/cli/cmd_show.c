@@ -106,6 +106,10 @@ static void show_json(const struct computation *c)
 			       (unsigned long long)p->vmas[v].end, p->vmas[v].prot,
 			       vma_kind_name(p->vmas[v].kind));
 			json_str(p->vmas[v].path ? p->vmas[v].path : p->vmas[v].name);
+			if (p->vmas[v].flags & VMA_F_HUGETLB)
+				printf(",\"huge_page_kb\":%llu",
+				       p->vmas[v].huge_shift >= 10 && p->vmas[v].huge_shift < 64 ?
+				       1ull << (p->vmas[v].huge_shift - 10) : 0);
 			if (p->vmas[v].file_id.flags & FILE_ID_F_KNOWN) {
 				printf(",\"file_id\":");
 				json_file_id(&p->vmas[v].file_id);
@@ -219,6 +223,12 @@ static void show_text(const char *dir, const struct computation *c)
 
 			if (first)
 				file_id_describe(&m->file_id, id, sizeof(id));
+			if (m->flags & VMA_F_HUGETLB) {
+				first = true;
+				snprintf(id, sizeof(id), "hugetlb, pages of %llu kB",
+					 m->huge_shift >= 10 && m->huge_shift < 64 ?
+					 1ull << (m->huge_shift - 10) : 0);
+			}
 			printf("  %012llx-%012llx %c%c%c %-11s %s%s%s%s\n", (unsigned long long)m->start,
 			       (unsigned long long)m->end, m->prot & 1 ? 'r' : '-',
 			       m->prot & 2 ? 'w' : '-', m->prot & 4 ? 'x' : '-',

@@ -153,7 +153,8 @@ enum vma_attr {
 	VMA_A_SYSV_MODE,	/* u32 */
 	VMA_A_CONTENT,		/* str: relative to the host directory */
 	VMA_A_FILE_ID,		/* struct file_id */
-	VMA_A_MAX = VMA_A_FILE_ID,
+	VMA_A_HUGE_SHIFT,	/* u32: VMA_F_HUGETLB, log2 of the page size */
+	VMA_A_MAX = VMA_A_HUGE_SHIFT,
 };
 
 enum fd_attr {

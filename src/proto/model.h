@@ -65,6 +65,12 @@ enum vma_kind {
 #define VMA_F_WIPEONFORK (1u << 7)	/* wf: MADV_WIPEONFORK */
 #define VMA_F_DONTDUMP (1u << 8)	/* dd: MADV_DONTDUMP */
 #define VMA_F_MERGEABLE (1u << 9)	/* mg: MADV_MERGEABLE */
+/*
+ * ht: hugetlb memory (MAP_HUGETLB), of pages 1 << vma_record.huge_shift;
+ * nr: no swap or huge pages reserved for it (MAP_NORESERVE).
+ */
+#define VMA_F_HUGETLB (1u << 10)
+#define VMA_F_NORESERVE (1u << 11)
 #define VMA_F_MADVISED (VMA_F_HUGEPAGE | VMA_F_NOHUGEPAGE | VMA_F_DONTFORK | \
 			VMA_F_WIPEONFORK | VMA_F_DONTDUMP | VMA_F_MERGEABLE)
 
@@ -107,6 +113,8 @@ struct vma_record {
 	bool copied_frozen;
 	/* A mapped file (not deleted): what it was at the dump. */
 	struct file_id file_id;
+	/* VMA_F_HUGETLB: log2 of its page size (21: 2 MiB), else 0. */
+	uint32_t huge_shift;
 };
 
 /*

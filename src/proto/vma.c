@@ -26,6 +26,7 @@ static const struct field vma_fields[] = {
 	F_U32(VMA_A_SYSV_MODE, struct vma_record, sysv_mode),
 	F_STR(VMA_A_CONTENT, struct vma_record, content),
 	F_BYTES(VMA_A_FILE_ID, struct vma_record, file_id),
+	F_U32(VMA_A_HUGE_SHIFT, struct vma_record, huge_shift),
 };
 
 const struct field *vma_record_fields(size_t *n)

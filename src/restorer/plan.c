@@ -233,6 +233,13 @@ static int check_vmas(const struct process_record *p, const struct plan_fds *fds
 		if (v->kind < VMA_ANON_PRIVATE || v->kind > VMA_VVAR_VCLOCK)
 			return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 ": unknown kind %u",
 				       p->pid, v->start, v->kind);
+		/* MAP_HUGE_SHIFT takes 6 bits; x86-64 has 2 MiB and 1 GiB pages. */
+		if ((v->flags & VMA_F_HUGETLB) &&
+		    (v->kind != VMA_ANON_PRIVATE || v->huge_shift <= 12 || v->huge_shift > 40 ||
+		     v->start % (1ull << v->huge_shift) || v->end % (1ull << v->huge_shift)))
+			return log_ret(-EINVAL, "pid %d: hugetlb mapping 0x%" PRIx64 ": not private "
+				       "anonymous, or of pages of 2^%u bytes it is not aligned to",
+				       p->pid, v->start, v->huge_shift);
 	}
 	return 0;
 }
@@ -251,7 +258,7 @@ static bool overlaps(const struct vma_record *v, uint64_t start, uint64_t end)
 
 bool plan_vma_lazy(const struct process_record *p, const struct vma_record *v)
 {
-	return plan_vma(v) && v->kind == VMA_ANON_PRIVATE &&
+	return plan_vma(v) && v->kind == VMA_ANON_PRIVATE && !(v->flags & VMA_F_HUGETLB) &&
 	       (v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) &&
 	       !(v->flags & (VMA_F_HUGEPAGE | VMA_F_WIPEONFORK | VMA_F_MERGEABLE)) &&
 	       !overlaps(v, p->mm.arg_start, p->mm.arg_end) &&
@@ -276,6 +283,9 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 		s->fd = -1;
 		if (v->flags & VMA_F_GROWSDOWN)
 			s->flags |= STUB_VMA_GROWSDOWN;
+		if ((v->flags & VMA_F_NORESERVE) &&
+		    (v->kind == VMA_ANON_PRIVATE || v->kind == VMA_FILE_PRIVATE))
+			s->flags |= STUB_VMA_NORESERVE;
 		s->madv = madvise_of(v->flags);
 		switch (v->kind) {
 		case VMA_ANON_SHARED:
@@ -309,6 +319,10 @@ static int fill_vmas(const struct process_record *p, const struct plan_fds *fds,
 			break;
 		default:
 			s->flags |= STUB_VMA_ANON;
+			if (v->flags & VMA_F_HUGETLB) {
+				s->flags |= STUB_VMA_HUGETLB;
+				s->huge_shift = v->huge_shift;
+			}
 			if (fds->lazy && plan_vma_lazy(p, v))
 				s->flags |= STUB_VMA_LAZY;
 			break;

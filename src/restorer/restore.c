@@ -925,6 +925,8 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	r = validate_cpu(c, err, errlen);
 	if (r == 0)
 		r = validate_files(c, flags & RESTORE_IGNORE_CHANGED_FILES, err, errlen);
+	if (r == 0)
+		r = validate_huge_pages(c, err, errlen);
 	if (r < 0)
 		goto out;
 	/* Pids taken on this host (an attached computation): ours will be free. */

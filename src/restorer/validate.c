@@ -29,6 +29,70 @@ int validate_cpu(const struct computation *c, char *err, size_t errlen)
 	return -ENOEXEC;
 }
 
+/* Free huge pages of 2^shift bytes here, not promised to a mapping yet; -errno. */
+static long huge_pages_available(uint32_t shift)
+{
+	unsigned long long kb = 1ull << (shift - 10);
+	long counts[2];
+	const char *names[] = { "free_hugepages", "resv_hugepages" };
+
+	for (int i = 0; i < 2; i++) {
+		char path[96], buf[32];
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s", kb,
+			 names[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return neg_errno();
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return -EIO;
+		buf[n] = '\0';
+		counts[i] = strtol(buf, NULL, 10);
+	}
+	return counts[0] > counts[1] ? counts[0] - counts[1] : 0;
+}
+
+int validate_huge_pages(const struct computation *c, char *err, size_t errlen)
+{
+	/* Pages wanted, by log2 of their size (validated: 13..40). */
+	uint64_t wanted[41] = { 0 };
+
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_vmas; k++) {
+			const struct vma_record *v = &c->procs[i].vmas[k];
+
+			/* MAP_NORESERVE: taken when touched, as the program did. */
+			if ((v->flags & (VMA_F_HUGETLB | VMA_F_NORESERVE)) != VMA_F_HUGETLB ||
+			    v->huge_shift <= 12 || v->huge_shift > 40 || v->end < v->start)
+				continue;
+			wanted[v->huge_shift] += (v->end - v->start) >> v->huge_shift;
+		}
+	for (uint32_t shift = 13; shift <= 40; shift++) {
+		long have;
+
+		if (!wanted[shift])
+			continue;
+		have = huge_pages_available(shift);
+		if (have >= 0 && (uint64_t)have >= wanted[shift])
+			continue;
+		if (have < 0)
+			snprintf(err, errlen, "the image holds hugetlb memory of %llu kB pages, which "
+				 "this system does not offer (/sys/kernel/mm/hugepages: %s)",
+				 1ull << (shift - 10), strerror((int)-have));
+		else
+			snprintf(err, errlen, "the image holds %llu hugetlb pages of %llu kB; this "
+				 "system has %ld free (raise /sys/kernel/mm/hugepages/"
+				 "hugepages-%llukB/nr_hugepages)", (unsigned long long)wanted[shift],
+				 1ull << (shift - 10), have, 1ull << (shift - 10));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* A file named in an image goes into a terminal: no control characters. */
 static void printable(const char *s, char *out, size_t len)
 {

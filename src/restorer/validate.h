@@ -27,3 +27,10 @@ int validate_cpu(const struct computation *c, char *err, size_t errlen);
  * ignore_changed, one warning per file instead, and 0.
  */
 int validate_files(const struct computation *c, bool ignore_changed, char *err, size_t errlen);
+
+/*
+ * This host has free huge pages of each size for the hugetlb memory of
+ * the image (private anonymous, reserved when mapped).  -ENOMEM and err
+ * says how many pages of which size are missing.
+ */
+int validate_huge_pages(const struct computation *c, char *err, size_t errlen);

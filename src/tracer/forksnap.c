@@ -61,12 +61,14 @@ static pid_t stopped_thread(const struct session *s, pid_t pid)
 /*
  * A deleted file's private mapping is copied too: where the program has no
  * page of its own, the clone has no page table either, and reading it later
- * would give the file as the program may have changed it meanwhile.
+ * would give the file as the program may have changed it meanwhile.  And
+ * hugetlb memory: a page the program writes after the fork may be taken
+ * from the clone when no huge page is free for the copy (defer_pages).
  */
 static bool clone_misses(const struct vma_record *v)
 {
 	return v->kind == VMA_ANON_SHARED || v->kind == VMA_FILE_SHARED || v->copied_frozen ||
-	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK | VMA_F_DELETED));
+	       (v->flags & (VMA_F_DONTFORK | VMA_F_WIPEONFORK | VMA_F_DELETED | VMA_F_HUGETLB));
 }
 
 /* The start addresses of the clone's mappings, in order. */

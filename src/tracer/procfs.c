@@ -267,6 +267,7 @@ uint32_t parse_vmflags(const char *value)
 	} known[] = {
 		{ "hg", VMA_F_HUGEPAGE }, { "nh", VMA_F_NOHUGEPAGE }, { "dc", VMA_F_DONTFORK },
 		{ "wf", VMA_F_WIPEONFORK }, { "dd", VMA_F_DONTDUMP }, { "mg", VMA_F_MERGEABLE },
+		{ "ht", VMA_F_HUGETLB }, { "nr", VMA_F_NORESERVE },
 	};
 	uint32_t bits = 0;
 

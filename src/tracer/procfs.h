@@ -21,7 +21,8 @@ int parse_maps_line(const char *line, struct maps_entry *e);
 
 /*
  * The value of a "VmFlags:" line of /proc/PID/smaps ("rd wr mr mw me ac hg")
- * as the VMA_F_* bits of what madvise set (VMA_F_MADVISED); others ignored.
+ * as the VMA_F_* bits of what madvise set (VMA_F_MADVISED), hugetlb (ht) and
+ * MAP_NORESERVE (nr); others ignored.
  */
 uint32_t parse_vmflags(const char *value);
 

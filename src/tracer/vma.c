@@ -23,6 +23,7 @@
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE (1ull << 61)	/* file page or shared anon: not the process's own copy */
 #define PAGEMAP_BATCH 65536
+#define HUGETLB_ANON_PATH "/anon_hugepage"
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
@@ -63,6 +64,18 @@ static int classify(struct vma_record *v, const struct maps_entry *e)
 	if (ends_with(path, len, " (deleted)")) {
 		v->flags |= VMA_F_DELETED;
 		len -= strlen(" (deleted)");
+	}
+	/*
+	 * MAP_ANONYMOUS|MAP_HUGETLB is a file of the kernel's own hugetlbfs;
+	 * smaps confirms it ("ht", collect_vma_flags).  A private one is
+	 * anonymous memory of huge pages; a shared one would need its object
+	 * re-created of huge pages, which is not done.
+	 */
+	if ((v->flags & VMA_F_DELETED) && len == strlen(HUGETLB_ANON_PATH) &&
+	    !memcmp(path, HUGETLB_ANON_PATH, len)) {
+		v->flags |= VMA_F_HUGETLB;
+		v->kind = VMA_ANON_PRIVATE;
+		return e->shared ? -EOPNOTSUPP : 0;
 	}
 	v->path = strndup(path, len);
 	if (!v->path)
@@ -354,10 +367,45 @@ static int collect_pages(struct collect_ctx *cx, struct process_record *p, int p
 	return 0;
 }
 
+/* log2 of a "KernelPageSize:" value ("   2048 kB"), 0 if not a power of two. */
+static uint32_t page_shift_of(const char *value)
+{
+	unsigned long long kb = strtoull(value, NULL, 10);
+
+	if (!kb || (kb & (kb - 1)) || kb > (1ull << 30))
+		return 0;
+	return (uint32_t)__builtin_ctzll(kb) + 10;
+}
+
 /*
- * What madvise set on each VMA (huge pages, fork and core-dump behaviour):
- * only smaps shows it.  Its VMAs come in the order of maps.
+ * What smaps says of one VMA: what madvise set on it (huge pages, fork and
+ * core-dump behaviour), whether it is hugetlb memory and of which page
+ * size.  Hugetlb memory other than private anonymous is refused by name.
  */
+static int take_vmflags(struct collect_ctx *cx, struct vma_record *v, const char *value,
+			uint32_t page_shift)
+{
+	uint32_t bits = parse_vmflags(value);
+
+	if ((v->flags & VMA_F_HUGETLB) && !(bits & VMA_F_HUGETLB))
+		return collect_fail(cx, -EINVAL, "mapping 0x%llx: %s is not hugetlb memory",
+				    (unsigned long long)v->start, HUGETLB_ANON_PATH);
+	if ((bits & VMA_F_HUGETLB) && v->kind != VMA_ANON_PRIVATE)
+		return collect_fail(cx, -EOPNOTSUPP, "mapping 0x%llx: hugetlb memory other than "
+				    "private anonymous (a hugetlbfs file, a MFD_HUGETLB memfd, a "
+				    "SHM_HUGETLB segment)",
+				    (unsigned long long)v->start);
+	if ((bits & VMA_F_HUGETLB) && (page_shift <= 12 || v->start % (1ull << page_shift) ||
+				       v->end % (1ull << page_shift)))
+		return collect_fail(cx, -EINVAL, "mapping 0x%llx: hugetlb memory of an unknown "
+				    "page size", (unsigned long long)v->start);
+	v->flags |= bits;
+	if (bits & VMA_F_HUGETLB)
+		v->huge_shift = page_shift;
+	return 0;
+}
+
+/* smaps, whose VMAs come in the order of maps, onto p's VMAs (take_vmflags). */
 int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ char *smaps = NULL;
@@ -365,6 +413,7 @@ int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
 	size_t k = 0;
 	bool have = false;
 	uint64_t start = 0;
+	uint32_t page_shift = 0;
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", cx->pid);
@@ -374,15 +423,19 @@ int collect_vma_flags(struct collect_ctx *cx, struct process_record *p)
 	for (line = strtok_r(smaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct maps_entry e;
 
-		if (!strncmp(line, "VmFlags:", 8)) {
+		if (!strncmp(line, "KernelPageSize:", 15)) {
+			page_shift = page_shift_of(line + 15);
+		} else if (!strncmp(line, "VmFlags:", 8)) {
 			while (have && k < p->nr_vmas && p->vmas[k].start < start)
 				k++;
-			if (have && k < p->nr_vmas && p->vmas[k].start == start)
-				p->vmas[k].flags |= parse_vmflags(line + 8);
+			if (have && k < p->nr_vmas && p->vmas[k].start == start &&
+			    (r = take_vmflags(cx, &p->vmas[k], line + 8, page_shift)) < 0)
+				return r;
 			have = false;
 		} else if (parse_maps_line(line, &e) == 0) {
 			start = e.start;
 			have = true;
+			page_shift = 0;
 		}
 	}
 	return 0;
@@ -423,7 +476,10 @@ int collect_vma_pages(struct collect_ctx *cx, struct process_record *p, struct v
 /*
  * A deleted file's pages cannot come back from the file, and a clone
  * without an anonymous page in the mapping has none of them mapped: those
- * are found now.  The other private mappings' are found in the clone.
+ * are found now.  So are hugetlb pages: when the program writes one after
+ * the fork and no huge page is free for its copy, the kernel takes the
+ * page away from the clone.  The other private mappings' are found in the
+ * clone.
  */
 static int defer_pages(struct collect_ctx *cx, struct process_record *p)
 {
@@ -434,7 +490,7 @@ static int defer_pages(struct collect_ctx *cx, struct process_record *p)
 		if (!is_private(v))
 			continue;
 		v->pages_deferred = true;
-		if (v->flags & VMA_F_DELETED) {
+		if (v->flags & (VMA_F_DELETED | VMA_F_HUGETLB)) {
 			r = collect_vma_pages(cx, p, v);
 			if (r < 0)
 				return r;
@@ -551,6 +607,10 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 		v->ino = e.ino;
 		v->content_fd = -1;
 		r = classify(v, &e);
+		if (r == -EOPNOTSUPP && (v->flags & VMA_F_HUGETLB))
+			return collect_fail(cx, r, "mapping 0x%llx: shared hugetlb memory "
+					    "(MAP_SHARED|MAP_HUGETLB)",
+					    (unsigned long long)v->start);
 		if (r == -EOPNOTSUPP)
 			return collect_fail(cx, r, "mapping 0x%llx: shared mapping of deleted file %s",
 					    (unsigned long long)v->start, v->path);

@@ -287,7 +287,9 @@ static int register_vmas(int uffd, int pagemap, struct process_record *p, bool *
 		};
 		int r;
 
-		if (v->wp_tracked || (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_FILE_PRIVATE))
+		/* Hugetlb pages are protected whole or not at all: stored whole every time. */
+		if (v->wp_tracked || (v->kind != VMA_ANON_PRIVATE && v->kind != VMA_FILE_PRIVATE) ||
+		    (v->flags & VMA_F_HUGETLB))
 			continue;
 		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
 			r = neg_errno();

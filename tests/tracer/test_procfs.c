@@ -115,6 +115,9 @@ START_TEST(vmflags_of_smaps)
 	/* Two letters only: "hgx" is no hg; nothing past the line. */
 	ck_assert_uint_eq(parse_vmflags(" hgx dcc\nVmFlags: hg"), 0);
 	ck_assert_uint_eq(parse_vmflags(""), 0);
+	/* Hugetlb memory, MAP_NORESERVE: kept with the madvise flags. */
+	ck_assert_uint_eq(parse_vmflags(" rd wr mr mw me de ht nr\n"),
+			  VMA_F_HUGETLB | VMA_F_NORESERVE);
 }
 END_TEST
 

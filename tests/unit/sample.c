@@ -105,6 +105,10 @@ static void sample_vma(struct vma_record *v, unsigned int seed, unsigned int i)
 	}
 	if (i % 4 == 1)
 		v->name = fmt("[anon:s%u-%u]", seed, i);
+	if (v->kind == 1 && i % 2) {
+		v->flags |= VMA_F_HUGETLB | VMA_F_NORESERVE;
+		v->huge_shift = 21;
+	}
 }
 
 static void sample_fd(struct fd_record *f, unsigned int seed, unsigned int i)
@@ -269,6 +273,7 @@ static bool vma_equal(const struct vma_record *a, const struct vma_record *b, ch
 	CMPSTR(path);
 	CMPSTR(name);
 	CMP(file_id);
+	CMP(huge_shift);
 	return true;
 }
 

@@ -219,6 +219,7 @@ START_TEST(each_record_round_trip)
 			ck_assert_str_eq(v.path, p.vmas[i].path);
 		if (v.name)
 			ck_assert_str_eq(v.name, p.vmas[i].name);
+		ck_assert_uint_eq(v.huge_shift, p.vmas[i].huge_shift);
 		vma_record_free(&v);
 	}
 	for (size_t i = 0; i < p.nr_threads; i++) {

@@ -202,6 +202,40 @@ START_TEST(this_cpu_passes_a_claimed_one_not)
 }
 END_TEST
 
+START_TEST(huge_pages_wanted_against_free)
+{
+	struct vma_record vmas[2] = {
+		{ .start = 0x200000, .end = 0x600000, .kind = VMA_ANON_PRIVATE,
+		  .flags = VMA_F_HUGETLB, .huge_shift = 21 },
+		{ .start = 0x40000000, .end = 0x80000000, .kind = VMA_ANON_PRIVATE },
+	};
+	struct process_record p = { .vmas = vmas, .nr_vmas = 2 };
+	struct computation c = { .procs = &p, .nr_procs = 1 };
+	char err[512] = "";
+
+	/* No hugetlb memory: nothing to ask of the system. */
+	vmas[0].flags = 0;
+	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), 0);
+	/* MAP_NORESERVE: its pages are taken when touched, as in the program. */
+	vmas[0].flags = VMA_F_HUGETLB | VMA_F_NORESERVE;
+	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), 0);
+	/* More 2 MiB pages than any machine here has. */
+	vmas[0].flags = VMA_F_HUGETLB;
+	vmas[0].end = vmas[0].start + (1ull << 46);
+	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), -ENOMEM);
+	ck_assert_msg(strstr(err, "the image holds 33554432 hugetlb pages of 2048 kB; this system has "),
+		      "%s", err);
+	ck_assert_msg(strstr(err, "hugepages-2048kB/nr_hugepages"), "%s", err);
+	/* A page size this system does not offer at all. */
+	vmas[0].huge_shift = 35;
+	vmas[0].start = 1ull << 35;
+	vmas[0].end = 2ull << 35;
+	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), -ENOMEM);
+	ck_assert_msg(strstr(err, "hugetlb memory of 33554432 kB pages, which this system does not offer"),
+		      "%s", err);
+}
+END_TEST
+
 static Suite *validate_suite(void)
 {
 	Suite *s = suite_create("validate");
@@ -212,6 +246,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, files_the_program_writes_may_change);
 	tcase_add_test(tc, older_images_and_hostile_names);
 	tcase_add_test(tc, this_cpu_passes_a_claimed_one_not);
+	tcase_add_test(tc, huge_pages_wanted_against_free);
 	suite_add_tcase(s, tc);
 	return s;
 }

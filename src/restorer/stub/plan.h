@@ -24,6 +24,9 @@
  * serves the pages on first touch and fetches the rest meanwhile.
  */
 #define STUB_VMA_LAZY (1u << 4)
+/* MAP_HUGETLB of pages 1 << huge_shift (private anonymous only) */
+#define STUB_VMA_HUGETLB (1u << 5)
+#define STUB_VMA_NORESERVE (1u << 6)	/* MAP_NORESERVE (private only) */
 
 /* madvise to redo on a VMA (stub_vma.madv) */
 #define STUB_MADV_HUGEPAGE (1u << 0)	/* before its pages are read in */
@@ -41,7 +44,7 @@ struct stub_vma {
 	int32_t fd;		/* opened by the restorer for file mappings, else -1 */
 	uint32_t madv;		/* STUB_MADV_* */
 	int32_t shmid;		/* STUB_VMA_SYSV: the segment, pgoff into it */
-	uint32_t pad;
+	uint32_t huge_shift;	/* STUB_VMA_HUGETLB: log2 of the page size */
 	uint64_t shm_size;	/* STUB_VMA_SYSV: bytes of the segment */
 };
 

@@ -625,7 +625,7 @@ static void load_runs(struct ctx *c, const struct loader *l, const struct stub_v
 	struct uffdio_range range = { .start = v->start, .len = v->end - v->start };
 	struct uffdio_register reg = { .range = range, .mode = UFFDIO_REGISTER_MODE_MISSING };
 	int by_copy = l->uffd >= 0 && (v->flags & STUB_VMA_ANON) && !(v->flags & STUB_VMA_SHARED) &&
-		      !(v->madv & STUB_MADV_HUGEPAGE);
+		      !(v->madv & STUB_MADV_HUGEPAGE) && !(v->flags & STUB_VMA_HUGETLB);
 	uint32_t k;
 	long ret;
 
@@ -797,8 +797,12 @@ static void build_memory(struct ctx *c)
 		flags |= (v[i].flags & STUB_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE;
 		if (v[i].flags & STUB_VMA_GROWSDOWN)
 			flags |= MAP_GROWSDOWN;
+		if (v[i].flags & STUB_VMA_NORESERVE)
+			flags |= MAP_NORESERVE;
 		if (v[i].flags & STUB_VMA_ANON) {
 			flags |= MAP_ANONYMOUS;
+			if (v[i].flags & STUB_VMA_HUGETLB)
+				flags |= MAP_HUGETLB | (int)(v[i].huge_shift << MAP_HUGE_SHIFT);
 		} else {
 			fd = v[i].fd;
 			off = v[i].pgoff;
@@ -809,10 +813,13 @@ static void build_memory(struct ctx *c)
 			ret = sys_mmap(v[i].start, len, prot, flags, fd, off);
 		/*
 		 * A huge sparse reservation (a sanitizer's shadow, a JIT heap)
-		 * was made with MAP_NORESERVE, which /proc/PID/maps does not
-		 * show: the overcommit heuristic refuses it without.
+		 * was made with MAP_NORESERVE, which an image made before
+		 * smaps' "nr" was kept does not say: the overcommit heuristic
+		 * refuses it without.  Not hugetlb memory: without its huge
+		 * pages reserved the program would die of SIGBUS later.
 		 */
-		if (ret == -ENOMEM && (flags & MAP_PRIVATE) && (prot & PROT_WRITE))
+		if (ret == -ENOMEM && (flags & MAP_PRIVATE) && (prot & PROT_WRITE) &&
+		    !(flags & (MAP_HUGETLB | MAP_NORESERVE)))
 			ret = sys_mmap(v[i].start, len, prot, flags | MAP_NORESERVE, fd, off);
 		if (is_err(ret))
 			report_fail(c->status_fd, STUB_ERR_MMAP, ret, v[i].start);
