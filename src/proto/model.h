@@ -70,6 +70,8 @@ enum vma_kind {
  * nr: no swap or huge pages reserved for it (MAP_NORESERVE).
  */
 #define VMA_F_HUGETLB (1u << 10)
+#define HUGE_SHIFT_MIN 13	/* the sizes of huge pages an image may give */
+#define HUGE_SHIFT_MAX 31
 #define VMA_F_NORESERVE (1u << 11)
 #define VMA_F_MADVISED (VMA_F_HUGEPAGE | VMA_F_NOHUGEPAGE | VMA_F_DONTFORK | \
 			VMA_F_WIPEONFORK | VMA_F_DONTDUMP | VMA_F_MERGEABLE)

@@ -233,13 +233,16 @@ static int check_vmas(const struct process_record *p, const struct plan_fds *fds
 		if (v->kind < VMA_ANON_PRIVATE || v->kind > VMA_VVAR_VCLOCK)
 			return log_ret(-EINVAL, "pid %d: mapping 0x%" PRIx64 ": unknown kind %u",
 				       p->pid, v->start, v->kind);
-		/* MAP_HUGE_SHIFT takes 6 bits; x86-64 has 2 MiB and 1 GiB pages. */
-		if ((v->flags & VMA_F_HUGETLB) &&
-		    (v->kind != VMA_ANON_PRIVATE || v->huge_shift <= 12 || v->huge_shift > 40 ||
-		     v->start % (1ull << v->huge_shift) || v->end % (1ull << v->huge_shift)))
+		if ((v->flags & VMA_F_HUGETLB) && v->kind != VMA_ANON_PRIVATE)
 			return log_ret(-EINVAL, "pid %d: hugetlb mapping 0x%" PRIx64 ": not private "
-				       "anonymous, or of pages of 2^%u bytes it is not aligned to",
-				       p->pid, v->start, v->huge_shift);
+				       "anonymous", p->pid, v->start);
+		/* x86-64 has pages of 2 MiB and 1 GiB; flags of mmap hold up to 2^31. */
+		if ((v->flags & VMA_F_HUGETLB) &&
+		    (v->huge_shift < HUGE_SHIFT_MIN || v->huge_shift > HUGE_SHIFT_MAX ||
+		     v->start % (1ull << v->huge_shift) || v->end % (1ull << v->huge_shift)))
+			return log_ret(-EINVAL, "pid %d: hugetlb mapping 0x%" PRIx64 "-0x%" PRIx64
+				       ": pages of 2^%u bytes, not a size of huge pages or not "
+				       "aligned to", p->pid, v->start, v->end, v->huge_shift);
 	}
 	return 0;
 }

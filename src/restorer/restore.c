@@ -417,6 +417,14 @@ static void __attribute__((noreturn)) build_process(const struct restore_ctx *rc
 	child_fail(status_fd, STUB_ERR_PLAN, neg_errno(), 0, NULL);
 }
 
+static bool in_hugetlb(const struct process_record *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if (addr >= p->vmas[i].start && addr < p->vmas[i].end)
+			return p->vmas[i].flags & VMA_F_HUGETLB;
+	return false;
+}
+
 static const char *stage_name(uint32_t stage)
 {
 	static const char *const names[] = {
@@ -776,9 +784,11 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 			r = st[i].err < 0 ? st[i].err : -EIO;
 			/* Address 0: not a mapping's failure (the process being built). */
 			if (st[i].addr)
-				snprintf(err, errlen, "pid %d: %s at 0x%llx: %s", p->pid,
+				snprintf(err, errlen, "pid %d: %s at 0x%llx: %s%s", p->pid,
 					 stage_name(st[i].stage), (unsigned long long)st[i].addr,
-					 strerror(-r));
+					 strerror(-r), in_hugetlb(p, st[i].addr) ?
+					 " (hugetlb memory: no huge page free for it? see "
+					 "/proc/sys/vm/nr_hugepages)" : "");
 			else
 				snprintf(err, errlen, "pid %d: %s: %s", p->pid,
 					 stage_name(st[i].stage), strerror(-r));

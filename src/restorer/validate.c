@@ -29,49 +29,85 @@ int validate_cpu(const struct computation *c, char *err, size_t errlen)
 	return -ENOEXEC;
 }
 
-/* Free huge pages of 2^shift bytes here, not promised to a mapping yet; -errno. */
+/* An unsigned number in /sys/kernel/mm/hugepages/hugepages-<kb>kB/<name>; -errno. */
+static long hugepages_count(unsigned long long kb, const char *name)
+{
+	char path[96], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s", kb, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Huge pages of 2^shift bytes a mapping could have here: those free and
+ * not promised to a mapping yet, and the surplus the kernel may still make
+ * (nr_overcommit_hugepages); -errno.
+ */
 static long huge_pages_available(uint32_t shift)
 {
 	unsigned long long kb = 1ull << (shift - 10);
-	long counts[2];
-	const char *names[] = { "free_hugepages", "resv_hugepages" };
+	long free_ = hugepages_count(kb, "free_hugepages");
+	long resv = hugepages_count(kb, "resv_hugepages");
+	long over = hugepages_count(kb, "nr_overcommit_hugepages");
+	long surplus = hugepages_count(kb, "surplus_hugepages");
 
-	for (int i = 0; i < 2; i++) {
-		char path[96], buf[32];
-		ssize_t n;
-		int fd;
+	if (free_ < 0)
+		return free_;
+	free_ -= resv > 0 ? MIN(resv, free_) : 0;
+	if (over > 0 && surplus >= 0 && over > surplus)
+		free_ += over - surplus;
+	return free_;
+}
 
-		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s", kb,
-			 names[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return neg_errno();
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return -EIO;
-		buf[n] = '\0';
-		counts[i] = strtol(buf, NULL, 10);
+/* Huge pages of v the restore takes: all when reserved, else those its runs fill. */
+static uint64_t huge_pages_taken(const struct process_record *p, const struct vma_record *v)
+{
+	uint64_t n = 0, last = UINT64_MAX;
+
+	if (!(v->flags & VMA_F_NORESERVE))
+		return (v->end - v->start) >> v->huge_shift;
+	for (size_t i = 0; i < p->nr_runs; i++) {
+		const struct page_run *r = &p->runs[i];
+
+		uint64_t first, end;
+
+		if (!r->len || r->vaddr < v->start || r->vaddr >= v->end ||
+		    r->len > v->end - r->vaddr)
+			continue;
+		/* Runs are sorted: a page two of them fill is counted once. */
+		first = r->vaddr >> v->huge_shift;
+		end = (r->vaddr + r->len - 1) >> v->huge_shift;
+		n += end - first + (first != last);
+		last = end;
 	}
-	return counts[0] > counts[1] ? counts[0] - counts[1] : 0;
+	return n;
 }
 
 int validate_huge_pages(const struct computation *c, char *err, size_t errlen)
 {
-	/* Pages wanted, by log2 of their size (validated: 13..40). */
-	uint64_t wanted[41] = { 0 };
+	uint64_t wanted[HUGE_SHIFT_MAX + 1] = { 0 };	/* pages, by log2 of their size */
 
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_vmas; k++) {
 			const struct vma_record *v = &c->procs[i].vmas[k];
 
-			/* MAP_NORESERVE: taken when touched, as the program did. */
-			if ((v->flags & (VMA_F_HUGETLB | VMA_F_NORESERVE)) != VMA_F_HUGETLB ||
-			    v->huge_shift <= 12 || v->huge_shift > 40 || v->end < v->start)
+			/* Out of range: refused by the plan (check_vmas). */
+			if (!(v->flags & VMA_F_HUGETLB) || v->huge_shift < HUGE_SHIFT_MIN ||
+			    v->huge_shift > HUGE_SHIFT_MAX || v->end < v->start)
 				continue;
-			wanted[v->huge_shift] += (v->end - v->start) >> v->huge_shift;
+			wanted[v->huge_shift] += huge_pages_taken(&c->procs[i], v);
 		}
-	for (uint32_t shift = 13; shift <= 40; shift++) {
+	for (uint32_t shift = HUGE_SHIFT_MIN; shift <= HUGE_SHIFT_MAX; shift++) {
 		long have;
 
 		if (!wanted[shift])

@@ -62,8 +62,7 @@ static pid_t stopped_thread(const struct session *s, pid_t pid)
  * A deleted file's private mapping is copied too: where the program has no
  * page of its own, the clone has no page table either, and reading it later
  * would give the file as the program may have changed it meanwhile.  And
- * hugetlb memory: a page the program writes after the fork may be taken
- * from the clone when no huge page is free for the copy (defer_pages).
+ * hugetlb memory, which the clone lets go of (unmap_hugetlb_in_clone).
  */
 static bool clone_misses(const struct vma_record *v)
 {
@@ -125,7 +124,8 @@ static bool has_start(const uint64_t *starts, size_t n, uint64_t a)
  * MADV_DONTFORK; one without a page in the clone that p has a page of
  * (MADV_WIPEONFORK, or whatever else) is copied too.  Reading the flags
  * here would take the walk of every page table that smaps does: only when
- * a mapping is missing from the clone, whose flags the clone cannot give.
+ * a mapping is missing from the clone, whose flags the clone cannot give
+ * (hugetlb memory too: the clone let go of it, unmap_hugetlb_in_clone).
  */
 static int find_missed(struct process_record *p, pid_t copy)
 {
@@ -216,6 +216,44 @@ static int copy_missed(struct fork_snapshot *fs, const struct process_record *p)
 	return 0;
 }
 
+/*
+ * The clone lets go of p's hugetlb memory (copied while frozen) before the
+ * program runs again.  Else each huge page it shares must be copied when
+ * the program writes it: from the pool, which may have none free; then a
+ * process that inherited the mapping by fork dies of SIGBUS (only the
+ * mapping's maker has the page taken from the clone instead).
+ */
+static int unmap_hugetlb_in_clone(const struct process_record *p, const struct forked_proc *fp)
+{
+	_cleanup_free_ struct remote_call *calls = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		n += !!(p->vmas[i].flags & VMA_F_HUGETLB);
+	if (!n)
+		return 0;
+	calls = calloc(n, sizeof(*calls));
+	if (!calls)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if (p->vmas[i].flags & VMA_F_HUGETLB)
+			calls[n++] = (struct remote_call){
+				.nr = SYS_munmap,
+				.args = { (long)p->vmas[i].start,
+					  (long)(p->vmas[i].end - p->vmas[i].start) },
+			};
+	r = remote_syscalls(fp->copy, fp->syscall_insn, calls, n);
+	for (size_t k = 0; k < n && r == 0; k++)
+		if (calls[k].ret < 0)
+			r = (int)calls[k].ret;
+	if (r < 0)
+		return log_ret(r, "pid %d (the clone of %d): munmap of its hugetlb memory: %s",
+			       fp->copy, p->real_pid, strerror(-r));
+	return 0;
+}
+
 int forksnap_take(struct session *s, struct computation *c, bool deferred,
 		  struct fork_snapshot *fs)
 {
@@ -246,6 +284,7 @@ int forksnap_take(struct session *s, struct computation *c, bool deferred,
 			fs->nr_procs++;
 			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
 				fp->copy_inner = fp->copy;
+			r = unmap_hugetlb_in_clone(p, fp);
 		}
 		if (r == 0 && deferred)
 			r = find_missed(p, fp->copy);

@@ -73,7 +73,7 @@ static int classify(struct vma_record *v, const struct maps_entry *e)
 	 */
 	if ((v->flags & VMA_F_DELETED) && len == strlen(HUGETLB_ANON_PATH) &&
 	    !memcmp(path, HUGETLB_ANON_PATH, len)) {
-		v->flags |= VMA_F_HUGETLB;
+		v->flags = (v->flags & ~VMA_F_DELETED) | VMA_F_HUGETLB;
 		v->kind = VMA_ANON_PRIVATE;
 		return e->shared ? -EOPNOTSUPP : 0;
 	}
@@ -372,7 +372,7 @@ static uint32_t page_shift_of(const char *value)
 {
 	unsigned long long kb = strtoull(value, NULL, 10);
 
-	if (!kb || (kb & (kb - 1)) || kb > (1ull << 30))
+	if (!kb || (kb & (kb - 1)) || kb > (1ull << (HUGE_SHIFT_MAX - 10)))
 		return 0;
 	return (uint32_t)__builtin_ctzll(kb) + 10;
 }
@@ -391,14 +391,18 @@ static int take_vmflags(struct collect_ctx *cx, struct vma_record *v, const char
 		return collect_fail(cx, -EINVAL, "mapping 0x%llx: %s is not hugetlb memory",
 				    (unsigned long long)v->start, HUGETLB_ANON_PATH);
 	if ((bits & VMA_F_HUGETLB) && v->kind != VMA_ANON_PRIVATE)
-		return collect_fail(cx, -EOPNOTSUPP, "mapping 0x%llx: hugetlb memory other than "
-				    "private anonymous (a hugetlbfs file, a MFD_HUGETLB memfd, a "
-				    "SHM_HUGETLB segment)",
-				    (unsigned long long)v->start);
-	if ((bits & VMA_F_HUGETLB) && (page_shift <= 12 || v->start % (1ull << page_shift) ||
-				       v->end % (1ull << page_shift)))
-		return collect_fail(cx, -EINVAL, "mapping 0x%llx: hugetlb memory of an unknown "
-				    "page size", (unsigned long long)v->start);
+		return collect_fail(cx, -EOPNOTSUPP, "mapping 0x%llx of %s: hugetlb memory other "
+				    "than private anonymous (a hugetlbfs file, a MFD_HUGETLB memfd, "
+				    "a SHM_HUGETLB segment)", (unsigned long long)v->start,
+				    v->path ? v->path : "?");
+	if ((bits & VMA_F_HUGETLB) &&
+	    (page_shift < HUGE_SHIFT_MIN || page_shift > HUGE_SHIFT_MAX ||
+	     v->start % (1ull << page_shift) || v->end % (1ull << page_shift)))
+		return collect_fail(cx, -EINVAL, "mapping 0x%llx-0x%llx: hugetlb memory whose "
+				    "KernelPageSize in smaps is %llu kB: not a size of huge pages "
+				    "it is aligned to", (unsigned long long)v->start,
+				    (unsigned long long)v->end,
+				    page_shift ? 1ull << (page_shift - 10) : 0ull);
 	v->flags |= bits;
 	if (bits & VMA_F_HUGETLB)
 		v->huge_shift = page_shift;
@@ -476,9 +480,8 @@ int collect_vma_pages(struct collect_ctx *cx, struct process_record *p, struct v
 /*
  * A deleted file's pages cannot come back from the file, and a clone
  * without an anonymous page in the mapping has none of them mapped: those
- * are found now.  So are hugetlb pages: when the program writes one after
- * the fork and no huge page is free for its copy, the kernel takes the
- * page away from the clone.  The other private mappings' are found in the
+ * are found now.  So are hugetlb pages, which the clone lets go of
+ * (unmap_hugetlb_in_clone).  The other private mappings' are found in the
  * clone.
  */
 static int defer_pages(struct collect_ctx *cx, struct process_record *p)
@@ -534,6 +537,16 @@ int vma_has_pages(int pagemap, const struct vma_record *v)
 	return n > 0;
 }
 
+/* Every hugetlb mapping had its page size from smaps (else the image could not be restored). */
+static int check_hugetlb_sized(struct collect_ctx *cx, const struct process_record *p)
+{
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if ((p->vmas[i].flags & VMA_F_HUGETLB) && !p->vmas[i].huge_shift)
+			return collect_fail(cx, -EIO, "mapping 0x%llx: hugetlb memory that smaps "
+					    "did not show", (unsigned long long)p->vmas[i].start);
+	return 0;
+}
+
 int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p)
 {
 	_cleanup_free_ uint64_t *buf = malloc(PAGEMAP_BATCH * sizeof(*buf));
@@ -548,6 +561,8 @@ int collect_vmas_finish(struct collect_ctx *cx, struct process_record *p)
 	if (!buf)
 		return -ENOMEM;
 	r = collect_vma_flags(cx, p);
+	if (r == 0)
+		r = check_hugetlb_sized(cx, p);
 	if (r == 0)
 		r = open_pagemap(cx, &pagemap);
 	for (size_t i = 0; i < p->nr_vmas && r == 0; i++) {
@@ -623,6 +638,8 @@ int collect_vmas(struct collect_ctx *cx, struct process_record *p)
 	if (cx->defer_pages)
 		return defer_pages(cx, p);
 	r = collect_vma_flags(cx, p);
+	if (r == 0)
+		r = check_hugetlb_sized(cx, p);
 	if (r < 0)
 		return r;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", cx->pid);

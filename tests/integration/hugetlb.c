@@ -11,9 +11,18 @@
  * every tick: incremental generations are small next to a whole one, the
  * hugetlb memory being stored whole in each.
  *
- *   hugetlb [-n TARGET] [-i INTERVAL_MS] [-s MIB]
+ * With -F the huge pages are not the checking process's own: a parent
+ * maps and fills them, takes every huge page still free for itself (none
+ * is left), forks the process that checks and lets go of them.  That one
+ * then writes pages it alone maps but did not map itself: a dump that
+ * kept a second mapping of them would make the write need a free huge page
+ * and, being no owner of the mapping, die of SIGBUS.
+ *
+ *   hugetlb [-n TARGET] [-i INTERVAL_MS] [-s MIB] [-F]
  */
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "tc_test.h"
 
@@ -141,6 +150,53 @@ static void plain_check(uint64_t n)
 			       plain[i], plain_at(n, i), (unsigned long long)n);
 }
 
+static long sysfs_number(const char *name)
+{
+	char path[128], buf[32];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-2048kB/%s", name);
+	n = tc_read_file(path, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* -F: returns in the child, which goes on as the program; the parent waits for it. */
+static void fork_writer(void)
+{
+	long spare = sysfs_number("free_hugepages") - sysfs_number("resv_hugepages");
+	size_t len = spare > 0 ? (size_t)spare * HUGE_PAGE : 0;
+	uint8_t *all = NULL;
+	pid_t c;
+	int st;
+
+	if (len) {
+		all = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (all == MAP_FAILED)
+			tc_bad("mmap of the %ld huge pages left: %s", spare, strerror(errno));
+		for (size_t i = 0; i < len; i += HUGE_PAGE)
+			all[i] = 1;
+	}
+	c = fork();
+	if (c < 0)
+		tc_bad("fork: %s", strerror(errno));
+	if (c == 0) {
+		if (len)
+			munmap(all, len);
+		tc_proc_init("hugetlb");	/* its own pid from now on */
+		return;
+	}
+	for (size_t r = 0; r < NREGIONS; r++)
+		munmap(regions[r].p, regions[r].len);
+	while (waitpid(c, &st, 0) < 0)
+		if (errno != EINTR)
+			tc_bad("waitpid %d: %s", (int)c, strerror(errno));
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	tc_bad("the checking process %d died of signal %d", (int)c, WTERMSIG(st));
+}
+
 /* Only hugetlb memory refuses to be unmapped in pieces smaller than its pages. */
 static void check_huge(void)
 {
@@ -157,13 +213,16 @@ static void check_huge(void)
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 300, .interval_ms = 20 };
+	bool forked = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:i:s:")) != -1)
+	while ((c = getopt(argc, argv, "n:i:s:F")) != -1)
 		if (c == 's') {
 			plain_len = (size_t)tc_parse_long(optarg, "-s") << 20;
+		} else if (c == 'F') {
+			forked = true;
 		} else if (!tc_common_opt(c, optarg, &o)) {
-			fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s MIB]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-s MIB] [-F]\n", argv[0]);
 			return 2;
 		}
 	tc_proc_init("hugetlb");
@@ -182,6 +241,8 @@ int main(int argc, char **argv)
 			tc_bad("mmap of %zu bytes: %s", plain_len, strerror(errno));
 		plain_fill(0, 0, plain_len);
 	}
+	if (forked)
+		fork_writer();
 	tc_ready();
 	for (long n = 1; n <= o.target; n++) {
 		for (size_t r = 0; r < NREGIONS; r++) {

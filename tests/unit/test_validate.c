@@ -216,9 +216,26 @@ START_TEST(huge_pages_wanted_against_free)
 	/* No hugetlb memory: nothing to ask of the system. */
 	vmas[0].flags = 0;
 	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), 0);
-	/* MAP_NORESERVE: its pages are taken when touched, as in the program. */
+	/* MAP_NORESERVE: only the pages the image fills are taken. */
 	vmas[0].flags = VMA_F_HUGETLB | VMA_F_NORESERVE;
 	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), 0);
+	{
+		struct page_run runs[2] = { { 0x200000, 0x1000, 0 }, { 0x3ff000, 0x1000, 0 } };
+		int one_page;
+
+		/* Two runs in one huge page take what one reserved page does, here. */
+		vmas[0].flags = VMA_F_HUGETLB;
+		vmas[0].end = vmas[0].start + (2ul << 20);
+		one_page = validate_huge_pages(&c, err, sizeof(err));
+		vmas[0].flags = VMA_F_HUGETLB | VMA_F_NORESERVE;
+		vmas[0].end = vmas[0].start + (1ull << 46);
+		p.runs = runs;
+		p.nr_runs = 2;
+		ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), one_page);
+		p.runs = NULL;
+		p.nr_runs = 0;
+		vmas[0].end = vmas[0].start + (4ul << 20);
+	}
 	/* More 2 MiB pages than any machine here has. */
 	vmas[0].flags = VMA_F_HUGETLB;
 	vmas[0].end = vmas[0].start + (1ull << 46);
@@ -226,12 +243,12 @@ START_TEST(huge_pages_wanted_against_free)
 	ck_assert_msg(strstr(err, "the image holds 33554432 hugetlb pages of 2048 kB; this system has "),
 		      "%s", err);
 	ck_assert_msg(strstr(err, "hugepages-2048kB/nr_hugepages"), "%s", err);
-	/* A page size this system does not offer at all. */
-	vmas[0].huge_shift = 35;
-	vmas[0].start = 1ull << 35;
-	vmas[0].end = 2ull << 35;
+	/* A page size this system does not offer at all (x86-64: 2 MiB and 1 GiB). */
+	vmas[0].huge_shift = 25;
+	vmas[0].start = 1ull << 25;
+	vmas[0].end = 2ull << 25;
 	ck_assert_int_eq(validate_huge_pages(&c, err, sizeof(err)), -ENOMEM);
-	ck_assert_msg(strstr(err, "hugetlb memory of 33554432 kB pages, which this system does not offer"),
+	ck_assert_msg(strstr(err, "hugetlb memory of 32768 kB pages, which this system does not offer"),
 		      "%s", err);
 }
 END_TEST
