@@ -36,7 +36,7 @@ one_case() {
 	wait_until 20 "$name: READY" says "$WORK/$name.out" '^READY$'
 	pid=$("$TC" list | awk -v s="(supervisor $sup," 'index($0, s) { print $1 }')
 	[ -n "$pid" ] || fail "$name: supervisor $sup not listed"
-	if out=$("$TC" dump "$pid" -D "$WORK/$name.img" $how 2>&1); then
+	if out=$("$TC" dump "$pid" -D "$WORK/$name.img" "$how" 2>&1); then
 		fail "$name: the dump was not refused: $out"
 	fi
 	grep -q -- "$want" <<<"$out" || fail "$name: expected '$want', got: $out"
