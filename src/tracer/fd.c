@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "proto/fdkind.h"
@@ -86,6 +88,13 @@ struct fd_seen {
 	const char *fdinfo;
 };
 
+static bool is_hugetlbfs(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC;
+}
+
 /* A regular file or a directory, by path; a deleted file's bytes are kept. */
 static int collect_file_fd(struct collect_ctx *cx, struct fd_record *f, struct fd_seen *fs)
 {
@@ -108,6 +117,11 @@ static int collect_file_fd(struct collect_ctx *cx, struct fd_record *f, struct f
 		f->content_fd = openat(fs->dirfd, fs->name, O_RDONLY | O_CLOEXEC);
 		if (f->content_fd < 0)
 			return collect_fail(cx, neg_errno(), "fd %d: %s (deleted)", f->fd, link);
+		/* A MFD_HUGETLB memfd would come back as ordinary memory (vma.c: mapped, too). */
+		if (is_hugetlbfs(f->content_fd))
+			return collect_refuse(cx, "its bytes would come back as ordinary memory; "
+					      CLOSE_IT,
+					      "fd %d: %s: a MFD_HUGETLB memfd", f->fd, link);
 	}
 	f->path = strdup(link);
 	return f->path ? 0 : -ENOMEM;

@@ -6,7 +6,7 @@
 #   - MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB (seen in /proc/PID/maps);
 #   - a memfd made with MFD_HUGETLB (seen in smaps: read while frozen for
 #     dump --kill, in the program's clone after the thaw for a dump that
-#     leaves it running).
+#     leaves it running), and one only held by an fd, not mapped.
 # Each program prints READY once its memory is mapped and touched, then
 # waits; after the refused dump it must still be there and say ALIVE.
 set -u
@@ -48,10 +48,20 @@ one_case() {
 }
 
 shared='m = mmap.mmap(-1, 2 << 20, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | 0x40000); m[0] = 7'
-memfd='fd = os.memfd_create("tc-huge", os.MFD_HUGETLB); os.ftruncate(fd, 2 << 20)
-m = mmap.mmap(fd, 2 << 20); m[0] = 7'
+# Mapped by libc's mmap and the fd closed: Python's mmap keeps a dup of it.
+memfd='import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.memfd_create("tc-huge", os.MFD_HUGETLB); os.ftruncate(fd, 2 << 20)
+p = libc.mmap(None, 2 << 20, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
+assert p not in (None, 2 ** 64 - 1)
+os.close(fd)
+m = (ctypes.c_ubyte * 1).from_address(p); m[0] = 7'
 one_case shared "--leave-running" "$shared" 'shared hugetlb memory (MAP_SHARED|MAP_HUGETLB)'
 one_case shared-kill "--kill" "$shared" 'shared hugetlb memory (MAP_SHARED|MAP_HUGETLB)'
 one_case memfd "--leave-running" "$memfd" 'hugetlb memory other than private anonymous'
 one_case memfd-kill "--kill" "$memfd" 'hugetlb memory other than private anonymous'
+one_case memfd-fd "--kill" 'fd = os.memfd_create("tc-huge", os.MFD_HUGETLB); m = [7]' \
+	'fd [0-9]*: /memfd:tc-huge: a MFD_HUGETLB memfd: not supported'
 echo PASS
