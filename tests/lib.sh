@@ -114,3 +114,32 @@ ticks_from() {
 		{ if ($2 != f + NR - 1) { printf "%s: tick %s where %d was due\n", what, $2, f + NR - 1; bad = 1; exit } }
 		END { exit bad }' || fail "$what: ticks not consecutive"
 }
+
+# refused_dump NAME DUMP-ARG SETUP WANT [AFTER]: a python3 program ($PY)
+# runs SETUP, says READY and waits for a line on stdin; `dump PID -D
+# WORK/NAME.img [DUMP-ARG]` must fail saying WANT (a grep pattern) and
+# leave no image; then the program runs AFTER (python; an assertion about
+# its state) and must say ALIVE.  Wants TC, PY, WORK; the program goes into
+# PIDS.
+refused_dump() {
+	local name=$1 how=$2 setup=$3 want=$4 after=${5:-pass} sup pid out
+	mkfifo "$WORK/$name.in"
+	printf 'import sys\n%s\nprint("READY", flush=True)\nsys.stdin.readline()\n%s\nprint("ALIVE", flush=True)\n' \
+		"$setup" "$after" >"$WORK/$name.py"
+	"$TC" run -- "$PY" "$WORK/$name.py" <"$WORK/$name.in" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	sup=$!
+	PIDS+=("$sup")
+	exec 9>"$WORK/$name.in"
+	wait_until 20 "$name: READY" grep -qs '^READY$' "$WORK/$name.out"
+	pid=$("$TC" list | awk -v s="(supervisor $sup," 'index($0, s) { print $1 }')
+	[ -n "$pid" ] || fail "$name: supervisor $sup not listed"
+	if out=$("$TC" dump "$pid" -D "$WORK/$name.img" ${how:+"$how"} 2>&1); then
+		fail "$name: the dump was not refused: $out"
+	fi
+	grep -q -- "$want" <<<"$out" || fail "$name: expected '$want', got: $out"
+	[ ! -e "$WORK/$name.img" ] || fail "$name: an image was left"
+	echo >&9
+	exec 9>&-
+	wait_until 20 "$name: the program going on (ALIVE)" grep -qs '^ALIVE$' "$WORK/$name.out"
+	log "$name: $out"
+}

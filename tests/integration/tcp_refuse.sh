@@ -21,41 +21,17 @@ cleanup() {
 	[ "${TC_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-says() { grep -q "$2" "$1" 2>/dev/null; }
-
-# case NAME PYTHON-SETUP EXPECTED-MESSAGE
-one_case() {
-	local name=$1 setup=$2 want=$3 sup pid out
-	mkfifo "$WORK/$name.in"
-	printf 'import socket, sys\n%s\nprint("READY", flush=True)\nsys.stdin.readline()\nprint("ALIVE", flush=True)\n' \
-		"$setup" >"$WORK/$name.py"
-	"$TC" run -- "$PY" "$WORK/$name.py" <"$WORK/$name.in" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-	sup=$!
-	PIDS+=("$sup")
-	exec 9>"$WORK/$name.in"
-	wait_until 20 "$name: READY" says "$WORK/$name.out" '^READY$'
-	pid=$("$TC" list | awk -v s="(supervisor $sup," 'index($0, s) { print $1 }')
-	[ -n "$pid" ] || fail "$name: supervisor $sup not listed"
-	if out=$("$TC" dump "$pid" -D "$WORK/$name.img" 2>&1); then
-		fail "$name: the dump was not refused: $out"
-	fi
-	grep -q -- "$want" <<<"$out" || fail "$name: expected '$want', got: $out"
-	[ ! -e "$WORK/$name.img" ] || fail "$name: an image was left"
-	echo >&9
-	exec 9>&-
-	wait_until 20 "$name: the program going on (ALIVE)" says "$WORK/$name.out" '^ALIVE$'
-	log "$name: $out"
-}
-
 # A server outside, the client inside.
 "$PY" -c "import socket, sys, time
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
 print(l.getsockname()[1], flush=True)
 c, _ = l.accept(); time.sleep(60)" >"$WORK/server.port" &
 PIDS+=($!)
-wait_until 20 "the outside server" says "$WORK/server.port" '^[0-9]'
+wait_until 20 "the outside server" grep -qs '^[0-9]' "$WORK/server.port"
 port=$(head -n1 "$WORK/server.port")
 
+one_case() { refused_dump "$1" "" "import socket
+$2" "$3"; }
 one_case outside "c = socket.create_connection(('127.0.0.1', $port))" \
 	"its peer is not in the computation (a process outside it).*refused before anything stopped"
 one_case pending "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
