@@ -167,8 +167,8 @@ static void fork_writer(void)
 	long spare = sysfs_number("free_hugepages") - sysfs_number("resv_hugepages");
 	size_t len = spare > 0 ? (size_t)spare * HUGE_PAGE : 0;
 	uint8_t *all = NULL;
+	int st, let_go[2];
 	pid_t c;
-	int st;
 
 	if (len) {
 		all = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -178,17 +178,28 @@ static void fork_writer(void)
 		for (size_t i = 0; i < len; i += HUGE_PAGE)
 			all[i] = 1;
 	}
+	if (pipe(let_go) < 0)
+		tc_bad("pipe: %s", strerror(errno));
 	c = fork();
 	if (c < 0)
 		tc_bad("fork: %s", strerror(errno));
 	if (c == 0) {
+		char byte;
+
 		if (len)
 			munmap(all, len);
+		/* Writing a page the parent still maps would need a free huge page: none is. */
+		close(let_go[1]);
+		if (read(let_go[0], &byte, 1) != 0)
+			tc_bad("waiting for the parent to let go of the huge pages");
+		close(let_go[0]);
 		tc_proc_init("hugetlb");	/* its own pid from now on */
 		return;
 	}
 	for (size_t r = 0; r < NREGIONS; r++)
 		munmap(regions[r].p, regions[r].len);
+	close(let_go[0]);
+	close(let_go[1]);
 	while (waitpid(c, &st, 0) < 0)
 		if (errno != EINTR)
 			tc_bad("waitpid %d: %s", (int)c, strerror(errno));
