@@ -52,7 +52,8 @@ static void problems_of(struct report *rep, const char *msg, const char *advice)
 	while (*p) {
 		size_t n = strcspn(p, "\n");
 
-		if (n)
+		/* A line in parentheses explains the ones before it: not a problem. */
+		if (n && *p != '(')
 			problem(rep, "%.*s%s", (int)n, p, advice);
 		p += n + (p[n] == '\n');
 	}
@@ -107,8 +108,11 @@ static void check_ports(struct report *rep, const struct computation *c)
 			if (f->inet.state == TCP_ESTABLISHED || f->inet.tcp_drained)
 				continue;
 			r = try_bind(f);
-			/* Old connections of its own: the restore ends them, or waits them out. */
-			if (r == -EADDRINUSE && (tw = timewait_count(f->inet.local)) > 0) {
+			/* Old connections of its own, and nothing else: the restore ends them,
+			 * or waits them out. */
+			if (r == -EADDRINUSE && f->sock.type == SOCK_STREAM &&
+			    tcp_live_count(f->inet.local) == 0 &&
+			    (tw = timewait_count(f->inet.local)) > 0) {
 				printf("note: pid %d fd %d: port %u/%s is held by %d connection%s in "
 				       "TIME_WAIT, which a restore ends (as root) or waits for (up to "
 				       "65 s)\n", c->procs[i].pid, f->fd, port_of(f), port_kind(f), tw,
@@ -212,7 +216,7 @@ int check_image(const char *arg, const char *key_file, bool new_pidns)
 	} else {
 		err[0] = '\0';
 		if (creds_check_restorable(c, mode == PRIV_ROOT, getuid(), getgid(),
-					   creds_bounding_set(), err, sizeof(err)) < 0)
+					   creds_restore_bounding_set(mode), err, sizeof(err)) < 0)
 			problem(&rep, "%s", err);
 	}
 	check_pids(&rep, c, new_pidns || mode == PRIV_ROOTLESS);

@@ -173,3 +173,15 @@ uint64_t creds_bounding_set(void)
 	}
 	return m;
 }
+
+uint64_t creds_restore_bounding_set(enum privilege_mode mode)
+{
+	uint64_t m = 0;
+
+	if (mode != PRIV_ROOTLESS)
+		return creds_bounding_set();
+	/* A new user namespace starts with every capability the kernel knows. */
+	for (int i = 0; i < 64 && prctl(PR_CAPBSET_READ, i) >= 0; i++)
+		m |= 1ull << i;
+	return m;
+}

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "proto/model.h"
+#include "util/privilege.h"
 
 /*
  * Every process of c can be given its credentials by us: as root (privileged)
@@ -42,3 +43,11 @@ int creds_raise_stub_caps(void);
 
 /* Our bounding set, as a mask. */
 uint64_t creds_bounding_set(void);
+
+/*
+ * The bounding set a restore in mode will have: ours as root or with file
+ * capabilities; a rootless restore runs in a user namespace of its own,
+ * whose bounding set is full whatever ours is.  For check, which stays out
+ * of that namespace.
+ */
+uint64_t creds_restore_bounding_set(enum privilege_mode mode);

@@ -114,8 +114,8 @@ static bool evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t 
 	return true;
 }
 
-/* How many TIME_WAIT sockets hold local now, or -errno. */
-static int count_timewait(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
+/* How many sockets in req's states hold local now, or -errno. */
+static int count_holders(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
 			  uint8_t *buf)
 {
 	int found = 0, r = send_req(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req);
@@ -135,7 +135,8 @@ static int count_timewait(int nl, const struct inet_diag_req_v2 *req, const uint
 				return found;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EIO;
-			found += d->idiag_state == TCP_TIME_WAIT && same_local(d, local);
+			found += (req->idiag_states & (1u << d->idiag_state)) &&
+				 same_local(d, local);
 		}
 	}
 }
@@ -144,7 +145,7 @@ static int count_timewait(int nl, const struct inet_diag_req_v2 *req, const uint
 static void evictors_done(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
 			  uint8_t *buf, int *evictors, size_t n)
 {
-	for (int tries = 0; n && tries < 50 && count_timewait(nl, req, local, buf) > 0; tries++) {
+	for (int tries = 0; n && tries < 50 && count_holders(nl, req, local, buf) > 0; tries++) {
 		struct timespec ts = { 0, 2 * 1000000L };
 
 		nanosleep(&ts, NULL);
@@ -211,12 +212,12 @@ int timewait_clear(const uint8_t *local)
 	}
 }
 
-int timewait_count(const uint8_t *local)
+static int count_in_states(const uint8_t *local, uint32_t states)
 {
 	const struct sockaddr *sa = (const void *)local;
 	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
 					.sdiag_protocol = IPPROTO_TCP,
-					.idiag_states = 1u << TCP_TIME_WAIT };
+					.idiag_states = states };
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_cleanup_free_ uint8_t *buf = malloc(65536);
 
@@ -224,5 +225,15 @@ int timewait_count(const uint8_t *local)
 		return neg_errno();
 	if (!buf)
 		return -ENOMEM;
-	return count_timewait(nl, &req, local, buf);
+	return count_holders(nl, &req, local, buf);
+}
+
+int timewait_count(const uint8_t *local)
+{
+	return count_in_states(local, 1u << TCP_TIME_WAIT);
+}
+
+int tcp_live_count(const uint8_t *local)
+{
+	return count_in_states(local, ~(1u << TCP_TIME_WAIT));
 }

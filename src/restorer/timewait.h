@@ -16,3 +16,10 @@ int timewait_clear(const uint8_t *local);
 
 /* How many TCP connections in TIME_WAIT hold the local address (no privilege needed), or -errno. */
 int timewait_count(const uint8_t *local);
+
+/*
+ * How many TCP sockets in any other state (listening, connected, closing)
+ * hold it, or -errno: a port some TIME_WAIT connections hold may still be
+ * held by a live socket as well, which no wait frees.
+ */
+int tcp_live_count(const uint8_t *local);

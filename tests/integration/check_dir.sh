@@ -9,7 +9,10 @@
 #     port: 1, the port named; once the program is gone: 0;
 #   - its executable replaced since the dump: 1, the file named;
 #   - an attached program's image while it still runs: 1, its pid in use and
-#     --new-pidns named; with --new-pidns no such line.
+#     --new-pidns named; with --new-pidns no such line (rootless: 0, a
+#     rootless restore always has a pid namespace of its own);
+#   - as an ordinary user, no problem with the bounding set this machine's
+#     root lacks (the restore runs in a user namespace of its own).
 # And `check PID`: a dump of a counter would work (0, its size and an
 # estimate of the time), one of a program in a nested pid namespace would
 # be refused (1, said why); neither writes an image, both run on.
@@ -75,6 +78,9 @@ wait "$RUN"
 cp "$TCPECHO" bin/counter.new && mv bin/counter.new bin/counter
 check_says changed 1 "^problem: pid [0-9]+: $WORK/c/bin/counter (changed since the dump|is gone)" \
 	"$WORK/c/img"
+# One file changed is one problem (the explanation after it is none).
+grep -qx 'a restore would not start here (1 problem)' "$WORK/changed.out" ||
+	fail "changed: not one problem: $(cat "$WORK/changed.out")"
 
 # 4. an attached program's pids, still in use
 mkdir "$WORK/d" && cd "$WORK/d" || exit 1
@@ -88,8 +94,13 @@ wait_until 30 "ticks" has_ticks prog.out 2
 PIDS+=($!)
 wait_until 30 "the attach" grep -q supervising attach.out
 "$TC" dump "$PROG" -D "$WORK/d/img" >/dev/null || fail "dump d"
-check_says pid-in-use 1 "^problem: pid $PROG is in use on this host: restore --new-pidns" \
-	"$WORK/d/img"
+if [ "$(id -u)" -eq 0 ]; then
+	check_says pid-in-use 1 "^problem: pid $PROG is in use on this host: restore --new-pidns" \
+		"$WORK/d/img"
+else
+	# Rootless, a restore always makes a pid namespace of its own.
+	check_says pid-in-use-rootless 0 '^a restore would start here$' "$WORK/d/img"
+fi
 "$TC" check --new-pidns "$WORK/d/img" >"$WORK/new-pidns.out" 2>&1
 grep -q "pid $PROG is in use" "$WORK/new-pidns.out" && fail "--new-pidns: the pid is still named"
 
@@ -106,7 +117,11 @@ t=$(last_tick run.out)
 wait_until 30 "the program to go on" has_ticks run.out $((t + 2))
 if command -v unshare >/dev/null; then
 	mkdir "$WORK/f" && cd "$WORK/f" || exit 1
-	"$TC" run -- unshare --pid --fork "$COUNTER" -n 100000 -i 20 >run.out 2>&1 </dev/null &
+	# An ordinary user needs a user namespace to make a pid namespace.
+	userns=()
+	[ "$(id -u)" -eq 0 ] || userns=(--user --map-root-user)
+	"$TC" run -- unshare "${userns[@]}" --pid --fork "$COUNTER" -n 100000 -i 20 \
+		>run.out 2>&1 </dev/null &
 	PIDS+=($!)
 	wait_until 30 "ticks" has_ticks run.out 3
 	pid=$(prog_in "$WORK/f" "$COUNTER")
