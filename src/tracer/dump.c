@@ -486,6 +486,7 @@ static int dump_freeze(struct session *s, const struct dump_request *rq, struct 
 /* When a dump stopped the program and let it go, for its figures. */
 struct dump_times {
 	uint64_t start, frozen, thawed;	/* CLOCK_MONOTONIC ns */
+	uint64_t collected, cloned;	/* the frozen time's phases, for the debug log */
 	uint64_t reap_stall;	/* a process stopped again while the clones were reaped */
 };
 
@@ -595,7 +596,9 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	if (forking && s->wp_mode && copy_written_instead(&c, &own) &&
 	    snapshot_reserve_exact(&sn, own) == 0)
 		forking = false;
+	tm.collected = now_ns(CLOCK_MONOTONIC);
 	if (forking && forksnap_take(s, &c, defer_pages, &fs) == 0) {
+		tm.cloned = now_ns(CLOCK_MONOTONIC);
 		/* From the clones once the program runs again. */
 		forked = stabilize_contents(&c) == 0;
 		if (!forked) {
@@ -605,6 +608,11 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 			finish_ttys(&c, false);
 			tm.thawed = dump_thaw(s);
 			thawed = true;
+			log_debug("dump: frozen %llu us: freeze and collect %llu, clones %llu, thaw %llu",
+				  (unsigned long long)(tm.thawed - tm.frozen) / 1000,
+				  (unsigned long long)(tm.collected - tm.frozen) / 1000,
+				  (unsigned long long)(tm.cloned - tm.collected) / 1000,
+				  (unsigned long long)(tm.thawed - tm.cloned) / 1000);
 			write_behind(s);
 			forksnap_reader(&fs, &mr);
 			if (defer_pages)
