@@ -38,6 +38,13 @@ struct mem_reader {
 	 * dump (a source that died meanwhile may have read as zeros).
 	 */
 	int (*intact)(void *ctx);
+	/*
+	 * May be NULL.  Every page of real_pid below addr has been read and
+	 * will not be read again: a source that holds a copy of them may let
+	 * it go.  Called by the thread that called image_write, with addr
+	 * rising for each process.
+	 */
+	void (*release)(void *ctx, pid_t real_pid, uint64_t addr);
 };
 
 struct image_stats {

@@ -58,6 +58,7 @@ struct stream {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	size_t filled[NR_BUFS];
+	uint64_t read_upto[NR_BUFS];	/* every page below was read once this slot was */
 	uint64_t produced, consumed;	/* buffers, monotonically */
 	bool done, stop;
 	int err;			/* reader side */
@@ -127,7 +128,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static int publish(struct stream *s, unsigned int slot, size_t len)
+static int publish(struct stream *s, unsigned int slot, size_t len, uint64_t read_upto)
 {
 	bool stop;
 
@@ -137,6 +138,7 @@ static int publish(struct stream *s, unsigned int slot, size_t len)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->filled[slot] = len;
+	s->read_upto[slot] = read_upto;
 	s->produced++;
 	pthread_cond_broadcast(&s->cond);
 	/* Wait for a free buffer before the next fill. */
@@ -153,6 +155,7 @@ static void *reader_main(void *arg)
 	const struct core_plan *plan = s->plan;
 	size_t fill = 0;
 	unsigned int slot = 0;
+	uint64_t upto = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < plan->nr_pieces && r == 0; i++) {
@@ -174,8 +177,11 @@ static void *reader_main(void *arg)
 			}
 			done += n;
 			fill += n;
+			/* The plan's pieces rise (core_plan_build): all below is read. */
+			if (!pc->zero)
+				upto = pc->vaddr + done;
 			if (fill == s->buf_size) {
-				r = publish(s, slot, fill);
+				r = publish(s, slot, fill, upto);
 				if (r < 0)
 					break;
 				slot = (slot + 1) % NR_BUFS;
@@ -184,7 +190,7 @@ static void *reader_main(void *arg)
 		}
 	}
 	if (r == 0 && fill)
-		r = publish(s, slot, fill);
+		r = publish(s, slot, fill, upto);
 	pthread_mutex_lock(&s->lock);
 	s->err = r;
 	s->done = true;
@@ -256,6 +262,12 @@ static int stream_pages(struct writer *w, struct stream *s, int fd, off_t *offp)
 		slot = s->consumed % NR_BUFS;
 		len = s->filled[slot];
 		pthread_mutex_unlock(&s->lock);
+		/*
+		 * Here, not in the reader: the source may need its tracer, the
+		 * calling thread (a clone's pages are let go by a remote munmap).
+		 */
+		if (s->mr->release)
+			s->mr->release(s->mr->ctx, s->pid, s->read_upto[slot]);
 		/* A short last buffer: the plan's lengths are whole pages, so still aligned. */
 		if (w->zctx) {
 			r = write_compressed(w, s, fd, w->bufs[slot], len, false, &off);

@@ -254,6 +254,40 @@ static int unmap_hugetlb_in_clone(const struct process_record *p, const struct f
 	return 0;
 }
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+/*
+ * The page of the clone's rseq area (inherited from the thread it was
+ * cloned from): the kernel writes there on each return to user space, a
+ * remote call's too, and an unmapped one is a SIGSEGV.  0 if none.
+ */
+static uint64_t clone_rseq_page(pid_t copy)
+{
+	struct {
+		uint64_t abi_pointer;
+		uint32_t abi_size, signature, flags, pad;
+	} rseq = { 0 };
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, copy, sizeof(rseq), &rseq) <= 0 ||
+	    !rseq.abi_pointer)
+		return 0;
+	return rseq.abi_pointer & ~4095ull;
+}
+
+/*
+ * The whole mapping of the syscall instruction stays: the remote calls
+ * need it, and the [vdso] it is often in cannot be split (EINVAL).
+ */
+static void keep_insn_mapping(const struct process_record *p, struct forked_proc *fp)
+{
+	const struct vma_record *v = vma_of(p, fp->syscall_insn);
+
+	fp->insn_start = v ? v->start : fp->syscall_insn & ~4095ull;
+	fp->insn_end = v ? v->end : fp->insn_start + 4096;
+}
+
 int forksnap_take(struct session *s, struct computation *c, bool deferred,
 		  struct fork_snapshot *fs)
 {
@@ -284,6 +318,8 @@ int forksnap_take(struct session *s, struct computation *c, bool deferred,
 			fs->nr_procs++;
 			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
 				fp->copy_inner = fp->copy;
+			fp->rseq_page = clone_rseq_page(fp->copy);
+			keep_insn_mapping(p, fp);
 			r = unmap_hugetlb_in_clone(p, fp);
 		}
 		if (r == 0 && deferred)
@@ -410,10 +446,80 @@ static int forksnap_intact_of(void *ctx)
 	return forksnap_intact(ctx);
 }
 
+/*
+ * Unmapped in a remote call per this much at least: a call costs tens of
+ * microseconds.  The writer's buffers hold 1 to 8 MiB: every buffer after
+ * the first lets go of what it read, which every dump but the smallest
+ * does (and so every test of a leave-running dump tries).
+ */
+#define RELEASE_BATCH (1ull << 20)
+
+/*
+ * The writer has read everything of the process below addr: the clone
+ * unmaps it.  Each page the program writes from then on is its own again
+ * (mapped once): no copy-on-write copy, no memory doubled for it, and
+ * transparent huge pages that are not split.  The pages of the syscall
+ * instruction and of the rseq area stay, for the next remote call.  A failure only ends the
+ * releasing: the clone keeps the rest until it is killed.
+ */
+static void forksnap_release_below(void *opaque, pid_t real_pid, uint64_t addr)
+{
+	struct fork_snapshot *fs = opaque;
+	struct forked_proc *fp = NULL;
+	struct remote_call calls[3];
+	uint64_t keep[2][2], from;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < fs->nr_procs && !fp; i++)
+		if (fs->procs[i].real_pid == real_pid && fs->procs[i].copy > 0)
+			fp = &fs->procs[i];
+	if (!fp || addr <= fp->released || addr - fp->released < RELEASE_BATCH)
+		return;
+	from = fp->released;
+	/* What stays, in address order: [start, end) each. */
+	keep[0][0] = fp->insn_start;
+	keep[0][1] = fp->insn_end;
+	keep[1][0] = fp->rseq_page ? fp->rseq_page : fp->insn_start;
+	keep[1][1] = fp->rseq_page ? fp->rseq_page + 4096 : fp->insn_end;
+	if (keep[1][0] < keep[0][0]) {
+		uint64_t t0 = keep[0][0], t1 = keep[0][1];
+
+		keep[0][0] = keep[1][0];
+		keep[0][1] = keep[1][1];
+		keep[1][0] = t0;
+		keep[1][1] = t1;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (keep[k][1] <= from || keep[k][0] >= addr)
+			continue;
+		if (keep[k][0] > from)
+			calls[n++] = (struct remote_call){
+				.nr = SYS_munmap, .args = { (long)from, (long)(keep[k][0] - from) } };
+		from = MAX(from, keep[k][1]);
+	}
+	if (from < addr)
+		calls[n++] = (struct remote_call){ .nr = SYS_munmap,
+						   .args = { (long)from, (long)(addr - from) } };
+	r = n ? remote_syscalls(fp->copy, fp->syscall_insn, calls, n) : 0;
+	for (size_t k = 0; k < n && r == 0; k++)
+		if (calls[k].ret < 0)
+			r = (int)calls[k].ret;
+	if (r < 0) {
+		log_debug("pid %d (the clone of %d): munmap of 0x%llx-0x%llx: %s; it keeps its pages",
+			  fp->copy, fp->real_pid, (unsigned long long)fp->released,
+			  (unsigned long long)addr, strerror(-r));
+		fp->released = UINT64_MAX;
+		return;
+	}
+	fp->released = addr;
+}
+
 void forksnap_reader(struct fork_snapshot *fs, struct mem_reader *mr)
 {
 	*mr = (struct mem_reader){ .read = forksnap_read, .ctx = fs,
-				   .intact = forksnap_intact_of };
+				   .intact = forksnap_intact_of,
+				   .release = forksnap_release_below };
 }
 
 /*

@@ -30,6 +30,9 @@ struct forked_proc {
 	pid_t copy;		/* the clone, stopped */
 	pid_t copy_inner;	/* its pid in the process's own pid namespace */
 	uint64_t syscall_insn;
+	uint64_t released;	/* the clone's memory below is unmapped (written out) */
+	uint64_t rseq_page;	/* the clone's rseq area's page, or 0 */
+	uint64_t insn_start, insn_end;	/* the mapping of syscall_insn */
 };
 
 /* Pages a clone does not share: copied while frozen. */
