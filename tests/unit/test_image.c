@@ -171,6 +171,74 @@ START_TEST(round_trip)
 END_TEST
 
 /* What gdb relies on, read back with libelf. */
+/* A reader that holds the writer to its word in mem_reader.release. */
+struct release_check {
+	struct fake_mem fm;
+	struct mem_reader inner;
+	pid_t pid;
+	uint64_t read_end, released;
+	unsigned int releases, violations;
+};
+
+static int checked_read(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct release_check *rc = ctx;
+
+	if (pid == rc->pid) {
+		rc->violations += addr < rc->released;	/* read again after its release */
+		rc->read_end = MAX(rc->read_end, addr + len);
+	}
+	return rc->inner.read(rc->inner.ctx, pid, addr, buf, len);
+}
+
+static void checked_release(void *ctx, pid_t pid, uint64_t addr)
+{
+	struct release_check *rc = ctx;
+
+	if (pid != rc->pid)
+		return;
+	/* Rising, and nothing released that was not read. */
+	rc->violations += addr < rc->released || addr > rc->read_end;
+	rc->released = addr;
+	rc->releases++;
+}
+
+START_TEST(release_only_what_was_read)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp);
+	struct release_check rc = { 0 };
+	struct mem_reader mr;
+	struct computation c, *r = NULL;
+	struct process_record *p;
+	struct image_stats st;
+	char err[256] = "";
+
+	sample_computation(&c, 2);
+	add_runs_and_contents(&c);
+	/* 21 MiB in runs of 1 to 6 MiB with gaps: buffers of 6 MiB, several a run. */
+	p = &c.procs[0];
+	free(p->runs);
+	p->nr_runs = 6;
+	p->runs = calloc(p->nr_runs, sizeof(*p->runs));
+	for (size_t k = 0; k < p->nr_runs; k++)
+		p->runs[k] = (struct page_run){ 0x10000000ull + k * 0x1000000ull, (k + 1) << 20 };
+	fake_mem_reader(&rc.inner, &rc.fm);
+	rc.pid = p->real_pid;
+	mr = (struct mem_reader){ .read = checked_read, .release = checked_release, .ctx = &rc };
+	ck_assert_int_eq(image_write(&c, dir, &sample_key, &mr, &st), 0);
+	ck_assert_uint_eq(rc.violations, 0);
+	ck_assert_uint_ge(rc.releases, 2);
+	ck_assert_uint_le(rc.released, rc.read_end);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
+	ck_assert_msg(r, "%s", err);
+	check_pages(&r->procs[0]);
+	computation_destroy(r);
+	close_contents(&c);
+	computation_free(&c);
+	rm_rf(tmp);
+}
+END_TEST
+
 START_TEST(core_notes)
 {
 	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *core = NULL;
@@ -833,6 +901,7 @@ static Suite *image_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, release_only_what_was_read);
 	tcase_add_test(tc, core_notes);
 	tcase_add_test(tc, corruption_detected);
 	tcase_add_test(tc, replace_and_fail_atomically);
