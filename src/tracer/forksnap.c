@@ -318,6 +318,17 @@ int forksnap_take(struct session *s, struct computation *c, bool deferred,
 			fs->nr_procs++;
 			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
 				fp->copy_inner = fp->copy;
+		}
+		/*
+		 * The clone dies with its tracer: a tracer killed during a
+		 * remote call (a release, below) would leave it to run on from
+		 * the call as a copy of the program, sharing its fd table.
+		 */
+		if (r == 0 && ptrace(PTRACE_SETOPTIONS, fp->copy, NULL,
+				     (void *)(SESSION_PTRACE_OPTIONS | PTRACE_O_EXITKILL)) < 0)
+			r = log_ret(neg_errno(), "pid %d (the clone of %d): PTRACE_O_EXITKILL: %m",
+				    fp->copy, p->real_pid);
+		if (r == 0) {
 			fp->rseq_page = clone_rseq_page(fp->copy);
 			keep_insn_mapping(p, fp);
 			r = unmap_hugetlb_in_clone(p, fp);
