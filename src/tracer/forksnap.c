@@ -258,34 +258,72 @@ static int unmap_hugetlb_in_clone(const struct process_record *p, const struct f
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #endif
 
+static int add_keep(struct forked_proc *fp, uint64_t start, uint64_t end)
+{
+	size_t i = 0;
+
+	while (i < fp->nr_keep && fp->keep[i][0] < start)
+		i++;
+	if (fp->nr_keep == FORKSNAP_MAX_KEEP)
+		return -E2BIG;
+	memmove(&fp->keep[i + 1], &fp->keep[i], (fp->nr_keep - i) * sizeof(fp->keep[0]));
+	fp->keep[i][0] = start;
+	fp->keep[i][1] = end;
+	fp->nr_keep++;
+	/* Touching or overlapping ranges become one. */
+	for (size_t k = 0; k + 1 < fp->nr_keep;) {
+		if (fp->keep[k + 1][0] <= fp->keep[k][1]) {
+			fp->keep[k][1] = MAX(fp->keep[k][1], fp->keep[k + 1][1]);
+			memmove(&fp->keep[k + 1], &fp->keep[k + 2],
+				(fp->nr_keep - k - 2) * sizeof(fp->keep[0]));
+			fp->nr_keep--;
+		} else {
+			k++;
+		}
+	}
+	return 0;
+}
+
 /*
- * The page of the clone's rseq area (inherited from the thread it was
- * cloned from): the kernel writes there on each return to user space, a
- * remote call's too, and an unmapped one is a SIGSEGV.  0 if none.
+ * What the clone must keep mapped while the writer has it let go of the
+ * rest (forksnap_release_below), or released set so it never does:
+ * - the mapping of the syscall instruction, for the remote calls;
+ * - the special mappings ([vdso], [vvar]...): the kernel refuses to split
+ *   them (EINVAL), and to unmap them at all where it seals them;
+ * - the page of the rseq area (inherited from the thread cloned), which
+ *   the kernel writes on each return to user space: unmapped, the next
+ *   remote call ends in a SIGSEGV.  A kernel that cannot say where it is
+ *   (PTRACE_GET_RSEQ_CONFIGURATION, 5.13) gets no release;
+ * - nothing, for a process with a seccomp filter: the clone has it too,
+ *   and it might kill a munmap.
  */
-static uint64_t clone_rseq_page(pid_t copy)
+static void plan_keeps(const struct process_record *p, struct forked_proc *fp)
 {
 	struct {
 		uint64_t abi_pointer;
 		uint32_t abi_size, signature, flags, pad;
 	} rseq = { 0 };
+	const struct vma_record *insn = vma_of(p, fp->syscall_insn);
+	int r = 0;
 
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, copy, sizeof(rseq), &rseq) <= 0 ||
-	    !rseq.abi_pointer)
-		return 0;
-	return rseq.abi_pointer & ~4095ull;
-}
-
-/*
- * The whole mapping of the syscall instruction stays: the remote calls
- * need it, and the [vdso] it is often in cannot be split (EINVAL).
- */
-static void keep_insn_mapping(const struct process_record *p, struct forked_proc *fp)
-{
-	const struct vma_record *v = vma_of(p, fp->syscall_insn);
-
-	fp->insn_start = v ? v->start : fp->syscall_insn & ~4095ull;
-	fp->insn_end = v ? v->end : fp->insn_start + 4096;
+	fp->nr_keep = 0;
+	if (p->seccomp_filters_len ||
+	    ptrace(PTRACE_GET_RSEQ_CONFIGURATION, fp->copy, sizeof(rseq), &rseq) <= 0) {
+		fp->released = UINT64_MAX;
+		return;
+	}
+	if (rseq.abi_pointer)
+		r = add_keep(fp, rseq.abi_pointer & ~4095ull,
+			     ALIGN_UP(rseq.abi_pointer + MAX(rseq.abi_size, 1u), 4096ull));
+	if (r == 0)
+		r = insn ? add_keep(fp, insn->start, insn->end)
+			 : add_keep(fp, fp->syscall_insn & ~4095ull,
+				    (fp->syscall_insn & ~4095ull) + 8192);
+	for (size_t i = 0; i < p->nr_vmas && r == 0; i++)
+		if (p->vmas[i].kind >= VMA_VDSO)
+			r = add_keep(fp, p->vmas[i].start, p->vmas[i].end);
+	if (r < 0)
+		fp->released = UINT64_MAX;
 }
 
 int forksnap_take(struct session *s, struct computation *c, bool deferred,
@@ -319,18 +357,8 @@ int forksnap_take(struct session *s, struct computation *c, bool deferred,
 			if (pidns_inner_pid(fp->copy, &fp->copy_inner) < 0)
 				fp->copy_inner = fp->copy;
 		}
-		/*
-		 * The clone dies with its tracer: a tracer killed during a
-		 * remote call (a release, below) would leave it to run on from
-		 * the call as a copy of the program, sharing its fd table.
-		 */
-		if (r == 0 && ptrace(PTRACE_SETOPTIONS, fp->copy, NULL,
-				     (void *)(SESSION_PTRACE_OPTIONS | PTRACE_O_EXITKILL)) < 0)
-			r = log_ret(neg_errno(), "pid %d (the clone of %d): PTRACE_O_EXITKILL: %m",
-				    fp->copy, p->real_pid);
 		if (r == 0) {
-			fp->rseq_page = clone_rseq_page(fp->copy);
-			keep_insn_mapping(p, fp);
+			plan_keeps(p, fp);
 			r = unmap_hugetlb_in_clone(p, fp);
 		}
 		if (r == 0 && deferred)
@@ -459,26 +487,50 @@ static int forksnap_intact_of(void *ctx)
 
 /*
  * Unmapped in a remote call per this much at least: a call costs tens of
- * microseconds.  The writer's buffers hold 1 to 8 MiB: every buffer after
- * the first lets go of what it read, which every dump but the smallest
- * does (and so every test of a leave-running dump tries).
+ * microseconds.  The writer's buffers hold 1 to 8 MiB: each lets go of
+ * what it read, which every dump but the smallest does (and so every test
+ * of a leave-running dump tries).
  */
 #define RELEASE_BATCH (1ull << 20)
 
 /*
  * The writer has read everything of the process below addr: the clone
- * unmaps it.  Each page the program writes from then on is its own again
- * (mapped once): no copy-on-write copy, no memory doubled for it, and
- * transparent huge pages that are not split.  The pages of the syscall
- * instruction and of the rseq area stay, for the next remote call.  A failure only ends the
- * releasing: the clone keeps the rest until it is killed.
+ * unmaps it, but for what it keeps (plan_keeps).  Each page the program
+ * writes from then on is its own again (mapped once): no copy-on-write
+ * copy, no memory doubled for it, and a transparent huge page wholly read
+ * is not split.  A failure only ends the releasing: the clone keeps the
+ * rest until it is killed.
  */
+/*
+ * The calls, with the worker not dying with the supervisor meanwhile (it
+ * does once the program runs again, dump_thaw): killed in the middle of
+ * one, it would leave the clone to run on from the call, a copy of the
+ * program sharing its fd table.  Between calls the clone is stopped with
+ * exit_group in its registers: the worker may die then, and does if the
+ * supervisor died meanwhile.
+ */
+static int release_calls(const struct forked_proc *fp, struct remote_call *calls, size_t n)
+{
+	pid_t ppid = getppid();
+	int pdeathsig = 0, r;
+
+	if (prctl(PR_GET_PDEATHSIG, &pdeathsig) == 0 && pdeathsig)
+		prctl(PR_SET_PDEATHSIG, 0);
+	r = remote_syscalls(fp->copy, fp->syscall_insn, calls, n);
+	if (pdeathsig) {
+		prctl(PR_SET_PDEATHSIG, pdeathsig);
+		if (getppid() != ppid)
+			raise(SIGKILL);
+	}
+	return r;
+}
+
 static void forksnap_release_below(void *opaque, pid_t real_pid, uint64_t addr)
 {
 	struct fork_snapshot *fs = opaque;
 	struct forked_proc *fp = NULL;
-	struct remote_call calls[3];
-	uint64_t keep[2][2], from;
+	struct remote_call calls[FORKSNAP_MAX_KEEP + 1];
+	uint64_t from;
 	size_t n = 0;
 	int r;
 
@@ -488,31 +540,18 @@ static void forksnap_release_below(void *opaque, pid_t real_pid, uint64_t addr)
 	if (!fp || addr <= fp->released || addr - fp->released < RELEASE_BATCH)
 		return;
 	from = fp->released;
-	/* What stays, in address order: [start, end) each. */
-	keep[0][0] = fp->insn_start;
-	keep[0][1] = fp->insn_end;
-	keep[1][0] = fp->rseq_page ? fp->rseq_page : fp->insn_start;
-	keep[1][1] = fp->rseq_page ? fp->rseq_page + 4096 : fp->insn_end;
-	if (keep[1][0] < keep[0][0]) {
-		uint64_t t0 = keep[0][0], t1 = keep[0][1];
-
-		keep[0][0] = keep[1][0];
-		keep[0][1] = keep[1][1];
-		keep[1][0] = t0;
-		keep[1][1] = t1;
-	}
-	for (int k = 0; k < 2; k++) {
-		if (keep[k][1] <= from || keep[k][0] >= addr)
+	for (size_t k = 0; k < fp->nr_keep; k++) {
+		if (fp->keep[k][1] <= from || fp->keep[k][0] >= addr)
 			continue;
-		if (keep[k][0] > from)
+		if (fp->keep[k][0] > from)
 			calls[n++] = (struct remote_call){
-				.nr = SYS_munmap, .args = { (long)from, (long)(keep[k][0] - from) } };
-		from = MAX(from, keep[k][1]);
+				.nr = SYS_munmap, .args = { (long)from, (long)(fp->keep[k][0] - from) } };
+		from = MAX(from, fp->keep[k][1]);
 	}
 	if (from < addr)
 		calls[n++] = (struct remote_call){ .nr = SYS_munmap,
 						   .args = { (long)from, (long)(addr - from) } };
-	r = n ? remote_syscalls(fp->copy, fp->syscall_insn, calls, n) : 0;
+	r = n ? release_calls(fp, calls, n) : 0;
 	for (size_t k = 0; k < n && r == 0; k++)
 		if (calls[k].ret < 0)
 			r = (int)calls[k].ret;

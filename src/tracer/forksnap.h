@@ -24,6 +24,8 @@
 
 struct session;
 
+#define FORKSNAP_MAX_KEEP 8
+
 struct forked_proc {
 	pid_t real_pid;		/* the process */
 	pid_t tid;		/* its thread that made the clone */
@@ -31,8 +33,9 @@ struct forked_proc {
 	pid_t copy_inner;	/* its pid in the process's own pid namespace */
 	uint64_t syscall_insn;
 	uint64_t released;	/* the clone's memory below is unmapped (written out) */
-	uint64_t rseq_page;	/* the clone's rseq area's page, or 0 */
-	uint64_t insn_start, insn_end;	/* the mapping of syscall_insn */
+	/* What the clone keeps mapped: [start, end) each, sorted, apart. */
+	uint64_t keep[FORKSNAP_MAX_KEEP][2];
+	size_t nr_keep;
 };
 
 /* Pages a clone does not share: copied while frozen. */
