@@ -130,7 +130,8 @@ enum thread_attr {
 	THREAD_A_RSEQ_ADDR,	/* u64 */
 	THREAD_A_RSEQ_LEN,	/* u64 */
 	THREAD_A_RSEQ_SIG,	/* u32 */
-	THREAD_A_MAX = THREAD_A_RSEQ_SIG,
+	THREAD_A_COMM,		/* 16 bytes, NUL-padded; absent in images before it */
+	THREAD_A_MAX = THREAD_A_COMM,
 };
 
 enum vma_attr {

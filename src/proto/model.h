@@ -159,6 +159,7 @@ struct base_file {
 
 struct thread_record {
 	pid_t tid;			/* in the computation's pid namespace */
+	char comm[16];			/* its name (PR_SET_NAME); "" for the leader: the process's */
 	struct user_regs_struct regs;	/* as read at the stop; fs_base/gs_base included */
 	uint8_t *xstate;		/* NT_X86_XSTATE, xsave layout */
 	uint32_t xstate_len;

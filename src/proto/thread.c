@@ -21,6 +21,7 @@ static const struct field thread_fields[] = {
 	F_U64(THREAD_A_RSEQ_ADDR, struct thread_record, rseq_addr),
 	F_U64(THREAD_A_RSEQ_LEN, struct thread_record, rseq_len),
 	F_U32(THREAD_A_RSEQ_SIG, struct thread_record, rseq_sig),
+	F_BYTES(THREAD_A_COMM, struct thread_record, comm),
 };
 
 const struct field *thread_record_fields(size_t *n)

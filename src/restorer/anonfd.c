@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "restorer/anonfd.h"
+#include "restorer/procfd.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -180,6 +181,8 @@ int epoll_restore_watches(const struct process_record *p, char *err, size_t errl
 		for (size_t k = 0; k < n; k++) {
 			struct epoll_event ev = { .events = w[k].events, .data.u64 = w[k].data };
 
+			if (procfd_deferred_fd(p, w[k].tfd))
+				continue;	/* watched once it is opened, at release */
 			/* A shared epoll fd was filled by the first process that has it. */
 			if (epoll_ctl(f->fd, EPOLL_CTL_ADD, w[k].tfd, &ev) < 0 && errno != EEXIST) {
 				int r = neg_errno();

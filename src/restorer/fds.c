@@ -21,6 +21,7 @@
 #include "restorer/file.h"
 #include "restorer/inet.h"
 #include "restorer/locks.h"
+#include "restorer/procfd.h"
 #include "restorer/shm.h"
 #include "restorer/tcpdrain.h"
 #include "restorer/tty.h"
@@ -158,7 +159,7 @@ int descs_open(const struct computation *c, struct desc_table *t, char *err, siz
 			const struct fd_record *f = &p->fds[k];
 			int fd;
 
-			if (pass != desc_pass(c, f))
+			if (pass != desc_pass(c, f) || procfd_deferred(f))
 				continue;
 
 			if (!f->desc_id) {
@@ -255,6 +256,27 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 
 		if (f->in_flight)
 			continue;	/* sent again into its socket, not installed */
+		if (procfd_deferred(f)) {
+			/*
+			 * Opened at release, over a placeholder that keeps the
+			 * number taken until then: nothing of the restorer's or
+			 * the stub's may land there.
+			 */
+			int hold = open("/", O_PATH | O_CLOEXEC);
+
+			if (hold < 0 || dup2(hold, f->fd) < 0) {
+				int r = neg_errno();
+
+				snprintf(err, errlen, "pid %d fd %d: placeholder: %s", p->pid,
+					 f->fd, strerror(-r));
+				if (hold >= 0)
+					close(hold);
+				return r;
+			}
+			if (hold != f->fd)
+				close(hold);
+			continue;
+		}
 		if (fd < 0) {
 			snprintf(err, errlen, "pid %d fd %d: no description %u", p->pid, f->fd,
 				 f->desc_id);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "restorer/plan.h"
+#include "restorer/procfd.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -573,6 +574,8 @@ static void fill_thread(const struct thread_record *t, struct stub_thread *s)
 	s->rseq_addr = t->rseq_addr;
 	s->rseq_len = t->rseq_len;
 	s->rseq_sig = t->rseq_sig;
+	memcpy(s->comm, t->comm, sizeof(s->comm));
+	s->comm[sizeof(s->comm) - 1] = '\0';
 }
 
 /* A hard limit we cannot raise (no CAP_SYS_RESOURCE) is kept as it is here. */
@@ -761,7 +764,8 @@ static int fill_fd_lists(const struct process_record *p, const struct plan_fds *
 			add_fd(cloexec_list, &plan->nr_cloexec, fds->cloexec_fds[i]);
 	} else {
 		for (size_t i = 0; i < p->nr_fds; i++) {
-			if (p->fds[i].cloexec && !p->fds[i].in_flight)
+			if (p->fds[i].cloexec && !p->fds[i].in_flight &&
+			    !procfd_deferred(&p->fds[i]))
 				add_fd(cloexec_list, &plan->nr_cloexec, p->fds[i].fd);
 		}
 	}

@@ -265,7 +265,8 @@ static void kill_threads(pid_t pid, const pid_t *outer, size_t nr_seized)
 
 static int release_seized(pid_t pid, const struct stub_status *st,
 			  const struct stub_thread_status *ts, size_t n,
-			  unsigned long ptrace_options, const pid_t *outer, size_t *nr_seized)
+			  unsigned long ptrace_options, const pid_t *outer, size_t *nr_seized,
+			  const struct release_hook *hook)
 {
 	long args[6] = { (long)st->unmap_start, (long)st->unmap_len };
 	long ret;
@@ -284,6 +285,8 @@ static int release_seized(pid_t pid, const struct stub_status *st,
 				       pid, outer[i]);
 	}
 
+	if (hook && (r = hook->fn(pid, st->syscall_insn, hook->arg)) < 0)
+		return r;
 	r = remote_syscall(pid, st->syscall_insn, SYS_munmap, args, &ret);
 	if (r < 0)
 		return r;
@@ -302,7 +305,8 @@ static int release_seized(pid_t pid, const struct stub_status *st,
 
 int stub_release_threads(pid_t pid, const struct stub_status *st,
 			 const struct stub_thread_status *ts, size_t n,
-			 unsigned long ptrace_options, pid_t *outer_tids)
+			 unsigned long ptrace_options, pid_t *outer_tids,
+			 const struct release_hook *hook)
 {
 	size_t nr_seized = 0;
 	int r;
@@ -321,7 +325,7 @@ int stub_release_threads(pid_t pid, const struct stub_status *st,
 			return r;
 		}
 	}
-	r = release_seized(pid, st, ts, n, ptrace_options, outer_tids, &nr_seized);
+	r = release_seized(pid, st, ts, n, ptrace_options, outer_tids, &nr_seized, hook);
 	if (r < 0 && n > 1)
 		kill_threads(pid, outer_tids, nr_seized);
 	return r;
@@ -332,5 +336,5 @@ int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_o
 	struct stub_thread_status ts = { .frame_sp = st->frame_sp };
 	pid_t outer;
 
-	return stub_release_threads(pid, st, &ts, 1, ptrace_options, &outer);
+	return stub_release_threads(pid, st, &ts, 1, ptrace_options, &outer, NULL);
 }

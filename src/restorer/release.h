@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "restorer/stub/plan.h"
@@ -38,13 +39,24 @@ int stub_release(pid_t pid, const struct stub_status *st, unsigned long ptrace_o
 int stub_read_threads(pid_t pid, const struct stub_status *st, struct stub_thread_status **out);
 
 /*
+ * What the caller has the process do itself once every thread of it is
+ * parked, before the stub goes away: fn(pid, syscall_insn, arg) may make
+ * remote calls in pid (the leader, in an interrupt stop, its stack the
+ * stub's).  Its error fails the release.
+ */
+struct release_hook {
+	int (*fn)(pid_t pid, uint64_t syscall_insn, void *arg);
+	void *arg;
+};
+
+/*
  * stub_release() for every thread of pid: ts[0..n) as stub_read_threads()
  * gave them, ts[0] the leader.  Finds each thread's tid in our pid namespace
  * through /proc/pid/task and the NSpid of each (matched against ts[i].tid,
  * the tid inside the program's namespace), seizes them all with
  * ptrace_options, waits until every one is parked, unmaps the stub's area
  * once (through the leader) and makes each thread run rt_sigreturn on its
- * frame.  outer_tids[i] gets the tid of ts[i] in our namespace
+ * frame; hook (may be NULL) runs before the unmap.  outer_tids[i] gets the tid of ts[i] in our namespace
  * (outer_tids[0] == pid); with n == 1 no /proc lookup is done.
  *
  * On success every thread is seized and in the syscall-exit-stop of its
@@ -57,4 +69,5 @@ int stub_read_threads(pid_t pid, const struct stub_status *st, struct stub_threa
  */
 int stub_release_threads(pid_t pid, const struct stub_status *st,
 			 const struct stub_thread_status *ts, size_t n,
-			 unsigned long ptrace_options, pid_t *outer_tids);
+			 unsigned long ptrace_options, pid_t *outer_tids,
+			 const struct release_hook *hook);

@@ -31,6 +31,7 @@
 #include "restorer/locks.h"
 #include "restorer/pages.h"
 #include "restorer/plan.h"
+#include "restorer/procfd.h"
 #include "restorer/release.h"
 #include "restorer/seccomp.h"
 #include "restorer/shm.h"
@@ -580,18 +581,36 @@ static pid_t spawn_top(void *opaque)
  * Hand a ready process to the session: its threads get their saved
  * registers back and stay stopped until the whole computation is ready.
  */
+struct proc_opens {
+	const struct process_record *p;
+	char *err;
+	size_t errlen;
+};
+
+static int open_proc_fds(pid_t pid, uint64_t insn, void *arg)
+{
+	struct proc_opens *po = arg;
+
+	return procfd_open_in(pid, insn, po->p, po->err, po->errlen);
+}
+
 static int release_process(struct session *s, const struct process_record *p, pid_t pid,
 			   const struct stub_status *st, char *err, size_t errlen)
 {
 	_cleanup_free_ struct stub_thread_status *ts = NULL;
 	_cleanup_free_ pid_t *tids = NULL;
+	struct proc_opens po = { .p = p, .err = err, .errlen = errlen };
+	struct release_hook hook = { .fn = open_proc_fds, .arg = &po };
 	int r = stub_read_threads(pid, st, &ts);
 
+	err[0] = '\0';
 	if (r == 0) {
 		tids = calloc(st->nr_threads, sizeof(*tids));
 		r = tids ? stub_release_threads(pid, st, ts, st->nr_threads,
-						SESSION_PTRACE_OPTIONS, tids) : -ENOMEM;
+						SESSION_PTRACE_OPTIONS, tids, &hook) : -ENOMEM;
 	}
+	if (r < 0 && err[0])
+		return r;	/* the /proc fd that could not be opened, by name */
 	if (r < 0) {
 		snprintf(err, errlen, "pid %d: releasing the restored process: %s", p->pid,
 			 strerror(-r));

@@ -119,6 +119,28 @@ int parse_status_last_u64(const char *buf, const char *key, uint64_t *v)
 	return found;
 }
 
+int parse_status_name(const char *buf, char out[16])
+{
+	const char *p = find_key(buf, "Name");
+	size_t n = 0;
+
+	if (!p)
+		return -ENOENT;
+	if (*p == '\t')
+		p++;
+	/* The kernel escapes a newline and a backslash of the name, nothing else. */
+	for (; *p && *p != '\n' && n < 15; p++) {
+		if (*p == '\\' && (p[1] == 'n' || p[1] == '\\'))
+			out[n++] = *++p == 'n' ? '\n' : '\\';
+		else
+			out[n++] = *p;
+	}
+	if (*p && *p != '\n')
+		return -EINVAL;
+	memset(out + n, 0, 16 - n);
+	return 0;
+}
+
 static int parse_pair_ns(const char *buf, const char *key, uint64_t *ns)
 {
 	const char *p = find_key(buf, key);

@@ -44,6 +44,8 @@ int parse_stat(const char *buf, struct proc_stat *st);
 int parse_status_u64(const char *buf, const char *key, int base, uint64_t *v);
 /* Last number of a "NSpid:" like line: the pid in the innermost namespace. */
 int parse_status_last_u64(const char *buf, const char *key, uint64_t *v);
+/* The "Name:" of /proc/PID/status, unescaped, NUL-padded to 16 bytes. */
+int parse_status_name(const char *buf, char out[16]);
 
 struct timerfd_info {
 	uint32_t clockid, settime_flags;

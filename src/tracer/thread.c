@@ -294,6 +294,9 @@ static int collect_thread_status(struct collect_ctx *cx, struct process_record *
 			return collect_fail(cx, -ESRCH, "tid %d: NSpid", tid);
 		t->tid = (pid_t)v;
 	}
+	/* A name it gave itself (pthread_setname_np); not worth failing a dump for. */
+	if (!leader && parse_status_name(status, t->comm) < 0)
+		t->comm[0] = '\0';
 	if (!leader && p->creds.valid)
 		return collect_thread_creds(cx, p, tid, status);
 	return 0;

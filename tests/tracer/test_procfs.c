@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -191,6 +192,27 @@ START_TEST(status_fields)
 }
 END_TEST
 
+/* The kernel escapes a newline and a backslash of the name: undone, on a real one too. */
+START_TEST(status_name)
+{
+	const char *name = "a\nb\\c\td e";
+	char out[16], saved[16], *text = NULL;
+
+	ck_assert_int_eq(parse_status_name("Name:\tx\\\\y\\nz\nUmask:\t0022\n", out), 0);
+	ck_assert_str_eq(out, "x\\y\nz");
+	ck_assert_int_eq(parse_status_name("Umask:\t0022\n", out), -ENOENT);
+	ck_assert_int_eq(parse_status_name("Name:\t0123456789abcdefXYZ\n", out), -EINVAL);
+
+	ck_assert_int_eq(prctl(PR_GET_NAME, saved), 0);
+	ck_assert_int_eq(prctl(PR_SET_NAME, name), 0);
+	ck_assert_int_eq(read_file_at(AT_FDCWD, "/proc/thread-self/status", &text, NULL), 0);
+	ck_assert_int_eq(parse_status_name(text, out), 0);
+	ck_assert_str_eq(out, name);
+	free(text);
+	prctl(PR_SET_NAME, saved);
+}
+END_TEST
+
 START_TEST(fdinfo)
 {
 	uint64_t pos;
@@ -364,6 +386,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, maps_file_line);
+	tcase_add_test(tc, status_name);
 	tcase_add_test(tc, maps_anon_and_special);
 	tcase_add_test(tc, maps_path_with_spaces);
 	tcase_add_test(tc, vmflags_of_smaps);

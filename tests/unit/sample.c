@@ -73,6 +73,8 @@ static void sample_thread(struct thread_record *t, unsigned int seed, unsigned i
 	t->rseq_addr = 0x7f00000020e0ull + i * 0x1000;
 	t->rseq_len = 32;
 	t->rseq_sig = 0x53053053;
+	if (i)
+		snprintf(t->comm, sizeof(t->comm), "worker-%u\n\\", i);
 }
 
 /* Every other one with a build-id: ELF and data files. */
@@ -247,6 +249,7 @@ static bool thread_equal(const struct thread_record *a, const struct thread_reco
 	CMP(rseq_addr);
 	CMP(rseq_len);
 	CMP(rseq_sig);
+	CMP(comm);
 	if (!mem_eq(a->xstate, a->xstate_len, b->xstate, b->xstate_len)) {
 		snprintf(why, len, "thread xstate");
 		return false;

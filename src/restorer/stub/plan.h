@@ -130,6 +130,7 @@ struct stub_thread {
 	uint32_t rseq_sig;
 	uint32_t nr_siginfo;	/* signals pending on this thread */
 	uint64_t siginfo_off;	/* struct stub_siginfo[nr_siginfo] */
+	char comm[16];		/* NUL-terminated; "": leave the name the thread gets */
 };
 
 /* A special mapping of the running kernel, relative to AT_SYSINFO_EHDR. */

@@ -1067,6 +1067,11 @@ static void set_thread_state(struct ctx *c, const struct stub_thread *t)
 		if (is_err(ret))
 			thread_fail(c, t, ret, t->rseq_addr);
 	}
+	if (t->comm[0]) {
+		ret = sys2(__NR_prctl, PR_SET_NAME, t->comm);
+		if (is_err(ret))
+			thread_fail(c, t, ret, 0);
+	}
 	/* rt_sigreturn leaves the segment bases alone. */
 	ret = sys2(__NR_arch_prctl, ARCH_SET_FS, t->regs[STUB_FS_BASE]);
 	if (is_err(ret))

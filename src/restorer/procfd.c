@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ptrace/remote.h"
+#include "restorer/procfd.h"
+#include "util/log.h"
+
+/* Flags that only mean something to the open that made the description. */
+#define OPEN_ONLY_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
+
+/* One remote call; its ptrace failure or its -errno, as -errno. */
+static int call(pid_t pid, uint64_t insn, long nr, long a0, long a1, long a2, long a3,
+		long *ret)
+{
+	long args[6] = { a0, a1, a2, a3 };
+	int r = remote_syscall(pid, insn, nr, args, ret);
+
+	if (r < 0)
+		return r;
+	return *ret < 0 && *ret > -4096 ? (int)*ret : 0;
+}
+
+/* The fd of p before index k with the same description and deferred too, or -1. */
+static int shared_with(const struct process_record *p, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		if (p->fds[i].desc_id == p->fds[k].desc_id && procfd_deferred(&p->fds[i]))
+			return p->fds[i].fd;
+	return -1;
+}
+
+static int open_one(pid_t pid, uint64_t insn, const struct process_record *p, size_t k)
+{
+	const struct fd_record *f = &p->fds[k];
+	int dup_flags = f->cloexec ? O_CLOEXEC : 0;
+	int from = shared_with(p, k);
+	size_t len = strlen(f->path) + 1;
+	uint64_t addr;
+	long ret;
+	int r;
+
+	if (from >= 0)
+		return call(pid, insn, SYS_dup3, from, f->fd, dup_flags, 0, &ret);
+	r = remote_scratch(pid, len, &addr);
+	if (r < 0)
+		return r;
+	r = remote_write(pid, addr, f->path, len);
+	if (r < 0)
+		return r;
+	r = call(pid, insn, SYS_openat, AT_FDCWD, (long)addr,
+		 (f->flags & ~OPEN_ONLY_FLAGS) | O_CLOEXEC, 0, &ret);
+	if (r < 0)
+		return r;
+	from = (int)ret;
+	if (from != f->fd) {
+		r = call(pid, insn, SYS_dup3, from, f->fd, dup_flags, 0, &ret);
+		(void)call(pid, insn, SYS_close, from, 0, 0, 0, &ret);
+		if (r < 0)
+			return r;
+	} else if (!f->cloexec) {
+		r = call(pid, insn, SYS_fcntl, f->fd, F_SETFD, 0, 0, &ret);
+		if (r < 0)
+			return r;
+	}
+	if (f->pos && !(f->flags & O_PATH))
+		return call(pid, insn, SYS_lseek, f->fd, (long)f->pos, SEEK_SET, 0, &ret);
+	return 0;
+}
+
+/* The watches of p's epoll fds on its deferred fds, which were left out before. */
+static int add_watches(pid_t pid, uint64_t insn, const struct process_record *p, char *err,
+		       size_t errlen)
+{
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const struct fd_record *f = &p->fds[i];
+		const struct epoll_watch *w = (const void *)f->epoll.watches;
+		size_t n = f->epoll.watches_len / sizeof(*w);
+
+		if (f->kind != FD_EPOLL)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct epoll_event ev = { .events = w[k].events, .data.u64 = w[k].data };
+			uint64_t addr;
+			long ret;
+			int r;
+
+			if (!procfd_deferred_fd(p, w[k].tfd))
+				continue;
+			r = remote_scratch(pid, sizeof(ev), &addr);
+			if (r == 0)
+				r = remote_write(pid, addr, &ev, sizeof(ev));
+			if (r == 0)
+				r = call(pid, insn, SYS_epoll_ctl, f->fd, EPOLL_CTL_ADD, w[k].tfd,
+					 (long)addr, &ret);
+			if (r < 0 && r != -EEXIST) {
+				snprintf(err, errlen, "pid %d fd %d: epoll watch of fd %d: %s", p->pid,
+					 f->fd, w[k].tfd, strerror(-r));
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+int procfd_open_in(pid_t pid, uint64_t insn, const struct process_record *p, char *err,
+		   size_t errlen)
+{
+	bool any = false;
+
+	for (size_t k = 0; k < p->nr_fds; k++) {
+		const struct fd_record *f = &p->fds[k];
+		int r;
+
+		if (!procfd_deferred(f))
+			continue;
+		any = true;
+		r = open_one(pid, insn, p, k);
+		if (r < 0) {
+			snprintf(err, errlen, "pid %d fd %d: %s, opened in the process: %s", p->pid,
+				 f->fd, f->path, strerror(-r));
+			return r;
+		}
+		log_debug("pid %d fd %d: %s opened in the process", p->pid, f->fd, f->path);
+	}
+	return any ? add_watches(pid, insn, p, err, errlen) : 0;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Files of /proc/PID: opened by the restored process itself, at release.
+ *
+ * An fd on /proc/2/status or /proc/2/task/3/stat names a process by its pid
+ * in the program's own pid namespace, and the file it stands for is that
+ * process's.  The restorer cannot open it where the other descriptions are
+ * made: that runs before any process of the computation exists, outside its
+ * pid namespace and its /proc (where /proc/2 is some other process of the
+ * host, or none), and a thread's /proc/PID/task/TID appears only once the
+ * stub has made the thread.  So such an fd is left out of the fd table the
+ * stub inherits and opened in the process, by remote system calls, when
+ * every thread is parked and the stub has not yet been unmapped: in its
+ * mount namespace, through its /proc.
+ *
+ * What is lost: two processes (or two fds of one process after a dup) that
+ * shared one description of such a file share its offset no more, except
+ * fds of one process that shared it: those share it again.
+ */
+#pragma once
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "proto/model.h"
+
+/* Whether f is a file of /proc/PID, opened at release rather than with the others. */
+static inline bool procfd_deferred(const struct fd_record *f)
+{
+	const char *s;
+
+	if (f->kind != FD_REGULAR || f->deleted || f->in_flight || !f->path ||
+	    strncmp(f->path, "/proc/", 6))
+		return false;
+	s = f->path + 6;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	while (isdigit((unsigned char)*s))
+		s++;
+	return *s == '/' || *s == '\0';
+}
+
+/*
+ * Open p's deferred fds in pid (its leader, seized and parked in the
+ * stub, which is still mapped) through the syscall instruction at insn:
+ * each at its number with its flags, FD_CLOEXEC and offset, and the watches
+ * of p's epoll fds on them.  Returns 0 or -errno, with err naming the fd
+ * and path.
+ */
+int procfd_open_in(pid_t pid, uint64_t insn, const struct process_record *p, char *err,
+		   size_t errlen);
+
+/* Whether fd number fd of p is one of its deferred fds. */
+static inline bool procfd_deferred_fd(const struct process_record *p, int fd)
+{
+	for (size_t i = 0; i < p->nr_fds; i++)
+		if (p->fds[i].fd == fd)
+			return procfd_deferred(&p->fds[i]);
+	return false;
+}
