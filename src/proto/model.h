@@ -447,6 +447,9 @@ struct fd_record {
 	uint32_t in_flight;
 	/* Collector only: our own fd on a file in flight (from MSG_PEEK). */
 	int flight_fd;
+	/* Restorer only, never encoded: a file of /proc/PID of a process or
+	 * thread of the computation, opened by the process (procfd.h). */
+	bool proc_own;
 	uint8_t *locks;		/* struct file_lock_record[] */
 	uint32_t locks_len;	/* bytes */
 	/* Deleted files: where the contents are in the image (relative to the

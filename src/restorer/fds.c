@@ -275,6 +275,8 @@ int restore_fds(const struct process_record *p, const struct desc_table *t, char
 			}
 			if (hold != f->fd)
 				close(hold);
+			else
+				fcntl(hold, F_SETFD, 0);	/* it must outlive the exec */
 			continue;
 		}
 		if (fd < 0) {

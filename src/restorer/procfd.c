@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,11 +27,58 @@ static int call(pid_t pid, uint64_t insn, long nr, long a0, long a1, long a2, lo
 	return *ret < 0 && *ret > -4096 ? (int)*ret : 0;
 }
 
-/* The fd of p before index k with the same description and deferred too, or -1. */
+/* The pid or tid that a /proc path starts with, or 0 for another path. */
+static pid_t proc_path_pid(const char *path)
+{
+	const char *s;
+	long v = 0;
+
+	if (strncmp(path, "/proc/", 6))
+		return 0;
+	for (s = path + 6; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > INT_MAX)
+			return 0;
+	}
+	return s > path + 6 && (*s == '/' || *s == '\0') ? (pid_t)v : 0;
+}
+
+static bool in_computation(const struct computation *c, pid_t pid)
+{
+	for (size_t i = 0; i < c->nr_procs; i++) {
+		const struct process_record *p = &c->procs[i];
+
+		if (p->pid == pid)
+			return true;
+		for (size_t k = 0; k < p->nr_threads; k++)
+			if (p->threads[k].tid == pid)
+				return true;
+	}
+	return false;
+}
+
+void procfd_mark(struct computation *c)
+{
+	for (size_t i = 0; i < c->nr_procs; i++)
+		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
+			struct fd_record *f = &c->procs[i].fds[k];
+			pid_t pid;
+
+			f->proc_own = false;
+			if (f->kind != FD_REGULAR || f->deleted || f->in_flight || !f->path ||
+			    !f->desc_id)
+				continue;
+			pid = proc_path_pid(f->path);
+			f->proc_own = pid > 0 && in_computation(c, pid);
+		}
+}
+
+/* An earlier deferred fd of p on the same description (a dup), or -1. */
 static int shared_with(const struct process_record *p, size_t k)
 {
 	for (size_t i = 0; i < k; i++)
-		if (p->fds[i].desc_id == p->fds[k].desc_id && procfd_deferred(&p->fds[i]))
+		if (procfd_deferred(&p->fds[i]) && p->fds[i].desc_id == p->fds[k].desc_id &&
+		    !strcmp(p->fds[i].path, p->fds[k].path))
 			return p->fds[i].fd;
 	return -1;
 }

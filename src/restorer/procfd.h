@@ -19,28 +19,23 @@
  */
 #pragma once
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/types.h>
 
 #include "proto/model.h"
 
-/* Whether f is a file of /proc/PID, opened at release rather than with the others. */
+/*
+ * Mark the fds of c that are files of /proc/PID (or /proc/PID/task/TID) of
+ * a process or thread of c (fd_record.proc_own).  A pid outside the
+ * computation (an attached program's parent) is opened like any file.
+ */
+void procfd_mark(struct computation *c);
+
+/* Whether f is such a file, opened at release rather than with the others. */
 static inline bool procfd_deferred(const struct fd_record *f)
 {
-	const char *s;
-
-	if (f->kind != FD_REGULAR || f->deleted || f->in_flight || !f->path ||
-	    strncmp(f->path, "/proc/", 6))
-		return false;
-	s = f->path + 6;
-	if (!isdigit((unsigned char)*s))
-		return false;
-	while (isdigit((unsigned char)*s))
-		s++;
-	return *s == '/' || *s == '\0';
+	return f->proc_own;
 }
 
 /*

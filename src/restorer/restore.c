@@ -972,6 +972,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	for (size_t i = 0; i < c->nr_procs; i++)
 		rc.status_w[i] = rc.status_r[i] = -1;
 	rc.descs.hold_netlock = s->coord != NULL;
+	procfd_mark(c);
 	r = descs_open(c, &rc.descs, err, errlen);
 	if (r < 0)
 		goto out;
