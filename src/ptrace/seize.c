@@ -117,3 +117,18 @@ pid_t ptrace_tgid_of(pid_t tid)
 {
 	return status_number(tid, "\nTgid:");
 }
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+int ptrace_rseq_config(pid_t tid, struct rseq_config *out)
+{
+	long n;
+
+	memset(out, 0, sizeof(*out));
+	n = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(*out), out);
+	if (n < 0)
+		return neg_errno();
+	return n > 0 ? 0 : -EIO;
+}

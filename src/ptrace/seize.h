@@ -38,3 +38,17 @@ bool ptrace_thread_alive(pid_t tgid, pid_t tid);
 pid_t ptrace_tracer_of(pid_t tid);
 /* The process thread tid belongs to, or -errno. */
 pid_t ptrace_tgid_of(pid_t tid);
+
+/* Where a thread's rseq area is (PTRACE_GET_RSEQ_CONFIGURATION). */
+struct rseq_config {
+	uint64_t abi_pointer;	/* 0: none registered */
+	uint32_t abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+/*
+ * The rseq configuration of a stopped thread: 0, or -errno (-EIO from a
+ * kernel before 5.13, which cannot say).
+ */
+int ptrace_rseq_config(pid_t tid, struct rseq_config *out);

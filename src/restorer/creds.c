@@ -159,7 +159,8 @@ int creds_raise_stub_caps(void)
 	return r;
 }
 
-uint64_t creds_bounding_set(void)
+/* The bounding set of this thread, or (known_only) every capability the kernel knows. */
+static uint64_t probe_bounding_set(bool known_only)
 {
 	uint64_t m = 0;
 
@@ -168,20 +169,19 @@ uint64_t creds_bounding_set(void)
 
 		if (on < 0)
 			break;
-		if (on)
+		if (on || known_only)
 			m |= 1ull << i;
 	}
 	return m;
 }
 
+uint64_t creds_bounding_set(void)
+{
+	return probe_bounding_set(false);
+}
+
 uint64_t creds_restore_bounding_set(enum privilege_mode mode)
 {
-	uint64_t m = 0;
-
-	if (mode != PRIV_ROOTLESS)
-		return creds_bounding_set();
 	/* A new user namespace starts with every capability the kernel knows. */
-	for (int i = 0; i < 64 && prctl(PR_CAPBSET_READ, i) >= 0; i++)
-		m |= 1ull << i;
-	return m;
+	return probe_bounding_set(mode == PRIV_ROOTLESS);
 }

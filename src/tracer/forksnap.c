@@ -254,10 +254,6 @@ static int unmap_hugetlb_in_clone(const struct process_record *p, const struct f
 	return 0;
 }
 
-#ifndef PTRACE_GET_RSEQ_CONFIGURATION
-#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
-#endif
-
 static int add_keep(struct forked_proc *fp, uint64_t start, uint64_t end)
 {
 	size_t i = 0;
@@ -299,16 +295,13 @@ static int add_keep(struct forked_proc *fp, uint64_t start, uint64_t end)
  */
 static void plan_keeps(const struct process_record *p, struct forked_proc *fp)
 {
-	struct {
-		uint64_t abi_pointer;
-		uint32_t abi_size, signature, flags, pad;
-	} rseq = { 0 };
+	struct rseq_config rseq;
 	const struct vma_record *insn = vma_of(p, fp->syscall_insn);
 	int r = 0;
 
 	fp->nr_keep = 0;
 	if (p->seccomp_filters_len ||
-	    ptrace(PTRACE_GET_RSEQ_CONFIGURATION, fp->copy, sizeof(rseq), &rseq) <= 0) {
+	    ptrace_rseq_config(fp->copy, &rseq) < 0) {
 		fp->released = UINT64_MAX;
 		return;
 	}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ptrace/remote.h"
+#include "ptrace/seize.h"
 #include "tracer/collect.h"
 #include "tracer/pidns.h"
 #include "tracer/procfs.h"
@@ -27,18 +28,6 @@
 
 #define XSTATE_MAX 8192
 #define PEEK_BATCH 32
-
-struct rseq_config {
-	uint64_t rseq_abi_pointer;
-	uint32_t rseq_abi_size;
-	uint32_t signature;
-	uint32_t flags;
-	uint32_t pad;
-};
-
-#ifndef PTRACE_GET_RSEQ_CONFIGURATION
-#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
-#endif
 
 /* Every queued signal of one queue (thread's own, or the process-wide one). */
 static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
@@ -159,9 +148,9 @@ static int collect_thread_regs(struct collect_ctx *cx, struct process_record *p,
 	if (syscall(SYS_get_robust_list, tid, &t->robust_list, &rlen) < 0)
 		return collect_fail(cx, neg_errno(), "tid %d: robust list", tid);
 	t->robust_len = rlen;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rseq), &rseq) > 0) {
-		t->rseq_addr = rseq.rseq_abi_pointer;
-		t->rseq_len = rseq.rseq_abi_size;
+	if (ptrace_rseq_config(tid, &rseq) == 0) {
+		t->rseq_addr = rseq.abi_pointer;
+		t->rseq_len = rseq.abi_size;
 		t->rseq_sig = rseq.signature;
 	}
 	t->tid = tid;
