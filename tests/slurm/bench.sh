@@ -52,7 +52,7 @@ for size in $SIZES; do
 	t1=$(now)
 	wait_for "$size: requeued" 60 eval '[[ $(job_field "$job" JobState) == PENDING ]]' ||
 		fail "$size: not requeued"
-	sl_user scontrol update JobId="$job" StartTime=now || fail "StartTime=now"
+	release_requeued "$job" || fail "releasing the requeued job"
 	wait_for "$size: resumed" 300 eval 'grep -q "^trace-ckpt run: resumed from" "$out"' ||
 		{ cat "$out" >&2; fail "$size: not resumed"; }
 	t2=$(now)

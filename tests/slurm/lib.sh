@@ -15,6 +15,8 @@
 #   wait_for DESC TIMEOUT_S CMD...   poll CMD every 20 ms until it succeeds
 #   ticks_check FILE      ticks consecutive, no BAD, PASS: else say what and fail
 #   now                   seconds since the epoch, with nanoseconds
+#   release_requeued J    let requeued job J start at once (StartTime=now), but
+#                         not within the second its credential was revoked
 
 SL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLUSTER=$SL_HERE/cluster.sh
@@ -48,6 +50,22 @@ wait_for()
 		fi
 		sleep 0.02
 	done
+}
+
+# Slurm holds a requeued job back for cred_expire + 1 s; we need not wait.
+# But its nodes revoked the job's credential when it was killed, and one
+# made within that same second counts as revoked: the job then FAILS
+# ("Killing non-startable batch JobId=1: Job credential revoked", seen when
+# the new run came 0.3 s after the requeue).  The revocation came before the
+# caller saw the requeue, so the next second of the clock is safe.  (Not
+# StartTime=now+2: a start in the future waits for the next scheduling pass,
+# 55 s once.)
+release_requeued()
+{
+	local seen
+	seen=$(date +%s)
+	wait_for "the second after $seen" 3 eval '(($(date +%s) > seen))' || return 1
+	sl_user scontrol update JobId="$1" StartTime=now
 }
 
 # The last "tick N" of a file, 0 if none.

@@ -141,7 +141,7 @@ log "2. USR1 -> $(head -1 "$WORK/dump.out") ($(ms_between "$t_sig" "$t_ck") ms f
 wait_for "job $JOB pending again" 30 eval '[[ $(job_field "$JOB" JobState) == PENDING ]]' ||
 	fail "job $JOB is $(job_field "$JOB" JobState), not requeued"
 BEFORE=$(last_tick "$OUT")
-sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
+release_requeued "$JOB" || fail "releasing the requeued job"
 wait_for "the job restarted" 60 eval '[[ $(count_of "$OUT" "^run 1 on") == 1 ]]' ||
 	{ cat "$OUT" >&2; fail "the job did not start again"; }
 t_start=$(now)

@@ -60,7 +60,7 @@ wait_for "job $JOB requeued after the loss of $node" 90 \
 	fail "job $JOB is $(job_field "$JOB" JobState), Restarts=$(job_field "$JOB" Restarts)"
 t_requeued=$(now)
 log "Slurm requeued job $JOB $(ms_between "$t_kill" "$t_requeued") ms after the loss (SlurmdTimeout=10)"
-sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
+release_requeued "$JOB" || fail "releasing the requeued job"
 wait_for "the job resumed" 60 eval '(($(count_of "$OUT" "^trace-ckpt run: resumed from ") >= 1))' ||
 	{ cat "$OUT" >&2; fail "the job did not resume"; }
 wait_for "job $JOB completed" 120 eval '[[ $(job_field "$JOB" JobState) == COMPLETED ]]' ||

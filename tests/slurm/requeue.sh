@@ -62,7 +62,7 @@ for round in 1 2; do
 	prev=$(last_tick "$OUT")
 	log "run $((round - 1)) on $node: checkpoint at tick $prev, seen $(ms_between "$t_sig" "$t_ck") ms after scancel; requeued"
 	# Slurm holds a requeued job back for cred_expire + 1 s; we need not wait.
-	sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
+	release_requeued "$JOB" || fail "releasing the requeued job"
 	t_rel=$(now)
 	wait_for "run $round resumed" 60 \
 		eval '(($(count_of "$OUT" "^trace-ckpt run: resumed from ") >= round))' ||

@@ -126,7 +126,7 @@ done
 # 3. Requeued by the batch script; restarted on other nodes, each task with its part.
 wait_for "job $JOB pending again" 30 eval '[[ $(job_field "$JOB" JobState) == PENDING ]]' ||
 	fail "job $JOB is $(job_field "$JOB" JobState), not requeued"
-sl_user scontrol update JobId="$JOB" StartTime=now || fail "scontrol update StartTime=now"
+release_requeued "$JOB" || fail "releasing the requeued job"
 wait_for "the job restarted" 60 eval '[[ $(count_of "$OUT" "^run 1 on") == 1 ]]' ||
 	{ cat "$OUT" >&2; fail "the job did not start again"; }
 t_start=$(now)

@@ -49,7 +49,7 @@ while :; do
 	COMPLETED) break ;;
 	PENDING)
 		if [[ $(job_field "$JOB" Restarts) != 0 ]]; then
-			sl_user scontrol update JobId="$JOB" StartTime=now 2>/dev/null
+			release_requeued "$JOB" 2>/dev/null
 		fi
 		;;
 	RUNNING | CONFIGURING | COMPLETING | REQUEUED) ;;
