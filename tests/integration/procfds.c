@@ -106,7 +106,7 @@ static void check_thread(const struct worker *w, int comm_fd, int comm_dup, long
 	if (n < 0)
 		tc_bad("tick %ld: comm dup read: %s", tick, strerror(errno));
 	buf[n] = '\0';
-	if (strcmp(buf, WORKER_NAME "\n" + 4))
+	if (strcmp(buf, &(WORKER_NAME "\n")[4]))
 		tc_bad("tick %ld: comm dup read '%s' after the first 4 bytes", tick, buf);
 }
 
