@@ -9,14 +9,23 @@
  * sends itself SIGUSR1, and sleeps 1 ms; an ITIMER_REAL of 10 ms adds
  * SIGALRMs.  Checked: every child exits 7, the SIGUSR1 handler ran exactly
  * once per iteration.  Every INTERVAL_MS it prints "tick N" and then
- * "stall N MS": the longest gap, in ms, between two iterations during tick N.
+ * "stall N MS US": the longest gap between two iterations during tick N, in
+ * whole ms and in us.
  *
  * -m SIZE[K|M|G]: that much memory besides, touched, one page of it
  * written per iteration (a big program that forks).
  *
- *   forkstall [-n TARGET] [-i INTERVAL_MS] [-m SIZE]
+ * -M SIZE[K|M|G]: that much memory in a second process, the holder, which
+ * writes and checks one page of it every millisecond and reports its own
+ * longest gap into the tick's figure.  The program's forks then copy
+ * nothing big, so an iteration stays short and a stall of a few ms shows;
+ * with -m, a fork of the memory (tens of ms) is part of every gap.
+ *
+ *   forkstall [-n TARGET] [-i INTERVAL_MS] [-m SIZE | -M SIZE]
  */
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -54,6 +63,56 @@ static void fork_one(void)
 		tc_bad("child %d: status 0x%x, expected exit 7", (int)pid, status);
 }
 
+static size_t parse_size(const char *arg)
+{
+	char *end;
+	unsigned long long v = strtoull(arg, &end, 10);
+
+	return (size_t)(v << (*end == 'G' ? 30 : *end == 'M' ? 20 : *end == 'K' ? 10 : 0));
+}
+
+/* Between the holder and the main process. */
+struct holder_share {
+	uint64_t gap_ns;	/* the holder's longest gap since the main process took it */
+	uint32_t touched;	/* all its memory is in */
+};
+
+/*
+ * The holder: page k % pages holds how many times it was written, on top
+ * of the fill byte's pattern.
+ */
+static void run_holder(size_t len, struct holder_share *sh, pid_t parent)
+{
+	const uint64_t fill = 0x0101010101010101ull;
+	size_t pages = len / 4096;
+	uint64_t prev, now, k;
+	uint8_t *mem = malloc(len);
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(0);
+	if (prctl(PR_SET_NAME, "tc-fsholder", 0, 0, 0) < 0)
+		tc_bad("holder: PR_SET_NAME: %s", strerror(errno));
+	if (!mem || !pages)
+		tc_bad("holder: malloc %zu: %s", len, strerror(errno));
+	memset(mem, 1, len);
+	__atomic_store_n(&sh->touched, 1, __ATOMIC_RELEASE);
+	prev = tc_now_ns();
+	for (k = 0;; k++) {
+		uint64_t *slot = (uint64_t *)(mem + (k % pages) * 4096);
+
+		if (*slot != fill + k / pages)
+			tc_bad("holder: page %zu holds 0x%llx, expected 0x%llx after %llu writes",
+			       (size_t)(k % pages), (unsigned long long)*slot,
+			       (unsigned long long)(fill + k / pages), (unsigned long long)k);
+		*slot += 1;
+		tc_sleep_ms(1, 0);
+		now = tc_now_ns();
+		if (now - prev > __atomic_load_n(&sh->gap_ns, __ATOMIC_RELAXED))
+			__atomic_store_n(&sh->gap_ns, now - prev, __ATOMIC_RELAXED);
+		prev = now;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 300, .interval_ms = 100 };
@@ -61,21 +120,24 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	uint64_t iterations = 0, prev, tick_start, max_gap = 0;
 	long n = 1;
-	size_t mem_len = 0, page = 0;
+	size_t mem_len = 0, holder_len = 0, page = 0;
+	struct holder_share *holder_sh = NULL;
+	pid_t holder = 0;
 	uint8_t *mem = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:i:m:")) != -1) {
+	while ((c = getopt(argc, argv, "n:i:m:M:")) != -1) {
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 'm') {
-			char *end;
-			unsigned long long v = strtoull(optarg, &end, 10);
-
-			mem_len = (size_t)(v << (*end == 'G' ? 30 : *end == 'M' ? 20 : *end == 'K' ? 10 : 0));
+			mem_len = parse_size(optarg);
 			continue;
 		}
-		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-m SIZE]\n", argv[0]);
+		if (c == 'M') {
+			holder_len = parse_size(optarg);
+			continue;
+		}
+		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-m SIZE | -M SIZE]\n", argv[0]);
 		return 2;
 	}
 	if (mem_len) {
@@ -85,6 +147,25 @@ int main(int argc, char **argv)
 		memset(mem, 1, mem_len);
 	}
 	tc_proc_init("forkstall");
+	if (holder_len) {
+		pid_t self = getpid();
+
+		holder_sh = mmap(NULL, sizeof(*holder_sh), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (holder_sh == MAP_FAILED)
+			tc_bad("mmap: %s", strerror(errno));
+		holder = fork();
+		if (holder < 0)
+			tc_bad("fork the holder: %s", strerror(errno));
+		if (holder == 0)
+			run_holder(holder_len, holder_sh, self);
+		/* Ready once its memory is in: a dump before would find less. */
+		while (!__atomic_load_n(&holder_sh->touched, __ATOMIC_ACQUIRE)) {
+			if (waitpid(holder, NULL, WNOHANG) != 0)
+				tc_bad("the holder %d is gone", (int)holder);
+			tc_sleep_ms(5, 0);
+		}
+	}
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
@@ -117,9 +198,18 @@ int main(int argc, char **argv)
 			max_gap = now - prev;
 		prev = now;
 		if (now - tick_start >= (uint64_t)o.interval_ms * 1000000ull) {
+			if (holder && waitpid(holder, NULL, WNOHANG) != 0)
+				tc_bad("the holder %d is gone", (int)holder);
+			if (holder_sh) {
+				uint64_t held = __atomic_exchange_n(&holder_sh->gap_ns, 0,
+								    __ATOMIC_RELAXED);
+
+				max_gap = held > max_gap ? held : max_gap;
+			}
 			tc_proc_check();
 			tc_tick(n);
-			tc_printf("stall %ld %llu\n", n, (unsigned long long)(max_gap / 1000000));
+			tc_printf("stall %ld %llu %llu\n", n, (unsigned long long)(max_gap / 1000000),
+				  (unsigned long long)(max_gap / 1000));
 			n++;
 			max_gap = 0;
 			tick_start = tc_now_ns();
