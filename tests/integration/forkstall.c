@@ -9,8 +9,8 @@
  * sends itself SIGUSR1, and sleeps 1 ms; an ITIMER_REAL of 10 ms adds
  * SIGALRMs.  Checked: every child exits 7, the SIGUSR1 handler ran exactly
  * once per iteration.  Every INTERVAL_MS it prints "tick N" and then
- * "stall N MS US": the longest gap between two iterations during tick N, in
- * whole ms and in us.
+ * "stall N MS US MEAN_US": the longest gap between two iterations during
+ * tick N, in whole ms and in us, and the mean iteration of the tick in us.
  *
  * -m SIZE[K|M|G]: that much memory besides, touched, one page of it
  * written per iteration (a big program that forks).
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	struct tc_opts o = { .target = 300, .interval_ms = 100 };
 	struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
 	struct sigaction sa = { 0 };
-	uint64_t iterations = 0, prev, tick_start, max_gap = 0;
+	uint64_t iterations = 0, prev, tick_start, tick_iterations = 0, max_gap = 0;
 	long n = 1;
 	size_t mem_len = 0, holder_len = 0, page = 0;
 	struct holder_share *holder_sh = NULL;
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		if (raise(SIGUSR1) != 0)
 			tc_bad("raise: %s", strerror(errno));
 		iterations++;
+		tick_iterations++;
 		if ((uint64_t)usr1_count != iterations)
 			tc_bad("SIGUSR1 handled %llu times after %llu iterations",
 			       (unsigned long long)usr1_count, (unsigned long long)iterations);
@@ -208,12 +209,14 @@ int main(int argc, char **argv)
 			}
 			tc_proc_check();
 			tc_tick(n);
-			tc_printf("stall %ld %llu %llu\n", n, (unsigned long long)(max_gap / 1000000),
-				  (unsigned long long)(max_gap / 1000));
+			tc_printf("stall %ld %llu %llu %llu\n", n, (unsigned long long)(max_gap / 1000000),
+				  (unsigned long long)(max_gap / 1000),
+				  (unsigned long long)((now - tick_start) / 1000 / tick_iterations));
 			n++;
 			max_gap = 0;
 			tick_start = tc_now_ns();
 			prev = tick_start;
+			tick_iterations = 0;
 		}
 	}
 	if (alrm_count == 0)
