@@ -169,7 +169,8 @@ int inotify_open(const struct fd_record *f)
 }
 
 /* In the process: its epoll fds watch what they watched, by its own fd numbers. */
-int epoll_restore_watches(const struct process_record *p, char *err, size_t errlen)
+int epoll_for_each_watch(const struct process_record *p, bool of_deferred, epoll_watch_fn add,
+			 void *arg, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->nr_fds; i++) {
 		const struct fd_record *f = &p->fds[i];
@@ -180,13 +181,13 @@ int epoll_restore_watches(const struct process_record *p, char *err, size_t errl
 			continue;
 		for (size_t k = 0; k < n; k++) {
 			struct epoll_event ev = { .events = w[k].events, .data.u64 = w[k].data };
+			int r;
 
-			if (procfd_deferred_fd(p, w[k].tfd))
-				continue;	/* watched once it is opened, at release */
+			if (procfd_deferred_fd(p, w[k].tfd) != of_deferred)
+				continue;
 			/* A shared epoll fd was filled by the first process that has it. */
-			if (epoll_ctl(f->fd, EPOLL_CTL_ADD, w[k].tfd, &ev) < 0 && errno != EEXIST) {
-				int r = neg_errno();
-
+			r = add(arg, f->fd, w[k].tfd, &ev);
+			if (r < 0 && r != -EEXIST) {
 				snprintf(err, errlen, "pid %d fd %d: epoll watch of fd %d: %s", p->pid,
 					 f->fd, w[k].tfd, strerror(-r));
 				return r;
@@ -194,6 +195,18 @@ int epoll_restore_watches(const struct process_record *p, char *err, size_t errl
 		}
 	}
 	return 0;
+}
+
+static int add_watch_here(void *arg, int epfd, int tfd, struct epoll_event *ev)
+{
+	(void)arg;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, ev) < 0 ? neg_errno() : 0;
+}
+
+int epoll_restore_watches(const struct process_record *p, char *err, size_t errlen)
+{
+	/* Those on deferred fds are added once the fd is opened, at release. */
+	return epoll_for_each_watch(p, false, add_watch_here, NULL, err, errlen);
 }
 
 int epoll_open(const struct fd_record *f)

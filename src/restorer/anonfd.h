@@ -7,7 +7,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 
 #include "proto/model.h"
 
@@ -21,3 +23,13 @@ int epoll_open(const struct fd_record *f);
 
 /* In process p, its fds at their numbers: every epoll fd's interest list again. */
 int epoll_restore_watches(const struct process_record *p, char *err, size_t errlen);
+
+/* Adds a watch of tfd to epfd: 0 or -errno (-EEXIST is not an error). */
+typedef int (*epoll_watch_fn)(void *arg, int epfd, int tfd, struct epoll_event *ev);
+
+/*
+ * add() for each watch of p's epoll fds whose target is a deferred fd
+ * (procfd.h) or, !of_deferred, is not; err names the first that failed.
+ */
+int epoll_for_each_watch(const struct process_record *p, bool of_deferred, epoll_watch_fn add,
+			 void *arg, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ptrace/remote.h"
+#include "restorer/anonfd.h"
 #include "restorer/procfd.h"
 #include "util/log.h"
 
@@ -121,39 +122,26 @@ static int open_one(pid_t pid, uint64_t insn, const struct process_record *p, si
 	return 0;
 }
 
-/* The watches of p's epoll fds on its deferred fds, which were left out before. */
-static int add_watches(pid_t pid, uint64_t insn, const struct process_record *p, char *err,
-		       size_t errlen)
+struct remote_watch {
+	pid_t pid;
+	uint64_t insn;
+};
+
+/* In the process: epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, ev), ev in its scratch memory. */
+static int add_watch_in(void *arg, int epfd, int tfd, struct epoll_event *ev)
 {
-	for (size_t i = 0; i < p->nr_fds; i++) {
-		const struct fd_record *f = &p->fds[i];
-		const struct epoll_watch *w = (const void *)f->epoll.watches;
-		size_t n = f->epoll.watches_len / sizeof(*w);
+	const struct remote_watch *rw = arg;
+	uint64_t addr;
+	long ret;
+	int r;
 
-		if (f->kind != FD_EPOLL)
-			continue;
-		for (size_t k = 0; k < n; k++) {
-			struct epoll_event ev = { .events = w[k].events, .data.u64 = w[k].data };
-			uint64_t addr;
-			long ret;
-			int r;
-
-			if (!procfd_deferred_fd(p, w[k].tfd))
-				continue;
-			r = remote_scratch(pid, sizeof(ev), &addr);
-			if (r == 0)
-				r = remote_write(pid, addr, &ev, sizeof(ev));
-			if (r == 0)
-				r = call(pid, insn, SYS_epoll_ctl, f->fd, EPOLL_CTL_ADD, w[k].tfd,
-					 (long)addr, &ret);
-			if (r < 0 && r != -EEXIST) {
-				snprintf(err, errlen, "pid %d fd %d: epoll watch of fd %d: %s", p->pid,
-					 f->fd, w[k].tfd, strerror(-r));
-				return r;
-			}
-		}
-	}
-	return 0;
+	r = remote_scratch(rw->pid, sizeof(*ev), &addr);
+	if (r == 0)
+		r = remote_write(rw->pid, addr, ev, sizeof(*ev));
+	if (r == 0)
+		r = call(rw->pid, rw->insn, SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, tfd, (long)addr,
+			 &ret);
+	return r;
 }
 
 int procfd_open_in(pid_t pid, uint64_t insn, const struct process_record *p, char *err,
@@ -176,5 +164,9 @@ int procfd_open_in(pid_t pid, uint64_t insn, const struct process_record *p, cha
 		}
 		log_debug("pid %d fd %d: %s opened in the process", p->pid, f->fd, f->path);
 	}
-	return any ? add_watches(pid, insn, p, err, errlen) : 0;
+	if (!any)
+		return 0;
+	/* The watches on them were left out before. */
+	return epoll_for_each_watch(p, true, add_watch_in, &(struct remote_watch){ pid, insn },
+				    err, errlen);
 }
