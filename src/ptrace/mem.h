@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reading another process's memory: process_vm_readv, and /proc/PID/mem for
- * what it cannot read (PROT_NONE and other unreadable mappings; the mem file
- * reads through protections).  The caller must be allowed to ptrace pid.
+ * Reading another process's pages: through /proc/PID/mem, which reads
+ * through protections (PROT_NONE mappings too) and leaves copy-on-write
+ * pages shared (process_vm_readv would unshare them: mem.c).  The caller
+ * must be allowed to ptrace pid.
  */
 #pragma once
 

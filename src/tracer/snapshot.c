@@ -93,28 +93,27 @@ int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
 	return 0;
 }
 
+/* Segments read in batches: up to 4 pages (an incremental dump's written runs). */
+#define BATCH_SEG_MAX (16u << 10)
+
 struct copy_job {
 	const struct snapshot *sn;
 	size_t first, last;	/* segments [first, last) */
 	int r;
 };
 
-static int copy_segment(const struct snap_seg *seg, uint8_t *dst)
+static int copy_segment(struct ptrace_mem *pm, const struct snap_seg *seg, uint8_t *dst)
 {
-	struct ptrace_mem pm;
-	int r;
-
-	/* Each copying thread reads with a mem file of its own. */
-	ptrace_mem_init(&pm);
-	r = ptrace_mem_read(&pm, seg->pid, seg->addr, dst, seg->len);
-	ptrace_mem_done(&pm);
-	return r;
+	return ptrace_mem_read(pm, seg->pid, seg->addr, dst, seg->len);
 }
 
 /*
  * Segments [i, i + n) of one process, adjacent in the buffer, in one
  * process_vm_readv: an incremental dump's written pages are thousands of
- * single pages.  Returns how many were read whole.
+ * single pages.  Returns how many were read whole.  Only small segments:
+ * process_vm_readv unshares a copy-on-write page it reads (ptrace/mem.c),
+ * and a page written since the last dump is the program's own unless it
+ * forked since; bigger segments go through the mem file, which does not.
  */
 static size_t copy_batch(const struct snapshot *sn, size_t i, size_t n)
 {
@@ -143,20 +142,24 @@ static size_t copy_batch(const struct snapshot *sn, size_t i, size_t n)
 static void *copy_main(void *opaque)
 {
 	struct copy_job *j = opaque;
+	struct ptrace_mem pm;	/* each copying thread reads with a mem file of its own */
 
+	ptrace_mem_init(&pm);
 	for (size_t i = j->first; i < j->last && j->r == 0;) {
 		size_t n = 1, done;
 
-		while (i + n < j->last && n < IOV_BATCH && j->sn->segs[i + n].pid == j->sn->segs[i].pid)
+		while (i + n < j->last && n < IOV_BATCH && j->sn->segs[i + n].pid == j->sn->segs[i].pid &&
+		       j->sn->segs[i].len <= BATCH_SEG_MAX && j->sn->segs[i + n].len <= BATCH_SEG_MAX)
 			n++;
 		done = n > 1 ? copy_batch(j->sn, i, n) : 0;
-		/* What the batch could not read whole, one by one (the mem file reads PROT_NONE). */
+		/* Alone, or what the batch could not read whole (the mem file reads PROT_NONE). */
 		if (done == 0) {
-			j->r = copy_segment(&j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
+			j->r = copy_segment(&pm, &j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
 			done = 1;
 		}
 		i += done;
 	}
+	ptrace_mem_done(&pm);
 	return NULL;
 }
 

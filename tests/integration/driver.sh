@@ -6,11 +6,12 @@
 #
 #   driver.sh [--tc PATH] [--mode MODE] [--name NAME] [--ticks K] [--gens G]
 #             [--dump-timeout S] [--sign PATH] [--keep] [--dump-arg ARG]...
-#             [--restore-arg ARG]...
+#             [--restore-arg ARG]... [--env NAME=VALUE]...
 #             -- PROGRAM ARGS...
 #
 # --dump-arg ARG is given to every dump (--compress: compressed images),
 # --restore-arg ARG to every restore of start_restore (--lazy).
+# --env NAME=VALUE is set for all it starts (TRACE_CKPT_SNAPSHOT=copy).
 #
 # The program speaks the protocol of tc_test.h: READY, "tick N" lines with N
 # up by exactly 1, BAD <what> on an inconsistency, PASS at the end.
@@ -121,6 +122,8 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1; shift ;;
 	--dump-arg) DUMP_ARGS+=("$2"); shift 2 ;;
 	--restore-arg) RESTORE_ARGS+=("$2"); shift 2 ;;
+	# NAME=VALUE in the environment of everything the test starts
+	--env) export "${2?}"; shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) echo "driver.sh: unknown option $1" >&2; usage ;;
