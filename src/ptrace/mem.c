@@ -15,6 +15,9 @@ void ptrace_mem_init(struct ptrace_mem *m)
 	m->mem_fd = -1;
 }
 
+/* mem_fd of a pid whose mem file could not be opened. */
+#define MEM_FILE_REFUSED (-2)
+
 static int read_via_mem_file(struct ptrace_mem *m, pid_t pid, uint64_t addr, void *buf,
 			     size_t len)
 {
@@ -46,9 +49,16 @@ int ptrace_mem_read(struct ptrace_mem *m, pid_t pid, uint64_t addr, void *buf, s
 	ssize_t n;
 	int r;
 
-	r = read_via_mem_file(m, pid, addr, buf, len);
-	if (r != -EACCES && r != -EPERM)
-		return r;
+	if (m->pid != pid || m->mem_fd != MEM_FILE_REFUSED) {
+		r = read_via_mem_file(m, pid, addr, buf, len);
+		if (r != -EACCES && r != -EPERM)
+			return r;
+		/* Once: an LSM may log each refusal. */
+		if (m->mem_fd < 0) {
+			m->pid = pid;
+			m->mem_fd = MEM_FILE_REFUSED;
+		}
+	}
 	/* No mem file to open here (a restrictive LSM): what it can read, unshared or not. */
 	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)len)

@@ -18,6 +18,6 @@ struct ptrace_mem {
 };
 
 void ptrace_mem_init(struct ptrace_mem *m);
-/* All len bytes at addr of pid into buf, or -errno (-ENODATA: past the end of a mapping). */
+/* All len bytes at addr of pid into buf, or -errno (-EIO: not mapped; -ENODATA: no mm any more). */
 int ptrace_mem_read(struct ptrace_mem *m, pid_t pid, uint64_t addr, void *buf, size_t len);
 void ptrace_mem_done(struct ptrace_mem *m);

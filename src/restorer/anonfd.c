@@ -168,7 +168,7 @@ int inotify_open(const struct fd_record *f)
 	return TAKE_FD(fd);
 }
 
-/* In the process: its epoll fds watch what they watched, by its own fd numbers. */
+/* Its epoll fds watch what they watched, by its own fd numbers: add() makes each watch. */
 int epoll_for_each_watch(const struct process_record *p, bool of_deferred, epoll_watch_fn add,
 			 void *arg, char *err, size_t errlen)
 {
@@ -203,6 +203,7 @@ static int add_watch_here(void *arg, int epfd, int tfd, struct epoll_event *ev)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, ev) < 0 ? neg_errno() : 0;
 }
 
+/* In the process, its fds at their numbers. */
 int epoll_restore_watches(const struct process_record *p, char *err, size_t errlen)
 {
 	/* Those on deferred fds are added once the fd is opened, at release. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Pre-copy: the pages go into the supervisor's memory while the program is
- * frozen (process_vm_readv at memory speed, two threads), the program is
+ * frozen (two threads, through /proc/PID/mem), the program is
  * thawed, and only then is the image written.  The buffer is reserved and
  * faulted in before the freeze, since first touches cost more than the copy.
  */
@@ -90,11 +90,9 @@ int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
 		return -ENOMEM;
 	}
 	sn->cap = bytes ? bytes : 1;
+	sn->written_only = true;
 	return 0;
 }
-
-/* Segments read in batches: up to 4 pages (an incremental dump's written runs). */
-#define BATCH_SEG_MAX (16u << 10)
 
 struct copy_job {
 	const struct snapshot *sn;
@@ -110,10 +108,11 @@ static int copy_segment(struct ptrace_mem *pm, const struct snap_seg *seg, uint8
 /*
  * Segments [i, i + n) of one process, adjacent in the buffer, in one
  * process_vm_readv: an incremental dump's written pages are thousands of
- * single pages.  Returns how many were read whole.  Only small segments:
+ * single pages.  Returns how many were read whole.  Only for those:
  * process_vm_readv unshares a copy-on-write page it reads (ptrace/mem.c),
  * and a page written since the last dump is the program's own unless it
- * forked since; bigger segments go through the mem file, which does not.
+ * forked since; the whole memory of a pre-copy goes through the mem file,
+ * which leaves what the program shares with its children shared.
  */
 static size_t copy_batch(const struct snapshot *sn, size_t i, size_t n)
 {
@@ -148,8 +147,8 @@ static void *copy_main(void *opaque)
 	for (size_t i = j->first; i < j->last && j->r == 0;) {
 		size_t n = 1, done;
 
-		while (i + n < j->last && n < IOV_BATCH && j->sn->segs[i + n].pid == j->sn->segs[i].pid &&
-		       j->sn->segs[i].len <= BATCH_SEG_MAX && j->sn->segs[i + n].len <= BATCH_SEG_MAX)
+		while (j->sn->written_only && i + n < j->last && n < IOV_BATCH &&
+		       j->sn->segs[i + n].pid == j->sn->segs[i].pid)
 			n++;
 		done = n > 1 ? copy_batch(j->sn, i, n) : 0;
 		/* Alone, or what the batch could not read whole (the mem file reads PROT_NONE). */

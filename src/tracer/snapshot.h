@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,6 +21,11 @@ struct snapshot {
 	size_t cap, used;
 	struct snap_seg *segs;
 	size_t nr_segs, hint;
+	/*
+	 * The runs are pages written since the last dump (snapshot_reserve_exact),
+	 * the program's own unless it forked since: read in batches.
+	 */
+	bool written_only;
 };
 
 /* Before the freeze: a faulted-in buffer for the processes' anonymous

@@ -105,6 +105,9 @@ static void run_holder(size_t len, struct holder_share *sh, pid_t parent)
 			       (size_t)(k % pages), (unsigned long long)*slot,
 			       (unsigned long long)(fill + k / pages), (unsigned long long)k);
 		*slot += 1;
+		/* PR_SET_PDEATHSIG is not restored: gone with the main process. */
+		if (getppid() != parent)
+			_exit(0);
 		tc_sleep_ms(1, 0);
 		now = tc_now_ns();
 		if (now - prev > __atomic_load_n(&sh->gap_ns, __ATOMIC_RELAXED))
