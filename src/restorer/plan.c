@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "restorer/plan.h"
@@ -66,6 +68,29 @@ static const char *const special_names[STUB_NR_SPECIAL] = {
 	[STUB_SPECIAL_VDSO] = "[vdso]",
 };
 
+/*
+ * A relative sleep interrupted with a place for the time left (nanosleep's
+ * rem, clock_nanosleep's rmtp) had the kernel write that time there before
+ * it stopped (do_nanosleep's copy-out; -ERESTART_RESTARTBLOCK says it
+ * succeeded), and that memory is in the image.  Asking for it, not for the
+ * original time, sleeps only what was left, as the kernel's own restart
+ * would.  Only the register that pointed at the request changes; glibc does
+ * not look at it after the call.  Without a rem the sleep starts over.
+ */
+static void sleep_only_what_was_left(struct user_regs_struct *regs)
+{
+	switch ((long)regs->orig_rax) {
+	case SYS_nanosleep:
+		if (regs->rsi)
+			regs->rdi = regs->rsi;
+		break;
+	case SYS_clock_nanosleep:
+		if (regs->r10 && !(regs->rsi & TIMER_ABSTIME))
+			regs->rdx = regs->r10;
+		break;
+	}
+}
+
 bool plan_fix_syscall_restart(struct user_regs_struct *regs)
 {
 	long ax = (long)regs->rax;
@@ -75,6 +100,8 @@ bool plan_fix_syscall_restart(struct user_regs_struct *regs)
 	if (ax != -ERESTARTSYS && ax != -ERESTARTNOINTR && ax != -ERESTARTNOHAND &&
 	    ax != -ERESTART_RESTARTBLOCK)
 		return false;
+	if (ax == -ERESTART_RESTARTBLOCK)
+		sleep_only_what_was_left(regs);
 	regs->rax = regs->orig_rax;
 	regs->rip -= 2;
 	return true;

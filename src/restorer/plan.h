@@ -77,7 +77,9 @@ int plan_match_specials(const struct process_record *p, struct stub_special sp[S
  * would restart (orig_rax >= 0, rax -ERESTARTSYS, -ERESTARTNOINTR,
  * -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK), make it the call again:
  * rax = orig_rax, rip -= 2.  The restart block of RESTART_RESTARTBLOCK does
- * not survive into a new process, the original call does.  Returns whether
- * it changed regs.
+ * not survive into a new process, the original call does; a relative
+ * nanosleep or clock_nanosleep that had a rem is made asking for the time
+ * left the kernel wrote there (its request register points at rem).
+ * Returns whether it changed regs.
  */
 bool plan_fix_syscall_restart(struct user_regs_struct *regs);

@@ -76,8 +76,9 @@ static int peek_pending(struct collect_ctx *cx, pid_t tid, bool shared,
  * block: EINTR.  The call it continues is the one whose number the code puts
  * in eax right before that `syscall` (mov $NR, %eax: b8 imm32 0f 05, as
  * glibc does it); its arguments are still in the registers.  Recorded as that
- * call, the restore makes it again (a sleep starts over; a futex wait may
- * return at once, which its callers allow).
+ * call, the restore makes it again (a sleep asks for the time left, which
+ * the kernel wrote to its rem at each interruption; a futex wait may return
+ * at once, which its callers allow).
  */
 static void recover_restarted_call(struct collect_ctx *cx, pid_t tid,
 				   struct user_regs_struct *regs)
