@@ -100,11 +100,6 @@ struct copy_job {
 	int r;
 };
 
-static int copy_segment(struct ptrace_mem *pm, const struct snap_seg *seg, uint8_t *dst)
-{
-	return ptrace_mem_read(pm, seg->pid, seg->addr, dst, seg->len);
-}
-
 /*
  * Segments [i, i + n) of one process, adjacent in the buffer, in one
  * process_vm_readv: an incremental dump's written pages are thousands of
@@ -153,7 +148,9 @@ static void *copy_main(void *opaque)
 		done = n > 1 ? copy_batch(j->sn, i, n) : 0;
 		/* Alone, or what the batch could not read whole (the mem file reads PROT_NONE). */
 		if (done == 0) {
-			j->r = copy_segment(&pm, &j->sn->segs[i], j->sn->buf + j->sn->segs[i].off);
+			const struct snap_seg *seg = &j->sn->segs[i];
+
+			j->r = ptrace_mem_read(&pm, seg->pid, seg->addr, j->sn->buf + seg->off, seg->len);
 			done = 1;
 		}
 		i += done;

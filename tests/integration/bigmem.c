@@ -65,32 +65,6 @@ static void check_page(size_t p, long tick)
 			       (unsigned long long)expect(p, i, g), g);
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		goto bad;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || v < PAGE)
-		goto bad;
-	return (size_t)(v & ~(PAGE - 1));
-bad:
-	fprintf(stderr, "bad size: %s\n", s);
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
 	struct tc_opts o = { .target = 30, .interval_ms = 0 };
@@ -101,7 +75,7 @@ int main(int argc, char **argv)
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 's') {
-			size = parse_size(optarg);
+			size = tc_parse_size(optarg, "-s");
 			continue;
 		}
 		if (c == 'w') {
@@ -117,7 +91,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (c == 'a') {
-			active = parse_size(optarg);
+			active = tc_parse_size(optarg, "-a");
 			continue;
 		}
 		fprintf(stderr, "usage: %s [-s SIZE] [-n TARGET] [-i INTERVAL_MS] [-w N] [-q] [-a SIZE]\n",

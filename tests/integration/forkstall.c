@@ -63,14 +63,6 @@ static void fork_one(void)
 		tc_bad("child %d: status 0x%x, expected exit 7", (int)pid, status);
 }
 
-static size_t parse_size(const char *arg)
-{
-	char *end;
-	unsigned long long v = strtoull(arg, &end, 10);
-
-	return (size_t)(v << (*end == 'G' ? 30 : *end == 'M' ? 20 : *end == 'K' ? 10 : 0));
-}
-
 /* Between the holder and the main process. */
 struct holder_share {
 	uint64_t gap_ns;	/* the holder's longest gap since the main process took it */
@@ -133,11 +125,11 @@ int main(int argc, char **argv)
 		if (tc_common_opt(c, optarg, &o))
 			continue;
 		if (c == 'm') {
-			mem_len = parse_size(optarg);
+			mem_len = tc_parse_size(optarg, "-m");
 			continue;
 		}
 		if (c == 'M') {
-			holder_len = parse_size(optarg);
+			holder_len = tc_parse_size(optarg, "-M");
 			continue;
 		}
 		fprintf(stderr, "usage: %s [-n TARGET] [-i INTERVAL_MS] [-m SIZE | -M SIZE]\n", argv[0]);

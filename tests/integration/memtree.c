@@ -137,14 +137,7 @@ int main(int argc, char **argv)
 		} else if (c == 't') {
 			nthreads = (int)tc_parse_long(optarg, "-t");
 		} else if (c == 's') {
-			char *end;
-
-			size = strtoull(optarg, &end, 0);
-			switch (*end) {
-			case 'k': case 'K': size <<= 10; break;
-			case 'm': case 'M': size <<= 20; break;
-			case 'g': case 'G': size <<= 30; break;
-			}
+			size = tc_parse_size(optarg, "-s");
 		} else {
 			fprintf(stderr, "usage: %s [-p PROCS] [-t THREADS] [-s SIZE] [-n TARGET] "
 				"[-i INTERVAL_MS]\n", argv[0]);

@@ -155,6 +155,33 @@ static TC_UNUSED long tc_parse_long(const char *s, const char *what)
 	return v;
 }
 
+/* A size: bytes, or with K, M or G (KiB, MiB, GiB; "MiB" and "MB" too), rounded down to pages. */
+static TC_UNUSED size_t tc_parse_size(const char *s, const char *what)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		goto bad;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || v < 4096)
+		goto bad;
+	return (size_t)(v & ~4095ull);
+bad:
+	fprintf(stderr, "bad %s: %s\n", what, s);
+	exit(2);
+}
+
 struct tc_opts {
 	long target;		/* -n */
 	long interval_ms;	/* -i */
