@@ -16,6 +16,7 @@
 
 #include "proto/attrs.h"
 #include "proto/core.h"
+#include "proto/fdindex.h"
 #include "proto/image.h"
 #include "proto/manifest.h"
 #include "proto/record.h"
@@ -581,6 +582,9 @@ int image_read_flags(const char *dir, const struct image_key *key, struct comput
 		if (r < 0)
 			goto out;
 	}
+	r = fd_index_build(c);
+	if (r < 0)
+		goto out;
 	*out = TAKE_PTR(c);
 out:
 	if (r == -ENOMEM && err && errlen && !err[0])

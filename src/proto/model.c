@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/fdindex.h"
 #include "proto/model.h"
 #include "proto/record.h"
 
@@ -157,6 +158,8 @@ void computation_free(struct computation *c)
 		return;
 	free(c->host);
 	free(c->cmdline);
+	fd_index_free(c->index);
+	free(c->index);
 	for (size_t i = 0; i < c->nr_procs; i++)
 		process_record_free(&c->procs[i]);
 	free(c->procs);

@@ -541,6 +541,8 @@ struct process_record {
 	struct base_file core_entry;	/* reader only: core_path's manifest entry */
 };
 
+struct fd_index;
+
 struct computation {
 	uint32_t version;	/* TC_FORMAT_VERSION */
 	uint64_t generation;	/* 1 for the first checkpoint of a computation, then +1 */
@@ -553,6 +555,7 @@ struct computation {
 	struct cpu_record cpu;	/* the CPU it was dumped on (in the manifest) */
 	int zstd_level;		/* writer only: compress the cores' pages (dump --compress); 0: not */
 #define TC_ZSTD_LEVEL 1		/* fast: the write should keep up with the disk */
+	struct fd_index *index;	/* reader only: fds by inode (proto/fdindex.h) */
 };
 
 /* Free what c and p own, not c or p themselves (they may be on the stack). */

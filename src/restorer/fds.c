@@ -243,8 +243,10 @@ void descs_close(struct desc_table *t)
 		close(t->v[i].fd);
 	shms_close(t);
 	free(t->v);
+	free(t->slots);
 	t->v = NULL;
-	t->n = 0;
+	t->slots = NULL;
+	t->n = t->cap = t->nr_slots = 0;
 }
 
 int restore_fds(const struct process_record *p, const struct desc_table *t, char *err,

@@ -63,20 +63,60 @@ int dup_with_flags(int fd, uint32_t flags)
 	return n;
 }
 
+static size_t desc_slot(uint32_t id, size_t nr_slots)
+{
+	return (size_t)((id * 0x9e3779b1u) & (nr_slots - 1));
+}
+
+/* Room for one more in v, and slots at most half full. */
+static int descs_grow(struct desc_table *t)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		struct desc_entry *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	if (2 * (t->n + 1) > t->nr_slots) {
+		size_t nr = t->nr_slots ? 2 * t->nr_slots : 128;
+		uint32_t *slots = calloc(nr, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->n; i++) {
+			size_t s = desc_slot(t->v[i].desc_id, nr);
+
+			while (slots[s])
+				s = (s + 1) & (nr - 1);
+			slots[s] = (uint32_t)i + 1;
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->nr_slots = nr;
+	}
+	return 0;
+}
+
 int descs_add(struct desc_table *t, uint32_t id, int fd)
 {
-	struct desc_entry *n;
-	int high = move_above(fd, t->base);
+	int high = move_above(fd, t->base), r;
+	size_t s;
 
 	if (high < 0)
 		return high;
-	n = realloc(t->v, (t->n + 1) * sizeof(*n));
-	if (!n) {
+	r = descs_grow(t);
+	if (r < 0) {
 		close(high);
-		return -ENOMEM;
+		return r;
 	}
-	t->v = n;
-	t->v[t->n++] = (struct desc_entry){ id, high };
+	t->v[t->n] = (struct desc_entry){ id, high };
+	/* A second entry of one id (never made) would be found after the first, as before. */
+	for (s = desc_slot(id, t->nr_slots); t->slots[s]; s = (s + 1) & (t->nr_slots - 1))
+		;
+	t->slots[s] = (uint32_t)++t->n;
 	return 0;
 }
 
@@ -93,8 +133,11 @@ int descs_highest_fd(const struct computation *c)
 
 int descs_lookup(const struct desc_table *t, uint32_t desc_id)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].desc_id == desc_id)
-			return t->v[i].fd;
+	if (!t->nr_slots)
+		return -1;
+	for (size_t s = desc_slot(desc_id, t->nr_slots); t->slots[s];
+	     s = (s + 1) & (t->nr_slots - 1))
+		if (t->v[t->slots[s] - 1].desc_id == desc_id)
+			return t->v[t->slots[s] - 1].fd;
 	return -1;
 }

@@ -28,7 +28,9 @@ struct shm_entry {
 
 struct desc_table {
 	struct desc_entry *v;
-	size_t n;
+	size_t n, cap;
+	uint32_t *slots;	/* open addressing by desc_id: index in v + 1, 0 free */
+	size_t nr_slots;	/* a power of two, at least twice n */
 	struct shm_entry *shm;
 	size_t nr_shm;
 	int base;	/* every fd here is >= base, above every saved fd */

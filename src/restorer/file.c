@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/fdindex.h"
 #include "restorer/file.h"
 #include "restorer/shm.h"
 #include "util/log.h"
@@ -110,15 +111,14 @@ static int open_pipe(const struct computation *c, const struct fd_record *f,
 		     struct pipe_pair *pp)
 {
 	const struct fd_record *with_content = f;
+	const struct fd_ino_entry *e;
+	size_t n = fd_index_find(c, FD_PIPE, f->pipe.ino, &e);
 	int p[2], r;
 
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-
-			if (o->kind == FD_PIPE && o->pipe.ino == f->pipe.ino && o->content)
-				with_content = o;
-		}
+	/* the last record that holds the bytes, as the dump left them */
+	for (size_t i = 0; i < n; i++)
+		if (e[i].f->content)
+			with_content = e[i].f;
 	pp->ino = f->pipe.ino;
 	if (f->path) {
 		/* O_RDWR never blocks on a FIFO and keeps it open while we fill it. */

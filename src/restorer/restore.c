@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -235,23 +234,16 @@ static int open_mapped_files(const struct process_record *p, const struct desc_t
 
 static void close_all_but(const struct process_record *p, const struct child_fds *cf)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
+	_cleanup_free_ int *keep = malloc((p->nr_fds + cf->nr_keep) * sizeof(*keep) + 1);
+	size_t n = 0;
 
-	if (!d)
+	if (!keep)
 		return;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-		bool keep = fd == dirfd(d) || de->d_name[0] == '.';
-
-		for (size_t i = 0; !keep && i < p->nr_fds; i++)
-			keep = p->fds[i].fd == fd;
-		for (size_t i = 0; !keep && i < cf->nr_keep; i++)
-			keep = cf->keep[i] == fd;
-		if (!keep)
-			close(fd);
-	}
-	closedir(d);
+	for (size_t i = 0; i < p->nr_fds; i++)
+		keep[n++] = p->fds[i].fd;
+	for (size_t i = 0; i < cf->nr_keep; i++)
+		keep[n++] = cf->keep[i];
+	close_all_except(0, keep, n);
 }
 
 static void __attribute__((noreturn))

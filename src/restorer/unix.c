@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/fdindex.h"
 #include "proto/sockq.h"
 #include "restorer/fdtable.h"
 #include "restorer/unix.h"
@@ -29,21 +30,16 @@
 #include "util/macro.h"
 #include "util/unixname.h"
 
+/* The record of socket ino that holds its queue, else its first. */
 static const struct fd_record *socket_record(const struct computation *c, uint64_t ino)
 {
-	const struct fd_record *any = NULL;
+	const struct fd_ino_entry *e;
+	size_t n = fd_index_find(c, FD_UNIX, ino, &e);
 
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-
-			if (o->kind != FD_UNIX || o->sock.ino != ino)
-				continue;
-			if (o->content)
-				return o;
-			any = any ? any : o;
-		}
-	return any;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].f->content)
+			return e[i].f;
+	return n ? e[0].f : NULL;
 }
 
 static bool same_name(const struct fd_record *a, const struct fd_record *b)
@@ -67,23 +63,6 @@ static const struct fd_record *listener_of(const struct computation *c,
 	return NULL;
 }
 
-/* The listener that has a connection from the socket `ino` in its queue. */
-static const struct fd_record *pending_in(const struct computation *c, uint64_t ino)
-{
-	for (size_t i = 0; i < c->nr_procs; i++)
-		for (size_t k = 0; k < c->procs[i].nr_fds; k++) {
-			const struct fd_record *o = &c->procs[i].fds[k];
-			const uint64_t *v = (const uint64_t *)o->sock.pending;
-
-			if (o->kind != FD_UNIX)
-				continue;
-			for (size_t j = 0; j < o->sock.pending_len / sizeof(*v); j++)
-				if (v[j] == ino)
-					return o;
-		}
-	return NULL;
-}
-
 int unix_pass(const struct computation *c, const struct fd_record *f)
 {
 	const struct fd_record *p;
@@ -92,7 +71,7 @@ int unix_pass(const struct computation *c, const struct fd_record *f)
 		return 1;
 	if (f->sock.state == TCP_LISTEN || (!f->sock.peer_ino && f->sock.name_len))
 		return 0;
-	if (pending_in(c, f->sock.ino))
+	if (fd_index_pending(c, f->sock.ino))
 		return 2;
 	if (!f->sock.peer_ino)
 		return 1;
@@ -617,7 +596,7 @@ int unix_open(const struct computation *c, const struct desc_table *t,
 		return fd;
 	if (f->sock.state == TCP_LISTEN)
 		return open_listener(f);
-	l = pending_in(c, f->sock.ino);
+	l = fd_index_pending(c, f->sock.ino);
 	if (l) {
 		r = open_pending(c, t, l, us);
 		if (r < 0)

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -22,28 +21,14 @@
 #include "util/macro.h"
 #include "util/privilege.h"
 
-static bool kept(const int *keep, int fd)
-{
-	for (; keep && *keep >= 0; keep++)
-		if (*keep == fd)
-			return true;
-	return false;
-}
-
+/* All but 0-2 and keep (the child's own copy of the list: sorted in place). */
 static void close_others(const int *keep)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
+	size_t n = 0;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !kept(keep, fd))
-			close(fd);
-	}
-	closedir(d);
+	while (keep && keep[n] >= 0)
+		n++;
+	close_all_except(3, (int *)keep, n);
 }
 
 static long clone3_flags(uint64_t flags, pid_t *set_tid)

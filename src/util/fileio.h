@@ -25,3 +25,9 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 /* The same for name in the directory parent (a file descriptor, or AT_FDCWD). */
 int rm_tree_at(int parent, const char *name);
+/*
+ * Close every fd from `from` up but those in keep (sorted here, in place;
+ * negative entries and duplicates are allowed): a few close_range calls,
+ * where a scan of /proc/self/fd against the list grows with both.
+ */
+void close_all_except(unsigned int from, int *keep, size_t n);
