@@ -16,6 +16,7 @@
 
 struct session;
 struct inode_cache;
+struct unix_diag_table;
 
 /*
  * Files a process's sockets hold in flight (SCM_RIGHTS), as our own fds
@@ -57,6 +58,8 @@ struct collect_ctx {
 	size_t nr_writable;
 	bool writable_read;
 	struct inode_cache *inodes;	/* paths found by search in this dump; may be NULL */
+	/* This dump's unix sockets, loaded at the first one; NULL: each asked alone. */
+	struct unix_diag_table **unix_diag;
 	uint64_t start_time;		/* /proc/PID/stat starttime, from collect_mm */
 	/*
 	 * A leave-running dump that clones: which pages of its private
@@ -66,6 +69,12 @@ struct collect_ctx {
 	 */
 	bool defer_pages;
 };
+
+void unix_diag_table_free(struct unix_diag_table *t);
+static inline void unix_diag_table_freep(struct unix_diag_table **t)
+{
+	unix_diag_table_free(*t);
+}
 
 /* Take our fd h on a file in flight (h is ours from then on); *num: its fd number. */
 int collect_keep_in_flight(struct collect_ctx *cx, int h, uint32_t *num);

@@ -139,6 +139,7 @@ static int collect_all(struct session *s, struct computation *c, struct refusal_
 		       bool defer_pages, char *err, size_t errlen)
 {
 	_cleanup_(inode_cache_freep) struct inode_cache *inodes = inode_cache_new();
+	_cleanup_(unix_diag_table_freep) struct unix_diag_table *unix_diag = NULL;
 	size_t nprocs = 0;
 
 	for (size_t i = 0; i < s->nr_tracees; i++)
@@ -151,8 +152,8 @@ static int collect_all(struct session *s, struct computation *c, struct refusal_
 		for (size_t i = 0; i < s->nr_tracees; i++) {
 			const struct tracee *t = &s->tracees[i];
 			struct collect_ctx cx = { .s = s, .pid = t->tid, .err = err, .errlen = errlen,
-						  .inodes = inodes, .refused = refused,
-						  .defer_pages = defer_pages };
+						  .inodes = inodes, .unix_diag = &unix_diag,
+						  .refused = refused, .defer_pages = defer_pages };
 			struct process_record *p;
 			int r;
 
@@ -368,8 +369,9 @@ static int pass_tcp(struct session *s, struct computation *c, const struct dump_
 static int pass_shared(struct session *s, struct computation *c, const struct dump_request *rq,
 		       char *err, size_t errlen)
 {
+	(void)s;
 	(void)rq;
-	return collect_shared(s, c, err, errlen);
+	return collect_shared(c, err, errlen);
 }
 
 static int pass_unix_senders(struct session *s, struct computation *c,

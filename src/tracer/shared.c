@@ -207,41 +207,81 @@ static pid_t pipe_holder_outside(const struct fd_ref *refs, size_t n, uint64_t i
 	return found;
 }
 
-static int collect_pipes(struct fd_ref *refs, size_t n, const struct session *s, char *err,
-			 size_t errlen)
+/* A pipe record: its inode, and where it is in refs. */
+struct pipe_ref {
+	uint64_t ino;
+	size_t at;
+};
+
+static int cmp_pipe_ref(const void *x, const void *y)
 {
+	const struct pipe_ref *a = x, *b = y;
+
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return (a->at > b->at) - (a->at < b->at);
+}
+
+/* One pipe: the first of its records (in refs' order) holds its bytes. */
+static int collect_pipe(struct fd_ref *refs, size_t n, const struct pipe_ref *v, size_t nr,
+			char *err, size_t errlen)
+{
+	struct fd_ref *first = &refs[v[0].at];
+	bool reader = false, writer = false;
+
+	for (size_t k = 0; k < nr; k++) {
+		struct fd_record *f = refs[v[k].at].f;
+
+		f->content_fd = -1;
+		reader |= (f->flags & O_ACCMODE) == O_RDONLY;
+		writer |= (f->flags & O_ACCMODE) == O_WRONLY;
+	}
+	/* An anonymous pipe whose other end is outside cannot be rebuilt. */
+	if (!first->f->path && !(reader && writer)) {
+		struct collect_ctx cx = { .pid = first->p->real_pid, .err = err, .errlen = errlen };
+		pid_t holder = pipe_holder_outside(refs, n, first->f->pipe.ino);
+
+		if (holder)
+			return collect_fail(&cx, -EOPNOTSUPP,
+					    "fd %d: pipe:[%llu] shared with pid %d, outside the computation",
+					    first->f->fd, (unsigned long long)first->f->pipe.ino,
+					    holder);
+	}
+	return peek_pipe(first, err, errlen);
+}
+
+/*
+ * Every pipe once, in the order of its first record, by a sorted list:
+ * thousands of pipes are no n * n.
+ */
+static int collect_pipes(struct fd_ref *refs, size_t n, char *err, size_t errlen)
+{
+	_cleanup_free_ struct pipe_ref *v = malloc((n ? n : 1) * sizeof(*v));
+	size_t nr = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].f->kind == FD_PIPE)
+			v[nr++] = (struct pipe_ref){ refs[i].f->pipe.ino, i };
+	qsort(v, nr, sizeof(*v), cmp_pipe_ref);
+	/* In refs' order, so the first failure said is the one the program's fds meet first. */
 	for (size_t i = 0; i < n; i++) {
-		struct fd_ref *first = &refs[i];
-		bool done = false, reader = false, writer = false;
+		const struct pipe_ref key = { refs[i].f->pipe.ino, i }, *hit;
+		size_t g, end;
 		int r;
 
-		if (first->f->kind != FD_PIPE)
+		if (refs[i].f->kind != FD_PIPE)
 			continue;
-		for (size_t k = 0; k < i && !done; k++)
-			done = refs[k].f->kind == FD_PIPE && refs[k].f->pipe.ino == first->f->pipe.ino;
-		if (done)
+		hit = bsearch(&key, v, nr, sizeof(*v), cmp_pipe_ref);
+		if (!hit)
 			continue;
-		for (size_t k = i; k < n; k++) {
-			if (refs[k].f->kind != FD_PIPE || refs[k].f->pipe.ino != first->f->pipe.ino)
-				continue;
-			refs[k].f->content_fd = -1;
-			reader |= (refs[k].f->flags & O_ACCMODE) == O_RDONLY;
-			writer |= (refs[k].f->flags & O_ACCMODE) == O_WRONLY;
-		}
-		/* An anonymous pipe whose other end is outside cannot be rebuilt. */
-		if (!first->f->path && !(reader && writer)) {
-			struct collect_ctx cx = { .pid = first->p->real_pid, .err = err,
-						  .errlen = errlen };
-			pid_t holder = pipe_holder_outside(refs, n, first->f->pipe.ino);
-
-			(void)s;
-			if (holder)
-				return collect_fail(&cx, -EOPNOTSUPP,
-						    "fd %d: pipe:[%llu] shared with pid %d, outside the computation",
-						    first->f->fd,
-						    (unsigned long long)first->f->pipe.ino, holder);
-		}
-		r = peek_pipe(first, err, errlen);
+		g = (size_t)(hit - v);
+		if (g > 0 && v[g - 1].ino == v[g].ino)
+			continue;	/* not its pipe's first record */
+		for (end = g + 1; end < nr && v[end].ino == v[g].ino; end++)
+			;
+		r = collect_pipe(refs, n, v + g, end - g, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -716,7 +756,7 @@ static int check_unix_peers(const struct fd_ref *refs, size_t n, char *err, size
 	return 0;
 }
 
-int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen)
+int collect_shared(struct computation *c, char *err, size_t errlen)
 {
 	_cleanup_free_ struct fd_ref *refs = NULL;
 	size_t n = 0;
@@ -734,7 +774,7 @@ int collect_shared(struct session *s, struct computation *c, char *err, size_t e
 	r = number_descriptions(refs, n);
 	if (r < 0)
 		return r;
-	r = collect_pipes(refs, n, s, err, errlen);
+	r = collect_pipes(refs, n, err, errlen);
 	if (r < 0)
 		return r;
 	r = check_unix_peers(refs, n, err, errlen);

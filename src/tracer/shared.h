@@ -5,7 +5,5 @@
 
 #include "proto/model.h"
 
-struct session;
-
 /* Number open file descriptions across processes; save pipe buffers. */
-int collect_shared(struct session *s, struct computation *c, char *err, size_t errlen);
+int collect_shared(struct computation *c, char *err, size_t errlen);

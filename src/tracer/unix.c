@@ -38,6 +38,7 @@
 #define MAX_PENDING 4096
 
 struct unix_diag_info {
+	uint32_t ino;
 	uint32_t state, peer;
 	bool named;
 	uint32_t name_len;	/* bytes of name, as bound (abstract: leading NUL) */
@@ -60,6 +61,7 @@ static void parse_unix_diag(const struct nlmsghdr *h, struct unix_diag_info *out
 	struct rtattr *a = (struct rtattr *)(m + 1);
 	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 
+	out->ino = m->udiag_ino;
 	out->state = m->udiag_state;
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		size_t l = RTA_PAYLOAD(a);
@@ -101,7 +103,11 @@ static void parse_unix_diag(const struct nlmsghdr *h, struct unix_diag_info *out
 	}
 }
 
-static int diag_unix(uint64_t ino, struct unix_diag_info *out)
+#define UNIX_DIAG_SHOW (UDIAG_SHOW_PEER | UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | \
+			UDIAG_SHOW_ICONS)
+
+/* One socket by inode: the kernel looks through every unix socket for it. */
+static int diag_unix_one(uint64_t ino, struct unix_diag_info *out)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -110,9 +116,7 @@ static int diag_unix(uint64_t ino, struct unix_diag_info *out)
 		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST },
 		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)ino,
-			 .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME | UDIAG_SHOW_VFS |
-				       UDIAG_SHOW_RQLEN | UDIAG_SHOW_ICONS,
-			 .udiag_cookie = { ~0u, ~0u } },
+			 .udiag_show = UNIX_DIAG_SHOW, .udiag_cookie = { ~0u, ~0u } },
 	};
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_cleanup_free_ uint8_t *buf = malloc(65536);
@@ -138,6 +142,141 @@ static int diag_unix(uint64_t ino, struct unix_diag_info *out)
 		return e->error ? e->error : -ENOENT;
 	}
 	parse_unix_diag(h, out);
+	return 0;
+}
+
+/* Every unix socket of our network namespace, as one dump saw them; sorted by inode. */
+struct unix_diag_table {
+	struct unix_diag_info *v;
+	size_t n;
+};
+
+void unix_diag_table_free(struct unix_diag_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		unix_diag_info_clear(&t->v[i]);
+	free(t->v);
+	free(t);
+}
+
+static int cmp_diag_ino(const void *a, const void *b)
+{
+	const struct unix_diag_info *x = a, *y = b;
+
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+static int diag_table_add(struct unix_diag_table *t, size_t *cap, const struct nlmsghdr *h)
+{
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
+		return -EBADMSG;
+	if (t->n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 256;
+		struct unix_diag_info *v = realloc(t->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		*cap = ncap;
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[0]));
+	parse_unix_diag(h, &t->v[t->n++]);
+	return 0;
+}
+
+/*
+ * One dump for all: asked one at a time, each socket costs a netlink round
+ * trip and the kernel a walk over every unix socket, n * n for thousands.
+ * The program is frozen, so what it holds does not change meanwhile.
+ */
+static int unix_diag_table_load(struct unix_diag_table **out)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} msg = {
+		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
+			 .udiag_show = UNIX_DIAG_SHOW },
+	};
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	_cleanup_free_ uint8_t *buf = malloc(65536);
+	struct unix_diag_table *t = calloc(1, sizeof(*t));
+	size_t cap = 0;
+	bool done = false;
+	int r = 0;
+
+	if (nl < 0 || !buf || !t) {
+		r = nl < 0 ? neg_errno() : -ENOMEM;
+		goto out;
+	}
+	if (send(nl, &msg, sizeof(msg), 0) < 0) {
+		r = neg_errno();
+		goto out;
+	}
+	while (!done && r == 0) {
+		ssize_t n = recv(nl, buf, 65536, 0);
+		size_t len = n > 0 ? (size_t)n : 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? neg_errno() : -EBADMSG;
+			break;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len) && r == 0;
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				r = e->error ? e->error : -EBADMSG;
+				break;
+			}
+			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+				r = diag_table_add(t, &cap, h);
+		}
+	}
+out:
+	if (r < 0) {
+		unix_diag_table_free(t);
+		return r;
+	}
+	qsort(t->v, t->n, sizeof(*t->v), cmp_diag_ino);
+	*out = t;
+	return 0;
+}
+
+/*
+ * What sock_diag says of socket ino (out is the caller's to clear): from
+ * this dump's table when it has one, else asked alone.  A socket the table
+ * does not have (made since?) is asked alone too.
+ */
+static int diag_unix(struct collect_ctx *cx, uint64_t ino, struct unix_diag_info *out)
+{
+	const struct unix_diag_info key = { .ino = (uint32_t)ino }, *hit = NULL;
+
+	if (cx && cx->unix_diag && !*cx->unix_diag && unix_diag_table_load(cx->unix_diag) < 0)
+		cx->unix_diag = NULL;	/* asked one at a time, then */
+	if (cx && cx->unix_diag && ino <= UINT32_MAX)
+		hit = bsearch(&key, (*cx->unix_diag)->v, (*cx->unix_diag)->n, sizeof(key),
+			      cmp_diag_ino);
+	if (!hit)
+		return diag_unix_one(ino, out);
+	*out = *hit;
+	out->icons = NULL;
+	if (hit->nr_icons) {
+		out->icons = malloc(hit->nr_icons * sizeof(*out->icons));
+		if (!out->icons)
+			return -ENOMEM;
+		memcpy(out->icons, hit->icons, hit->nr_icons * sizeof(*out->icons));
+	}
 	return 0;
 }
 
@@ -396,7 +535,7 @@ static int collect_pending(struct collect_ctx *cx, struct fd_record *f,
 		if (!di->icons[i])
 			continue;
 		/* What a client sent into its connection is charged to it. */
-		r = diag_unix(di->icons[i], &e);
+		r = diag_unix(cx, di->icons[i], &e);
 		unix_diag_info_clear(&e);
 		if (r == 0 && e.wqueue)
 			return collect_fail(cx, -EOPNOTSUPP,
@@ -407,14 +546,14 @@ static int collect_pending(struct collect_ctx *cx, struct fd_record *f,
 }
 
 /* Connected to a socket outside the computation: by name, datagrams only. */
-static int collect_peer_name(struct fd_record *f, uint32_t peer)
+static int collect_peer_name(struct collect_ctx *cx, struct fd_record *f, uint32_t peer)
 {
 	struct unix_diag_info pd;
 	int r;
 
 	if (f->sock.type != SOCK_DGRAM)
 		return 0;
-	r = diag_unix(peer, &pd);
+	r = diag_unix(cx, peer, &pd);
 	if (r == 0 && pd.named) {
 		f->sock.peer_name = malloc(pd.name_len + 1);
 		if (!f->sock.peer_name)
@@ -439,7 +578,7 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 		f->kind = FD_DEAD_END;
 		return 0;
 	}
-	r = diag_unix(ino, &di);
+	r = diag_unix(cx, ino, &di);
 	if (r < 0)
 		return collect_fail(cx, r, "fd %d: unix socket: sock_diag", f->fd);
 	f->kind = FD_UNIX;
@@ -451,7 +590,7 @@ int collect_unix_socket(struct collect_ctx *cx, struct fd_record *f, int h, int 
 	if (r == 0 && di.state == TCP_LISTEN)
 		r = collect_pending(cx, f, &di);
 	if (r == 0 && di.peer)
-		r = collect_peer_name(f, di.peer);
+		r = collect_peer_name(cx, f, di.peer);
 	unix_diag_info_clear(&di);
 	if (r < 0)
 		return r;
