@@ -248,7 +248,8 @@ out:
 		unix_diag_table_free(t);
 		return r;
 	}
-	qsort(t->v, t->n, sizeof(*t->v), cmp_diag_ino);
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), cmp_diag_ino);
 	*out = t;
 	return 0;
 }
@@ -264,7 +265,7 @@ static int diag_unix(struct collect_ctx *cx, uint64_t ino, struct unix_diag_info
 
 	if (cx && cx->unix_diag && !*cx->unix_diag && unix_diag_table_load(cx->unix_diag) < 0)
 		cx->unix_diag = NULL;	/* asked one at a time, then */
-	if (cx && cx->unix_diag && ino <= UINT32_MAX)
+	if (cx && cx->unix_diag && (*cx->unix_diag)->n && ino <= UINT32_MAX)
 		hit = bsearch(&key, (*cx->unix_diag)->v, (*cx->unix_diag)->n, sizeof(key),
 			      cmp_diag_ino);
 	if (!hit)

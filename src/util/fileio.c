@@ -301,7 +301,8 @@ static int cmp_int(const void *a, const void *b)
 
 void close_all_except(unsigned int from, int *keep, size_t n)
 {
-	qsort(keep, n, sizeof(*keep), cmp_int);
+	if (n)
+		qsort(keep, n, sizeof(*keep), cmp_int);
 	for (size_t i = 0; i < n; i++) {
 		if (keep[i] < 0 || (unsigned int)keep[i] < from)
 			continue;
