@@ -30,6 +30,7 @@
 #include "proto/manifest.h"
 #include "proto/record.h"
 #include "util/fileio.h"
+#include "util/hugebuf.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -988,9 +989,8 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 	 * program was half of its frozen time.
 	 */
 	w.buf_size = image_buf_size(c);
-	mem = mmap(NULL, (size_t)NR_BUFS * w.buf_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (mem == MAP_FAILED) {
+	mem = hugebuf_map((size_t)NR_BUFS * w.buf_size);
+	if (!mem) {
 		r = log_ret(neg_errno(), "image buffers: %m");
 		goto out;
 	}
@@ -1006,13 +1006,13 @@ int image_write_keep(const struct computation *c, const char *dir, unsigned int 
 							c->zstd_level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(w.zctx, ZSTD_c_checksumFlag, 0))) {
 			r = log_ret(-ENOMEM, "zstd: no compression context");
-			munmap(mem, (size_t)NR_BUFS * w.buf_size);
+			hugebuf_unmap(mem, (size_t)NR_BUFS * w.buf_size);
 			goto out;
 		}
 		ZSTD_CCtx_setParameter(w.zctx, ZSTD_c_nbWorkers, 2);
 	}
 	r = write_all(&w, clean);
-	munmap(mem, (size_t)NR_BUFS * w.buf_size);
+	hugebuf_unmap(mem, (size_t)NR_BUFS * w.buf_size);
 out:
 	ZSTD_freeCCtx(w.zctx);
 	free(w.zbuf);

@@ -3,7 +3,8 @@
  * Pre-copy: the pages go into the supervisor's memory while the program is
  * frozen (two threads, through /proc/PID/mem), the program is
  * thawed, and only then is the image written.  The buffer is reserved and
- * faulted in before the freeze, since first touches cost more than the copy.
+ * written once before the freeze (util/hugebuf.c), since first touches cost
+ * more than the copy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,15 +21,18 @@
 #include "tracer/procfs.h"
 #include "tracer/snapshot.h"
 #include "util/fileio.h"
+#include "util/hugebuf.h"
 #include "util/log.h"
 #include "util/macro.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 #define MIN_PRECOPY (8ull << 20)	/* below this, writing while frozen is as quick */
 #define IOV_BATCH 512
+/*
+ * Runs are cut into segments no longer than this, so that the two copying
+ * threads get halves within one segment of each other: one 1 GiB run went
+ * whole to one thread, and the other idled.
+ */
+#define SEG_MAX (32ull << 20)
 
 static uint64_t status_kib(pid_t pid, const char *key)
 {
@@ -67,14 +71,9 @@ void snapshot_reserve(struct snapshot *sn, const pid_t *pids, size_t n)
 			  (unsigned long long)want, (unsigned long long)avail);
 		return;
 	}
-	sn->buf = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sn->buf == MAP_FAILED) {
-		sn->buf = NULL;
-		return;
-	}
-	if (madvise(sn->buf, want, MADV_POPULATE_WRITE) < 0)
-		log_debug("snapshot: MADV_POPULATE_WRITE: %m");
-	sn->cap = want;
+	sn->buf = hugebuf_map(want);
+	if (sn->buf)
+		sn->cap = want;
 }
 
 int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
@@ -83,12 +82,9 @@ int snapshot_reserve_exact(struct snapshot *sn, uint64_t bytes)
 	/* Not at the cost of reclaim while the program stands still. */
 	if (bytes * 2 > mem_available())
 		return -ENOMEM;
-	sn->buf = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (sn->buf == MAP_FAILED) {
-		sn->buf = NULL;
+	sn->buf = hugebuf_map(bytes);
+	if (!sn->buf)
 		return -ENOMEM;
-	}
 	sn->cap = bytes ? bytes : 1;
 	sn->written_only = true;
 	return 0;
@@ -172,7 +168,7 @@ int snapshot_take(struct snapshot *sn, const struct computation *c)
 	for (size_t i = 0; i < c->nr_procs; i++)
 		for (size_t k = 0; k < c->procs[i].nr_runs; k++) {
 			total += c->procs[i].runs[k].len;
-			n++;
+			n += DIV_ROUND_UP(c->procs[i].runs[k].len, SEG_MAX);
 		}
 	if (total > sn->cap)
 		return -ENOSPC;
@@ -183,16 +179,20 @@ int snapshot_take(struct snapshot *sn, const struct computation *c)
 		for (size_t k = 0; k < c->procs[i].nr_runs; k++) {
 			const struct page_run *run = &c->procs[i].runs[k];
 
-			sn->segs[sn->nr_segs] = (struct snap_seg){
-				.pid = c->procs[i].real_pid, .addr = run->vaddr, .len = run->len,
-				.off = sn->used,
-			};
-			sn->used += run->len;
-			if (half < total / 2) {
-				half += run->len;
-				split = sn->nr_segs + 1;
+			for (uint64_t at = 0; at < run->len; at += SEG_MAX) {
+				uint64_t len = MIN(SEG_MAX, run->len - at);
+
+				sn->segs[sn->nr_segs] = (struct snap_seg){
+					.pid = c->procs[i].real_pid, .addr = run->vaddr + at,
+					.len = len, .off = sn->used,
+				};
+				sn->used += len;
+				if (half < total / 2) {
+					half += len;
+					split = sn->nr_segs + 1;
+				}
+				sn->nr_segs++;
 			}
-			sn->nr_segs++;
 		}
 	jobs[0] = (struct copy_job){ sn, 0, split, 0 };
 	jobs[1] = (struct copy_job){ sn, split, sn->nr_segs, 0 };
@@ -248,8 +248,7 @@ void snapshot_reader(struct snapshot *sn, struct mem_reader *mr)
 
 void snapshot_release(struct snapshot *sn)
 {
-	if (sn->buf)
-		munmap(sn->buf, sn->cap);
+	hugebuf_unmap(sn->buf, sn->cap);
 	free(sn->segs);
 	memset(sn, 0, sizeof(*sn));
 }
