@@ -642,13 +642,21 @@ static int dump_once(struct session *s, const struct dump_request *rq, struct du
 	} else if (forked) {
 		/* written above */
 	} else if (sn.buf && snapshot_take(&sn, &c) == 0 && stabilize_contents(&c) == 0) {
+		tm.cloned = now_ns(CLOCK_MONOTONIC);
 		release_tcp_connections(&c, false);
 		finish_ttys(&c, false);
 		tm.thawed = dump_thaw(s);
 		thawed = true;
+		log_debug("dump: frozen %llu us: freeze and collect %llu, copy of %zu bytes %llu, "
+			  "thaw %llu", (unsigned long long)(tm.thawed - tm.frozen) / 1000,
+			  (unsigned long long)(tm.collected - tm.frozen) / 1000, sn.used,
+			  (unsigned long long)(tm.cloned - tm.collected) / 1000,
+			  (unsigned long long)(tm.thawed - tm.cloned) / 1000);
 		write_behind(s);
 		snapshot_reader(&sn, &mr);
 		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
+		log_debug("dump: written %llu us after the thaw",
+			  (unsigned long long)(now_ns(CLOCK_MONOTONIC) - tm.thawed) / 1000);
 	} else {
 		memread_init(&mctx, &mr);
 		r = image_write_keep(&c, res->dir, keep, &key, &mr, &st);
