@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,16 +313,12 @@ void session_cgroup_remove(struct session *s)
  */
 static void __attribute__((noreturn)) guard_main(int rd, int freeze_fd)
 {
-	unsigned int lo = MIN(rd, freeze_fd), hi = MAX(rd, freeze_fd);
+	int keep[] = { rd, freeze_fd };
 	ssize_t n;
 	char c;
 
 	setsid();
-	if (lo > 0)
-		syscall(SYS_close_range, 0, lo - 1, 0);
-	if (hi > lo + 1)
-		syscall(SYS_close_range, lo + 1, hi - 1, 0);
-	syscall(SYS_close_range, hi + 1, ~0U, 0);
+	close_all_except(0, keep, ARRAY_SIZE(keep));
 	do
 		n = read(rd, &c, 1);
 	while (n < 0 && errno == EINTR);
