@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/privilege.h"
+#include "util/sockdiag.h"
 
 struct diag_msg {
 	struct nlmsghdr nlh;
@@ -114,38 +115,37 @@ static bool evict_by_reset(const struct inet_diag_msg *d, int *evictors, size_t 
 	return true;
 }
 
-/* How many sockets in req's states hold local now, or -errno. */
-static int count_holders(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
-			  uint8_t *buf)
+struct holders {
+	const struct inet_diag_req_v2 *req;
+	const uint8_t *local;
+	int found;
+};
+
+static int count_one(const struct nlmsghdr *h, void *arg)
 {
-	int found = 0, r = send_req(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req);
+	struct holders *c = arg;
+	const struct inet_diag_msg *d = NLMSG_DATA(h);
 
-	if (r < 0)
-		return r;
-	for (;;) {
-		ssize_t n = recv(nl, buf, 65536, 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
+		return -EBADMSG;
+	c->found += (c->req->idiag_states & (1u << d->idiag_state)) && same_local(d, c->local);
+	return 0;
+}
 
-		if (n < 0)
-			return neg_errno();
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			const struct inet_diag_msg *d = NLMSG_DATA(h);
+/* How many sockets in req's states hold local now, or -errno. */
+static int count_holders(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local)
+{
+	struct holders c = { req, local, 0 };
+	int r = sock_diag_dump(nl, req, sizeof(*req), count_one, &c);
 
-			if (h->nlmsg_type == NLMSG_DONE)
-				return found;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -EIO;
-			found += (req->idiag_states & (1u << d->idiag_state)) &&
-				 same_local(d, local);
-		}
-	}
+	return r < 0 ? r : c.found;
 }
 
 /* The resets take a moment (softirq): wait until the addresses are free. */
 static void evictors_done(int nl, const struct inet_diag_req_v2 *req, const uint8_t *local,
-			  uint8_t *buf, int *evictors, size_t n)
+			  int *evictors, size_t n)
 {
-	for (int tries = 0; n && tries < 50 && count_holders(nl, req, local, buf) > 0; tries++) {
+	for (int tries = 0; n && tries < 50 && count_holders(nl, req, local) > 0; tries++) {
 		struct timespec ts = { 0, 2 * 1000000L };
 
 		nanosleep(&ts, NULL);
@@ -154,12 +154,41 @@ static void evictors_done(int nl, const struct inet_diag_req_v2 *req, const uint
 		close(evictors[i]);
 }
 
+struct clearing {
+	const struct inet_diag_req_v2 *req;
+	const uint8_t *local;
+	int kill_nl;
+	int evictors[MAX_EVICTORS];
+	size_t nr_evictors;
+	int done;
+};
+
+static int clear_one(const struct nlmsghdr *h, void *arg)
+{
+	struct clearing *cl = arg;
+	const struct inet_diag_msg *d = NLMSG_DATA(h);
+	struct inet_diag_req_v2 kill_req = *cl->req;
+	uint8_t ack[512];
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
+		return -EBADMSG;
+	if (d->idiag_state != TCP_TIME_WAIT || !same_local(d, cl->local))
+		return 0;
+	kill_req.id = d->id;
+	if (send_req(cl->kill_nl, SOCK_DESTROY, NLM_F_ACK, &kill_req) == 0 &&
+	    recv(cl->kill_nl, ack, sizeof(ack), 0) > 0 && nl_ack_ok(ack)) {
+		cl->done++;
+		return 0;
+	}
+	/* No CAP_NET_ADMIN: the reset of a peer of ours ends it. */
+	cl->done += evict_by_reset(d, cl->evictors, &cl->nr_evictors);
+	return 0;
+}
+
 int timewait_clear(const uint8_t *local)
 {
 	/* SOCK_DESTROY: CAP_NET_ADMIN, when the socket is made and when it is used. */
 	PRIV_SCOPE(CAP_NET_ADMIN);
-	int evictors[MAX_EVICTORS];
-	size_t nr_evictors = 0;
 	const struct sockaddr *sa = (const void *)local;
 	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
 					.sdiag_protocol = IPPROTO_TCP,
@@ -167,49 +196,14 @@ int timewait_clear(const uint8_t *local)
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	_cleanup_close_ int kill_nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
 					     NETLINK_SOCK_DIAG);
-	_cleanup_free_ uint8_t *buf = malloc(65536);
-	int done = 0, r;
+	struct clearing cl = { .req = &req, .local = local, .kill_nl = kill_nl };
+	int r;
 
 	if (nl < 0 || kill_nl < 0)
 		return neg_errno();
-	if (!buf)
-		return -ENOMEM;
-	r = send_req(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req);
-	if (r < 0)
-		return r;
-	for (;;) {
-		ssize_t n = recv(nl, buf, 65536, 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (n < 0) {
-			evictors_done(nl, &req, local, buf, evictors, nr_evictors);
-			return neg_errno();
-		}
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			const struct inet_diag_msg *d = NLMSG_DATA(h);
-			struct inet_diag_req_v2 kill_req = req;
-			uint8_t ack[512];
-
-			if (h->nlmsg_type == NLMSG_DONE) {
-				evictors_done(nl, &req, local, buf, evictors, nr_evictors);
-				return done;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				evictors_done(nl, &req, local, buf, evictors, nr_evictors);
-				return done ? done : -EIO;
-			}
-			if (d->idiag_state != TCP_TIME_WAIT || !same_local(d, local))
-				continue;
-			kill_req.id = d->id;
-			if (send_req(kill_nl, SOCK_DESTROY, NLM_F_ACK, &kill_req) == 0 &&
-			    recv(kill_nl, ack, sizeof(ack), 0) > 0 && nl_ack_ok(ack)) {
-				done++;
-				continue;
-			}
-			/* No CAP_NET_ADMIN: the reset of a peer of ours ends it. */
-			done += evict_by_reset(d, evictors, &nr_evictors);
-		}
-	}
+	r = sock_diag_dump(nl, &req, sizeof(req), clear_one, &cl);
+	evictors_done(nl, &req, local, cl.evictors, cl.nr_evictors);
+	return cl.done ? cl.done : r;
 }
 
 static int count_in_states(const uint8_t *local, uint32_t states)
@@ -218,14 +212,8 @@ static int count_in_states(const uint8_t *local, uint32_t states)
 	struct inet_diag_req_v2 req = { .sdiag_family = (uint8_t)sa->sa_family,
 					.sdiag_protocol = IPPROTO_TCP,
 					.idiag_states = states };
-	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	_cleanup_free_ uint8_t *buf = malloc(65536);
 
-	if (nl < 0)
-		return neg_errno();
-	if (!buf)
-		return -ENOMEM;
-	return count_holders(nl, &req, local, buf);
+	return count_holders(-1, &req, local);
 }
 
 int timewait_count(const uint8_t *local)

@@ -42,6 +42,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/sockdiag.h"
 
 /* The states of netinet/tcp.h, whose struct tcp_info lacks the byte counters. */
 enum {
@@ -357,53 +358,39 @@ struct diag_sock {
 	uint8_t state;
 };
 
+struct diag_socks {
+	struct diag_sock **v;
+	size_t *n;
+};
+
+static int diag_sock_add(const struct nlmsghdr *h, void *arg)
+{
+	struct diag_socks *ds = arg;
+	const struct inet_diag_msg *d = NLMSG_DATA(h);
+	struct diag_sock *grown;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
+		return -EBADMSG;
+	grown = realloc(*ds->v, (*ds->n + 1) * sizeof(**ds->v));
+	if (!grown)
+		return -ENOMEM;
+	*ds->v = grown;
+	diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport, grown[*ds->n].src);
+	diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport, grown[*ds->n].dst);
+	grown[*ds->n].inode = d->idiag_inode;
+	grown[*ds->n].state = d->idiag_state;
+	(*ds->n)++;
+	return 0;
+}
+
 static int diag_all(uint8_t family, struct diag_sock **v, size_t *n)
 {
-	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	_cleanup_free_ uint8_t *buf = malloc(65536);
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} m = {
-		.nlh = { .nlmsg_len = sizeof(m), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
-			 .idiag_states = ~0u },
-	};
+	const struct inet_diag_req_v2 req = { .sdiag_family = family,
+					      .sdiag_protocol = IPPROTO_TCP,
+					      .idiag_states = ~0u };
+	struct diag_socks ds = { v, n };
 
-	if (nl < 0)
-		return neg_errno();
-	if (!buf)
-		return -ENOMEM;
-	if (send(nl, &m, sizeof(m), 0) != sizeof(m))
-		return neg_errno();
-	for (;;) {
-		ssize_t got = recv(nl, buf, 65536, 0);
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
-
-		if (got < 0)
-			return neg_errno();
-		for (; NLMSG_OK(h, (size_t)got); h = NLMSG_NEXT(h, got)) {
-			const struct inet_diag_msg *d = NLMSG_DATA(h);
-			struct diag_sock *grown;
-
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -EIO;
-			grown = realloc(*v, (*n + 1) * sizeof(**v));
-			if (!grown)
-				return -ENOMEM;
-			*v = grown;
-			diag_endpoint(d->idiag_family, d->id.idiag_src, d->id.idiag_sport,
-				      grown[*n].src);
-			diag_endpoint(d->idiag_family, d->id.idiag_dst, d->id.idiag_dport,
-				      grown[*n].dst);
-			grown[*n].inode = d->idiag_inode;
-			grown[*n].state = d->idiag_state;
-			(*n)++;
-		}
-	}
+	return sock_diag_dump(-1, &req, sizeof(req), diag_sock_add, &ds);
 }
 
 /* Whether f's peer is among socks, and whether a process holds it (its inode). */

@@ -31,6 +31,7 @@
 #include "tracer/session.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/sockdiag.h"
 #include "util/unixname.h"
 
 #define PEEK_MAX (4u << 20)
@@ -168,18 +169,28 @@ static int cmp_diag_ino(const void *a, const void *b)
 	return (x->ino > y->ino) - (x->ino < y->ino);
 }
 
-static int diag_table_add(struct unix_diag_table *t, size_t *cap, const struct nlmsghdr *h)
+struct diag_table_fill {
+	struct unix_diag_table *t;
+	size_t cap;
+};
+
+static int diag_table_add(const struct nlmsghdr *h, void *arg)
 {
+	struct diag_table_fill *f = arg;
+	struct unix_diag_table *t = f->t;
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return 0;
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
 		return -EBADMSG;
-	if (t->n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 256;
+	if (t->n == f->cap) {
+		size_t ncap = f->cap ? 2 * f->cap : 256;
 		struct unix_diag_info *v = realloc(t->v, ncap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		t->v = v;
-		*cap = ncap;
+		f->cap = ncap;
 	}
 	memset(&t->v[t->n], 0, sizeof(t->v[0]));
 	parse_unix_diag(h, &t->v[t->n++]);
@@ -193,64 +204,21 @@ static int diag_table_add(struct unix_diag_table *t, size_t *cap, const struct n
  */
 static int unix_diag_table_load(struct unix_diag_table **out)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct unix_diag_req req;
-	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
-			 .udiag_show = UNIX_DIAG_SHOW },
-	};
-	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	_cleanup_free_ uint8_t *buf = malloc(65536);
-	struct unix_diag_table *t = calloc(1, sizeof(*t));
-	size_t cap = 0;
-	bool done = false;
-	int r = 0;
+	const struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
+					   .udiag_show = UNIX_DIAG_SHOW };
+	struct diag_table_fill f = { .t = calloc(1, sizeof(*f.t)) };
+	int r;
 
-	if (nl < 0 || !buf || !t) {
-		r = nl < 0 ? neg_errno() : -ENOMEM;
-		goto out;
-	}
-	if (send(nl, &msg, sizeof(msg), 0) < 0) {
-		r = neg_errno();
-		goto out;
-	}
-	while (!done && r == 0) {
-		ssize_t n = recv(nl, buf, 65536, 0);
-		size_t len = n > 0 ? (size_t)n : 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? neg_errno() : -EBADMSG;
-			break;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len) && r == 0;
-		     h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
-
-				r = e->error ? e->error : -EBADMSG;
-				break;
-			}
-			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-				r = diag_table_add(t, &cap, h);
-		}
-	}
-out:
+	if (!f.t)
+		return -ENOMEM;
+	r = sock_diag_dump(-1, &req, sizeof(req), diag_table_add, &f);
 	if (r < 0) {
-		unix_diag_table_free(t);
+		unix_diag_table_free(f.t);
 		return r;
 	}
-	if (t->n)
-		qsort(t->v, t->n, sizeof(*t->v), cmp_diag_ino);
-	*out = t;
+	if (f.t->n)
+		qsort(f.t->v, f.t->n, sizeof(*f.t->v), cmp_diag_ino);
+	*out = f.t;
 	return 0;
 }
 
