@@ -466,31 +466,6 @@ static void mem_tick(long tick)
 
 /* ---- options ---- */
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		goto bad;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (!*end)
-		return (size_t)v;
-bad:
-	fprintf(stderr, "ring: bad size: %s\n", s);
-	exit(2);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -530,7 +505,7 @@ static void parse_args(int argc, char **argv)
 		case 'i': C.interval_ms = tc_parse_long(optarg, "--interval-ms"); break;
 		case O_TOKENS: C.tokens = tc_parse_long(optarg, "--tokens"); break;
 		case O_PAYLOAD: C.payload = tc_parse_long(optarg, "--payload"); break;
-		case 's': C.mem = parse_size(optarg); break;
+		case 's': C.mem = strcmp(optarg, "0") ? tc_parse_size(optarg, "-s") : 0; break;
 		case O_TIMEOUT: C.timeout_ms = tc_parse_long(optarg, "--timeout-ms"); break;
 		case O_CTIMEOUT: C.connect_timeout_ms = tc_parse_long(optarg, "--connect-timeout-ms"); break;
 		default: usage();
