@@ -57,7 +57,7 @@ static int resume_computation(struct session *s, const char *dir, const struct i
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Pids are ours to choose only in a pid namespace our user namespace owns. */
-	r = restore_computation(s, dir, key, rootless ? RESTORE_NEW_PIDNS : 0, tl, err,
+	r = restore_computation(s, dir, key, rootless ? RESTORE_NEW_PIDNS : 0, tl, NULL, err,
 				sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "trace-ckpt run: --resume: restoring %s: %s\n", dir, err);

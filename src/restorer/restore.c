@@ -50,12 +50,17 @@
 #define STUB_TIMEOUT_MS 120000
 #define PID_BUSY_WAIT_MS 3000
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /*
@@ -734,6 +739,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	_cleanup_free_ struct stub_status *st = calloc(c->nr_procs, sizeof(*st));
 	_cleanup_free_ int *keep = calloc(c->nr_procs + rc->descs.n + rc->descs.nr_shm + 2,
 					  sizeof(int));
+	uint64_t t0 = now_us(), t_forked, t_ready, t_verified;
 	size_t nk = 0;
 	int r = 0;
 
@@ -755,6 +761,7 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	else
 		spawn_top(rc);	/* a process it could not make says so on its status pipe */
 	log_to_fd(-1);
+	t_forked = now_us();
 	for (size_t i = 0; i < c->nr_procs; i++)
 		closep(&rc->status_w[i]);
 	if (r < 0) {
@@ -813,8 +820,10 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	 * the plain cores' pieces the stubs loaded are checked now, the others
 	 * by the page server before it serves a page of them.
 	 */
+	t_ready = now_us();
 	if (r == 0)
 		r = verifier_join(rc->verify, err, errlen);
+	t_verified = now_us();
 	for (size_t i = 0; rc->lazy && i < c->nr_procs && r == 0; i++)
 		if (!c->procs[i].zombie)
 			r = lazy_verify_loaded(&c->procs[i], err, errlen);
@@ -839,6 +848,11 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 		if (r == 0 && i == 0)
 			s->root = pid;
 	}
+	log_debug("restore: %zu processes: started in %llu us, ready %llu us later, checksums "
+		  "%llu us later, released %llu us later", c->nr_procs,
+		  (unsigned long long)(t_forked - t0), (unsigned long long)(t_ready - t_forked),
+		  (unsigned long long)(t_verified - t_ready),
+		  (unsigned long long)(now_us() - t_verified));
 	return r;
 }
 
@@ -903,7 +917,8 @@ static int restore_as_who(const struct computation *c, unsigned int *flags, bool
 }
 
 int restore_computation(struct session *s, const char *dir, const struct image_key *key,
-			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen)
+			unsigned int flags, struct terminal_lease *tl, uint64_t *let_go_ns,
+			char *err, size_t errlen)
 {
 	struct verifier verify = {
 		.dir = dir, .key = key,
@@ -912,6 +927,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 	struct restore_ctx rc = { .s = s, .verify = &verify, .log_fd = -1 };
 	struct computation *c = NULL;
 	char stub[PATH_MAX];
+	uint64_t t0 = now_us(), t_read = 0, t_opened = 0, t_built = 0, t_let_go = 0;
 	int r;
 
 	err[0] = '\0';
@@ -937,6 +953,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 		return r;
 	}
 
+	t_read = now_us();
 	r = restore_as_who(c, &flags, &rc.can_setgroups, err, errlen);
 	if (r < 0)
 		goto out;
@@ -988,6 +1005,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 		if (r == 0 && (r = lazy_server_new(&rc.lazy, c)) < 0)
 			snprintf(err, errlen, "restore --lazy: %s", strerror(-r));
 	}
+	t_opened = now_us();
 	if (r == 0) {
 		rc.log_fd = open_build_log(rc.descs.base);
 		if (rc.log_fd < 0)
@@ -995,6 +1013,7 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 		r = build_tree(&rc, err, errlen);
 		report_build_log(rc.log_fd, r, err, errlen);
 	}
+	t_built = now_us();
 	if (r == 0)
 		s->generation = c->generation;
 	/* Part of a computation on several hosts: they all go on at once. */
@@ -1024,11 +1043,17 @@ int restore_computation(struct session *s, const char *dir, const struct image_k
 		if (s->tracees[i].tid == s->tracees[i].tgid)
 			(void)session_cgroup_add(s, s->tracees[i].tgid);
 	/* Everything is in place: let the computation go on. */
-	session_thaw(s);
+	t_let_go = session_thaw(s);
+	if (let_go_ns)
+		*let_go_ns = t_let_go;
 	if (rc.lazy) {
 		session_hand_lazy(s, rc.lazy);
 		rc.lazy = NULL;
 	}
+	log_debug("restore: image read in %llu us, its objects opened in %llu us, the processes "
+		  "built in %llu us, let go %llu us later", (unsigned long long)(t_read - t0),
+		  (unsigned long long)(t_opened - t_read), (unsigned long long)(t_built - t_opened),
+		  (unsigned long long)(t_let_go / 1000 - t_built));
 out:
 	verifier_join(&verify, NULL, 0);
 	descs_close(&rc.descs);

@@ -27,6 +27,9 @@ struct terminal_lease;
  * With a terminal lease, the caller tells the program of its terminal
  * (terminal_lease_started) once it has said it is ready: untraced, the
  * program redraws at once, and a message after that would scroll its screen.
+ * *let_go_ns: when the program was let go (CLOCK_MONOTONIC): it runs from
+ * then on, and may take the CPU from what we still do after.
  */
 int restore_computation(struct session *s, const char *dir, const struct image_key *key,
-			unsigned int flags, struct terminal_lease *tl, char *err, size_t errlen);
+			unsigned int flags, struct terminal_lease *tl, uint64_t *let_go_ns,
+			char *err, size_t errlen);
