@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,70 +43,106 @@ static int wait_stopped(pid_t pid, int *status)
 }
 
 /* Interrupt the stub until the stop finds it parked in pause(). */
-static int stop_parked(pid_t pid)
-{
-	struct timespec ts = { 0, PARK_WAIT_NS };
-	struct user_regs_struct regs;
-	int status, r;
+/*
+ * The release is done a stage at a time over every thread of the process:
+ * each stage is started in all of them before it is waited for in the
+ * first, so that their work and the switches to them overlap (1,000
+ * threads, one after the other: a tenth of a second, most of it waiting).
+ */
 
-	for (int i = 0; i < PARK_TRIES; i++) {
-		r = ptrace_interrupt_thread(pid);
-		if (r < 0)
-			return log_ret(r, "pid %d: PTRACE_INTERRUPT: %s", pid, strerror(-r));
-		r = wait_stopped(pid, &status);
-		if (r < 0)
-			return r;
-		if (status >> 16 != PTRACE_EVENT_STOP)
-			return log_ret(-EIO, "pid %d: stub: unexpected stop (status 0x%x)", pid,
-				       status);
-		if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) < 0)
-			return log_ret(neg_errno(), "pid %d: PTRACE_GETREGS: %m", pid);
-		if (regs.orig_rax == SYS_pause)
-			return 0;
-		if (ptrace(PTRACE_CONT, pid, NULL, NULL) < 0)
-			return log_ret(neg_errno(), "pid %d: PTRACE_CONT: %m", pid);
-		nanosleep(&ts, NULL);
-	}
-	return log_ret(-ETIMEDOUT, "pid %d: the stub does not park", pid);
+/* Where thread tid stopped after an interrupt: its orig_rax. */
+static int interrupted_in(pid_t tid, unsigned long long *orig_rax)
+{
+	struct user_regs_struct regs;
+	int status, r = wait_stopped(tid, &status);
+
+	if (r < 0)
+		return r;
+	if (status >> 16 != PTRACE_EVENT_STOP)
+		return log_ret(-EIO, "pid %d: stub: unexpected stop (status 0x%x)", tid, status);
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		return log_ret(neg_errno(), "pid %d: PTRACE_GETREGS: %m", tid);
+	*orig_rax = regs.orig_rax;
+	return 0;
 }
 
-/* Resume to the next syscall stop and check it is the one expected. */
-static int syscall_stop(pid_t pid, uint8_t op)
+/* Every thread stopped in the stub's pause; one stopped elsewhere goes on a moment more. */
+static int park_all(pid_t pid, const pid_t *tids, size_t n)
+{
+	_cleanup_free_ bool *parked = calloc(n, sizeof(*parked));
+	size_t left = n;
+	int r;
+
+	if (!parked)
+		return -ENOMEM;
+	for (int tries = 0; left && tries < PARK_TRIES; tries++) {
+		struct timespec ts = { 0, PARK_WAIT_NS };
+
+		for (size_t k = 0; k < n; k++)
+			if (!parked[k] && (r = ptrace_interrupt_thread(tids[k])) < 0)
+				return log_ret(r, "pid %d tid %d: PTRACE_INTERRUPT: %s", pid,
+					       tids[k], strerror(-r));
+		for (size_t k = 0; k < n; k++) {
+			unsigned long long orig_rax;
+
+			if (parked[k])
+				continue;
+			r = interrupted_in(tids[k], &orig_rax);
+			if (r < 0)
+				return log_ret(r, "pid %d tid %d: the stub's thread does not stop "
+					       "parked", pid, tids[k]);
+			if (orig_rax == SYS_pause) {
+				parked[k] = true;
+				left--;
+			} else if (ptrace(PTRACE_CONT, tids[k], NULL, NULL) < 0) {
+				return log_ret(neg_errno(), "pid %d tid %d: PTRACE_CONT: %m", pid,
+					       tids[k]);
+			}
+		}
+		if (left)
+			nanosleep(&ts, NULL);
+	}
+	if (left)
+		return log_ret(-ETIMEDOUT, "pid %d: %zu of its %zu threads do not park in the stub",
+			       pid, left, n);
+	return 0;
+}
+
+/* The syscall stop (op: entry or exit) of an rt_sigreturn that tid was sent into. */
+static int sigreturn_stop(pid_t tid, uint8_t op)
 {
 	struct __ptrace_syscall_info info;
 	int status, r;
 
-	if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_SYSCALL: %m", pid);
-	r = wait_stopped(pid, &status);
+	r = wait_stopped(tid, &status);
 	if (r < 0)
 		return r;
 	if (!WIFSTOPPED(status) || (WSTOPSIG(status) & 0x7f) != SIGTRAP || status >> 16)
-		return log_ret(-EIO, "pid %d: rt_sigreturn: unexpected stop (status 0x%x)", pid,
+		return log_ret(-EIO, "pid %d: rt_sigreturn: unexpected stop (status 0x%x)", tid,
 			       status);
 	memset(&info, 0, sizeof(info));
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), &info) < 0)
-		return log_ret(neg_errno(), "pid %d: PTRACE_GET_SYSCALL_INFO: %m", pid);
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(info), &info) < 0)
+		return log_ret(neg_errno(), "pid %d: PTRACE_GET_SYSCALL_INFO: %m", tid);
 	if (info.op != op || (op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr != SYS_rt_sigreturn)) {
 		siginfo_t si = { 0 };
 
-		ptrace(PTRACE_GETSIGINFO, pid, NULL, &si);
+		ptrace(PTRACE_GETSIGINFO, tid, NULL, &si);
 		return log_ret(-EIO, "pid %d: rt_sigreturn: stop %u instead of %u (signal %d,"
-			       " code %d, ip 0x%llx)", pid, info.op, op, si.si_signo, si.si_code,
+			       " code %d, ip 0x%llx)", tid, info.op, op, si.si_signo, si.si_code,
 			       (unsigned long long)info.instruction_pointer);
 	}
 	return 0;
 }
 
 /*
- * Make tid, stopped, run rt_sigreturn on the frame at frame_sp: it ends in
- * the syscall-exit-stop of that call with its saved registers.
+ * Each thread leaves the stub by rt_sigreturn from the frame the stub built
+ * for it, through its syscall entry and exit stops (PTRACE_O_TRACESYSGOOD:
+ * so PTRACE_GET_SYSCALL_INFO tells them apart), where it stays, stopped.
  */
-static int sigreturn_thread(pid_t pid, pid_t tid, uint64_t frame_sp, uint64_t insn,
-			    unsigned long ptrace_options)
+static int sigreturn_start(pid_t pid, pid_t tid, uint64_t frame_sp, uint64_t insn,
+			   unsigned long ptrace_options)
 {
 	struct user_regs_struct regs;
-	int r;
 
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_GETREGS: %m", pid, tid);
@@ -116,19 +153,33 @@ static int sigreturn_thread(pid_t pid, pid_t tid, uint64_t frame_sp, uint64_t in
 	regs.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
 		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETREGS: %m", pid, tid);
-	/* PTRACE_GET_SYSCALL_INFO tells syscall stops apart only with it. */
 	if (ptrace(PTRACE_SETOPTIONS, tid, NULL,
 		   (void *)(ptrace_options | PTRACE_O_TRACESYSGOOD)) < 0)
 		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETOPTIONS: %m", pid, tid);
-	r = syscall_stop(tid, PTRACE_SYSCALL_INFO_ENTRY);
-	if (r < 0)
-		return r;
-	r = syscall_stop(tid, PTRACE_SYSCALL_INFO_EXIT);
+	if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SYSCALL: %m", pid, tid);
+	return 0;
+}
+
+static int sigreturn_entered(pid_t tid)
+{
+	int r = sigreturn_stop(tid, PTRACE_SYSCALL_INFO_ENTRY);
+
+	if (r == 0 && ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+		r = log_ret(neg_errno(), "pid %d: PTRACE_SYSCALL: %m", tid);
+	return r;
+}
+
+static int sigreturn_done(pid_t pid, pid_t tid, uint64_t frame_sp, uint64_t insn,
+			  unsigned long ptrace_options)
+{
+	struct user_regs_struct regs;
+	int r = sigreturn_stop(tid, PTRACE_SYSCALL_INFO_EXIT);
+
 	if (r < 0)
 		return r;
 	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)ptrace_options) < 0)
 		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_SETOPTIONS: %m", pid, tid);
-
 	/* A bad frame leaves the registers as they were and queues SIGSEGV. */
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return log_ret(neg_errno(), "pid %d tid %d: PTRACE_GETREGS: %m", pid, tid);
@@ -279,11 +330,10 @@ static int release_seized(pid_t pid, const struct stub_status *st,
 			return log_ret(r, "pid %d tid %d: PTRACE_SEIZE: %s", pid, outer[i],
 				       strerror(-r));
 		(*nr_seized)++;
-		r = stop_parked(outer[i]);
-		if (r < 0)
-			return log_ret(r, "pid %d tid %d: the stub's thread does not stop parked",
-				       pid, outer[i]);
 	}
+	r = park_all(pid, outer, n);
+	if (r < 0)
+		return r;
 
 	if (hook && (r = hook->fn(pid, st->syscall_insn, hook->arg)) < 0)
 		return r;
@@ -294,13 +344,15 @@ static int release_seized(pid_t pid, const struct stub_status *st,
 		return log_ret((int)ret, "pid %d: munmap of the stub at 0x%" PRIx64 ": %s", pid,
 			       st->unmap_start, strerror((int)-ret));
 
-	for (size_t i = 0; i < n; i++) {
-		r = sigreturn_thread(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
-				     ptrace_options);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = sigreturn_start(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
+				    ptrace_options);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = sigreturn_entered(outer[i]);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = sigreturn_done(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
+				   ptrace_options);
+	return r;
 }
 
 int stub_release_threads(pid_t pid, const struct stub_status *st,
