@@ -67,44 +67,64 @@ static int interrupted_in(pid_t tid, unsigned long long *orig_rax)
 }
 
 /* Every thread stopped in the stub's pause; one stopped elsewhere goes on a moment more. */
-static int park_all(pid_t pid, const pid_t *tids, size_t n)
+static int park_all(struct stub_release_job *jobs, size_t nr, size_t *failed)
 {
-	_cleanup_free_ bool *parked = calloc(n, sizeof(*parked));
-	size_t left = n;
+	size_t total = 0, left, at;
+	_cleanup_free_ bool *parked = NULL;
 	int r;
 
+	for (size_t j = 0; j < nr; j++)
+		total += jobs[j].n;
+	parked = calloc(total ? total : 1, sizeof(*parked));
 	if (!parked)
 		return -ENOMEM;
+	left = total;
 	for (int tries = 0; left && tries < PARK_TRIES; tries++) {
 		struct timespec ts = { 0, PARK_WAIT_NS };
 
-		for (size_t k = 0; k < n; k++)
-			if (!parked[k] && (r = ptrace_interrupt_thread(tids[k])) < 0)
-				return log_ret(r, "pid %d tid %d: PTRACE_INTERRUPT: %s", pid,
-					       tids[k], strerror(-r));
-		for (size_t k = 0; k < n; k++) {
-			unsigned long long orig_rax;
+		at = 0;
+		for (size_t j = 0; j < nr; j++)
+			for (size_t k = 0; k < jobs[j].n; k++, at++) {
+				pid_t tid = jobs[j].outer_tids[k];
 
-			if (parked[k])
-				continue;
-			r = interrupted_in(tids[k], &orig_rax);
-			if (r < 0)
-				return log_ret(r, "pid %d tid %d: the stub's thread does not stop "
-					       "parked", pid, tids[k]);
-			if (orig_rax == SYS_pause) {
-				parked[k] = true;
-				left--;
-			} else if (ptrace(PTRACE_CONT, tids[k], NULL, NULL) < 0) {
-				return log_ret(neg_errno(), "pid %d tid %d: PTRACE_CONT: %m", pid,
-					       tids[k]);
+				if (parked[at] || (r = ptrace_interrupt_thread(tid)) == 0)
+					continue;
+				*failed = j;
+				return log_ret(r, "pid %d tid %d: PTRACE_INTERRUPT: %s", jobs[j].pid,
+					       tid, strerror(-r));
 			}
-		}
+		at = 0;
+		for (size_t j = 0; j < nr; j++)
+			for (size_t k = 0; k < jobs[j].n; k++, at++) {
+				pid_t tid = jobs[j].outer_tids[k];
+				unsigned long long orig_rax;
+
+				if (parked[at])
+					continue;
+				*failed = j;
+				r = interrupted_in(tid, &orig_rax);
+				if (r < 0)
+					return log_ret(r, "pid %d tid %d: the stub's thread does not "
+						       "stop parked", jobs[j].pid, tid);
+				if (orig_rax == SYS_pause) {
+					parked[at] = true;
+					left--;
+				} else if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0) {
+					return log_ret(neg_errno(), "pid %d tid %d: PTRACE_CONT: %m",
+						       jobs[j].pid, tid);
+				}
+			}
 		if (left)
 			nanosleep(&ts, NULL);
 	}
-	if (left)
-		return log_ret(-ETIMEDOUT, "pid %d: %zu of its %zu threads do not park in the stub",
-			       pid, left, n);
+	at = 0;
+	for (size_t j = 0; j < nr && left; j++)
+		for (size_t k = 0; k < jobs[j].n; k++, at++)
+			if (!parked[at]) {
+				*failed = j;
+				return log_ret(-ETIMEDOUT, "pid %d tid %d: the stub's thread does "
+					       "not park", jobs[j].pid, jobs[j].outer_tids[k]);
+			}
 	return 0;
 }
 
@@ -314,44 +334,87 @@ static void kill_threads(pid_t pid, const pid_t *outer, size_t nr_seized)
 	}
 }
 
-static int release_seized(pid_t pid, const struct stub_status *st,
-			  const struct stub_thread_status *ts, size_t n,
-			  unsigned long ptrace_options, const pid_t *outer, size_t *nr_seized,
-			  const struct release_hook *hook)
+/* The leader unmaps the stub, after what the caller has it do (hook). */
+static int unmap_stub(const struct stub_release_job *job)
 {
+	const struct stub_status *st = job->st;
 	long args[6] = { (long)st->unmap_start, (long)st->unmap_len };
 	long ret;
 	int r;
 
-	/* Every thread parked before anything of the stub goes away. */
-	for (size_t i = 0; i < n; i++) {
-		r = ptrace_seize_thread(outer[i], ptrace_options);
-		if (r < 0)
-			return log_ret(r, "pid %d tid %d: PTRACE_SEIZE: %s", pid, outer[i],
-				       strerror(-r));
-		(*nr_seized)++;
-	}
-	r = park_all(pid, outer, n);
-	if (r < 0)
+	if (job->hook && (r = job->hook->fn(job->pid, st->syscall_insn, job->hook->arg)) < 0)
 		return r;
-
-	if (hook && (r = hook->fn(pid, st->syscall_insn, hook->arg)) < 0)
-		return r;
-	r = remote_syscall(pid, st->syscall_insn, SYS_munmap, args, &ret);
+	r = remote_syscall(job->pid, st->syscall_insn, SYS_munmap, args, &ret);
 	if (r < 0)
 		return r;
 	if (ret < 0)
-		return log_ret((int)ret, "pid %d: munmap of the stub at 0x%" PRIx64 ": %s", pid,
-			       st->unmap_start, strerror((int)-ret));
+		return log_ret((int)ret, "pid %d: munmap of the stub at 0x%" PRIx64 ": %s",
+			       job->pid, st->unmap_start, strerror((int)-ret));
+	return 0;
+}
 
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = sigreturn_start(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
-				    ptrace_options);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = sigreturn_entered(outer[i]);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = sigreturn_done(pid, outer[i], ts[i].frame_sp, st->syscall_insn,
-				   ptrace_options);
+int stub_release_processes(struct stub_release_job *jobs, size_t nr,
+			   unsigned long ptrace_options, size_t *failed)
+{
+	int r = 0;
+
+	*failed = 0;
+	for (size_t j = 0; j < nr; j++) {
+		struct stub_release_job *job = &jobs[j];
+
+		*failed = j;
+		job->nr_seized = 0;
+		if (job->st->stage != STUB_READY || !job->n)
+			return -EINVAL;
+		if (!job->st->syscall_insn)
+			return log_ret(-ENOENT, "pid %d: no syscall instruction in the restored "
+				       "[vdso]", job->pid);
+		if (job->n == 1) {
+			/* Without a pid namespace lookup: the stub may run outside any. */
+			job->outer_tids[0] = job->pid;
+		} else {
+			r = match_threads(job->pid, job->ts, job->n, job->outer_tids);
+			if (r < 0)
+				return r;
+		}
+	}
+	/* Every thread parked before anything of any stub goes away. */
+	for (size_t j = 0; j < nr; j++) {
+		struct stub_release_job *job = &jobs[j];
+
+		*failed = j;
+		for (size_t k = 0; k < job->n; k++) {
+			r = ptrace_seize_thread(job->outer_tids[k], ptrace_options);
+			if (r < 0)
+				return log_ret(r, "pid %d tid %d: PTRACE_SEIZE: %s", job->pid,
+					       job->outer_tids[k], strerror(-r));
+			job->nr_seized++;
+		}
+	}
+	r = park_all(jobs, nr, failed);
+	for (size_t j = 0; j < nr && r == 0; j++) {
+		*failed = j;
+		r = unmap_stub(&jobs[j]);
+	}
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < nr && r == 0; j++)
+		for (size_t k = 0; k < jobs[j].n && r == 0; k++) {
+			*failed = j;
+			r = sigreturn_start(jobs[j].pid, jobs[j].outer_tids[k], jobs[j].ts[k].frame_sp,
+					    jobs[j].st->syscall_insn, ptrace_options);
+		}
+	for (size_t j = 0; j < nr && r == 0; j++)
+		for (size_t k = 0; k < jobs[j].n && r == 0; k++) {
+			*failed = j;
+			r = sigreturn_entered(jobs[j].outer_tids[k]);
+		}
+	for (size_t j = 0; j < nr && r == 0; j++)
+		for (size_t k = 0; k < jobs[j].n && r == 0; k++) {
+			*failed = j;
+			r = sigreturn_done(jobs[j].pid, jobs[j].outer_tids[k], jobs[j].ts[k].frame_sp,
+					   jobs[j].st->syscall_insn, ptrace_options);
+		}
 	return r;
 }
 
@@ -360,26 +423,13 @@ int stub_release_threads(pid_t pid, const struct stub_status *st,
 			 unsigned long ptrace_options, pid_t *outer_tids,
 			 const struct release_hook *hook)
 {
-	size_t nr_seized = 0;
-	int r;
+	struct stub_release_job job = { .pid = pid, .st = st, .ts = ts, .n = n,
+					.outer_tids = outer_tids, .hook = hook };
+	size_t failed;
+	int r = stub_release_processes(&job, 1, ptrace_options, &failed);
 
-	if (st->stage != STUB_READY || !n)
-		return -EINVAL;
-	if (!st->syscall_insn)
-		return log_ret(-ENOENT, "pid %d: no syscall instruction in the restored [vdso]", pid);
-	if (n == 1) {
-		/* Without a pid namespace lookup: the stub may run outside any. */
-		outer_tids[0] = pid;
-	} else {
-		r = match_threads(pid, ts, n, outer_tids);
-		if (r < 0) {
-			kill_threads(pid, outer_tids, 0);
-			return r;
-		}
-	}
-	r = release_seized(pid, st, ts, n, ptrace_options, outer_tids, &nr_seized, hook);
 	if (r < 0 && n > 1)
-		kill_threads(pid, outer_tids, nr_seized);
+		kill_threads(pid, outer_tids, job.nr_seized);
 	return r;
 }
 

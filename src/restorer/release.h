@@ -71,3 +71,24 @@ int stub_release_threads(pid_t pid, const struct stub_status *st,
 			 const struct stub_thread_status *ts, size_t n,
 			 unsigned long ptrace_options, pid_t *outer_tids,
 			 const struct release_hook *hook);
+
+/*
+ * stub_release_threads() for many processes at once, each stage over all
+ * their threads before the next (the switches to them overlap): every
+ * thread of every job seized, all parked, each stub unmapped (its hook
+ * first), then every thread's rt_sigreturn.  On error (-errno, logged,
+ * naming the thread) *failed is the job it failed in; the processes are
+ * as stub_release() leaves them on error (the caller kills them all).
+ */
+struct stub_release_job {
+	pid_t pid;				/* the leader, in our pid namespace */
+	const struct stub_status *st;
+	const struct stub_thread_status *ts;	/* n of them, as stub_read_threads() gave */
+	size_t n;
+	pid_t *outer_tids;			/* n, filled in: as stub_release_threads() */
+	const struct release_hook *hook;	/* or NULL */
+	size_t nr_seized;			/* out */
+};
+
+int stub_release_processes(struct stub_release_job *jobs, size_t nr,
+			   unsigned long ptrace_options, size_t *failed);

@@ -591,37 +591,120 @@ static int open_proc_fds(pid_t pid, uint64_t insn, void *arg)
 	return procfd_open_in(pid, insn, po->p, po->err, po->errlen);
 }
 
-static int release_process(struct session *s, const struct process_record *p, pid_t pid,
-			   const struct stub_status *st, char *err, size_t errlen)
+/*
+ * A restored program once read 0 bytes from /proc/self/cmdline (cause not
+ * found yet): look before it runs, and say what the kernel has if so.
+ */
+static void check_cmdline(const struct process_record *p, pid_t pid)
 {
-	_cleanup_free_ struct stub_thread_status *ts = NULL;
-	_cleanup_free_ pid_t *tids = NULL;
-	struct proc_opens po = { .p = p, .err = err, .errlen = errlen };
-	struct release_hook hook = { .fn = open_proc_fds, .arg = &po };
-	int r = stub_read_threads(pid, st, &ts);
+	_cleanup_free_ char *cmdline = NULL, *maps = NULL;
+	char path[64];
+	size_t len = 0;
 
-	err[0] = '\0';
+	if (p->mm.arg_end <= p->mm.arg_start)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if (read_file_at(AT_FDCWD, path, &cmdline, &len) < 0 || len > 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	read_file_at(AT_FDCWD, path, &maps, NULL);
+	log_warn("pid %d: /proc/%d/cmdline is empty; arguments at [0x%llx, 0x%llx), maps:\n%s",
+		 p->pid, pid, (unsigned long long)p->mm.arg_start,
+		 (unsigned long long)p->mm.arg_end, maps ? maps : "?");
+}
+
+/* One restored process in the release: what its stub reported, its threads. */
+struct released {
+	size_t idx;			/* in the computation */
+	pid_t pid;			/* as we see it */
+	struct stub_thread_status *ts;
+	pid_t *tids;
+	struct proc_opens po;
+	struct release_hook hook;
+};
+
+/*
+ * Every process's stub let go of at once (stub_release_processes: each
+ * stage over all threads of all of them), then each process's threads
+ * added to the session, its locks taken and its seccomp filters put back.
+ */
+static int release_all(const struct restore_ctx *rc, const struct stub_status *st, char *err,
+		       size_t errlen)
+{
+	const struct computation *c = rc->c;
+	struct session *s = rc->s;
+	_cleanup_free_ struct released *rel = calloc(c->nr_procs ? c->nr_procs : 1, sizeof(*rel));
+	_cleanup_free_ struct stub_release_job *jobs =
+		calloc(c->nr_procs ? c->nr_procs : 1, sizeof(*jobs));
+	size_t n = 0, failed = 0;
+	int r = 0;
+
+	if (!rel || !jobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
+		const struct process_record *p = &c->procs[i];
+		struct released *e = &rel[n];
+		pid_t pid = p->pid;
+
+		if (p->zombie)
+			continue;
+		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0) {
+			snprintf(err, errlen, "pid %d: lost in the pid namespace", p->pid);
+			r = -ESRCH;
+			break;
+		}
+		check_cmdline(p, pid);
+		*e = (struct released){ .idx = i, .pid = pid,
+					.po = { .p = p, .err = err, .errlen = errlen } };
+		e->hook = (struct release_hook){ .fn = open_proc_fds, .arg = &e->po };
+		n++;
+		r = stub_read_threads(pid, &st[i], &e->ts);
+		if (r == 0 && !(e->tids = calloc(st[i].nr_threads, sizeof(*e->tids))))
+			r = -ENOMEM;
+		if (r < 0) {
+			snprintf(err, errlen, "pid %d: releasing the restored process: %s", p->pid,
+				 strerror(-r));
+			break;
+		}
+		jobs[n - 1] = (struct stub_release_job){ .pid = pid, .st = &st[i], .ts = e->ts,
+							 .n = st[i].nr_threads,
+							 .outer_tids = e->tids, .hook = &e->hook };
+	}
 	if (r == 0) {
-		tids = calloc(st->nr_threads, sizeof(*tids));
-		r = tids ? stub_release_threads(pid, st, ts, st->nr_threads,
-						SESSION_PTRACE_OPTIONS, tids, &hook) : -ENOMEM;
+		err[0] = '\0';
+		r = stub_release_processes(jobs, n, SESSION_PTRACE_OPTIONS, &failed);
+		/* Else the /proc fd that could not be opened, by name. */
+		if (r < 0 && !err[0])
+			snprintf(err, errlen, "pid %d: releasing the restored process: %s",
+				 c->procs[rel[failed].idx].pid, strerror(-r));
 	}
-	if (r < 0 && err[0])
-		return r;	/* the /proc fd that could not be opened, by name */
-	if (r < 0) {
-		snprintf(err, errlen, "pid %d: releasing the restored process: %s", p->pid,
-			 strerror(-r));
-		return r;
-	}
-	for (uint32_t i = 0; i < st->nr_threads; i++) {
-		struct tracee *t = session_add(s, tids[i], pid);
+	for (size_t k = 0; k < n && r == 0; k++) {
+		const struct process_record *p = &c->procs[rel[k].idx];
+		const struct stub_status *sk = &st[rel[k].idx];
 
-		if (!t)
-			return -ENOMEM;
-		t->new_child = false;
-		t->state = TRACEE_STOPPED;
+		for (uint32_t t = 0; t < sk->nr_threads && r == 0; t++) {
+			struct tracee *tr = session_add(s, rel[k].tids[t], rel[k].pid);
+
+			if (!tr) {
+				r = -ENOMEM;
+				break;
+			}
+			tr->new_child = false;
+			tr->state = TRACEE_STOPPED;
+		}
+		if (r == 0)
+			r = locks_take_posix(rel[k].pid, sk->syscall_insn, p, err, errlen);
+		/* Last: a filter could forbid what comes before. */
+		if (r == 0)
+			r = seccomp_restore(s, rel[k].pid, sk->syscall_insn, p, err, errlen);
+		if (r == 0 && rel[k].idx == 0)
+			s->root = rel[k].pid;
 	}
-	return 0;
+	for (size_t k = 0; k < n; k++) {
+		free(rel[k].ts);
+		free(rel[k].tids);
+	}
+	return r;
 }
 
 /* Every process this supervisor started, and theirs, by /proc's children lists. */
@@ -658,28 +741,6 @@ static void kill_everything(struct restore_ctx *rc)
 		;
 	s->nr_tracees = 0;
 	s->root = 0;
-}
-
-/*
- * A restored program once read 0 bytes from /proc/self/cmdline (cause not
- * found yet): look before it runs, and say what the kernel has if so.
- */
-static void check_cmdline(const struct process_record *p, pid_t pid)
-{
-	_cleanup_free_ char *cmdline = NULL, *maps = NULL;
-	char path[64];
-	size_t len = 0;
-
-	if (p->mm.arg_end <= p->mm.arg_start)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	if (read_file_at(AT_FDCWD, path, &cmdline, &len) < 0 || len > 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	read_file_at(AT_FDCWD, path, &maps, NULL);
-	log_warn("pid %d: /proc/%d/cmdline is empty; arguments at [0x%llx, 0x%llx), maps:\n%s",
-		 p->pid, pid, (unsigned long long)p->mm.arg_start,
-		 (unsigned long long)p->mm.arg_end, maps ? maps : "?");
 }
 
 /* Above every saved fd, appending: the log the processes being built share. */
@@ -827,27 +888,8 @@ static int build_tree(struct restore_ctx *rc, char *err, size_t errlen)
 	for (size_t i = 0; rc->lazy && i < c->nr_procs && r == 0; i++)
 		if (!c->procs[i].zombie)
 			r = lazy_verify_loaded(&c->procs[i], err, errlen);
-	for (size_t i = 0; i < c->nr_procs && r == 0; i++) {
-		const struct process_record *p = &c->procs[i];
-		pid_t pid = p->pid;
-
-		if (p->zombie)
-			continue;
-		if ((c->flags & TC_COMP_F_PIDNS) && pidns_outer_pid(s->init_pid, p->pid, &pid) < 0) {
-			snprintf(err, errlen, "pid %d: lost in the pid namespace", p->pid);
-			r = -ESRCH;
-			break;
-		}
-		check_cmdline(p, pid);
-		r = release_process(s, p, pid, &st[i], err, errlen);
-		if (r == 0)
-			r = locks_take_posix(pid, st[i].syscall_insn, p, err, errlen);
-		/* Last: a filter could forbid what comes before. */
-		if (r == 0)
-			r = seccomp_restore(s, pid, st[i].syscall_insn, p, err, errlen);
-		if (r == 0 && i == 0)
-			s->root = pid;
-	}
+	if (r == 0)
+		r = release_all(rc, st, err, errlen);
 	log_debug("restore: %zu processes: started in %llu us, ready %llu us later, checksums "
 		  "%llu us later, released %llu us later", c->nr_procs,
 		  (unsigned long long)(t_forked - t0), (unsigned long long)(t_ready - t_forked),
