@@ -263,9 +263,9 @@ static void show_text(const char *dir, const struct computation *c)
 				inet_addr_str(d->inet.remote, r, sizeof(r));
 				printf("    TCP %s -> %s state %u, %s", l, r, d->inet.state,
 				       d->inet.tcp_drained ? "drained" : "repaired");
-				if (d->inet.tcp_drained && d->content && d->size >= 8)
+				if (d->inet.tcp_drained && d->content && d->content_len >= 8)
 					printf(", %llu bytes not read",
-					       (unsigned long long)d->size - 8);
+					       (unsigned long long)d->content_len - 8);
 				printf("%s%s\n", d->inet.tcp_shut_wr ? ", shut for writing" : "",
 				       d->inet.tcp_peer_gone ? ", its peer closed and gone" : "");
 			} else if (d->kind == FD_INET) {

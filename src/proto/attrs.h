@@ -239,7 +239,9 @@ enum fd_attr {
 	FD_A_SOCK_BUF_LOCK,	/* u32: SO_BUF_LOCK, the buffer sizes the program set itself */
 	FD_A_TCP_PEER_GONE,	/* u32: drained, its peer had closed (no process holds it) */
 	FD_A_TCP_REMOTE,	/* u32 enum tcp_remote: drained, its peer on another host */
-	FD_A_MAX = FD_A_TCP_REMOTE,
+	FD_A_CONTENT_OFF,	/* u64: where the fd's bytes start in its content file */
+	FD_A_CONTENT_LEN,	/* u64: how many bytes (format version 2 and up) */
+	FD_A_MAX = FD_A_CONTENT_LEN,
 };
 
 /*

@@ -36,16 +36,9 @@ static const struct field fd_common_fields[] = {
 	F_U32(FD_A_IN_FLIGHT, struct fd_record, in_flight),
 	F_BLOB(FD_A_LOCKS, struct fd_record, locks, locks_len),
 	F_BYTES(FD_A_FILE_ID, struct fd_record, file_id),
+	F_U64(FD_A_CONTENT_OFF, struct fd_record, content_off),
+	F_U64(FD_A_CONTENT_LEN, struct fd_record, content_len),
 };
-
-
-
-
-
-
-
-
-
 
 static const struct field_table fd_common_part = { fd_common_fields, ARRAY_SIZE(fd_common_fields) };
 

@@ -414,11 +414,59 @@ static int absolutize(const char *absdir, const char *host, char **content)
 	return 0;
 }
 
+/* The size of the last content file looked at: a process's fds share one. */
+struct content_size {
+	const char *path;
+	uint64_t size;
+};
+
+/*
+ * An fd's range of its content file, which a hostile image may put
+ * anywhere: readers read only within it, so it must lie in the file.
+ * Images of version 1 had a file per fd, read whole.
+ */
+static int check_content(uint32_t version, const char *core, struct fd_record *f,
+			 struct content_size *last, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!last->path || strcmp(last->path, f->content)) {
+		if (stat(f->content, &st) < 0) {
+			int r = neg_errno();
+
+			set_err(err, errlen, "%s: fd %d: content %s: %s", core, f->fd, f->content,
+				strerror(-r));
+			return r;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			set_err(err, errlen, "%s: fd %d: content %s: not a regular file", core,
+				f->fd, f->content);
+			return -EBADMSG;
+		}
+		last->path = f->content;
+		last->size = (uint64_t)st.st_size;
+	}
+	if (version < 2) {
+		f->content_off = 0;
+		f->content_len = last->size;
+	}
+	if (f->content_off > last->size || f->content_len > last->size - f->content_off) {
+		set_err(err, errlen,
+			"%s: fd %d: content bytes %llu+%llu past the end of %s (%llu bytes)", core,
+			f->fd, (unsigned long long)f->content_off,
+			(unsigned long long)f->content_len, f->content,
+			(unsigned long long)last->size);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static int load_proc(int dirfd, const char *absdir, const struct manifest *m, size_t i,
 		     const char *image_host, struct process_record *p, char *err, size_t errlen)
 {
 	const struct manifest_proc *mp = &m->procs[i];
 	const char *host = mp->host ? mp->host : image_host;
+	struct content_size last = { 0 };
 	int r;
 
 	if (!file_listed(m, mp->core)) {
@@ -469,6 +517,9 @@ static int load_proc(int dirfd, const char *absdir, const struct manifest *m, si
 			set_err(err, errlen, "%s: fd %d: bad content path", mp->core, f->fd);
 			return r;
 		}
+		r = check_content(m->version, mp->core, f, &last, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -543,6 +594,14 @@ int image_read_flags(const char *dir, const struct image_key *key, struct comput
 	r = read_manifest(dirfd, absdir, key, &m, err, errlen);
 	if (r < 0)
 		return r;
+	/* What a newer writer changed is not known here; an older image is read as it was. */
+	if (m.version > TC_FORMAT_VERSION) {
+		set_err(err, errlen,
+			"%s/manifest: image format version %u, newer than this trace-ckpt reads (%u)",
+			absdir, m.version, TC_FORMAT_VERSION);
+		r = -EPROTONOSUPPORT;
+		goto out;
+	}
 	for (size_t i = 0; i < m.nr_files; i++) {
 		/*
 		 * Big cores are checked while they load (the restore's verifier)

@@ -418,8 +418,19 @@ static void shm_name(const struct vma_record *v, char *out, size_t len)
 		 (unsigned long long)v->ino);
 }
 
-static int encode_record(const struct process_record *p, char (*content)[64], uint64_t zoff,
-			 uint64_t zend, struct tlv_buf *b)
+/* Where a process's fd contents went: the one file, and each fd's range of it. */
+struct fd_pack {
+	char name[64];
+	int fd;
+	uint64_t end;
+	struct fd_range {
+		bool has;
+		uint64_t off, len;
+	} *at;			/* one per fd of the record */
+};
+
+static int encode_record(const struct process_record *p, const struct fd_pack *pack,
+			 uint64_t zoff, uint64_t zend, struct tlv_buf *b)
 {
 	_cleanup_free_ struct fd_record *fds = NULL;
 	_cleanup_free_ struct vma_record *vmas = NULL;
@@ -444,15 +455,19 @@ static int encode_record(const struct process_record *p, char (*content)[64], ui
 		copy.vmas = vmas;
 	}
 
-	/* The writer decides where deleted files' contents go: a shallow copy says so. */
+	/* The writer decides where fd contents go: a shallow copy says so. */
 	if (p->nr_fds) {
 		fds = malloc(p->nr_fds * sizeof(*fds));
 		if (!fds)
 			return -ENOMEM;
 		memcpy(fds, p->fds, p->nr_fds * sizeof(*fds));
-		for (size_t i = 0; i < p->nr_fds; i++)
-			if (content[i][0])
-				fds[i].content = content[i];
+		for (size_t i = 0; i < p->nr_fds; i++) {
+			if (!pack->at || !pack->at[i].has)
+				continue;
+			fds[i].content = (char *)pack->name;
+			fds[i].content_off = pack->at[i].off;
+			fds[i].content_len = pack->at[i].len;
+		}
 		copy.fds = fds;
 	}
 	return process_record_encode(b, &copy);
@@ -470,11 +485,13 @@ static int open_new(struct writer *w, const char *name, int extra)
 	return fd;
 }
 
-static int copy_range(int in, int out, uint64_t size, uint8_t *buf, size_t buf_size,
-		      uint64_t *copied)
+/* size bytes of in from offset 0 (at most: it may be shorter) to out at out_off. */
+static int copy_range(int in, int out, uint64_t out_off, uint64_t size, uint8_t *buf,
+		      size_t buf_size, uint64_t *copied)
 {
-	loff_t off_in = 0, off_out = 0;
-	bool fallback = false;
+	loff_t off_in = 0, off_out = (loff_t)out_off;
+	/* A queue's few bytes: one read and one write (copy_file_range from a memfd fails first). */
+	bool fallback = size <= MIN((uint64_t)buf_size, 65536);
 
 	*copied = 0;
 	while (*copied < size) {
@@ -490,7 +507,7 @@ static int copy_range(int in, int out, uint64_t size, uint8_t *buf, size_t buf_s
 			}
 		} else {
 			k = pread(in, buf, n, (off_t)*copied);
-			if (k > 0 && pwrite_full(out, buf, k, (off_t)*copied) < 0)
+			if (k > 0 && pwrite_full(out, buf, k, (off_t)(out_off + *copied)) < 0)
 				return neg_errno();
 		}
 		if (k < 0 && errno == EINTR)
@@ -500,7 +517,8 @@ static int copy_range(int in, int out, uint64_t size, uint8_t *buf, size_t buf_s
 		if (k == 0)
 			break;
 		*copied += k;
-		off_in = off_out = (loff_t)*copied;
+		off_in = (loff_t)*copied;
+		off_out = (loff_t)(out_off + *copied);
 	}
 	return 0;
 }
@@ -519,7 +537,7 @@ static int write_shm(struct writer *w, const struct process_record *p, const str
 		return 0;
 	if (fd < 0)
 		return fd;
-	r = copy_range(v->content_fd, fd, v->shm_size, w->bufs[0], w->buf_size, &copied);
+	r = copy_range(v->content_fd, fd, 0, v->shm_size, w->bufs[0], w->buf_size, &copied);
 	if (r < 0)
 		return log_ret(r, "pid %d: shared memory at 0x%llx: %s", p->pid,
 			       (unsigned long long)v->start, strerror(-r));
@@ -531,43 +549,77 @@ static int write_shm(struct writer *w, const struct process_record *p, const str
 	return add_file(w, path, size, sum);
 }
 
-/* Deleted files exist only in the process: their contents go in the image. */
-static int write_deleted(struct writer *w, const struct process_record *p, size_t i,
-			 char *rel, size_t rel_len)
+/*
+ * What an fd holds that exists only in the process (a deleted file's
+ * contents, a pipe's or a socket's queued bytes), appended to the
+ * process's one content file: one file per process, not per fd, as a
+ * program of thousands of pipes would otherwise make thousands of files.
+ */
+static int write_fd_content(struct writer *w, const struct process_record *p, size_t i,
+			    struct fd_pack *pack)
 {
 	const struct fd_record *f = &p->fds[i];
-	char name[64], path[PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	uint64_t copied, sum, size;
+	uint64_t copied;
 	int r;
 
-	snprintf(name, sizeof(name), "shared/file-%d-%d", p->pid, f->fd);
-	snprintf(rel, rel_len, "%s", name);
 	if (f->content_fd < 0)
 		return log_ret(-EBADF, "pid %d fd %d: deleted file %s: no handle on its contents",
 			       p->pid, f->fd, f->path ? f->path : "?");
-	fd = open_new(w, name, 0);
-	if (fd < 0)
-		return fd;
-	r = copy_range(f->content_fd, fd, f->size, w->bufs[0], w->buf_size, &copied);
+	if (pack->fd < 0) {
+		snprintf(pack->name, sizeof(pack->name), "shared/fds-%d", p->pid);
+		pack->fd = open_new(w, pack->name, 0);
+		if (pack->fd < 0)
+			return pack->fd;
+	}
+	r = copy_range(f->content_fd, pack->fd, pack->end, f->size, w->bufs[0], w->buf_size,
+		       &copied);
 	if (r < 0)
-		return log_ret(r, "pid %d fd %d: copying deleted file %s: %s", p->pid, f->fd,
-			       f->path ? f->path : "?", strerror(-r));
+		return log_ret(r, "pid %d fd %d: copying deleted file %s into %s/%s/%s: %s", p->pid,
+			       f->fd, f->path ? f->path : "?", w->tmp, w->c->host, pack->name,
+			       strerror(-r));
 	if (copied < f->size)
 		log_warn("pid %d fd %d: deleted file %s: %llu of %llu bytes", p->pid, f->fd,
 			 f->path ? f->path : "?", (unsigned long long)copied,
 			 (unsigned long long)f->size);
+	pack->at[i] = (struct fd_range){ true, pack->end, copied };
+	pack->end += copied;
+	return 0;
+}
+
+/* Every fd content of p, in one file listed once in the manifest. */
+static int write_fd_contents(struct writer *w, const struct process_record *p,
+			     struct fd_pack *pack)
+{
+	char path[PATH_MAX];
+	uint64_t sum, size;
+	int r;
+
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		if (!fd_record_has_content(&p->fds[i]))
+			continue;
+		if (!pack->at) {
+			pack->at = calloc(p->nr_fds, sizeof(*pack->at));
+			if (!pack->at)
+				return -ENOMEM;
+		}
+		r = write_fd_content(w, p, i, pack);
+		if (r < 0)
+			return r;
+	}
+	if (pack->fd < 0)
+		return 0;
 	/* Made durable with everything else by one syncfs in write_all. */
-	r = image_file_checksum(fd, &sum, &size);
+	r = image_file_checksum(pack->fd, &sum, &size);
 	if (r < 0)
-		return log_ret(r, "%s/%s/%s: checksum: %s", w->tmp, w->c->host, name, strerror(-r));
-	path_fmt(path, sizeof(path), "%s/%s", w->c->host, name);
+		return log_ret(r, "%s/%s/%s: checksum: %s", w->tmp, w->c->host, pack->name,
+			       strerror(-r));
+	path_fmt(path, sizeof(path), "%s/%s", w->c->host, pack->name);
 	return add_file(w, path, size, sum);
 }
 
 static int write_core(struct writer *w, const struct process_record *p)
 {
-	_cleanup_free_ char (*content)[64] = NULL;
+	struct fd_pack pack = { .fd = -1 };
 	struct tlv_buf rec = { 0 }, notes = { 0 };
 	struct core_plan plan;
 	struct stream s;
@@ -586,20 +638,9 @@ static int write_core(struct writer *w, const struct process_record *p)
 		return log_ret(r, "pid %d: %s", p->pid, r == -E2BIG ?
 			       "too many page runs to merge under the PT_LOAD limit" :
 			       "page runs unsorted or unaligned");
-	if (p->nr_fds) {
-		content = calloc(p->nr_fds, sizeof(*content));
-		if (!content) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < p->nr_fds; i++) {
-		if (!fd_record_has_content(&p->fds[i]))
-			continue;
-		r = write_deleted(w, p, i, content[i], sizeof(content[i]));
-		if (r < 0)
-			goto out;
-	}
+	r = write_fd_contents(w, p, &pack);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		if (!p->vmas[i].shm_kind || p->vmas[i].content_fd < 0)
 			continue;
@@ -609,7 +650,7 @@ static int write_core(struct writer *w, const struct process_record *p)
 	}
 	/* Compressed, where the pages start goes in the record: same size whatever the value. */
 	zstd = w->zctx != NULL;
-	r = encode_record(p, content, zstd, zstd, &rec);
+	r = encode_record(p, &pack, zstd, zstd, &rec);
 	read_psargs(w, p, psargs, sizeof(psargs));
 	if (r == 0)
 		r = core_notes_build(&notes, p, psargs[0] ? psargs : NULL, rec.data, rec.len);
@@ -626,7 +667,7 @@ static int write_core(struct writer *w, const struct process_record *p)
 
 		tlv_buf_free(&rec);
 		tlv_buf_free(&notes);
-		r = encode_record(p, content, data_off, data_off + plan.data_bytes, &rec);
+		r = encode_record(p, &pack, data_off, data_off + plan.data_bytes, &rec);
 		if (r == 0)
 			r = core_notes_build(&notes, p, psargs[0] ? psargs : NULL, rec.data,
 					     rec.len);
@@ -712,6 +753,9 @@ static int write_core(struct writer *w, const struct process_record *p)
 	XXH3_freeState(s.chunk_xxh);
 	free(s.chunk_sums);
 out:
+	if (pack.fd >= 0)
+		close(pack.fd);
+	free(pack.at);
 	if (head != MAP_FAILED)
 		munmap(head, head_len);
 	tlv_buf_free(&rec);
@@ -769,7 +813,8 @@ static int write_manifest(struct writer *w)
 
 	if (dirfd < 0)
 		return log_ret(neg_errno(), "%s: %m", w->tmp);
-	m->version = c->version;
+	/* The layout is this writer's, whatever image the computation came from. */
+	m->version = TC_FORMAT_VERSION;
 	m->generation = c->generation;
 	m->time_ns = c->time_ns;
 	/* Borrowed for the encoding: manifest_free must not free them. */

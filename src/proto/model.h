@@ -17,7 +17,7 @@
 
 #include "proto/cpu.h"
 
-#define TC_FORMAT_VERSION 1
+#define TC_FORMAT_VERSION 2
 #define TC_NSIG 64
 #define TC_NR_RLIMITS 16
 #define TC_SIGINFO_SIZE 128
@@ -452,9 +452,16 @@ struct fd_record {
 	bool proc_own;
 	uint8_t *locks;		/* struct file_lock_record[] */
 	uint32_t locks_len;	/* bytes */
-	/* Deleted files: where the contents are in the image (relative to the
-	 * image's host directory), set by the writer and reader. */
+	/*
+	 * Where the fd's bytes are in the image: the file of its process's
+	 * contents (relative to the image's host directory, absolute once
+	 * read), and the range of it that is this fd's.  Set by the writer;
+	 * the reader checks the range against the file.  content_len is the
+	 * bytes saved, which size need not be (a deleted file that shrank
+	 * while copied, a queue's headers).
+	 */
 	char *content;
+	uint64_t content_off, content_len;
 	/* Collector only, never encoded: a handle the writer copies contents from
 	 * (size bytes from offset 0), for deleted files and pipe buffers. */
 	int content_fd;

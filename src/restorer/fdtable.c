@@ -12,12 +12,15 @@
 /* Flags F_SETFL can change on an open description. */
 #define SETFL_FLAGS (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
-int copy_contents(int from, int to, uint64_t size)
+int copy_contents(int from, uint64_t start, int to, uint64_t size)
 {
-	off_t off = 0;
+	off_t off = (off_t)start;
 
-	while ((uint64_t)off < size) {
-		ssize_t n = sendfile(to, from, &off, size - off);
+	if (start > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - start)
+		return -EFBIG;
+	/* sendfile reads at off and leaves from's own position alone. */
+	while ((uint64_t)off - start < size) {
+		ssize_t n = sendfile(to, from, &off, size - ((uint64_t)off - start));
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -54,8 +54,8 @@ int descs_add(struct desc_table *t, uint32_t id, int fd);
 /* The highest fd number any process of c uses. */
 int descs_highest_fd(const struct computation *c);
 
-/* For the builders of each kind: sendfile size bytes; fd moved to >= base, cloexec. */
-int copy_contents(int from, int to, uint64_t size);
+/* For the builders of each kind: sendfile size bytes from offset off; fd moved to >= base, cloexec. */
+int copy_contents(int from, uint64_t off, int to, uint64_t size);
 int move_above(int fd, int base);
 /* A new open file description (flags, FD_CLOEXEC) of the file fd is open on. */
 int fd_reopen(int fd, int flags);

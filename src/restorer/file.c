@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "proto/fdindex.h"
 #include "restorer/file.h"
 #include "restorer/shm.h"
@@ -27,22 +28,25 @@ static int open_deleted(const struct fd_record *f, int flags)
 {
 	_cleanup_close_ int src = -1, tmp = -1;
 	char dir[PATH_MAX];
+	uint64_t off, len;
 	int r;
 
-	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	src = fd_content_open(f, &off, &len);
 	if (src < 0)
-		return neg_errno();
+		return src;
+	/* What was saved: the file may have shrunk while it was copied (the dump warned). */
+	len = MIN(len, f->size);
 	/* A memfd has no directory to come back in: a new memfd of that name. */
 	if (!strncmp(f->path, "/memfd:", 7)) {
 		tmp = memfd_create(f->path + 7, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (tmp < 0)
 			return neg_errno();
-		r = copy_contents(src, tmp, f->size);
+		r = copy_contents(src, off, tmp, len);
 		return r < 0 ? r : fd_reopen(tmp, flags);
 	}
 	tmp = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode & 07777);
 	if (tmp >= 0) {
-		r = copy_contents(src, tmp, f->size);
+		r = copy_contents(src, off, tmp, len);
 		if (r == 0)
 			r = fd_reopen(tmp, flags);
 		unlink(f->path);
@@ -53,7 +57,7 @@ static int open_deleted(const struct fd_record *f, int flags)
 	tmp = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, f->mode & 07777);
 	if (tmp < 0)
 		return neg_errno();
-	r = copy_contents(src, tmp, f->size);
+	r = copy_contents(src, off, tmp, len);
 	if (r < 0)
 		return r;
 	/* O_TMPFILE gave O_RDWR; the access mode can only be narrowed by a reopen. */
@@ -91,17 +95,18 @@ static int refill_pipe(const struct fd_record *f, int wfd)
 {
 	_cleanup_close_ int src = -1;
 	int fl = fcntl(wfd, F_GETFL), r;
+	uint64_t off, len;
 
 	if (f->pipe.size && fcntl(wfd, F_SETPIPE_SZ, f->pipe.size) < 0)
 		log_warn("pipe:[%llu]: size %u: %m", (unsigned long long)f->pipe.ino, f->pipe.size);
-	if (!f->content || !f->size)
+	if (!f->content || !f->content_len)
 		return 0;
-	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	src = fd_content_open(f, &off, &len);
 	if (src < 0)
-		return neg_errno();
+		return src;
 	/* Never block: the buffer was at most this big when it was saved. */
 	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
-	r = copy_contents(src, wfd, f->size);
+	r = copy_contents(src, off, wfd, len);
 	fcntl(wfd, F_SETFL, fl);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "restorer/inet.h"
 #include "restorer/tcpdrain.h"
 #include "restorer/timewait.h"
@@ -58,24 +59,29 @@ static void tcp_queues_free(struct tcp_queues *q)
 static int read_tcp_queues(const struct fd_record *f, struct tcp_queues *q)
 {
 	_cleanup_close_ int src = -1;
-	uint64_t off = 0;
+	uint64_t start, len, off = 0;
 	int r;
 
 	memset(q, 0, sizeof(*q));
 	if (!f->content)
 		return 0;
-	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	src = fd_content_open(f, &start, &len);
 	if (src < 0)
-		return neg_errno();
+		return src;
+	/* [u32 length][bytes] for the send queue, then the receive queue, within the range. */
 	for (int i = 0; i < 2; i++) {
-		r = pread_full(src, &q->len[i], sizeof(q->len[i]), (off_t)off);
+		if (len - off < sizeof(q->len[i]))
+			return -EBADMSG;
+		r = pread_full(src, &q->len[i], sizeof(q->len[i]), (off_t)(start + off));
 		if (r < 0)
 			return r;
 		off += sizeof(q->len[i]);
+		if (q->len[i] > len - off)
+			return -EBADMSG;
 		q->data[i] = malloc(q->len[i] ? q->len[i] : 1);
 		if (!q->data[i])
 			return -ENOMEM;
-		r = pread_full(src, q->data[i], q->len[i], (off_t)off);
+		r = pread_full(src, q->data[i], q->len[i], (off_t)(start + off));
 		if (r < 0)
 			return r;
 		off += q->len[i];

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "restorer/shm.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -42,7 +43,7 @@ static int fill_from_image(const struct vma_record *v, int fd)
 	src = open(v->content, O_RDONLY | O_CLOEXEC);
 	if (src < 0)
 		return neg_errno();
-	return copy_contents(src, fd, MIN(v->shm_size, (uint64_t)lseek(src, 0, SEEK_END)));
+	return copy_contents(src, 0, fd, MIN(v->shm_size, (uint64_t)lseek(src, 0, SEEK_END)));
 }
 
 /*
@@ -341,10 +342,12 @@ int shm_open_memfd(const struct desc_table *t, const struct fd_record *f, int fl
 	if (fd < 0 || ftruncate(fd, f->size) < 0)
 		return neg_errno();
 	if (f->content) {
-		src = open(f->content, O_RDONLY | O_CLOEXEC);
+		uint64_t off, len;
+
+		src = fd_content_open(f, &off, &len);
 		if (src < 0)
-			return neg_errno();
-		r = copy_contents(src, fd, f->size);
+			return src;
+		r = copy_contents(src, off, fd, MIN(len, f->size));
 		if (r < 0)
 			return r;
 	}

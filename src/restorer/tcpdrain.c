@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "restorer/tcpdrain.h"
 #include "restorer/timewait.h"
 #include "util/fileio.h"
@@ -749,6 +750,7 @@ int tcpdrain_connect_remote(const struct computation *c, const struct desc_table
 static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 {
 	_cleanup_close_ int src = -1;
+	uint64_t off, clen;
 	uint32_t hdr[2];
 	int r;
 
@@ -756,20 +758,22 @@ static int read_queue(const struct fd_record *f, uint8_t **buf, uint32_t *len)
 	*len = 0;
 	if (!f->content)
 		return 0;
-	src = open(f->content, O_RDONLY | O_CLOEXEC);
+	src = fd_content_open(f, &off, &clen);
 	if (src < 0)
-		return neg_errno();
-	r = pread_full(src, hdr, sizeof(hdr), 0);
+		return src;
+	if (clen < sizeof(hdr))
+		return -EBADMSG;
+	r = pread_full(src, hdr, sizeof(hdr), (off_t)off);
 	if (r < 0)
 		return r;
-	if (hdr[0] != (f->inet.tcp_remote ? 1u : 0u) || (uint64_t)hdr[1] + sizeof(hdr) > f->size ||
+	if (hdr[0] != (f->inet.tcp_remote ? 1u : 0u) || (uint64_t)hdr[1] + sizeof(hdr) > clen ||
 	    hdr[1] > QUEUE_MAX)
 		return -EBADMSG;
 	*buf = malloc(hdr[1] ? hdr[1] : 1);
 	if (!*buf)
 		return -ENOMEM;
 	*len = hdr[1];
-	return pread_full(src, *buf, hdr[1], sizeof(hdr));
+	return pread_full(src, *buf, hdr[1], (off_t)(off + sizeof(hdr)));
 }
 
 /*

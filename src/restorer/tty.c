@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "restorer/fdtable.h"
 #include "restorer/tty.h"
 #include "util/fileio.h"
@@ -40,34 +41,35 @@ static const struct fd_record *pty_record(const struct computation *c, uint32_t 
 static int read_queues(const struct fd_record *m, struct pty_queues *q)
 {
 	_cleanup_close_ int src = -1;
+	uint64_t off, size;
 	uint32_t len;
 	int r;
 
 	memset(q, 0, sizeof(*q));
-	if (!m->content || m->size <= 2 * sizeof(len))
+	if (!m->content || m->content_len <= 2 * sizeof(len))
 		return 0;
-	src = open(m->content, O_RDONLY | O_CLOEXEC);
+	src = fd_content_open(m, &off, &size);
 	if (src < 0)
-		return neg_errno();
-	q->out = malloc(m->size);
-	q->in = malloc(m->size);
+		return src;
+	q->out = malloc(size);
+	q->in = malloc(size);
 	if (!q->out || !q->in)
 		return -ENOMEM;
-	r = pread_full(src, &len, sizeof(len), 0);
+	r = pread_full(src, &len, sizeof(len), (off_t)off);
 	if (r < 0)
 		return r;
-	if (len > m->size - 2 * sizeof(len))
+	if (len > size - 2 * sizeof(len))
 		return -EBADMSG;
 	q->out_len = len;
-	r = pread_full(src, q->out, len, sizeof(len));
+	r = pread_full(src, q->out, len, (off_t)(off + sizeof(len)));
 	if (r == 0)
-		r = pread_full(src, &len, sizeof(len), (off_t)(sizeof(len) + q->out_len));
+		r = pread_full(src, &len, sizeof(len), (off_t)(off + sizeof(len) + q->out_len));
 	if (r < 0)
 		return r;
-	if (len > m->size - 2 * sizeof(len) - q->out_len)
+	if (len > size - 2 * sizeof(len) - q->out_len)
 		return -EBADMSG;
 	q->in_len = len;
-	return pread_full(src, q->in, len, (off_t)(2 * sizeof(len) + q->out_len));
+	return pread_full(src, q->in, len, (off_t)(off + 2 * sizeof(len) + q->out_len));
 }
 
 static int make_pty(const struct fd_record *m)

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "proto/sockq.h"
 #include "restorer/fdtable.h"
 #include "restorer/udp.h"
@@ -307,7 +308,7 @@ static int send_from_sender(const struct raw_sockets *raw, const struct udp_rout
 static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw, char *what,
 		      size_t whatlen)
 {
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	uint8_t peek[1];
 	struct sockaddr_storage local;
 	socklen_t sl = sizeof(local);
@@ -315,12 +316,12 @@ static int refill_one(const struct fd_record *f, int fd, struct raw_sockets *raw
 	size_t len = 0, off = 0;
 	int r, sent = 0, have = 0;
 
-	r = read_file_at(AT_FDCWD, f->content, &buf, &len);
+	r = fd_content_read(f, &buf, &len);
 	if (r < 0)
 		return r;
 	if (getsockname(fd, (struct sockaddr *)&local, &sl) < 0)
 		return neg_errno();
-	while ((r = sockq_next((const uint8_t *)buf, len, &off, SOCKQ_FROM, &m)) > 0) {
+	while ((r = sockq_next(buf, len, &off, SOCKQ_FROM, &m)) > 0) {
 		struct udp_route rt;
 		int *rs;
 
@@ -385,7 +386,7 @@ int udp_refill_queues(const struct computation *c, const struct desc_table *t, c
 			int fd;
 
 			if (f->kind != FD_INET || f->sock.type != SOCK_DGRAM || !f->sock.queue_from ||
-			    !f->content || !f->size)
+			    !f->content || !f->content_len)
 				continue;
 			/* Each socket once, however many fds it has. */
 			for (size_t j = 0; j <= i && first; j++)

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proto/fdcontent.h"
 #include "proto/fdindex.h"
 #include "proto/sockq.h"
 #include "restorer/fdtable.h"
@@ -183,17 +184,17 @@ static int bind_name(int fd, const struct fd_record *f)
 static int for_each_message(const struct fd_record *to,
 			    int (*send_one)(const struct sockq_msg *, void *), void *arg)
 {
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
 	struct sockq_msg m;
 	size_t len = 0, off = 0;
 	int r;
 
-	if (!to->content || !to->size)
+	if (!to->content || !to->content_len)
 		return 0;
-	r = read_file_at(AT_FDCWD, to->content, &buf, &len);
+	r = fd_content_read(to, &buf, &len);
 	if (r < 0)
 		return r;
-	while ((r = sockq_next((const uint8_t *)buf, len, &off, SOCKQ_FLAGS(to), &m)) > 0) {
+	while ((r = sockq_next(buf, len, &off, SOCKQ_FLAGS(to), &m)) > 0) {
 		r = send_one(&m, arg);
 		if (r < 0)
 			return r;
@@ -271,7 +272,7 @@ static int refill_by_name(const struct fd_record *to)
 	struct send_to st;
 	int r;
 
-	if (!to->content || !to->size || refill_deferred(to))
+	if (!to->content || !to->content_len || refill_deferred(to))
 		return 0;
 	r = reach_addr(to, &st.sun, &st.sl);
 	if (r < 0)
@@ -533,7 +534,7 @@ static int open_widowed(const struct fd_record *f, struct unix_state *us)
 	if (socketpair(AF_UNIX, (int)f->sock.type | SOCK_CLOEXEC, 0, fd) < 0)
 		return neg_errno();
 	socket_options(f, fd[0]);
-	if (refill_deferred(f) && f->size) {
+	if (refill_deferred(f) && f->content_len) {
 		r = hold(us, f->sock.ino, fd[1]);
 		if (r < 0)
 			close(fd[0]);
@@ -765,7 +766,7 @@ int unix_refill_deferred(const struct computation *c, const struct desc_table *t
 						     .errlen = errlen };
 			int r;
 
-			if (f->kind != FD_UNIX || !refill_deferred(f) || !f->size ||
+			if (f->kind != FD_UNIX || !refill_deferred(f) || !f->content_len ||
 			    socket_record(c, f->sock.ino) != f)
 				continue;	/* nothing waits, or a repeat of the socket */
 			if (!f->sock.peer_ino && f->sock.state == TCP_ESTABLISHED &&
