@@ -296,8 +296,11 @@ static bool fd_equal(const struct fd_record *a, const struct fd_record *b, bool 
 	CMPSTR(path);
 	CMP(file_id);
 	CMP(deleted);
-	if (with_content)
+	if (with_content) {
 		CMPSTR(content);
+		CMP(content_off);
+		CMP(content_len);
+	}
 	return true;
 }
 

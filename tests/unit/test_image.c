@@ -21,6 +21,7 @@
 #include "proto/attrs.h"
 #include "proto/core.h"
 #include "proto/image.h"
+#include "proto/manifest.h"
 #include "sample.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -116,6 +117,8 @@ START_TEST(round_trip)
 	char err[256] = "", why[64] = "";
 
 	sample_computation(&c, 3);
+	c.procs[0].fds[1].deleted = true;	/* two fds' contents in one file */
+	c.procs[2].fds[3].deleted = false;	/* none: no file */
 	add_runs_and_contents(&c);
 	ck_assert_int_eq(write_sample(&c, dir, &st), 0);
 	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
@@ -129,6 +132,8 @@ START_TEST(round_trip)
 	ck_assert_uint_eq(r->nr_procs, c.nr_procs);
 	for (size_t i = 0; i < c.nr_procs; i++) {
 		const struct process_record *a = &c.procs[i], *b = &r->procs[i];
+		uint64_t packed = 0;
+		char *pack = NULL;
 
 		ck_assert_msg(process_equal(a, b, false, why, sizeof(why)), "pid %d: %s", a->pid, why);
 		ck_assert_ptr_nonnull(b->core_path);
@@ -141,6 +146,7 @@ START_TEST(round_trip)
 			pages += a->runs[j].len / PG;
 		}
 		check_pages(b);
+		ck_assert_int_ge(asprintf(&pack, "%s/node-a/shared/fds-%d", dir, b->pid), 0);
 		for (size_t j = 0; j < b->nr_fds; j++) {
 			const struct fd_record *f = &b->fds[j];
 			char want[256], got[256];
@@ -152,16 +158,30 @@ START_TEST(round_trip)
 			}
 			ck_assert_ptr_nonnull(f->content);
 			ck_assert_int_eq(f->content[0], '/');
-			ck_assert_ptr_nonnull(strstr(f->content, "/node-a/shared/file-"));
+			ck_assert_ptr_nonnull(strstr(f->content, "/node-a/shared/fds-"));
+			/* Appended in fd order, each at the end of the ones before. */
+			ck_assert_uint_eq(f->content_off, packed);
+			ck_assert_uint_eq(f->content_len, f->size);
+			packed += f->content_len;
 			fd = open(f->content, O_RDONLY);
 			ck_assert_int_ge(fd, 0);
-			ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)f->size);
-			ck_assert_int_eq(pread_full(fd, got, f->size, 0), 0);
+			ck_assert_int_ge(lseek(fd, 0, SEEK_END), (off_t)packed);
+			ck_assert_int_eq(pread_full(fd, got, f->content_len, (off_t)f->content_off), 0);
 			ck_assert_int_eq(pread_full(a->fds[j].content_fd, want, f->size, 0), 0);
 			ck_assert_mem_eq(got, want, f->size);
 			ck_assert_int_eq(lseek(a->fds[j].content_fd, 0, SEEK_CUR), 7);
 			close(fd);
 		}
+		/* One file for all of them, exactly their bytes; none without any. */
+		if (packed) {
+			struct stat sb;
+
+			ck_assert_int_eq(stat(pack, &sb), 0);
+			ck_assert_uint_eq((uint64_t)sb.st_size, packed);
+		} else {
+			ck_assert_int_eq(access(pack, F_OK), -1);
+		}
+		free(pack);
 	}
 	ck_assert_uint_eq(st.pages_dumped, pages);
 	ck_assert_uint_gt(st.bytes_written, pages * PG);
@@ -394,7 +414,7 @@ START_TEST(corruption_detected)
 
 	write_fixture(dir, 1);
 	ck_assert_int_ge(asprintf(&core, "%s/node-a/proc-101.core", dir), 0);
-	ck_assert_int_ge(asprintf(&shared, "%s/node-a/shared/file-101-9", dir), 0);
+	ck_assert_int_ge(asprintf(&shared, "%s/node-a/shared/fds-101", dir), 0);
 	ck_assert_int_ge(asprintf(&man, "%s/manifest", dir), 0);
 
 	/* One flipped bit in the page data. */
@@ -414,7 +434,7 @@ START_TEST(corruption_detected)
 
 	write_fixture(dir, 2);
 	ck_assert_int_eq(unlink(shared), 0);
-	expect_damage(dir, "node-a/shared/file-101-9: missing");
+	expect_damage(dir, "node-a/shared/fds-101: missing");
 
 	write_fixture(dir, 3);
 	fd = open(man, O_RDWR);
@@ -426,6 +446,112 @@ START_TEST(corruption_detected)
 	ck_assert_int_eq(unlink(man), 0);
 	expect_damage(dir, "manifest: missing");
 	expect_damage("/nonexistent/tc", "/nonexistent/tc");
+	rm_rf(tmp);
+}
+END_TEST
+
+/* The manifest of dir rewritten as an attacker with the key would: f changes it, then signed. */
+static void resign(const char *dir, void (*f)(const char *dir, struct manifest *m))
+{
+	struct manifest m = { 0 };
+	char err[256] = "";
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	ck_assert_int_ge(dirfd, 0);
+	ck_assert_msg(manifest_read_at(dirfd, dir, "manifest", &sample_key, &m, err,
+				       sizeof(err)) == 0, "%s", err);
+	f(dir, &m);
+	ck_assert_msg(manifest_write_at(dirfd, dir, "manifest", NULL, &m, &sample_key, 0, NULL,
+					err, sizeof(err)) == 0, "%s", err);
+	manifest_free(&m);
+	close(dirfd);
+}
+
+/* Every file's size and checksum as it is now. */
+static void sum_again(const char *dir, struct manifest *m)
+{
+	for (size_t i = 0; i < m->nr_files; i++) {
+		char *path;
+		int fd;
+
+		ck_assert_int_ge(asprintf(&path, "%s/%s", dir, m->files[i].path), 0);
+		fd = open(path, O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(image_file_checksum(fd, &m->files[i].xxh3, &m->files[i].size), 0);
+		close(fd);
+		free(path);
+	}
+}
+
+static void version_3(const char *dir, struct manifest *m)
+{
+	(void)dir;
+	m->version = 3;
+}
+
+static void version_1(const char *dir, struct manifest *m)
+{
+	(void)dir;
+	m->version = 1;
+}
+
+static void expect_refusal(const char *dir, int want, const char *what, const char *what2)
+{
+	struct computation *r = NULL;
+	char err[512] = "";
+
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), want);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(err, what), "error \"%s\" does not say \"%s\"", err, what);
+	ck_assert_msg(strstr(err, what2), "error \"%s\" does not say \"%s\"", err, what2);
+}
+
+/*
+ * Images are hostile input: an fd's range past the end of its process's
+ * content file, and a format newer than the reader's, are refused by name
+ * before anything reads them, even with a good MAC.
+ */
+START_TEST(crafted_contents_refused)
+{
+	_cleanup_free_ char *tmp = make_tmpdir(), *dir = image_dir(tmp), *pack = NULL;
+	struct computation *r = NULL;
+	char err[512] = "";
+	struct stat sb;
+
+	write_fixture(dir, 1);
+	ck_assert_int_ge(asprintf(&pack, "%s/node-a/shared/fds-101", dir), 0);
+	ck_assert_int_eq(stat(pack, &sb), 0);
+	ck_assert_int_gt(sb.st_size, 1);
+	ck_assert_int_eq(truncate(pack, sb.st_size - 1), 0);
+	resign(dir, sum_again);
+	expect_refusal(dir, -EBADMSG, "node-a/proc-101.core: fd 9: content bytes 0+",
+		       "past the end of");
+
+	/* Newer than this reader: refused, naming both versions. */
+	rm_rf(dir);
+	write_fixture(dir, 1);
+	resign(dir, version_3);
+	snprintf(err, sizeof(err), "newer than this trace-ckpt reads (%u)", TC_FORMAT_VERSION);
+	expect_refusal(dir, -EPROTONOSUPPORT, "format version 3", err);
+
+	/* Older (version 1, a file per fd): each fd's content is its whole file. */
+	rm_rf(dir);
+	write_fixture(dir, 1);
+	resign(dir, version_1);
+	ck_assert_int_eq(image_read(dir, &sample_key, &r, err, sizeof(err)), 0);
+	ck_assert_msg(r, "%s", err);
+	ck_assert_uint_eq(r->version, 1);
+	for (size_t i = 0; i < r->nr_procs; i++)
+		for (size_t j = 0; j < r->procs[i].nr_fds; j++) {
+			const struct fd_record *f = &r->procs[i].fds[j];
+
+			if (!f->content)
+				continue;
+			ck_assert_int_eq(stat(f->content, &sb), 0);
+			ck_assert_uint_eq(f->content_off, 0);
+			ck_assert_uint_eq(f->content_len, (uint64_t)sb.st_size);
+		}
+	computation_destroy(r);
 	rm_rf(tmp);
 }
 END_TEST
@@ -931,6 +1057,7 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, release_only_what_was_read);
 	tcase_add_test(tc, core_notes);
 	tcase_add_test(tc, corruption_detected);
+	tcase_add_test(tc, crafted_contents_refused);
 	tcase_add_test(tc, replace_and_fail_atomically);
 	tcase_add_test(tc, keep_previous_images);
 	tcase_add_test(tc, file_modes);

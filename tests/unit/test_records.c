@@ -30,10 +30,20 @@ START_TEST(process_round_trip)
 	char why[64] = "";
 
 	sample_process(&a, 3, 4, 20, 6);
-	a.fds[3].content = strdup("shared/file-103-9");
+	/* Two fds' ranges of one content file; offsets and lengths past 4 GiB. */
+	a.fds[3].content = strdup("shared/fds-103");
+	a.fds[3].content_off = (1ull << 40) + 5;
+	a.fds[3].content_len = 0x123456789ull;
+	a.fds[5].content = strdup("shared/fds-103");
+	a.fds[5].content_len = 7;
 	ck_assert_int_eq(process_record_encode(&buf, &a), 0);
 	ck_assert_int_eq(process_record_decode(buf.data, buf.len, &b), 0);
 	ck_assert_msg(process_equal(&a, &b, true, why, sizeof(why)), "differs: %s", why);
+	ck_assert_uint_eq(b.fds[3].content_off, (1ull << 40) + 5);
+	ck_assert_uint_eq(b.fds[3].content_len, 0x123456789ull);
+	ck_assert_uint_eq(b.fds[5].content_off, 0);
+	ck_assert_uint_eq(b.fds[5].content_len, 7);
+	ck_assert_uint_eq(b.fds[0].content_len, 0);
 	for (size_t i = 0; i < b.nr_fds; i++)
 		ck_assert_int_eq(b.fds[i].content_fd, -1);
 	ck_assert_uint_eq(b.nr_runs, 0);
@@ -573,7 +583,8 @@ static void sample_of_kind(struct fd_record *f, uint32_t k)
 	case FD_PIPE:
 		f->pipe.ino = 77001;
 		f->pipe.size = 65536;
-		f->content = strdup("shared/file-1-3");
+		f->content = strdup("shared/fds-1");
+		f->content_len = 7;
 		break;
 	case FD_EVENTFD:
 		f->eventfd.count = 0xfffffffffffffffeull;
@@ -613,7 +624,9 @@ static void sample_of_kind(struct fd_record *f, uint32_t k)
 		f->sock.queue_fds = 1;
 		f->sock.peer_name = blob_of("/run/peer", 9);
 		f->sock.peer_name_len = 9;
-		f->content = strdup("shared/file-1-11");
+		f->content = strdup("shared/fds-1");
+		f->content_off = 7;
+		f->content_len = 4096;
 		break;
 	case FD_INOTIFY:
 		f->inotify.watches = blob_of(inotify, sizeof(inotify));
@@ -645,7 +658,9 @@ static void sample_of_kind(struct fd_record *f, uint32_t k)
 		f->sock.buf_lock = 3;
 		f->inet.tcp_peer_gone = 1;
 		f->inet.tcp_remote = TCP_REMOTE_ACCEPTS;
-		f->content = strdup("shared/file-1-14");
+		f->content = strdup("shared/fds-1");
+		f->content_off = 0xfffffffffffff000ull;
+		f->content_len = 0xfffull;
 		break;
 	case FD_TTY:
 		f->tty.kind = TTY_MASTER;
@@ -732,7 +747,8 @@ START_TEST(fd_attribute_numbers_fixed)
 		{ FD_A_SOCK_STATE, 49 }, { FD_A_PEER_NAME, 56 }, { FD_A_TTY_KIND, 57 },
 		{ FD_A_TTY_SID, 67 }, { FD_A_LOCKS, 68 }, { FD_A_SOCK_V6ONLY, 69 },
 		{ FD_A_IN_FLIGHT, 72 }, { FD_A_FILE_ID, 73 }, { FD_A_TCP_DRAINED, 74 },
-		{ FD_A_TCP_REMOTE, 79 }, { FD_A_MAX, 79 },
+		{ FD_A_TCP_REMOTE, 79 }, { FD_A_CONTENT_OFF, 80 }, { FD_A_CONTENT_LEN, 81 },
+		{ FD_A_MAX, 81 },
 	};
 	struct tlv_buf buf = { 0 };
 	struct fd_record f = { 0 };
@@ -747,12 +763,16 @@ START_TEST(fd_attribute_numbers_fixed)
 	tlv_put_u32(&buf, 38, 0xabcdef01u);
 	tlv_put_u32(&buf, 57, TTY_SLAVE);
 	tlv_put_u32(&buf, 79, TCP_REMOTE_CONNECTS);
+	tlv_put_u64(&buf, 80, 1ull << 33);
+	tlv_put_u64(&buf, 81, 12345);
 	tlv_nest_end(&buf, nest);
 	ck_assert_int_eq(fd_record_decode((const struct tlv_attr *)buf.data, &f), 0);
 	ck_assert_uint_eq(f.kind, FD_INET);
 	ck_assert_uint_eq(f.inet.tcp_snd_seq, 0xabcdef01u);
 	ck_assert_uint_eq(f.tty.kind, TTY_SLAVE);
 	ck_assert_uint_eq(f.inet.tcp_remote, TCP_REMOTE_CONNECTS);
+	ck_assert_uint_eq(f.content_off, 1ull << 33);
+	ck_assert_uint_eq(f.content_len, 12345);
 	fd_record_free(&f);
 	tlv_buf_free(&buf);
 }
