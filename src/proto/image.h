@@ -7,7 +7,9 @@
  *                                   every file with its size and XXH3-64,
  *                                   HMAC-SHA256 of all that (imagekey.h)
  *   DIR/<host>/proc-<pid>.core      one ELF core per process (gdb opens it)
- *   DIR/<host>/shared/...           contents of deleted files, pipes, ...
+ *   DIR/<host>/shared/fds-<pid>     what the process's fds hold (deleted files,
+ *                                   pipes, queues), each fd's at an offset
+ *   DIR/<host>/shared/shm-...       shared memory objects
  *
  * Written in DIR.tmp-XXXXXX next to DIR, fsynced, then renamed over DIR;
  * directories 0700, files 0600.  The writer locks DIR.tmp-XXXXXX.lock while
