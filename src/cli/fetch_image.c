@@ -106,7 +106,7 @@ static int fetch_whole(const char *host, const char *dir, const char *name, size
 	return 0;
 }
 
-/* Parents of rel below dirfd, 0700 (a listed path may be "shared/file-..."). */
+/* Parents of rel below dirfd, 0700 (a listed path may be "shared/fds-..."). */
 static int make_parents(int dirfd, const char *rel)
 {
 	char sub[PATH_MAX];

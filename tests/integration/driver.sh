@@ -42,6 +42,12 @@
 #             signed multi-host manifest and in --host-map are refused and
 #             nothing they hold runs; then restore --key with the maker's key
 #             from another user's config goes on to PASS
+#   crafted   crafted fd contents (needs --sign PATH: sign_manifest, and a
+#             program with fd contents: pipering -w): a process's content
+#             file cut one byte short and a manifest of format version 3,
+#             both signed with the maker's key: restore and show refuse each
+#             by its message (no crash) and start nothing; then the intact
+#             image restores to PASS
 #   resleep   dump left running, then dump --kill at once: a sleep the first
 #             interrupted is in restart_syscall; after the restore it sleeps on
 #   killsup   SIGKILL to the run supervisor: the program runs on, detached
@@ -939,6 +945,55 @@ mode_auth() {
 	check_output restore.out
 }
 
+# refused_clean WHAT PATTERN CMD...: refused, and by a message, not by a signal
+refused_clean() {
+	refused "$@"
+	[ "$TIMED_RC" -lt 128 ] || fail "$1 was killed by signal $((TIMED_RC - 128))"
+}
+
+mode_crafted() {
+	local key pack rel size
+	[ -x "$SIGN" ] || fail "--mode crafted needs --sign PATH (sign_manifest)"
+	export XDG_CONFIG_HOME=$WORK/config-a
+	key=$XDG_CONFIG_HOME/trace-ckpt/image.key
+	start_run run.out run.err
+	wait_line run.out '^READY$' "$T_READY" "$RUN_PID"
+	wait_tick run.out "$TICKS" "$T_TICKS" "$RUN_PID"
+	dump_kill "$RUN_PID" run.out "$WORK/img" dump
+	# The process with the most bytes in its fds: the one file of all of them.
+	pack=$(find "$WORK/img" -name 'fds-*' -type f -size +0 -printf '%s %p\n' | sort -n | tail -n1)
+	pack=${pack#* }
+	[ -n "$pack" ] || fail "no shared/fds-<pid> file with bytes in the image"
+	[ -z "$(find "$WORK/img" -name 'file-*')" ] || fail "the image still has a file per fd"
+	rel=${pack#"$WORK/img/"}
+	size=$(stat -c %s "$pack")
+
+	# Its last fd's range now runs past its end; size and checksum put right, signed.
+	cp -a "$WORK/img" "$WORK/img-short"
+	truncate -s $((size - 1)) "$WORK/img-short/$rel"
+	"$SIGN" --key "$key" --sum "$rel" "$WORK/img-short" || fail "sign_manifest --sum"
+	refused_clean restore-short "past the end of" "$TC" restore "$WORK/img-short"
+	grep -qF "$rel (" "$WORK/restore-short.err" ||
+		fail "the refusal does not name $rel: $(head -n3 "$WORK/restore-short.err")"
+	refused_clean show-short "past the end of" "$TC" show "$WORK/img-short"
+	# A format this trace-ckpt does not know.
+	cp -a "$WORK/img" "$WORK/img-v3"
+	"$SIGN" --key "$key" --version 3 "$WORK/img-v3" || fail "sign_manifest --version"
+	refused_clean restore-v3 "image format version 3, newer than this trace-ckpt reads (" \
+		"$TC" restore "$WORK/img-v3"
+	grep -qE 'reads \([0-9]+\)' "$WORK/restore-v3.err" ||
+		fail "the refusal does not name this trace-ckpt's version: $(head -n3 "$WORK/restore-v3.err")"
+	refused_clean show-v3 "image format version 3" "$TC" show "$WORK/img-v3"
+
+	start_restore "$WORK/img" restore.out restore.err
+	wait_tick restore.out 1 "$T_TICKS" "$RESTORE_PID"
+	check_continuity run.out restore.out
+	wait_line restore.out '^PASS$' "$T_PASS" "$RESTORE_PID"
+	wait_exit "$RESTORE_PID" "$T_EXIT" || fail "restore still running after PASS"
+	[ "$EXIT_RC" -eq 0 ] || fail "restore exited $EXIT_RC, expected 0"
+	check_output restore.out
+}
+
 mode_killsup() {
 	local t tracer state
 	start_run run.out run.err
@@ -1444,6 +1499,7 @@ crash) mode_crash ;;
 faildump) mode_faildump ;;
 damage) mode_damage ;;
 auth) mode_auth ;;
+crafted) mode_crafted ;;
 killsup) mode_killsup ;;
 killfrozen) mode_killfrozen ;;
 detach) mode_detach ;;

@@ -5,8 +5,9 @@
  *
  *   sign_manifest --checksum-only DIR
  *       only the trailing checksum made right again (after a byte was changed)
- *   sign_manifest [--key KEYFILE | --no-mac] [--sum REL]... [--member HOST ADDR]... DIR
+ *   sign_manifest [--key KEYFILE | --no-mac] [--sum REL]... [--member HOST ADDR]... [--version N] DIR
  *       --sum REL       DIR/REL's size and checksum put in the manifest
+ *       --version N     the manifest says format version N
  *       --member H A    an image of several hosts, with these members (parts part1, part2, ...)
  *       --key KEYFILE   MAC'd with that key; without it the old MAC is kept as it was
  *       --no-mac        no MAC at all, as before images were authenticated
@@ -33,7 +34,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: sign_manifest --checksum-only DIR\n"
-			"       sign_manifest [--key KEYFILE | --no-mac] [--sum REL]... [--member HOST ADDR]... DIR\n");
+			"       sign_manifest [--key KEYFILE | --no-mac] [--sum REL]... [--member HOST ADDR]... [--version N] DIR\n");
 	return 2;
 }
 
@@ -134,6 +135,8 @@ int main(int argc, char **argv)
 			i++;
 		else if (!strcmp(argv[i], "--member") && i + 3 < argc)
 			i += 2;
+		else if (!strcmp(argv[i], "--version") && i + 2 < argc)
+			i++;
 		else
 			return usage();
 	}
@@ -187,6 +190,8 @@ int main(int argc, char **argv)
 				return usage();
 			i += 2;
 		}
+		if (!strcmp(argv[i], "--version"))
+			m.version = (uint32_t)strtoul(argv[++i], NULL, 0);
 		if (!strcmp(argv[i], "--key"))
 			i++;
 	}
