@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,11 +23,17 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-/* Hashing through a window keeps the address space small for huge cores. */
-#define HASH_WINDOW (256ull << 20)
+/*
+ * Read into one small buffer, warm after its first use: hashing the file
+ * through a mapping of it cost a page fault (and on the VM measured, a
+ * first touch) per 4 KiB page: 100 cores of 4 MiB took 257 ms mapped,
+ * 57 ms read; an 82 MiB one 52 ms against 16 ms.
+ */
+#define HASH_CHUNK (128u << 10)
 
 int image_file_checksum(int fd, uint64_t *sum, uint64_t *size)
 {
+	uint8_t buf[HASH_CHUNK];
 	XXH3_state_t *st;
 	struct stat sb;
 	uint64_t off = 0;
@@ -43,18 +48,18 @@ int image_file_checksum(int fd, uint64_t *sum, uint64_t *size)
 		return -ENOMEM;
 	XXH3_64bits_reset(st);
 	while (off < (uint64_t)sb.st_size) {
-		size_t n = MIN((uint64_t)sb.st_size - off, HASH_WINDOW);
-		void *m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, (off_t)off);
+		ssize_t n = pread(fd, buf, MIN((uint64_t)sb.st_size - off, (uint64_t)HASH_CHUNK),
+				  (off_t)off);
 
-		if (m == MAP_FAILED) {
-			r = neg_errno();
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Shorter than fstat said: what was read does not cover the file. */
+			r = n < 0 ? neg_errno() : -EIO;
 			break;
 		}
-		/* Sequential readahead: MAP_POPULATE faults in pages at a third of the speed. */
-		madvise(m, n, MADV_SEQUENTIAL);
-		XXH3_64bits_update(st, m, n);
-		munmap(m, n);
-		off += n;
+		XXH3_64bits_update(st, buf, (size_t)n);
+		off += (uint64_t)n;
 	}
 	if (r == 0) {
 		*sum = XXH3_64bits_digest(st);
